@@ -1,0 +1,190 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use outpost_core::{NoteDraft, NotePatch, Vault};
+
+use super::fmt_time;
+use crate::unlock::open_vault;
+
+#[derive(Debug, Subcommand)]
+pub enum NotesCmd {
+    /// Add a note; prints its id
+    Add {
+        #[arg(long)]
+        title: String,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// A tag (repeat for more)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Pin the note to the top of the list
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Change a note's title, body, tags or pin
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// Replace the tags (repeat for more); --clear-tags removes all
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[arg(long, conflicts_with = "tags")]
+        clear_tags: bool,
+        #[arg(long, conflicts_with = "unpin")]
+        pin: bool,
+        #[arg(long)]
+        unpin: bool,
+    },
+    /// Delete a note (it syncs as a tombstone)
+    Rm { id: String },
+    /// List notes: pinned first, then newest
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one note
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Notes containing every word of QUERY (title, body, tags)
+    Search {
+        query: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a folder of Markdown files (Obsidian, Joplin) or a JSON Lines file
+    Import { path: PathBuf },
+    /// Export every note as a Markdown file with front matter into DIR
+    Export { dir: PathBuf },
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct BodyArgs {
+    /// The body text (Markdown)
+    #[arg(long)]
+    body: Option<String>,
+    /// Read the body from a file ("-" for standard input)
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
+}
+
+impl BodyArgs {
+    fn read(&self) -> anyhow::Result<Option<String>> {
+        match (&self.body, &self.body_file) {
+            (Some(b), _) => Ok(Some(b.clone())),
+            (None, Some(f)) if f == Path::new("-") => {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the body from standard input")?;
+                Ok(Some(s))
+            }
+            (None, Some(f)) => {
+                let limit = outpost_core::model::limits::MAX_BODY_BYTES as u64;
+                let len = std::fs::metadata(f).with_context(|| format!("reading {}", f.display()))?.len();
+                if len > limit {
+                    return Err(outpost_core::Error::TooLarge { what: "note body", size: len as usize, limit: limit as usize }.into());
+                }
+                Ok(Some(std::fs::read_to_string(f).with_context(|| format!("reading {} (must be UTF-8 text)", f.display()))?))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        NotesCmd::Add { title, body, tags, pin } => {
+            let body = body.read()?.unwrap_or_default();
+            let mut vault = open_vault(dir)?;
+            let note = vault.create(NoteDraft { title, body, tags, pinned: pin })?;
+            writeln!(out, "{}", note.id)?;
+        }
+        NotesCmd::Edit { id, title, body, tags, clear_tags, pin, unpin } => {
+            let id = Vault::parse_id(&id)?;
+            let patch = NotePatch {
+                title,
+                body: body.read()?,
+                tags: if clear_tags { Some(Vec::new()) } else if tags.is_empty() { None } else { Some(tags) },
+                pinned: if pin { Some(true) } else if unpin { Some(false) } else { None },
+            };
+            if patch.is_empty() {
+                anyhow::bail!("nothing to change: give --title, --body, --body-file, --tag, --clear-tags, --pin or --unpin");
+            }
+            let mut vault = open_vault(dir)?;
+            let note = vault.edit(id, patch)?;
+            writeln!(out, "{}", note.id)?;
+        }
+        NotesCmd::Rm { id } => {
+            let id = Vault::parse_id(&id)?;
+            open_vault(dir)?.delete(id)?;
+        }
+        NotesCmd::List { json } => {
+            let notes = open_vault(dir)?.list()?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &notes)?;
+                writeln!(out)?;
+            } else {
+                for n in notes {
+                    let pin = if n.pinned { "*" } else { " " };
+                    writeln!(out, "{} {pin} {:<8} {}  {}", n.id, badge(n.sync), fmt_time(n.updated_at), n.title)?;
+                }
+            }
+        }
+        NotesCmd::Show { id, json } => {
+            let id = Vault::parse_id(&id)?;
+            let note = open_vault(dir)?.get(id)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &note)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "# {}", note.title)?;
+                writeln!(out, "id: {}  updated: {}  sync: {}", note.id, fmt_time(note.updated_at), badge(note.sync))?;
+                if !note.tags.is_empty() {
+                    writeln!(out, "tags: {}", note.tags.join(", "))?;
+                }
+                writeln!(out, "\n{}", note.body)?;
+            }
+        }
+        NotesCmd::Search { query, json } => {
+            let hits = open_vault(dir)?.search(&query)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &hits)?;
+                writeln!(out)?;
+            } else {
+                for h in hits {
+                    writeln!(out, "{}  {}\n    {}", h.note.id, h.note.title, h.snippet)?;
+                }
+            }
+        }
+        NotesCmd::Import { path } => {
+            // Parse first: a bad file names itself before the store opens.
+            outpost_core::transfer::read_drafts(&path)?;
+            let mut vault = open_vault(dir)?;
+            let n = outpost_core::transfer::import(&mut vault, &path)?;
+            writeln!(out, "imported {n} notes from {}", path.display())?;
+        }
+        NotesCmd::Export { dir: target } => {
+            let vault = open_vault(dir)?;
+            let n = outpost_core::transfer::export(&vault, &target)?;
+            writeln!(out, "exported {n} notes to {}", target.display())?;
+        }
+    }
+    Ok(())
+}
+
+fn badge(b: outpost_core::SyncBadge) -> &'static str {
+    match b {
+        outpost_core::SyncBadge::Synced => "synced",
+        outpost_core::SyncBadge::Pending => "pending",
+        outpost_core::SyncBadge::Failed => "FAILED",
+        outpost_core::SyncBadge::Conflict => "CONFLICT",
+    }
+}

@@ -1,0 +1,104 @@
+//! `outpost`: the Outpost command line, on the same engine as the app.
+//!
+//! # Layout
+//! - `main.rs`: argument parsing (clap) and dispatch; exit codes.
+//! - `unlock.rs`: choosing the key store (OS keyring, passphrase from
+//!   `OUTPOST_PASSPHRASE` or a prompt) for a data directory.
+//! - `commands/`: one module per command group.
+
+#![forbid(unsafe_code)]
+
+mod commands;
+mod unlock;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Outpost: offline-first, end-to-end encrypted notes. Testers' toolkit.
+///
+/// The data key comes from the OS keyring; where there is none, from a
+/// passphrase (asked for, or taken from OUTPOST_PASSPHRASE).
+#[derive(Debug, Parser)]
+#[command(name = "outpost", version, propagate_version = true)]
+struct Cli {
+    /// Data directory of the store [default: the app's platform data directory]
+    #[arg(long, global = true, env = "OUTPOST_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Log verbosity (error, warn, info, debug, trace) or a tracing filter
+    #[arg(long, global = true, env = "OUTPOST_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, read, change, search, import and export notes
+    #[command(subcommand)]
+    Notes(commands::notes::NotesCmd),
+    /// Fill the store with realistic, deterministic notes
+    Seed(commands::seed::SeedArgs),
+    /// Outbox, sync and conflict state of the store (needs no key)
+    Status(commands::status::StatusArgs),
+    /// Schema migrations: status, up, new, check
+    #[command(subcommand)]
+    Migrate(commands::migrate::MigrateCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = match cli.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    match cli.command {
+        Command::Notes(cmd) => commands::notes::run(&dir, cmd),
+        Command::Seed(args) => commands::seed::run(&dir, args),
+        Command::Status(args) => commands::status::run(&dir, args),
+        Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
+    }
+}
+
+/// The directory the desktop app uses (its Tauri identifier), so the CLI
+/// and the app see the same store.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("app", "outpost", "outpost")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| anyhow::anyhow!("no home directory to put the store in; pass --data-dir DIR"))
+}
+
+/// Exit codes, documented in the README:
+/// 1 other, 2 usage, 3 not found, 4 invalid input, 5 key unavailable or
+/// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    use outpost_core::Error as E;
+    let Some(e) = err.chain().find_map(|c| c.downcast_ref::<E>()) else {
+        return 1;
+    };
+    match e {
+        E::NoteNotFound(_) => 3,
+        E::InvalidNoteId(_) | E::TooLarge { .. } | E::Invalid(_) => 4,
+        E::Key(_) | E::KeyMethodMismatch { .. } => 5,
+        E::NotADatabase { .. } | E::SchemaTooNew { .. } | E::Corrupt(_) | E::Migration { .. } => 6,
+        E::Decrypt { .. } | E::Crypto(_) => 7,
+        E::Io { .. } | E::Db(_) => 1,
+    }
+}

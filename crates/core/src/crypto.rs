@@ -1,0 +1,295 @@
+//! Sealing note fields: compress, then AES-256-GCM.
+//!
+//! A sealed blob is
+//!
+//! ```text
+//! version (1) | flags (1) | key id (4, BE) | nonce (12) | ciphertext + tag (16)
+//! ```
+//!
+//! and its associated data is the 6-byte header followed by the note id (16
+//! bytes), the field (1 byte) and the change's HLC stamp (20 bytes), so a blob
+//! cannot be moved to another note, another field or another version of the
+//! same note, and its header (compression flag, key id) cannot be edited.
+//! Compression happens before encryption, because ciphertext does not
+//! compress; it is skipped where it would not help (short titles).
+//!
+//! DO NOT change the associated data layout or the header: every stored and
+//! synced ciphertext depends on it. Add a new `version` instead.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use outpost_protocol::Hlc;
+use rand::RngCore;
+use uuid::Uuid;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Current blob format version.
+const VERSION: u8 = 1;
+const FLAG_ZSTD: u8 = 0b0000_0001;
+const HEADER_LEN: usize = 6;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// Bytes a sealed blob adds to its (compressed) plaintext.
+pub const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
+/// Plaintexts shorter than this are stored uncompressed.
+const COMPRESS_MIN: usize = 96;
+const ZSTD_LEVEL: i32 = 3;
+/// Upper bound of any plaintext we will ever inflate: a guard against
+/// decompression bombs in blobs from elsewhere.
+pub const MAX_PLAINTEXT: usize = 4 * 1024 * 1024;
+
+/// Which part of a note a blob holds. Bound into the associated data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Field {
+    Title = 1,
+    Body = 2,
+    /// Tags, pinned flag and times, as JSON.
+    Meta = 3,
+    /// The key-check constant in the `keys` table (not note content).
+    KeyCheck = 0xF0,
+}
+
+/// Identifies a data key; written into every blob so keys can be rotated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyId(pub u32);
+
+/// A 256-bit data key. Zeroed on drop; never printed.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct DataKey {
+    #[zeroize(skip)]
+    id: KeyId,
+    bytes: [u8; 32],
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataKey").field("id", &self.id).field("bytes", &"<redacted>").finish()
+    }
+}
+
+impl DataKey {
+    /// A fresh random key from the OS random source.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let mut id = [0u8; 4];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        Self { id: KeyId(u32::from_be_bytes(id)), bytes }
+    }
+
+    pub fn from_parts(id: KeyId, bytes: [u8; 32]) -> Self {
+        Self { id, bytes }
+    }
+
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The raw key, for wrapping and for the OS keyring only.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new((&self.bytes).into())
+    }
+}
+
+/// Why a blob could not be opened. None of these reveal plaintext.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("encrypted data is truncated or not an Outpost ciphertext")]
+    Malformed,
+    #[error("encrypted data uses format version {0}, which this version of Outpost cannot read; update Outpost")]
+    UnknownVersion(u8),
+    #[error("encrypted data was made with key {found:08x}, but this store's key is {expected:08x}")]
+    WrongKeyId { found: u32, expected: u32 },
+    #[error("encrypted data failed authentication: it was tampered with, moved from another note or field, or the key is wrong")]
+    Authentication,
+    #[error("decrypted data does not decompress: {0}")]
+    Decompress(String),
+    #[error("plaintext of {0} bytes is larger than the {MAX_PLAINTEXT}-byte limit")]
+    TooLarge(usize),
+}
+
+/// Where a blob belongs: checked on every open.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding<'a> {
+    pub note_id: &'a Uuid,
+    pub field: Field,
+    pub hlc: &'a Hlc,
+}
+
+fn aad(header: &[u8; HEADER_LEN], b: &Binding<'_>) -> [u8; HEADER_LEN + 16 + 1 + 20] {
+    let mut out = [0u8; HEADER_LEN + 16 + 1 + 20];
+    out[..HEADER_LEN].copy_from_slice(header);
+    out[HEADER_LEN..HEADER_LEN + 16].copy_from_slice(b.note_id.as_bytes());
+    out[HEADER_LEN + 16] = b.field as u8;
+    out[HEADER_LEN + 17..].copy_from_slice(&b.hlc.to_bytes());
+    out
+}
+
+/// Compress (where it helps) and encrypt `plaintext` for `binding`.
+pub fn seal(key: &DataKey, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if plaintext.len() > MAX_PLAINTEXT {
+        return Err(CryptoError::TooLarge(plaintext.len()));
+    }
+    let mut flags = 0u8;
+    let compressed;
+    let body: &[u8] = if plaintext.len() >= COMPRESS_MIN {
+        match zstd::bulk::compress(plaintext, ZSTD_LEVEL) {
+            Ok(c) if c.len() < plaintext.len() => {
+                flags |= FLAG_ZSTD;
+                compressed = c;
+                &compressed
+            }
+            _ => plaintext,
+        }
+    } else {
+        plaintext
+    };
+    let mut header = [0u8; HEADER_LEN];
+    header[0] = VERSION;
+    header[1] = flags;
+    header[2..6].copy_from_slice(&key.id.0.to_be_bytes());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let aad = aad(&header, binding);
+    let ct = key
+        .cipher()
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: body, aad: &aad })
+        // AES-GCM encryption fails only for messages over 64 GiB.
+        .map_err(|_| CryptoError::TooLarge(body.len()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Authenticate, decrypt and decompress a blob sealed for `binding`.
+pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if blob.len() < OVERHEAD {
+        return Err(CryptoError::Malformed);
+    }
+    let mut header = [0u8; HEADER_LEN];
+    header.copy_from_slice(&blob[..HEADER_LEN]);
+    if header[0] != VERSION {
+        return Err(CryptoError::UnknownVersion(header[0]));
+    }
+    if header[1] & !FLAG_ZSTD != 0 {
+        return Err(CryptoError::Malformed);
+    }
+    let key_id = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
+    if key_id != key.id.0 {
+        return Err(CryptoError::WrongKeyId { found: key_id, expected: key.id.0 });
+    }
+    let nonce = &blob[HEADER_LEN..HEADER_LEN + NONCE_LEN];
+    let aad = aad(&header, binding);
+    let body = key
+        .cipher()
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: &blob[HEADER_LEN + NONCE_LEN..], aad: &aad })
+        .map_err(|_| CryptoError::Authentication)?;
+    if header[1] & FLAG_ZSTD != 0 {
+        zstd::bulk::decompress(&body, MAX_PLAINTEXT).map_err(|e| CryptoError::Decompress(e.to_string()))
+    } else {
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn binding<'a>(id: &'a Uuid, field: Field, hlc: &'a Hlc) -> Binding<'a> {
+        Binding { note_id: id, field, hlc }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(data in proptest::collection::vec(any::<u8>(), 0..4096), repeat in 1usize..8) {
+            let key = DataKey::generate();
+            let id = Uuid::now_v7();
+            let hlc = Hlc::new(1, 2, 3);
+            let pt = data.repeat(repeat);
+            let b = binding(&id, Field::Body, &hlc);
+            let blob = seal(&key, &b, &pt).expect("seal");
+            prop_assert_eq!(open(&key, &b, &blob).expect("open"), pt);
+        }
+    }
+
+    #[test]
+    fn compresses_text_before_encrypting() {
+        let key = DataKey::generate();
+        let id = Uuid::now_v7();
+        let hlc = Hlc::new(1, 2, 3);
+        let pt = "The quick brown fox jumps over the lazy dog. ".repeat(100);
+        let blob = seal(&key, &binding(&id, Field::Body, &hlc), pt.as_bytes()).expect("seal");
+        assert!(blob.len() < pt.len() / 4, "{} bytes for {}", blob.len(), pt.len());
+        assert_eq!(blob[1] & FLAG_ZSTD, FLAG_ZSTD);
+    }
+
+    #[test]
+    fn nonces_are_fresh() {
+        let key = DataKey::generate();
+        let id = Uuid::now_v7();
+        let hlc = Hlc::new(1, 2, 3);
+        let b = binding(&id, Field::Title, &hlc);
+        assert_ne!(seal(&key, &b, b"same").expect("seal"), seal(&key, &b, b"same").expect("seal"));
+    }
+
+    #[test]
+    fn binding_is_enforced() {
+        let key = DataKey::generate();
+        let (id, other_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let (hlc, other_hlc) = (Hlc::new(10, 0, 1), Hlc::new(10, 1, 1));
+        let blob = seal(&key, &binding(&id, Field::Title, &hlc), b"secret title").expect("seal");
+        let wrong = [
+            binding(&other_id, Field::Title, &hlc),
+            binding(&id, Field::Body, &hlc),
+            binding(&id, Field::Title, &other_hlc),
+        ];
+        for b in wrong {
+            assert_eq!(open(&key, &b, &blob), Err(CryptoError::Authentication), "{b:?}");
+        }
+        assert!(open(&key, &binding(&id, Field::Title, &hlc), &blob).is_ok());
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let key = DataKey::generate();
+        let id = Uuid::now_v7();
+        let hlc = Hlc::new(10, 0, 1);
+        let b = binding(&id, Field::Body, &hlc);
+        let blob = seal(&key, &b, "x".repeat(500).as_bytes()).expect("seal");
+        for i in 0..blob.len() {
+            let mut t = blob.clone();
+            t[i] ^= 0x01;
+            assert!(open(&key, &b, &t).is_err(), "flipping byte {i} went unnoticed");
+        }
+        assert_eq!(open(&key, &b, &blob[..blob.len() - 1]), Err(CryptoError::Authentication));
+        assert_eq!(open(&key, &b, &blob[..10]), Err(CryptoError::Malformed));
+    }
+
+    #[test]
+    fn wrong_key_is_detected() {
+        let key = DataKey::generate();
+        let other = DataKey::from_parts(key.id(), [7u8; 32]);
+        let id = Uuid::now_v7();
+        let hlc = Hlc::new(10, 0, 1);
+        let b = binding(&id, Field::Body, &hlc);
+        let blob = seal(&key, &b, b"hello").expect("seal");
+        assert_eq!(open(&other, &b, &blob), Err(CryptoError::Authentication));
+        let rotated = DataKey::generate();
+        assert!(matches!(open(&rotated, &b, &blob), Err(CryptoError::WrongKeyId { .. })));
+    }
+
+    #[test]
+    fn debug_never_prints_key_bytes() {
+        let key = DataKey::from_parts(KeyId(1), [0xAB; 32]);
+        let s = format!("{key:?}");
+        assert!(!s.to_lowercase().contains("ab, ab") && !s.contains("171"), "{s}");
+    }
+}

@@ -1,0 +1,374 @@
+//! Where the data key (DEK) lives, behind one seam: [`KeyStore`].
+//!
+//! - [`KeyringStore`]: the OS keyring (Secret Service, Keychain, Credential
+//!   Manager). The key never touches the database.
+//! - [`PassphraseStore`]: the DEK wrapped (AES-256-GCM) under a key derived
+//!   from a passphrase with Argon2id and HKDF, and stored wrapped in the
+//!   database's `keys` table. The same derivation gives a separate auth key
+//!   for the sync server ([`AccountKeys`]).
+//! - [`MemoryStore`]: a map in memory, for tests.
+//!
+//! Every store row also holds a check blob sealed with the DEK; an unlocked
+//! key that does not open it is refused, so a keyring that hands back the
+//! wrong key (a changed backend, another profile) fails closed instead of
+//! writing notes under a key nobody else has.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::crypto::{DataKey, KeyId};
+
+/// How a store's data key is unlocked. Stored in `keys.method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Keyring,
+    Passphrase,
+    Memory,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Keyring => "keyring",
+            Method::Passphrase => "passphrase",
+            Method::Memory => "memory",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "keyring" => Some(Method::Keyring),
+            "passphrase" => Some(Method::Passphrase),
+            "memory" => Some(Method::Memory),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the database keeps for one unlock method (a `keys` row, less the
+/// check blob, which the store handles).
+#[derive(Clone, Debug, Default)]
+pub struct Slot {
+    /// The DEK wrapped by a passphrase-derived key (`nonce | ct | tag`).
+    pub wrapped: Option<Vec<u8>>,
+    /// JSON [`KdfParams`].
+    pub kdf: Option<String>,
+}
+
+/// Why a key could not be had. Every variant fails closed: the store is
+/// never recreated and nothing is written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("wrong passphrase for this store (nothing was changed; try again)")]
+    WrongPassphrase,
+    #[error(
+        "the OS keyring is not available ({0}); set OUTPOST_PASSPHRASE or use a passphrase-protected store"
+    )]
+    KeyringUnavailable(String),
+    #[error(
+        "the OS keyring has no key for this store (was the keyring reset, or the store copied from another machine?). \
+         Nothing was changed. Restore the keyring, or open the store on a device that has its key"
+    )]
+    KeyringEntryMissing,
+    #[error("the unlocked key is not this store's key (the keyring returned a different key). Nothing was changed")]
+    WrongKey,
+    #[error("the stored key data is damaged: {0}")]
+    Corrupt(String),
+    #[error("passphrase must not be empty")]
+    EmptyPassphrase,
+}
+
+/// Unlocks or enrols a store's data key.
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    fn method(&self) -> Method;
+    /// Keep `key` for store `vault_id`; returns what the database must hold.
+    fn enroll(&self, vault_id: &str, key: &DataKey) -> Result<Slot, KeyError>;
+    /// Unlock key `key_id` of store `vault_id` from its `slot`.
+    fn unlock(&self, vault_id: &str, key_id: KeyId, slot: &Slot) -> Result<DataKey, KeyError>;
+}
+
+/// In-memory keys, shared between clones: a test double.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore(Arc<Mutex<HashMap<String, [u8; 32]>>>);
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl KeyStore for MemoryStore {
+    fn method(&self) -> Method {
+        Method::Memory
+    }
+    fn enroll(&self, vault_id: &str, key: &DataKey) -> Result<Slot, KeyError> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(vault_id.to_owned(), *key.expose());
+        Ok(Slot::default())
+    }
+    fn unlock(&self, vault_id: &str, key_id: KeyId, _slot: &Slot) -> Result<DataKey, KeyError> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(vault_id).map(|b| DataKey::from_parts(key_id, *b)).ok_or(KeyError::KeyringEntryMissing)
+    }
+}
+
+/// The OS keyring. Entry: service `outpost`, user `store:<vault id>`.
+#[derive(Debug, Default, Clone)]
+pub struct KeyringStore;
+
+impl KeyringStore {
+    const SERVICE: &'static str = "outpost";
+
+    fn entry(vault_id: &str) -> Result<keyring::Entry, KeyError> {
+        keyring::Entry::new(Self::SERVICE, &format!("store:{vault_id}")).map_err(map_keyring_err)
+    }
+
+    /// Whether a usable keyring is reachable: a throw-away probe entry is
+    /// written, read back and deleted.
+    pub fn probe() -> Result<(), KeyError> {
+        let entry = keyring::Entry::new(Self::SERVICE, "probe").map_err(map_keyring_err)?;
+        entry.set_secret(b"probe").map_err(map_keyring_err)?;
+        let back = entry.get_secret().map_err(map_keyring_err)?;
+        let _ = entry.delete_credential();
+        if back == b"probe" {
+            Ok(())
+        } else {
+            Err(KeyError::KeyringUnavailable("the keyring did not return what was stored".into()))
+        }
+    }
+}
+
+fn map_keyring_err(e: keyring::Error) -> KeyError {
+    match e {
+        keyring::Error::NoEntry => KeyError::KeyringEntryMissing,
+        other => KeyError::KeyringUnavailable(other.to_string()),
+    }
+}
+
+impl KeyStore for KeyringStore {
+    fn method(&self) -> Method {
+        Method::Keyring
+    }
+    fn enroll(&self, vault_id: &str, key: &DataKey) -> Result<Slot, KeyError> {
+        Self::entry(vault_id)?.set_secret(key.expose()).map_err(map_keyring_err)?;
+        Ok(Slot::default())
+    }
+    fn unlock(&self, vault_id: &str, key_id: KeyId, _slot: &Slot) -> Result<DataKey, KeyError> {
+        let secret = Zeroizing::new(Self::entry(vault_id)?.get_secret().map_err(map_keyring_err)?);
+        let bytes: [u8; 32] = secret.as_slice().try_into().map_err(|_| KeyError::WrongKey)?;
+        Ok(DataKey::from_parts(key_id, bytes))
+    }
+}
+
+/// Argon2id cost and salt, stored beside the wrapped key so the cost can be
+/// raised later without breaking old stores.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KdfParams {
+    pub alg: String,
+    /// Memory in KiB.
+    pub m: u32,
+    pub t: u32,
+    pub p: u32,
+    /// Hex-encoded random salt.
+    pub salt: String,
+}
+
+impl KdfParams {
+    /// 64 MiB, 3 passes, 1 lane: above OWASP's Argon2id minimum
+    /// (19 MiB, 2 passes), about a quarter of a second here.
+    pub fn recommended() -> Self {
+        Self::with_cost(64 * 1024, 3, 1)
+    }
+
+    /// Cheap parameters for tests only.
+    pub fn insecure_for_tests() -> Self {
+        Self::with_cost(256, 1, 1)
+    }
+
+    pub fn with_cost(m: u32, t: u32, p: u32) -> Self {
+        let mut salt = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        Self { alg: "argon2id-v19".into(), m, t, p, salt: hex(&salt) }
+    }
+}
+
+/// The two keys one passphrase gives: one wraps the DEK, one proves the
+/// user to the sync server. Neither can be computed from the other.
+pub struct AccountKeys {
+    pub wrap: Zeroizing<[u8; 32]>,
+    pub auth: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for AccountKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountKeys(<redacted>)")
+    }
+}
+
+/// Argon2id over the passphrase, then HKDF-SHA256 into two keys.
+pub fn derive_account_keys(passphrase: &str, params: &KdfParams) -> Result<AccountKeys, KeyError> {
+    if params.alg != "argon2id-v19" {
+        return Err(KeyError::Corrupt(format!("unknown key derivation {:?}", params.alg)));
+    }
+    let salt = unhex(&params.salt).ok_or_else(|| KeyError::Corrupt("salt is not hex".into()))?;
+    let argon = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(params.m, params.t, params.p, Some(32)).map_err(|e| KeyError::Corrupt(e.to_string()))?,
+    );
+    let mut master = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(passphrase.as_bytes(), &salt, master.as_mut())
+        .map_err(|e| KeyError::Corrupt(e.to_string()))?;
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, master.as_ref());
+    let mut wrap = Zeroizing::new([0u8; 32]);
+    let mut auth = Zeroizing::new([0u8; 32]);
+    hk.expand(b"outpost v1 wrap data key", wrap.as_mut()).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+    hk.expand(b"outpost v1 server auth", auth.as_mut()).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+    Ok(AccountKeys { wrap, auth })
+}
+
+fn wrap_aad(key_id: KeyId) -> [u8; 16] {
+    let mut aad = *b"outpost-dek-\0\0\0\0";
+    aad[12..].copy_from_slice(&key_id.0.to_be_bytes());
+    aad
+}
+
+/// Seal `key` under `wrap`: `nonce (12) | ciphertext | tag (16)`.
+pub fn wrap_key(wrap: &[u8; 32], key: &DataKey) -> Vec<u8> {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let cipher = Aes256Gcm::new(wrap.into());
+    let aad = wrap_aad(key.id());
+    let mut out = nonce.to_vec();
+    // Encrypting 32 bytes cannot exceed AES-GCM's length limit.
+    if let Ok(ct) = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: key.expose(), aad: &aad }) {
+        out.extend_from_slice(&ct);
+    }
+    out
+}
+
+/// Open a key sealed by [`wrap_key`]; a wrong passphrase fails here.
+pub fn unwrap_key(wrap: &[u8; 32], key_id: KeyId, wrapped: &[u8]) -> Result<DataKey, KeyError> {
+    if wrapped.len() != 12 + 32 + 16 {
+        return Err(KeyError::Corrupt("wrapped key has the wrong length".into()));
+    }
+    let cipher = Aes256Gcm::new(wrap.into());
+    let aad = wrap_aad(key_id);
+    let pt = Zeroizing::new(
+        cipher
+            .decrypt(Nonce::from_slice(&wrapped[..12]), Payload { msg: &wrapped[12..], aad: &aad })
+            .map_err(|_| KeyError::WrongPassphrase)?,
+    );
+    let bytes: [u8; 32] = pt.as_slice().try_into().map_err(|_| KeyError::Corrupt("bad key length".into()))?;
+    Ok(DataKey::from_parts(key_id, bytes))
+}
+
+/// A passphrase that unwraps the DEK kept (wrapped) in the database.
+pub struct PassphraseStore {
+    passphrase: Zeroizing<String>,
+    /// Cost for newly enrolled keys; unlocking uses the stored parameters.
+    new_params: fn() -> KdfParams,
+}
+
+impl std::fmt::Debug for PassphraseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PassphraseStore(<redacted>)")
+    }
+}
+
+impl PassphraseStore {
+    pub fn new(passphrase: impl Into<String>) -> Result<Self, KeyError> {
+        Self::with_params(passphrase, KdfParams::recommended)
+    }
+
+    pub fn with_params(passphrase: impl Into<String>, new_params: fn() -> KdfParams) -> Result<Self, KeyError> {
+        let passphrase = Zeroizing::new(passphrase.into());
+        if passphrase.is_empty() {
+            return Err(KeyError::EmptyPassphrase);
+        }
+        Ok(Self { passphrase, new_params })
+    }
+}
+
+impl KeyStore for PassphraseStore {
+    fn method(&self) -> Method {
+        Method::Passphrase
+    }
+    fn enroll(&self, _vault_id: &str, key: &DataKey) -> Result<Slot, KeyError> {
+        let params = (self.new_params)();
+        let keys = derive_account_keys(&self.passphrase, &params)?;
+        let kdf = serde_json::to_string(&params).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        Ok(Slot { wrapped: Some(wrap_key(&keys.wrap, key)), kdf: Some(kdf) })
+    }
+    fn unlock(&self, _vault_id: &str, key_id: KeyId, slot: &Slot) -> Result<DataKey, KeyError> {
+        let (Some(wrapped), Some(kdf)) = (&slot.wrapped, &slot.kdf) else {
+            return Err(KeyError::Corrupt("passphrase slot without a wrapped key".into()));
+        };
+        let params: KdfParams = serde_json::from_str(kdf).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        let keys = derive_account_keys(&self.passphrase, &params)?;
+        unwrap_key(&keys.wrap, key_id, wrapped)
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passphrase_round_trip_and_wrong_passphrase() {
+        let key = DataKey::generate();
+        let good = PassphraseStore::with_params("correct horse", KdfParams::insecure_for_tests).expect("store");
+        let slot = good.enroll("v", &key).expect("enroll");
+        let back = good.unlock("v", key.id(), &slot).expect("unlock");
+        assert_eq!(back.expose(), key.expose());
+        let bad = PassphraseStore::with_params("battery staple", KdfParams::insecure_for_tests).expect("store");
+        assert!(matches!(bad.unlock("v", key.id(), &slot), Err(KeyError::WrongPassphrase)));
+    }
+
+    #[test]
+    fn wrap_and_auth_keys_differ_and_depend_on_salt() {
+        let p1 = KdfParams::insecure_for_tests();
+        let p2 = KdfParams::insecure_for_tests();
+        let a = derive_account_keys("pw", &p1).expect("derive");
+        let b = derive_account_keys("pw", &p2).expect("derive");
+        assert_ne!(*a.wrap, *a.auth);
+        assert_ne!(*a.wrap, *b.wrap);
+        let again = derive_account_keys("pw", &p1).expect("derive");
+        assert_eq!(*a.wrap, *again.wrap);
+    }
+
+    #[test]
+    fn empty_passphrase_is_refused() {
+        assert!(matches!(PassphraseStore::new(""), Err(KeyError::EmptyPassphrase)));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(unhex(&hex(&[0, 1, 254, 255])), Some(vec![0, 1, 254, 255]));
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("abc"), None);
+    }
+}

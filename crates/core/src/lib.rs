@@ -1,0 +1,35 @@
+//! The Outpost engine: everything the app, the CLI, the tests and the
+//! benchmarks share. No Tauri in here.
+//!
+//! # Layout
+//! - [`vault`]: the notes API (create, edit, delete, get, list, search,
+//!   status) over the encrypted store; every change and its outbox entry in
+//!   one transaction.
+//! - [`store`]: the SQLite connection (WAL, `synchronous=FULL`) and the
+//!   embedded, versioned migrations with a backup before each run.
+//! - [`crypto`]: compress-then-AES-256-GCM sealing of note fields, bound to
+//!   note id, field and clock stamp.
+//! - [`keys`]: the key-store seam (OS keyring, passphrase, memory) and the
+//!   Argon2id + HKDF derivation of the wrap and auth keys.
+//! - [`clock`]: the hybrid logical clock that stamps every change.
+//! - [`model`]: plain note types and content limits.
+//! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
+//! - [`transfer`]: import from Markdown folders and JSON Lines; export.
+
+
+
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod seed;
+pub mod store;
+pub mod transfer;
+pub mod vault;
+
+pub use error::{Error, Result};
+pub use model::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, StoreStatus, SyncBadge};
+pub use vault::{Vault, Writer};

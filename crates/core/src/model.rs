@@ -1,0 +1,141 @@
+//! Plain note types handed to callers (CLI, app, tests). Plaintext lives
+//! only in these values, in memory.
+
+use outpost_protocol::Hlc;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Limits on note content, checked before anything is written.
+pub mod limits {
+    /// 1 MiB of UTF-8 per body: a long book chapter; larger text is not a note.
+    pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+    /// Titles are one line in the list.
+    pub const MAX_TITLE_BYTES: usize = 1024;
+    pub const MAX_TAGS: usize = 64;
+    pub const MAX_TAG_BYTES: usize = 64;
+}
+
+/// A decrypted note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub pinned: bool,
+    /// Milliseconds since the Unix epoch (wall clock, for display).
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Clock stamp of the last change: the order of changes.
+    pub hlc: Hlc,
+    /// The server's revision, once it has the note.
+    pub server_rev: Option<i64>,
+    pub deleted: bool,
+    pub sync: SyncBadge,
+}
+
+/// One line of the notes list: titles only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteSummary {
+    pub id: Uuid,
+    pub title: String,
+    pub pinned: bool,
+    pub updated_at: i64,
+    pub sync: SyncBadge,
+}
+
+/// A search hit: the summary and a short excerpt around the first match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub note: NoteSummary,
+    pub snippet: String,
+}
+
+/// Where a note stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncBadge {
+    /// The server has this version.
+    Synced,
+    /// A local change waits in the outbox.
+    Pending,
+    /// The server rejected a change; the user must look.
+    Failed,
+    /// Overlapping edits wait for the user.
+    Conflict,
+}
+
+/// A new note.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteDraft {
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+/// A change to a note: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotePatch {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub pinned: Option<bool>,
+}
+
+impl NotePatch {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.body.is_none() && self.tags.is_none() && self.pinned.is_none()
+    }
+}
+
+/// The sealed `meta` field: everything about a note except title and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub pinned: bool,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// What `outpost status` reports about a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStatus {
+    pub notes: u64,
+    pub tombstones: u64,
+    /// Outbox entries waiting to be sent.
+    pub pending: u64,
+    /// Outbox entries the server rejected.
+    pub failed: u64,
+    /// Edits folded into pending entries instead of adding new ones.
+    pub coalesced: u64,
+    /// Wall time of the oldest pending entry, if any.
+    pub oldest_pending_at: Option<i64>,
+    pub open_conflicts: u64,
+    pub last_sync_at: Option<i64>,
+    pub cursor: Option<String>,
+    pub server: Option<String>,
+    pub schema_version: u32,
+    pub key_method: String,
+}
+
+/// One outbox entry, as `status` and the sync engine see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub op_id: Uuid,
+    pub note_id: Uuid,
+    pub hlc: Hlc,
+    pub base_rev: Option<i64>,
+    pub deleted: bool,
+    pub failed: bool,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub coalesced: u32,
+}
