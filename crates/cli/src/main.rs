@@ -47,6 +47,9 @@ enum Command {
     /// Schema migrations: status, up, new, check
     #[command(subcommand)]
     Migrate(commands::migrate::MigrateCmd),
+    /// Test-suite helpers
+    #[command(subcommand, hide = true)]
+    Debug(commands::debug::DebugCmd),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => commands::seed::run(&dir, args),
         Command::Status(args) => commands::status::run(&dir, args),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
+        Command::Debug(cmd) => commands::debug::run(&dir, cmd),
     }
 }
 

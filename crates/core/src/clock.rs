@@ -20,10 +20,7 @@ pub struct SystemTime;
 
 impl TimeSource for SystemTime {
     fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     }
 }
 
@@ -74,11 +71,7 @@ impl HlcClock {
     pub fn tick(&self) -> Hlc {
         let now = self.time.now_ms().min(Hlc::MAX_WALL_MS);
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        let next = if now > last.wall_ms {
-            Hlc::new(now, 0, self.node)
-        } else {
-            Self::bump(&last, self.node)
-        };
+        let next = if now > last.wall_ms { Hlc::new(now, 0, self.node) } else { Self::bump(&last, self.node) };
         *last = next;
         next
     }

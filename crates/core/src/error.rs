@@ -25,9 +25,7 @@ pub enum Error {
     Invalid(String),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error(
-        "this store is unlocked by {stored}, but {given} was offered. {hint}"
-    )]
+    #[error("this store is unlocked by {stored}, but {given} was offered. {hint}")]
     KeyMethodMismatch { stored: String, given: String, hint: &'static str },
     #[error("note {note} could not be decrypted: {source}")]
     Decrypt { note: String, source: CryptoError },

@@ -73,9 +73,7 @@ pub struct Slot {
 pub enum KeyError {
     #[error("wrong passphrase for this store (nothing was changed; try again)")]
     WrongPassphrase,
-    #[error(
-        "the OS keyring is not available ({0}); set OUTPOST_PASSPHRASE or use a passphrase-protected store"
-    )]
+    #[error("the OS keyring is not available ({0}); set OUTPOST_PASSPHRASE or use a passphrase-protected store")]
     KeyringUnavailable(String),
     #[error(
         "the OS keyring has no key for this store (was the keyring reset, or the store copied from another machine?). \
@@ -106,6 +104,11 @@ pub struct MemoryStore(Arc<Mutex<HashMap<String, [u8; 32]>>>);
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every key held, raw: lets tests search files for key material.
+    pub fn raw_keys(&self) -> Vec<[u8; 32]> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).values().copied().collect()
     }
 }
 

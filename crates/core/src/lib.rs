@@ -16,8 +16,6 @@
 //! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
 //! - [`transfer`]: import from Markdown folders and JSON Lines; export.
 
-
-
 #![forbid(unsafe_code)]
 
 pub mod clock;

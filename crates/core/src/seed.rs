@@ -14,15 +14,71 @@ use crate::model::{NoteDraft, NotePatch};
 use crate::vault::Vault;
 
 const WORDS: &[&str] = &[
-    "meeting", "project", "garden", "recipe", "travel", "budget", "reading", "ideas", "kitchen", "server",
-    "release", "draft", "summary", "weekly", "plan", "review", "notes", "design", "sync", "offline", "quiet",
-    "river", "mountain", "coffee", "library", "invoice", "doctor", "school", "holiday", "train", "bicycle",
-    "apartment", "interview", "lecture", "birthday", "concert", "migration", "backup", "keyboard", "window",
-    "letter", "question", "answer", "morning", "evening", "list", "journal", "thought", "sketch", "lemon",
-    "bread", "tomato", "basil", "paper", "storage", "network", "battery", "harbour", "lantern", "compass",
+    "meeting",
+    "project",
+    "garden",
+    "recipe",
+    "travel",
+    "budget",
+    "reading",
+    "ideas",
+    "kitchen",
+    "server",
+    "release",
+    "draft",
+    "summary",
+    "weekly",
+    "plan",
+    "review",
+    "notes",
+    "design",
+    "sync",
+    "offline",
+    "quiet",
+    "river",
+    "mountain",
+    "coffee",
+    "library",
+    "invoice",
+    "doctor",
+    "school",
+    "holiday",
+    "train",
+    "bicycle",
+    "apartment",
+    "interview",
+    "lecture",
+    "birthday",
+    "concert",
+    "migration",
+    "backup",
+    "keyboard",
+    "window",
+    "letter",
+    "question",
+    "answer",
+    "morning",
+    "evening",
+    "list",
+    "journal",
+    "thought",
+    "sketch",
+    "lemon",
+    "bread",
+    "tomato",
+    "basil",
+    "paper",
+    "storage",
+    "network",
+    "battery",
+    "harbour",
+    "lantern",
+    "compass",
 ];
-const TAGS: &[&str] = &["work", "home", "ideas", "todo", "reading", "travel", "recipes", "health", "finance", "journal"];
-const VERBS: &[&str] = &["check", "write", "call", "buy", "fix", "read", "plan", "send", "book", "clean", "review", "move"];
+const TAGS: &[&str] =
+    &["work", "home", "ideas", "todo", "reading", "travel", "recipes", "health", "finance", "journal"];
+const VERBS: &[&str] =
+    &["check", "write", "call", "buy", "fix", "read", "plan", "send", "book", "clean", "review", "move"];
 
 /// What to seed.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +148,11 @@ pub fn body(rng: &mut StdRng, target: usize) -> String {
             1 | 2 => {
                 for _ in 0..rng.gen_range(2..6) {
                     let done = if rng.gen_bool(0.4) { "x" } else { " " };
-                    out.push_str(&format!("- [{done}] {} the {}\n", capitalise(VERBS[rng.gen_range(0..VERBS.len())]), word(rng)));
+                    out.push_str(&format!(
+                        "- [{done}] {} the {}\n",
+                        capitalise(VERBS[rng.gen_range(0..VERBS.len())]),
+                        word(rng)
+                    ));
                 }
                 out.push('\n');
             }

@@ -216,13 +216,14 @@ pub fn export(vault: &Vault, dir: &Path) -> Result<usize> {
 /// A file name from a title: path separators and control characters out,
 /// at most 80 characters, never empty.
 fn file_stem(title: &str) -> String {
-    let s: String = title
-        .chars()
-        .map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c })
-        .take(80)
-        .collect();
+    let s: String =
+        title.chars().map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c }).take(80).collect();
     let s = s.trim().trim_start_matches('.').to_owned();
-    if s.is_empty() { "Untitled".to_owned() } else { s }
+    if s.is_empty() {
+        "Untitled".to_owned()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -231,7 +232,8 @@ mod tests {
 
     #[test]
     fn front_matter_is_read() {
-        let d = parse_markdown("---\ntitle: \"Groceries\"\ntags: [home, 'food']\npinned: true\n---\n- milk\n").expect("parse");
+        let d = parse_markdown("---\ntitle: \"Groceries\"\ntags: [home, 'food']\npinned: true\n---\n- milk\n")
+            .expect("parse");
         assert_eq!(d.title, "Groceries");
         assert_eq!(d.tags, vec!["home", "food"]);
         assert!(d.pinned);

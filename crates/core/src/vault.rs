@@ -17,7 +17,9 @@ use crate::clock::{HlcClock, SystemTime, TimeSource};
 use crate::crypto::{self, Binding, DataKey, Field, KeyId};
 use crate::error::{Error, Result};
 use crate::keys::{KeyError, KeyStore, Method, Slot};
-use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, NoteSummary, OutboxEntry, SearchHit, StoreStatus, SyncBadge};
+use crate::model::{
+    limits, Meta, Note, NoteDraft, NotePatch, NoteSummary, OutboxEntry, SearchHit, StoreStatus, SyncBadge,
+};
 use crate::store::{self, migrate};
 
 const KEY_CHECK: &[u8] = b"outpost key check v1";
@@ -151,13 +153,7 @@ impl Vault {
             let hlc = hlc_col(r, 1)?;
             let title_ct: &[u8] = r.get_ref(4)?.as_blob()?;
             let title = open_text(&self.key, &id, Field::Title, &hlc, title_ct)?;
-            out.push(NoteSummary {
-                id,
-                title,
-                pinned: r.get(2)?,
-                updated_at: r.get(3)?,
-                sync: badge(r.get(5)?),
-            });
+            out.push(NoteSummary { id, title, pinned: r.get(2)?, updated_at: r.get(3)?, sync: badge(r.get(5)?) });
         }
         Ok(out)
     }
@@ -294,7 +290,8 @@ impl Writer<'_> {
         }
         note.hlc = self.clock.tick();
         note.updated_at = self.clock.wall_ms() as i64;
-        let meta = Meta { tags: note.tags.clone(), pinned: note.pinned, created: note.created_at, updated: note.updated_at };
+        let meta =
+            Meta { tags: note.tags.clone(), pinned: note.pinned, created: note.created_at, updated: note.updated_at };
         self.write(id, note.hlc, &note.title, &note.body, &meta, false)?;
         note.sync = SyncBadge::Pending;
         Ok(note)
@@ -329,7 +326,17 @@ impl Writer<'_> {
                    updated_at = excluded.updated_at, deleted = excluded.deleted,
                    title = excluded.title, meta = excluded.meta, body = excluded.body",
             )?
-            .execute(params![id.as_bytes(), hlc_s, meta.pinned, meta.created, meta.updated, deleted, title_ct, meta_ct, body_ct])?;
+            .execute(params![
+                id.as_bytes(),
+                hlc_s,
+                meta.pinned,
+                meta.created,
+                meta.updated,
+                deleted,
+                title_ct,
+                meta_ct,
+                body_ct
+            ])?;
         let now = meta.updated;
         // Coalesce into the note's unsent entry: one that has never been
         // attempted, so no server can have seen its op id.
@@ -347,7 +354,16 @@ impl Writer<'_> {
                     "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
                 )?
-                .execute(params![Uuid::now_v7().as_bytes(), id.as_bytes(), hlc_s, deleted, title_ct, meta_ct, body_ct, now])?;
+                .execute(params![
+                    Uuid::now_v7().as_bytes(),
+                    id.as_bytes(),
+                    hlc_s,
+                    deleted,
+                    title_ct,
+                    meta_ct,
+                    body_ct,
+                    now
+                ])?;
         }
         Ok(())
     }
@@ -388,11 +404,10 @@ pub fn key_methods(dir: &Path) -> Result<Vec<String>> {
 }
 
 fn store_status(conn: &Connection, method: Option<Method>) -> Result<StoreStatus> {
-    let (notes, tombstones): (u64, u64) = conn.query_row(
-        "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 1), 0) FROM notes",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (notes, tombstones): (u64, u64) =
+        conn.query_row("SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 1), 0) FROM notes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let (pending, failed, coalesced, oldest): (u64, u64, u64, Option<i64>) = conn.query_row(
         "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0),
                 coalesce(sum(coalesced), 0), min(CASE WHEN state = 'pending' THEN created_at END)
@@ -426,12 +441,20 @@ fn store_status(conn: &Connection, method: Option<Method>) -> Result<StoreStatus
     })
 }
 
+/// A `keys` row: key id, method, wrapped key, KDF parameters, check blob.
+type KeyRow = (i64, String, Option<Vec<u8>>, Option<String>, Vec<u8>);
+
 /// Unlock the store's key with `keys`, or, for a store that has never had
 /// one, make and enrol a new key. Fails closed: an existing store whose key
 /// cannot be had is never given a new key.
-fn unlock_or_enroll(conn: &Connection, vault_id: &str, keys: &dyn KeyStore, report: &mut OpenReport) -> Result<DataKey> {
+fn unlock_or_enroll(
+    conn: &Connection,
+    vault_id: &str,
+    keys: &dyn KeyStore,
+    report: &mut OpenReport,
+) -> Result<DataKey> {
     let mut stmt = conn.prepare("SELECT key_id, method, wrapped, kdf, check_blob FROM keys")?;
-    let rows: Vec<(i64, String, Option<Vec<u8>>, Option<String>, Vec<u8>)> = stmt
+    let rows: Vec<KeyRow> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let check_binding_id = Uuid::nil();
@@ -440,7 +463,8 @@ fn unlock_or_enroll(conn: &Connection, vault_id: &str, keys: &dyn KeyStore, repo
         let notes: i64 = conn.query_row("SELECT count(*) FROM notes", [], |r| r.get(0))?;
         if notes > 0 {
             return Err(Error::Corrupt(
-                "the store holds notes but no key record; refusing to make a new key (restore the store from a backup)".into(),
+                "the store holds notes but no key record; refusing to make a new key (restore the store from a backup)"
+                    .into(),
             ));
         }
         let key = DataKey::generate();
@@ -525,7 +549,8 @@ fn open_meta(key: &DataKey, id: &Uuid, hlc: &Hlc, blob: &[u8]) -> Result<Meta> {
 
 fn uuid_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let b = r.get_ref(i)?.as_blob()?;
-    Uuid::from_slice(b).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
+    Uuid::from_slice(b)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
 fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> {
@@ -606,7 +631,8 @@ mod tests {
 
     #[test]
     fn snippet_is_char_safe() {
-        let body = "ééééééééééééééééééééééééééééééééééééééé needle ééééééééééééééééééééééééééééééééééééééééééééééééééééééé";
+        let body =
+            "ééééééééééééééééééééééééééééééééééééééé needle ééééééééééééééééééééééééééééééééééééééééééééééééééééééé";
         let s = snippet(body, "needle");
         assert!(s.contains("needle"), "{s}");
     }

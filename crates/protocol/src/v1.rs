@@ -412,9 +412,9 @@ impl Encoding {
 
     /// The encoding to answer in: postcard if `Accept` lists it, else JSON.
     pub fn from_accept(value: &str) -> Self {
-        let wants_postcard = value.split(',').any(|part| {
-            part.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(POSTCARD_MEDIA_TYPE)
-        });
+        let wants_postcard = value
+            .split(',')
+            .any(|part| part.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(POSTCARD_MEDIA_TYPE));
         if wants_postcard {
             Encoding::Postcard
         } else {
@@ -530,10 +530,7 @@ mod tests {
         assert_eq!(Encoding::from_content_type(POSTCARD_MEDIA_TYPE), Some(Encoding::Postcard));
         assert_eq!(Encoding::from_content_type("text/plain"), None);
         assert_eq!(Encoding::from_accept("*/*"), Encoding::Json);
-        assert_eq!(
-            Encoding::from_accept("application/json;q=0.5, application/x-outpost+postcard"),
-            Encoding::Postcard
-        );
+        assert_eq!(Encoding::from_accept("application/json;q=0.5, application/x-outpost+postcard"), Encoding::Postcard);
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub fn run(dir: &Path, cmd: MigrateCmd) -> anyhow::Result<()> {
             }
         }
         MigrateCmd::Up => match migrate::migrate_up(&mut conn, &path).context("migrating")? {
-            Some(backup) => println!("migrated to version {}; backup at {}", migrate::latest_version(), backup.display()),
+            Some(backup) => {
+                println!("migrated to version {}; backup at {}", migrate::latest_version(), backup.display())
+            }
             None => println!("up to date (version {})", migrate::status(&conn)?.current),
         },
         MigrateCmd::Check => {

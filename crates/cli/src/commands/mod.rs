@@ -1,3 +1,4 @@
+pub mod debug;
 pub mod migrate;
 pub mod notes;
 pub mod seed;

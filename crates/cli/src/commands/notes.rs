@@ -82,16 +82,25 @@ impl BodyArgs {
             (Some(b), _) => Ok(Some(b.clone())),
             (None, Some(f)) if f == Path::new("-") => {
                 let mut s = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the body from standard input")?;
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .context("reading the body from standard input")?;
                 Ok(Some(s))
             }
             (None, Some(f)) => {
                 let limit = outpost_core::model::limits::MAX_BODY_BYTES as u64;
                 let len = std::fs::metadata(f).with_context(|| format!("reading {}", f.display()))?.len();
                 if len > limit {
-                    return Err(outpost_core::Error::TooLarge { what: "note body", size: len as usize, limit: limit as usize }.into());
+                    return Err(outpost_core::Error::TooLarge {
+                        what: "note body",
+                        size: len as usize,
+                        limit: limit as usize,
+                    }
+                    .into());
                 }
-                Ok(Some(std::fs::read_to_string(f).with_context(|| format!("reading {} (must be UTF-8 text)", f.display()))?))
+                Ok(Some(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {} (must be UTF-8 text)", f.display()))?,
+                ))
             }
             (None, None) => Ok(None),
         }
@@ -112,11 +121,25 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
             let patch = NotePatch {
                 title,
                 body: body.read()?,
-                tags: if clear_tags { Some(Vec::new()) } else if tags.is_empty() { None } else { Some(tags) },
-                pinned: if pin { Some(true) } else if unpin { Some(false) } else { None },
+                tags: if clear_tags {
+                    Some(Vec::new())
+                } else if tags.is_empty() {
+                    None
+                } else {
+                    Some(tags)
+                },
+                pinned: if pin {
+                    Some(true)
+                } else if unpin {
+                    Some(false)
+                } else {
+                    None
+                },
             };
             if patch.is_empty() {
-                anyhow::bail!("nothing to change: give --title, --body, --body-file, --tag, --clear-tags, --pin or --unpin");
+                anyhow::bail!(
+                    "nothing to change: give --title, --body, --body-file, --tag, --clear-tags, --pin or --unpin"
+                );
             }
             let mut vault = open_vault(dir)?;
             let note = vault.edit(id, patch)?;

@@ -33,11 +33,6 @@ pub fn run(dir: &Path, args: SeedArgs) -> anyhow::Result<()> {
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
-    println!(
-        "seeded {} notes ({} extra edits, coalesced in the outbox) in {:.2?}",
-        args.notes,
-        edits,
-        start.elapsed()
-    );
+    println!("seeded {} notes ({} extra edits, coalesced in the outbox) in {:.2?}", args.notes, edits, start.elapsed());
     Ok(())
 }

@@ -136,9 +136,8 @@ fn backup(conn: &Connection, db_path: &Path, version: u32) -> Result<PathBuf> {
         now_ms()
     );
     let target = db_path.with_file_name(name);
-    let target_str = target
-        .to_str()
-        .ok_or_else(|| Error::Invalid(format!("backup path {} is not UTF-8", target.display())))?;
+    let target_str =
+        target.to_str().ok_or_else(|| Error::Invalid(format!("backup path {} is not UTF-8", target.display())))?;
     conn.execute("VACUUM INTO ?1", [target_str])?;
     tracing::info!(path = %target.display(), "backed up store before migrating");
     Ok(target)
@@ -170,7 +169,9 @@ impl std::fmt::Display for Drift {
             Drift::EditedMigration { version, name } => {
                 write!(f, "migration {version} ({name}) was edited after it was applied: add a new migration instead")
             }
-            Drift::UnknownMigration { version, name } => write!(f, "applied migration {version} ({name}) is unknown to this build"),
+            Drift::UnknownMigration { version, name } => {
+                write!(f, "applied migration {version} ({name}) is unknown to this build")
+            }
         }
     }
 }
@@ -255,7 +256,8 @@ pub fn new_migration_file(dir: &Path, name: &str) -> Result<PathBuf> {
         let entry = entry.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
         let file = entry.file_name();
         let file = file.to_string_lossy();
-        if let Some(n) = file.strip_suffix(".sql").and_then(|s| s.split('_').next()).and_then(|n| n.parse::<u32>().ok()) {
+        if let Some(n) = file.strip_suffix(".sql").and_then(|s| s.split('_').next()).and_then(|n| n.parse::<u32>().ok())
+        {
             max = max.max(n);
         }
     }
@@ -305,11 +307,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).expect("open");
         migrate_up(&mut conn, &path).expect("migrate");
-        conn.execute(
-            "INSERT INTO _migrations VALUES (?1, 'future', 'x', 0)",
-            [latest_version() + 1],
-        )
-        .expect("insert");
+        conn.execute("INSERT INTO _migrations VALUES (?1, 'future', 'x', 0)", [latest_version() + 1]).expect("insert");
         let err = migrate_up(&mut conn, &path).expect_err("must refuse");
         assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
     }
@@ -326,6 +324,9 @@ mod tests {
 
     #[test]
     fn normalise_ignores_layout_and_comments() {
-        assert_eq!(normalise("CREATE TABLE t (\n  a INT, -- note\n  b INT\n)"), normalise("CREATE TABLE t (a INT, b INT)"));
+        assert_eq!(
+            normalise("CREATE TABLE t (\n  a INT, -- note\n  b INT\n)"),
+            normalise("CREATE TABLE t (a INT, b INT)")
+        );
     }
 }

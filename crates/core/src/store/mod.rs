@@ -44,9 +44,8 @@ fn check_is_store(path: &Path) -> Result<()> {
     let ro = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| classify(e, path))?;
     let app_id: i32 = ro.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| classify(e, path))?;
-    let tables: i64 = ro
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| classify(e, path))?;
+    let tables: i64 =
+        ro.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(|e| classify(e, path))?;
     if app_id == APPLICATION_ID || (app_id == 0 && tables == 0) {
         Ok(())
     } else {
@@ -69,14 +68,14 @@ pub fn db_path(dir: &Path) -> PathBuf {
 }
 
 pub(crate) fn get_kv(conn: &Connection, table: &str, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(&format!("SELECT value FROM {table} WHERE key = ?1"), [key], |r| r.get(0))
-        .optional()?)
+    Ok(conn.query_row(&format!("SELECT value FROM {table} WHERE key = ?1"), [key], |r| r.get(0)).optional()?)
 }
 
 pub(crate) fn set_kv(conn: &Connection, table: &str, key: &str, value: &str) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO {table} (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+        &format!(
+            "INSERT INTO {table} (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ),
         [key, value],
     )?;
     Ok(())

@@ -1,0 +1,250 @@
+//! The `outpost` command line: commands, exit codes and bad input.
+
+mod common;
+
+use common::{outpost, run, run_ok, snapshot};
+
+#[test]
+fn add_edit_show_list_search_rm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let id = run_ok(d, &["notes", "add", "--title", "Shopping", "--body", "milk and bread", "--tag", "home"])
+        .trim()
+        .to_owned();
+    assert_eq!(id.len(), 36, "prints the new id: {id:?}");
+    run_ok(d, &["notes", "edit", &id, "--body", "milk, bread and cheese", "--pin"]);
+    let show: serde_json::Value = serde_json::from_str(&run_ok(d, &["notes", "show", &id, "--json"])).expect("json");
+    assert_eq!(show["body"], "milk, bread and cheese");
+    assert_eq!(show["tags"][0], "home");
+    assert_eq!(show["pinned"], true);
+    assert_eq!(show["sync"], "pending");
+    let list: serde_json::Value = serde_json::from_str(&run_ok(d, &["notes", "list", "--json"])).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert!(run_ok(d, &["notes", "list"]).contains("Shopping"));
+    let hits: serde_json::Value =
+        serde_json::from_str(&run_ok(d, &["notes", "search", "CHEESE", "--json"])).expect("json");
+    assert_eq!(hits[0]["id"], id.as_str());
+    let status: serde_json::Value = serde_json::from_str(&run_ok(d, &["status", "--json"])).expect("json");
+    assert_eq!(
+        (status["notes"].as_u64(), status["pending"].as_u64(), status["coalesced"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    run_ok(d, &["notes", "rm", &id]);
+    assert_eq!(run(d, &["notes", "show", &id]).status.code(), Some(3));
+    let status: serde_json::Value = serde_json::from_str(&run_ok(d, &["status", "--json"])).expect("json");
+    assert_eq!((status["notes"].as_u64(), status["tombstones"].as_u64()), (Some(0), Some(1)));
+}
+
+#[test]
+fn status_needs_no_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    run_ok(dir.path(), &["notes", "add", "--title", "t"]);
+    let out = outpost(dir.path()).env_remove("OUTPOST_PASSPHRASE").args(["status"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 pending"));
+}
+
+/// (name, arguments, passphrase override, exit code, message part)
+type Case<'a> = (&'a str, Vec<&'a str>, Option<&'a str>, i32, &'a str);
+
+/// Each bad input: a clear message, its exit code, and not a byte changed.
+#[test]
+fn bad_inputs_give_clear_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let id = run_ok(d, &["notes", "add", "--title", "keep me", "--body", "safe"]).trim().to_owned();
+    let big = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(big.path(), "x".repeat(1024 * 1024 + 1)).expect("write");
+    let big_path = big.path().to_str().expect("utf-8 path").to_owned();
+    let missing = "0193f2a1-0000-7000-8000-000000000000";
+    let cases: Vec<Case<'_>> = vec![
+        ("wrong passphrase", vec!["notes", "list"], Some("wrong"), 5, "wrong passphrase"),
+        ("missing id", vec!["notes", "show", missing], None, 3, "no note with id"),
+        ("malformed id", vec!["notes", "edit", "nope", "--title", "x"], None, 4, "is not a note id"),
+        (
+            "oversized body",
+            vec!["notes", "add", "--title", "big", "--body-file", &big_path],
+            None,
+            4,
+            "limit is 1048576 bytes",
+        ),
+        ("oversized edit", vec!["notes", "edit", &id, "--body-file", &big_path], None, 4, "limit is 1048576 bytes"),
+        ("nothing to edit", vec!["notes", "edit", &id], None, 1, "nothing to change"),
+        ("rm missing", vec!["notes", "rm", missing], None, 3, "no note with id"),
+    ];
+    for (name, args, pass, code, msg) in cases {
+        let before = snapshot(d);
+        let mut cmd = outpost(d);
+        if let Some(p) = pass {
+            cmd.env("OUTPOST_PASSPHRASE", p);
+        }
+        let out = cmd.args(&args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        assert!(stderr.contains(msg), "{name}: message {stderr:?} lacks {msg:?}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert_eq!(snapshot(d), before, "{name} changed the store");
+    }
+    assert!(run_ok(d, &["notes", "show", &id]).contains("safe"));
+}
+
+#[test]
+fn corrupt_and_foreign_files_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("outpost.db"),
+        b"this is a text file, not a database at all, padded out..................................................",
+    )
+    .expect("write");
+    let before = snapshot(d);
+    let out = run(d, &["notes", "list"]);
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an Outpost store"));
+    assert_eq!(snapshot(d), before);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    run_ok(d, &["notes", "add", "--title", "t"]);
+    let conn = rusqlite::Connection::open(d.join("outpost.db")).expect("raw");
+    conn.execute("INSERT INTO _migrations VALUES (999, 'future', 'x', 0)", []).expect("future");
+    drop(conn);
+    let before = snapshot(d);
+    let out = run(d, &["notes", "list"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("newer Outpost"));
+    let out = run(d, &["migrate", "up"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(snapshot(d), before);
+}
+
+#[test]
+fn tampered_note_exits_7_and_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let id = run_ok(d, &["notes", "add", "--title", "t", "--body", "b"]).trim().to_owned();
+    let conn = rusqlite::Connection::open(d.join("outpost.db")).expect("raw");
+    conn.execute("UPDATE notes SET body = CAST(substr(body, 1, length(body) - 1) || x'00' AS BLOB)", [])
+        .expect("tamper");
+    drop(conn);
+    let out = run(d, &["notes", "show", &id]);
+    assert_eq!(out.status.code(), Some(7));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&id) && stderr.contains("tampered"), "{stderr}");
+}
+
+#[test]
+fn import_export_round_trip() {
+    let src = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(src.path().join("Travel")).expect("mkdir");
+    std::fs::create_dir_all(src.path().join(".obsidian")).expect("mkdir");
+    std::fs::write(src.path().join(".obsidian/app.json"), "{}").expect("write");
+    std::fs::write(src.path().join("groceries.md"), "---\ntitle: Groceries\ntags: [home]\n---\n- milk\n- eggs\n")
+        .expect("write");
+    std::fs::write(src.path().join("Travel/Lisbon.md"), "# Lisbon trip\n\nTram 28 early.\n").expect("write");
+    std::fs::write(src.path().join("plain.md"), "Just text, no front matter.\n").expect("write");
+    let jsonl = src.path().join("more.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"title\":\"From JSON\",\"body\":\"b\",\"tags\":[\"x\"]}\n\n{\"title\":\"Second\",\"body\":\"c\"}\n",
+    )
+    .expect("write");
+
+    let a = tempfile::tempdir().expect("tempdir");
+    assert!(run_ok(a.path(), &["notes", "import", src.path().to_str().expect("utf-8")]).contains("imported 3 notes"));
+    assert!(run_ok(a.path(), &["notes", "import", jsonl.to_str().expect("utf-8")]).contains("imported 2 notes"));
+    let hits: serde_json::Value =
+        serde_json::from_str(&run_ok(a.path(), &["notes", "search", "tram", "--json"])).expect("json");
+    assert_eq!(hits[0]["title"], "Lisbon trip");
+    let note: serde_json::Value =
+        serde_json::from_str(&run_ok(a.path(), &["notes", "show", hits[0]["id"].as_str().expect("id"), "--json"]))
+            .expect("json");
+    assert_eq!(note["tags"], serde_json::json!(["Travel"]), "folders become tags");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    assert!(run_ok(a.path(), &["notes", "export", out.path().to_str().expect("utf-8")]).contains("exported 5 notes"));
+    let b = tempfile::tempdir().expect("tempdir");
+    run_ok(b.path(), &["notes", "import", out.path().to_str().expect("utf-8")]);
+    let notes = |d: &std::path::Path| -> Vec<(String, String, serde_json::Value, bool)> {
+        let list: serde_json::Value = serde_json::from_str(&run_ok(d, &["notes", "list", "--json"])).expect("json");
+        let mut v: Vec<_> = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|s| {
+                let n: serde_json::Value =
+                    serde_json::from_str(&run_ok(d, &["notes", "show", s["id"].as_str().expect("id"), "--json"]))
+                        .expect("json");
+                (
+                    n["title"].as_str().unwrap_or_default().to_owned(),
+                    n["body"].as_str().unwrap_or_default().to_owned(),
+                    n["tags"].clone(),
+                    n["pinned"] == true,
+                )
+            })
+            .collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v
+    };
+    assert_eq!(notes(a.path()), notes(b.path()), "export then import keeps title, body, tags and pin");
+}
+
+#[test]
+fn bad_import_names_the_line_and_imports_nothing() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let f = src.path().join("bad.jsonl");
+    std::fs::write(&f, "{\"title\":\"ok\",\"body\":\"b\"}\n{\"title\": 5}\n").expect("write");
+    let d = tempfile::tempdir().expect("tempdir");
+    run_ok(d.path(), &["notes", "add", "--title", "existing"]);
+    let before = snapshot(d.path());
+    let out = run(d.path(), &["notes", "import", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(snapshot(d.path()), before);
+}
+
+#[test]
+fn seed_is_deterministic_and_realistic() {
+    let titles = |seed: &str| {
+        let d = tempfile::tempdir().expect("tempdir");
+        assert!(run_ok(d.path(), &["seed", "--notes", "300", "--size", "1500", "--seed", seed])
+            .contains("seeded 300 notes"));
+        let list: serde_json::Value =
+            serde_json::from_str(&run_ok(d.path(), &["notes", "list", "--json"])).expect("json");
+        let status: serde_json::Value = serde_json::from_str(&run_ok(d.path(), &["status", "--json"])).expect("json");
+        assert_eq!(status["pending"].as_u64(), Some(300), "one entry per note, edits coalesced");
+        assert!(status["coalesced"].as_u64().unwrap_or(0) > 100, "some notes have long edit histories");
+        let mut t: Vec<String> = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        t.sort();
+        t
+    };
+    let a = titles("7");
+    assert_eq!(a, titles("7"));
+    assert_ne!(a, titles("8"));
+}
+
+#[test]
+fn migrate_commands() {
+    let d = tempfile::tempdir().expect("tempdir");
+    run_ok(d.path(), &["notes", "add", "--title", "t"]);
+    let s = run_ok(d.path(), &["migrate", "status"]);
+    assert!(s.contains("applied  0001 init") && s.contains("0002 note_conflict_strategy"), "{s}");
+    assert!(run_ok(d.path(), &["migrate", "check"]).contains("no drift"));
+    assert!(run_ok(d.path(), &["migrate", "up"]).contains("up to date"));
+    let conn = rusqlite::Connection::open(d.path().join("outpost.db")).expect("raw");
+    conn.execute_batch("CREATE TABLE sneaky (x); DROP INDEX outbox_note;").expect("drift");
+    drop(conn);
+    let out = run(d.path(), &["migrate", "check"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unexpected table sneaky") && text.contains("missing index outbox_note"), "{text}");
+    let m = tempfile::tempdir().expect("tempdir");
+    std::fs::write(m.path().join("0001_init.sql"), "").expect("write");
+    let out = run_ok(d.path(), &["migrate", "new", "add_trash", "--dir", m.path().to_str().expect("utf-8")]);
+    assert!(out.contains("0002_add_trash.sql") && m.path().join("0002_add_trash.sql").exists());
+}

@@ -1,0 +1,110 @@
+//! [`ApiError`]: every way a request fails, and the one place that turns a
+//! failure into a status and an [`ErrorBody`]. Internal errors are logged
+//! here and reach the client only as `internal`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use outpost_protocol::v1::{error_code as code, ErrorBody};
+
+use crate::backend::BackendError;
+
+/// A request that failed. The `Display` text is the client-facing message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedBody(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("cursor {cursor} is past this account's latest change ({latest}): it belongs to another account or server; pull from 0")]
+    CursorOutOfRange { cursor: u64, latest: u64 },
+    #[error("Content-Type must be application/json or application/x-outpost+postcard")]
+    UnsupportedMediaType,
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("send the session token as `Authorization: Bearer <token>`")]
+    MissingToken,
+    #[error("the session token is unknown, logged out or expired: log in again")]
+    InvalidToken,
+    #[error("wrong username or passphrase")]
+    InvalidCredentials,
+    #[error("the log-in challenge was already used, has expired or was never issued: start the log-in again")]
+    InvalidChallenge,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("this server speaks protocol version 1 only, under /v1")]
+    UnsupportedVersion,
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    #[error("the database is not answering; try again later")]
+    Unavailable,
+    /// Anything else: logged with its cause, sent as a bare `internal`.
+    #[error("internal server error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(e))
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, code::MALFORMED_BODY),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, code::INVALID_QUERY),
+            ApiError::CursorOutOfRange { .. } => (StatusCode::BAD_REQUEST, code::CURSOR_OUT_OF_RANGE),
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, code::UNSUPPORTED_MEDIA_TYPE),
+            ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, code::BODY_TOO_LARGE),
+            ApiError::LimitExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, code::LIMIT_EXCEEDED),
+            ApiError::MissingToken => (StatusCode::UNAUTHORIZED, code::MISSING_TOKEN),
+            ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, code::INVALID_TOKEN),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, code::INVALID_CREDENTIALS),
+            ApiError::InvalidChallenge => (StatusCode::UNAUTHORIZED, code::INVALID_CHALLENGE),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED),
+            ApiError::UsernameTaken => (StatusCode::CONFLICT, code::USERNAME_TAKEN),
+            ApiError::UnsupportedVersion => (StatusCode::NOT_FOUND, code::UNSUPPORTED_VERSION),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, code::NOT_FOUND),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, code::UNAVAILABLE),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL),
+        }
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::UsernameTaken => ApiError::UsernameTaken,
+            BackendError::CursorOutOfRange { cursor, latest } => ApiError::CursorOutOfRange { cursor, latest },
+            BackendError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            // The cause goes to the log only. Backend and sqlx errors carry
+            // SQL text and database messages, never bound values, so no
+            // payload, key or token reaches the log through them.
+            ApiError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            ApiError::Unavailable => tracing::warn!("database unavailable"),
+            _ => tracing::debug!(code, "request refused"),
+        }
+        let body = ErrorBody { code: code.to_owned(), message: self.to_string() };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

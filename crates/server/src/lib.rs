@@ -1,0 +1,197 @@
+//! The Outpost sync server: accounts, end-to-end encrypted push/pull and
+//! pokes over the `/v1` HTTP API (spec: `docs/protocol.md`), on SQLite or
+//! PostgreSQL.
+//!
+//! The server relays ciphertext between a user's devices. It never sees a
+//! note in plaintext or a key it could unwrap one with: it stores opaque
+//! payloads, the client-wrapped data key, and an Argon2id hash of the
+//! client's auth key.
+//!
+//! # Layout
+//! - [`serve`] (here): binds the pieces together and runs until shutdown.
+//! - `routes`: the handlers and router; validation and limits live here.
+//! - `wire`: request bodies in, responses out, in JSON or postcard.
+//! - `auth`: auth-key hashing, bearer tokens (stored as SHA-256), the
+//!   `AuthUser` extractor that scopes a request to one user, rate limits.
+//! - [`backend`]: the storage trait and its SQLite and PostgreSQL
+//!   implementations; all SQL is there. Migrations in `migrations/<backend>`.
+//! - `error`: [`ApiError`], the one place failures become responses.
+//! - `metrics`: Prometheus counters for `GET /metrics`.
+//!
+//! # Running
+//! `serve(listener, Config::new("sqlite://outpost.db"), shutdown)`. TLS is
+//! terminated by a reverse proxy in front (see `docs/protocol.md`); set
+//! [`Config::trust_forwarded_for`] there so rate limits see client
+//! addresses.
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+mod auth;
+pub mod backend;
+mod error;
+mod metrics;
+mod routes;
+mod wire;
+
+pub use crate::backend::{Backend, BackendError};
+pub use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Size and count limits. Defaults are the protocol's documented ones.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request body read, in bytes.
+    pub max_body_bytes: usize,
+    /// Most ops in one push.
+    pub max_ops_per_push: usize,
+    /// Largest payload of one op.
+    pub max_payload_bytes: usize,
+    /// Pull page size when the client names none.
+    pub default_pull_limit: u32,
+    /// Largest pull page size a client may ask for.
+    pub max_pull_limit: u32,
+    /// A pull page stops after the change that crosses this many payload
+    /// bytes, so 1,000 large notes never make a 2 GB response.
+    pub max_page_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        use outpost_protocol::v1 as p;
+        Self {
+            max_body_bytes: p::MAX_BODY_BYTES,
+            max_ops_per_push: p::MAX_OPS_PER_PUSH,
+            max_payload_bytes: p::MAX_PAYLOAD_BYTES,
+            default_pull_limit: p::DEFAULT_PULL_LIMIT,
+            max_pull_limit: p::MAX_PULL_LIMIT,
+            max_page_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// How the server runs.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://PATH` (created if missing) or `postgres://...`.
+    pub database_url: String,
+    pub limits: Limits,
+    /// How long a session lives after log-in.
+    pub session_ttl: Duration,
+    /// Log-in attempts (a log-in is two: start and finish) per username and
+    /// client address per `attempt_window`.
+    pub login_attempts: u32,
+    /// Registrations per client address per `attempt_window`.
+    pub register_attempts: u32,
+    pub attempt_window: Duration,
+    /// Take the client address from the last `X-Forwarded-For` hop. Only
+    /// behind a reverse proxy that sets it; otherwise clients could pick
+    /// their own address and dodge rate limits.
+    pub trust_forwarded_for: bool,
+    /// Comment lines on idle event streams, so proxies keep them open.
+    pub keep_alive: Duration,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            limits: Limits::default(),
+            session_ttl: Duration::from_secs(90 * 24 * 3600),
+            login_attempts: 10,
+            register_attempts: 20,
+            attempt_window: Duration::from_secs(60),
+            trust_forwarded_for: false,
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    /// The URL may hold a database password: show its scheme only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.database_url.split(':').next().unwrap_or("");
+        f.debug_struct("Config")
+            .field("database", &scheme)
+            .field("limits", &self.limits)
+            .field("session_ttl", &self.session_ttl)
+            .field("login_attempts", &self.login_attempts)
+            .field("register_attempts", &self.register_attempts)
+            .field("attempt_window", &self.attempt_window)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("keep_alive", &self.keep_alive)
+            .finish()
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database: {0}")]
+    Backend(#[from] BackendError),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) login_limiter: Arc<auth::RateLimiter>,
+    pub(crate) register_limiter: Arc<auth::RateLimiter>,
+    /// Turns true at shutdown; event streams end on it, so graceful
+    /// shutdown does not wait for them forever.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then stops
+/// taking connections, ends event streams, lets requests in flight finish
+/// and closes the database.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let backend = backend::open(&config.database_url).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = AppState {
+        backend: backend.clone(),
+        login_limiter: Arc::new(auth::RateLimiter::new(config.login_attempts, config.attempt_window)),
+        register_limiter: Arc::new(auth::RateLimiter::new(config.register_attempts, config.attempt_window)),
+        config: Arc::new(config),
+        metrics: Arc::new(Metrics::default()),
+        shutdown: stop_rx.clone(),
+    };
+    tracing::info!(addr = %listener.local_addr()?, config = ?state.config, "serving /v1");
+    let app = routes::router(state);
+    let trigger = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let mut stop = stop_rx;
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            // An error means the sender is gone: shut down then too.
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    trigger.abort();
+    backend.close().await;
+    tracing::info!("stopped");
+    Ok(result?)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,436 @@
+//! The `/v1` handlers and the router that mounts them. Handlers validate,
+//! call the backend with the session's user id, and count; they hold no SQL.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures_util::Stream;
+use outpost_protocol::v1::{
+    AccountKeyResponse, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse,
+    PushRequest, PushResponse, PushResult, RegisterRequest, SessionResponse, SessionToken, VERSION,
+};
+use outpost_protocol::Hlc;
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use uuid::Uuid;
+
+use crate::auth::{self, Attempt, AuthUser};
+use crate::backend::{NewUser, Poke};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::wire::{Accept, Reply, Wire};
+use crate::{now_ms, AppState};
+
+/// How long a log-in challenge stays valid.
+const CHALLENGE_TTL: Duration = Duration::from_secs(60);
+/// Bounds on what registration stores; generous for any sane KDF/wrapping.
+const AUTH_KEY_BYTES: std::ops::RangeInclusive<usize> = 16..=128;
+const MAX_WRAPPED_KEY_BYTES: usize = 4096;
+const MAX_KDF_PARAMS_BYTES: usize = 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/register", post(register))
+        .route("/v1/login/start", post(login_start))
+        .route("/v1/login", post(login))
+        .route("/v1/logout", post(logout))
+        .route("/v1/account/key", get(account_key))
+        .route("/v1/push", post(push))
+        .route("/v1/pull", get(pull))
+        .route("/v1/events", get(events))
+        .route("/v1/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(fallback)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), count_status))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            // The panic message is not logged: it could quote request data.
+            tracing::error!("a request handler panicked");
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        // Spans carry method and path only, never headers (the token).
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn count_status(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    state.metrics.record_status(response.status().as_u16());
+    response
+}
+
+/// `/v2/...` and friends get `unsupported_version`, anything else
+/// `not_found`.
+async fn fallback(uri: Uri) -> ApiError {
+    let first = uri.path().trim_start_matches('/').split('/').next().unwrap_or("");
+    let versioned = first.len() > 1 && first.starts_with('v') && first[1..].bytes().all(|b| b.is_ascii_digit());
+    if versioned && first != "v1" {
+        ApiError::UnsupportedVersion
+    } else {
+        ApiError::NotFound
+    }
+}
+
+/// The client's address for rate limiting: the socket peer, or the last
+/// `X-Forwarded-For` hop (the one our own proxy appended) when configured
+/// to sit behind a proxy.
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if state.config.trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+fn validate_username(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > outpost_protocol::v1::MAX_USERNAME_BYTES {
+        return Err(ApiError::MalformedBody("username must be 1 to 64 bytes".into()));
+    }
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return Err(ApiError::MalformedBody(
+            "username must not contain control characters or surrounding spaces".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_auth_key(key: &[u8]) -> Result<(), ApiError> {
+    if AUTH_KEY_BYTES.contains(&key.len()) {
+        Ok(())
+    } else {
+        Err(ApiError::MalformedBody("auth_key must be 16 to 128 bytes".into()))
+    }
+}
+
+async fn new_session(
+    state: &AppState,
+    user_id: Uuid,
+    wrapped_key: Vec<u8>,
+    kdf_params: Vec<u8>,
+) -> Result<SessionResponse, ApiError> {
+    let (token, hash) = auth::new_token();
+    let now = now_ms();
+    let ttl = i64::try_from(state.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires = now.saturating_add(ttl);
+    state.backend.create_session(&hash, user_id, now, expires).await?;
+    Ok(SessionResponse {
+        token: SessionToken(token),
+        user_id,
+        expires_at_ms: u64::try_from(expires).unwrap_or(0),
+        wrapped_key: wrapped_key.into(),
+        kdf_params: kdf_params.into(),
+    })
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Accept(enc): Accept,
+    Wire(req): Wire<RegisterRequest>,
+) -> Result<Reply<SessionResponse>, ApiError> {
+    validate_username(&req.username)?;
+    validate_auth_key(req.auth_key.as_ref())?;
+    if req.wrapped_key.is_empty() || req.wrapped_key.len() > MAX_WRAPPED_KEY_BYTES {
+        return Err(ApiError::MalformedBody("wrapped_key must be 1 to 4096 bytes".into()));
+    }
+    if req.kdf_params.len() > MAX_KDF_PARAMS_BYTES {
+        return Err(ApiError::MalformedBody("kdf_params must be at most 1024 bytes".into()));
+    }
+    state.register_limiter.check(Attempt::Register, "", client_ip(&state, peer, &headers))?;
+    let auth_key = req.auth_key.0;
+    let auth_hash = tokio::task::spawn_blocking(move || auth::hash_auth_key(&auth_key))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    let user = NewUser {
+        id: Uuid::now_v7(),
+        username: req.username,
+        auth_hash,
+        wrapped_key: req.wrapped_key.0,
+        kdf_params: req.kdf_params.0,
+        created_ms: now_ms(),
+    };
+    state.backend.create_user(&user).await?;
+    state.metrics.registrations.fetch_add(1, Relaxed);
+    tracing::info!(user_id = %user.id, "account registered");
+    Ok(Reply(enc, new_session(&state, user.id, user.wrapped_key, user.kdf_params).await?))
+}
+
+async fn login_start(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Accept(enc): Accept,
+    Wire(req): Wire<LoginStartRequest>,
+) -> Result<Reply<LoginStartResponse>, ApiError> {
+    validate_username(&req.username)?;
+    limit_login(&state, &req.username, client_ip(&state, peer, &headers))?;
+    let user = state.backend.find_user(&req.username).await?.ok_or_else(|| {
+        state.metrics.logins_failed.fetch_add(1, Relaxed);
+        ApiError::InvalidCredentials
+    })?;
+    let challenge = auth::new_challenge();
+    let now = now_ms();
+    let ttl = i64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(60_000);
+    state.backend.put_challenge(user.id, &challenge, now + ttl, now).await?;
+    Ok(Reply(
+        enc,
+        LoginStartResponse {
+            kdf_params: user.kdf_params.into(),
+            challenge: challenge.into(),
+            expires_in_secs: u32::try_from(CHALLENGE_TTL.as_secs()).unwrap_or(60),
+        },
+    ))
+}
+
+fn limit_login(state: &AppState, username: &str, ip: IpAddr) -> Result<(), ApiError> {
+    state.login_limiter.check(Attempt::Login, username, ip).inspect_err(|_| {
+        state.metrics.logins_limited.fetch_add(1, Relaxed);
+    })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Accept(enc): Accept,
+    Wire(req): Wire<LoginRequest>,
+) -> Result<Reply<SessionResponse>, ApiError> {
+    validate_username(&req.username)?;
+    validate_auth_key(req.auth_key.as_ref())?;
+    limit_login(&state, &req.username, client_ip(&state, peer, &headers))?;
+    let failed = |e: ApiError| {
+        state.metrics.logins_failed.fetch_add(1, Relaxed);
+        e
+    };
+    let user = state.backend.find_user(&req.username).await?.ok_or_else(|| failed(ApiError::InvalidCredentials))?;
+    // The challenge is spent before the key is checked, so every guess
+    // costs a fresh (rate-limited) start.
+    if !state.backend.take_challenge(user.id, req.challenge.as_ref(), now_ms()).await? {
+        return Err(failed(ApiError::InvalidChallenge));
+    }
+    let auth_key = req.auth_key.0;
+    let phc = user.auth_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_auth_key(&auth_key, &phc))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    if !ok {
+        return Err(failed(ApiError::InvalidCredentials));
+    }
+    state.metrics.logins_ok.fetch_add(1, Relaxed);
+    tracing::info!(user_id = %user.id, "logged in");
+    Ok(Reply(enc, new_session(&state, user.id, user.wrapped_key, user.kdf_params).await?))
+}
+
+async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
+    state.backend.delete_session(&user.token_hash).await?;
+    state.metrics.logouts.fetch_add(1, Relaxed);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn account_key(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+) -> Result<Reply<AccountKeyResponse>, ApiError> {
+    let key = state.backend.account_key(user.user_id).await?.ok_or(ApiError::InvalidToken)?;
+    Ok(Reply(
+        enc,
+        AccountKeyResponse {
+            user_id: user.user_id,
+            wrapped_key: key.wrapped_key.into(),
+            kdf_params: key.kdf_params.into(),
+        },
+    ))
+}
+
+async fn push(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+    Wire(req): Wire<PushRequest>,
+) -> Result<Reply<PushResponse>, ApiError> {
+    let limits = &state.config.limits;
+    if req.ops.len() > limits.max_ops_per_push {
+        return Err(ApiError::LimitExceeded(format!(
+            "{} ops in one push; the most is {}",
+            req.ops.len(),
+            limits.max_ops_per_push
+        )));
+    }
+    for (i, op) in req.ops.iter().enumerate() {
+        if op.payload.len() > limits.max_payload_bytes {
+            return Err(ApiError::LimitExceeded(format!(
+                "op {i}: payload of {} bytes; the most is {}",
+                op.payload.len(),
+                limits.max_payload_bytes
+            )));
+        }
+        // The stored text form holds 48 bits of milliseconds.
+        if op.hlc.wall_ms > Hlc::MAX_WALL_MS {
+            return Err(ApiError::MalformedBody(format!("op {i}: clock stamp out of range")));
+        }
+    }
+    state.metrics.push_requests.fetch_add(1, Relaxed);
+    if req.ops.is_empty() {
+        return Ok(Reply(enc, PushResponse { results: Vec::new() }));
+    }
+    let results = state.backend.push(user.user_id, &req.ops).await?;
+    for r in &results {
+        let counter = match r {
+            PushResult::Applied { .. } => &state.metrics.ops_applied,
+            PushResult::Duplicate { .. } => &state.metrics.ops_duplicate,
+            PushResult::Conflict { .. } => &state.metrics.ops_conflict,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+    Ok(Reply(enc, PushResponse { results }))
+}
+
+#[derive(Debug, Deserialize)]
+struct PullQuery {
+    cursor: Option<u64>,
+    limit: Option<u32>,
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+    query: Result<Query<PullQuery>, QueryRejection>,
+) -> Result<Reply<PullResponse>, ApiError> {
+    let Query(q) = query
+        .map_err(|e| ApiError::InvalidQuery(format!("{}; cursor and limit are unsigned integers", e.body_text())))?;
+    let limits = &state.config.limits;
+    let limit = q.limit.unwrap_or(limits.default_pull_limit);
+    if limit == 0 || limit > limits.max_pull_limit {
+        return Err(ApiError::InvalidQuery(format!("limit must be 1 to {}", limits.max_pull_limit)));
+    }
+    let page = state.backend.pull(user.user_id, q.cursor.unwrap_or(0), limit, limits.max_page_bytes).await?;
+    state.metrics.pull_requests.fetch_add(1, Relaxed);
+    state.metrics.pull_changes.fetch_add(page.changes.len() as u64, Relaxed);
+    Ok(Reply(enc, page))
+}
+
+/// Counts an open event stream for as long as it lives.
+struct StreamGuard(Arc<Metrics>);
+
+impl StreamGuard {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.event_streams.fetch_add(1, Relaxed);
+        Self(metrics)
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.event_streams.fetch_sub(1, Relaxed);
+    }
+}
+
+struct EventState {
+    user_id: Uuid,
+    pokes: broadcast::Receiver<Poke>,
+    shutdown: watch::Receiver<bool>,
+    /// The poke sent on connect, so a device catches up on what it missed
+    /// while disconnected (and knows the stream is live).
+    first: Option<u64>,
+    guard: StreamGuard,
+}
+
+fn poke_event(seq: u64) -> Event {
+    // PokeEvent is two plain fields: encoding cannot fail.
+    let data = serde_json::to_string(&PokeEvent { seq }).unwrap_or_else(|_| format!("{{\"seq\":{seq}}}"));
+    Event::default().event("poke").data(data)
+}
+
+/// `GET /v1/events`: a server-sent event stream of this user's pokes.
+async fn events(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Subscribe before reading the sequence: a change committing between
+    // the two is then seen by one or the other, never by neither.
+    let pokes = state.backend.subscribe();
+    let seq = state.backend.latest_seq(user.user_id).await?;
+    let metrics = state.metrics.clone();
+    let st = EventState {
+        user_id: user.user_id,
+        pokes,
+        shutdown: state.shutdown.clone(),
+        first: Some(seq),
+        guard: StreamGuard::new(metrics),
+    };
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
+        if let Some(seq) = st.first.take() {
+            st.guard.0.pokes_sent.fetch_add(1, Relaxed);
+            return Some((Ok(poke_event(seq)), st));
+        }
+        loop {
+            // The select only decides; `st` is moved out after it ends.
+            let next = tokio::select! {
+                // Ends the stream so graceful shutdown does not wait on it.
+                _ = st.shutdown.wait_for(|stop| *stop) => None,
+                poke = st.pokes.recv() => match poke {
+                    Ok(p) if p.user_id.is_none_or(|u| u == st.user_id) => Some(Some(p.seq)),
+                    Ok(_) => Some(None),
+                    // Missed some: which users is unknown, so poke anyway.
+                    Err(broadcast::error::RecvError::Lagged(_)) => Some(Some(0)),
+                    Err(broadcast::error::RecvError::Closed) => None,
+                },
+            };
+            match next {
+                None => return None,
+                Some(None) => continue,
+                Some(Some(seq)) => {
+                    st.guard.0.pokes_sent.fetch_add(1, Relaxed);
+                    return Some((Ok(poke_event(seq)), st));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(state.config.keep_alive)))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.backend.ping()).await;
+    let (status, word) = match ping {
+        Ok(Ok(())) => (StatusCode::OK, "ok"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+        }
+        Err(_) => {
+            tracing::warn!("health check: database timed out");
+            (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+        }
+    };
+    (status, axum::Json(HealthResponse { status: word.into(), version: VERSION })).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}

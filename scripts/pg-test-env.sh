@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Prepares a local PostgreSQL for the server's PostgreSQL tests and prints
+# the URL to export as OUTPOST_TEST_PG_URL. Idempotent: installs Debian's
+# postgresql if missing, starts the cluster, creates role `outpost` and
+# database `outpost_test` if absent.
+#
+#   export OUTPOST_TEST_PG_URL="$(scripts/pg-test-env.sh)"
+#   cargo test -p outpost-server
+#
+# Diagnostics go to stderr; stdout carries only the URL. Exits non-zero if
+# PostgreSQL cannot be installed or started (callers then skip and say so).
+set -euo pipefail
+
+PG_USER=outpost
+PG_PASS=outpost
+PG_DB=outpost_test
+PG_PORT="${OUTPOST_PG_PORT:-5432}"
+
+log() { echo "pg-test-env: $*" >&2; }
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    log "installing postgresql"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update >&2
+    apt-get install -y postgresql >&2
+fi
+
+# The newest installed major version, and its default cluster.
+PG_VERSION="$(ls /usr/lib/postgresql | sort -n | tail -1)"
+if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$PG_VERSION main"; then
+    log "creating cluster $PG_VERSION main"
+    pg_createcluster "$PG_VERSION" main >&2
+fi
+if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" {print $4}' | grep -qx online; then
+    log "starting cluster $PG_VERSION main"
+    pg_ctlcluster "$PG_VERSION" main start >&2
+fi
+PG_PORT="$(pg_lsclusters -h | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" {print $3}')"
+
+psql_admin() { su postgres -c "psql -p $PG_PORT -v ON_ERROR_STOP=1 -qAt $*"; }
+
+for _ in $(seq 1 30); do
+    psql_admin "-c 'SELECT 1'" >/dev/null 2>&1 && break
+    sleep 1
+done
+
+if [ "$(psql_admin "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'\"")" != "1" ]; then
+    log "creating role $PG_USER"
+    psql_admin "-c \"CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASS'\"" >&2
+fi
+if [ "$(psql_admin "-c \"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'\"")" != "1" ]; then
+    log "creating database $PG_DB"
+    psql_admin "-c \"CREATE DATABASE $PG_DB OWNER $PG_USER\"" >&2
+fi
+
+echo "postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB"
