@@ -26,3 +26,5 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
+./scripts/with-keyring.sh cargo test --workspace --locked -- --ignored keyring_round_trip

@@ -233,7 +233,7 @@ fn migrate_commands() {
     let d = tempfile::tempdir().expect("tempdir");
     run_ok(d.path(), &["notes", "add", "--title", "t"]);
     let s = run_ok(d.path(), &["migrate", "status"]);
-    assert!(s.contains("applied  0001 init") && s.contains("0002 note_conflict_strategy"), "{s}");
+    assert!(s.contains("applied  0001 init") && s.contains("0003 conflict_remote_fields"), "{s}");
     assert!(run_ok(d.path(), &["migrate", "check"]).contains("no drift"));
     assert!(run_ok(d.path(), &["migrate", "up"]).contains("up to date"));
     let conn = rusqlite::Connection::open(d.path().join("outpost.db")).expect("raw");

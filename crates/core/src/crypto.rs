@@ -48,6 +48,8 @@ pub enum Field {
     Meta = 3,
     /// The key-check constant in the `keys` table (not note content).
     KeyCheck = 0xF0,
+    /// The sync session token, sealed at rest.
+    Secret = 0xF1,
 }
 
 /// Identifies a data key; written into every blob so keys can be rotated.
@@ -196,6 +198,34 @@ pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>
     } else {
         Ok(body)
     }
+}
+
+/// Check that a blob authenticates for `binding` without inflating it:
+/// what a pull does before it stores a change from elsewhere.
+pub fn authenticate(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<(), CryptoError> {
+    if blob.len() < OVERHEAD {
+        return Err(CryptoError::Malformed);
+    }
+    let mut header = [0u8; HEADER_LEN];
+    header.copy_from_slice(&blob[..HEADER_LEN]);
+    if header[0] != VERSION {
+        return Err(CryptoError::UnknownVersion(header[0]));
+    }
+    if header[1] & !FLAG_ZSTD != 0 {
+        return Err(CryptoError::Malformed);
+    }
+    let key_id = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
+    if key_id != key.id.0 {
+        return Err(CryptoError::WrongKeyId { found: key_id, expected: key.id.0 });
+    }
+    let aad = aad(&header, binding);
+    key.cipher()
+        .decrypt(
+            Nonce::from_slice(&blob[HEADER_LEN..HEADER_LEN + NONCE_LEN]),
+            Payload { msg: &blob[HEADER_LEN + NONCE_LEN..], aad: &aad },
+        )
+        .map(drop)
+        .map_err(|_| CryptoError::Authentication)
 }
 
 #[cfg(test)]

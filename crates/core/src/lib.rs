@@ -12,19 +12,27 @@
 //! - [`keys`]: the key-store seam (OS keyring, passphrase, memory) and the
 //!   Argon2id + HKDF derivation of the wrap and auth keys.
 //! - [`clock`]: the hybrid logical clock that stamps every change.
+//! - [`account`]: registering with a sync server; fetching the data key on a
+//!   joining device.
+//! - [`sync`]: one full sync pass (push until nothing is due, pull until
+//!   drained).
 //! - [`model`]: plain note types and content limits.
+//! - [`payload`]: a note's sealed fields framed as one opaque op payload.
 //! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
 //! - [`transfer`]: import from Markdown folders and JSON Lines; export.
 
 #![forbid(unsafe_code)]
 
+// pub mod account; (needs remote)
 pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod payload;
 pub mod seed;
 pub mod store;
+// pub mod sync; (needs remote)
 pub mod transfer;
 pub mod vault;
 

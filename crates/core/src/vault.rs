@@ -22,6 +22,9 @@ use crate::model::{
 };
 use crate::store::{self, migrate};
 
+mod replica;
+pub use replica::{Account, PendingOp, PullOutcome, PushOutcome};
+
 const KEY_CHECK: &[u8] = b"outpost key check v1";
 
 /// An open, unlocked store.
@@ -57,6 +60,23 @@ impl Vault {
 
     /// [`Vault::open`] with a time source and a report of what happened.
     pub fn open_with(dir: &Path, keys: &dyn KeyStore, time: Arc<dyn TimeSource>) -> Result<(Self, OpenReport)> {
+        Self::open_inner(dir, keys, time, None)
+    }
+
+    /// Open or create the store in `dir` for an account whose data key is
+    /// `account_key` (a device joining an account). A new store adopts that
+    /// key; an existing one must already have it: a store holding notes
+    /// under another key is refused, never re-keyed silently.
+    pub fn open_for_account(dir: &Path, keys: &dyn KeyStore, account_key: DataKey) -> Result<Self> {
+        Self::open_inner(dir, keys, Arc::new(SystemTime), Some(account_key)).map(|(v, _)| v)
+    }
+
+    fn open_inner(
+        dir: &Path,
+        keys: &dyn KeyStore,
+        time: Arc<dyn TimeSource>,
+        account_key: Option<DataKey>,
+    ) -> Result<(Self, OpenReport)> {
         create_private_dir(dir)?;
         let path = store::db_path(dir);
         let mut conn = store::connect(&path)?;
@@ -79,7 +99,7 @@ impl Vault {
                 node
             }
         };
-        let key = unlock_or_enroll(&tx, &vault_id, keys, &mut report)?;
+        let key = unlock_or_enroll(&tx, &vault_id, keys, account_key.as_ref(), &mut report)?;
         let last: Option<String> = tx.query_row(
             "SELECT max(h) FROM (SELECT max(hlc) AS h FROM notes UNION ALL SELECT max(hlc) FROM outbox)",
             [],
@@ -451,6 +471,7 @@ fn unlock_or_enroll(
     conn: &Connection,
     vault_id: &str,
     keys: &dyn KeyStore,
+    account_key: Option<&DataKey>,
     report: &mut OpenReport,
 ) -> Result<DataKey> {
     let mut stmt = conn.prepare("SELECT key_id, method, wrapped, kdf, check_blob FROM keys")?;
@@ -467,7 +488,7 @@ fn unlock_or_enroll(
                     .into(),
             ));
         }
-        let key = DataKey::generate();
+        let key = account_key.cloned().unwrap_or_else(DataKey::generate);
         let slot = keys.enroll(vault_id, &key)?;
         let check = crypto::seal(&key, &check_binding, KEY_CHECK)?;
         conn.execute(
@@ -489,9 +510,19 @@ fn unlock_or_enroll(
     let slot = Slot { wrapped: wrapped.clone(), kdf: kdf.clone() };
     let key = keys.unlock(vault_id, KeyId(key_id), &slot)?;
     match crypto::open(&key, &check_binding, check) {
-        Ok(pt) if pt == KEY_CHECK => Ok(key),
-        _ => Err(KeyError::WrongKey.into()),
+        Ok(pt) if pt == KEY_CHECK => {}
+        _ => return Err(KeyError::WrongKey.into()),
     }
+    if let Some(account) = account_key {
+        if account.id() != key.id() || account.expose() != key.expose() {
+            return Err(Error::Invalid(
+                "this device's store already holds notes under its own key, not this account's. \
+                 Log in from an empty data directory (--data-dir), or register this store as its own account"
+                    .into(),
+            ));
+        }
+    }
+    Ok(key)
 }
 
 const BADGE_SQL: &str = "CASE

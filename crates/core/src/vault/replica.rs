@@ -1,0 +1,385 @@
+//! The vault's side of sync: handing outbox entries to the push, recording
+//! the server's answers, and applying pulled pages, each in one local
+//! transaction. No network here: `crate::sync` drives these.
+//!
+//! Rules kept here:
+//! - An entry's op id and content are frozen at its first attempt; its
+//!   `base_rev` is fixed then too (the note's server revision at that time).
+//! - Only the oldest pending entry of a note is sent at a time: the next
+//!   one's base is the revision the first one gets.
+//! - An entry leaves the outbox only in the transaction that records the
+//!   server's acknowledgement (applied or duplicate).
+//! - A pulled page is applied and the cursor advanced in one transaction;
+//!   changes at or below the cursor are skipped, so each applies once.
+//! - A pulled change is authenticated (all three fields) before it is
+//!   stored; one that fails aborts the page and changes nothing.
+//! - A pulled change for a note with unsent local edits never overwrites
+//!   them: both versions are kept as an open conflict.
+
+use outpost_protocol::v1::{Change, Op, PullResponse, PushResult, SessionToken};
+
+use super::*;
+use crate::payload::Sealed;
+
+/// An outbox entry handed to a push, and where it came from.
+#[derive(Debug, Clone)]
+pub struct PendingOp {
+    pub seq: i64,
+    pub op: Op,
+}
+
+/// What one push's answers did locally.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushOutcome {
+    pub applied: usize,
+    pub duplicates: usize,
+    pub conflicts: usize,
+}
+
+/// What one pulled page did locally.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PullOutcome {
+    pub applied: usize,
+    /// Already here (our own pushes coming back, or repeats).
+    pub skipped: usize,
+    pub conflicts: usize,
+}
+
+/// The account this store syncs with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    pub server: String,
+    pub username: String,
+    pub user_id: String,
+}
+
+/// How long a conflicting entry waits before it is offered again (the
+/// merge in the sync engine resolves it sooner).
+const CONFLICT_RETRY_MS: i64 = 60_000;
+
+impl Vault {
+    /// Up to `max` entries due now, oldest first, one per note; each is
+    /// marked attempted (frozen) and given its base revision.
+    pub fn take_push_batch(&mut self, max: usize) -> Result<Vec<PendingOp>> {
+        let now = self.clock.wall_ms() as i64;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT o.seq, o.op_id, o.note_id, o.hlc, coalesce(o.base_rev, n.server_rev, 0), o.deleted,
+                        o.title, o.meta, o.body
+                 FROM outbox o JOIN notes n ON n.id = o.note_id
+                 WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
+                   AND o.seq = (SELECT min(seq) FROM outbox o2 WHERE o2.note_id = o.note_id AND o2.state = 'pending')
+                 ORDER BY o.seq LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![now, max as i64])?;
+            while let Some(r) = rows.next()? {
+                let base_rev: i64 = r.get(4)?;
+                let sealed = Sealed { title: r.get(6)?, meta: r.get(7)?, body: r.get(8)? };
+                out.push(PendingOp {
+                    seq: r.get(0)?,
+                    op: Op {
+                        op_id: uuid_col(r, 1)?,
+                        note_id: uuid_col(r, 2)?,
+                        base_rev: u64::try_from(base_rev).map_err(|_| Error::Corrupt("negative revision".into()))?,
+                        hlc: hlc_col(r, 3)?,
+                        deleted: r.get(5)?,
+                        payload: outpost_protocol::v1::Bytes(sealed.encode()),
+                    },
+                });
+            }
+        }
+        {
+            let mut mark = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, base_rev = ?2, updated_at = ?3 WHERE seq = ?1",
+            )?;
+            for p in &out {
+                mark.execute(params![p.seq, p.op.base_rev as i64, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Record the server's answers to `batch`, in order, in one transaction.
+    pub fn apply_push_results(&mut self, batch: &[PendingOp], results: &[PushResult]) -> Result<PushOutcome> {
+        if batch.len() != results.len() {
+            return Err(Error::Invalid(format!(
+                "the server answered {} results for {} changes; nothing was recorded",
+                results.len(),
+                batch.len()
+            )));
+        }
+        // A conflict carries the server's version: authenticate it before
+        // anything is written.
+        for r in results {
+            if let PushResult::Conflict { current: Some(change) } = r {
+                self.authenticate_change(change)?;
+            }
+        }
+        let now = self.clock.wall_ms() as i64;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = PushOutcome::default();
+        for (p, r) in batch.iter().zip(results) {
+            match r {
+                PushResult::Applied { rev, .. } | PushResult::Duplicate { rev, .. } => {
+                    if matches!(r, PushResult::Applied { .. }) {
+                        outcome.applied += 1;
+                    } else {
+                        outcome.duplicates += 1;
+                    }
+                    let sealed = Sealed::decode(&p.op.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([p.seq])?;
+                    tx.prepare_cached("UPDATE notes SET server_rev = max(coalesce(server_rev, 0), ?2) WHERE id = ?1")?
+                        .execute(params![p.op.note_id.as_bytes(), *rev as i64])?;
+                    upsert_base(&tx, &p.op.note_id, *rev, &p.op.hlc, p.op.deleted, &sealed)?;
+                }
+                PushResult::Conflict { current } => {
+                    outcome.conflicts += 1;
+                    let msg = match current {
+                        Some(c) => format!("conflict: the server has revision {} from another device", c.rev),
+                        None => "conflict: the server's note is not at the expected revision".to_owned(),
+                    };
+                    tx.prepare_cached(
+                        "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, updated_at = ?4 WHERE seq = ?1",
+                    )?
+                    .execute(params![p.seq, now + CONFLICT_RETRY_MS, msg, now])?;
+                    if let Some(change) = current {
+                        record_conflict(&tx, change, now)?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Note a push that did not get answers: retry later with full jitter,
+    /// or, for a change the server refuses as invalid, mark it failed (shown
+    /// to the user, never retried blindly, never dropped).
+    pub fn record_push_failure(&mut self, batch: &[PendingOp], error: &str, retryable: bool) -> Result<()> {
+        let now = self.clock.wall_ms() as i64;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for p in batch {
+            let attempts: i64 = tx
+                .query_row("SELECT attempts FROM outbox WHERE seq = ?1", [p.seq], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            if retryable {
+                let next = now + backoff_ms(attempts);
+                tx.execute(
+                    "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, updated_at = ?4 WHERE seq = ?1",
+                    params![p.seq, next, error, now],
+                )?;
+            } else {
+                tx.execute(
+                    "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE seq = ?1",
+                    params![p.seq, error, now],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Apply a pulled page and advance the cursor, in one transaction.
+    pub fn apply_pull_page(&mut self, page: &PullResponse) -> Result<PullOutcome> {
+        // Authenticate everything before the transaction: a bad change
+        // aborts the page with nothing written.
+        for c in &page.changes {
+            self.authenticate_change(c)?;
+        }
+        let now = self.clock.wall_ms() as i64;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cursor: u64 = store::get_kv(&tx, "sync_state", "cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut outcome = PullOutcome::default();
+        for c in page.changes.iter().filter(|c| c.seq > cursor) {
+            self.clock.observe(c.hlc);
+            let local: Option<(Option<i64>, i64)> = tx
+                .prepare_cached(
+                    "SELECT n.server_rev, (SELECT count(*) FROM outbox o WHERE o.note_id = n.id) FROM notes n WHERE n.id = ?1",
+                )?
+                .query_row([c.note_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match local {
+                Some((Some(rev), _)) if rev >= c.rev as i64 => outcome.skipped += 1,
+                Some((_, pending)) if pending > 0 => {
+                    record_conflict(&tx, c, now)?;
+                    outcome.conflicts += 1;
+                }
+                _ => {
+                    let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let meta = open_meta(&self.key, &c.note_id, &c.hlc, &sealed.meta)?;
+                    tx.prepare_cached(
+                        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
+                           created_at = excluded.created_at, updated_at = excluded.updated_at,
+                           server_rev = excluded.server_rev, deleted = excluded.deleted,
+                           title = excluded.title, meta = excluded.meta, body = excluded.body",
+                    )?
+                    .execute(params![
+                        c.note_id.as_bytes(),
+                        c.hlc.to_string(),
+                        meta.pinned,
+                        meta.created,
+                        meta.updated,
+                        c.rev as i64,
+                        c.deleted,
+                        sealed.title,
+                        sealed.meta,
+                        sealed.body
+                    ])?;
+                    upsert_base(&tx, &c.note_id, c.rev, &c.hlc, c.deleted, &sealed)?;
+                    outcome.applied += 1;
+                }
+            }
+        }
+        if page.next_cursor > cursor {
+            store::set_kv(&tx, "sync_state", "cursor", &page.next_cursor.to_string())?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// All three fields of a change from elsewhere open under our key and
+    /// its note id, field and stamp.
+    fn authenticate_change(&self, c: &Change) -> Result<()> {
+        let sealed = Sealed::decode(&c.payload.0)
+            .map_err(|e| Error::Invalid(format!("change to note {} from the server: {e}", c.note_id)))?;
+        for (field, blob) in [(Field::Title, &sealed.title), (Field::Meta, &sealed.meta), (Field::Body, &sealed.body)] {
+            crypto::authenticate(&self.key, &Binding { note_id: &c.note_id, field, hlc: &c.hlc }, blob)
+                .map_err(|source| Error::Decrypt { note: c.note_id.to_string(), source })?;
+        }
+        Ok(())
+    }
+
+    /// The pull cursor: the last server sequence number applied here.
+    pub fn cursor(&self) -> Result<u64> {
+        Ok(store::get_kv(&self.conn, "sync_state", "cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    }
+
+    /// Mark a completed sync pass.
+    pub fn record_sync_success(&mut self) -> Result<()> {
+        let now = self.clock.wall_ms() as i64;
+        store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())
+    }
+
+    /// The account this store syncs with, if any.
+    pub fn account(&self) -> Result<Option<Account>> {
+        let get = |k| store::get_kv(&self.conn, "sync_state", k);
+        Ok(match (get("server")?, get("username")?, get("user_id")?) {
+            (Some(server), Some(username), Some(user_id)) => Some(Account { server, username, user_id }),
+            _ => None,
+        })
+    }
+
+    /// Remember the account and its session; the token is sealed at rest.
+    pub fn set_account(&mut self, account: &Account, token: &SessionToken) -> Result<()> {
+        let sealed = self.seal_secret(token.0.as_bytes())?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        store::set_kv(&tx, "sync_state", "server", &account.server)?;
+        store::set_kv(&tx, "sync_state", "username", &account.username)?;
+        store::set_kv(&tx, "sync_state", "user_id", &account.user_id)?;
+        store::set_kv(&tx, "sync_state", "token", &crate::keys::hex(&sealed))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The session token, if logged in.
+    pub fn session_token(&self) -> Result<Option<SessionToken>> {
+        let Some(hex) = store::get_kv(&self.conn, "sync_state", "token")? else { return Ok(None) };
+        let blob = crate::keys::unhex(&hex).ok_or_else(|| Error::Corrupt("session token is not hex".into()))?;
+        let id = Uuid::nil();
+        let pt = crypto::open(&self.key, &Binding { note_id: &id, field: Field::Secret, hlc: &Hlc::ZERO }, &blob)?;
+        let token = String::from_utf8(pt).map_err(|_| Error::Corrupt("session token is not text".into()))?;
+        Ok(Some(SessionToken(token)))
+    }
+
+    /// Forget the session (log out). Notes, the outbox and the account's
+    /// server and name stay: unsent changes are kept for the next log-in.
+    pub fn clear_session(&mut self) -> Result<()> {
+        self.conn.execute("DELETE FROM sync_state WHERE key = 'token'", [])?;
+        Ok(())
+    }
+
+    fn seal_secret(&self, secret: &[u8]) -> Result<Vec<u8>> {
+        let id = Uuid::nil();
+        Ok(crypto::seal(&self.key, &Binding { note_id: &id, field: Field::Secret, hlc: &Hlc::ZERO }, secret)?)
+    }
+
+    /// The data key wrapped under `wrap` (a passphrase-derived key), for
+    /// registering an account.
+    pub fn wrap_data_key(&self, wrap: &[u8; 32]) -> (u32, Vec<u8>) {
+        (self.key.id().0, crate::keys::wrap_key(wrap, &self.key))
+    }
+
+    /// Whether this store's data key is `other`.
+    pub fn has_key(&self, other: &DataKey) -> bool {
+        self.key.id() == other.id() && self.key.expose() == other.expose()
+    }
+}
+
+fn upsert_base(tx: &Connection, note_id: &Uuid, rev: u64, hlc: &Hlc, deleted: bool, s: &Sealed) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
+           title = excluded.title, meta = excluded.meta, body = excluded.body
+         WHERE excluded.rev >= merge_base.rev",
+    )?
+    .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
+    Ok(())
+}
+
+/// Keep the remote version beside the local one: one open conflict per
+/// note, holding the newest remote version seen.
+fn record_conflict(tx: &Connection, c: &Change, now: i64) -> Result<()> {
+    let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let updated = tx.execute(
+        "UPDATE conflicts SET remote_hlc = ?2, remote_rev = ?3, remote_title = ?4, remote_meta = ?5,
+           remote_body = ?6, remote_deleted = ?7
+         WHERE note_id = ?1 AND resolved_at IS NULL AND remote_rev < ?3",
+        params![
+            c.note_id.as_bytes(),
+            c.hlc.to_string(),
+            c.rev as i64,
+            sealed.title,
+            sealed.meta,
+            sealed.body,
+            c.deleted
+        ],
+    )?;
+    let open: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM conflicts WHERE note_id = ?1 AND resolved_at IS NULL)",
+        [c.note_id.as_bytes()],
+        |r| r.get(0),
+    )?;
+    if updated == 0 && !open {
+        tx.execute(
+            "INSERT INTO conflicts (note_id, base_hlc, base_body, local_hlc, local_body, remote_hlc, remote_rev,
+               remote_title, remote_meta, remote_body, remote_deleted, opened_at)
+             SELECT n.id, b.hlc, b.body, n.hlc, n.body, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+             FROM notes n LEFT JOIN merge_base b ON b.note_id = n.id WHERE n.id = ?1",
+            params![
+                c.note_id.as_bytes(),
+                c.hlc.to_string(),
+                c.rev as i64,
+                sealed.title,
+                sealed.meta,
+                sealed.body,
+                c.deleted,
+                now
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
+pub(crate) fn backoff_ms(attempts: i64) -> i64 {
+    const BASE: i64 = 1_000;
+    const CAP: i64 = 5 * 60_000;
+    let ceiling = BASE.saturating_mul(1i64 << attempts.clamp(0, 20)).min(CAP);
+    (rand::random::<u64>() % (ceiling as u64 + 1)) as i64
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run a command inside a private D-Bus session with an unlocked
+# gnome-keyring (Secret Service), as a desktop session would have: the way
+# the OS-keyring tests run on a headless machine. Installs dbus and
+# gnome-keyring if missing. Usage: scripts/with-keyring.sh CMD [ARGS...]
+set -euo pipefail
+
+need=()
+for p in dbus dbus-user-session gnome-keyring; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if ((${#need[@]})); then
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/run"
+mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+
+# shellcheck disable=SC2016
+exec dbus-run-session -- bash -c '
+  eval "$(printf "throwaway\n" | gnome-keyring-daemon --unlock --components=secrets --daemonize)"
+  export GNOME_KEYRING_CONTROL
+  "$@"
+' bash "$@"
