@@ -21,7 +21,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use outpost_protocol::Hlc;
 use rand::RngCore;
 use uuid::Uuid;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Current blob format version.
 const VERSION: u8 = 1;
@@ -56,12 +56,14 @@ pub enum Field {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KeyId(pub u32);
 
-/// A 256-bit data key. Zeroed on drop; never printed.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+/// A 256-bit data key. The raw bytes are zeroed on drop and never printed;
+/// the AES key schedule is expanded once per key, not once per blob (it was
+/// a measurable part of listing 10,000 titles).
+#[derive(Clone)]
 pub struct DataKey {
-    #[zeroize(skip)]
     id: KeyId,
-    bytes: [u8; 32],
+    bytes: Zeroizing<[u8; 32]>,
+    cipher: Aes256Gcm,
 }
 
 impl std::fmt::Debug for DataKey {
@@ -77,11 +79,14 @@ impl DataKey {
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let mut id = [0u8; 4];
         rand::rngs::OsRng.fill_bytes(&mut id);
-        Self { id: KeyId(u32::from_be_bytes(id)), bytes }
+        let key = Self::from_parts(KeyId(u32::from_be_bytes(id)), bytes);
+        bytes.zeroize();
+        key
     }
 
     pub fn from_parts(id: KeyId, bytes: [u8; 32]) -> Self {
-        Self { id, bytes }
+        let cipher = Aes256Gcm::new((&bytes).into());
+        Self { id, bytes: Zeroizing::new(bytes), cipher }
     }
 
     pub fn id(&self) -> KeyId {
@@ -93,8 +98,8 @@ impl DataKey {
         &self.bytes
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new((&self.bytes).into())
+    fn cipher(&self) -> &Aes256Gcm {
+        &self.cipher
     }
 }
 

@@ -5,6 +5,7 @@
 //! note row and its outbox entry together, and is on disk (WAL, fsync)
 //! before the call returns: a note reported saved survives a crash.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -162,10 +163,11 @@ impl Vault {
 
     /// All live notes, titles only: pinned first, then newest first.
     pub fn list(&self) -> Result<Vec<NoteSummary>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL}
-             FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC"
-        ))?;
+        let badges = self.badges()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
+             FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC",
+        )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -173,7 +175,32 @@ impl Vault {
             let hlc = hlc_col(r, 1)?;
             let title_ct: &[u8] = r.get_ref(4)?.as_blob()?;
             let title = open_text(&self.key, &id, Field::Title, &hlc, title_ct)?;
-            out.push(NoteSummary { id, title, pinned: r.get(2)?, updated_at: r.get(3)?, sync: badge(r.get(5)?) });
+            out.push(NoteSummary {
+                id,
+                title,
+                pinned: r.get(2)?,
+                updated_at: r.get(3)?,
+                sync: badges.get(&id).copied().unwrap_or(SyncBadge::Synced),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The badge of every note that is not simply synced, in two scans
+    /// (one per table) instead of three lookups per listed note.
+    fn badges(&self) -> Result<HashMap<Uuid, SyncBadge>> {
+        let mut out = HashMap::new();
+        let mut stmt =
+            self.conn.prepare_cached("SELECT note_id, max(state = 'failed') FROM outbox GROUP BY note_id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let failed: bool = r.get(1)?;
+            out.insert(uuid_col(r, 0)?, if failed { SyncBadge::Failed } else { SyncBadge::Pending });
+        }
+        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT note_id FROM conflicts WHERE resolved_at IS NULL")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            out.insert(uuid_col(r, 0)?, SyncBadge::Conflict);
         }
         Ok(out)
     }
@@ -185,24 +212,31 @@ impl Vault {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL}, n.meta, n.body
-             FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC"
-        ))?;
+        let badges = self.badges()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title, n.meta, n.body
+             FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC",
+        )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let id = uuid_col(r, 0)?;
             let hlc = hlc_col(r, 1)?;
             let title = open_text(&self.key, &id, Field::Title, &hlc, r.get_ref(4)?.as_blob()?)?;
-            let meta = open_meta(&self.key, &id, &hlc, r.get_ref(6)?.as_blob()?)?;
-            let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(7)?.as_blob()?)?;
+            let meta = open_meta(&self.key, &id, &hlc, r.get_ref(5)?.as_blob()?)?;
+            let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(6)?.as_blob()?)?;
             let (lt, lb) = (title.to_lowercase(), body.to_lowercase());
             let tags = meta.tags.join(" ").to_lowercase();
             if terms.iter().all(|t| lt.contains(t) || lb.contains(t) || tags.contains(t)) {
                 let snippet = snippet(&body, &terms[0]);
                 out.push(SearchHit {
-                    note: NoteSummary { id, title, pinned: r.get(2)?, updated_at: r.get(3)?, sync: badge(r.get(5)?) },
+                    note: NoteSummary {
+                        id,
+                        title,
+                        pinned: r.get(2)?,
+                        updated_at: r.get(3)?,
+                        sync: badges.get(&id).copied().unwrap_or(SyncBadge::Synced),
+                    },
                     snippet,
                 });
             }
@@ -265,6 +299,15 @@ pub struct Writer<'a> {
 
 impl Writer<'_> {
     pub fn create(&mut self, draft: NoteDraft) -> Result<Note> {
+        self.create_folded(draft, 0)
+    }
+
+    /// Create a note whose `folded_edits` offline edits were already applied
+    /// to `draft` in memory: the same end state as creating it and editing
+    /// it that many times before a sync (one outbox entry that coalesced
+    /// them), without re-reading and re-sealing it each time. The seeder
+    /// uses this.
+    pub fn create_folded(&mut self, draft: NoteDraft, folded_edits: u32) -> Result<Note> {
         let title = check_title(draft.title)?;
         check_body(&draft.body)?;
         let tags = clean_tags(draft.tags)?;
@@ -272,7 +315,7 @@ impl Writer<'_> {
         let hlc = self.clock.tick();
         let now = self.clock.wall_ms() as i64;
         let meta = Meta { tags, pinned: draft.pinned, created: now, updated: now };
-        self.write(id, hlc, &title, &draft.body, &meta, false)?;
+        self.write(id, hlc, &title, &draft.body, &meta, false, folded_edits)?;
         Ok(Note {
             id,
             title,
@@ -312,7 +355,7 @@ impl Writer<'_> {
         note.updated_at = self.clock.wall_ms() as i64;
         let meta =
             Meta { tags: note.tags.clone(), pinned: note.pinned, created: note.created_at, updated: note.updated_at };
-        self.write(id, note.hlc, &note.title, &note.body, &meta, false)?;
+        self.write(id, note.hlc, &note.title, &note.body, &meta, false, 0)?;
         note.sync = SyncBadge::Pending;
         Ok(note)
     }
@@ -326,12 +369,22 @@ impl Writer<'_> {
         let hlc = self.clock.tick();
         let now = self.clock.wall_ms() as i64;
         let meta = Meta { tags: Vec::new(), pinned: false, created, updated: now };
-        self.write(id, hlc, "", "", &meta, true)
+        self.write(id, hlc, "", "", &meta, true, 0)
     }
 
     /// Seal the three fields under the change's stamp, upsert the row and
     /// queue (or coalesce) its outbox entry.
-    fn write(&mut self, id: Uuid, hlc: Hlc, title: &str, body: &str, meta: &Meta, deleted: bool) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        id: Uuid,
+        hlc: Hlc,
+        title: &str,
+        body: &str,
+        meta: &Meta,
+        deleted: bool,
+        folded_edits: u32,
+    ) -> Result<()> {
         let seal = |field, data: &[u8]| crypto::seal(self.key, &Binding { note_id: &id, field, hlc: &hlc }, data);
         let title_ct = seal(Field::Title, title.as_bytes())?;
         let body_ct = seal(Field::Body, body.as_bytes())?;
@@ -371,8 +424,8 @@ impl Writer<'_> {
         if coalesced == 0 {
             self.conn
                 .prepare_cached(
-                    "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                    "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at, coalesced)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
                 )?
                 .execute(params![
                     Uuid::now_v7().as_bytes(),
@@ -382,7 +435,8 @@ impl Writer<'_> {
                     title_ct,
                     meta_ct,
                     body_ct,
-                    now
+                    now,
+                    folded_edits
                 ])?;
         }
         Ok(())

@@ -30,6 +30,10 @@ pub fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // Up to 64 MiB of page cache (grown on demand): listing 10,000 notes
+    // reads ~30 MB of pages, and the 2 MiB default made it re-read them
+    // from the OS on every list (BENCHMARKS.md, "Reading").
+    conn.pragma_update(None, "cache_size", -65_536)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     if app_id == 0 {
