@@ -40,6 +40,13 @@ enum Command {
     /// Create, read, change, search, import and export notes
     #[command(subcommand)]
     Notes(commands::notes::NotesCmd),
+    /// Register or join an account on a sync server; log out
+    #[command(subcommand)]
+    Account(commands::account::AccountCmd),
+    /// One full sync pass: push everything due, pull until drained
+    Sync(commands::sync::SyncArgs),
+    /// Run the sync server (SQLite by default, or PostgreSQL)
+    Serve(commands::serve::ServeArgs),
     /// Fill the store with realistic, deterministic notes
     Seed(commands::seed::SeedArgs),
     /// Outbox, sync and conflict state of the store (needs no key)
@@ -74,6 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Notes(cmd) => commands::notes::run(&dir, cmd),
+        Command::Account(cmd) => commands::account::run(&dir, cmd),
+        Command::Sync(args) => commands::sync::run(&dir, args),
+        Command::Serve(args) => commands::serve::run(&dir, args),
         Command::Seed(args) => commands::seed::run(&dir, args),
         Command::Status(args) => commands::status::run(&dir, args),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
@@ -91,7 +101,8 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 
 /// Exit codes, documented in the README:
 /// 1 other, 2 usage, 3 not found, 4 invalid input, 5 key unavailable or
-/// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed.
+/// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed,
+/// 8 server unreachable (try again later), 9 server refused the request.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use outpost_core::Error as E;
     let Some(e) = err.chain().find_map(|c| c.downcast_ref::<E>()) else {
@@ -104,5 +115,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::NotADatabase { .. } | E::SchemaTooNew { .. } | E::Corrupt(_) | E::Migration { .. } => 6,
         E::Decrypt { .. } | E::Crypto(_) => 7,
         E::Io { .. } | E::Db(_) => 1,
+        E::Remote(r) if r.is_retryable() => 8,
+        E::Remote(_) => 9,
     }
 }

@@ -28,7 +28,7 @@ pub fn open_vault(dir: &Path) -> anyhow::Result<Vault> {
     Ok(vault)
 }
 
-fn key_store(dir: &Path) -> anyhow::Result<Box<dyn KeyStore>> {
+pub fn key_store(dir: &Path) -> anyhow::Result<Box<dyn KeyStore>> {
     if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
         return Ok(Box::new(PassphraseStore::new(p)?));
     }
@@ -60,4 +60,17 @@ fn key_store(dir: &Path) -> anyhow::Result<Box<dyn KeyStore>> {
 fn prompt(text: &str) -> anyhow::Result<String> {
     rpassword::prompt_password(text)
         .with_context(|| format!("cannot ask for a passphrase (no terminal?); set {PASSPHRASE_ENV} instead"))
+}
+
+/// The account passphrase: `OUTPOST_PASSPHRASE`, or asked for (twice when
+/// choosing one).
+pub fn account_passphrase(confirm: bool) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(p);
+    }
+    let p = prompt("Account passphrase: ")?;
+    if confirm && prompt("Repeat passphrase: ")? != p {
+        bail!("the passphrases differ; nothing was changed");
+    }
+    Ok(p)
 }

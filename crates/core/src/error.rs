@@ -39,6 +39,8 @@ pub enum Error {
     Io { context: String, source: std::io::Error },
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
 }
 
 impl Error {
@@ -63,6 +65,7 @@ impl Error {
             Error::Corrupt(_) => "corrupt",
             Error::Io { .. } => "io",
             Error::Db(_) => "database",
+            Error::Remote(_) => "network",
         }
     }
 }

@@ -18,21 +18,23 @@
 //!   drained).
 //! - [`model`]: plain note types and content limits.
 //! - [`payload`]: a note's sealed fields framed as one opaque op payload.
+//! - [`remote`]: the /v1 protocol client (reqwest, rustls, postcard).
 //! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
 //! - [`transfer`]: import from Markdown folders and JSON Lines; export.
 
 #![forbid(unsafe_code)]
 
-// pub mod account; (needs remote)
+pub mod account;
 pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod model;
 pub mod payload;
+pub mod remote;
 pub mod seed;
 pub mod store;
-// pub mod sync; (needs remote)
+pub mod sync;
 pub mod transfer;
 pub mod vault;
 

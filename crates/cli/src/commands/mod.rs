@@ -1,8 +1,11 @@
+pub mod account;
 pub mod debug;
 pub mod migrate;
 pub mod notes;
 pub mod seed;
+pub mod serve;
 pub mod status;
+pub mod sync;
 
 /// A time in ms since the epoch as local-ish ISO text (UTC).
 pub fn fmt_time(ms: i64) -> String {

@@ -146,7 +146,7 @@ impl Vault {
                     )?
                     .execute(params![p.seq, now + CONFLICT_RETRY_MS, msg, now])?;
                     if let Some(change) = current {
-                        record_conflict(&tx, change, now)?;
+                        let _new = record_conflict(&tx, change, now)?;
                     }
                 }
             }
@@ -205,8 +205,11 @@ impl Vault {
             match local {
                 Some((Some(rev), _)) if rev >= c.rev as i64 => outcome.skipped += 1,
                 Some((_, pending)) if pending > 0 => {
-                    record_conflict(&tx, c, now)?;
-                    outcome.conflicts += 1;
+                    if record_conflict(&tx, c, now)? {
+                        outcome.conflicts += 1;
+                    } else {
+                        outcome.skipped += 1;
+                    }
                 }
                 _ => {
                     let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -333,8 +336,9 @@ fn upsert_base(tx: &Connection, note_id: &Uuid, rev: u64, hlc: &Hlc, deleted: bo
 }
 
 /// Keep the remote version beside the local one: one open conflict per
-/// note, holding the newest remote version seen.
-fn record_conflict(tx: &Connection, c: &Change, now: i64) -> Result<()> {
+/// note, holding the newest remote version seen. Returns whether anything
+/// was new (a conflict opened, or a newer remote version recorded).
+fn record_conflict(tx: &Connection, c: &Change, now: i64) -> Result<bool> {
     let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
     let updated = tx.execute(
         "UPDATE conflicts SET remote_hlc = ?2, remote_rev = ?3, remote_title = ?4, remote_meta = ?5,
@@ -355,7 +359,10 @@ fn record_conflict(tx: &Connection, c: &Change, now: i64) -> Result<()> {
         [c.note_id.as_bytes()],
         |r| r.get(0),
     )?;
-    if updated == 0 && !open {
+    if updated > 0 {
+        return Ok(true);
+    }
+    if !open {
         tx.execute(
             "INSERT INTO conflicts (note_id, base_hlc, base_body, local_hlc, local_body, remote_hlc, remote_rev,
                remote_title, remote_meta, remote_body, remote_deleted, opened_at)
@@ -372,8 +379,9 @@ fn record_conflict(tx: &Connection, c: &Change, now: i64) -> Result<()> {
                 now
             ],
         )?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].

@@ -1,0 +1,148 @@
+//! Two devices of one user, and a second user, through the real `outpost`
+//! binary against a real `outpost serve` on 127.0.0.1.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{outpost, run, run_ok};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(dir: &Path) -> Server {
+    // Take a free port, then hand it to the server.
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn outpost serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "outpost serve did not start listening on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, url: format!("http://{addr}") }
+}
+
+fn json(d: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run_ok(d, args)).expect("json output")
+}
+
+fn titles(d: &Path) -> Vec<String> {
+    let mut t: Vec<String> = json(d, &["notes", "list", "--json"])
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn two_devices_sync_through_outpost_serve_and_users_stay_apart() {
+    let server_dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(server_dir.path());
+    let (a, b, c) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"), tempfile::tempdir().expect("c"));
+    let (a, b, c) = (a.path(), b.path(), c.path());
+
+    // Device A holds notes before it has an account; registering uploads them.
+    let first =
+        run_ok(a, &["notes", "add", "--title", "Before the account", "--body", "offline words"]).trim().to_owned();
+    run_ok(a, &["account", "register", "--server", &server.url, "--user", "alice"]);
+    run_ok(a, &["notes", "add", "--title", "After registering", "--body", "more words", "--tag", "t"]);
+    let report = json(a, &["sync", "--json"]);
+    assert_eq!(report["report"]["pushed"], 2, "{report}");
+    assert_eq!(report["status"]["pending"], 0, "{report}");
+
+    // Device B: an empty data directory joins the account and gets both.
+    run_ok(b, &["account", "login", "--server", &server.url, "--user", "alice"]);
+    let report = json(b, &["sync", "--json"]);
+    assert_eq!(report["report"]["pulled"], 2, "{report}");
+    assert_eq!(titles(b), titles(a));
+    let on_b = json(b, &["notes", "show", &first, "--json"]);
+    assert_eq!(on_b["body"], "offline words");
+    assert_eq!(on_b["sync"], "synced");
+
+    // An edit and a delete on B reach A.
+    run_ok(b, &["notes", "edit", &first, "--body", "edited on B"]);
+    let second = json(b, &["notes", "search", "more", "--json"])[0]["id"].as_str().expect("id").to_owned();
+    run_ok(b, &["notes", "rm", &second]);
+    run_ok(b, &["sync"]);
+    run_ok(a, &["sync"]);
+    assert_eq!(json(a, &["notes", "show", &first, "--json"])["body"], "edited on B");
+    assert_eq!(titles(a), vec!["Before the account".to_owned()]);
+    // Syncing again changes nothing and sends almost nothing.
+    let again = json(a, &["sync", "--json"]);
+    assert_eq!((again["report"]["pushed"].as_u64(), again["report"]["pulled"].as_u64()), (Some(0), Some(0)));
+
+    // A second account's device sees none of alice's notes.
+    run_ok(c, &["notes", "add", "--title", "Bob's own"]);
+    run_ok(c, &["account", "register", "--server", &server.url, "--user", "bob"]);
+    run_ok(c, &["sync"]);
+    assert_eq!(titles(c), vec!["Bob's own".to_owned()]);
+    run_ok(a, &["sync"]);
+    assert_eq!(titles(a), vec!["Before the account".to_owned()]);
+
+    // The wrong passphrase cannot join alice's account.
+    let d = tempfile::tempdir().expect("d");
+    let out = outpost(d.path())
+        .env("OUTPOST_PASSPHRASE", "not alice's")
+        .args(["account", "login", "--server", &server.url, "--user", "alice"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!d.path().join("outpost.db").exists(), "nothing created on a failed log-in");
+
+    // Logging out with unsent changes warns and keeps them.
+    run_ok(a, &["notes", "add", "--title", "Unsent"]);
+    let out = run(a, &["account", "logout"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 changes are not on the server yet"));
+    assert!(titles(a).contains(&"Unsent".to_owned()));
+    assert!(!run(a, &["sync"]).status.success(), "sync needs a session");
+}
+
+#[test]
+fn sync_without_a_server_fails_and_keeps_everything() {
+    let server_dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(server_dir.path());
+    let a = tempfile::tempdir().expect("a");
+    let a = a.path();
+    run_ok(a, &["account", "register", "--server", &server.url, "--user", "carol"]);
+    drop(server); // the server goes away
+    run_ok(a, &["notes", "add", "--title", "Written offline"]);
+    let out = run(a, &["sync"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let status = json(a, &["status", "--json"]);
+    assert_eq!(status["pending"], 1);
+    assert_eq!(titles(a), vec!["Written offline".to_owned()]);
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused() {
+    let a = tempfile::tempdir().expect("a");
+    let out = run(a.path(), &["account", "register", "--server", "http://example.com", "--user", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https"), "{}", String::from_utf8_lossy(&out.stderr));
+}

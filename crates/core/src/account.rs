@@ -1,0 +1,88 @@
+//! Account flows: registering a store with a sync server, and fetching an
+//! account's data key on a device that joins it.
+//!
+//! The passphrase never leaves the device. Argon2id and HKDF turn it into a
+//! wrap key (wraps the data key) and an auth key (proves the user to the
+//! server, which keeps only an Argon2id hash of it). The server stores the
+//! wrapped data key and the KDF parameters, both useless without the
+//! passphrase.
+
+use outpost_protocol::v1::{Bytes, LoginRequest, RegisterRequest, SessionResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{DataKey, KeyId};
+use crate::error::{Error, Result};
+use crate::keys::{self, KdfParams, KeyError};
+use crate::remote::{Remote, RemoteError};
+use crate::vault::{Account, Vault};
+
+/// What the server keeps as `kdf_params` (opaque to it): the KDF's cost and
+/// salt, and the id of the data key it wraps (bound into the wrapping).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccountKdf {
+    key_id: u32,
+    kdf: KdfParams,
+}
+
+/// Register `vault`'s data key as a new account on `remote`'s server, and
+/// remember the session. Notes already in the store go up on the next sync
+/// (they are all in the outbox).
+pub async fn register(vault: &mut Vault, remote: &Remote, username: &str, passphrase: &str) -> Result<Account> {
+    register_with(vault, remote, username, passphrase, KdfParams::recommended()).await
+}
+
+/// [`register`] with explicit KDF cost (tests and benchmarks use cheap ones).
+pub async fn register_with(
+    vault: &mut Vault,
+    remote: &Remote,
+    username: &str,
+    passphrase: &str,
+    params: KdfParams,
+) -> Result<Account> {
+    if passphrase.is_empty() {
+        return Err(KeyError::EmptyPassphrase.into());
+    }
+    let derived = keys::derive_account_keys(passphrase, &params)?;
+    let (key_id, wrapped) = vault.wrap_data_key(&derived.wrap);
+    let kdf = serde_json::to_vec(&AccountKdf { key_id, kdf: params }).map_err(|e| Error::Invalid(e.to_string()))?;
+    let req = RegisterRequest {
+        username: username.to_owned(),
+        auth_key: Bytes(derived.auth.to_vec()),
+        wrapped_key: Bytes(wrapped),
+        kdf_params: Bytes(kdf),
+    };
+    let session = remote.register(&req).await?;
+    remember(vault, remote, username, &session)
+}
+
+/// Log in to an existing account: returns the account's data key (for a
+/// joining device's store) and the session.
+pub async fn log_in(remote: &Remote, username: &str, passphrase: &str) -> Result<(DataKey, SessionResponse)> {
+    let start = remote.login_start(username).await?;
+    let kdf: AccountKdf = serde_json::from_slice(&start.kdf_params.0)
+        .map_err(|e| Error::Corrupt(format!("the server's key parameters for {username}: {e}")))?;
+    let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
+    let req = LoginRequest {
+        username: username.to_owned(),
+        challenge: start.challenge,
+        auth_key: Bytes(derived.auth.to_vec()),
+    };
+    let session = match remote.login(&req).await {
+        Ok(s) => s,
+        Err(RemoteError::Unauthorized(_)) => return Err(KeyError::WrongPassphrase.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let key = keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &session.wrapped_key.0)?;
+    Ok((key, session))
+}
+
+/// Store the account and session in `vault`.
+pub fn remember(vault: &mut Vault, remote: &Remote, username: &str, session: &SessionResponse) -> Result<Account> {
+    let account = Account {
+        server: remote.base_url().to_owned(),
+        username: username.to_owned(),
+        user_id: session.user_id.to_string(),
+    };
+    vault.set_account(&account, &session.token)?;
+    Ok(account)
+}

@@ -1,0 +1,299 @@
+//! The client side of the /v1 sync protocol (docs/protocol.md): one
+//! `reqwest` client (rustls, timeouts) that speaks postcard to the server.
+//!
+//! Every call funnels through [`Remote::call`], the one place a fault layer
+//! (simulated bad network) will wrap. Plain `http://` is refused except to
+//! this machine, so a session token or a wrapped key never crosses a
+//! network unencrypted. Tokens, keys and payloads are never logged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use outpost_protocol::v1::{
+    AccountKeyResponse, Encoding, ErrorBody, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op,
+    PokeEvent, PullResponse, PushRequest, PushResponse, RegisterRequest, SessionResponse, SessionToken,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Bytes that crossed the wire through one [`Remote`] (and its clones).
+///
+/// Counted: request and response bodies, plus the request line, status line
+/// and every header name and value as sent and received (with ": " and
+/// CRLF), which is what HTTP/1.1 puts on the wire; TCP and TLS framing are
+/// not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// Why a call to the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("refusing plain http:// to {0}: the session and keys would cross the network unencrypted; use https://")]
+    InsecureUrl(String),
+    #[error("{0:?} is not a server URL (expected https://host[:port])")]
+    BadUrl(String),
+    #[error("cannot reach the sync server ({0}); changes stay queued and are sent when it is reachable")]
+    Unreachable(String),
+    #[error("the server refused the request ({status} {code}): {message}")]
+    Server { status: u16, code: String, message: String },
+    #[error("not logged in to the server ({0}); log in again")]
+    Unauthorized(String),
+    #[error("the server's answer could not be read: {0}")]
+    Decode(String),
+}
+
+impl RemoteError {
+    /// Worth trying again later, unchanged.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RemoteError::Unreachable(_) => true,
+            RemoteError::Server { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            _ => false,
+        }
+    }
+
+    /// A stable code for the CLI and the app.
+    pub fn code(&self) -> &str {
+        match self {
+            RemoteError::InsecureUrl(_) => "insecure_url",
+            RemoteError::BadUrl(_) => "bad_url",
+            RemoteError::Unreachable(_) => "unreachable",
+            RemoteError::Server { code, .. } => code,
+            RemoteError::Unauthorized(_) => "unauthorized",
+            RemoteError::Decode(_) => "decode",
+        }
+    }
+}
+
+/// A handle on one sync server, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    base: String,
+    http: reqwest::Client,
+    token: Option<SessionToken>,
+    traffic: Arc<(AtomicU64, AtomicU64)>,
+}
+
+impl Remote {
+    /// Refuses anything but `https://`, except `http://` to a loopback host.
+    pub fn new(server_url: &str) -> Result<Self, RemoteError> {
+        let url = reqwest::Url::parse(server_url.trim()).map_err(|_| RemoteError::BadUrl(server_url.to_owned()))?;
+        let host = url.host_str().ok_or_else(|| RemoteError::BadUrl(server_url.to_owned()))?.to_owned();
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&host) => {}
+            "http" => return Err(RemoteError::InsecureUrl(host)),
+            _ => return Err(RemoteError::BadUrl(server_url.to_owned())),
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(RemoteError::BadUrl(server_url.to_owned()));
+        }
+        let base = url.as_str().trim_end_matches('/').to_owned();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
+        Ok(Self { base, http, token: None, traffic: Arc::default() })
+    }
+
+    pub fn with_token(mut self, token: SessionToken) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Normalised, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn traffic(&self) -> Traffic {
+        Traffic { sent: self.traffic.0.load(Ordering::Relaxed), received: self.traffic.1.load(Ordering::Relaxed) }
+    }
+
+    pub async fn health(&self) -> Result<HealthResponse, RemoteError> {
+        self.call::<(), _>(Method::GET, "/v1/health", None, false).await
+    }
+
+    pub async fn register(&self, req: &RegisterRequest) -> Result<SessionResponse, RemoteError> {
+        self.call(Method::POST, "/v1/register", Some(req), false).await
+    }
+
+    pub async fn login_start(&self, username: &str) -> Result<LoginStartResponse, RemoteError> {
+        let req = LoginStartRequest { username: username.to_owned() };
+        self.call(Method::POST, "/v1/login/start", Some(&req), false).await
+    }
+
+    pub async fn login(&self, req: &LoginRequest) -> Result<SessionResponse, RemoteError> {
+        self.call(Method::POST, "/v1/login", Some(req), false).await
+    }
+
+    pub async fn logout(&self) -> Result<(), RemoteError> {
+        let resp = self.send::<()>(Method::POST, "/v1/logout", None, true).await?;
+        self.finish(resp).await.map(drop)
+    }
+
+    pub async fn account_key(&self) -> Result<AccountKeyResponse, RemoteError> {
+        self.call::<(), _>(Method::GET, "/v1/account/key", None, true).await
+    }
+
+    pub async fn push(&self, ops: Vec<Op>) -> Result<PushResponse, RemoteError> {
+        self.call(Method::POST, "/v1/push", Some(&PushRequest { ops }), true).await
+    }
+
+    pub async fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, RemoteError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/pull?cursor={cursor}&limit={limit}"), None, true).await
+    }
+
+    /// Server-sent pokes: yields the sequence number of each poke until the
+    /// stream ends or breaks.
+    pub async fn events(&self) -> Result<impl Stream<Item = Result<u64, RemoteError>> + Send + 'static, RemoteError> {
+        let resp = self.send::<()>(Method::GET, "/v1/events", None, true).await?;
+        let resp = self.check(resp).await?;
+        let traffic = self.traffic.clone();
+        let bytes = resp.bytes_stream();
+        Ok(futures_util::stream::unfold((bytes, String::new()), move |(mut bytes, mut buf)| {
+            let traffic = traffic.clone();
+            async move {
+                loop {
+                    // One SSE event ends with a blank line.
+                    if let Some(end) = buf.find("\n\n") {
+                        let event: String = buf.drain(..end + 2).collect();
+                        let data: String = event
+                            .lines()
+                            .filter_map(|l| l.strip_prefix("data:"))
+                            .map(str::trim_start)
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        if data.is_empty() {
+                            continue; // a comment or keep-alive
+                        }
+                        let item = serde_json::from_str::<PokeEvent>(&data)
+                            .map(|p| p.seq)
+                            .map_err(|e| RemoteError::Decode(format!("poke event: {e}")));
+                        return Some((item, (bytes, buf)));
+                    }
+                    match bytes.next().await {
+                        Some(Ok(chunk)) => {
+                            traffic.1.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                            buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+                        }
+                        Some(Err(e)) => return Some((Err(RemoteError::Unreachable(e.to_string())), (bytes, buf))),
+                        None => return None,
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Every request goes through here (and [`Remote::send`]).
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        auth: bool,
+    ) -> Result<T, RemoteError> {
+        let resp = self.send(method, path, body, auth).await?;
+        let bytes = self.finish(resp).await?;
+        Encoding::Postcard.decode(&bytes).map_err(|e| RemoteError::Decode(e.to_string()))
+    }
+
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        auth: bool,
+    ) -> Result<reqwest::Response, RemoteError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method.clone(), &url).header("accept", Encoding::Postcard.media_type());
+        if auth {
+            let token = self.token.as_ref().ok_or_else(|| RemoteError::Unauthorized("no session".into()))?;
+            req = req.bearer_auth(&token.0);
+        }
+        let mut body_len = 0;
+        if let Some(b) = body {
+            let bytes = Encoding::Postcard.encode(b).map_err(|e| RemoteError::Decode(e.to_string()))?;
+            body_len = bytes.len();
+            req = req.header("content-type", Encoding::Postcard.media_type()).body(bytes);
+        }
+        let req = req.build().map_err(|e| RemoteError::BadUrl(e.to_string()))?;
+        let head = method.as_str().len() + 1 + path.len() + " HTTP/1.1\r\n".len() + headers_len(req.headers()) + 2;
+        self.traffic.0.fetch_add((head + body_len) as u64, Ordering::Relaxed);
+        self.http.execute(req).await.map_err(|e| RemoteError::Unreachable(describe(&e)))
+    }
+
+    /// Check the status and read the whole body, counting what came back.
+    async fn finish(&self, resp: reqwest::Response) -> Result<Vec<u8>, RemoteError> {
+        let resp = self.check(resp).await?;
+        let bytes = resp.bytes().await.map_err(|e| RemoteError::Unreachable(describe(&e)))?;
+        self.traffic.1.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes.to_vec())
+    }
+
+    async fn check(&self, resp: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
+        let head = "HTTP/1.1 200 OK\r\n".len() + headers_len(resp.headers()) + 2;
+        self.traffic.1.fetch_add(head as u64, Ordering::Relaxed);
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let bytes = resp.bytes().await.unwrap_or_default();
+        self.traffic.1.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        let (code, message) = match body {
+            Some(b) => (b.code, b.message),
+            None => (status.as_str().to_owned(), status.canonical_reason().unwrap_or("error").to_owned()),
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(RemoteError::Unauthorized(message));
+        }
+        Err(RemoteError::Server { status: status.as_u16(), code, message })
+    }
+}
+
+fn headers_len(h: &reqwest::header::HeaderMap) -> usize {
+    h.iter().map(|(k, v)| k.as_str().len() + 2 + v.len() + 2).sum()
+}
+
+/// reqwest's errors say little at the top; the cause is further down.
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(matches!(Remote::new("http://example.com"), Err(RemoteError::InsecureUrl(_))));
+        assert!(matches!(Remote::new("http://10.0.0.1:8787"), Err(RemoteError::InsecureUrl(_))));
+        assert!(matches!(Remote::new("ftp://127.0.0.1"), Err(RemoteError::BadUrl(_))));
+        assert!(matches!(Remote::new("not a url"), Err(RemoteError::BadUrl(_))));
+        for ok in ["http://127.0.0.1:8787/", "http://localhost:1", "http://[::1]:9", "https://sync.example.org"] {
+            assert!(Remote::new(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(Remote::new("https://sync.example.org/").expect("url").base_url(), "https://sync.example.org");
+    }
+}
