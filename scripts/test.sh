@@ -24,7 +24,20 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
-./scripts/with-keyring.sh cargo test --workspace --locked -- --ignored keyring_round_trip
+./scripts/with-keyring.sh cargo test --workspace --locked -- --ignored keyring_round_trip 2>&1 | tee -a "$log"
+
+# One closing line over every test binary above (cargo prints one summary
+# per binary, the last of which are empty doc-test runs).
+awk '/^test result:/ {
+       for (i = 1; i <= NF; i++) {
+         if ($(i) ~ /^passed/) p += $(i-1)
+         if ($(i) ~ /^failed/) f += $(i-1)
+         if ($(i) ~ /^ignored/) s += $(i-1)
+       }
+     }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

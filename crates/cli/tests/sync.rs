@@ -26,12 +26,13 @@ fn start_server(dir: &Path) -> Server {
     // Take a free port, then hand it to the server.
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--listen", &addr.to_string()])
+        .args(["--log", "debug", "serve", "--listen", &addr.to_string()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn outpost serve");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -111,6 +112,31 @@ fn two_devices_sync_through_outpost_serve_and_users_stay_apart() {
         .expect("run");
     assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!d.path().join("outpost.db").exists(), "nothing created on a failed log-in");
+
+    // The server's files (database, WAL, its debug log) hold ciphertext only:
+    // none of the words put in notes, nor the passphrase.
+    let markers = [
+        "offline words",
+        "Before the account",
+        "After registering",
+        "more words",
+        "edited on B",
+        "Bob's own",
+        common::PASS,
+    ];
+    let mut scanned = 0;
+    for entry in walkdir::WalkDir::new(server_dir.path()).into_iter().filter_map(Result::ok) {
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("read server file");
+            for m in markers {
+                assert!(!bytes.windows(m.len()).any(|w| w == m.as_bytes()), "{} holds {m:?}", entry.path().display());
+            }
+            scanned += 1;
+        }
+    }
+    assert!(scanned >= 2, "server database and log scanned ({scanned} files)");
+    let log = std::fs::read_to_string(server_dir.path().join("server.log")).expect("log");
+    assert!(log.contains("listening on"), "the log was captured: {log}");
 
     // Logging out with unsent changes warns and keeps them.
     run_ok(a, &["notes", "add", "--title", "Unsent"]);

@@ -1,0 +1,221 @@
+//! Sync over loopback against a real in-process server: initial sync of a
+//! fresh device, one changed note, a queued backlog, and many devices at
+//! once. SQLite always; PostgreSQL too when `OUTPOST_TEST_PG_URL` is set
+//! (`scripts/pg-test-env.sh` prints one).
+//!
+//! `cargo bench -p outpost-core --bench sync`
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use outpost_core::account;
+use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::remote::Remote;
+use outpost_core::sync::sync_once;
+use outpost_core::{NotePatch, Vault};
+use outpost_protocol::v1::{Bytes, Op};
+use outpost_protocol::Hlc;
+
+fn main() {
+    print_context();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let notes = env_usize("OUTPOST_BENCH_NOTES", 10_000);
+    let devices = env_usize("OUTPOST_BENCH_DEVICES", 100);
+    let mut backends = vec![("sqlite", None)];
+    if let Ok(url) = std::env::var("OUTPOST_TEST_PG_URL") {
+        backends.push(("postgres", Some(url)));
+    } else {
+        println!("\nPostgreSQL: SKIPPED (OUTPOST_TEST_PG_URL not set)");
+    }
+    for (name, pg) in backends {
+        rt.block_on(bench_backend(name, pg, notes, devices));
+    }
+}
+
+struct Server {
+    url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(pg: Option<String>) -> Server {
+    let dir = bench_dir("sync-server");
+    let db = match pg {
+        Some(url) => {
+            reset_pg(&url).await;
+            url
+        }
+        None => format!("sqlite://{}", dir.path().join("server.db").display()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut config = outpost_server::Config::new(db);
+    // 100 devices register from one address within a second.
+    config.register_attempts = 10_000;
+    config.login_attempts = 10_000;
+    tokio::spawn(async move {
+        outpost_server::serve(listener, config, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server");
+    });
+    Server { url, _stop: stop, _dir: dir }
+}
+
+/// Empty the bench's PostgreSQL database so runs do not pile up.
+async fn reset_pg(url: &str) {
+    use sqlx::Executor as _;
+    let pool = sqlx::PgPool::connect(url).await.expect("connect to PostgreSQL");
+    pool.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;").await.expect("reset schema");
+}
+
+async fn device(url: &str, user: &str, join: bool) -> (Vault, Remote, tempfile::TempDir) {
+    let dir = bench_dir("sync-device");
+    let remote = Remote::new(url).expect("remote");
+    if join {
+        let (key, session) = account::log_in(&remote, user, "pw").await.expect("log in");
+        let mut v = Vault::open_for_account(dir.path(), &MemoryStore::new(), key).expect("open");
+        account::remember(&mut v, &remote, user, &session).expect("remember");
+        (v, remote.with_token(session.token), dir)
+    } else {
+        let mut v = open_vault(dir.path());
+        account::register_with(&mut v, &remote, user, "pw", KdfParams::insecure_for_tests()).await.expect("register");
+        let token = v.session_token().expect("token").expect("session");
+        (v, remote.with_token(token), dir)
+    }
+}
+
+fn payload_bytes(v: &Vault) -> u64 {
+    v.connection()
+        .query_row("SELECT coalesce(sum(length(title) + length(meta) + length(body)), 0) FROM notes", [], |r| r.get(0))
+        .expect("sum")
+}
+
+async fn bench_backend(name: &str, pg: Option<String>, notes: usize, devices: usize) {
+    let server = start(pg).await;
+    println!("\n## Sync on loopback, {name} backend\n");
+    let (mut a, ra, _da) = device(&server.url, "alice", false).await;
+    seed_notes(&mut a, notes, 2048);
+    let t = Instant::now();
+    let up = sync_once(&mut a, &ra).await.expect("first push");
+    println!(
+        "push of {notes} new notes from the first device: {} ms, {} B sent",
+        t.elapsed().as_millis(),
+        up.bytes_sent
+    );
+
+    // Initial sync of a fresh device.
+    let (mut b, rb, _db) = device(&server.url, "alice", true).await;
+    let t = Instant::now();
+    let r = sync_once(&mut b, &rb).await.expect("initial sync");
+    let took = t.elapsed();
+    assert_eq!(r.pulled, notes);
+    let payload = payload_bytes(&b);
+    let wire = r.bytes_sent + r.bytes_received;
+    let sample = b.list().expect("list")[notes / 2].id;
+    b.get(sample).expect("a pulled note decrypts");
+    println!(
+        "initial sync of {notes} notes to a fresh device: {:.3} s; {} B on the wire for {} B of encrypted payload ({:+.1}%)",
+        took.as_secs_f64(),
+        wire,
+        payload,
+        (wire as f64 / payload as f64 - 1.0) * 100.0
+    );
+
+    // One changed note among them.
+    let id = a.list().expect("list")[0].id;
+    let mut push_t = Vec::new();
+    let mut pull_t = Vec::new();
+    let (mut push_b, mut pull_b) = (0, 0);
+    for i in 0..20 {
+        a.edit(
+            id,
+            NotePatch { body: Some(format!("{} changed {i}", "a line of text\n".repeat(120))), ..Default::default() },
+        )
+        .expect("edit");
+        let t = Instant::now();
+        let r = sync_once(&mut a, &ra).await.expect("push one");
+        push_t.push(t.elapsed());
+        push_b = r.bytes_sent + r.bytes_received;
+        let t = Instant::now();
+        let r = sync_once(&mut b, &rb).await.expect("pull one");
+        pull_t.push(t.elapsed());
+        pull_b = r.bytes_sent + r.bytes_received;
+        assert_eq!(r.pulled, 1);
+    }
+    header("one changed note among the store, 20 rounds");
+    row("sync pass on the editing device (push + empty pull)", &Stats::of(&push_t));
+    row("sync pass on the other device (empty push + pull)", &Stats::of(&pull_t));
+    println!("\nbytes on the wire per pass: editing device {push_b} B, other device {pull_b} B (requests and answers, headers included)");
+
+    // A backlog of 1,000 queued edits.
+    let ids: Vec<_> = a.list().expect("list").into_iter().take(1000).map(|s| s.id).collect();
+    for (i, id) in ids.iter().enumerate() {
+        a.edit(*id, NotePatch { title: Some(format!("Edited offline {i}")), ..Default::default() }).expect("edit");
+    }
+    let t = Instant::now();
+    let r = sync_once(&mut a, &ra).await.expect("push backlog");
+    println!("\npush of {} queued edits: {} ms ({} B sent)", r.pushed, t.elapsed().as_millis(), r.bytes_sent);
+
+    many_devices(&server.url, devices).await;
+}
+
+/// `devices` devices (each its own account), each pushing a new ~2 KB note
+/// and pulling, 20 rounds, all at once.
+async fn many_devices(url: &str, devices: usize) {
+    const ROUNDS: usize = 20;
+    let mut remotes = Vec::new();
+    for d in 0..devices {
+        let (v, r, dir) = device(url, &format!("load{d}"), false).await;
+        drop(v);
+        remotes.push((r, dir));
+    }
+    let started = Instant::now();
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
+    let mut tasks = Vec::new();
+    for (d, (r, _)) in remotes.iter().enumerate() {
+        let r = r.clone();
+        let lat = latencies.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut mine = Vec::with_capacity(ROUNDS * 2);
+            for i in 0..ROUNDS {
+                let op = Op {
+                    op_id: uuid::Uuid::now_v7(),
+                    note_id: uuid::Uuid::now_v7(),
+                    base_rev: 0,
+                    hlc: Hlc::new(1_800_000_000_000 + i as u64, 0, d as u64),
+                    deleted: false,
+                    payload: Bytes(vec![(d % 251) as u8; 2048]),
+                };
+                let t = Instant::now();
+                r.push(vec![op]).await.expect("push");
+                mine.push(t.elapsed());
+                let t = Instant::now();
+                let page = r.pull(cursor, 500).await.expect("pull");
+                mine.push(t.elapsed());
+                cursor = page.next_cursor;
+            }
+            lat.lock().expect("lock").extend(mine);
+        }));
+    }
+    for t in tasks {
+        t.await.expect("device task");
+    }
+    let elapsed = started.elapsed();
+    let lat = latencies.lock().expect("lock").clone();
+    header(&format!("{devices} devices at once, {ROUNDS} rounds of push one note + pull"));
+    row("request latency (push or pull)", &Stats::of(&lat));
+    println!(
+        "\n{} requests in {:.2} s: {:.0} requests/s, {:.0} pushed ops/s",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        (devices * ROUNDS) as f64 / elapsed.as_secs_f64()
+    );
+}
