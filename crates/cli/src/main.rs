@@ -67,6 +67,8 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `outpost notes list | head`: the reader left; that is not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
@@ -97,6 +99,10 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
     directories::ProjectDirs::from("app", "outpost", "outpost")
         .map(|d| d.data_dir().to_path_buf())
         .ok_or_else(|| anyhow::anyhow!("no home directory to put the store in; pass --data-dir DIR"))
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// Exit codes, documented in the README:

@@ -176,3 +176,24 @@ fn forged_or_repeated_pulls_change_nothing() {
     assert!(v.apply_pull_page(&garbage).is_err());
     assert_eq!(v.cursor().expect("cursor"), 0);
 }
+
+#[tokio::test]
+async fn a_push_pokes_the_other_devices() {
+    use futures_util::StreamExt as _;
+    let srv = server().await;
+    let mut a = first_device(&srv.url, "dana").await;
+    let b = joining_device(&srv.url, "dana").await;
+    let mut pokes = Box::pin(b.remote.events().await.expect("event stream"));
+    // The stream opens with the current sequence, so a device that was away
+    // knows at once whether to pull.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), pokes.next()).await.expect("first poke");
+    assert_eq!(first.expect("item").expect("poke"), 0);
+    a.vault.create(draft("Ping", "pong")).expect("create");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync");
+    let poke = tokio::time::timeout(std::time::Duration::from_secs(1), pokes.next())
+        .await
+        .expect("a poke within a second of the push")
+        .expect("stream open")
+        .expect("poke");
+    assert_eq!(poke, 1, "the poke carries the new sequence number");
+}
