@@ -175,8 +175,8 @@ pub fn seal(key: &DataKey, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Ve
     Ok(out)
 }
 
-/// Authenticate, decrypt and decompress a blob sealed for `binding`.
-pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+/// Check a blob's length, version, flags and key id; returns its header.
+fn check_header(key: &DataKey, blob: &[u8]) -> Result<[u8; HEADER_LEN], CryptoError> {
     if blob.len() < OVERHEAD {
         return Err(CryptoError::Malformed);
     }
@@ -192,12 +192,26 @@ pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>
     if key_id != key.id.0 {
         return Err(CryptoError::WrongKeyId { found: key_id, expected: key.id.0 });
     }
-    let nonce = &blob[HEADER_LEN..HEADER_LEN + NONCE_LEN];
+    Ok(header)
+}
+
+/// Authenticate and decrypt (without inflating) a blob sealed for `binding`.
+fn decrypt(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<([u8; HEADER_LEN], Vec<u8>), CryptoError> {
+    let header = check_header(key, blob)?;
     let aad = aad(&header, binding);
     let body = key
         .cipher()
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: &blob[HEADER_LEN + NONCE_LEN..], aad: &aad })
+        .decrypt(
+            Nonce::from_slice(&blob[HEADER_LEN..HEADER_LEN + NONCE_LEN]),
+            Payload { msg: &blob[HEADER_LEN + NONCE_LEN..], aad: &aad },
+        )
         .map_err(|_| CryptoError::Authentication)?;
+    Ok((header, body))
+}
+
+/// Authenticate, decrypt and decompress a blob sealed for `binding`.
+pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let (header, body) = decrypt(key, binding, blob)?;
     if header[1] & FLAG_ZSTD != 0 {
         zstd::bulk::decompress(&body, MAX_PLAINTEXT).map_err(|e| CryptoError::Decompress(e.to_string()))
     } else {
@@ -208,29 +222,7 @@ pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>
 /// Check that a blob authenticates for `binding` without inflating it:
 /// what a pull does before it stores a change from elsewhere.
 pub fn authenticate(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<(), CryptoError> {
-    if blob.len() < OVERHEAD {
-        return Err(CryptoError::Malformed);
-    }
-    let mut header = [0u8; HEADER_LEN];
-    header.copy_from_slice(&blob[..HEADER_LEN]);
-    if header[0] != VERSION {
-        return Err(CryptoError::UnknownVersion(header[0]));
-    }
-    if header[1] & !FLAG_ZSTD != 0 {
-        return Err(CryptoError::Malformed);
-    }
-    let key_id = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-    if key_id != key.id.0 {
-        return Err(CryptoError::WrongKeyId { found: key_id, expected: key.id.0 });
-    }
-    let aad = aad(&header, binding);
-    key.cipher()
-        .decrypt(
-            Nonce::from_slice(&blob[HEADER_LEN..HEADER_LEN + NONCE_LEN]),
-            Payload { msg: &blob[HEADER_LEN + NONCE_LEN..], aad: &aad },
-        )
-        .map(drop)
-        .map_err(|_| CryptoError::Authentication)
+    decrypt(key, binding, blob).map(drop)
 }
 
 #[cfg(test)]
@@ -319,6 +311,21 @@ mod tests {
         assert_eq!(open(&other, &b, &blob), Err(CryptoError::Authentication));
         let rotated = DataKey::generate();
         assert!(matches!(open(&rotated, &b, &blob), Err(CryptoError::WrongKeyId { .. })));
+    }
+
+    #[test]
+    fn authenticate_agrees_with_open() {
+        let key = DataKey::generate();
+        let id = Uuid::now_v7();
+        let hlc = Hlc::new(10, 0, 1);
+        let b = binding(&id, Field::Body, &hlc);
+        let blob = seal(&key, &b, "y".repeat(400).as_bytes()).expect("seal");
+        assert_eq!(authenticate(&key, &b, &blob), Ok(()));
+        let mut t = blob.clone();
+        t[HEADER_LEN + NONCE_LEN + 3] ^= 0x80;
+        assert_eq!(authenticate(&key, &b, &t), Err(CryptoError::Authentication));
+        let other = Uuid::now_v7();
+        assert_eq!(authenticate(&key, &binding(&other, Field::Body, &hlc), &blob), Err(CryptoError::Authentication));
     }
 
     #[test]
