@@ -2,14 +2,69 @@
 //! the server has nothing newer. The background engine runs this same pass
 //! when woken; `outpost sync` runs it once.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use outpost_protocol::v1::{MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
+use outpost_protocol::v1::{Op, PullResponse, PushResponse, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::remote::Remote;
+use crate::remote::{Remote, RemoteError, Traffic};
 use crate::vault::{PendingOp, Vault};
+
+/// How a sync pass reaches the server: the real HTTP client ([`Remote`]),
+/// or, in the simulation tests and `conflict-sim`, an in-process server
+/// behind a faulty virtual network. The pass itself is the same code.
+pub trait SyncTransport: Send + Sync {
+    fn push(&self, ops: Vec<Op>) -> impl Future<Output = Result<PushResponse, RemoteError>> + Send;
+    fn pull(&self, cursor: u64, limit: u32) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send;
+    /// Bytes on the wire so far, where the transport counts them.
+    fn traffic(&self) -> Traffic {
+        Traffic::default()
+    }
+}
+
+impl SyncTransport for Remote {
+    fn push(&self, ops: Vec<Op>) -> impl Future<Output = Result<PushResponse, RemoteError>> + Send {
+        Remote::push(self, ops)
+    }
+    fn pull(&self, cursor: u64, limit: u32) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
+        Remote::pull(self, cursor, limit)
+    }
+    fn traffic(&self) -> Traffic {
+        Remote::traffic(self)
+    }
+}
+
+/// The vault, shared between the app (or CLI) and the sync engine. A pass
+/// holds the lock only for local steps, never across a network call, so a
+/// save never waits on the network.
+pub type SharedVault = std::sync::Arc<Mutex<Vault>>;
+
+/// Brief access to the vault for one local step of a pass.
+pub trait VaultAccess {
+    fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R;
+}
+
+impl VaultAccess for Mutex<Vault> {
+    fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
+        f(&mut lock(self))
+    }
+}
+
+impl VaultAccess for RefCell<&mut Vault> {
+    fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+/// Lock a shared vault. A panic while it was held leaves SQLite consistent
+/// (every step is one transaction), so a poisoned lock is still safe.
+pub fn lock(vault: &Mutex<Vault>) -> MutexGuard<'_, Vault> {
+    vault.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -29,21 +84,28 @@ pub struct SyncReport {
     pub elapsed_ms: u64,
 }
 
-/// Run one pass of `vault` against `remote` (which must carry a session).
-pub async fn sync_once(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
+/// Run one pass of a vault this caller holds alone (the CLI, tests).
+pub async fn sync_once<T: SyncTransport>(vault: &mut Vault, remote: &T) -> Result<SyncReport> {
+    sync_shared(&RefCell::new(vault), remote).await
+}
+
+/// Run one pass of a shared vault against `remote` (which must carry a
+/// session), taking the vault only for the local steps.
+pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T) -> Result<SyncReport> {
     let started = Instant::now();
     let before = remote.traffic();
     let mut report = SyncReport::default();
     loop {
-        let batch = vault.take_push_batch(MAX_OPS_PER_PUSH)?;
+        let batch = vault.with(|v| v.take_push_batch(MAX_OPS_PER_PUSH))?;
         if batch.is_empty() {
             break;
         }
         push(vault, remote, &batch, &mut report).await?;
     }
     loop {
-        let page = remote.pull(vault.cursor()?, MAX_PULL_LIMIT).await?;
-        let outcome = vault.apply_pull_page(&page)?;
+        let cursor = vault.with(|v| v.cursor())?;
+        let page = remote.pull(cursor, MAX_PULL_LIMIT).await?;
+        let outcome = vault.with(|v| v.apply_pull_page(&page))?;
         report.pulled += outcome.applied;
         report.pull_skipped += outcome.skipped;
         report.pull_conflicts += outcome.conflicts;
@@ -51,7 +113,7 @@ pub async fn sync_once(vault: &mut Vault, remote: &Remote) -> Result<SyncReport>
             break;
         }
     }
-    vault.record_sync_success()?;
+    vault.with(|v| v.record_sync_success())?;
     let after = remote.traffic();
     report.bytes_sent = after.sent - before.sent;
     report.bytes_received = after.received - before.received;
@@ -61,20 +123,25 @@ pub async fn sync_once(vault: &mut Vault, remote: &Remote) -> Result<SyncReport>
 
 /// Push one batch. A batch the server refuses as invalid is split so only
 /// the offending changes are marked failed.
-async fn push(vault: &mut Vault, remote: &Remote, batch: &[PendingOp], report: &mut SyncReport) -> Result<()> {
+async fn push<A: VaultAccess, T: SyncTransport>(
+    vault: &A,
+    remote: &T,
+    batch: &[PendingOp],
+    report: &mut SyncReport,
+) -> Result<()> {
     let ops = batch.iter().map(|p| p.op.clone()).collect();
     match remote.push(ops).await {
         Ok(resp) => {
-            let o = vault.apply_push_results(batch, &resp.results)?;
+            let o = vault.with(|v| v.apply_push_results(batch, &resp.results))?;
             report.pushed += o.applied;
             report.duplicates += o.duplicates;
             report.push_conflicts += o.conflicts;
             Ok(())
         }
-        Err(e) if e.is_retryable() || matches!(e, crate::remote::RemoteError::Unauthorized(_)) => {
+        Err(e) if e.is_retryable() || matches!(e, RemoteError::Unauthorized(_)) => {
             // Frozen entries keep their op ids: resending later is safe even
             // if the server committed this batch and the answer was lost.
-            vault.record_push_failure(batch, &e.to_string(), true)?;
+            vault.with(|v| v.record_push_failure(batch, &e.to_string(), true))?;
             Err(Error::from(e))
         }
         Err(_) if batch.len() > 1 => {
@@ -84,7 +151,7 @@ async fn push(vault: &mut Vault, remote: &Remote, batch: &[PendingOp], report: &
             Ok(())
         }
         Err(e) => {
-            vault.record_push_failure(batch, &e.to_string(), false)?;
+            vault.with(|v| v.record_push_failure(batch, &e.to_string(), false))?;
             report.rejected += 1;
             Ok(())
         }
