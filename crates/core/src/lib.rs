@@ -29,6 +29,7 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keys;
+pub mod merge;
 pub mod model;
 pub mod payload;
 pub mod remote;
