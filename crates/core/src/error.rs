@@ -41,6 +41,14 @@ pub enum Error {
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
+    #[error(
+        "this sync would delete {deletes} of the {notes} notes on this device, so it stopped and deleted nothing. \
+         If that is what you did on another device, approve it (`outpost sync --approve-deletes`, or Approve in \
+         the app); if not, check your other devices before syncing this one"
+    )]
+    MassDeleteHeld { deletes: u64, notes: u64 },
+    #[error("no conflict with id {0}")]
+    ConflictNotFound(i64),
 }
 
 impl Error {
@@ -66,6 +74,8 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Db(_) => "database",
             Error::Remote(_) => "network",
+            Error::MassDeleteHeld { .. } => "mass_delete_held",
+            Error::ConflictNotFound(_) => "conflict_not_found",
         }
     }
 }

@@ -78,7 +78,18 @@ pub struct SyncReport {
     pub rejected: usize,
     pub pulled: usize,
     pub pull_skipped: usize,
+    /// Pulled changes that met unsent local edits of the same note.
     pub pull_conflicts: usize,
+    /// Concurrent versions merged on this device (each becomes one change).
+    pub merged: usize,
+    /// Merges that need the user (overlapping edits, or always-ask).
+    pub conflicts_opened: usize,
+    /// Notes deleted on one device and edited on another: the edit won and
+    /// the note is back.
+    pub restored: usize,
+    /// Pulled changes that did not decrypt under this store's key: skipped
+    /// and kept aside (see `Vault::quarantined`), the rest applied.
+    pub undecryptable: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub elapsed_ms: u64,
@@ -102,6 +113,16 @@ pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T
         }
         push(vault, remote, &batch, &mut report).await?;
     }
+    // Changes sent before whose answer never came (a timeout, a crash) go
+    // again now, backoff or not: until the server has answered them the
+    // merge base of their notes is unknown, so pulling would merge blind.
+    loop {
+        let batch = vault.with(|v| v.take_unanswered_batch(MAX_OPS_PER_PUSH))?;
+        if batch.is_empty() {
+            break;
+        }
+        push(vault, remote, &batch, &mut report).await?;
+    }
     loop {
         let cursor = vault.with(|v| v.cursor())?;
         let page = remote.pull(cursor, MAX_PULL_LIMIT).await?;
@@ -109,6 +130,10 @@ pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T
         report.pulled += outcome.applied;
         report.pull_skipped += outcome.skipped;
         report.pull_conflicts += outcome.conflicts;
+        report.merged += outcome.merge.merged;
+        report.conflicts_opened += outcome.merge.opened;
+        report.restored += outcome.merge.restored;
+        report.undecryptable += outcome.undecryptable;
         if !page.more {
             break;
         }
@@ -136,6 +161,9 @@ async fn push<A: VaultAccess, T: SyncTransport>(
             report.pushed += o.applied;
             report.duplicates += o.duplicates;
             report.push_conflicts += o.conflicts;
+            report.merged += o.merge.merged;
+            report.conflicts_opened += o.merge.opened;
+            report.restored += o.merge.restored;
             Ok(())
         }
         Err(e) if e.is_retryable() || matches!(e, RemoteError::Unauthorized(_)) => {

@@ -23,8 +23,12 @@ use crate::model::{
 };
 use crate::store::{self, migrate};
 
+mod conflicts;
+mod merging;
 mod replica;
-pub use replica::{Account, PendingOp, PullOutcome, PushOutcome};
+pub use conflicts::{ConflictView, Resolution, VersionView};
+pub use merging::MergeCounts;
+pub use replica::{Account, PendingOp, PullOutcome, PushOutcome, Quarantined, MASS_DELETE_MAX, MASS_DELETE_MIN_NOTES};
 
 const KEY_CHECK: &[u8] = b"outpost key check v1";
 
@@ -41,6 +45,9 @@ pub struct Vault {
     clock: HlcClock,
     /// How the key was unlocked, for `status`.
     method: Method,
+    /// Deletions pulled since the last completed sync pass (the
+    /// mass-delete rail counts a pass, not a page).
+    pass_deletes: u64,
 }
 
 /// What a freshly opened vault had to do.
@@ -112,7 +119,7 @@ impl Vault {
         };
         tx.commit()?;
         let clock = HlcClock::new(node, time, last);
-        Ok((Self { conn, path, key, clock, method: keys.method() }, report))
+        Ok((Self { conn, path, key, clock, method: keys.method(), pass_deletes: 0 }, report))
     }
 
     /// Path of the database file.

@@ -321,14 +321,16 @@ fn attempted_entries_are_frozen_and_later_edits_queue_anew() {
 }
 
 /// Rebuild the schema-1 store a previous release would have left: undo
-/// migrations 2 and 3 in place, data kept.
+/// migrations 2 to 4 in place, data kept.
 fn downgrade_to_v1(dir: &Path) {
-    assert_eq!(migrate::latest_version(), 3, "update this test when adding migrations");
+    assert_eq!(migrate::latest_version(), 4, "update this test when adding migrations");
     exec(
         dir,
-        "ALTER TABLE conflicts DROP COLUMN remote_title; ALTER TABLE conflicts DROP COLUMN remote_meta;
+        "DROP TABLE quarantine; ALTER TABLE conflicts DROP COLUMN kind; ALTER TABLE conflicts DROP COLUMN local_title;
+         ALTER TABLE conflicts DROP COLUMN local_meta; ALTER TABLE conflicts DROP COLUMN local_deleted;
+         ALTER TABLE conflicts DROP COLUMN remote_title; ALTER TABLE conflicts DROP COLUMN remote_meta;
          ALTER TABLE conflicts DROP COLUMN remote_deleted; ALTER TABLE notes DROP COLUMN conflict_strategy;
-         DELETE FROM _migrations WHERE version IN (2, 3); PRAGMA user_version = 1;",
+         DELETE FROM _migrations WHERE version IN (2, 3, 4); PRAGMA user_version = 1;",
     );
     let conn = rusqlite::Connection::open(store::db_path(dir)).expect("open");
     assert_eq!(migrate::status(&conn).expect("status").current, 1);
@@ -348,7 +350,7 @@ fn migration_from_an_older_schema_keeps_data_and_backs_up() {
     let backup = report.backup.expect("a backup before migrating");
     assert!(backup.exists());
     let conn = v.connection();
-    assert_eq!(migrate::status(conn).expect("status").current, 3);
+    assert_eq!(migrate::status(conn).expect("status").current, 4);
     assert!(migrate::check(conn).expect("check").is_empty());
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(v.get(*id).expect("kept").body, format!("body {i}"));

@@ -6,6 +6,7 @@ use outpost_core::account;
 use outpost_core::keys::{KdfParams, MemoryStore};
 use outpost_core::remote::Remote;
 use outpost_core::sync::sync_once;
+use outpost_core::vault::Resolution;
 use outpost_core::{NoteDraft, NotePatch, Vault};
 use outpost_protocol::v1::{Bytes, Change, PullResponse};
 use outpost_protocol::Hlc;
@@ -119,11 +120,26 @@ async fn concurrent_edits_keep_both_versions() {
     let r = sync_once(&mut b.vault, &b.remote).await.expect("sync b");
     assert_eq!(r.push_conflicts + r.pull_conflicts, 1, "{r:?}");
 
-    // Nothing lost: B keeps its words, the remote version waits beside it.
-    assert_eq!(b.vault.get(n.id).expect("get").body, "B's words");
+    assert_eq!((r.merged, r.conflicts_opened), (1, 1), "{r:?}");
+
+    // Nothing lost: the note holds both versions between markers, and the
+    // merged text went to the server, so every device converges on it.
+    let both = b.vault.get(n.id).expect("get").body;
+    assert!(both.contains("A's words") && both.contains("B's words") && both.contains("<<<<<<<"), "{both}");
     let s = b.vault.status().expect("status");
-    assert_eq!((s.open_conflicts, s.pending), (1, 1));
+    assert_eq!((s.open_conflicts, s.pending), (1, 0));
     assert_eq!(b.vault.get(n.id).expect("get").sync, outpost_core::SyncBadge::Conflict);
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    assert_eq!(a.vault.get(n.id).expect("get").body, both, "A converged on the merged text");
+
+    // The conflict shows base, mine and theirs, decrypted.
+    let c = b.vault.conflicts(false).expect("conflicts").pop().expect("one open conflict");
+    assert_eq!(c.kind, "overlap");
+    assert_eq!(
+        (c.base_body.as_deref(), c.mine.body.as_str(), c.theirs.body.as_str()),
+        (Some("base text"), "B's words", "A's words")
+    );
+    // The stored remote version is sealed under the other device's stamp.
     let (remote_body, remote_hlc): (Vec<u8>, String) = b
         .vault
         .connection()
@@ -138,6 +154,102 @@ async fn concurrent_edits_keep_both_versions() {
         &remote_body,
     );
     assert_eq!(body.expect("remote version decrypts"), b"A's words");
+
+    // Settling it is an edit that syncs; a settled conflict cannot be settled again.
+    let settled = b.vault.resolve_conflict(c.id, Resolution::Theirs).expect("resolve");
+    assert_eq!(settled.body, "A's words");
+    assert!(b.vault.resolve_conflict(c.id, Resolution::Mine).is_err());
+    assert_eq!(b.vault.status().expect("status").open_conflicts, 0);
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    assert_eq!(a.vault.get(n.id).expect("get").body, "A's words");
+    assert!(b.vault.resolve_conflict(9999, Resolution::Mine).is_err());
+}
+
+#[tokio::test]
+async fn different_lines_and_fields_merge_without_asking() {
+    let srv = server().await;
+    let mut a = first_device(&srv.url, "erin").await;
+    let n = a.vault.create(draft("Plan", "one\ntwo\nthree\n")).expect("create");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync");
+    let mut b = joining_device(&srv.url, "erin").await;
+    sync_once(&mut b.vault, &b.remote).await.expect("sync");
+
+    let patch = |title: Option<&str>, body: &str| NotePatch {
+        title: title.map(str::to_owned),
+        body: Some(body.to_owned()),
+        ..Default::default()
+    };
+    a.vault.edit(n.id, patch(Some("Plan v2"), "ONE\ntwo\nthree\n")).expect("edit a");
+    b.vault.edit(n.id, patch(None, "one\ntwo\nTHREE\n")).expect("edit b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let r = sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    assert_eq!((r.merged, r.conflicts_opened), (1, 0), "{r:?}");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    for v in [&a.vault, &b.vault] {
+        let got = v.get(n.id).expect("get");
+        assert_eq!((got.title.as_str(), got.body.as_str()), ("Plan v2", "ONE\ntwo\nTHREE\n"));
+        assert_eq!(v.status().expect("status").pending, 0);
+    }
+}
+
+#[tokio::test]
+async fn an_edit_beats_a_delete_and_the_note_comes_back() {
+    let srv = server().await;
+    let mut a = first_device(&srv.url, "fay").await;
+    let n = a.vault.create(draft("Keep me", "draft")).expect("create");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync");
+    let mut b = joining_device(&srv.url, "fay").await;
+    sync_once(&mut b.vault, &b.remote).await.expect("sync");
+
+    a.vault.delete(n.id).expect("delete on a");
+    b.vault.edit(n.id, NotePatch { body: Some("draft, finished".into()), ..Default::default() }).expect("edit b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let r = sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    assert_eq!(r.restored, 1, "{r:?}");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    for v in [&a.vault, &b.vault] {
+        assert_eq!(v.get(n.id).expect("back").body, "draft, finished");
+    }
+    let history = b.vault.conflicts(true).expect("conflicts");
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].kind.as_str(), history[0].resolution.as_deref()), ("restored", Some("mine")));
+    assert!(history[0].theirs.deleted);
+}
+
+#[tokio::test]
+async fn a_mass_delete_stops_and_asks() {
+    let srv = server().await;
+    let mut a = first_device(&srv.url, "gus").await;
+    let ids: Vec<_> = (0..40).map(|i| a.vault.create(draft(&format!("n{i}"), "x")).expect("create").id).collect();
+    sync_once(&mut a.vault, &a.remote).await.expect("sync");
+    let mut b = joining_device(&srv.url, "gus").await;
+    sync_once(&mut b.vault, &b.remote).await.expect("sync");
+
+    for id in &ids[..22] {
+        a.vault.delete(*id).expect("delete");
+    }
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let err = sync_once(&mut b.vault, &b.remote).await.expect_err("held");
+    assert_eq!(err.code(), "mass_delete_held", "{err}");
+    assert_eq!(b.vault.list().expect("list").len(), 40, "nothing deleted");
+    let cursor = b.vault.cursor().expect("cursor");
+    b.vault.approve_mass_delete().expect("approve");
+    sync_once(&mut b.vault, &b.remote).await.expect("approved");
+    assert_eq!(b.vault.list().expect("list").len(), 18);
+    assert!(b.vault.cursor().expect("cursor") > cursor);
+    // The approval was for that pass only.
+    // A few deletions pass unasked; half of what is left does not.
+    a.vault.delete(ids[22]).expect("delete");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    sync_once(&mut b.vault, &b.remote).await.expect("one deletion is not a mass delete");
+    assert_eq!(b.vault.list().expect("list").len(), 17);
+    for id in &ids[23..32] {
+        a.vault.delete(*id).expect("delete");
+    }
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let err = sync_once(&mut b.vault, &b.remote).await.expect_err("held again");
+    assert_eq!(err.code(), "mass_delete_held");
 }
 
 /// The data key of a vault, through the only door tests have: wrap it
@@ -166,15 +278,30 @@ fn forged_or_repeated_pulls_change_nothing() {
         next_cursor: 1,
         more: false,
     };
-    let err = v.apply_pull_page(&forged).expect_err("forged");
-    assert_eq!(err.code(), "decrypt_failed", "{err}");
-    assert_eq!(v.cursor().expect("cursor"), 0, "cursor not advanced");
-    assert!(v.all_ids().expect("ids").is_empty());
+    let note = v.create(draft("mine", "kept")).expect("create");
+    let out = v.apply_pull_page(&forged).expect("the rest of sync goes on");
+    assert_eq!((out.applied, out.undecryptable), (0, 1));
+    assert_eq!(v.cursor().expect("cursor"), 1, "set aside, not retried forever");
+    assert_eq!(v.all_ids().expect("ids"), vec![(note.id, false)], "nothing stored from it");
+    let q = v.quarantined().expect("quarantine");
+    assert_eq!((q.len(), q[0].note_id), (1, forged.changes[0].note_id));
+    assert!(q[0].error.contains("decrypt"), "{}", q[0].error);
 
-    let garbage =
-        PullResponse { changes: vec![Change { payload: Bytes(vec![9, 9]), ..forged.changes[0].clone() }], ..forged };
-    assert!(v.apply_pull_page(&garbage).is_err());
-    assert_eq!(v.cursor().expect("cursor"), 0);
+    // Garbage framing and a forged change aimed at an existing note: set
+    // aside too; the note is untouched.
+    let garbage = PullResponse {
+        changes: vec![
+            Change { seq: 2, payload: Bytes(vec![9, 9]), ..forged.changes[0].clone() },
+            Change { seq: 3, note_id: note.id, rev: 7, ..forged.changes[0].clone() },
+        ],
+        next_cursor: 3,
+        more: false,
+    };
+    assert_eq!(v.apply_pull_page(&garbage).expect("applied").undecryptable, 2);
+    assert_eq!(v.get(note.id).expect("kept").body, "kept");
+    // A repeat of a page already applied changes nothing.
+    assert_eq!(v.apply_pull_page(&garbage).expect("repeat"), Default::default());
+    assert_eq!(v.quarantined().expect("quarantine").len(), 3);
 }
 
 #[tokio::test]

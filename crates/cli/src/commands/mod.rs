@@ -1,4 +1,5 @@
 pub mod account;
+pub mod conflicts;
 pub mod debug;
 pub mod migrate;
 pub mod notes;

@@ -18,6 +18,7 @@
 
 use outpost_protocol::v1::{Change, Op, PullResponse, PushResult, SessionToken};
 
+use super::merging::{merge_remote, store_remote, MergeCounts, MergeCtx};
 use super::*;
 use crate::payload::Sealed;
 
@@ -33,7 +34,9 @@ pub struct PendingOp {
 pub struct PushOutcome {
     pub applied: usize,
     pub duplicates: usize,
+    /// Changes the server refused because the note had moved on.
     pub conflicts: usize,
+    pub merge: MergeCounts,
 }
 
 /// What one pulled page did locally.
@@ -42,7 +45,11 @@ pub struct PullOutcome {
     pub applied: usize,
     /// Already here (our own pushes coming back, or repeats).
     pub skipped: usize,
+    /// Changes that met unsent local edits and were merged with them.
     pub conflicts: usize,
+    pub merge: MergeCounts,
+    /// Changes set aside because they did not open under this key.
+    pub undecryptable: usize,
 }
 
 /// The account this store syncs with.
@@ -53,14 +60,37 @@ pub struct Account {
     pub user_id: String,
 }
 
-/// How long a conflicting entry waits before it is offered again (the
-/// merge in the sync engine resolves it sooner).
-const CONFLICT_RETRY_MS: i64 = 60_000;
+/// The mass-delete rail: more deletions than this in one pass stop and ask.
+pub const MASS_DELETE_MAX: u64 = 100;
+/// ... as do deletions of half the notes of a device holding at least this many.
+pub const MASS_DELETE_MIN_NOTES: u64 = 10;
+
+/// A pulled change set aside because it did not open under this key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Quarantined {
+    pub seq: i64,
+    pub note_id: Uuid,
+    pub rev: i64,
+    pub error: String,
+    pub at: i64,
+}
 
 impl Vault {
     /// Up to `max` entries due now, oldest first, one per note; each is
     /// marked attempted (frozen) and given its base revision.
     pub fn take_push_batch(&mut self, max: usize) -> Result<Vec<PendingOp>> {
+        self.take_batch(max, false)
+    }
+
+    /// Up to `max` entries that were sent before and never answered (a lost
+    /// answer, a crash between push and acknowledgement), whether or not
+    /// their retry time has come. A pass sends these before it pulls: until
+    /// they are answered, the merge base of their notes is unknown.
+    pub fn take_unanswered_batch(&mut self, max: usize) -> Result<Vec<PendingOp>> {
+        self.take_batch(max, true)
+    }
+
+    fn take_batch(&mut self, max: usize, unanswered: bool) -> Result<Vec<PendingOp>> {
         let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::new();
@@ -69,11 +99,11 @@ impl Vault {
                 "SELECT o.seq, o.op_id, o.note_id, o.hlc, coalesce(o.base_rev, n.server_rev, 0), o.deleted,
                         o.title, o.meta, o.body
                  FROM outbox o JOIN notes n ON n.id = o.note_id
-                 WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
+                 WHERE o.state = 'pending' AND (CASE WHEN ?3 THEN o.attempts > 0 ELSE o.next_attempt_at <= ?1 END)
                    AND o.seq = (SELECT min(seq) FROM outbox o2 WHERE o2.note_id = o.note_id AND o2.state = 'pending')
                  ORDER BY o.seq LIMIT ?2",
             )?;
-            let mut rows = stmt.query(params![now, max as i64])?;
+            let mut rows = stmt.query(params![now, max as i64, unanswered])?;
             while let Some(r) = rows.next()? {
                 let base_rev: i64 = r.get(4)?;
                 let sealed = Sealed { title: r.get(6)?, meta: r.get(7)?, body: r.get(8)? };
@@ -135,19 +165,27 @@ impl Vault {
                         .execute(params![p.op.note_id.as_bytes(), *rev as i64])?;
                     upsert_base(&tx, &p.op.note_id, *rev, &p.op.hlc, p.op.deleted, &sealed)?;
                 }
-                PushResult::Conflict { current } => {
+                PushResult::Conflict { current: Some(change) } => {
+                    // Refused, so never stored: the entry can go, replaced
+                    // by the merge of this device's version and the server's.
                     outcome.conflicts += 1;
-                    let msg = match current {
-                        Some(c) => format!("conflict: the server has revision {} from another device", c.rev),
-                        None => "conflict: the server's note is not at the expected revision".to_owned(),
-                    };
+                    let ctx = MergeCtx { tx: &tx, key: &self.key, clock: &self.clock, now };
+                    merge_remote(&ctx, change, Some(p.seq), &mut outcome.merge)?;
+                }
+                PushResult::Conflict { current: None } => {
+                    // The server has no such note although this device had
+                    // it from there (a server restored from an old backup,
+                    // or reset): send it again as new. Nothing is deleted.
+                    outcome.conflicts += 1;
                     tx.prepare_cached(
-                        "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, updated_at = ?4 WHERE seq = ?1",
+                        "UPDATE outbox SET base_rev = 0, next_attempt_at = ?2, last_error = ?3, updated_at = ?2
+                         WHERE seq = ?1",
                     )?
-                    .execute(params![p.seq, now + CONFLICT_RETRY_MS, msg, now])?;
-                    if let Some(change) = current {
-                        let _new = record_conflict(&tx, change, now)?;
-                    }
+                    .execute(params![
+                        p.seq,
+                        now,
+                        "the server did not have this note; sending it again as new"
+                    ])?;
                 }
             }
         }
@@ -184,57 +222,66 @@ impl Vault {
     }
 
     /// Apply a pulled page and advance the cursor, in one transaction.
+    ///
+    /// A change that does not open under this store's key is set aside in
+    /// `quarantine` and the rest applies. A page that would delete more of
+    /// the user's notes than the mass-delete rail allows is refused whole,
+    /// with nothing written, until the user approves.
     pub fn apply_pull_page(&mut self, page: &PullResponse) -> Result<PullOutcome> {
-        // Authenticate everything before the transaction: a bad change
-        // aborts the page with nothing written.
-        for c in &page.changes {
-            self.authenticate_change(c)?;
+        let cursor = self.cursor()?;
+        let fresh: Vec<&Change> = page.changes.iter().filter(|c| c.seq > cursor).collect();
+        // Authenticate everything before the transaction.
+        let mut bad: HashMap<u64, String> = HashMap::new();
+        for c in &fresh {
+            if let Err(e) = self.authenticate_change(c) {
+                tracing::warn!(note = %c.note_id, seq = c.seq, error = %e, "pulled change set aside");
+                bad.insert(c.seq, e.to_string());
+            }
         }
+        let deletes = self.count_pulled_deletes(fresh.iter().copied().filter(|c| !bad.contains_key(&c.seq)))?;
+        self.check_mass_delete(deletes)?;
+
         let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let cursor: u64 = store::get_kv(&tx, "sync_state", "cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0);
         let mut outcome = PullOutcome::default();
-        for c in page.changes.iter().filter(|c| c.seq > cursor) {
+        for c in fresh {
+            if let Some(error) = bad.get(&c.seq) {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO quarantine (seq, note_id, rev, hlc, deleted, payload, error, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    c.seq as i64,
+                    c.note_id.as_bytes(),
+                    c.rev as i64,
+                    c.hlc.to_string(),
+                    c.deleted,
+                    c.payload.0,
+                    error,
+                    now
+                ])?;
+                outcome.undecryptable += 1;
+                continue;
+            }
             self.clock.observe(c.hlc);
             let local: Option<(Option<i64>, i64)> = tx
                 .prepare_cached(
-                    "SELECT n.server_rev, (SELECT count(*) FROM outbox o WHERE o.note_id = n.id) FROM notes n WHERE n.id = ?1",
+                    "SELECT n.server_rev, (SELECT count(*) FROM outbox o WHERE o.note_id = n.id AND o.state = 'pending')
+                     FROM notes n WHERE n.id = ?1",
                 )?
                 .query_row([c.note_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             match local {
                 Some((Some(rev), _)) if rev >= c.rev as i64 => outcome.skipped += 1,
                 Some((_, pending)) if pending > 0 => {
-                    if record_conflict(&tx, c, now)? {
-                        outcome.conflicts += 1;
-                    } else {
-                        outcome.skipped += 1;
-                    }
+                    outcome.conflicts += 1;
+                    let ctx = MergeCtx { tx: &tx, key: &self.key, clock: &self.clock, now };
+                    merge_remote(&ctx, c, None, &mut outcome.merge)?;
                 }
                 _ => {
                     let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
                     let meta = open_meta(&self.key, &c.note_id, &c.hlc, &sealed.meta)?;
-                    tx.prepare_cached(
-                        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                         ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
-                           created_at = excluded.created_at, updated_at = excluded.updated_at,
-                           server_rev = excluded.server_rev, deleted = excluded.deleted,
-                           title = excluded.title, meta = excluded.meta, body = excluded.body",
-                    )?
-                    .execute(params![
-                        c.note_id.as_bytes(),
-                        c.hlc.to_string(),
-                        meta.pinned,
-                        meta.created,
-                        meta.updated,
-                        c.rev as i64,
-                        c.deleted,
-                        sealed.title,
-                        sealed.meta,
-                        sealed.body
-                    ])?;
-                    upsert_base(&tx, &c.note_id, c.rev, &c.hlc, c.deleted, &sealed)?;
+                    store_remote(&tx, c, &sealed, &meta)?;
                     outcome.applied += 1;
                 }
             }
@@ -243,7 +290,63 @@ impl Vault {
             store::set_kv(&tx, "sync_state", "cursor", &page.next_cursor.to_string())?;
         }
         tx.commit()?;
+        self.pass_deletes += deletes;
         Ok(outcome)
+    }
+
+    /// Live notes here, with nothing unsent, that these changes delete.
+    /// (A note with unsent edits is not deleted: the edit wins.)
+    fn count_pulled_deletes<'c>(&self, changes: impl Iterator<Item = &'c Change>) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM notes n WHERE n.id = ?1 AND n.deleted = 0
+               AND coalesce(n.server_rev, 0) < ?2
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.note_id = n.id AND o.state = 'pending'))",
+        )?;
+        let mut n = 0;
+        for c in changes.filter(|c| c.deleted) {
+            if stmt.query_row(params![c.note_id.as_bytes(), c.rev as i64], |r| r.get::<_, bool>(0))? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The mass-delete rail (DESIGN.md item 9): a pass that would delete
+    /// more than [`MASS_DELETE_MAX`] notes, or at least half of this
+    /// device's notes (when it holds [`MASS_DELETE_MIN_NOTES`] or more),
+    /// stops and asks, unless the user approved it.
+    fn check_mass_delete(&self, deletes: u64) -> Result<()> {
+        if deletes == 0 || store::get_kv(&self.conn, "sync_state", "deletes_approved")?.is_some() {
+            return Ok(());
+        }
+        let live: u64 = self.conn.query_row("SELECT count(*) FROM notes WHERE deleted = 0", [], |r| r.get(0))?;
+        let live_at_start = live + self.pass_deletes;
+        let total = self.pass_deletes + deletes;
+        if total > MASS_DELETE_MAX || (live_at_start >= MASS_DELETE_MIN_NOTES && total * 2 >= live_at_start) {
+            return Err(Error::MassDeleteHeld { deletes: total, notes: live_at_start });
+        }
+        Ok(())
+    }
+
+    /// Let the next sync pass apply deletions the mass-delete rail held.
+    pub fn approve_mass_delete(&mut self) -> Result<()> {
+        store::set_kv(&self.conn, "sync_state", "deletes_approved", "1")
+    }
+
+    /// Pulled changes set aside because they did not open under this
+    /// store's key.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        let mut stmt = self.conn.prepare("SELECT seq, note_id, rev, error, at FROM quarantine ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Quarantined {
+                seq: r.get(0)?,
+                note_id: uuid_col(r, 1)?,
+                rev: r.get(2)?,
+                error: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// All three fields of a change from elsewhere open under our key and
@@ -263,9 +366,12 @@ impl Vault {
         Ok(store::get_kv(&self.conn, "sync_state", "cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
     }
 
-    /// Mark a completed sync pass.
+    /// Mark a completed sync pass. An approval of held deletions is used
+    /// up by it.
     pub fn record_sync_success(&mut self) -> Result<()> {
         let now = self.clock.wall_ms() as i64;
+        self.pass_deletes = 0;
+        self.conn.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
         store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())
     }
 
@@ -324,7 +430,14 @@ impl Vault {
     }
 }
 
-fn upsert_base(tx: &Connection, note_id: &Uuid, rev: u64, hlc: &Hlc, deleted: bool, s: &Sealed) -> Result<()> {
+pub(super) fn upsert_base(
+    tx: &Connection,
+    note_id: &Uuid,
+    rev: u64,
+    hlc: &Hlc,
+    deleted: bool,
+    s: &Sealed,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
@@ -333,55 +446,6 @@ fn upsert_base(tx: &Connection, note_id: &Uuid, rev: u64, hlc: &Hlc, deleted: bo
     )?
     .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
     Ok(())
-}
-
-/// Keep the remote version beside the local one: one open conflict per
-/// note, holding the newest remote version seen. Returns whether anything
-/// was new (a conflict opened, or a newer remote version recorded).
-fn record_conflict(tx: &Connection, c: &Change, now: i64) -> Result<bool> {
-    let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let updated = tx.execute(
-        "UPDATE conflicts SET remote_hlc = ?2, remote_rev = ?3, remote_title = ?4, remote_meta = ?5,
-           remote_body = ?6, remote_deleted = ?7
-         WHERE note_id = ?1 AND resolved_at IS NULL AND remote_rev < ?3",
-        params![
-            c.note_id.as_bytes(),
-            c.hlc.to_string(),
-            c.rev as i64,
-            sealed.title,
-            sealed.meta,
-            sealed.body,
-            c.deleted
-        ],
-    )?;
-    let open: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM conflicts WHERE note_id = ?1 AND resolved_at IS NULL)",
-        [c.note_id.as_bytes()],
-        |r| r.get(0),
-    )?;
-    if updated > 0 {
-        return Ok(true);
-    }
-    if !open {
-        tx.execute(
-            "INSERT INTO conflicts (note_id, base_hlc, base_body, local_hlc, local_body, remote_hlc, remote_rev,
-               remote_title, remote_meta, remote_body, remote_deleted, opened_at)
-             SELECT n.id, b.hlc, b.body, n.hlc, n.body, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-             FROM notes n LEFT JOIN merge_base b ON b.note_id = n.id WHERE n.id = ?1",
-            params![
-                c.note_id.as_bytes(),
-                c.hlc.to_string(),
-                c.rev as i64,
-                sealed.title,
-                sealed.meta,
-                sealed.body,
-                c.deleted,
-                now
-            ],
-        )?;
-        return Ok(true);
-    }
-    Ok(false)
 }
 
 /// Exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
