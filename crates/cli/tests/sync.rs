@@ -172,3 +172,49 @@ fn plain_http_to_another_host_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("https"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn overlapping_edits_are_listed_and_settled_through_the_cli() {
+    let server_dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(server_dir.path());
+    let (a, b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let (a, b) = (a.path(), b.path());
+    let id = run_ok(a, &["notes", "add", "--title", "Shared", "--body", "line one\nline two\n"]).trim().to_owned();
+    run_ok(a, &["account", "register", "--server", &server.url, "--user", "cleo"]);
+    run_ok(a, &["sync"]);
+    run_ok(b, &["account", "login", "--server", &server.url, "--user", "cleo"]);
+    run_ok(b, &["sync"]);
+    assert_eq!(json(b, &["conflicts", "list", "--json"]), serde_json::json!([]));
+
+    run_ok(a, &["notes", "edit", &id, "--body", "line one from A\nline two\n"]);
+    run_ok(b, &["notes", "edit", &id, "--body", "line one from B\nline two\n"]);
+    run_ok(a, &["sync"]);
+    let report = json(b, &["sync", "--json"]);
+    assert_eq!(report["report"]["conflicts_opened"], 1, "{report}");
+    assert_eq!(report["status"]["pending"], 0, "the merged text was pushed: {report}");
+
+    let list = json(b, &["conflicts", "list", "--json"]);
+    let c = &list.as_array().expect("array")[0];
+    assert_eq!((c["kind"].as_str(), c["note_id"].as_str()), (Some("overlap"), Some(id.as_str())), "{list}");
+    assert_eq!(c["mine"]["body"], "line one from B\nline two\n");
+    assert_eq!(c["theirs"]["body"], "line one from A\nline two\n");
+    let body = json(b, &["notes", "show", &id, "--json"])["body"].as_str().expect("body").to_owned();
+    assert!(body.contains("from A") && body.contains("from B"), "both kept in the note: {body}");
+
+    // Settle with an edited merge from a file; it syncs to A.
+    let conflict_id = c["id"].to_string();
+    let merged = b.join("merged.md");
+    std::fs::write(&merged, "line one from A and B\nline two\n").expect("write");
+    let out = run(b, &["conflicts", "resolve", &conflict_id]);
+    assert_eq!(out.status.code(), Some(2), "a choice is required: {out:?}");
+    let out = run(b, &["conflicts", "resolve", "999", "--mine"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no conflict with id 999"), "{out:?}");
+    run_ok(b, &["conflicts", "resolve", &conflict_id, "--merged-file", merged.to_str().expect("utf-8 path")]);
+    assert_eq!(json(b, &["conflicts", "list", "--json"]), serde_json::json!([]));
+    run_ok(b, &["sync"]);
+    run_ok(a, &["sync"]);
+    assert_eq!(json(a, &["notes", "show", &id, "--json"])["body"], "line one from A and B\nline two\n");
+    let settled = json(b, &["conflicts", "list", "--all", "--json"]);
+    assert_eq!(settled[0]["resolution"], "merged", "{settled}");
+}
