@@ -39,20 +39,27 @@ pub async fn register_with(
     passphrase: &str,
     params: KdfParams,
 ) -> Result<Account> {
+    let req = registration(vault, username, passphrase, params)?;
+    let session = remote.register(&req).await?;
+    remember(vault, remote, username, &session)
+}
+
+/// The registration request for `vault`'s data key, with no network: the
+/// app builds it holding the vault briefly, sends it without the vault, and
+/// [`remember`]s the answer, so saves never wait on the server.
+pub fn registration(vault: &Vault, username: &str, passphrase: &str, params: KdfParams) -> Result<RegisterRequest> {
     if passphrase.is_empty() {
         return Err(KeyError::EmptyPassphrase.into());
     }
     let derived = keys::derive_account_keys(passphrase, &params)?;
     let (key_id, wrapped) = vault.wrap_data_key(&derived.wrap);
     let kdf = serde_json::to_vec(&AccountKdf { key_id, kdf: params }).map_err(|e| Error::Invalid(e.to_string()))?;
-    let req = RegisterRequest {
+    Ok(RegisterRequest {
         username: username.to_owned(),
         auth_key: Bytes(derived.auth.to_vec()),
         wrapped_key: Bytes(wrapped),
         kdf_params: Bytes(kdf),
-    };
-    let session = remote.register(&req).await?;
-    remember(vault, remote, username, &session)
+    })
 }
 
 /// Log in to an existing account: returns the account's data key (for a

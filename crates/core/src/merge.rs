@@ -31,6 +31,7 @@ pub struct Version {
 /// How concurrent edits of a note are settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Strategy {
     /// Merge fields and bodies; ask only when body edits overlap.
     #[default]

@@ -17,6 +17,7 @@ pub mod limits {
 
 /// A decrypted note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Note {
     pub id: Uuid,
     pub title: String,
@@ -27,6 +28,7 @@ pub struct Note {
     pub created_at: i64,
     pub updated_at: i64,
     /// Clock stamp of the last change: the order of changes.
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub hlc: Hlc,
     /// The server's revision, once it has the note.
     pub server_rev: Option<i64>,
@@ -36,6 +38,7 @@ pub struct Note {
 
 /// One line of the notes list: titles only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NoteSummary {
     pub id: Uuid,
     pub title: String,
@@ -46,6 +49,7 @@ pub struct NoteSummary {
 
 /// A search hit: the summary and a short excerpt around the first match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
     #[serde(flatten)]
     pub note: NoteSummary,
@@ -55,6 +59,7 @@ pub struct SearchHit {
 /// Where a note stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum SyncBadge {
     /// The server has this version.
     Synced,
@@ -68,6 +73,7 @@ pub enum SyncBadge {
 
 /// A new note.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NoteDraft {
     pub title: String,
     pub body: String,
@@ -79,6 +85,7 @@ pub struct NoteDraft {
 
 /// A change to a note: `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NotePatch {
     pub title: Option<String>,
     pub body: Option<String>,
@@ -105,6 +112,7 @@ pub(crate) struct Meta {
 
 /// What `outpost status` reports about a store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StoreStatus {
     pub notes: u64,
     pub tombstones: u64,

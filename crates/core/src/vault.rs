@@ -168,6 +168,29 @@ impl Vault {
         Ok(note)
     }
 
+    /// A preference of the app's (`ui.*` keys only: theme and the like).
+    /// Plaintext in the store, so never note content.
+    pub fn preference(&self, key: &str) -> Result<Option<String>> {
+        store::get_kv(&self.conn, "settings", &preference_key(key)?)
+    }
+
+    pub fn set_preference(&mut self, key: &str, value: &str) -> Result<()> {
+        if value.len() > 256 {
+            return Err(Error::TooLarge { what: "preference", size: value.len(), limit: 256 });
+        }
+        store::set_kv(&self.conn, "settings", &preference_key(key)?, value)
+    }
+
+    /// Whether the store holds nothing of its own yet: no notes, nothing
+    /// queued. Such a store can take an account's key in place of its own.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM notes) AND NOT EXISTS (SELECT 1 FROM outbox)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// All live notes, titles only: pinned first, then newest first.
     pub fn list(&self) -> Result<Vec<NoteSummary>> {
         let badges = self.badges()?;
@@ -648,6 +671,13 @@ fn uuid_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
 fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> {
     let s = r.get_ref(i)?.as_str()?;
     s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn preference_key(key: &str) -> Result<String> {
+    if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+        return Err(Error::Invalid(format!("{key:?} is not a preference name")));
+    }
+    Ok(format!("ui.{key}"))
 }
 
 fn check_title(title: String) -> Result<String> {

@@ -10,17 +10,20 @@ use crate::merge::Strategy;
 
 /// One side of a conflict, decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct VersionView {
     pub title: String,
     pub body: String,
     pub tags: Vec<String>,
     pub pinned: bool,
     pub deleted: bool,
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub hlc: Hlc,
 }
 
 /// A conflict as the CLI and the app show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConflictView {
     pub id: i64,
     pub note_id: Uuid,
