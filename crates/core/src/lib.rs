@@ -17,6 +17,8 @@
 //! - [`sync`]: one full sync pass (push until nothing is due, pull until
 //!   drained).
 //! - [`model`]: plain note types and content limits.
+//! - [`net`]: the testers' network control (online, offline, flaky) and
+//!   the watcher of its control file; `remote` enforces it.
 //! - [`payload`]: a note's sealed fields framed as one opaque op payload.
 //! - [`remote`]: the /v1 protocol client (reqwest, rustls, postcard).
 //! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
@@ -31,6 +33,7 @@ pub mod error;
 pub mod keys;
 pub mod merge;
 pub mod model;
+pub mod net;
 pub mod payload;
 pub mod remote;
 pub mod seed;

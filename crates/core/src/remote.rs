@@ -1,10 +1,13 @@
 //! The client side of the /v1 sync protocol (docs/protocol.md): one
 //! `reqwest` client (rustls, timeouts) that speaks postcard to the server.
 //!
-//! Every call funnels through [`Remote::call`], the one place a fault layer
-//! (simulated bad network) will wrap. Plain `http://` is refused except to
-//! this machine, so a session token or a wrapped key never crosses a
-//! network unencrypted. Tokens, keys and payloads are never logged.
+//! Every request funnels through `Remote::send`, which is also the fault
+//! layer: with a [`NetControl`] attached (testers' `outpost net`), it
+//! refuses to send while offline and, on a flaky network, adds latency and
+//! drops requests, before they are sent or after the server answered.
+//! Plain `http://` is refused except to this machine, so a session token
+//! or a wrapped key never crosses a network unencrypted. Tokens, keys and
+//! payloads are never logged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,12 +22,16 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::net::{NetControl, NetMode, MAX_LATENCY_MS};
+
 /// Bytes that crossed the wire through one [`Remote`] (and its clones).
 ///
 /// Counted: request and response bodies, plus the request line, status line
 /// and every header name and value as sent and received (with ": " and
 /// CRLF), which is what HTTP/1.1 puts on the wire; TCP and TLS framing are
-/// not counted.
+/// not counted. Under a simulated network, a request refused offline or
+/// dropped before sending counts nothing, and one dropped after the server
+/// answered counts what was sent but not the lost answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
     pub sent: u64,
@@ -46,6 +53,9 @@ pub enum RemoteError {
     Unauthorized(String),
     #[error("the server's answer could not be read: {0}")]
     Decode(String),
+    /// The network control says offline; the request never left the device.
+    #[error("switched offline (outpost net online to reconnect); nothing was sent")]
+    Offline,
 }
 
 impl RemoteError {
@@ -67,6 +77,7 @@ impl RemoteError {
             RemoteError::Server { code, .. } => code,
             RemoteError::Unauthorized(_) => "unauthorized",
             RemoteError::Decode(_) => "decode",
+            RemoteError::Offline => "offline",
         }
     }
 }
@@ -78,6 +89,18 @@ pub struct Remote {
     http: reqwest::Client,
     token: Option<SessionToken>,
     traffic: Arc<(AtomicU64, AtomicU64)>,
+    /// The testers' network mode, read afresh for every request; `None`
+    /// is the real network, untouched.
+    net: Option<NetControl>,
+}
+
+/// What the simulated network does to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    /// The request is lost on the way: the server never sees it.
+    BeforeSending,
+    /// The server got it and answered; the answer is lost on the way back.
+    AfterAnswer,
 }
 
 impl Remote {
@@ -101,12 +124,23 @@ impl Remote {
             .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
-        Ok(Self { base, http, token: None, traffic: Arc::default() })
+        Ok(Self { base, http, token: None, traffic: Arc::default(), net: None })
     }
 
     pub fn with_token(mut self, token: SessionToken) -> Self {
         self.token = Some(token);
         self
+    }
+
+    /// Puts this remote (and its clones made afterwards) under a network
+    /// control: offline and flaky modes apply from the next request on.
+    pub fn with_net(mut self, control: NetControl) -> Self {
+        self.net = Some(control);
+        self
+    }
+
+    pub fn net(&self) -> Option<&NetControl> {
+        self.net.as_ref()
     }
 
     /// Normalised, without a trailing slash.
@@ -153,16 +187,32 @@ impl Remote {
     }
 
     /// Server-sent pokes: yields the sequence number of each poke until the
-    /// stream ends or breaks.
+    /// stream ends or breaks. Opening it is one request under the network
+    /// control (refused offline, delayed or dropped when flaky); an open
+    /// stream ends with [`RemoteError::Offline`] when the control switches
+    /// offline.
     pub async fn events(&self) -> Result<impl Stream<Item = Result<u64, RemoteError>> + Send + 'static, RemoteError> {
         let resp = self.send::<()>(Method::GET, "/v1/events", None, true).await?;
         let resp = self.check(resp).await?;
+        let net = self.net.as_ref().map(NetControl::subscribe);
+        if net.as_ref().is_some_and(|rx| *rx.borrow() == NetMode::Offline) {
+            return Err(RemoteError::Offline);
+        }
         let traffic = self.traffic.clone();
         let bytes = resp.bytes_stream();
-        Ok(futures_util::stream::unfold((bytes, String::new()), move |(mut bytes, mut buf)| {
+        let state = (bytes, String::new(), net, false);
+        Ok(futures_util::stream::unfold(state, move |(mut bytes, mut buf, mut net, ended)| {
             let traffic = traffic.clone();
             async move {
+                if ended {
+                    return None;
+                }
                 loop {
+                    // Switched offline: nothing more arrives, not even a
+                    // poke already on its way.
+                    if net.as_ref().is_some_and(|rx| *rx.borrow() == NetMode::Offline) {
+                        return Some((Err(RemoteError::Offline), (bytes, buf, net, true)));
+                    }
                     // One SSE event ends with a blank line.
                     if let Some(end) = buf.find("\n\n") {
                         let event: String = buf.drain(..end + 2).collect();
@@ -178,14 +228,29 @@ impl Remote {
                         let item = serde_json::from_str::<PokeEvent>(&data)
                             .map(|p| p.seq)
                             .map_err(|e| RemoteError::Decode(format!("poke event: {e}")));
-                        return Some((item, (bytes, buf)));
+                        return Some((item, (bytes, buf, net, false)));
                     }
-                    match bytes.next().await {
+                    let chunk = match net.as_mut() {
+                        Some(rx) => tokio::select! {
+                            chunk = bytes.next() => chunk,
+                            changed = rx.changed() => {
+                                // The control is gone: nothing can switch it any more.
+                                if changed.is_err() {
+                                    net = None;
+                                }
+                                continue; // the check at the top sees the new mode
+                            }
+                        },
+                        None => bytes.next().await,
+                    };
+                    match chunk {
                         Some(Ok(chunk)) => {
                             traffic.1.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                             buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
                         }
-                        Some(Err(e)) => return Some((Err(RemoteError::Unreachable(e.to_string())), (bytes, buf))),
+                        Some(Err(e)) => {
+                            return Some((Err(RemoteError::Unreachable(e.to_string())), (bytes, buf, net, false)))
+                        }
                         None => return None,
                     }
                 }
@@ -193,7 +258,7 @@ impl Remote {
         }))
     }
 
-    /// Every request goes through here (and [`Remote::send`]).
+    /// Every request goes through here (and `Remote::send`).
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -213,6 +278,11 @@ impl Remote {
         body: Option<&B>,
         auth: bool,
     ) -> Result<reqwest::Response, RemoteError> {
+        // The mode is read per request, so a switch applies to the next one.
+        let mode = self.net.as_ref().map(NetControl::mode).unwrap_or_default();
+        if mode == NetMode::Offline {
+            return Err(RemoteError::Offline);
+        }
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method.clone(), &url).header("accept", Encoding::Postcard.media_type());
         if auth {
@@ -226,9 +296,38 @@ impl Remote {
             req = req.header("content-type", Encoding::Postcard.media_type()).body(bytes);
         }
         let req = req.build().map_err(|e| RemoteError::BadUrl(e.to_string()))?;
+        let lost =
+            match (mode, &self.net) {
+                (NetMode::Flaky { drop, latency_ms }, Some(control)) => {
+                    tokio::time::sleep(Duration::from_millis(latency_ms.min(MAX_LATENCY_MS))).await;
+                    // `drop` may be anything a caller set; NaN and values
+                    // below 0 never drop, 1 and above always do.
+                    (control.draw() < drop).then(|| {
+                        if control.draw() < 0.5 {
+                            Loss::BeforeSending
+                        } else {
+                            Loss::AfterAnswer
+                        }
+                    })
+                }
+                _ => None,
+            };
+        if lost == Some(Loss::BeforeSending) {
+            return Err(RemoteError::Unreachable(
+                "simulated network drop (outpost net flaky): the request was lost before reaching the server".into(),
+            ));
+        }
         let head = method.as_str().len() + 1 + path.len() + " HTTP/1.1\r\n".len() + headers_len(req.headers()) + 2;
         self.traffic.0.fetch_add((head + body_len) as u64, Ordering::Relaxed);
-        self.http.execute(req).await.map_err(|e| RemoteError::Unreachable(describe(&e)))
+        let resp = self.http.execute(req).await.map_err(|e| RemoteError::Unreachable(describe(&e)))?;
+        if lost == Some(Loss::AfterAnswer) {
+            // The server has done the work (a push is committed); the
+            // device never hears of it, as when a connection dies late.
+            return Err(RemoteError::Unreachable(
+                "simulated network drop (outpost net flaky): the server answered but the answer was lost".into(),
+            ));
+        }
+        Ok(resp)
     }
 
     /// Check the status and read the whole body, counting what came back.
