@@ -1,0 +1,384 @@
+// An in-memory fake of the core behind the IPC contract, for the dev
+// harness only. It keeps notes, answers searches, and plays a sync engine
+// well enough to show every state of the status bar.
+import { ApiError } from '../src/api/errors';
+import type {
+  AccountInfo,
+  Api,
+  ConflictView,
+  NetMode,
+  Note,
+  NoteSummary,
+  SearchHit,
+  Settings,
+  Strategy,
+  SyncStatus,
+  Theme,
+} from '../src/api/types';
+
+export type Scenario = 'empty' | 'many' | 'offline' | 'syncing' | 'conflict' | 'settings' | 'error' | 'held' | 'local';
+
+const WORDS = (
+  'garden river budget meeting recipe travel lisbon notes draft ideas book chapter plan weekly review quarterly offline sync design ' +
+  'kitchen coffee marathon training invoice letter project launch summer winter reading list groceries interview research paper ' +
+  'release checklist retro standup journal poem sketch outline todo backlog roadmap migration schema server client protocol'
+).split(' ');
+
+const SENTENCES = [
+  'The first draft is done; the second one needs fewer adjectives.',
+  'Call the landlord about the heating before Friday.',
+  'Offline first means the network is a nice-to-have, never a dependency.',
+  'Buy oat milk, lemons, a loaf of sourdough and olive oil.',
+  'Meeting notes: ship the beta to ten testers, collect feedback for two weeks.',
+  'The river path floods in March; take the upper trail instead.',
+  'Remember to back up the photos from the trip to Lisbon.',
+  'Conflicts are resolved on the client, which holds base, mine and theirs.',
+];
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function uuid(i: number): string {
+  const h = (i + 0x1000).toString(16).padStart(12, '0');
+  return `0190a1b2-c3d4-7e5f-8a9b-${h}`;
+}
+
+function cap(s: string) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+const now = Date.now();
+
+function makeNotes(count: number): Note[] {
+  const r = rng(42);
+  const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)]!;
+  const notes: Note[] = [];
+  const fixed = [
+    { title: 'Welcome to Outpost', body: '# Welcome\n\nNotes live on this device, **encrypted**. Connect a server in Settings to sync them.\n\n- Press Ctrl+N for a new note\n- Ctrl+K searches\n- Ctrl+S syncs now\n\n> Nothing waits on the network.' },
+    { title: 'Trip to Lisbon', body: '## Lisbon\n\n- Flights booked\n- Tram 28 early in the morning\n- Pastéis de Belém\n\nRemember to back up the photos.' },
+    { title: 'Weekly review', body: '## Done\n\n- Shipped the sync engine\n\n## Next\n\n- Conflict view\n- Status bar' },
+  ];
+  for (let i = 0; i < count; i++) {
+    const f = fixed[i];
+    const title = f ? f.title : `${cap(pick(WORDS))} ${pick(WORDS)}${r() < 0.4 ? ` ${pick(WORDS)}` : ''}`;
+    const body = f
+      ? f.body
+      : `# ${title}\n\n${Array.from({ length: 2 + Math.floor(r() * 5) }, () => pick(SENTENCES)).join(' ')}\n\n- ${pick(WORDS)}\n- ${pick(WORDS)}\n`;
+    const updated = now - Math.floor(i < 5 ? i * 90_000 + 20_000 : (i / count) * 400 * 86_400_000 + r() * 86_400_000);
+    notes.push({
+      id: uuid(i),
+      title,
+      body,
+      tags: [],
+      pinned: i === 0 || i === 7 || i === 40,
+      created_at: updated - 86_400_000,
+      updated_at: updated,
+      hlc: `${updated.toString(16)}-0000-dev`,
+      server_rev: i + 1,
+      deleted: false,
+      sync: 'synced',
+    });
+  }
+  return notes;
+}
+
+function summary(n: Note): NoteSummary {
+  return { id: n.id, title: n.title, pinned: n.pinned, updated_at: n.updated_at, sync: n.sync };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(sel: string, tries = 100): Promise<HTMLElement | null> {
+  for (let i = 0; i < tries; i++) {
+    const el = document.querySelector<HTMLElement>(sel);
+    if (el) return el;
+    await sleep(30);
+  }
+  return null;
+}
+
+export function createFakeApi(opts: { scenario: Scenario; count: number; theme: Theme }) {
+  const { scenario } = opts;
+  const notes = new Map<string, Note>(makeNotes(opts.count).map((n) => [n.id, n]));
+  const listeners = new Set<(s: SyncStatus) => void>();
+  let settings: Settings = { theme: opts.theme };
+  let appStrategy: Strategy = 'auto_merge';
+  const noteStrategy = new Map<string, Strategy>();
+  let seq = notes.size;
+  let account: AccountInfo =
+    scenario === 'empty' || scenario === 'local'
+      ? { server_url: null, username: null, logged_in: false }
+      : { server_url: 'https://sync.example.org', username: 'ada', logged_in: true };
+
+  const conflicts: ConflictView[] = [];
+  let status: SyncStatus = {
+    connectivity: account.logged_in ? 'online' : 'unknown',
+    net_mode: { mode: 'online' },
+    phase: account.logged_in ? 'idle' : 'stopped',
+    pending: 0,
+    failed: 0,
+    progress: null,
+    last_success_ms: account.logged_in ? now - 2 * 60_000 : null,
+    last_error: null,
+    open_conflicts: 0,
+    next_retry_ms: null,
+    updated_ms: now,
+  };
+
+  const ids = [...notes.keys()];
+  function markPending(k: number) {
+    for (const id of ids.slice(1, 1 + k)) {
+      const n = notes.get(id)!;
+      notes.set(id, { ...n, sync: 'pending' });
+    }
+  }
+
+  switch (scenario) {
+    case 'offline':
+      markPending(4);
+      status = { ...status, connectivity: 'switched_off', net_mode: { mode: 'offline' }, phase: 'stopped', pending: 4, last_success_ms: now - 26 * 60_000 };
+      break;
+    case 'syncing':
+      markPending(6);
+      status = { ...status, phase: 'pushing', pending: 120, progress: { done: 34, total: 120 } };
+      break;
+    case 'error':
+      markPending(2);
+      status = {
+        ...status,
+        connectivity: 'offline',
+        phase: 'waiting_retry',
+        pending: 2,
+        last_error: { code: 'unreachable', message: 'The sync server cannot be reached (connection refused).', at_ms: now - 5000 },
+        next_retry_ms: now + 12_000,
+      };
+      break;
+    case 'held':
+      status = {
+        ...status,
+        phase: 'held',
+        last_error: {
+          code: 'mass_delete_held',
+          message: 'This sync would delete 412 of your 10000 notes. Nothing was deleted; approve to go on.',
+          at_ms: now - 3000,
+        },
+      };
+      break;
+    case 'conflict': {
+      const id = ids[1]!;
+      const n = notes.get(id)!;
+      const base = '## Lisbon\n\n- Flights booked\n- Tram 28 early in the morning\n- Pastéis de Belém\n\nRemember to back up the photos.';
+      const mine = '## Lisbon\n\n- Flights booked (TP 1351, Friday 7:40)\n- Tram 28 early in the morning\n- Pastéis de Belém\n\nRemember to back up the photos.';
+      const theirs = '## Lisbon\n\n- Flights booked for Saturday instead\n- Tram 28 early in the morning\n- Pastéis de Belém\n- Fado in Alfama on Sunday\n\nRemember to back up the photos.';
+      const merged =
+        '## Lisbon\n\n<<<<<<< ours\n- Flights booked (TP 1351, Friday 7:40)\n=======\n- Flights booked for Saturday instead\n>>>>>>> theirs\n- Tram 28 early in the morning\n- Pastéis de Belém\n- Fado in Alfama on Sunday\n\nRemember to back up the photos.';
+      notes.set(id, { ...n, body: merged, sync: 'conflict' });
+      const v = (body: string) => ({ title: n.title, body, tags: [], pinned: false, deleted: false, hlc: n.hlc });
+      conflicts.push({
+        id: 1,
+        note_id: id,
+        kind: 'overlap',
+        opened_at: now - 4 * 60_000,
+        resolved_at: null,
+        resolution: null,
+        base_body: base,
+        mine: v(mine),
+        theirs: v(theirs),
+      });
+      status = { ...status, open_conflicts: 1 };
+      break;
+    }
+    default:
+      break;
+  }
+
+  function emit(patch: Partial<SyncStatus>) {
+    status = { ...status, ...patch, updated_ms: Date.now() };
+    for (const l of listeners) l(status);
+  }
+
+  function pendingCount() {
+    let k = 0;
+    for (const n of notes.values()) if (n.sync === 'pending') k++;
+    return k;
+  }
+
+  let passRunning = false;
+  async function pass() {
+    if (passRunning || !account.logged_in) return;
+    if (status.net_mode.mode === 'offline') return;
+    passRunning = true;
+    const total = Math.max(pendingCount(), 1);
+    for (let done = 0; done <= total; done++) {
+      emit({ phase: 'pushing', progress: { done, total }, connectivity: 'online' });
+      await sleep(Math.min(400, 1500 / total));
+    }
+    for (const n of notes.values()) if (n.sync === 'pending') notes.set(n.id, { ...n, sync: 'synced' });
+    emit({ phase: 'idle', progress: null, pending: 0, last_success_ms: Date.now(), last_error: null, next_retry_ms: null });
+    passRunning = false;
+  }
+
+  const find = (id: string) => {
+    const n = notes.get(id);
+    if (!n || n.deleted) throw new ApiError('note_not_found', `No note ${id}.`);
+    return n;
+  };
+
+  const api: Api = {
+    async listNotes() {
+      return [...notes.values()].filter((n) => !n.deleted).map(summary);
+    },
+    async searchNotes(query) {
+      const q = query.toLowerCase();
+      const hits: SearchHit[] = [];
+      for (const n of notes.values()) {
+        if (n.deleted) continue;
+        const inTitle = n.title.toLowerCase().includes(q);
+        const at = n.body.toLowerCase().indexOf(q);
+        if (!inTitle && at < 0) continue;
+        const snippet = at >= 0 ? n.body.slice(Math.max(0, at - 20), at + 60).replace(/\s+/g, ' ') : '';
+        hits.push({ ...summary(n), snippet });
+        if (hits.length >= 500) break;
+      }
+      return hits;
+    },
+    async getNote(id) {
+      return find(id);
+    },
+    async createNote(draft) {
+      const t = Date.now();
+      const n: Note = {
+        id: uuid(++seq),
+        ...draft,
+        created_at: t,
+        updated_at: t,
+        hlc: `${t.toString(16)}-0000-dev`,
+        server_rev: null,
+        deleted: false,
+        sync: 'pending',
+      };
+      notes.set(n.id, n);
+      emit({ pending: pendingCount() });
+      return n;
+    },
+    async updateNote(id, patch) {
+      const n = find(id);
+      if (patch.body !== undefined && patch.body.length > 1024 * 1024)
+        throw new ApiError('too_large', 'This note is larger than 1 MiB; split it into several notes.');
+      const next: Note = { ...n, ...patch, updated_at: Date.now(), sync: n.sync === 'conflict' ? 'conflict' : 'pending' } as Note;
+      notes.set(id, next);
+      emit({ pending: pendingCount() });
+      return next;
+    },
+    async deleteNote(id) {
+      const n = find(id);
+      notes.set(id, { ...n, deleted: true });
+    },
+    async listConflicts() {
+      return conflicts.filter((c) => c.resolved_at === null);
+    },
+    async resolveConflict(id, resolution) {
+      const c = conflicts.find((x) => x.id === id);
+      if (!c) throw new ApiError('conflict_not_found', `No conflict ${id}.`);
+      const n = find(c.note_id);
+      const body = resolution.kind === 'mine' ? c.mine.body : resolution.kind === 'theirs' ? c.theirs.body : resolution.body;
+      c.resolved_at = Date.now();
+      c.resolution = resolution.kind;
+      const next: Note = { ...n, body, updated_at: Date.now(), sync: 'pending' };
+      notes.set(n.id, next);
+      emit({ open_conflicts: conflicts.filter((x) => x.resolved_at === null).length, pending: pendingCount() });
+      return next;
+    },
+    async getConflictStrategy(noteId) {
+      return noteId === null ? appStrategy : (noteStrategy.get(noteId) ?? null);
+    },
+    async setConflictStrategy(noteId, strategy) {
+      if (noteId === null) appStrategy = strategy ?? 'auto_merge';
+      else if (strategy === null) noteStrategy.delete(noteId);
+      else noteStrategy.set(noteId, strategy);
+    },
+    async syncStatus() {
+      return status;
+    },
+    async syncNow() {
+      if (status.net_mode.mode === 'offline') throw new ApiError('offline', 'You are working offline. Switch it off to sync.');
+      void pass();
+    },
+    async approveMassDelete() {
+      emit({ phase: 'idle', last_error: null });
+    },
+    async setNetwork(mode: NetMode) {
+      if (mode.mode === 'offline') emit({ net_mode: mode, connectivity: 'switched_off', phase: 'stopped', progress: null });
+      else {
+        emit({ net_mode: mode, connectivity: 'online', phase: 'idle' });
+        void pass();
+      }
+    },
+    async accountInfo() {
+      return account;
+    },
+    async register(c) {
+      await sleep(400);
+      if (c.serverUrl.includes('bad')) throw new ApiError('unreachable', `Cannot reach ${c.serverUrl}: connection refused.`);
+      account = { server_url: c.serverUrl, username: c.username, logged_in: true };
+      emit({ connectivity: 'online', phase: 'idle' });
+      return account;
+    },
+    async logIn(c) {
+      await sleep(400);
+      if (c.passphrase !== 'correct horse battery') throw new ApiError('wrong_passphrase', 'Wrong passphrase for this account.');
+      account = { server_url: c.serverUrl, username: c.username, logged_in: true };
+      emit({ connectivity: 'online', phase: 'idle' });
+      return account;
+    },
+    async logOut() {
+      const pending = pendingCount();
+      account = { ...account, username: null, logged_in: false };
+      emit({ phase: 'stopped', connectivity: 'unknown' });
+      return { pending };
+    },
+    async getSettings() {
+      return settings;
+    },
+    async setSettings(s) {
+      settings = s;
+    },
+    async onSyncStatus(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+  };
+
+  async function afterStart() {
+    const click = async (sel: string) => (await waitFor(sel))?.click();
+    switch (scenario) {
+      case 'many':
+      case 'offline':
+      case 'error':
+      case 'held':
+        await click('[data-testid="note-item"]');
+        break;
+      case 'syncing':
+        await click('[data-testid="note-item"]:nth-child(3)');
+        break;
+      case 'conflict':
+        await waitFor('[data-testid="note-item"]');
+        await sleep(100);
+        await click('[data-testid="status-conflicts"]');
+        break;
+      case 'settings':
+        await click('[data-testid="note-item"]');
+        await click('[data-testid="settings-button"]');
+        break;
+      default:
+        break;
+    }
+  }
+
+  return { api, afterStart };
+}

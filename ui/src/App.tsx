@@ -1,0 +1,195 @@
+import { createEffect, createSignal, Match, onCleanup, onMount, Show, Switch } from 'solid-js';
+import type { Api } from './api/types';
+import { ConflictPane } from './components/ConflictPane';
+import { Dialog } from './components/Dialog';
+import { ShortcutTable } from './components/Help';
+import { IconNote, IconPlus, IconSearch, IconSettings } from './components/icons';
+import { NoteList } from './components/NoteList';
+import { NotePane } from './components/NotePane';
+import { SettingsDialog } from './components/Settings';
+import { StatusBar } from './components/StatusBar';
+import { Toasts } from './components/Toasts';
+import { dispatchShortcut, isMacPlatform } from './lib/shortcuts';
+import { applyTheme, cacheTheme } from './lib/theme';
+import { createAppState } from './state';
+
+export function App(props: { api: Api }) {
+  const app = createAppState(props.api);
+  const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
+  const mod = isMac ? '⌘' : 'Ctrl+';
+  let search!: HTMLInputElement;
+  let title: HTMLInputElement | undefined;
+  let togglePreview: (() => void) | undefined;
+
+  // Theme: the setting, or the system's when it says "system".
+  const media = window.matchMedia?.('(prefers-color-scheme: dark)');
+  const [prefersDark, setPrefersDark] = createSignal(media?.matches ?? false);
+  const onMedia = (e: MediaQueryListEvent) => setPrefersDark(e.matches);
+  media?.addEventListener?.('change', onMedia);
+  onCleanup(() => media?.removeEventListener?.('change', onMedia));
+  createEffect(() => {
+    const t = app.settings().theme;
+    applyTheme(document.documentElement, t, prefersDark());
+    cacheTheme(globalThis.localStorage, t);
+  });
+
+  async function newNote() {
+    const n = await app.newNote();
+    if (n) queueMicrotask(() => title?.focus());
+  }
+
+  function onKey(e: KeyboardEvent) {
+    const target = e.target as HTMLElement | null;
+    const inEditor = !!target?.closest?.('.cm-editor');
+    const handled = dispatchShortcut(e, { isMac, inEditor }, {
+      new_note: () => void newNote(),
+      focus_search: () => {
+        search.focus();
+        search.select();
+      },
+      sync_now: () => void app.syncNow(),
+      toggle_preview: () => (app.current() ? togglePreview?.() : false),
+      help: () => app.setHelpOpen(true),
+      close: () => {
+        if (app.networkOpen()) app.setNetworkOpen(false);
+        else if (app.helpOpen()) app.setHelpOpen(false);
+        else if (app.settingsOpen()) app.setSettingsOpen(false);
+        else if (app.conflictScreen()) app.closeConflict();
+        else if (target === search && search.value) app.setQuery('');
+        else return false;
+        return true;
+      },
+    });
+    if (handled) {
+      e.preventDefault();
+      e.stopPropagation();
+    }
+  }
+
+  onMount(() => {
+    window.addEventListener('keydown', onKey, true);
+    void app.init();
+  });
+  onCleanup(() => {
+    window.removeEventListener('keydown', onKey, true);
+    app.dispose();
+  });
+
+  return (
+    <div class="app" classList={{ 'has-note': !!app.selectedId() }} data-testid="app">
+      <aside class="sidebar" aria-label="Notes">
+        <header class="sidebar-head">
+          <span class="brand">Outpost</span>
+          <div class="sidebar-actions">
+            <button
+              type="button"
+              class="icon-btn"
+              aria-label="Settings"
+              title="Settings"
+              data-testid="settings-button"
+              onClick={() => app.setSettingsOpen(true)}
+            >
+              <IconSettings />
+            </button>
+            <button
+              type="button"
+              class="icon-btn"
+              aria-label="New note"
+              title={`New note (${mod}N)`}
+              data-testid="new-note"
+              onClick={() => void newNote()}
+            >
+              <IconPlus />
+            </button>
+          </div>
+        </header>
+        <div class="search-box">
+          <IconSearch />
+          <input
+            ref={search}
+            type="search"
+            placeholder="Search"
+            aria-label="Search notes"
+            aria-keyshortcuts={isMac ? 'Meta+K' : 'Control+K'}
+            data-testid="search-input"
+            value={app.query()}
+            onInput={(e) => app.setQuery(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'ArrowDown') {
+                e.preventDefault();
+                document.querySelector<HTMLElement>('[data-testid="note-list"]')?.focus();
+              }
+            }}
+          />
+          <kbd class="search-hint" aria-hidden="true">
+            {mod}K
+          </kbd>
+        </div>
+        <NoteList
+          items={app.notes()}
+          selectedId={app.selectedId()}
+          now={app.now()}
+          loading={app.listLoading()}
+          query={app.resultQuery()}
+          onOpen={(id) => void app.openNote(id)}
+          onNew={() => void newNote()}
+          newKeys={`${mod}N`}
+        />
+      </aside>
+
+      <main class="main">
+        <Switch
+          fallback={
+            <NotePane
+              app={app}
+              titleRef={(el) => (title = el)}
+              previewToggleRef={(fn) => (togglePreview = fn)}
+            />
+          }
+        >
+          <Match when={app.conflictScreen()} keyed>
+            {(screen) => <ConflictPane app={app} screen={screen} />}
+          </Match>
+          <Match when={!app.selectedId()}>
+            <div class="main-empty" data-testid="main-empty">
+              <IconNote />
+              <Show
+                when={app.notes().length > 0 || app.listLoading()}
+                fallback={
+                  <>
+                    <p class="main-empty-title">No notes yet</p>
+                    <p>
+                      Press <kbd>{mod}N</kbd> to write your first note.
+                    </p>
+                  </>
+                }
+              >
+                <p class="main-empty-title">No note open</p>
+                <p>
+                  Pick one from the list, or press <kbd>{mod}N</kbd> for a new one.
+                </p>
+              </Show>
+            </div>
+          </Match>
+          <Match when={app.noteLoading() && !app.current()}>
+            <div class="main-empty" aria-busy="true">
+              <p class="muted">Opening…</p>
+            </div>
+          </Match>
+        </Switch>
+      </main>
+
+      <StatusBar app={app} syncKeys={`${mod}S`} />
+
+      <Show when={app.settingsOpen()}>
+        <SettingsDialog app={app} isMac={isMac} />
+      </Show>
+      <Show when={app.helpOpen()}>
+        <Dialog title="Keyboard shortcuts" testid="help" onClose={() => app.setHelpOpen(false)}>
+          <ShortcutTable isMac={isMac} />
+        </Dialog>
+      </Show>
+      <Toasts app={app} />
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.fn();
+const listen = vi.fn();
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a) }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
+vi.mock('@tauri-apps/api/window', () => ({ getCurrentWindow: () => ({ onCloseRequested: vi.fn() }) }));
+
+const { tauriApi, ApiError } = await import('./index');
+
+describe('the IPC contract', () => {
+  beforeEach(() => {
+    invoke.mockReset();
+    invoke.mockResolvedValue(null);
+  });
+
+  it.each([
+    ['listNotes', [], 'list_notes', undefined],
+    ['searchNotes', ['pie'], 'search_notes', { query: 'pie' }],
+    ['getNote', ['n1'], 'get_note', { id: 'n1' }],
+    [
+      'createNote',
+      [{ title: 't', body: 'b', tags: [], pinned: false }],
+      'create_note',
+      { draft: { title: 't', body: 'b', tags: [], pinned: false } },
+    ],
+    ['updateNote', ['n1', { body: 'x' }], 'update_note', { id: 'n1', patch: { body: 'x' } }],
+    ['deleteNote', ['n1'], 'delete_note', { id: 'n1' }],
+    ['listConflicts', [], 'list_conflicts', undefined],
+    ['resolveConflict', [3, { kind: 'merged', body: 'm' }], 'resolve_conflict', { id: 3, resolution: { kind: 'merged', body: 'm' } }],
+    ['getConflictStrategy', [null], 'get_conflict_strategy', { noteId: null }],
+    ['getConflictStrategy', ['n1'], 'get_conflict_strategy', { noteId: 'n1' }],
+    ['setConflictStrategy', ['n1', 'always_ask'], 'set_conflict_strategy', { noteId: 'n1', strategy: 'always_ask' }],
+    ['setConflictStrategy', ['n1', null], 'set_conflict_strategy', { noteId: 'n1', strategy: null }],
+    ['syncStatus', [], 'sync_status', undefined],
+    ['syncNow', [], 'sync_now', undefined],
+    ['approveMassDelete', [], 'approve_mass_delete', undefined],
+    ['setNetwork', [{ mode: 'offline' }], 'set_network', { mode: { mode: 'offline' } }],
+    [
+      'setNetwork',
+      [{ mode: 'flaky', drop: 0.2, latency_ms: 300 }],
+      'set_network',
+      { mode: { mode: 'flaky', drop: 0.2, latency_ms: 300 } },
+    ],
+    ['accountInfo', [], 'account_info', undefined],
+    [
+      'register',
+      [{ serverUrl: 'https://s', username: 'ada', passphrase: 'p' }],
+      'register',
+      { serverUrl: 'https://s', username: 'ada', passphrase: 'p' },
+    ],
+    ['logIn', [{ serverUrl: 'https://s', username: 'ada', passphrase: 'p' }], 'log_in', { serverUrl: 'https://s', username: 'ada', passphrase: 'p' }],
+    ['logOut', [], 'log_out', undefined],
+    ['getSettings', [], 'get_settings', undefined],
+    ['setSettings', [{ theme: 'dark' }], 'set_settings', { settings: { theme: 'dark' } }],
+  ] as const)('%s calls %s', async (method, args, cmd, payload) => {
+    await (tauriApi[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+    expect(invoke).toHaveBeenCalledWith(cmd, payload);
+  });
+
+  it('rejections become ApiError with the core code and message', async () => {
+    invoke.mockRejectedValueOnce({ code: 'too_large', message: 'The note is over 1 MiB.' });
+    const e = await tauriApi.updateNote('n1', { body: 'x' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e).toMatchObject({ code: 'too_large', message: 'The note is over 1 MiB.' });
+  });
+
+  it('a plain string rejection still reads', async () => {
+    invoke.mockRejectedValueOnce('command get_note not found');
+    await expect(tauriApi.getNote('x')).rejects.toMatchObject({ code: 'internal', message: 'command get_note not found' });
+  });
+
+  it('listens to the sync-status event', async () => {
+    listen.mockResolvedValueOnce(() => undefined);
+    const cb = vi.fn();
+    await tauriApi.onSyncStatus(cb);
+    expect(listen).toHaveBeenCalledWith('sync-status', expect.any(Function));
+    const handler = listen.mock.calls[0]![1] as (e: { payload: unknown }) => void;
+    handler({ payload: { phase: 'idle' } });
+    expect(cb).toHaveBeenCalledWith({ phase: 'idle' });
+  });
+});

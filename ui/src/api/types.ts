@@ -1,0 +1,162 @@
+// Hand-written types of the IPC contract with the Tauri shell. When the
+// shell generates `src/bindings.ts` (tauri-specta), these become re-exports
+// of the generated ones; nothing outside `src/api/` needs to change.
+
+export type SyncBadge = 'synced' | 'pending' | 'failed' | 'conflict';
+
+/** One line of the notes list (titles only). Times are ms since the epoch. */
+export interface NoteSummary {
+  id: string;
+  title: string;
+  pinned: boolean;
+  updated_at: number;
+  sync: SyncBadge;
+}
+
+export interface SearchHit extends NoteSummary {
+  snippet: string;
+}
+
+export interface Note {
+  id: string;
+  title: string;
+  body: string;
+  tags: string[];
+  pinned: boolean;
+  created_at: number;
+  updated_at: number;
+  hlc: string;
+  server_rev: number | null;
+  deleted: boolean;
+  sync: SyncBadge;
+}
+
+export interface NoteDraft {
+  title: string;
+  body: string;
+  tags: string[];
+  pinned: boolean;
+}
+
+export interface NotePatch {
+  title?: string;
+  body?: string;
+  tags?: string[];
+  pinned?: boolean;
+}
+
+export type ConflictKind = 'overlap' | 'confirm' | 'last_writer_wins' | 'restored';
+
+export interface VersionView {
+  title: string;
+  body: string;
+  tags: string[];
+  pinned: boolean;
+  deleted: boolean;
+  hlc: string;
+}
+
+export interface ConflictView {
+  id: number;
+  note_id: string;
+  kind: ConflictKind;
+  opened_at: number;
+  resolved_at: number | null;
+  resolution: 'mine' | 'theirs' | 'merged' | null;
+  base_body: string | null;
+  mine: VersionView;
+  theirs: VersionView;
+}
+
+export type Resolution = { kind: 'mine' } | { kind: 'theirs' } | { kind: 'merged'; body: string };
+
+export type Strategy = 'auto_merge' | 'last_writer_wins' | 'always_ask';
+
+export type NetMode =
+  | { mode: 'online' }
+  | { mode: 'offline' }
+  | { mode: 'flaky'; drop: number; latency_ms: number };
+
+export type Connectivity = 'online' | 'offline' | 'switched_off' | 'unknown';
+
+export type SyncPhase = 'idle' | 'pushing' | 'pulling' | 'waiting_retry' | 'held' | 'stopped';
+
+export interface SyncError {
+  code: string;
+  message: string;
+  at_ms: number;
+}
+
+export interface SyncStatus {
+  connectivity: Connectivity;
+  net_mode: NetMode;
+  phase: SyncPhase;
+  pending: number;
+  failed: number;
+  progress: { done: number; total: number } | null;
+  last_success_ms: number | null;
+  last_error: SyncError | null;
+  open_conflicts: number;
+  next_retry_ms: number | null;
+  updated_ms: number;
+}
+
+export interface AccountInfo {
+  server_url: string | null;
+  username: string | null;
+  logged_in: boolean;
+}
+
+export type Theme = 'system' | 'light' | 'dark';
+
+export interface Settings {
+  theme: Theme;
+}
+
+export interface Credentials {
+  serverUrl: string;
+  username: string;
+  passphrase: string;
+}
+
+/** What every command rejects with. */
+export interface ApiErrorShape {
+  code: string;
+  message: string;
+}
+
+export type Unlisten = () => void;
+
+/**
+ * Everything the UI asks of the core. `src/api/index.ts` implements it over
+ * Tauri IPC; `dev/fake.ts` implements it in memory for the look-and-feel
+ * harness. Components receive it; none imports Tauri.
+ */
+export interface Api {
+  listNotes(): Promise<NoteSummary[]>;
+  searchNotes(query: string): Promise<SearchHit[]>;
+  getNote(id: string): Promise<Note>;
+  createNote(draft: NoteDraft): Promise<Note>;
+  updateNote(id: string, patch: NotePatch): Promise<Note>;
+  deleteNote(id: string): Promise<void>;
+  listConflicts(): Promise<ConflictView[]>;
+  resolveConflict(id: number, resolution: Resolution): Promise<Note>;
+  getConflictStrategy(noteId: string | null): Promise<Strategy | null>;
+  setConflictStrategy(noteId: string | null, strategy: Strategy | null): Promise<void>;
+  syncStatus(): Promise<SyncStatus>;
+  syncNow(): Promise<void>;
+  approveMassDelete(): Promise<void>;
+  setNetwork(mode: NetMode): Promise<void>;
+  accountInfo(): Promise<AccountInfo>;
+  register(c: Credentials): Promise<AccountInfo>;
+  logIn(c: Credentials): Promise<AccountInfo>;
+  logOut(): Promise<{ pending: number }>;
+  getSettings(): Promise<Settings>;
+  setSettings(settings: Settings): Promise<void>;
+  onSyncStatus(cb: (s: SyncStatus) => void): Promise<Unlisten>;
+  /**
+   * Run `flush` before the window closes (unsaved edits). Optional: the
+   * fake harness has no window.
+   */
+  onCloseRequested?(flush: () => Promise<void>): Promise<Unlisten>;
+}

@@ -1,0 +1,190 @@
+import { createMemo, createSignal, For, onCleanup, Show } from 'solid-js';
+import type { ListItem } from '../lib/search';
+import { relativeTime } from '../lib/time';
+import { moveIndex, scrollToReveal, visibleWindow } from '../lib/virtual';
+import { Badge } from './Badge';
+import { IconPin } from './icons';
+
+/** Fixed row height (px): the windowing maths depends on it; CSS uses the same value. */
+export const ROW_HEIGHT = 58;
+
+export interface NoteListProps {
+  items: ListItem[];
+  selectedId: string | null;
+  now: number;
+  loading: boolean;
+  query: string;
+  onOpen: (id: string) => void;
+  onNew: () => void;
+  newKeys: string;
+}
+
+export function NoteList(props: NoteListProps) {
+  let scroller!: HTMLDivElement;
+  const [scrollTop, setScrollTop] = createSignal(0);
+  const [height, setHeight] = createSignal(600);
+  // The row keyboard focus is on (may differ from the open note until Enter).
+  const [cursor, setCursor] = createSignal(-1);
+
+  // The scroller exists only while there are rows: observe it when it appears.
+  const attach = (el: HTMLDivElement) => {
+    scroller = el;
+    queueMicrotask(() => setHeight(el.clientHeight || 600));
+    if (typeof ResizeObserver !== 'undefined') {
+      const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+      ro.observe(el);
+      onCleanup(() => ro.disconnect());
+    }
+  };
+
+  const win = createMemo(() => visibleWindow(props.items.length, ROW_HEIGHT, scrollTop(), height()));
+  const visible = createMemo(() => {
+    const w = win();
+    return props.items.slice(w.start, w.end).map((item, i) => ({ item, index: w.start + i }));
+  });
+
+  const activeIndex = createMemo(() => {
+    const c = cursor();
+    if (c >= 0 && c < props.items.length) return c;
+    return props.items.findIndex((n) => n.id === props.selectedId);
+  });
+
+  function reveal(i: number) {
+    const top = scrollToReveal(i, ROW_HEIGHT, scroller.scrollTop, scroller.clientHeight);
+    if (top !== null) {
+      scroller.scrollTop = top;
+      setScrollTop(top);
+    }
+  }
+
+  function onKeyDown(e: KeyboardEvent) {
+    if (e.key === 'Enter' || e.key === ' ') {
+      const i = activeIndex();
+      const it = props.items[i];
+      if (it) {
+        e.preventDefault();
+        props.onOpen(it.id);
+      }
+      return;
+    }
+    const next = moveIndex(activeIndex(), e.key, props.items.length, Math.floor(scroller.clientHeight / ROW_HEIGHT) - 1);
+    if (next === null) return;
+    e.preventDefault();
+    setCursor(next);
+    reveal(next);
+    // Arrow keys open as they go, like a mail or notes app.
+    const it = props.items[next];
+    if (it) props.onOpen(it.id);
+  }
+
+  const activeId = () => {
+    const it = props.items[activeIndex()];
+    return it ? `note-row-${it.id}` : undefined;
+  };
+
+  return (
+    <div class="note-list-wrap">
+      <Show when={!props.loading || props.items.length > 0} fallback={<ListSkeleton />}>
+        <Show
+          when={props.items.length > 0}
+          fallback={
+            <div class="list-empty" data-testid="list-empty">
+              <Show
+                when={props.query.trim()}
+                fallback={
+                  <>
+                    <p class="list-empty-title">No notes yet</p>
+                    <p>
+                      Press <kbd>{props.newKeys}</kbd> to write one.
+                    </p>
+                    <button type="button" class="btn btn-primary btn-sm" onClick={() => props.onNew()}>
+                      New note
+                    </button>
+                  </>
+                }
+              >
+                <p class="list-empty-title">No matches</p>
+                <p>Nothing matches “{props.query.trim()}”.</p>
+              </Show>
+            </div>
+          }
+        >
+          <div
+            ref={attach}
+            class="note-list"
+            role="listbox"
+            aria-label={props.query.trim() ? `Search results, ${props.items.length}` : `Notes, ${props.items.length}`}
+            tabindex="0"
+            aria-activedescendant={activeId()}
+            data-testid="note-list"
+            data-count={props.items.length}
+            onScroll={() => setScrollTop(scroller.scrollTop)}
+            onKeyDown={onKeyDown}
+            onFocus={() => setCursor(-1)}
+          >
+            <div class="note-list-spacer" style={{ height: `${win().totalHeight}px` }}>
+              <For each={visible()}>
+                {(row) => (
+                  <div
+                    id={`note-row-${row.item.id}`}
+                    class="note-row"
+                    classList={{
+                      selected: row.item.id === props.selectedId,
+                      active: row.index === activeIndex(),
+                    }}
+                    role="option"
+                    aria-selected={row.item.id === props.selectedId}
+                    aria-setsize={props.items.length}
+                    aria-posinset={row.index + 1}
+                    data-testid="note-item"
+                    data-note-id={row.item.id}
+                    data-sync={row.item.sync}
+                    style={{ transform: `translateY(${row.index * ROW_HEIGHT}px)` }}
+                    onClick={() => {
+                      setCursor(row.index);
+                      props.onOpen(row.item.id);
+                    }}
+                  >
+                    <div class="note-row-top">
+                      <Show when={row.item.pinned}>
+                        <span class="pin" title="Pinned">
+                          <IconPin filled />
+                          <span class="sr-only">Pinned</span>
+                        </span>
+                      </Show>
+                      <span class="note-row-title" classList={{ untitled: !row.item.title.trim() }} data-testid="note-item-title">
+                        {row.item.title.trim() || 'Untitled'}
+                      </span>
+                      <Badge sync={row.item.sync} />
+                    </div>
+                    <div class="note-row-meta">
+                      <time>{relativeTime(row.item.updated_at, props.now)}</time>
+                      <Show when={row.item.snippet}>
+                        <span class="snippet">{row.item.snippet}</span>
+                      </Show>
+                    </div>
+                  </div>
+                )}
+              </For>
+            </div>
+          </div>
+        </Show>
+      </Show>
+    </div>
+  );
+}
+
+function ListSkeleton() {
+  return (
+    <div class="note-list skeleton" aria-busy="true" aria-label="Loading notes" data-testid="list-loading">
+      <For each={[0, 1, 2, 3, 4, 5]}>
+        {() => (
+          <div class="note-row static">
+            <div class="sk sk-title" />
+            <div class="sk sk-meta" />
+          </div>
+        )}
+      </For>
+    </div>
+  );
+}

@@ -1,0 +1,286 @@
+import { createEffect, createMemo, createSignal, For, Match, on, onCleanup, Show, Switch, untrack } from 'solid-js';
+import type { Note, Strategy } from '../api/types';
+import type { SaveState } from '../lib/autosave';
+import { fullTime, relativeTime } from '../lib/time';
+import type { AppState } from '../state';
+import { Badge } from './Badge';
+import { Editor, type EditorHandle } from './editor/Editor';
+import { IconBack, IconEye, IconMore, IconPencil, IconPin, IconWarn } from './icons';
+import { Preview } from './Preview';
+
+export const STRATEGIES: { value: Strategy; label: string; hint: string }[] = [
+  { value: 'auto_merge', label: 'Auto-merge', hint: 'Merge edits; ask only when they overlap.' },
+  { value: 'last_writer_wins', label: 'Last writer wins', hint: 'The latest edit wins whole; the other is kept in history.' },
+  { value: 'always_ask', label: 'Always ask', hint: 'Ask me about every concurrent edit.' },
+];
+
+export function saveLabel(s: SaveState): string {
+  switch (s) {
+    case 'saved':
+      return 'Saved';
+    case 'dirty':
+    case 'saving':
+      return 'Saving…';
+    case 'error':
+      return 'Not saved';
+  }
+}
+
+export interface NotePaneProps {
+  app: AppState;
+  editorRef?: (h: EditorHandle) => void;
+  titleRef: (el: HTMLInputElement) => void;
+  /** Hands the app the preview toggle (Ctrl+E). */
+  previewToggleRef: (toggle: () => void) => void;
+}
+
+export function NotePane(props: NotePaneProps) {
+  const app = props.app;
+  let editor: EditorHandle | undefined;
+  const [menuOpen, setMenuOpen] = createSignal(false);
+  const [confirmDelete, setConfirmDelete] = createSignal(false);
+  // Text the preview shows: read from the editor when the preview opens.
+  const [previewText, setPreviewText] = createSignal('');
+
+  const cur = () => app.current();
+  const preview = () => {
+    const c = cur();
+    return !!c && app.isPreview(c.note.id);
+  };
+
+  function togglePreview() {
+    const c = cur();
+    if (!c) return;
+    if (!preview()) setPreviewText(editor?.text() ?? c.note.body);
+    app.togglePreview(c.note.id);
+    if (preview()) queueMicrotask(() => editor?.focus());
+  }
+
+  props.previewToggleRef(togglePreview);
+
+  const closeMenu = (e: MouseEvent) => {
+    if (!(e.target as HTMLElement).closest('.note-menu')) {
+      setMenuOpen(false);
+      setConfirmDelete(false);
+    }
+  };
+  document.addEventListener('mousedown', closeMenu);
+  onCleanup(() => document.removeEventListener('mousedown', closeMenu));
+
+  return (
+    <Show when={cur()?.note.id} keyed>
+      {(noteId) => {
+        // Re-rendered only for another note; saves update `current` in place.
+        const note = (): Note | undefined => app.current()?.note;
+        const version = () => app.current()?.version ?? 0;
+        // The title field is set when the note loads, never from a save's
+        // echo (which may be behind what is typed).
+        const loadedTitle = createMemo(on(version, () => untrack(() => note()?.title ?? '')));
+        const loadedBody = () => untrack(() => note()?.body ?? '');
+        createEffect(on(version, () => setPreviewText(loadedBody())));
+        return (
+        <section class="note-pane" aria-label="Note" data-testid="note-pane" data-note-id={noteId}>
+          <header class="note-toolbar">
+            <button
+              type="button"
+              class="icon-btn only-narrow"
+              aria-label="Back to notes"
+              onClick={() => void app.openNote(null)}
+            >
+              <IconBack />
+            </button>
+            <div class="note-toolbar-left">
+              <span
+                class="save-state"
+                classList={{ error: app.saveState() === 'error', busy: app.saveState() !== 'saved' && app.saveState() !== 'error' }}
+                data-testid="save-state"
+                data-state={app.saveState()}
+                role="status"
+                title={app.saveError() ?? ''}
+              >
+                {saveLabel(app.saveState())}
+              </span>
+              <span class="toolbar-sep" aria-hidden="true">·</span>
+              <span class="edited" title={fullTime(note()?.updated_at ?? 0)}>
+                Edited {relativeTime(note()?.updated_at ?? 0, app.now())}
+              </span>
+              <Badge sync={note()?.sync ?? 'pending'} pill />
+            </div>
+            <div class="note-toolbar-right">
+              <button
+                type="button"
+                class="icon-btn"
+                classList={{ on: note()?.pinned ?? false }}
+                aria-pressed={note()?.pinned ?? false}
+                aria-label={note()?.pinned ? 'Unpin note' : 'Pin note'}
+                title={note()?.pinned ? 'Unpin' : 'Pin to top'}
+                data-testid="pin-toggle"
+                onClick={() => void app.setPinned(noteId, !(note()?.pinned ?? false))}
+              >
+                <IconPin filled={note()?.pinned ?? false} />
+              </button>
+              <button
+                type="button"
+                class="icon-btn"
+                aria-pressed={preview()}
+                aria-label={preview() ? 'Edit (show the Markdown)' : 'Preview'}
+                title={preview() ? 'Edit' : 'Preview'}
+                data-testid="preview-toggle"
+                onClick={togglePreview}
+              >
+                <Show when={preview()} fallback={<IconEye />}>
+                  <IconPencil />
+                </Show>
+              </button>
+              <div class="note-menu">
+                <button
+                  type="button"
+                  class="icon-btn"
+                  aria-haspopup="menu"
+                  aria-expanded={menuOpen()}
+                  aria-label="Note menu"
+                  data-testid="note-menu"
+                  onClick={() => setMenuOpen(!menuOpen())}
+                >
+                  <IconMore />
+                </button>
+                <Show when={menuOpen()}>
+                  <div class="menu" role="menu" aria-label="Note">
+                    <div class="menu-label" id="note-strategy-label">
+                      Conflicts in this note
+                    </div>
+                    <div role="group" aria-labelledby="note-strategy-label">
+                      <For each={[{ value: null, label: `Follow app setting`, hint: '' }, ...STRATEGIES]}>
+                        {(s) => (
+                          <button
+                            type="button"
+                            role="menuitemradio"
+                            aria-checked={app.noteStrategy() === s.value}
+                            class="menu-item"
+                            data-testid={`note-strategy-${s.value ?? 'app'}`}
+                            title={s.hint}
+                            onClick={() => {
+                              void app.setStrategyForNote(noteId, s.value as Strategy | null);
+                              setMenuOpen(false);
+                            }}
+                          >
+                            <span class="check" aria-hidden="true">
+                              {app.noteStrategy() === s.value ? '✓' : ''}
+                            </span>
+                            {s.label}
+                          </button>
+                        )}
+                      </For>
+                    </div>
+                    <div class="menu-sep" role="separator" />
+                    <Show
+                      when={confirmDelete()}
+                      fallback={
+                        <button
+                          type="button"
+                          role="menuitem"
+                          class="menu-item danger"
+                          data-testid="note-delete"
+                          onClick={() => setConfirmDelete(true)}
+                        >
+                          <span class="check" aria-hidden="true" />
+                          Delete note…
+                        </button>
+                      }
+                    >
+                      <div class="menu-confirm">
+                        <p>Delete this note on all your devices?</p>
+                        <div class="row">
+                          <button type="button" class="btn btn-sm" onClick={() => setConfirmDelete(false)}>
+                            Cancel
+                          </button>
+                          <button
+                            type="button"
+                            class="btn btn-sm btn-danger"
+                            data-testid="note-delete-confirm"
+                            onClick={() => {
+                              setMenuOpen(false);
+                              setConfirmDelete(false);
+                              void app.deleteNote(noteId);
+                            }}
+                          >
+                            Delete
+                          </button>
+                        </div>
+                      </div>
+                    </Show>
+                  </div>
+                </Show>
+              </div>
+            </div>
+          </header>
+
+          <Switch>
+            <Match when={note()?.sync === 'conflict'}>
+              <div class="banner banner-conflict" role="status" data-testid="conflict-banner">
+                <IconWarn />
+                <span>
+                  This note was changed on two devices. <strong>Nothing has been lost</strong>: both versions are kept.
+                </span>
+                <button
+                  type="button"
+                  class="btn btn-sm"
+                  data-testid="conflict-open"
+                  onClick={() => void app.openConflictForNote(noteId)}
+                >
+                  Resolve…
+                </button>
+              </div>
+            </Match>
+            <Match when={app.saveState() === 'error'}>
+              <div class="banner banner-error" role="alert" data-testid="save-error">
+                <IconWarn />
+                <span>
+                  Not saved: {app.saveError()} Your text stays here and is saved again with your next edit.
+                </span>
+              </div>
+            </Match>
+          </Switch>
+
+          <div class="note-body">
+            <input
+              ref={props.titleRef}
+              class="title-input"
+              data-testid="note-title"
+              aria-label="Title"
+              placeholder="Untitled"
+              value={loadedTitle()}
+              maxLength={300}
+              onInput={(e) => app.editTitle(noteId, e.currentTarget.value)}
+              onBlur={() => void app.autosaver.flush(noteId)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' || (e.key === 'ArrowDown' && !e.shiftKey)) {
+                  e.preventDefault();
+                  editor?.focus();
+                }
+              }}
+            />
+            <Show when={preview()}>
+              <Preview source={previewText()} />
+            </Show>
+            <div class="editor-wrap" classList={{ hidden: preview() }}>
+              <Editor
+                docKey={`${noteId}:${version()}`}
+                doc={loadedBody()}
+                label="Note text (Markdown)"
+                placeholder="Start writing…"
+                onChange={(read) => app.editBody(noteId, read)}
+                onBlur={() => void app.autosaver.flush(noteId)}
+                ref={(h) => {
+                  editor = h;
+                  props.editorRef?.(h);
+                }}
+              />
+            </div>
+          </div>
+        </section>
+        );
+      }}
+    </Show>
+  );
+}

@@ -1,0 +1,303 @@
+import { createSignal, For, Show } from 'solid-js';
+import { toApiError } from '../api/errors';
+import type { Theme } from '../api/types';
+import { type AccountErrors, type AccountMode, fieldForError, validateAccountForm } from '../lib/account';
+import type { AppState } from '../state';
+import { Dialog } from './Dialog';
+import { ShortcutTable } from './Help';
+import { STRATEGIES } from './NotePane';
+import { NetworkControls } from './NetworkControls';
+
+const THEMES: { value: Theme; label: string }[] = [
+  { value: 'system', label: 'System' },
+  { value: 'light', label: 'Light' },
+  { value: 'dark', label: 'Dark' },
+];
+
+export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
+  const app = props.app;
+  return (
+    <Dialog title="Settings" testid="settings" onClose={() => app.setSettingsOpen(false)} wide>
+      <section class="settings-section" aria-labelledby="set-account">
+        <h3 id="set-account">Account and sync</h3>
+        <AccountSection app={app} />
+      </section>
+
+      <section class="settings-section" aria-labelledby="set-conflicts">
+        <h3 id="set-conflicts">When a note is edited on two devices</h3>
+        <div class="radio-list" role="radiogroup" aria-labelledby="set-conflicts" data-testid="settings-strategy">
+          <For each={STRATEGIES}>
+            {(s) => (
+              <label class="radio-row">
+                <input
+                  type="radio"
+                  name="app-strategy"
+                  value={s.value}
+                  checked={app.appStrategy() === s.value}
+                  data-testid={`strategy-${s.value}`}
+                  onChange={() => void app.setStrategyForApp(s.value)}
+                />
+                <span>
+                  <strong>{s.label}</strong>
+                  <span class="muted block">{s.hint}</span>
+                </span>
+              </label>
+            )}
+          </For>
+        </div>
+        <p class="muted small">A note can have its own choice, from the ⋯ menu in the editor.</p>
+      </section>
+
+      <section class="settings-section" aria-labelledby="set-look">
+        <h3 id="set-look">Appearance</h3>
+        <div class="segmented" role="radiogroup" aria-labelledby="set-look" data-testid="settings-theme">
+          <For each={THEMES}>
+            {(t) => (
+              <label class="seg" classList={{ on: app.settings().theme === t.value }}>
+                <input
+                  type="radio"
+                  name="theme"
+                  value={t.value}
+                  checked={app.settings().theme === t.value}
+                  data-testid={`theme-${t.value}`}
+                  onChange={() => void app.setTheme(t.value)}
+                />
+                {t.label}
+              </label>
+            )}
+          </For>
+        </div>
+      </section>
+
+      <section class="settings-section" aria-labelledby="set-net">
+        <h3 id="set-net">Network (for testers)</h3>
+        <NetworkControls app={app} idPrefix="set" />
+      </section>
+
+      <section class="settings-section" aria-labelledby="set-keys">
+        <h3 id="set-keys">Keyboard shortcuts</h3>
+        <ShortcutTable isMac={props.isMac} />
+      </section>
+    </Dialog>
+  );
+}
+
+function AccountSection(props: { app: AppState }) {
+  const app = props.app;
+  const [mode, setMode] = createSignal<AccountMode>('login');
+  const [serverUrl, setServerUrl] = createSignal(app.account()?.server_url ?? '');
+  const [username, setUsername] = createSignal(app.account()?.username ?? '');
+  const [passphrase, setPassphrase] = createSignal('');
+  const [confirm, setConfirm] = createSignal('');
+  const [errors, setErrors] = createSignal<AccountErrors>({});
+  const [formError, setFormError] = createSignal<string | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  const [confirmLogout, setConfirmLogout] = createSignal(false);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setFormError(null);
+    const r = validateAccountForm(mode(), {
+      serverUrl: serverUrl(),
+      username: username(),
+      passphrase: passphrase(),
+      confirm: confirm(),
+    });
+    if (!r.ok) {
+      setErrors(r.errors);
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      if (mode() === 'register') await app.register(r.creds);
+      else await app.logIn(r.creds);
+      setPassphrase('');
+      setConfirm('');
+    } catch (err) {
+      const ae = toApiError(err);
+      const field = fieldForError(ae.code);
+      if (field) setErrors({ [field]: ae.message });
+      else setFormError(ae.message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const pending = () => app.status()?.pending ?? 0;
+
+  const err = (k: keyof AccountErrors) => errors()[k];
+
+  return (
+    <Show
+      when={!app.account()?.logged_in}
+      fallback={
+        <div class="account-card" data-testid="account-signed-in">
+          <p>
+            Signed in as <strong data-testid="account-username">{app.account()?.username}</strong> on{' '}
+            <span class="mono" data-testid="account-server">
+              {app.account()?.server_url}
+            </span>
+            .
+          </p>
+          <p class="muted small">Notes are encrypted on this device before they leave it; the server never sees them.</p>
+          <Show
+            when={confirmLogout()}
+            fallback={
+              <button
+                type="button"
+                class="btn"
+                data-testid="logout"
+                onClick={() => (pending() > 0 ? setConfirmLogout(true) : void app.logOut())}
+              >
+                Log out
+              </button>
+            }
+          >
+            <div class="callout warn" role="alert" data-testid="logout-warning">
+              <p>
+                <strong>
+                  {pending()} {pending() === 1 ? 'change has' : 'changes have'} not synced yet.
+                </strong>{' '}
+                They stay on this device and sync after you next log in. Nothing is deleted.
+              </p>
+              <div class="row">
+                <button type="button" class="btn btn-sm" onClick={() => setConfirmLogout(false)}>
+                  Cancel
+                </button>
+                <button
+                  type="button"
+                  class="btn btn-sm btn-primary"
+                  data-testid="logout-confirm"
+                  onClick={() => {
+                    setConfirmLogout(false);
+                    void app.logOut();
+                  }}
+                >
+                  Log out, keep them here
+                </button>
+              </div>
+            </div>
+          </Show>
+        </div>
+      }
+    >
+      <p class="muted">
+        Outpost works without an account: notes stay on this device. Connect a sync server to use them on your other
+        devices; what you have now uploads when you connect.
+      </p>
+      <div class="segmented" role="tablist" aria-label="Account">
+        <button
+          type="button"
+          role="tab"
+          class="seg"
+          classList={{ on: mode() === 'login' }}
+          aria-selected={mode() === 'login'}
+          data-testid="account-mode-login"
+          onClick={() => {
+            setMode('login');
+            setErrors({});
+          }}
+        >
+          Log in
+        </button>
+        <button
+          type="button"
+          role="tab"
+          class="seg"
+          classList={{ on: mode() === 'register' }}
+          aria-selected={mode() === 'register'}
+          data-testid="account-mode-register"
+          onClick={() => {
+            setMode('register');
+            setErrors({});
+          }}
+        >
+          Create account
+        </button>
+      </div>
+      <form class="account-form" onSubmit={(e) => void submit(e)} novalidate data-testid="account-form">
+        <Field label="Server URL" id="acc-url" error={err('serverUrl')}>
+          <input
+            id="acc-url"
+            type="url"
+            placeholder="https://sync.example.org"
+            autocomplete="url"
+            data-testid="settings-server-url"
+            value={serverUrl()}
+            aria-invalid={!!err('serverUrl')}
+            aria-describedby={err('serverUrl') ? 'acc-url-err' : undefined}
+            onInput={(e) => setServerUrl(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Username" id="acc-user" error={err('username')}>
+          <input
+            id="acc-user"
+            autocomplete="username"
+            data-testid="settings-username"
+            value={username()}
+            aria-invalid={!!err('username')}
+            aria-describedby={err('username') ? 'acc-user-err' : undefined}
+            onInput={(e) => setUsername(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Passphrase" id="acc-pass" error={err('passphrase')}>
+          <input
+            id="acc-pass"
+            type="password"
+            autocomplete={mode() === 'register' ? 'new-password' : 'current-password'}
+            data-testid="settings-passphrase"
+            value={passphrase()}
+            aria-invalid={!!err('passphrase')}
+            aria-describedby={err('passphrase') ? 'acc-pass-err' : undefined}
+            onInput={(e) => setPassphrase(e.currentTarget.value)}
+          />
+        </Field>
+        <Show when={mode() === 'register'}>
+          <Field label="Passphrase again" id="acc-confirm" error={err('confirm')}>
+            <input
+              id="acc-confirm"
+              type="password"
+              autocomplete="new-password"
+              data-testid="settings-passphrase-confirm"
+              value={confirm()}
+              aria-invalid={!!err('confirm')}
+              aria-describedby={err('confirm') ? 'acc-confirm-err' : undefined}
+              onInput={(e) => setConfirm(e.currentTarget.value)}
+            />
+          </Field>
+          <p class="muted small">
+            Your passphrase encrypts the key to your notes. Nobody can reset it for you: keep it somewhere safe.
+          </p>
+        </Show>
+        <Show when={mode() === 'login'}>
+          <p class="muted small">On a second device, log in with the same username and passphrase to unlock your notes.</p>
+        </Show>
+        <Show when={formError()}>
+          <p class="field-error" role="alert" data-testid="account-error">
+            {formError()}
+          </p>
+        </Show>
+        <div class="row">
+          <button type="submit" class="btn btn-primary" disabled={busy()} data-testid="account-submit">
+            {busy() ? 'Connecting…' : mode() === 'register' ? 'Create account' : 'Log in'}
+          </button>
+        </div>
+      </form>
+    </Show>
+  );
+}
+
+function Field(props: { label: string; id: string; error: string | undefined; children: import('solid-js').JSX.Element }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      <Show when={props.error}>
+        <p class="field-error" id={`${props.id}-err`} data-testid={`${props.id}-error`}>
+          {props.error}
+        </p>
+      </Show>
+    </div>
+  );
+}

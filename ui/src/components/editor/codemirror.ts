@@ -1,0 +1,134 @@
+// CodeMirror 6 set up for Markdown notes: history, search, the default
+// keymaps, soft wrapping, and a theme drawn from the app's CSS variables so
+// light and dark follow the app.
+import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
+import { markdown, markdownLanguage } from '@codemirror/lang-markdown';
+import { HighlightStyle, syntaxHighlighting, indentOnInput, bracketMatching } from '@codemirror/language';
+import { highlightSelectionMatches, search, searchKeymap } from '@codemirror/search';
+import { EditorState, type Extension } from '@codemirror/state';
+import {
+  drawSelection,
+  dropCursor,
+  EditorView,
+  highlightActiveLine,
+  keymap,
+  placeholder as placeholderExt,
+  rectangularSelection,
+} from '@codemirror/view';
+import { tags as t } from '@lezer/highlight';
+
+const theme = EditorView.theme({
+  '&': {
+    color: 'var(--text)',
+    backgroundColor: 'transparent',
+    fontSize: 'var(--editor-size)',
+    height: '100%',
+  },
+  '&.cm-focused': { outline: 'none' },
+  '.cm-scroller': {
+    fontFamily: 'var(--font-text)',
+    lineHeight: '1.7',
+    overflow: 'auto',
+  },
+  '.cm-content': {
+    maxWidth: 'var(--measure)',
+    margin: '0 auto',
+    padding: '8px 32px 40vh',
+    caretColor: 'var(--accent)',
+  },
+  '.cm-line': { padding: '0' },
+  '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--accent)', borderLeftWidth: '2px' },
+  '&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, ::selection': {
+    backgroundColor: 'var(--selection) !important',
+  },
+  '.cm-activeLine': { backgroundColor: 'transparent' },
+  '.cm-placeholder': { color: 'var(--text-faint)' },
+  '.cm-searchMatch': { backgroundColor: 'var(--match)', outline: '1px solid var(--match-border)' },
+  '.cm-searchMatch.cm-searchMatch-selected': { backgroundColor: 'var(--match-strong)' },
+  '.cm-selectionMatch': { backgroundColor: 'var(--match)' },
+  '.cm-panels': { backgroundColor: 'var(--surface-2)', color: 'var(--text)', fontFamily: 'var(--font-ui)' },
+  '.cm-panels.cm-panels-top': { borderBottom: '1px solid var(--border)' },
+  '.cm-panels.cm-panels-bottom': { borderTop: '1px solid var(--border)' },
+  '.cm-panel.cm-search': { padding: '6px 10px', fontSize: '13px' },
+  '.cm-panel.cm-search input, .cm-panel.cm-search button': { fontSize: '13px' },
+  '.cm-textfield': {
+    backgroundColor: 'var(--surface)',
+    color: 'var(--text)',
+    border: '1px solid var(--border-strong)',
+    borderRadius: '6px',
+    padding: '3px 6px',
+  },
+  '.cm-button': {
+    backgroundImage: 'none',
+    backgroundColor: 'var(--surface)',
+    color: 'var(--text)',
+    border: '1px solid var(--border-strong)',
+    borderRadius: '6px',
+    padding: '3px 8px',
+  },
+  '.cm-panel button[name=close]': { color: 'var(--text-muted)' },
+});
+
+const highlight = HighlightStyle.define([
+  { tag: t.heading1, fontSize: '1.6em', fontWeight: '700', lineHeight: '1.4' },
+  { tag: t.heading2, fontSize: '1.35em', fontWeight: '700' },
+  { tag: t.heading3, fontSize: '1.15em', fontWeight: '650' },
+  { tag: [t.heading4, t.heading5, t.heading6], fontWeight: '650' },
+  { tag: t.strong, fontWeight: '700' },
+  { tag: t.emphasis, fontStyle: 'italic' },
+  { tag: t.strikethrough, textDecoration: 'line-through' },
+  { tag: t.link, color: 'var(--accent)' },
+  { tag: t.url, color: 'var(--text-muted)' },
+  { tag: t.monospace, fontFamily: 'var(--font-mono)', fontSize: '0.92em', color: 'var(--code)' },
+  { tag: t.quote, color: 'var(--text-muted)', fontStyle: 'italic' },
+  { tag: [t.processingInstruction, t.meta, t.contentSeparator], color: 'var(--text-faint)' },
+  { tag: t.list, color: 'var(--accent-text)' },
+]);
+
+export interface EditorOptions {
+  doc: string;
+  placeholder?: string;
+  label: string;
+  /** Called on every change with a reader of the new text (cheap: no copy). */
+  onChange?: (read: () => string) => void;
+  onBlur?: () => void;
+}
+
+export function editorExtensions(o: EditorOptions): Extension[] {
+  return [
+    history(),
+    drawSelection(),
+    dropCursor(),
+    rectangularSelection(),
+    indentOnInput(),
+    bracketMatching(),
+    highlightActiveLine(),
+    highlightSelectionMatches(),
+    search({ top: true }),
+    EditorView.lineWrapping,
+    markdown({ base: markdownLanguage }),
+    syntaxHighlighting(highlight),
+    theme,
+    placeholderExt(o.placeholder ?? ''),
+    keymap.of([...searchKeymap, ...historyKeymap, ...defaultKeymap]),
+    EditorView.contentAttributes.of({ 'aria-label': o.label, 'data-testid': 'editor-content', spellcheck: 'true' }),
+    EditorView.updateListener.of((u) => {
+      if (u.docChanged && o.onChange) {
+        const doc = u.state.doc;
+        o.onChange(() => doc.toString());
+      }
+    }),
+    EditorView.domEventHandlers({
+      blur: () => {
+        o.onBlur?.();
+        return false;
+      },
+    }),
+  ];
+}
+
+export function newState(o: EditorOptions): EditorState {
+  return EditorState.create({ doc: o.doc, extensions: editorExtensions(o) });
+}
+
+export { EditorView, EditorState };

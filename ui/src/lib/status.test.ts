@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import type { AccountInfo, SyncStatus } from '../api/types';
+import { refreshNeeded, statusView } from './status';
+
+const NOW = 1_750_000_000_000;
+const online: AccountInfo = { server_url: 'https://s.example', username: 'ada', logged_in: true };
+const local: AccountInfo = { server_url: null, username: null, logged_in: false };
+
+function st(p: Partial<SyncStatus> = {}): SyncStatus {
+  return {
+    connectivity: 'online',
+    net_mode: { mode: 'online' },
+    phase: 'idle',
+    pending: 0,
+    failed: 0,
+    progress: null,
+    last_success_ms: NOW - 2 * 60_000,
+    last_error: null,
+    open_conflicts: 0,
+    next_retry_ms: null,
+    updated_ms: NOW,
+    ...p,
+  };
+}
+
+describe('statusView', () => {
+  it('online and idle', () => {
+    const v = statusView(st(), online, NOW);
+    expect(v).toMatchObject({
+      label: 'Online',
+      tone: 'ok',
+      pending: null,
+      lastSynced: 'Synced 2 min ago',
+      error: null,
+      showRetry: false,
+      showApprove: false,
+      progress: null,
+    });
+  });
+
+  it('offline (switched off by the user) with pending changes', () => {
+    const v = statusView(
+      st({ connectivity: 'switched_off', net_mode: { mode: 'offline' }, phase: 'stopped', pending: 3 }),
+      online,
+      NOW,
+    );
+    expect(v.label).toBe('Working offline');
+    expect(v.tone).toBe('off');
+    expect(v.pending).toBe('3 pending');
+    expect(v.showRetry).toBe(false);
+    expect(v.announce).toBe('Working offline. 3 pending');
+  });
+
+  it('offline because the network is gone', () => {
+    const v = statusView(st({ connectivity: 'offline', pending: 1 }), online, NOW);
+    expect(v.label).toBe('Offline');
+    expect(v.pending).toBe('1 pending');
+  });
+
+  it('syncing with progress', () => {
+    const v = statusView(st({ phase: 'pushing', pending: 10, progress: { done: 3, total: 10 } }), online, NOW);
+    expect(v.label).toBe('Syncing 3/10');
+    expect(v.tone).toBe('busy');
+    expect(v.progress).toBeCloseTo(0.3);
+  });
+
+  it('syncing without a total yet', () => {
+    const v = statusView(st({ phase: 'pulling', progress: null }), online, NOW);
+    expect(v.label).toBe('Syncing…');
+    expect(v.progress).toBeNull();
+  });
+
+  it('an error with retry and when the next try is', () => {
+    const v = statusView(
+      st({
+        connectivity: 'offline',
+        phase: 'waiting_retry',
+        pending: 2,
+        last_error: { code: 'unreachable', message: 'The server cannot be reached.', at_ms: NOW - 1000 },
+        next_retry_ms: NOW + 12_000,
+      }),
+      online,
+      NOW,
+    );
+    expect(v.error).toBe('The server cannot be reached. Retrying in 12 s.');
+    expect(v.errorCode).toBe('unreachable');
+    expect(v.showRetry).toBe(true);
+    expect(v.showApprove).toBe(false);
+  });
+
+  it('an error while idle shows until a later success', () => {
+    const err = { code: 'network', message: 'Timed out.', at_ms: NOW - 1000 };
+    expect(statusView(st({ last_error: err, last_success_ms: NOW - 5000 }), online, NOW).error).toBe('Timed out.');
+    expect(statusView(st({ last_error: err, last_success_ms: NOW }), online, NOW).error).toBeNull();
+  });
+
+  it('held by the mass-delete rail asks for approval, not a retry', () => {
+    const v = statusView(
+      st({
+        phase: 'held',
+        last_error: { code: 'mass_delete_held', message: 'This sync would delete 412 notes.', at_ms: NOW },
+      }),
+      online,
+      NOW,
+    );
+    expect(v.label).toBe('Sync paused');
+    expect(v.tone).toBe('warn');
+    expect(v.showApprove).toBe(true);
+    expect(v.showRetry).toBe(false);
+    expect(v.error).toBe('This sync would delete 412 notes.');
+  });
+
+  it('failed changes and open conflicts are counted', () => {
+    const v = statusView(st({ failed: 1, open_conflicts: 2 }), online, NOW);
+    expect(v.failed).toBe('1 failed');
+    expect(v.conflicts).toBe('2 conflicts');
+    expect(statusView(st({ open_conflicts: 1 }), online, NOW).conflicts).toBe('1 conflict');
+  });
+
+  it('never synced', () => {
+    expect(statusView(st({ last_success_ms: null }), online, NOW).lastSynced).toBe('Never synced');
+  });
+
+  it('local only (no account): no last-synced, no retry', () => {
+    const v = statusView(st({ connectivity: 'unknown', phase: 'stopped', last_success_ms: null }), local, NOW);
+    expect(v.label).toBe('Local only');
+    expect(v.lastSynced).toBeNull();
+    expect(v.showRetry).toBe(false);
+  });
+
+  it('a simulated bad network says so', () => {
+    const v = statusView(st({ net_mode: { mode: 'flaky', drop: 0.3, latency_ms: 500 } }), online, NOW);
+    expect(v.label).toBe('Online (bad network)');
+  });
+});
+
+describe('refreshNeeded', () => {
+  it('reloads the list after a pass and when counts move', () => {
+    expect(refreshNeeded(st(), st({ last_success_ms: NOW }))).toEqual({ list: true, conflicts: false });
+    expect(refreshNeeded(st(), st({ pending: 1 }))).toEqual({ list: true, conflicts: false });
+    expect(refreshNeeded(st(), st({ open_conflicts: 1 }))).toEqual({ list: true, conflicts: true });
+    expect(refreshNeeded(st({ phase: 'pulling' }), st({ phase: 'idle' })).list).toBe(true);
+    expect(refreshNeeded(st(), st({ updated_ms: NOW + 1 }))).toEqual({ list: false, conflicts: false });
+    expect(refreshNeeded(null, st({ open_conflicts: 2 }))).toEqual({ list: false, conflicts: true });
+  });
+});

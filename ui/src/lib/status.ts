@@ -1,0 +1,128 @@
+// What the status bar says, from the engine's SyncStatus. Pure, so every
+// state has a test.
+import type { AccountInfo, SyncStatus } from '../api/types';
+import { relativeTime, untilTime } from './time';
+
+export type Tone = 'ok' | 'busy' | 'off' | 'warn' | 'error' | 'local';
+
+export interface StatusView {
+  /** Short state: "Online", "Offline", "Working offline", "Syncing 3/10"… */
+  label: string;
+  tone: Tone;
+  /** 0..1 while a pass reports progress. */
+  progress: number | null;
+  /** "3 pending" or null when nothing waits. */
+  pending: string | null;
+  failed: string | null;
+  conflicts: string | null;
+  /** "Synced 2 min ago", "Never synced", null when local only. */
+  lastSynced: string | null;
+  /** The last error for people, with when the next try is. */
+  error: string | null;
+  errorCode: string | null;
+  showRetry: boolean;
+  /** Sync is held by the mass-delete rail: ask the user to approve. */
+  showApprove: boolean;
+  /** One sentence for screen readers (aria-live). */
+  announce: string;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export function statusView(s: SyncStatus, account: AccountInfo | null, now: number): StatusView {
+  const localOnly = account !== null && !account.logged_in;
+  const held = s.phase === 'held' || s.last_error?.code === 'mass_delete_held';
+  const syncing = s.phase === 'pushing' || s.phase === 'pulling';
+
+  let label: string;
+  let tone: Tone;
+  if (localOnly) {
+    label = 'Local only';
+    tone = 'local';
+  } else if (held) {
+    label = 'Sync paused';
+    tone = 'warn';
+  } else if (s.connectivity === 'switched_off' || s.net_mode.mode === 'offline') {
+    label = 'Working offline';
+    tone = 'off';
+  } else if (s.connectivity === 'offline') {
+    label = 'Offline';
+    tone = 'off';
+  } else if (syncing) {
+    label = s.progress && s.progress.total > 0 ? `Syncing ${s.progress.done}/${s.progress.total}` : 'Syncing…';
+    tone = 'busy';
+  } else if (s.connectivity === 'unknown') {
+    label = 'Connecting…';
+    tone = 'busy';
+  } else if (s.net_mode.mode === 'flaky') {
+    label = 'Online (bad network)';
+    tone = 'warn';
+  } else {
+    label = 'Online';
+    tone = 'ok';
+  }
+  if (!held && !localOnly && s.last_error && s.phase === 'waiting_retry' && tone === 'ok') tone = 'warn';
+
+  const progress =
+    syncing && s.progress && s.progress.total > 0 ? Math.min(1, Math.max(0, s.progress.done / s.progress.total)) : null;
+
+  const pending = s.pending > 0 ? `${s.pending} pending` : null;
+  const failed = s.failed > 0 ? `${s.failed} failed` : null;
+  const conflicts = s.open_conflicts > 0 ? plural(s.open_conflicts, 'conflict') : null;
+
+  let lastSynced: string | null = null;
+  if (!localOnly) {
+    lastSynced = s.last_success_ms !== null ? `Synced ${relativeTime(s.last_success_ms, now)}` : 'Never synced';
+  }
+
+  let error: string | null = null;
+  const errorCode = s.last_error?.code ?? null;
+  if (held) {
+    error = s.last_error?.message ?? 'This sync would delete many notes. Nothing was deleted yet.';
+  } else if (s.last_error && s.phase !== 'idle' && !syncing) {
+    error = s.last_error.message;
+    if (s.phase === 'waiting_retry' && s.next_retry_ms !== null) error += ` Retrying ${untilTime(s.next_retry_ms, now)}.`;
+  } else if (s.last_error && s.phase === 'idle' && (s.last_success_ms ?? 0) < s.last_error.at_ms) {
+    error = s.last_error.message;
+  }
+
+  const showRetry = !localOnly && !held && error !== null && s.connectivity !== 'switched_off';
+
+  const parts = [label];
+  if (pending) parts.push(pending);
+  if (failed) parts.push(failed);
+  if (conflicts) parts.push(conflicts);
+  if (error) parts.push(error);
+  return {
+    label,
+    tone,
+    progress,
+    pending,
+    failed,
+    conflicts,
+    lastSynced,
+    error,
+    errorCode,
+    showRetry,
+    showApprove: held,
+    announce: parts.join('. '),
+  };
+}
+
+/**
+ * Which views to reload after a status update. The contract has no
+ * "notes changed" event: a pull that brought changes shows as a new
+ * last_success_ms, and badges move with the pending, failed and conflict
+ * counts.
+ */
+export function refreshNeeded(prev: SyncStatus | null, next: SyncStatus): { list: boolean; conflicts: boolean } {
+  if (!prev) return { list: false, conflicts: next.open_conflicts > 0 };
+  const conflicts = prev.open_conflicts !== next.open_conflicts;
+  const list =
+    conflicts ||
+    prev.last_success_ms !== next.last_success_ms ||
+    prev.pending !== next.pending ||
+    prev.failed !== next.failed ||
+    (prev.phase === 'pulling' && next.phase !== 'pulling');
+  return { list, conflicts };
+}

@@ -1,0 +1,24 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from 'vite';
+import solid from 'vite-plugin-solid';
+
+// The production build has one entry, index.html (src/main.tsx, the real
+// IPC). dev/index.html (an in-memory fake of the IPC) is served by the dev
+// server only (`npm run dev:fake`) and is never part of dist/.
+export default defineConfig({
+  plugins: [solid()],
+  clearScreen: false,
+  server: { port: 5173, strictPort: true },
+  build: {
+    outDir: 'dist',
+    target: 'es2021',
+    // Tauri's CSP: no inline scripts; the polyfill is not needed by WebKit/WebView2.
+    modulePreload: { polyfill: false },
+    sourcemap: false,
+    chunkSizeWarningLimit: 1200,
+  },
+  test: {
+    environment: 'node',
+    include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+  },
+});
