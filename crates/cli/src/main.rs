@@ -51,6 +51,9 @@ enum Command {
     Seed(commands::seed::SeedArgs),
     /// Outbox, sync and conflict state of the store (needs no key)
     Status(commands::status::StatusArgs),
+    /// Testers' network switch: online, offline, or flaky (drops, latency); needs no key
+    #[command(subcommand)]
+    Net(commands::net::NetCmd),
     /// Concurrent edits that need you: list them, settle them, pick a strategy
     #[command(subcommand)]
     Conflicts(commands::conflicts::ConflictsCmd),
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(&dir, args),
         Command::Seed(args) => commands::seed::run(&dir, args),
         Command::Status(args) => commands::status::run(&dir, args),
+        Command::Net(cmd) => commands::net::run(&dir, cmd),
         Command::Conflicts(cmd) => commands::conflicts::run(&dir, cmd),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
         Command::Debug(cmd) => commands::debug::run(&dir, cmd),
@@ -112,8 +116,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// Exit codes, documented in the README:
 /// 1 other, 2 usage, 3 not found, 4 invalid input, 5 key unavailable or
 /// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed,
-/// 8 server unreachable (try again later), 9 server refused the request,
-/// 10 sync held: it would delete many notes and waits for approval.
+/// 8 server unreachable or switched offline by `outpost net` (try again
+/// later), 9 server refused the request, 10 sync held: it would delete many
+/// notes and waits for approval.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use outpost_core::Error as E;
     let Some(e) = err.chain().find_map(|c| c.downcast_ref::<E>()) else {
@@ -127,6 +132,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::Decrypt { .. } | E::Crypto(_) => 7,
         E::Io { .. } | E::Db(_) => 1,
         E::Remote(r) if r.is_retryable() => 8,
+        E::Remote(outpost_core::remote::RemoteError::Offline) => 8,
         E::Remote(_) => 9,
         E::ConflictNotFound(_) => 3,
         E::MassDeleteHeld { .. } => 10,

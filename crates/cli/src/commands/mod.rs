@@ -2,6 +2,7 @@ pub mod account;
 pub mod conflicts;
 pub mod debug;
 pub mod migrate;
+pub mod net;
 pub mod notes;
 pub mod seed;
 pub mod serve;
