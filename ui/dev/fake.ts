@@ -68,7 +68,7 @@ function makeNotes(count: number): Note[] {
     const title = f ? f.title : `${cap(pick(WORDS))} ${pick(WORDS)}${r() < 0.4 ? ` ${pick(WORDS)}` : ''}`;
     const body = f
       ? f.body
-      : `# ${title}\n\n${Array.from({ length: 2 + Math.floor(r() * 5) }, () => pick(SENTENCES)).join(' ')}\n\n- ${pick(WORDS)}\n- ${pick(WORDS)}\n`;
+      : `${Array.from({ length: 2 + Math.floor(r() * 5) }, () => pick(SENTENCES)).join(' ')}\n\n- ${pick(WORDS)}\n- ${pick(WORDS)}\n`;
     const updated = now - Math.floor(i < 5 ? i * 90_000 + 20_000 : (i / count) * 400 * 86_400_000 + r() * 86_400_000);
     notes.push({
       id: uuid(i),

@@ -85,7 +85,7 @@ export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
             <div class="conflict-columns">
               <Column
                 heading="Base"
-                sub="The version both devices started from"
+                sub="Where both started"
                 body={c().base_body}
                 base={null}
                 testid="conflict-base"
@@ -121,6 +121,7 @@ export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
               doc={props.screen.note.body}
               label="Merged text"
               testid="conflict-merge-editor"
+              markers
               ref={(h) => (editor = h)}
             />
           </div>

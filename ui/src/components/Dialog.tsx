@@ -9,8 +9,9 @@ export function Dialog(props: { title: string; onClose: () => void; children: JS
   let panel!: HTMLDivElement;
   const before = document.activeElement as HTMLElement | null;
   onMount(() => {
-    const first = panel.querySelector<HTMLElement>('[autofocus]') ?? panel.querySelector<HTMLElement>(FOCUSABLE);
-    (first ?? panel).focus();
+    // The first field marked autofocus, else the dialog itself (screen
+    // readers then read its title; Tab goes to the first control).
+    (panel.querySelector<HTMLElement>('[autofocus]') ?? panel).focus();
   });
   onCleanup(() => before?.focus?.());
 

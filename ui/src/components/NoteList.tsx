@@ -1,4 +1,4 @@
-import { createMemo, createSignal, For, onCleanup, Show } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import type { ListItem } from '../lib/search';
 import { relativeTime } from '../lib/time';
 import { moveIndex, scrollToReveal, visibleWindow } from '../lib/virtual';
@@ -20,7 +20,7 @@ export interface NoteListProps {
 }
 
 export function NoteList(props: NoteListProps) {
-  let scroller!: HTMLDivElement;
+  let scroller: HTMLDivElement | undefined;
   const [scrollTop, setScrollTop] = createSignal(0);
   const [height, setHeight] = createSignal(600);
   // The row keyboard focus is on (may differ from the open note until Enter).
@@ -50,12 +50,36 @@ export function NoteList(props: NoteListProps) {
   });
 
   function reveal(i: number) {
+    if (!scroller || i < 0) return;
     const top = scrollToReveal(i, ROW_HEIGHT, scroller.scrollTop, scroller.clientHeight);
     if (top !== null) {
       scroller.scrollTop = top;
       setScrollTop(top);
     }
   }
+
+  // A note opened from elsewhere (new note, conflict, search) comes into view.
+  createEffect(
+    on(
+      () => props.selectedId,
+      (id) => {
+        if (id) reveal(props.items.findIndex((n) => n.id === id));
+      },
+      { defer: true },
+    ),
+  );
+  // A new search starts at the top.
+  createEffect(
+    on(
+      () => props.query,
+      () => {
+        setCursor(-1);
+        if (scroller) scroller.scrollTop = 0;
+        setScrollTop(0);
+      },
+      { defer: true },
+    ),
+  );
 
   function onKeyDown(e: KeyboardEvent) {
     if (e.key === 'Enter' || e.key === ' ') {
@@ -67,7 +91,7 @@ export function NoteList(props: NoteListProps) {
       }
       return;
     }
-    const next = moveIndex(activeIndex(), e.key, props.items.length, Math.floor(scroller.clientHeight / ROW_HEIGHT) - 1);
+    const next = moveIndex(activeIndex(), e.key, props.items.length, Math.floor((scroller?.clientHeight ?? 0) / ROW_HEIGHT) - 1);
     if (next === null) return;
     e.preventDefault();
     setCursor(next);
@@ -118,7 +142,7 @@ export function NoteList(props: NoteListProps) {
             aria-activedescendant={activeId()}
             data-testid="note-list"
             data-count={props.items.length}
-            onScroll={() => setScrollTop(scroller.scrollTop)}
+            onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
             onKeyDown={onKeyDown}
             onFocus={() => setCursor(-1)}
           >

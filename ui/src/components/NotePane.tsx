@@ -269,6 +269,7 @@ export function NotePane(props: NotePaneProps) {
                 doc={loadedBody()}
                 label="Note text (Markdown)"
                 placeholder="Start writing…"
+                markers={untrack(() => note()?.sync === 'conflict')}
                 onChange={(read) => app.editBody(noteId, read)}
                 onBlur={() => void app.autosaver.flush(noteId)}
                 ref={(h) => {

@@ -47,7 +47,7 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
               </Show>
             </span>
             <span class="status-item" data-testid="status-pending" data-count={app.status()?.pending ?? 0}>
-              {v().pending ?? 'All saved'}
+              {v().pending ?? 'Nothing pending'}
             </span>
             <Show when={v().failed}>
               <span class="status-item tone-error-text" data-testid="status-failed" data-count={app.status()?.failed ?? 0}>
@@ -83,7 +83,7 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
             </Show>
             <span class="status-spacer" />
             <Show when={v().error}>
-              <span class="status-item status-error" data-testid="status-error" data-code={v().errorCode ?? ''} title={v().error ?? ''}>
+              <span class="status-item status-error" classList={{ held: v().showApprove }} data-testid="status-error" data-code={v().errorCode ?? ''} title={v().error ?? ''}>
                 <IconWarn />
                 <span class="status-error-text">{v().error}</span>
               </span>
@@ -94,7 +94,12 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
               </button>
             </Show>
             <Show when={v().showApprove}>
-              <button type="button" class="btn btn-xs btn-danger" data-testid="status-approve" onClick={() => void app.approveMassDelete()}>
+              <button
+                type="button"
+                class="btn btn-xs btn-danger"
+                data-testid="status-approve"
+                title="Let this sync delete those notes on this device"
+                onClick={() => void app.approveMassDelete()}>
                 Approve
               </button>
             </Show>

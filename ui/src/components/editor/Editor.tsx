@@ -17,6 +17,8 @@ export interface EditorProps {
   onChange?: (read: () => string) => void;
   onBlur?: () => void;
   ref?: (h: EditorHandle) => void;
+  /** Colour conflict-marker blocks (read when a doc loads). */
+  markers?: boolean;
   class?: string;
   testid?: string;
 }
@@ -31,6 +33,7 @@ export function Editor(props: EditorProps) {
       doc: props.doc,
       label: props.label,
       ...(props.placeholder !== undefined ? { placeholder: props.placeholder } : {}),
+      markers: !!props.markers,
       onChange: (read) => props.onChange?.(read),
       onBlur: () => props.onBlur?.(),
     });

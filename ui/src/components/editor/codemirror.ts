@@ -16,6 +16,7 @@ import {
   rectangularSelection,
 } from '@codemirror/view';
 import { tags as t } from '@lezer/highlight';
+import { conflictMarkers } from './markers';
 
 const theme = EditorView.theme({
   '&': {
@@ -82,7 +83,6 @@ const highlight = HighlightStyle.define([
   { tag: t.monospace, fontFamily: 'var(--font-mono)', fontSize: '0.92em', color: 'var(--code)' },
   { tag: t.quote, color: 'var(--text-muted)', fontStyle: 'italic' },
   { tag: [t.processingInstruction, t.meta, t.contentSeparator], color: 'var(--text-faint)' },
-  { tag: t.list, color: 'var(--accent-text)' },
 ]);
 
 export interface EditorOptions {
@@ -92,6 +92,8 @@ export interface EditorOptions {
   /** Called on every change with a reader of the new text (cheap: no copy). */
   onChange?: (read: () => string) => void;
   onBlur?: () => void;
+  /** Colour conflict-marker blocks. */
+  markers?: boolean;
 }
 
 export function editorExtensions(o: EditorOptions): Extension[] {
@@ -110,6 +112,7 @@ export function editorExtensions(o: EditorOptions): Extension[] {
     syntaxHighlighting(highlight),
     theme,
     placeholderExt(o.placeholder ?? ''),
+    o.markers ? conflictMarkers() : [],
     keymap.of([...searchKeymap, ...historyKeymap, ...defaultKeymap]),
     EditorView.contentAttributes.of({ 'aria-label': o.label, 'data-testid': 'editor-content', spellcheck: 'true' }),
     EditorView.updateListener.of((u) => {
