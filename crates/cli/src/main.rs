@@ -57,6 +57,8 @@ enum Command {
     /// Concurrent edits that need you: list them, settle them, pick a strategy
     #[command(subcommand)]
     Conflicts(commands::conflicts::ConflictsCmd),
+    /// Play named conflict scenarios on simulated devices against an in-process server; print what should happen and what did
+    ConflictSim(commands::conflict_sim::ConflictSimArgs),
     /// Schema migrations: status, up, new, check
     #[command(subcommand)]
     Migrate(commands::migrate::MigrateCmd),
@@ -96,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(&dir, args),
         Command::Net(cmd) => commands::net::run(&dir, cmd),
         Command::Conflicts(cmd) => commands::conflicts::run(&dir, cmd),
+        Command::ConflictSim(args) => commands::conflict_sim::run(args),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
         Command::Debug(cmd) => commands::debug::run(&dir, cmd),
     }

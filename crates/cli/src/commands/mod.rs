@@ -1,4 +1,5 @@
 pub mod account;
+pub mod conflict_sim;
 pub mod conflicts;
 pub mod debug;
 pub mod migrate;
