@@ -16,6 +16,11 @@
 //!   joining device.
 //! - [`sync`]: one full sync pass (push until nothing is due, pull until
 //!   drained).
+//! - [`engine`]: the background sync task: woken by local changes, pokes,
+//!   the network coming back, a timer and "sync now"; publishes a
+//!   [`engine::SyncStatus`].
+//! - [`connectivity`]: online / offline / switched off, from real
+//!   requests, the testers' switch and a health probe with backoff.
 //! - [`model`]: plain note types and content limits.
 //! - [`net`]: the testers' network control (online, offline, flaky) and
 //!   the watcher of its control file; `remote` enforces it.
@@ -28,7 +33,9 @@
 
 pub mod account;
 pub mod clock;
+pub mod connectivity;
 pub mod crypto;
+pub mod engine;
 pub mod error;
 pub mod keys;
 pub mod merge;

@@ -103,6 +103,27 @@ pub async fn sync_once<T: SyncTransport>(vault: &mut Vault, remote: &T) -> Resul
 /// Run one pass of a shared vault against `remote` (which must carry a
 /// session), taking the vault only for the local steps.
 pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T) -> Result<SyncReport> {
+    sync_observed(vault, remote, |_| {}).await
+}
+
+/// How far a pass has got, for a live status (the engine's progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassStep {
+    /// Pushing: `answered` changes of this pass have had the server's answer.
+    Pushing { answered: usize },
+    /// Pulling: the cursor stands at `cursor`; `more` waits on the server.
+    Pulling { cursor: u64, more: bool },
+}
+
+/// [`sync_shared`], telling `step` where the pass stands as it goes.
+pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
+    vault: &A,
+    remote: &T,
+    mut step: impl FnMut(PassStep) + Send,
+) -> Result<SyncReport> {
+    let answered =
+        |r: &SyncReport| PassStep::Pushing { answered: r.pushed + r.duplicates + r.push_conflicts + r.rejected };
+    step(PassStep::Pushing { answered: 0 });
     let started = Instant::now();
     let before = remote.traffic();
     let mut report = SyncReport::default();
@@ -112,6 +133,7 @@ pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T
             break;
         }
         push(vault, remote, &batch, &mut report).await?;
+        step(answered(&report));
     }
     // Changes sent before whose answer never came (a timeout, a crash) go
     // again now, backoff or not: until the server has answered them the
@@ -122,9 +144,11 @@ pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T
             break;
         }
         push(vault, remote, &batch, &mut report).await?;
+        step(answered(&report));
     }
     loop {
         let cursor = vault.with(|v| v.cursor())?;
+        step(PassStep::Pulling { cursor, more: true });
         let page = remote.pull(cursor, MAX_PULL_LIMIT).await?;
         let outcome = vault.with(|v| v.apply_pull_page(&page))?;
         report.pulled += outcome.applied;
@@ -134,6 +158,7 @@ pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T
         report.conflicts_opened += outcome.merge.opened;
         report.restored += outcome.merge.restored;
         report.undecryptable += outcome.undecryptable;
+        step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
         if !page.more {
             break;
         }
@@ -166,7 +191,10 @@ async fn push<A: VaultAccess, T: SyncTransport>(
             report.restored += o.merge.restored;
             Ok(())
         }
-        Err(e) if e.is_retryable() || matches!(e, RemoteError::Unauthorized(_)) => {
+        // Only the server refusing the request says the changes are bad.
+        // Anything else (no answer, an unreadable one, logged out, switched
+        // offline) says nothing about them: they stay queued, never failed.
+        Err(e) if e.is_retryable() || !matches!(e, RemoteError::Server { .. }) => {
             // Frozen entries keep their op ids: resending later is safe even
             // if the server committed this batch and the answer was lost.
             vault.with(|v| v.record_push_failure(batch, &e.to_string(), true))?;

@@ -1,0 +1,503 @@
+//! The background sync engine against a real in-process server on
+//! 127.0.0.1 (and against fake servers that answer junk or never answer):
+//! saves travel without a manual sync, pokes carry edits between devices,
+//! switched offline sends nothing, a server that comes back is noticed by
+//! the health probe, and shutdown leaves a store that opens.
+//!
+//! Timeouts here only keep a broken build from hanging; no assertion
+//! depends on how fast anything is.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use outpost_core::account;
+use outpost_core::connectivity::Connectivity;
+use outpost_core::engine::{read_status_file, Engine, EngineOptions, Phase, SyncStatus};
+use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::net::{write_control, NetMode, CONTROL_FILE};
+use outpost_core::remote::Remote;
+use outpost_core::sync::{lock, SharedVault};
+use outpost_core::vault::Account;
+use outpost_core::{NoteDraft, NotePatch, Vault};
+use outpost_protocol::v1::SessionToken;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Long enough for a loaded CI machine; only a hang ever reaches it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A sync server that can be stopped and started again on the same
+/// address and database, like a server that goes down and comes back.
+struct TestServer {
+    addr: SocketAddr,
+    url: String,
+    dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut s = TestServer {
+            addr,
+            url: format!("http://{addr}"),
+            dir: tempfile::tempdir().expect("tempdir"),
+            stop: None,
+            task: None,
+        };
+        s.serve(listener);
+        s
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let config = outpost_server::Config::new(format!("sqlite://{}", self.dir.path().join("server.db").display()));
+        let (tx, rx) = oneshot::channel::<()>();
+        self.stop = Some(tx);
+        self.task = Some(tokio::spawn(async move {
+            outpost_server::serve(listener, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        }));
+    }
+
+    /// Stops serving and waits until the port refuses connections.
+    async fn go_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task).await.expect("server stops").expect("server task");
+        }
+        assert!(tokio::net::TcpStream::connect(self.addr).await.is_err(), "the port is closed");
+    }
+
+    async fn come_back(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("bind the same address again");
+        self.serve(listener);
+    }
+
+    /// A counter from the server's Prometheus metrics.
+    async fn metric(&self, name: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.url)).await.expect("metrics").text().await.expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in the metrics"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+struct Device {
+    vault: SharedVault,
+    remote: Remote,
+    keys: MemoryStore,
+    dir: tempfile::TempDir,
+}
+
+impl Device {
+    fn create(&self, title: &str, body: &str) -> Uuid {
+        let draft = NoteDraft { title: title.into(), body: body.into(), ..Default::default() };
+        lock(&self.vault).create(draft).expect("create").id
+    }
+
+    fn edit_body(&self, id: Uuid, body: &str) {
+        lock(&self.vault).edit(id, NotePatch { body: Some(body.into()), ..Default::default() }).expect("edit");
+    }
+
+    fn body(&self, id: Uuid) -> Option<String> {
+        lock(&self.vault).get(id).ok().map(|n| n.body)
+    }
+
+    fn start(&self, opts: EngineOptions) -> Engine {
+        Engine::start(self.vault.clone(), self.remote.clone(), self.dir.path(), opts).expect("engine starts")
+    }
+}
+
+async fn first_device(url: &str, user: &str) -> Device {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let mut vault = Vault::open(dir.path(), &keys).expect("open");
+    let remote = Remote::new(url).expect("remote");
+    account::register_with(&mut vault, &remote, user, "pw", KdfParams::insecure_for_tests()).await.expect("register");
+    let remote = remote.with_token(vault.session_token().expect("token").expect("logged in"));
+    Device { vault: Arc::new(Mutex::new(vault)), remote, keys, dir }
+}
+
+async fn joining_device(url: &str, user: &str) -> Device {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let remote = Remote::new(url).expect("remote");
+    let (key, session) = account::log_in(&remote, user, "pw").await.expect("log in");
+    let mut vault = Vault::open_for_account(dir.path(), &keys, key).expect("open");
+    account::remember(&mut vault, &remote, user, &session).expect("remember");
+    let remote = remote.with_token(session.token);
+    Device { vault: Arc::new(Mutex::new(vault)), remote, keys, dir }
+}
+
+/// A device whose account points at `url` (a fake server): no real log-in.
+fn device_for_fake(url: &str) -> Device {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let mut vault = Vault::open(dir.path(), &keys).expect("open");
+    let token = SessionToken("not-a-real-session".into());
+    let account = Account { server: url.into(), username: "zed".into(), user_id: "1".into() };
+    vault.set_account(&account, &token).expect("account");
+    let remote = Remote::new(url).expect("remote").with_token(token);
+    Device { vault: Arc::new(Mutex::new(vault)), remote, keys, dir }
+}
+
+/// Quick retries so the tests do not wait out real backoff; a timer so
+/// long that nothing in a test can arrive by it.
+fn opts() -> EngineOptions {
+    EngineOptions {
+        interval: Duration::from_secs(3600),
+        retry_min: Duration::from_millis(100),
+        retry_max: Duration::from_secs(1),
+        probe_min: Duration::from_millis(100),
+        probe_max: Duration::from_secs(1),
+        ..EngineOptions::default()
+    }
+}
+
+async fn wait_status(engine: &Engine, what: &str, pred: impl Fn(&SyncStatus) -> bool) -> SyncStatus {
+    let mut rx = engine.status();
+    let last = rx.borrow().clone();
+    let found = tokio::time::timeout(PATIENCE, async { rx.wait_for(|s| pred(s)).await.map(|s| s.clone()) }).await;
+    match found {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => panic!("the engine stopped while waiting for {what}"),
+        Err(_) => panic!("no status with {what} (first seen: {last:?}, now: {:?})", engine.status().borrow()),
+    }
+}
+
+async fn wait_until<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Note ids the server holds for the account behind `remote`.
+async fn on_server(remote: &Remote) -> Vec<Uuid> {
+    let page = remote.pull(0, 1000).await.expect("pull");
+    page.changes.iter().map(|c| c.note_id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_reaches_the_server_without_a_manual_sync() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "alice").await;
+    let engine = a.start(opts());
+    wait_status(&engine, "the first pass done", |s| s.last_success_ms.is_some() && s.phase == Phase::Idle).await;
+
+    let id = a.create("Groceries", "eggs");
+    engine.local_change();
+    wait_until("the server to have the note", || async { on_server(&a.remote).await == [id] }).await;
+    let s = wait_status(&engine, "the save pushed", |s| s.pending == 0 && s.phase == Phase::Idle).await;
+    assert_eq!((s.connectivity, s.last_error.as_ref()), (Connectivity::Online, None), "{s:?}");
+
+    // The status file mirrors the channel, for other processes.
+    wait_until("the status file to catch up", || async {
+        read_status_file(a.dir.path()).expect("readable").is_some_and(|f| f.status == *engine.status().borrow())
+    })
+    .await;
+    engine.shutdown().await;
+    let file = read_status_file(a.dir.path()).expect("readable").expect("written");
+    assert_eq!((file.status.phase, file.pid), (Phase::Stopped, std::process::id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_reaches_the_other_device_by_poke() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "bob").await;
+    let b = joining_device(&srv.url, "bob").await;
+    // The timer is an hour: only a poke can bring the edit over.
+    let (ea, eb) = (a.start(opts()), b.start(opts()));
+    for e in [&ea, &eb] {
+        wait_status(e, "online", |s| s.connectivity == Connectivity::Online && s.phase == Phase::Idle).await;
+    }
+    wait_until("both poke streams open", || async { srv.metric("outpost_event_streams").await == 2 }).await;
+    let passes_before = eb.stats().passes;
+
+    let id = a.create("Plan", "from A");
+    ea.local_change();
+    wait_until("B to have A's note", || async { b.body(id).as_deref() == Some("from A") }).await;
+    assert!(eb.stats().passes > passes_before, "B ran a pass of its own, woken by the poke");
+
+    b.edit_body(id, "from A, then B");
+    eb.local_change();
+    wait_until("A to have B's edit", || async { a.body(id).as_deref() == Some("from A, then B") }).await;
+    let s = wait_status(&eb, "B settled", |s| s.pending == 0 && s.phase == Phase::Idle).await;
+    assert_eq!(s.open_conflicts, 0);
+    ea.shutdown().await;
+    eb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switched_offline_queues_and_sends_nothing_until_switched_back() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "carol").await;
+    let b = joining_device(&srv.url, "carol").await;
+    let (ea, eb) = (a.start(opts()), b.start(opts()));
+    for e in [&ea, &eb] {
+        wait_status(e, "online", |s| s.connectivity == Connectivity::Online && s.phase == Phase::Idle).await;
+    }
+
+    // `outpost net offline` from another process writes the control file.
+    write_control(a.dir.path(), &NetMode::Offline).expect("switch off");
+    let s = wait_status(&ea, "switched off", |s| s.connectivity == Connectivity::SwitchedOff).await;
+    assert_eq!((s.net_mode, s.phase), (NetMode::Offline, Phase::Idle));
+    assert_eq!(ea.net().mode(), NetMode::Offline);
+    let pushes = srv.metric("outpost_push_requests_total").await;
+
+    let mut ids = Vec::new();
+    for i in 1..=3u64 {
+        ids.push(a.create(&format!("Offline {i}"), "queued"));
+        ea.local_change();
+        let s = wait_status(&ea, "the pending count to follow", |s| s.pending == i).await;
+        assert_eq!((s.connectivity, s.phase), (Connectivity::SwitchedOff, Phase::Idle), "{s:?}");
+    }
+    // A sync now while switched off sends nothing either.
+    ea.sync_now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(srv.metric("outpost_push_requests_total").await, pushes, "nothing reached the server");
+    assert!(on_server(&b.remote).await.is_empty(), "the server holds none of the queued notes");
+    assert!(ids.iter().all(|id| b.body(*id).is_none()));
+    assert_eq!(ea.status().borrow().pending, 3);
+
+    write_control(a.dir.path(), &NetMode::Online).expect("switch on");
+    let s = wait_status(&ea, "drained", |s| s.pending == 0 && s.connectivity == Connectivity::Online).await;
+    assert!(s.last_success_ms.is_some());
+    wait_until("B to have all three", || async { ids.iter().all(|id| b.body(*id).as_deref() == Some("queued")) }).await;
+    ea.shutdown().await;
+    eb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_control_file_is_shown_and_sync_goes_on() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "dora").await;
+    let engine = a.start(opts());
+    wait_status(&engine, "online", |s| s.connectivity == Connectivity::Online).await;
+
+    std::fs::write(a.dir.path().join(CONTROL_FILE), b"{\"mode\": \"offl").expect("corrupt the file");
+    let s = wait_status(&engine, "the control file error", |s| {
+        s.last_error.as_ref().is_some_and(|e| e.code == "control_file")
+    })
+    .await;
+    assert!(s.last_error.as_ref().is_some_and(|e| e.message.contains("outpost net")), "says how to fix it: {s:?}");
+    assert_eq!(s.net_mode, NetMode::Online, "the previous mode stays");
+
+    let id = a.create("Still syncing", "yes");
+    engine.local_change();
+    wait_until("the server to have the note", || async { on_server(&a.remote).await == [id] }).await;
+    let s = wait_status(&engine, "pushed", |s| s.pending == 0 && s.phase == Phase::Idle).await;
+    assert_eq!(s.net_mode, NetMode::Online);
+
+    write_control(a.dir.path(), &NetMode::Online).expect("fix the file");
+    wait_status(&engine, "the error cleared", |s| s.last_error.is_none()).await;
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_comes_back_is_found_by_the_probe() {
+    let mut srv = TestServer::start().await;
+    let a = first_device(&srv.url, "erin").await;
+    srv.go_down().await;
+
+    let engine = a.start(opts());
+    let id = a.create("Written while the server is down", "kept");
+    engine.local_change();
+    let s = wait_status(&engine, "offline with the error", |s| {
+        s.connectivity == Connectivity::Offline && s.last_error.is_some() && s.pending == 1
+    })
+    .await;
+    assert_eq!(s.last_error.as_ref().map(|e| e.code.as_str()), Some("unreachable"), "{s:?}");
+    assert_eq!(s.phase, Phase::WaitingRetry);
+    let s = wait_status(&engine, "a probe scheduled", |s| s.next_retry_ms.is_some()).await;
+    assert_eq!(s.connectivity, Connectivity::Offline);
+
+    srv.come_back().await;
+    let s = wait_status(&engine, "back online and drained", |s| {
+        s.connectivity == Connectivity::Online && s.pending == 0 && s.phase == Phase::Idle
+    })
+    .await;
+    assert_eq!((s.last_error, s.next_retry_ms), (None, None));
+    assert_eq!(on_server(&a.remote).await, [id]);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_mass_delete_waits_for_approval_without_retrying() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "finn").await;
+    let ids: Vec<Uuid> = (0..12).map(|i| a.create(&format!("n{i}"), "x")).collect();
+    let b = joining_device(&srv.url, "finn").await;
+    let (ea, eb) = (a.start(opts()), b.start(opts()));
+    wait_status(&ea, "A pushed", |s| s.pending == 0 && s.last_success_ms.is_some()).await;
+    wait_until("B has the notes", || async { ids.iter().all(|id| b.body(*id).is_some()) }).await;
+
+    for id in &ids[..8] {
+        lock(&a.vault).delete(*id).expect("delete");
+    }
+    ea.local_change();
+    let s = wait_status(&eb, "held", |s| s.phase == Phase::Held).await;
+    assert_eq!(s.last_error.as_ref().map(|e| e.code.as_str()), Some("mass_delete_held"), "{s:?}");
+    assert!(ids.iter().all(|id| b.body(*id).is_some()), "nothing deleted on B");
+    // Held means no retry by itself.
+    let passes = eb.stats().passes;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(eb.stats().passes, passes, "a held pass is not retried");
+
+    lock(&b.vault).approve_mass_delete().expect("approve");
+    eb.sync_now();
+    let s = wait_status(&eb, "applied", |s| s.phase == Phase::Idle && s.last_error.is_none()).await;
+    assert_eq!(s.pending, 0);
+    assert_eq!(lock(&b.vault).list().expect("list").len(), 4);
+    ea.shutdown().await;
+    eb.shutdown().await;
+}
+
+/// A fake server on 127.0.0.1 that answers every request with `answer`
+/// (or, with `None`, reads the request and never answers).
+async fn fake_server(answer: Option<&'static [u8]>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = sock.read(&mut buf).await;
+                match answer {
+                    Some(bytes) => {
+                        let _ = sock.write_all(bytes).await;
+                        let _ = sock.shutdown().await;
+                    }
+                    None => {
+                        // Hold the connection open, answering nothing.
+                        let _ = sock.read(&mut buf).await;
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Reopens the store after the engine is gone, with the same key.
+fn reopen(d: Device) -> (Vault, tempfile::TempDir) {
+    let Device { vault, keys, dir, .. } = d;
+    let vault = Arc::try_unwrap(vault).expect("the engine let go of the vault");
+    drop(vault.into_inner().expect("vault lock"));
+    (Vault::open(dir.path(), &keys).expect("the store opens"), dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_answer_is_an_error_and_nothing_local_is_lost() {
+    // A well-formed HTTP answer whose body is not the protocol.
+    let junk: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 16\r\n\
+                        connection: close\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
+    let url = fake_server(Some(junk)).await;
+    let a = device_for_fake(&url);
+    let id = a.create("Precious", "do not lose me");
+    let engine = a.start(opts());
+    engine.local_change();
+    let s = wait_status(&engine, "a decode error", |s| {
+        s.last_error.as_ref().is_some_and(|e| e.code == "decode") && s.phase == Phase::WaitingRetry
+    })
+    .await;
+    assert!(s.next_retry_ms.is_some(), "{s:?}");
+    assert_eq!((s.pending, s.failed), (1, 0), "kept, not marked failed: {s:?}");
+    // It keeps trying with backoff, and the error stays shown.
+    wait_until("a retry", || async { engine.stats().passes >= 3 }).await;
+    engine.shutdown().await;
+
+    let (vault, _dir) = reopen(a);
+    assert_eq!(vault.get(id).expect("still here").body, "do not lose me");
+    let outbox = vault.outbox().expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert!(!outbox[0].failed, "a junk answer never marks a change failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_http_junk_is_an_error_and_nothing_local_is_lost() {
+    let url = fake_server(Some(b"SSH-2.0-OpenSSH_9.2\r\n\x00\x01garbage")).await;
+    let a = device_for_fake(&url);
+    let id = a.create("Precious too", "keep");
+    let engine = a.start(opts());
+    engine.local_change();
+    let s = wait_status(&engine, "an error", |s| s.last_error.is_some() && s.phase == Phase::WaitingRetry).await;
+    assert_eq!(s.pending, 1, "{s:?}");
+    engine.shutdown().await;
+    let (vault, _dir) = reopen(a);
+    assert_eq!(vault.get(id).expect("still here").body, "keep");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_abandons_a_hanging_request_and_the_store_opens() {
+    let url = fake_server(None).await;
+    let a = device_for_fake(&url);
+    let id = a.create("In flight", "when the app closed");
+    let engine = a.start(opts());
+    let mut status = engine.status();
+    wait_status(&engine, "a push in flight", |s| s.phase == Phase::Pushing).await;
+
+    tokio::time::timeout(Duration::from_secs(20), engine.shutdown())
+        .await
+        .expect("shutdown does not wait for the server's 30 s timeout");
+    assert_eq!(status.borrow_and_update().phase, Phase::Stopped, "the last status says stopped");
+    assert_eq!(read_status_file(a.dir.path()).expect("read").expect("file").status.phase, Phase::Stopped);
+
+    let (vault, _dir) = reopen(a);
+    assert_eq!(vault.get(id).expect("still here").body, "when the app closed");
+    let outbox = vault.outbox().expect("outbox");
+    assert_eq!((outbox.len(), outbox[0].failed), (1, false), "still queued, sent again next time");
+    assert_status_file_only(_dir.path());
+}
+
+/// The engine leaves its status file behind and no temporary files.
+fn assert_status_file_only(dir: &Path) {
+    let stray: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty(), "temporary files left: {stray:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_engine_sleeps() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "gail").await;
+    let engine = a.start(opts());
+    wait_status(&engine, "idle", |s| s.phase == Phase::Idle && s.last_success_ms.is_some()).await;
+    wait_until("the poke stream open", || async { srv.metric("outpost_event_streams").await == 1 }).await;
+    // The stream's first poke (seq 0 on an empty account: "pull anyway")
+    // may still be on its way: let it land before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = engine.stats();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = engine.stats();
+    // No polling: an idle engine wakes for the timer (an hour here) and
+    // pokes; a generous bound that a busy loop would blow through.
+    assert!(after.wakeups - before.wakeups <= 5, "{before:?} -> {after:?}");
+    assert_eq!(after.passes, before.passes, "no pass without a reason");
+    engine.shutdown().await;
+}
