@@ -1,4 +1,4 @@
-import { createEffect, createMemo, createSignal, For, Match, on, onCleanup, Show, Switch, untrack } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, lazy, Match, on, onCleanup, Show, Suspense, Switch, untrack } from 'solid-js';
 import type { Note, Strategy } from '../api/types';
 import type { SaveState } from '../lib/autosave';
 import { fullTime, relativeTime } from '../lib/time';
@@ -6,7 +6,9 @@ import type { AppState } from '../state';
 import { Badge } from './Badge';
 import { Editor, type EditorHandle } from './editor/Editor';
 import { IconBack, IconEye, IconMore, IconPencil, IconPin, IconWarn } from './icons';
-import { Preview } from './Preview';
+
+// markdown-it and DOMPurify load with the first preview, not at start-up.
+const Preview = lazy(() => import('./Preview'));
 
 export const STRATEGIES: { value: Strategy; label: string; hint: string }[] = [
   { value: 'auto_merge', label: 'Auto-merge', hint: 'Merge edits; ask only when they overlap.' },
@@ -261,7 +263,9 @@ export function NotePane(props: NotePaneProps) {
               }}
             />
             <Show when={preview()}>
-              <Preview source={previewText()} />
+              <Suspense fallback={<div class="preview muted">Rendering…</div>}>
+                <Preview source={previewText()} />
+              </Suspense>
             </Show>
             <div class="editor-wrap" classList={{ hidden: preview() }}>
               <Editor

@@ -24,3 +24,5 @@ export function Preview(props: { source: string }) {
     />
   );
 }
+
+export default Preview;

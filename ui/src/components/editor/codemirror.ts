@@ -16,6 +16,7 @@ import {
   rectangularSelection,
 } from '@codemirror/view';
 import { tags as t } from '@lezer/highlight';
+import { readStyleNonce } from '../../lib/csp';
 import { conflictMarkers } from './markers';
 
 const theme = EditorView.theme({
@@ -96,8 +97,15 @@ export interface EditorOptions {
   markers?: boolean;
 }
 
+let nonce: string | null = null;
+function styleNonce(): Extension {
+  nonce ??= readStyleNonce(globalThis.document);
+  return nonce ? EditorView.cspNonce.of(nonce) : [];
+}
+
 export function editorExtensions(o: EditorOptions): Extension[] {
   return [
+    styleNonce(),
     history(),
     drawSelection(),
     dropCursor(),
