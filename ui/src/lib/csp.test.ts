@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import html from '../../index.html?raw';
 import { NONCE_CARRIER_ID, NONCE_TOKEN, readStyleNonce } from './csp';
 
 const root = (el: { nonce?: string; attr?: string | null } | null) => ({
@@ -18,7 +18,6 @@ describe('readStyleNonce', () => {
     expect(readStyleNonce(undefined)).toBe('');
   });
   it('index.html carries the token and id this code looks for', () => {
-    const html = readFileSync(new URL('../../index.html', import.meta.url), 'utf8');
     expect(html).toContain(`id="${NONCE_CARRIER_ID}"`);
     expect(html).toContain(`nonce="${NONCE_TOKEN}"`);
   });
