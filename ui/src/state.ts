@@ -17,7 +17,7 @@ import type {
   Theme,
 } from './api/types';
 import { Autosaver, type SaveState } from './lib/autosave';
-import { refreshNeeded } from './lib/status';
+import { isNewer, refreshNeeded } from './lib/status';
 import { type ListItem, removeSummary, SearchController, upsertSummary } from './lib/search';
 import { type Toast, type ToastKind, toastDuration } from './lib/toasts';
 
@@ -313,6 +313,7 @@ export function createAppState(api: Api) {
 
   function onStatus(s: SyncStatus): void {
     const prev = status();
+    if (!isNewer(prev, s)) return;
     setStatus(s);
     const need = refreshNeeded(prev, s);
     if (need.list) scheduleRefresh();

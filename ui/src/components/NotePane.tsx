@@ -218,6 +218,14 @@ export function NotePane(props: NotePaneProps) {
           </header>
 
           <Switch>
+            <Match when={app.saveState() === 'error'}>
+              <div class="banner banner-error" role="alert" data-testid="save-error">
+                <IconWarn />
+                <span>
+                  Not saved: {app.saveError()} Your text stays here and is saved again with your next edit.
+                </span>
+              </div>
+            </Match>
             <Match when={note()?.sync === 'conflict'}>
               <div class="banner banner-conflict" role="status" data-testid="conflict-banner">
                 <IconWarn />
@@ -234,11 +242,12 @@ export function NotePane(props: NotePaneProps) {
                 </button>
               </div>
             </Match>
-            <Match when={app.saveState() === 'error'}>
-              <div class="banner banner-error" role="alert" data-testid="save-error">
+            <Match when={note()?.sync === 'failed'}>
+              <div class="banner banner-error" role="status" data-testid="failed-banner">
                 <IconWarn />
                 <span>
-                  Not saved: {app.saveError()} Your text stays here and is saved again with your next edit.
+                  The server did not accept the last change to this note. It is kept on this device; the status bar
+                  says why.
                 </span>
               </div>
             </Match>

@@ -34,6 +34,11 @@ describe('ordering', () => {
     expect(upsertSummary(list, n('d', 10), 'x')).toHaveLength(3);
     expect(removeSummary(list, 'b').map((x) => x.id)).toEqual(['a', 'c']);
   });
+
+  it('keeps no note body in the list', () => {
+    const full = { ...n('a', 5), body: 'x'.repeat(1000), tags: [] } as NoteSummary;
+    expect(Object.keys(upsertSummary([], full, '')[0]!).sort()).toEqual(['id', 'pinned', 'sync', 'title', 'updated_at']);
+  });
 });
 
 describe('SearchController', () => {

@@ -20,8 +20,14 @@ export function orderHits(hits: readonly SearchHit[]): SearchHit[] {
     .map((x) => x.n);
 }
 
+/** The list line of a note (drops the body: a Note may hold a megabyte of text). */
+export function toSummary(n: NoteSummary): NoteSummary {
+  return { id: n.id, title: n.title, pinned: n.pinned, updated_at: n.updated_at, sync: n.sync };
+}
+
 /** Put a changed note's line in the list (or add it), keeping the order rules. */
-export function upsertSummary(list: readonly ListItem[], s: NoteSummary, query: string): ListItem[] {
+export function upsertSummary(list: readonly ListItem[], note: NoteSummary, query: string): ListItem[] {
+  const s = toSummary(note);
   const i = list.findIndex((n) => n.id === s.id);
   if (i >= 0) {
     const next = list.slice();

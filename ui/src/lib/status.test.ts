@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountInfo, SyncStatus } from '../api/types';
-import { refreshNeeded, statusView } from './status';
+import { isNewer, refreshNeeded, statusView } from './status';
 
 const NOW = 1_750_000_000_000;
 const online: AccountInfo = { server_url: 'https://s.example', username: 'ada', logged_in: true };
@@ -142,5 +142,13 @@ describe('refreshNeeded', () => {
     expect(refreshNeeded(st({ phase: 'pulling' }), st({ phase: 'idle' })).list).toBe(true);
     expect(refreshNeeded(st(), st({ updated_ms: NOW + 1 }))).toEqual({ list: false, conflicts: false });
     expect(refreshNeeded(null, st({ open_conflicts: 2 }))).toEqual({ list: false, conflicts: true });
+  });
+});
+
+describe('isNewer', () => {
+  it('drops an older status that arrives late', () => {
+    expect(isNewer(null, st())).toBe(true);
+    expect(isNewer(st({ updated_ms: 5 }), st({ updated_ms: 4 }))).toBe(false);
+    expect(isNewer(st({ updated_ms: 5 }), st({ updated_ms: 5 }))).toBe(true);
   });
 });

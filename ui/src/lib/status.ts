@@ -126,3 +126,8 @@ export function refreshNeeded(prev: SyncStatus | null, next: SyncStatus): { list
     (prev.phase === 'pulling' && next.phase !== 'pulling');
   return { list, conflicts };
 }
+
+/** Whether `next` may replace `prev` (the start-up answer can arrive after a newer event). */
+export function isNewer(prev: SyncStatus | null, next: SyncStatus): boolean {
+  return !prev || next.updated_ms >= prev.updated_ms;
+}
