@@ -5,6 +5,7 @@ import { ApiError } from '../src/api/errors';
 import type {
   AccountInfo,
   Api,
+  Lock,
   ConflictView,
   NetMode,
   Note,
@@ -16,7 +17,19 @@ import type {
   Theme,
 } from '../src/api/types';
 
-export type Scenario = 'empty' | 'many' | 'offline' | 'syncing' | 'conflict' | 'settings' | 'error' | 'held' | 'local';
+export type Scenario =
+  | 'empty'
+  | 'many'
+  | 'offline'
+  | 'syncing'
+  | 'conflict'
+  | 'settings'
+  | 'error'
+  | 'held'
+  | 'local'
+  | 'locked'
+  | 'new_passphrase'
+  | 'key_unavailable';
 
 const WORDS = (
   'garden river budget meeting recipe travel lisbon notes draft ideas book chapter plan weekly review quarterly offline sync design ' +
@@ -229,7 +242,32 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     return n;
   };
 
+  let lock: Lock =
+    scenario === 'locked'
+      ? 'passphrase'
+      : scenario === 'new_passphrase'
+        ? 'new_passphrase'
+        : scenario === 'key_unavailable'
+          ? {
+              key_unavailable: {
+                message:
+                  'The OS keyring that holds this store\'s key cannot be reached (the collection is locked). Unlock it, then start Outpost again.',
+              },
+            }
+          : 'open';
+  const info = () => ({ lock, data_dir: '/home/ada/.local/share/outpost', version: '0.1.0' });
+
   const api: Api = {
+    async appInfo() {
+      return info();
+    },
+    async unlock(passphrase) {
+      await sleep(300);
+      if (lock === 'passphrase' && passphrase !== 'correct horse battery')
+        throw new ApiError('wrong_passphrase', 'Wrong passphrase for this store.');
+      lock = 'open';
+      return info();
+    },
     async listNotes() {
       return [...notes.values()].filter((n) => !n.deleted).map(summary);
     },

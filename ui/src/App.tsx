@@ -1,7 +1,8 @@
 import { createEffect, createSignal, Match, onCleanup, onMount, Show, Switch } from 'solid-js';
-import type { Api } from './api/types';
+import type { Api, Lock } from './api/types';
 import { ConflictPane } from './components/ConflictPane';
 import { Dialog } from './components/Dialog';
+import { LockScreen } from './components/LockScreen';
 import { ShortcutTable } from './components/Help';
 import { IconNote, IconPlus, IconSearch, IconSettings } from './components/icons';
 import { NoteList } from './components/NoteList';
@@ -13,7 +14,33 @@ import { dispatchShortcut, isMacPlatform } from './lib/shortcuts';
 import { applyTheme, cacheTheme } from './lib/theme';
 import { createAppState } from './state';
 
+/**
+ * Asks the shell whether the store is open first: with no OS keyring, or a
+ * keyring that cannot be reached, nothing else works until the lock screen
+ * has done its part.
+ */
 export function App(props: { api: Api }) {
+  const [lock, setLock] = createSignal<Lock | null>(null);
+  onMount(() => {
+    props.api.appInfo().then(
+      (info) => setLock(info.lock),
+      // A shell without app_info (or a fake) is open.
+      () => setLock('open'),
+    );
+  });
+  return (
+    <Switch fallback={<div class="app-loading" aria-busy="true" data-testid="app-loading" />}>
+      <Match when={lock() === 'open'}>
+        <Workspace api={props.api} />
+      </Match>
+      <Match when={lock() !== null && lock() !== 'open' && lock()} keyed>
+        {(l) => <LockScreen api={props.api} lock={l as Exclude<Lock, 'open'>} onOpen={(info) => setLock(info.lock)} />}
+      </Match>
+    </Switch>
+  );
+}
+
+function Workspace(props: { api: Api }) {
   const app = createAppState(props.api);
   const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
   const mod = isMac ? '⌘' : 'Ctrl+';

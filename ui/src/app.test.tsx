@@ -116,6 +116,27 @@ describe('the app over a fake core', () => {
     expect($('note-pane')).not.toBeNull();
   });
 
+  it('a passphrase store opens from the lock screen, and a wrong passphrase says so', async () => {
+    start('locked', 5);
+    const input = await until(() => $('lock-passphrase') as HTMLInputElement | null);
+    input.value = 'nope';
+    input.dispatchEvent(new InputEvent('input', { bubbles: true }));
+    $('lock-submit')!.click();
+    await until(() => $('lock-error')?.textContent?.includes('Wrong passphrase'));
+    input.value = 'correct horse battery';
+    input.dispatchEvent(new InputEvent('input', { bubbles: true }));
+    $('lock-submit')!.click();
+    await until(() => $$('note-item').length > 0);
+    expect($('lock-screen')).toBeNull();
+  });
+
+  it('a keyring that cannot be reached fails closed, with the way out', async () => {
+    start('key_unavailable', 5);
+    await until(() => $('lock-unavailable'));
+    expect($('lock-unavailable')!.textContent).toContain('keyring');
+    expect($('lock-passphrase')).toBeNull();
+  });
+
   it('the offline switch calls set_network and the bar follows', async () => {
     start('many', 10);
     await until(() => $('status-connectivity')?.textContent?.includes('Online'));

@@ -322,6 +322,8 @@ export function createAppState(api: Api) {
 
   async function syncNow(): Promise<void> {
     await autosaver.flush();
+    // Local only: saving is all there is to do.
+    if (account() && !account()!.logged_in) return;
     try {
       await api.syncNow();
     } catch (e) {

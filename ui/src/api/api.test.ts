@@ -4,7 +4,17 @@ const invoke = vi.fn();
 const listen = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a) }));
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
-vi.mock('@tauri-apps/api/window', () => ({ getCurrentWindow: () => ({ onCloseRequested: vi.fn() }) }));
+const win = {
+  handler: null as null | (() => Promise<void>),
+  unlisten: vi.fn(),
+  destroy: vi.fn(async () => undefined),
+  close: vi.fn(async () => undefined),
+  listen: vi.fn(async (_event: string, h: () => Promise<void>) => {
+    win.handler = h;
+    return win.unlisten;
+  }),
+};
+vi.mock('@tauri-apps/api/window', () => ({ getCurrentWindow: () => win }));
 
 const { tauriApi, ApiError } = await import('./index');
 
@@ -15,6 +25,8 @@ describe('the IPC contract', () => {
   });
 
   it.each([
+    ['appInfo', [], 'app_info', undefined],
+    ['unlock', ['secret words'], 'unlock', { passphrase: 'secret words' }],
     ['listNotes', [], 'list_notes', undefined],
     ['searchNotes', ['pie'], 'search_notes', { query: 'pie' }],
     ['getNote', ['n1'], 'get_note', { id: 'n1' }],
@@ -78,5 +90,25 @@ describe('the IPC contract', () => {
     const handler = listen.mock.calls[0]![1] as (e: { payload: unknown }) => void;
     handler({ payload: { phase: 'idle' } });
     expect(cb).toHaveBeenCalledWith({ phase: 'idle' });
+  });
+});
+
+describe('closing the window', () => {
+  it('saves, then destroys the window', async () => {
+    const order: string[] = [];
+    win.destroy.mockImplementation(async () => void order.push('destroy'));
+    await tauriApi.onCloseRequested!(async () => void order.push('flush'));
+    expect(win.listen).toHaveBeenCalledWith('tauri://close-requested', expect.any(Function));
+    await win.handler!();
+    expect(order).toEqual(['flush', 'destroy']);
+    expect(win.unlisten).not.toHaveBeenCalled();
+  });
+
+  it('without the destroy permission it stops listening, so the window can still close', async () => {
+    win.destroy.mockRejectedValueOnce(new Error('window.destroy not allowed'));
+    await tauriApi.onCloseRequested!(async () => undefined);
+    await win.handler!();
+    expect(win.unlisten).toHaveBeenCalled();
+    expect(win.close).toHaveBeenCalled();
   });
 });

@@ -22,6 +22,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 const CLOSE_FLUSH_LIMIT_MS = 2000;
 
 export const tauriApi: Api = {
+  appInfo: () => call('app_info'),
+  unlock: (passphrase) => call('unlock', { passphrase }),
   listNotes: () => call('list_notes'),
   searchNotes: (query) => call('search_notes', { query }),
   getNote: (id) => call('get_note', { id }),
@@ -55,10 +57,21 @@ export const tauriApi: Api = {
     await call('set_settings', { settings });
   },
   onSyncStatus: async (cb) => listen<SyncStatus>('sync-status', (e) => cb(e.payload)),
-  // Needs `core:window:allow-destroy` in the window's capability: with a JS
-  // listener on close-requested, Tauri waits for the page to close the window.
-  onCloseRequested: async (flush) =>
-    getCurrentWindow().onCloseRequested(async () => {
+  // With a JS listener on close-requested, Tauri leaves closing to the page:
+  // save, then destroy the window (`core:window:allow-destroy`). Should that
+  // permission be missing, stop listening so the next click closes natively
+  // rather than leave a window that cannot be closed.
+  onCloseRequested: async (flush) => {
+    const win = getCurrentWindow();
+    const unlisten = await win.listen('tauri://close-requested', async () => {
       await Promise.race([flush().catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_FLUSH_LIMIT_MS))]);
-    }),
+      try {
+        await win.destroy();
+      } catch {
+        unlisten();
+        await win.close().catch(() => undefined);
+      }
+    });
+    return unlisten;
+  },
 };

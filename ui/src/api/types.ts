@@ -119,6 +119,19 @@ export interface Credentials {
   passphrase: string;
 }
 
+/**
+ * Whether the store is open, or what the UI must ask first: its
+ * passphrase, a new passphrase (no OS keyring here), or nothing it can do
+ * (the keyring holding the key cannot be reached: fail closed).
+ */
+export type Lock = 'open' | 'passphrase' | 'new_passphrase' | { key_unavailable: { message: string } };
+
+export interface AppInfo {
+  lock: Lock;
+  data_dir: string;
+  version: string;
+}
+
 /** What every command rejects with. */
 export interface ApiErrorShape {
   code: string;
@@ -133,6 +146,8 @@ export type Unlisten = () => void;
  * harness. Components receive it; none imports Tauri.
  */
 export interface Api {
+  appInfo(): Promise<AppInfo>;
+  unlock(passphrase: string): Promise<AppInfo>;
   listNotes(): Promise<NoteSummary[]>;
   searchNotes(query: string): Promise<SearchHit[]>;
   getNote(id: string): Promise<Note>;

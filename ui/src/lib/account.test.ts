@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldForError, normaliseServerUrl, validateAccountForm } from './account';
+import { fieldForError, normaliseServerUrl, validateAccountForm, validateUnlock } from './account';
 
 const good = { serverUrl: 'https://sync.example.org/', username: ' ada ', passphrase: 'correct horse', confirm: 'correct horse' };
 
@@ -45,5 +45,15 @@ describe('account form', () => {
 
   it('normalises trailing slashes', () => {
     expect(normaliseServerUrl(' https://a.org/// ')).toBe('https://a.org');
+  });
+});
+
+describe('lock screen', () => {
+  it('needs a passphrase; a new one is long enough and typed twice', () => {
+    expect(validateUnlock(false, '', '')).toMatch(/Enter/);
+    expect(validateUnlock(false, 'x', '')).toBeNull();
+    expect(validateUnlock(true, 'short', 'short')).toMatch(/at least/);
+    expect(validateUnlock(true, 'long enough words', 'long enough word')).toMatch(/differ/);
+    expect(validateUnlock(true, 'long enough words', 'long enough words')).toBeNull();
   });
 });

@@ -61,3 +61,11 @@ export function fieldForError(code: string): keyof AccountForm | null {
       return null;
   }
 }
+
+/** The lock screen: an existing passphrase, or a new one typed twice. */
+export function validateUnlock(isNew: boolean, passphrase: string, confirm: string): string | null {
+  if (!passphrase) return 'Enter the passphrase.';
+  if (isNew && passphrase.length < MIN_PASSPHRASE) return `Use at least ${MIN_PASSPHRASE} characters; a few unrelated words are best.`;
+  if (isNew && confirm !== passphrase) return 'The two passphrases differ.';
+  return null;
+}
