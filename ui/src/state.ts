@@ -276,7 +276,7 @@ export function createAppState(api: Api) {
     refreshTimer = setTimeout(() => {
       refreshTimer = null;
       void refreshList();
-    }, 300);
+    }, 500);
   }
 
   async function refreshList(): Promise<void> {

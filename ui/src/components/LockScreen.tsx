@@ -45,7 +45,6 @@ export function LockScreen(props: { api: Api; lock: Exclude<Lock, 'open'>; onOpe
             </p>
             <p class="muted">
               Your notes are still on this device, encrypted. Outpost will not make a new key or open them unencrypted.
-              Unlock your system keyring and start Outpost again.
             </p>
           </Match>
           <Match when={true}>

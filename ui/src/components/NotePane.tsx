@@ -134,7 +134,16 @@ export function NotePane(props: NotePaneProps) {
                   <IconPencil />
                 </Show>
               </button>
-              <div class="note-menu">
+              <div
+                class="note-menu"
+                onKeyDown={(e) => {
+                  if (e.key === 'Escape' && menuOpen()) {
+                    e.stopPropagation();
+                    setMenuOpen(false);
+                    setConfirmDelete(false);
+                  }
+                }}
+              >
                 <button
                   type="button"
                   class="icon-btn"
