@@ -1,19 +1,41 @@
+//! `outpost sync`: one pass, or (`--watch`) the background engine run
+//! headless until interrupted: a device with no window.
+
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use outpost_core::remote::Remote;
+use outpost_core::engine::{Engine, EngineOptions, SyncStatus};
+use outpost_core::net::{self, NetControl, NetMode};
+use outpost_core::remote::{Remote, RemoteError};
+use outpost_core::store::DB_FILE;
+use outpost_core::Vault;
 
+use super::status::describe_engine;
 use crate::unlock::open_vault;
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
+    /// Print JSON (with --watch: one status object per line)
     #[arg(long)]
     json: bool,
+    /// Keep syncing in the background until interrupted (Ctrl-C or
+    /// SIGTERM), printing a line whenever the sync status changes
+    #[arg(long)]
+    watch: bool,
+    /// Apply the deletions a held sync stopped at (the mass-delete rail)
+    #[arg(long)]
+    approve_deletes: bool,
 }
 
-/// One full pass: push until the outbox has nothing due, pull until drained.
 pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
+    // The testers' switch first: switched offline, nothing may be sent,
+    // and nothing needs unlocking to say so.
+    let mode = net::read_control(dir)?;
+    if mode == NetMode::Offline && !args.watch {
+        return Err(outpost_core::Error::Remote(RemoteError::Offline).into());
+    }
     let mut vault = open_vault(dir)?;
     let Some(account) = vault.account()? else {
         bail!("this store has no account: `outpost account register` or `outpost account login` first");
@@ -21,7 +43,14 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     let Some(token) = vault.session_token()? else {
         bail!("logged out of {} on {}: `outpost account login` first", account.username, account.server);
     };
-    let remote = Remote::new(&account.server)?.with_token(token);
+    if args.approve_deletes {
+        vault.approve_mass_delete()?;
+    }
+    // Under the same network control as the app, so a flaky mode applies.
+    let remote = Remote::new(&account.server)?.with_token(token).with_net(NetControl::new(mode));
+    if args.watch {
+        return watch(dir, vault, remote, args.json);
+    }
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let report = rt.block_on(outpost_core::sync::sync_once(&mut vault, &remote))?;
@@ -49,4 +78,99 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
         bail!("the server rejected {} changes; they are marked failed and kept", report.rejected);
     }
     Ok(())
+}
+
+/// The engine, headless: runs until SIGINT or SIGTERM, then shuts down
+/// cleanly (an abandoned request is resent next time, safely).
+fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let engine = Engine::start(Arc::new(Mutex::new(vault)), remote, dir, EngineOptions::default())?;
+        // Other processes (`outpost notes add`) write the same store: a
+        // write to it wakes the engine like a save in the app would. The
+        // engine's own writes wake it too, and find nothing to send.
+        let (store_tx, mut store_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let _store_watch = watch_store(dir, store_tx)?;
+        let mut status = engine.status();
+        print_status(&status.borrow_and_update(), json)?;
+        let mut terminate = terminate_signal()?;
+        loop {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => {
+                    r.context("listening for Ctrl-C")?;
+                    break;
+                }
+                _ = terminate.recv() => break,
+                r = status.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                    print_status(&status.borrow_and_update(), json)?;
+                }
+                Some(()) = store_rx.recv() => engine.local_change(),
+            }
+        }
+        engine.shutdown().await;
+        // The last status (stopped), so a reader of the output sees the end.
+        if status.has_changed().unwrap_or(true) {
+            print_status(&status.borrow_and_update(), json)?;
+        }
+        Ok(())
+    })
+}
+
+fn print_status(s: &SyncStatus, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+    } else {
+        println!("{}", describe_engine(s));
+    }
+    Ok(())
+}
+
+/// Watches the store's write-ahead log, where every committed write lands
+/// first: one message per burst of writes.
+fn watch_store(dir: &Path, tx: tokio::sync::mpsc::UnboundedSender<()>) -> anyhow::Result<notify::RecommendedWatcher> {
+    use notify::event::ModifyKind;
+    use notify::{EventKind, Watcher};
+    let wal = format!("{DB_FILE}-wal");
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        // Data written; not a reader opening the store (which creates and
+        // chmods the log, and removes it as the last one out).
+        let write = matches!(event.kind, EventKind::Modify(ModifyKind::Data(_)));
+        if write && event.paths.iter().any(|p| p.file_name().is_some_and(|n| n == wal.as_str())) {
+            let _ = tx.send(());
+        }
+    })
+    .context("watching the store for changes")?;
+    watcher
+        .watch(dir, notify::RecursiveMode::NonRecursive)
+        .with_context(|| format!("watching {} for changes", dir.display()))?;
+    Ok(watcher)
+}
+
+#[cfg(unix)]
+fn terminate_signal() -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")
+}
+
+/// Elsewhere only Ctrl-C stops it: a receiver that never fires.
+#[cfg(not(unix))]
+fn terminate_signal() -> anyhow::Result<NeverSignal> {
+    Ok(NeverSignal)
+}
+
+#[cfg(not(unix))]
+struct NeverSignal;
+
+#[cfg(not(unix))]
+impl NeverSignal {
+    async fn recv(&mut self) -> Option<()> {
+        std::future::pending().await
+    }
 }
