@@ -115,9 +115,15 @@ async function waitFor(sel: string, tries = 100): Promise<HTMLElement | null> {
   return null;
 }
 
-export function createFakeApi(opts: { scenario: Scenario; count: number; theme: Theme }) {
+export function createFakeApi(opts: { scenario: Scenario; count: number; theme: Theme; bigFirst?: boolean }) {
   const { scenario } = opts;
   const notes = new Map<string, Note>(makeNotes(opts.count).map((n) => [n.id, n]));
+  if (opts.bigFirst) {
+    // A note of about 1 MB, to feel typing latency in a large note.
+    const first = notes.values().next().value;
+    const para = `${SENTENCES.join(' ')}\n\n`;
+    if (first) notes.set(first.id, { ...first, title: 'A 1 MB note', body: para.repeat(Math.floor(1_000_000 / para.length)) });
+  }
   const listeners = new Set<(s: SyncStatus) => void>();
   let settings: Settings = { theme: opts.theme };
   let appStrategy: Strategy = 'auto_merge';

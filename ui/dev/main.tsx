@@ -3,7 +3,7 @@
 // never part of the production build (vite builds index.html only).
 //
 // URL parameters: ?scenario=empty|many|offline|syncing|conflict|settings|error|held|local
-//                 &n=10000 &theme=light|dark
+//                 &n=10000 &theme=light|dark &big (the first note is ~1 MB)
 import { render } from 'solid-js/web';
 import { App } from '../src/App';
 import { applyTheme } from '../src/lib/theme';
@@ -15,7 +15,7 @@ const scenario = (params.get('scenario') ?? 'many') as Scenario;
 const theme = params.get('theme') === 'dark' ? 'dark' : params.get('theme') === 'light' ? 'light' : 'system';
 const n = Number(params.get('n') ?? (scenario === 'empty' ? 0 : 10_000));
 
-const fake = createFakeApi({ scenario, count: n, theme });
+const fake = createFakeApi({ scenario, count: n, theme, bigFirst: params.has('big') });
 applyTheme(document.documentElement, theme, window.matchMedia('(prefers-color-scheme: dark)').matches);
 render(() => <App api={fake.api} />, document.getElementById('app')!);
 
