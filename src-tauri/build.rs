@@ -1,0 +1,50 @@
+//! Tauri's build step: reads `tauri.conf.json` beside the root Cargo.toml,
+//! the capabilities in `src-tauri/capabilities/`, and declares the app's
+//! commands so each needs an explicit permission (nothing is allowed by
+//! default).
+
+const COMMANDS: &[&str] = &[
+    // notes
+    "list_notes",
+    "search_notes",
+    "get_note",
+    "create_note",
+    "update_note",
+    "delete_note",
+    // conflicts
+    "list_conflicts",
+    "resolve_conflict",
+    "get_conflict_strategy",
+    "set_conflict_strategy",
+    // sync
+    "sync_status",
+    "sync_now",
+    "approve_mass_delete",
+    "set_network",
+    // account
+    "account_info",
+    "register",
+    "log_in",
+    "log_out",
+    // app
+    "app_info",
+    "unlock",
+    "get_settings",
+    "set_settings",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    println!("cargo:rerun-if-changed=src-tauri/permissions");
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("src-tauri/capabilities/**/*")
+        .app_manifest(
+            tauri_build::AppManifest::new()
+                .commands(COMMANDS)
+                .permissions_path_pattern("src-tauri/permissions/**/*"),
+        );
+    if let Err(e) = tauri_build::try_build(attributes) {
+        eprintln!("tauri-build failed: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,122 @@
+//! The Outpost desktop (and mobile) app: a thin Tauri shell over
+//! `outpost-core`. Commands delegate to the core (`commands/`), the shell
+//! keeps only the open vault and the sync engine (`state.rs`), and errors
+//! cross IPC as one type with a stable code (`error.rs`). The webview never
+//! sees SQL or key material: no SQL plugin, no file-system plugin.
+
+pub mod background;
+pub mod commands;
+pub mod error;
+#[cfg(mobile)]
+mod mobile;
+pub mod state;
+
+use std::path::PathBuf;
+
+use tauri::Manager;
+use tauri_specta::{collect_commands, Builder};
+
+use crate::state::{AppState, DATA_DIR_ENV, SERVER_ENV};
+
+/// The IPC surface, for the invoke handler and for the TypeScript bindings.
+pub fn specta_builder() -> Builder<tauri::Wry> {
+    use commands::*;
+    Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            notes::list_notes,
+            notes::search_notes,
+            notes::get_note,
+            notes::create_note,
+            notes::update_note,
+            notes::delete_note,
+            conflicts::list_conflicts,
+            conflicts::resolve_conflict,
+            conflicts::get_conflict_strategy,
+            conflicts::set_conflict_strategy,
+            sync::sync_status,
+            sync::sync_now,
+            sync::approve_mass_delete,
+            sync::set_network,
+            account::account_info,
+            account::register,
+            account::log_in,
+            account::log_out,
+            app::app_info,
+            app::unlock,
+            app::get_settings,
+            app::set_settings,
+        ])
+        .typ::<outpost_core::engine::SyncStatus>()
+        .dangerously_cast_bigints_to_number()
+}
+
+/// Where the bindings live, for the UI.
+pub const BINDINGS: &str = "ui/src/bindings.ts";
+
+/// The data directory: `OUTPOST_DATA_DIR`, or the platform's (the CLI's
+/// default too, so `outpost status` finds the app's store).
+fn data_dir(app: &tauri::App) -> PathBuf {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV) {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("", "", "outpost")
+        .map(|d| d.data_dir().to_path_buf())
+        .or_else(|| app.path().app_data_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("outpost-data"))
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "warn,outpost=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let builder = specta_builder();
+    let result = tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            let state = AppState::new(data_dir(app), std::env::var(SERVER_ENV).ok());
+            let lock = state.open_at_start();
+            tracing::info!(dir = %state.data_dir.display(), ?lock, "store");
+            app.manage(state);
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let state = handle.state::<AppState>();
+                if let Err(e) = state.start_engine(&handle).await {
+                    tracing::warn!(error = %e, "sync did not start");
+                }
+            });
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Outpost could not start: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use specta_typescript::Typescript;
+
+    /// The committed TypeScript bindings match the Rust commands and types.
+    /// `OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings` rewrites them.
+    #[test]
+    fn bindings_are_up_to_date() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let committed = root.join(super::BINDINGS);
+        let fresh = tempfile::NamedTempFile::new().expect("temp file");
+        super::specta_builder()
+            .export(Typescript::default().header("// Generated from the Rust commands by tauri-specta; do not edit.\n// Regenerate: OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings\n"), fresh.path())
+            .expect("export bindings");
+        let fresh = std::fs::read_to_string(fresh.path()).expect("read");
+        if std::env::var_os("OUTPOST_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&committed, &fresh).expect("write bindings");
+        }
+        let old = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(old == fresh, "{} is stale: run OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings", super::BINDINGS);
+    }
+}

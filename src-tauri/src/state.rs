@@ -1,0 +1,237 @@
+//! What the shell holds: the data directory, the open vault (none while
+//! locked), the key store that opened it, and the sync engine while an
+//! account is signed in. Everything else lives in the core.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use outpost_core::engine::{Engine, EngineOptions};
+use outpost_core::keys::{KeyStore, KeyringStore, PassphraseStore};
+use outpost_core::remote::Remote;
+use outpost_core::sync::SharedVault;
+use outpost_core::Vault;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter};
+
+use crate::error::{IpcError, IpcResult};
+
+/// Set by the run command and the end-to-end tests: unlock with this
+/// passphrase instead of the OS keyring (as the CLI does).
+pub const PASSPHRASE_ENV: &str = "OUTPOST_PASSPHRASE";
+/// The data directory (a second instance with another one is a second device).
+pub const DATA_DIR_ENV: &str = "OUTPOST_DATA_DIR";
+/// The sync server offered in Settings (the run command's embedded server).
+pub const SERVER_ENV: &str = "OUTPOST_SERVER_URL";
+
+/// Why the store is not open yet.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Lock {
+    /// Open.
+    Open,
+    /// A passphrase store: ask for its passphrase.
+    Passphrase,
+    /// No store yet and no OS keyring: ask the user to choose a passphrase.
+    NewPassphrase,
+    /// The store's key is in an OS keyring that cannot be reached. Fail
+    /// closed: never a new key (the message says how to recover).
+    KeyUnavailable { message: String },
+}
+
+pub struct AppState {
+    pub data_dir: PathBuf,
+    pub default_server: Option<String>,
+    open: RwLock<Option<Opened>>,
+    lock: RwLock<Lock>,
+    engine: tokio::sync::Mutex<Option<Engine>>,
+}
+
+#[derive(Clone)]
+struct Opened {
+    vault: SharedVault,
+    keys: Arc<dyn KeyStore + Send + Sync>,
+}
+
+impl AppState {
+    pub fn new(data_dir: PathBuf, default_server: Option<String>) -> Self {
+        Self {
+            data_dir,
+            default_server,
+            open: RwLock::new(None),
+            lock: RwLock::new(Lock::Passphrase),
+            engine: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Open the store the way the CLI does: the passphrase from the
+    /// environment, else the OS keyring, else wait for the user.
+    pub fn open_at_start(&self) -> Lock {
+        let lock = match self.try_open_at_start() {
+            Ok(()) => Lock::Open,
+            Err(lock) => lock,
+        };
+        *write(&self.lock) = lock.clone();
+        lock
+    }
+
+    fn try_open_at_start(&self) -> Result<(), Lock> {
+        if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+            return self
+                .open_with(passphrase_store(&p).map_err(key_unavailable)?)
+                .map_err(|e| key_unavailable(IpcError::from(e)));
+        }
+        let methods = outpost_core::vault::key_methods(&self.data_dir).map_err(|e| key_unavailable(e.into()))?;
+        if methods.iter().any(|m| m == "passphrase") {
+            return Err(Lock::Passphrase);
+        }
+        if methods.iter().any(|m| m == "keyring") || KeyringStore::probe().is_ok() {
+            return self.open_with(Arc::new(KeyringStore)).map_err(|e| key_unavailable(IpcError::from(e)));
+        }
+        Err(Lock::NewPassphrase)
+    }
+
+    /// Unlock (or create) a passphrase store with `passphrase`.
+    pub fn unlock(&self, passphrase: &str) -> IpcResult<()> {
+        if self.opened().is_ok() {
+            return Ok(());
+        }
+        self.open_with(passphrase_store(passphrase)?)?;
+        *write(&self.lock) = Lock::Open;
+        Ok(())
+    }
+
+    fn open_with(&self, keys: Arc<dyn KeyStore + Send + Sync>) -> outpost_core::Result<()> {
+        let vault = Vault::open(&self.data_dir, keys.as_ref())?;
+        *write(&self.open) = Some(Opened { vault: Arc::new(Mutex::new(vault)), keys });
+        Ok(())
+    }
+
+    pub fn lock_state(&self) -> Lock {
+        read(&self.lock).clone()
+    }
+
+    fn opened(&self) -> IpcResult<Opened> {
+        read(&self.open).clone().ok_or_else(IpcError::locked)
+    }
+
+    /// The shared vault (the engine holds the same one).
+    pub fn vault(&self) -> IpcResult<SharedVault> {
+        Ok(self.opened()?.vault)
+    }
+
+    /// Run `f` on the vault, holding it only for that (never across I/O
+    /// with the network).
+    pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> outpost_core::Result<T>) -> IpcResult<T> {
+        let vault = self.vault()?;
+        let mut guard = outpost_core::sync::lock(&vault);
+        Ok(f(&mut guard)?)
+    }
+
+    /// A local change happened: wake the engine (debounced there).
+    pub async fn changed(&self) {
+        if let Some(engine) = self.engine.lock().await.as_ref() {
+            engine.local_change();
+        }
+    }
+
+    pub async fn engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> Option<T> {
+        self.engine.lock().await.as_ref().map(f)
+    }
+
+    /// Start the engine if the store has a signed-in account, and stream
+    /// its status to the UI as `sync-status` events.
+    pub async fn start_engine(&self, app: &AppHandle) -> IpcResult<bool> {
+        let vault = self.vault()?;
+        let (account, token) = {
+            let v = outpost_core::sync::lock(&vault);
+            (v.account()?, v.session_token()?)
+        };
+        let (Some(account), Some(token)) = (account, token) else { return Ok(false) };
+        let mut slot = self.engine.lock().await;
+        if slot.is_some() {
+            return Ok(true);
+        }
+        let remote = Remote::new(&account.server)?.with_token(token);
+        let engine = Engine::start(vault, remote, &self.data_dir, EngineOptions::default())?;
+        let mut status = engine.status();
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            loop {
+                let now = status.borrow_and_update().clone();
+                if let Err(e) = app.emit("sync-status", now) {
+                    tracing::warn!(error = %e, "could not send the sync status to the window");
+                }
+                if status.changed().await.is_err() {
+                    break; // the engine stopped
+                }
+            }
+        });
+        *slot = Some(engine);
+        Ok(true)
+    }
+
+    pub async fn stop_engine(&self) {
+        if let Some(engine) = self.engine.lock().await.take() {
+            engine.shutdown().await;
+        }
+    }
+
+    /// Replace an empty store (nothing written yet on this device) by one
+    /// under an account's key, keeping the old file aside.
+    pub async fn adopt_account_key(&self, key: outpost_core::crypto::DataKey) -> IpcResult<SharedVault> {
+        self.stop_engine().await;
+        let opened = self.opened()?;
+        {
+            let v = outpost_core::sync::lock(&opened.vault);
+            if v.has_key(&key) {
+                return Ok(opened.vault.clone());
+            }
+            if !v.is_empty()? {
+                return Err(IpcError::new(
+                    "store_not_empty",
+                    "this device already holds notes under its own key, so it cannot join another account \
+                     without re-encrypting them. Export them (outpost notes export), or join from a new data \
+                     directory; nothing was changed",
+                ));
+            }
+        }
+        *write(&self.open) = None;
+        drop(opened.vault);
+        set_aside(&self.data_dir)?;
+        let vault = Vault::open_for_account(&self.data_dir, opened.keys.as_ref(), key)?;
+        let vault = Arc::new(Mutex::new(vault));
+        *write(&self.open) = Some(Opened { vault: vault.clone(), keys: opened.keys });
+        Ok(vault)
+    }
+}
+
+/// Move an empty store's files aside (kept, never deleted).
+fn set_aside(dir: &Path) -> IpcResult<()> {
+    let db = outpost_core::store::db_path(dir);
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            let to = PathBuf::from(format!("{}.empty-{stamp}{suffix}", db.display()));
+            std::fs::rename(&from, &to)
+                .map_err(|e| IpcError::new("io", format!("could not move {} aside: {e}", from.display())))?;
+        }
+    }
+    Ok(())
+}
+
+fn passphrase_store(p: &str) -> IpcResult<Arc<dyn KeyStore + Send + Sync>> {
+    Ok(Arc::new(PassphraseStore::new(p.to_owned()).map_err(outpost_core::Error::from)?))
+}
+
+fn key_unavailable(e: IpcError) -> Lock {
+    Lock::KeyUnavailable { message: e.message }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
