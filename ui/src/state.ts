@@ -322,8 +322,10 @@ export function createAppState(api: Api) {
 
   async function syncNow(): Promise<void> {
     await autosaver.flush();
-    // Local only: saving is all there is to do.
+    // Local only, or working offline: saving is all there is to do (the
+    // status bar already says so).
     if (account() && !account()!.logged_in) return;
+    if (status()?.net_mode.mode === 'offline') return;
     try {
       await api.syncNow();
     } catch (e) {

@@ -1,4 +1,4 @@
-import { createSignal, For, Show } from 'solid-js';
+import { createResource, createSignal, For, Show } from 'solid-js';
 import { toApiError } from '../api/errors';
 import type { Theme } from '../api/types';
 import { type AccountErrors, type AccountMode, fieldForError, validateAccountForm } from '../lib/account';
@@ -16,6 +16,7 @@ const THEMES: { value: Theme; label: string }[] = [
 
 export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
   const app = props.app;
+  const [about] = createResource(() => app.api.appInfo().catch(() => null));
   return (
     <Dialog title="Settings" testid="settings" onClose={() => app.setSettingsOpen(false)} wide>
       <section class="settings-section" aria-labelledby="set-account">
@@ -78,6 +79,14 @@ export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
         <h3 id="set-keys">Keyboard shortcuts</h3>
         <ShortcutTable isMac={props.isMac} />
       </section>
+
+      <Show when={about()}>
+        {(a) => (
+          <p class="muted small about" data-testid="about">
+            Outpost {a().version} · data in <span class="mono">{a().data_dir}</span>
+          </p>
+        )}
+      </Show>
     </Dialog>
   );
 }

@@ -117,6 +117,15 @@ describe('statusView', () => {
     expect(statusView(st({ open_conflicts: 1 }), online, NOW).conflicts).toBe('1 conflict');
   });
 
+  it('a permanent failure stops sync and says why, with a retry', () => {
+    const v = statusView(
+      st({ phase: 'stopped', last_error: { code: 'unauthorized', message: 'Log in again.', at_ms: NOW } }),
+      online,
+      NOW,
+    );
+    expect(v).toMatchObject({ label: 'Sync stopped', tone: 'error', error: 'Log in again.', showRetry: true });
+  });
+
   it('never synced', () => {
     expect(statusView(st({ last_success_ms: null }), online, NOW).lastSynced).toBe('Never synced');
   });

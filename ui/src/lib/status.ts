@@ -45,6 +45,10 @@ export function statusView(s: SyncStatus, account: AccountInfo | null, now: numb
   } else if (s.connectivity === 'switched_off' || s.net_mode.mode === 'offline') {
     label = 'Working offline';
     tone = 'off';
+  } else if (s.phase === 'stopped' && s.last_error) {
+    // A permanent failure (signed out on the server, a refused change…).
+    label = 'Sync stopped';
+    tone = 'error';
   } else if (s.connectivity === 'offline') {
     label = 'Offline';
     tone = 'off';
