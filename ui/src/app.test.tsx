@@ -29,6 +29,7 @@ afterEach(() => {
   dispose?.();
   dispose = null;
   document.body.innerHTML = '';
+  localStorage.clear();
 });
 
 const $ = (id: string) => document.querySelector<HTMLElement>(`[data-testid="${id}"]`);
@@ -135,6 +136,12 @@ describe('the app over a fake core', () => {
     await until(() => $('lock-unavailable'));
     expect($('lock-unavailable')!.textContent).toContain('keyring');
     expect($('lock-passphrase')).toBeNull();
+  });
+
+  it('reopens the note that was open last time', async () => {
+    localStorage.setItem('outpost.lastNote', '0190a1b2-c3d4-7e5f-8a9b-000000001003');
+    start('many', 10);
+    await until(() => $('note-pane')?.dataset.noteId === '0190a1b2-c3d4-7e5f-8a9b-000000001003');
   });
 
   it('the offline switch calls set_network and the bar follows', async () => {

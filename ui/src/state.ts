@@ -36,6 +36,16 @@ export interface ConflictScreen {
 export type AppState = ReturnType<typeof createAppState>;
 
 const PREVIEW_KEY = 'outpost.preview';
+const LAST_NOTE_KEY = 'outpost.lastNote';
+
+function remember(key: string, value: string | null): void {
+  try {
+    if (value === null) globalThis.localStorage?.removeItem(key);
+    else globalThis.localStorage?.setItem(key, value);
+  } catch {
+    /* not kept across restarts then */
+  }
+}
 
 function loadPreviewIds(): Set<string> {
   try {
@@ -150,6 +160,7 @@ export function createAppState(api: Api) {
       setSaveError(null);
     });
     const my = ++loadSeq;
+    remember(LAST_NOTE_KEY, id);
     if (!id) {
       setCurrent(null);
       return;
@@ -187,6 +198,7 @@ export function createAppState(api: Api) {
       const prev = selectedId();
       if (prev) void autosaver.flush(prev);
       ++loadSeq;
+      remember(LAST_NOTE_KEY, note.id);
       batch(() => {
         setSelectedId(note.id);
         setConflictScreen(null);
@@ -225,6 +237,7 @@ export function createAppState(api: Api) {
       setNotes((l) => removeSummary(l, id));
       if (selectedId() === id) {
         ++loadSeq;
+        remember(LAST_NOTE_KEY, null);
         setSelectedId(null);
         setCurrent(null);
       }
@@ -478,6 +491,14 @@ export function createAppState(api: Api) {
     for (const r of [st, acct, sett]) if (r.status === 'rejected') toastError(r.reason);
     void refreshConflicts();
     await listDone;
+    // Reopen the note that was open last time, if it is still here.
+    let last: string | null = null;
+    try {
+      last = globalThis.localStorage?.getItem(LAST_NOTE_KEY) ?? null;
+    } catch {
+      last = null;
+    }
+    if (last && !selectedId() && notes().some((n) => n.id === last)) void openNote(last);
     const tick = setInterval(() => setNow(Date.now()), 15_000);
     const unClose = api.onCloseRequested ? await api.onCloseRequested(() => autosaver.flush()).catch(() => null) : null;
     const onHide = () => void autosaver.flush();
