@@ -16,12 +16,33 @@ const win = {
 };
 vi.mock('@tauri-apps/api/window', () => ({ getCurrentWindow: () => win }));
 
-const { tauriApi, ApiError } = await import('./index');
+const { tauriApi, ApiError, toSyncStatus, toConflictView } = await import('./index');
+
+const status = {
+  connectivity: 'online',
+  net_mode: { mode: 'flaky', drop: null, latency_ms: 200 },
+  phase: 'idle',
+  pending: 0,
+  failed: 0,
+  progress: null,
+  last_success_ms: null,
+  last_error: null,
+  open_conflicts: 0,
+  next_retry_ms: null,
+  updated_ms: 1,
+} as const;
+
+/** What the fake core answers, per command (null otherwise). */
+const answers: Record<string, unknown> = {
+  list_conflicts: [],
+  sync_status: status,
+  get_settings: { theme: 'dark' },
+};
 
 describe('the IPC contract', () => {
   beforeEach(() => {
     invoke.mockReset();
-    invoke.mockResolvedValue(null);
+    invoke.mockImplementation(async (cmd: string) => answers[cmd] ?? null);
   });
 
   it.each([
@@ -67,7 +88,7 @@ describe('the IPC contract', () => {
     ['setSettings', [{ theme: 'dark' }], 'set_settings', { settings: { theme: 'dark' } }],
   ] as const)('%s calls %s', async (method, args, cmd, payload) => {
     await (tauriApi[method] as (...a: unknown[]) => Promise<unknown>)(...args);
-    expect(invoke).toHaveBeenCalledWith(cmd, payload);
+    expect(invoke.mock.calls[0]).toEqual(payload === undefined ? [cmd] : [cmd, payload]);
   });
 
   it('rejections become ApiError with the core code and message', async () => {
@@ -88,8 +109,18 @@ describe('the IPC contract', () => {
     await tauriApi.onSyncStatus(cb);
     expect(listen).toHaveBeenCalledWith('sync-status', expect.any(Function));
     const handler = listen.mock.calls[0]![1] as (e: { payload: unknown }) => void;
-    handler({ payload: { phase: 'idle' } });
-    expect(cb).toHaveBeenCalledWith({ phase: 'idle' });
+    handler({ payload: status });
+    expect(cb).toHaveBeenCalledWith({ ...status, net_mode: { mode: 'flaky', drop: 0, latency_ms: 200 } });
+  });
+
+  it('narrows what Rust types as plain strings', async () => {
+    expect(toSyncStatus({ ...status, net_mode: { mode: 'offline' } }).net_mode).toEqual({ mode: 'offline' });
+    const v = { title: '', body: '', tags: [], pinned: false, deleted: false, hlc: 'h' };
+    const c = { id: 1, note_id: 'n', opened_at: 0, resolved_at: null, base_body: null, mine: v, theirs: v };
+    expect(toConflictView({ ...c, kind: 'restored', resolution: null })).toMatchObject({ kind: 'restored', resolution: null });
+    expect(toConflictView({ ...c, kind: 'something_new', resolution: 'odd' })).toMatchObject({ kind: 'overlap', resolution: null });
+    invoke.mockResolvedValueOnce({ theme: 'neon' });
+    expect(await tauriApi.getSettings()).toEqual({ theme: 'system' });
   });
 });
 

@@ -1,62 +1,115 @@
-// The only module that talks to Tauri. Command and argument names follow the
-// shell's contract (snake_case commands; Tauri turns snake_case Rust
-// arguments into camelCase keys, so `note_id` is passed as `noteId`).
-import { invoke } from '@tauri-apps/api/core';
+// The only module that talks to Tauri. The calls go through the bindings
+// the shell generates from Rust (src/bindings.ts, tauri-specta), so a
+// command or argument that drifts fails `tsc`; this file turns their
+// `{status, data | error}` results into values or thrown `ApiError`s and
+// narrows a few fields that Rust types as plain strings.
 import { listen } from '@tauri-apps/api/event';
 import { getCurrentWindow } from '@tauri-apps/api/window';
+import {
+  type AccountInfo_Serialize,
+  commands,
+  type ConflictView_Serialize,
+  type IpcError,
+  type Note_Serialize,
+  type NoteSummary as GenNoteSummary,
+  type SearchHit as GenSearchHit,
+  type SyncStatus_Serialize,
+} from '../bindings';
 import { toApiError } from './errors';
-import type { Api, SyncStatus } from './types';
+import type {
+  AccountInfo,
+  Api,
+  ConflictKind,
+  ConflictView,
+  NetMode,
+  Note,
+  NoteSummary,
+  SearchHit,
+  Settings,
+  SyncStatus,
+  Theme,
+} from './types';
 
 export * from './types';
 export { ApiError, toApiError } from './errors';
 
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+type Result<T> = { status: 'ok'; data: T } | { status: 'error'; error: IpcError };
+
+async function run<T>(p: Promise<Result<T>>): Promise<T> {
+  let r: Result<T>;
   try {
-    return await invoke<T>(cmd, args);
+    r = await p;
   } catch (e) {
     throw toApiError(e);
   }
+  if (r.status === 'error') throw toApiError(r.error);
+  return r.data;
+}
+
+/** `drop` is never null in what the core sends; the generated shape allows it. */
+function netMode(m: SyncStatus_Serialize['net_mode']): NetMode {
+  return m.mode === 'flaky' ? { mode: 'flaky', drop: m.drop ?? 0, latency_ms: m.latency_ms } : m;
+}
+
+export function toSyncStatus(s: SyncStatus_Serialize): SyncStatus {
+  return { ...s, net_mode: netMode(s.net_mode) };
+}
+
+const KINDS: readonly string[] = ['overlap', 'confirm', 'last_writer_wins', 'restored'];
+const RESOLUTIONS: readonly string[] = ['mine', 'theirs', 'merged'];
+
+/** Kinds and resolutions are strings in Rust; an unknown kind shows as "Conflict". */
+export function toConflictView(c: ConflictView_Serialize): ConflictView {
+  return {
+    ...c,
+    kind: (KINDS.includes(c.kind) ? c.kind : 'overlap') as ConflictKind,
+    resolution: c.resolution !== null && RESOLUTIONS.includes(c.resolution) ? (c.resolution as ConflictView['resolution']) : null,
+  };
+}
+
+function toTheme(t: string): Theme {
+  return t === 'light' || t === 'dark' ? t : 'system';
 }
 
 /** Longest a window close waits for the last save. */
 const CLOSE_FLUSH_LIMIT_MS = 2000;
 
 export const tauriApi: Api = {
-  appInfo: () => call('app_info'),
-  unlock: (passphrase) => call('unlock', { passphrase }),
-  listNotes: () => call('list_notes'),
-  searchNotes: (query) => call('search_notes', { query }),
-  getNote: (id) => call('get_note', { id }),
-  createNote: (draft) => call('create_note', { draft }),
-  updateNote: (id, patch) => call('update_note', { id, patch }),
+  appInfo: () => run(commands.appInfo()),
+  unlock: (passphrase) => run(commands.unlock(passphrase)),
+  listNotes: () => run(commands.listNotes()),
+  searchNotes: (query) => run(commands.searchNotes(query)),
+  getNote: (id) => run(commands.getNote(id)),
+  createNote: (draft) => run(commands.createNote(draft)),
+  updateNote: (id, patch) => run(commands.updateNote(id, patch)),
   deleteNote: async (id) => {
-    await call('delete_note', { id });
+    await run(commands.deleteNote(id));
   },
-  listConflicts: () => call('list_conflicts'),
-  resolveConflict: (id, resolution) => call('resolve_conflict', { id, resolution }),
-  getConflictStrategy: (noteId) => call('get_conflict_strategy', { noteId }),
+  listConflicts: async () => (await run(commands.listConflicts())).map(toConflictView),
+  resolveConflict: (id, resolution) => run(commands.resolveConflict(id, resolution)),
+  getConflictStrategy: (noteId) => run(commands.getConflictStrategy(noteId)),
   setConflictStrategy: async (noteId, strategy) => {
-    await call('set_conflict_strategy', { noteId, strategy });
+    await run(commands.setConflictStrategy(noteId, strategy));
   },
-  syncStatus: () => call('sync_status'),
+  syncStatus: async () => toSyncStatus(await run(commands.syncStatus())),
   syncNow: async () => {
-    await call('sync_now');
+    await run(commands.syncNow());
   },
   approveMassDelete: async () => {
-    await call('approve_mass_delete');
+    await run(commands.approveMassDelete());
   },
   setNetwork: async (mode) => {
-    await call('set_network', { mode });
+    await run(commands.setNetwork(mode));
   },
-  accountInfo: () => call('account_info'),
-  register: ({ serverUrl, username, passphrase }) => call('register', { serverUrl, username, passphrase }),
-  logIn: ({ serverUrl, username, passphrase }) => call('log_in', { serverUrl, username, passphrase }),
-  logOut: () => call('log_out'),
-  getSettings: () => call('get_settings'),
+  accountInfo: () => run(commands.accountInfo()),
+  register: ({ serverUrl, username, passphrase }) => run(commands.register(serverUrl, username, passphrase)),
+  logIn: ({ serverUrl, username, passphrase }) => run(commands.logIn(serverUrl, username, passphrase)),
+  logOut: () => run(commands.logOut()),
+  getSettings: async (): Promise<Settings> => ({ theme: toTheme((await run(commands.getSettings())).theme) }),
   setSettings: async (settings) => {
-    await call('set_settings', { settings });
+    await run(commands.setSettings(settings));
   },
-  onSyncStatus: async (cb) => listen<SyncStatus>('sync-status', (e) => cb(e.payload)),
+  onSyncStatus: async (cb) => listen<SyncStatus_Serialize>('sync-status', (e) => cb(toSyncStatus(e.payload))),
   // With a JS listener on close-requested, Tauri leaves closing to the page:
   // save, then destroy the window (`core:window:allow-destroy`). Should that
   // permission be missing, stop listening so the next click closes natively
@@ -75,3 +128,17 @@ export const tauriApi: Api = {
     return unlisten;
   },
 };
+
+/**
+ * Compile-time checks that what the core sends fits the UI's types: `tsc`
+ * fails here if the Rust side drifts from `types.ts`.
+ */
+type Fits<A extends B, B> = A;
+export type ContractChecks = [
+  Fits<Note_Serialize, Note>,
+  Fits<GenNoteSummary, NoteSummary>,
+  Fits<GenSearchHit, SearchHit>,
+  Fits<AccountInfo_Serialize, AccountInfo>,
+  Fits<Omit<SyncStatus_Serialize, 'net_mode'>, Omit<SyncStatus, 'net_mode'>>,
+  Fits<Omit<ConflictView_Serialize, 'kind' | 'resolution'>, Omit<ConflictView, 'kind' | 'resolution'>>,
+];

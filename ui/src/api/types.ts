@@ -1,6 +1,7 @@
-// Hand-written types of the IPC contract with the Tauri shell. When the
-// shell generates `src/bindings.ts` (tauri-specta), these become re-exports
-// of the generated ones; nothing outside `src/api/` needs to change.
+// The UI's types for the IPC contract with the Tauri shell: a little
+// narrower than the generated `src/bindings.ts` (unions where Rust has
+// strings). `index.ts` converts and checks at compile time that the
+// generated types fit these; nothing outside `src/api/` sees the bindings.
 
 export type SyncBadge = 'synced' | 'pending' | 'failed' | 'conflict';
 
