@@ -9,6 +9,9 @@ export default defineConfig({
   plugins: [solid()],
   clearScreen: false,
   server: { port: 5173, strictPort: true },
+  // The preview's libraries load lazily; pre-bundle them so the dev server
+  // does not discover them late and reload the page.
+  optimizeDeps: { include: ['markdown-it', 'dompurify'] },
   build: {
     outDir: 'dist',
     target: 'es2021',

@@ -1,4 +1,4 @@
-import { createEffect, createMemo, createSignal, For, lazy, Match, on, onCleanup, Show, Suspense, Switch, untrack } from 'solid-js';
+import { createEffect, createMemo, createSignal, ErrorBoundary, For, lazy, Match, on, onCleanup, Show, Suspense, Switch, untrack } from 'solid-js';
 import type { Note, Strategy } from '../api/types';
 import type { SaveState } from '../lib/autosave';
 import { fullTime, relativeTime } from '../lib/time';
@@ -281,9 +281,11 @@ export function NotePane(props: NotePaneProps) {
               }}
             />
             <Show when={preview()}>
-              <Suspense fallback={<div class="preview muted">Rendering…</div>}>
-                <Preview source={previewText()} />
-              </Suspense>
+              <ErrorBoundary fallback={<div class="preview muted">The preview could not load. Your text is unchanged.</div>}>
+                <Suspense fallback={<div class="preview muted">Rendering…</div>}>
+                  <Preview source={previewText()} />
+                </Suspense>
+              </ErrorBoundary>
             </Show>
             <div class="editor-wrap" classList={{ hidden: preview() }}>
               <Editor
