@@ -20,12 +20,18 @@ if [[ -x scripts/pg-test-env.sh ]]; then
   fi
 fi
 
+echo "== UI: install, type check, unit tests (Vitest), build"
+npm ci --prefix ui --no-audit --no-fund --loglevel=error
+npm --prefix ui run check
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+npm --prefix ui test 2>&1 | tee -a "$log"
+npm --prefix ui run build >/dev/null
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
@@ -33,11 +39,19 @@ echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
 
 # One closing line over every test binary above (cargo prints one summary
 # per binary, the last of which are empty doc-test runs).
+# Vitest prints one "Tests  N failed | N passed | N skipped (N)" line.
 awk '/^test result:/ {
        for (i = 1; i <= NF; i++) {
          if ($(i) ~ /^passed/) p += $(i-1)
          if ($(i) ~ /^failed/) f += $(i-1)
          if ($(i) ~ /^ignored/) s += $(i-1)
+       }
+     }
+     /^ *Tests  +[0-9]/ {
+       for (i = 1; i <= NF; i++) {
+         if ($(i) == "passed") p += $(i-1)
+         if ($(i) == "failed") f += $(i-1)
+         if ($(i) == "skipped" || $(i) == "todo") s += $(i-1)
        }
      }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
