@@ -31,8 +31,10 @@
 //! - Send anything while switched offline: the pending count still follows
 //!   local changes.
 //! - Retry a permanent failure by itself (logged out, a refused request, an
-//!   unreachable key, a mass delete waiting for approval): it stops with
-//!   the error shown until [`Engine::sync_now`].
+//!   unreachable key): it stops with the error shown until
+//!   [`Engine::sync_now`]. A mass delete waiting for approval holds the
+//!   pull only: local changes still go up, and the timer looks again in
+//!   case it was approved elsewhere.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -668,12 +670,17 @@ impl Worker {
     fn deadline_passed(&mut self) -> bool {
         let now = Instant::now();
         let mut due = false;
+        // A held mass delete does not stop local changes from going up, and
+        // the timer looks again (once a minute, not a busy retry) in case it
+        // was approved from elsewhere (`outpost sync --approve-deletes`).
+        let held = self.blocked == Some(Phase::Held) && self.net.mode() != NetMode::Offline;
+        let may_sync = (self.can_sync() || held) && !self.server_down();
         if self.debounce_at.is_some_and(|at| at <= now) {
             self.debounce_at = None;
             self.first_change = None;
             // The counts follow local changes even while nothing is sent.
             let outbox = self.refresh_counts();
-            due |= outbox.due > 0 && self.can_sync() && !self.server_down();
+            due |= outbox.due > 0 && may_sync;
         }
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
@@ -681,7 +688,7 @@ impl Worker {
         }
         if self.timer_at <= now {
             self.timer_at = now + self.opts.interval;
-            due |= self.can_sync() && !self.server_down();
+            due |= may_sync;
         }
         due
     }
@@ -727,6 +734,7 @@ impl Worker {
                     tracing::debug!(?report, "sync pass done");
                     self.monitor.record_success();
                     self.retry.reset();
+                    self.blocked = None;
                     self.sync_error = None;
                     self.phase = Phase::Idle;
                     if self.refresh_counts().due == 0 {

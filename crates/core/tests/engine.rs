@@ -363,12 +363,18 @@ async fn a_held_mass_delete_waits_for_approval_without_retrying() {
     let passes = eb.stats().passes;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(eb.stats().passes, passes, "a held pass is not retried");
+    // Held holds the deletions only: B's own saves still go up.
+    let from_b = b.create("Written while held", "still pushed");
+    eb.local_change();
+    wait_until("A to get B's note", || async { a.body(from_b).as_deref() == Some("still pushed") }).await;
+    let s = wait_status(&eb, "held again after the pass", |s| s.phase == Phase::Held && s.pending == 0).await;
+    assert_eq!(s.last_error.as_ref().map(|e| e.code.as_str()), Some("mass_delete_held"));
 
     lock(&b.vault).approve_mass_delete().expect("approve");
     eb.sync_now();
     let s = wait_status(&eb, "applied", |s| s.phase == Phase::Idle && s.last_error.is_none()).await;
     assert_eq!(s.pending, 0);
-    assert_eq!(lock(&b.vault).list().expect("list").len(), 4);
+    assert_eq!(lock(&b.vault).list().expect("list").len(), 5);
     ea.shutdown().await;
     eb.shutdown().await;
 }
