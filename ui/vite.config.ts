@@ -23,5 +23,9 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+    // A guard against hangs, not a speed check: the app-level tests render
+    // thousands of rows in jsdom, which a loaded 2-core CI machine can make
+    // slow.
+    testTimeout: 30_000,
   },
 });

@@ -11,7 +11,13 @@ export const commands = {
 	searchNotes: (query: string) => typedError<SearchHit[], IpcError>(__TAURI_INVOKE("search_notes", { query })),
 	getNote: (id: string) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("get_note", { id })),
 	createNote: (draft: NoteDraft_Deserialize) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("create_note", { draft })),
-	updateNote: (id: string, patch: NotePatch_Deserialize) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("update_note", { id, patch })),
+	/**
+	 *  Save an edit. `base_hlc` is the stamp of the version the editor loaded:
+	 *  when the note changed underneath since (a sync), the edit is refused
+	 *  with code `stale` unless `base_body` (the body the editor loaded) comes
+	 *  too, and then the two are merged instead of one overwriting the other.
+	 */
+	updateNote: (id: string, patch: NotePatch_Deserialize, baseHlc: string | null, baseBody: string | null) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("update_note", { id, patch, baseHlc, baseBody })),
 	deleteNote: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_note", { id })),
 	listConflicts: () => typedError<ConflictView_Serialize[], IpcError>(__TAURI_INVOKE("list_conflicts")),
 	resolveConflict: (id: number, resolution: ResolutionArg) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("resolve_conflict", { id, resolution })),

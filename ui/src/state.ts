@@ -10,6 +10,7 @@ import type {
   Credentials,
   NetMode,
   Note,
+  NotePatch,
   Resolution,
   Settings,
   Strategy,
@@ -102,15 +103,56 @@ export function createAppState(api: Api) {
     toast(err.message, 'error', err.code);
   }
 
+  // The version each open editor started from (stamp and body). A save
+  // names it, so a note that a sync changed underneath is merged with the
+  // editor's text by the core instead of being overwritten by it.
+  const bases = new Map<string, { hlc: string; body: string }>();
+  // Notes whose last save was merged with a change from elsewhere: the
+  // editor shows the merged text as soon as nothing is typed on top.
+  const merged = new Set<string>();
+
+  /** Put `note` in the editor (it shows `note.body`): its new base. */
+  function loadEditor(note: Note): void {
+    bases.set(note.id, { hlc: note.hlc, body: note.body });
+    merged.delete(note.id);
+    setCurrent({ note, version: ++version });
+  }
+
+  async function saveFromEditor(id: string, patch: NotePatch): Promise<Note> {
+    const base = bases.get(id);
+    let note: Note;
+    try {
+      note = await api.updateNote(id, patch, base ? { hlc: base.hlc } : undefined);
+    } catch (e) {
+      if (!base || toApiError(e).code !== 'stale') throw e;
+      note = await api.updateNote(id, patch, base);
+    }
+    const sent = patch.body ?? base?.body;
+    if (sent === undefined || note.body === sent) {
+      bases.set(id, { hlc: note.hlc, body: note.body });
+    } else {
+      // Merged: keep the old base, so a save typed on top of the editor's
+      // (unmerged) text merges again instead of dropping the other side.
+      merged.add(id);
+    }
+    return note;
+  }
+
   const autosaver = new Autosaver({
-    save: (id, patch) => api.updateNote(id, patch),
+    save: saveFromEditor,
     onSaved: (note) => {
       setNotes((list) => upsertSummary(list, note, resultQuery()));
       const cur = current();
       if (cur && cur.note.id === note.id) {
-        // Same version: the editor keeps its text (it may be ahead of this
-        // save); `note` records what the core now holds.
-        setCurrent({ version: cur.version, note });
+        if (merged.has(note.id) && !autosaver.isDirty(note.id)) {
+          // Show what was merged in; the editor reloads from `note`.
+          merged.delete(note.id);
+          loadEditor(note);
+        } else {
+          // Same version: the editor keeps its text (it may be ahead of
+          // this save); `note` records what the core now holds.
+          setCurrent({ version: cur.version, note });
+        }
       }
     },
     onError: (_id, e) => {
@@ -172,7 +214,7 @@ export function createAppState(api: Api) {
       const [note, strategy] = await Promise.all([api.getNote(id), api.getConflictStrategy(id).catch(() => null)]);
       if (my !== loadSeq) return;
       batch(() => {
-        setCurrent({ note, version: ++version });
+        loadEditor(note);
         setNoteStrategy(strategy);
       });
     } catch (e) {
@@ -202,7 +244,7 @@ export function createAppState(api: Api) {
       batch(() => {
         setSelectedId(note.id);
         setConflictScreen(null);
-        setCurrent({ note, version: ++version });
+        loadEditor(note);
         setNoteStrategy(null);
         setSaveState('saved');
       });
@@ -310,6 +352,7 @@ export function createAppState(api: Api) {
       const now = current();
       if (!now || now.note.id !== note.id || autosaver.isDirty(note.id)) return;
       const textChanged = note.body !== now.note.body || note.title !== now.note.title;
+      bases.set(note.id, { hlc: note.hlc, body: note.body });
       setCurrent({ note, version: textChanged ? ++version : now.version });
     } catch {
       /* the next refresh tries again */
@@ -377,7 +420,7 @@ export function createAppState(api: Api) {
       ++loadSeq;
       batch(() => {
         setSelectedId(c.note_id);
-        setCurrent({ note, version: ++version });
+        loadEditor(note);
         setConflictScreen({ conflict: c, note });
       });
     } catch (e) {
@@ -408,7 +451,7 @@ export function createAppState(api: Api) {
         setConflicts((cs) => cs.filter((c) => c.id !== id));
         if (!note.deleted) {
           setNotes((l) => upsertSummary(l, note, resultQuery()));
-          setCurrent({ note, version: ++version });
+          loadEditor(note);
           setSelectedId(note.id);
         } else {
           setNotes((l) => removeSummary(l, note.id));

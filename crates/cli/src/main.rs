@@ -138,6 +138,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::Remote(outpost_core::remote::RemoteError::Offline) => 8,
         E::Remote(_) => 9,
         E::ConflictNotFound(_) => 3,
+        E::Stale { .. } => 4,
         E::MassDeleteHeld { .. } => 10,
     }
 }

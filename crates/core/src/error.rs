@@ -49,6 +49,8 @@ pub enum Error {
     MassDeleteHeld { deletes: u64, notes: u64 },
     #[error("no conflict with id {0}")]
     ConflictNotFound(i64),
+    #[error("note {note} changed on another device while it was being edited here; send the text the edit started from so both are kept")]
+    Stale { note: String },
 }
 
 impl Error {
@@ -76,6 +78,7 @@ impl Error {
             Error::Remote(_) => "network",
             Error::MassDeleteHeld { .. } => "mass_delete_held",
             Error::ConflictNotFound(_) => "conflict_not_found",
+            Error::Stale { .. } => "stale",
         }
     }
 }

@@ -142,6 +142,11 @@ impl Vault {
         self.batch(|w| w.edit(id, patch))
     }
 
+    /// See [`Writer::edit_from`].
+    pub fn edit_from(&mut self, id: Uuid, patch: NotePatch, base_hlc: Hlc, base_body: Option<&str>) -> Result<Note> {
+        self.batch(|w| w.edit_from(id, patch, base_hlc, base_body))
+    }
+
     /// Delete a note: it becomes a tombstone (content erased) that syncs.
     pub fn delete(&mut self, id: Uuid) -> Result<()> {
         self.batch(|w| w.delete(id))
@@ -388,6 +393,34 @@ impl Writer<'_> {
         self.write(id, note.hlc, &note.title, &note.body, &meta, false, 0)?;
         note.sync = SyncBadge::Pending;
         Ok(note)
+    }
+
+    /// An edit from an editor that loaded the note at stamp `base_hlc`
+    /// with body `base_body`. If the note changed underneath since (a sync
+    /// merged another device's edit into it), the editor's body is merged
+    /// three-way with the stored one instead of overwriting it: nothing of
+    /// either is lost (overlaps keep both between markers). Without
+    /// `base_body` such an edit is refused with [`Error::Stale`], so the
+    /// caller can send it.
+    pub fn edit_from(
+        &mut self,
+        id: Uuid,
+        mut patch: NotePatch,
+        base_hlc: Hlc,
+        base_body: Option<&str>,
+    ) -> Result<Note> {
+        let current = read_note(self.conn, self.key, id)?
+            .filter(|n| !n.deleted)
+            .ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
+        if current.hlc != base_hlc {
+            let Some(base) = base_body else {
+                return Err(Error::Stale { note: id.to_string() });
+            };
+            let mine = patch.body.take().unwrap_or_else(|| base.to_owned());
+            let (merged, _clean) = crate::merge::merge_text(base, &mine, &current.body);
+            patch.body = Some(merged);
+        }
+        self.edit(id, patch)
     }
 
     pub fn delete(&mut self, id: Uuid) -> Result<()> {

@@ -440,3 +440,25 @@ fn every_change_is_durable_with_its_outbox_entry() {
     let s = v.status().expect("status");
     assert_eq!((s.notes, s.pending), (0, 0));
 }
+
+#[test]
+fn an_editor_behind_a_sync_merges_instead_of_overwriting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = Vault::open(dir.path(), &MemoryStore::new()).expect("open");
+    let opened = v.create(draft("t", "one\ntwo\nthree\n")).expect("create");
+    // Meanwhile the note changes under the editor (as a pull merge does).
+    let moved = v
+        .edit(opened.id, NotePatch { body: Some("one\ntwo\nTHREE from elsewhere\n".into()), ..Default::default() })
+        .expect("edit");
+    let mine = NotePatch { body: Some("ONE typed here\ntwo\nthree\n".into()), ..Default::default() };
+    // Without the text it started from, the stale edit is refused, nothing changed.
+    let err = v.edit_from(opened.id, mine.clone(), opened.hlc, None).expect_err("stale");
+    assert_eq!(err.code(), "stale");
+    assert_eq!(v.get(opened.id).expect("get").body, moved.body);
+    // With it, both edits are kept.
+    let saved = v.edit_from(opened.id, mine.clone(), opened.hlc, Some(&opened.body)).expect("merged");
+    assert_eq!(saved.body, "ONE typed here\ntwo\nTHREE from elsewhere\n");
+    // An editor that is up to date just saves.
+    let next = NotePatch { body: Some("plain".into()), ..Default::default() };
+    assert_eq!(v.edit_from(opened.id, next, saved.hlc, None).expect("save").body, "plain");
+}

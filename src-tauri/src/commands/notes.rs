@@ -1,7 +1,7 @@
 use outpost_core::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, Vault};
 use tauri::State;
 
-use crate::error::IpcResult;
+use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
 
 #[tauri::command]
@@ -30,10 +30,30 @@ pub async fn create_note(state: State<'_, AppState>, draft: NoteDraft) -> IpcRes
     Ok(note)
 }
 
+/// Save an edit. `base_hlc` is the stamp of the version the editor loaded:
+/// when the note changed underneath since (a sync), the edit is refused
+/// with code `stale` unless `base_body` (the body the editor loaded) comes
+/// too, and then the two are merged instead of one overwriting the other.
 #[tauri::command]
 #[specta::specta]
-pub async fn update_note(state: State<'_, AppState>, id: String, patch: NotePatch) -> IpcResult<Note> {
-    let note = state.with_vault(|v| v.edit(Vault::parse_id(&id)?, patch))?;
+pub async fn update_note(
+    state: State<'_, AppState>,
+    id: String,
+    patch: NotePatch,
+    base_hlc: Option<String>,
+    base_body: Option<String>,
+) -> IpcResult<Note> {
+    let base = match base_hlc {
+        Some(h) => Some(h.parse().map_err(|_| IpcError::new("invalid", format!("{h:?} is not a clock stamp")))?),
+        None => None,
+    };
+    let note = state.with_vault(|v| {
+        let id = Vault::parse_id(&id)?;
+        match base {
+            Some(hlc) => v.edit_from(id, patch, hlc, base_body.as_deref()),
+            None => v.edit(id, patch),
+        }
+    })?;
     state.changed().await;
     Ok(note)
 }

@@ -81,7 +81,7 @@ export const tauriApi: Api = {
   searchNotes: (query) => run(commands.searchNotes(query)),
   getNote: (id) => run(commands.getNote(id)),
   createNote: (draft) => run(commands.createNote(draft)),
-  updateNote: (id, patch) => run(commands.updateNote(id, patch)),
+  updateNote: (id, patch, base) => run(commands.updateNote(id, patch, base?.hlc ?? null, base?.body ?? null)),
   deleteNote: async (id) => {
     await run(commands.deleteNote(id));
   },

@@ -153,7 +153,13 @@ export interface Api {
   searchNotes(query: string): Promise<SearchHit[]>;
   getNote(id: string): Promise<Note>;
   createNote(draft: NoteDraft): Promise<Note>;
-  updateNote(id: string, patch: NotePatch): Promise<Note>;
+  /**
+   * Save an edit. `base` is the version the editor loaded (its stamp and
+   * body): if the note changed underneath since (a sync), the core merges
+   * the edit with it instead of overwriting it. Without `base.body` such a
+   * save is refused with code `stale`.
+   */
+  updateNote(id: string, patch: NotePatch, base?: { hlc: string; body?: string }): Promise<Note>;
   deleteNote(id: string): Promise<void>;
   listConflicts(): Promise<ConflictView[]>;
   resolveConflict(id: number, resolution: Resolution): Promise<Note>;
