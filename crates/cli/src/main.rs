@@ -57,7 +57,7 @@ enum Command {
     /// Concurrent edits that need you: list them, settle them, pick a strategy
     #[command(subcommand)]
     Conflicts(commands::conflicts::ConflictsCmd),
-    /// Play named conflict scenarios on simulated devices against an in-process server; print what should happen and what did
+    /// Play conflict scenarios on simulated devices; print what should happen and what did
     ConflictSim(commands::conflict_sim::ConflictSimArgs),
     /// Schema migrations: status, up, new, check
     #[command(subcommand)]

@@ -51,7 +51,7 @@ pub const DEVICES: usize = 5;
 /// How one run goes.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Steps in a run are drawn between a third of this and this.
+    /// Steps in a run are drawn between 1 and this.
     pub max_ops: usize,
     pub rates: FaultRates,
     /// Keep every step in the trace (otherwise the last [`TRACE_TAIL`]).
@@ -220,7 +220,7 @@ pub async fn run_seed(server: &InProcessServer, seed: u64, config: &SimConfig) -
     if let Err(e) = run.setup().await {
         return Err(fail(Some(0), e.to_string(), run.trace));
     }
-    let steps = run.rng.gen_range(config.max_ops.div_ceil(3)..=config.max_ops.max(1));
+    let steps = run.rng.gen_range(1..=config.max_ops.max(1));
     for step in 1..=steps {
         if let Err(e) = run.step(step).await {
             return Err(fail(Some(step), e, run.trace));
@@ -325,8 +325,8 @@ impl Run {
                 self.log(format!("{step}: d{d} {}", if on { "partitioned" } else { "partition healed" }));
                 Ok(())
             }
-            795..=839 => self.crash(d).await,
-            840..=899 => {
+            795..=824 => self.crash(d).await,
+            825..=899 => {
                 let released = self.cluster.devices[d].net.deliver_held(1).await.len();
                 self.stats.held_released += released as u64;
                 self.log(format!("{step}: d{d}'s network lets {released} held push through"));
