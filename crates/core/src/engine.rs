@@ -684,7 +684,7 @@ impl Worker {
         }
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
-            due |= self.can_sync();
+            due |= self.can_sync() && !self.server_down();
         }
         if self.timer_at <= now {
             self.timer_at = now + self.opts.interval;
