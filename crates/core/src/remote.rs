@@ -24,6 +24,13 @@ use serde::Serialize;
 
 use crate::net::{NetControl, NetMode, MAX_LATENCY_MS};
 
+const EVENTS_PATH: &str = "/v1/events";
+/// How long one poke stream may stay open before it is reopened.
+const EVENTS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Longest silence on the poke stream before it counts as dead (the server
+/// sends a keep-alive every 15 s).
+const EVENTS_IDLE: Duration = Duration::from_secs(45);
+
 /// Bytes that crossed the wire through one [`Remote`] (and its clones).
 ///
 /// Counted: request and response bodies, plus the request line, status line
@@ -192,7 +199,7 @@ impl Remote {
     /// stream ends with [`RemoteError::Offline`] when the control switches
     /// offline.
     pub async fn events(&self) -> Result<impl Stream<Item = Result<u64, RemoteError>> + Send + 'static, RemoteError> {
-        let resp = self.send::<()>(Method::GET, "/v1/events", None, true).await?;
+        let resp = self.send::<()>(Method::GET, EVENTS_PATH, None, true).await?;
         let resp = self.check(resp).await?;
         let net = self.net.as_ref().map(NetControl::subscribe);
         if net.as_ref().is_some_and(|rx| *rx.borrow() == NetMode::Offline) {
@@ -230,9 +237,18 @@ impl Remote {
                             .map_err(|e| RemoteError::Decode(format!("poke event: {e}")));
                         return Some((item, (bytes, buf, net, false)));
                     }
+                    // The server sends a keep-alive every 15 s: a longer
+                    // silence is a dead connection, so end and let the
+                    // caller reopen.
+                    let next = async {
+                        match tokio::time::timeout(EVENTS_IDLE, bytes.next()).await {
+                            Ok(chunk) => chunk.map(|r| r.map_err(Some)),
+                            Err(_) => Some(Err(None)),
+                        }
+                    };
                     let chunk = match net.as_mut() {
                         Some(rx) => tokio::select! {
-                            chunk = bytes.next() => chunk,
+                            chunk = next => chunk,
                             changed = rx.changed() => {
                                 // The control is gone: nothing can switch it any more.
                                 if changed.is_err() {
@@ -241,15 +257,22 @@ impl Remote {
                                 continue; // the check at the top sees the new mode
                             }
                         },
-                        None => bytes.next().await,
+                        None => next.await,
                     };
                     match chunk {
                         Some(Ok(chunk)) => {
                             traffic.1.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                             buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
                         }
-                        Some(Err(e)) => {
+                        Some(Err(Some(e))) => {
                             return Some((Err(RemoteError::Unreachable(e.to_string())), (bytes, buf, net, false)))
+                        }
+                        Some(Err(None)) => {
+                            let e = RemoteError::Unreachable(format!(
+                                "the server's event stream was silent for {} s",
+                                EVENTS_IDLE.as_secs()
+                            ));
+                            return Some((Err(e), (bytes, buf, net, true)));
                         }
                         None => return None,
                     }
@@ -294,6 +317,12 @@ impl Remote {
             let bytes = Encoding::Postcard.encode(b).map_err(|e| RemoteError::Decode(e.to_string()))?;
             body_len = bytes.len();
             req = req.header("content-type", Encoding::Postcard.media_type()).body(bytes);
+        }
+        if path == EVENTS_PATH {
+            // The poke stream stays open: the client's whole-request timeout
+            // would cut it every 30 s. Silence is caught per read instead
+            // (`EVENTS_IDLE`).
+            req = req.timeout(EVENTS_LIFETIME);
         }
         let req = req.build().map_err(|e| RemoteError::BadUrl(e.to_string()))?;
         let lost =
