@@ -43,7 +43,7 @@ enum Command {
     /// Register or join an account on a sync server; log out
     #[command(subcommand)]
     Account(commands::account::AccountCmd),
-    /// One full sync pass: push everything due, pull until drained
+    /// Sync now (one pass), or keep syncing in the background with --watch
     Sync(commands::sync::SyncArgs),
     /// Run the sync server (SQLite by default, or PostgreSQL)
     Serve(commands::serve::ServeArgs),
