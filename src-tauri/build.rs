@@ -36,12 +36,9 @@ const COMMANDS: &[&str] = &[
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
     println!("cargo:rerun-if-changed=src-tauri/permissions");
-    let attributes = tauri_build::Attributes::new()
-        .capabilities_path_pattern("src-tauri/capabilities/**/*")
-        .app_manifest(
-            tauri_build::AppManifest::new()
-                .commands(COMMANDS)
-                .permissions_path_pattern("src-tauri/permissions/**/*"),
+    let attributes =
+        tauri_build::Attributes::new().capabilities_path_pattern("src-tauri/capabilities/**/*").app_manifest(
+            tauri_build::AppManifest::new().commands(COMMANDS).permissions_path_pattern("src-tauri/permissions/**/*"),
         );
     if let Err(e) = tauri_build::try_build(attributes) {
         eprintln!("tauri-build failed: {e:#}");

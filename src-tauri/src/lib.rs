@@ -117,6 +117,10 @@ mod tests {
             std::fs::write(&committed, &fresh).expect("write bindings");
         }
         let old = std::fs::read_to_string(&committed).unwrap_or_default();
-        assert!(old == fresh, "{} is stale: run OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings", super::BINDINGS);
+        assert!(
+            old == fresh,
+            "{} is stale: run OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings",
+            super::BINDINGS
+        );
     }
 }

@@ -40,7 +40,10 @@ pub enum NetworkMode {
     Online,
     Offline,
     /// `drop` from 0 to 1, `latency_ms` up to 60,000.
-    Flaky { drop: f64, latency_ms: u32 },
+    Flaky {
+        drop: f64,
+        latency_ms: u32,
+    },
 }
 
 /// The testers' switch: online, offline, or a simulated bad network. It is
@@ -50,7 +53,8 @@ pub enum NetworkMode {
 pub async fn set_network(state: State<'_, AppState>, mode: NetworkMode) -> IpcResult<()> {
     // The control file's own parser validates (ranges, shape).
     let text = serde_json::to_string(&mode).map_err(|e| IpcError::new("invalid", e.to_string()))?;
-    let mode: NetMode = net::parse_control(std::path::Path::new("the network switch"), text.as_bytes()).map_err(|e| IpcError::new("invalid", e.to_string()))?;
+    let mode: NetMode = net::parse_control(std::path::Path::new("the network switch"), text.as_bytes())
+        .map_err(|e| IpcError::new("invalid", e.to_string()))?;
     net::write_control(&state.data_dir, &mode).map_err(|e| IpcError::new("invalid", e.to_string()))?;
     state.engine(|e| e.net().set(mode)).await;
     Ok(())
