@@ -1,11 +1,11 @@
 //! The randomized simulation: five devices of one user and a server, one
 //! seeded random stream choosing every step, then healing and checking
-//! what must always hold (DESIGN.md 2, 3, 4 and 12).
+//! what must always hold (DESIGN.md 2, 3, 4, 9 and 12).
 //!
 //! Steps: creates, body edits (each inserts a line, or extends one, with a
 //! unique marker such as `[m42]`, so "nothing lost" is checked exactly),
-//! title, tag and pin edits, deletes (rarely of half the notes at once,
-//! which the mass-delete rail holds), offline spells, partitions, crashes
+//! title, tag and pin edits, deletes (rarely of three quarters of a device's
+//! notes at once, which the mass-delete rail holds), offline spells, partitions, crashes
 //! with restart (also between a push and its answer), conflict settling,
 //! held requests let through late, and sync passes through a network that
 //! drops requests, loses answers, repeats and delays them.
@@ -138,6 +138,7 @@ impl SimStats {
 pub struct SimFailure {
     pub seed: u64,
     pub max_ops: usize,
+    pub rates: FaultRates,
     /// Steps taken; `None` when the failure came while healing or checking.
     pub step: Option<usize>,
     pub message: String,
@@ -150,10 +151,15 @@ impl fmt::Display for SimFailure {
             Some(step) => writeln!(f, "simulation seed {} failed at step {step}: {}", self.seed, self.message)?,
             None => writeln!(f, "simulation seed {} failed after healing: {}", self.seed, self.message)?,
         }
+        let faults = if self.rates == FaultRates::FLAKY {
+            String::new()
+        } else {
+            format!("OUTPOST_SIM_FAULTS={} ", self.rates.drop_request)
+        };
         writeln!(
             f,
-            "replay it: OUTPOST_SIM_SEED={} OUTPOST_SIM_OPS={} cargo test -p outpost-sim --test simulation replay -- \
-             --ignored --nocapture",
+            "replay it: OUTPOST_SIM_SEED={} OUTPOST_SIM_OPS={} {faults}cargo test -p outpost-sim --test simulation \
+             replay -- --ignored --nocapture",
             self.seed, self.max_ops
         )?;
         writeln!(f, "(OUTPOST_SIM_TRACE=1 prints every step.) Steps before the failure:")?;
@@ -197,6 +203,7 @@ pub async fn run_seed(server: &InProcessServer, seed: u64, config: &SimConfig) -
     let fail = |step: Option<usize>, message: String, trace: Vec<String>| SimFailure {
         seed,
         max_ops: config.max_ops,
+        rates: config.rates,
         step,
         message,
         trace,
