@@ -25,7 +25,7 @@ npm ci --prefix ui --no-audit --no-fund --loglevel=error
 npm --prefix ui run check
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-npm --prefix ui test 2>&1 | tee -a "$log"
+NO_COLOR=1 npm --prefix ui test 2>&1 | tee -a "$log"
 npm --prefix ui run build >/dev/null
 
 echo "== cargo fmt --check"
@@ -40,7 +40,8 @@ echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
 # One closing line over every test binary above (cargo prints one summary
 # per binary, the last of which are empty doc-test runs).
 # Vitest prints one "Tests  N failed | N passed | N skipped (N)" line.
-awk '/^test result:/ {
+awk '{ gsub(/\033\[[0-9;]*m/, "") }
+     /^test result:/ {
        for (i = 1; i <= NF; i++) {
          if ($(i) ~ /^passed/) p += $(i-1)
          if ($(i) ~ /^failed/) f += $(i-1)
