@@ -27,7 +27,7 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "setup: cargo not found. Install Rust (rustup) first: Outpost builds with stable Rust 1.85 or newer." >&2
+  echo "setup: cargo not found. Install Rust (rustup) first: Outpost builds with stable Rust 1.88 or newer." >&2
   exit 1
 fi
 # The UI builds with Node.js 20 or newer and npm; Debian's own nodejs is
