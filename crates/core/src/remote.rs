@@ -159,8 +159,12 @@ impl Remote {
         Traffic { sent: self.traffic.0.load(Ordering::Relaxed), received: self.traffic.1.load(Ordering::Relaxed) }
     }
 
+    /// The server's health. Always JSON (load balancers read it too), so it
+    /// is decoded as such whatever the client asked for.
     pub async fn health(&self) -> Result<HealthResponse, RemoteError> {
-        self.call::<(), _>(Method::GET, "/v1/health", None, false).await
+        let resp = self.send::<()>(Method::GET, "/v1/health", None, false).await?;
+        let bytes = self.finish(resp).await?;
+        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Decode(format!("health: {e}")))
     }
 
     pub async fn register(&self, req: &RegisterRequest) -> Result<SessionResponse, RemoteError> {

@@ -290,3 +290,12 @@ async fn a_burst_of_writes_settles_on_the_last() {
     net::write_control(dir.path(), &NetMode::Offline).expect("write");
     mode_becomes(&control, NetMode::Offline).await;
 }
+
+/// The connectivity watcher's probe: the health endpoint answers JSON, and
+/// the client reads it.
+#[tokio::test]
+async fn the_health_probe_reads_the_servers_answer() {
+    let srv = server().await;
+    let health = Remote::new(&srv.url).expect("remote").health().await.expect("health answers");
+    assert_eq!(health.status, "ok");
+}
