@@ -1,0 +1,234 @@
+// The real Outpost app (device A) under WebDriver, a real `outpost serve`,
+// and the `outpost` CLI as a second device (B). Each step keeps a
+// screenshot under $CARGO_TARGET_DIR/e2e-artifacts/test/.
+//
+// Run through tests/e2e/run.sh (it builds, starts the server and
+// tauri-driver, and prepares A and B).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  attr,
+  byId,
+  cli,
+  click,
+  editorText,
+  env,
+  eventually,
+  shot,
+  startApp,
+  text,
+  typeBody,
+  typeLines,
+  until,
+} from './lib.mjs';
+
+const A = process.env.E2E_DEVICE_A;
+const B = process.env.E2E_DEVICE_B;
+const shots = path.join(env.artifacts, 'test');
+let step = 0;
+const snap = (browser, name) => shot(browser, shots, `${String(++step).padStart(2, '0')}-${name}`);
+
+// Generous: the engine pushes 300 ms after the last keystroke; the first
+// WebKit start on a busy 2-core machine is slow.
+const T = 30_000;
+
+const TITLE = 'Field notes from the ridge';
+const BODY1 = ['Water at the north spring', 'Camp two is above the tree line', 'Radio check at six'].join('\n');
+const BODY2 = `${BODY1}\nWritten while offline`;
+const MINE = BODY2.replace('Camp two is above the tree line', 'Camp two moved to the saddle');
+const THEIRS = BODY2.replace('Camp two is above the tree line', 'Camp two is closed for the season');
+const MERGED = BODY2.replace('Camp two is above the tree line', 'Camp two moved to the saddle, closed in winter');
+
+describe('Outpost desktop app against outpost serve and a CLI device', { concurrency: false }, () => {
+  /** @type {import('webdriverio').Browser} */
+  let browser;
+  let noteId;
+  let failed = false;
+
+  const onB = async (args) => cli(B, args);
+  const showOnB = async () => {
+    await cli(B, ['sync']);
+    return cli(B, ['notes', 'show', noteId, '--json'], { json: true });
+  };
+  const pending = async () => Number((await attr(browser, 'status-pending', 'data-count')) ?? -1);
+  const badge = async () =>
+    browser.execute((id) => document.querySelector(`[data-testid="note-item"][data-note-id="${id}"]`)?.dataset.sync ?? null, noteId);
+  const tone = () => attr(browser, 'status-connectivity', 'data-tone');
+
+  async function setOffline(offline) {
+    if ((await browser.$(byId('network-popover')).isExisting()) === false) await click(browser, 'network-button');
+    const sw = await browser.$(byId('offline-switch'));
+    await sw.waitForDisplayed({ timeout: T });
+    if ((await sw.isSelected()) !== offline) await sw.click();
+    await until(browser, async () => (await sw.isSelected()) === offline, `the offline switch to be ${offline ? 'on' : 'off'}`, T);
+  }
+  async function closePopover() {
+    if (await browser.$(byId('network-popover')).isExisting()) await click(browser, 'network-button');
+  }
+  async function waitSaved() {
+    await until(browser, async () => (await attr(browser, 'save-state', 'data-state')) === 'saved', 'the note to be saved', T);
+  }
+
+  before(async () => {
+    browser = await startAppA();
+  });
+
+  after(async () => {
+    if (browser) {
+      if (failed) await shot(browser, shots, 'failure').catch(() => {});
+      await browser.deleteSession().catch(() => {});
+    }
+  });
+
+  async function startAppA() {
+    const b = await startApp();
+    await until(b, async () => b.$(byId('app')).isExisting(), 'the app to open (no lock screen)', 60_000);
+    await until(b, async () => (await attr(b, 'status-connectivity', 'data-tone')) === 'ok', 'the status bar to say Online', 60_000);
+    return b;
+  }
+
+  const guard = (fn) => async (t) => {
+    if (failed) return t.skip('an earlier step failed');
+    try {
+      await fn(t);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  };
+
+  test('a. create and edit a note; it is saved, pushed, and arrives on device B', { timeout: 120_000 }, guard(async () => {
+    assert.equal(await text(browser, byId('status-connectivity')).then((s) => s?.trim()), 'Online');
+    assert.equal(await pending(), 0);
+    await snap(browser, 'empty-online');
+
+    await click(browser, 'new-note');
+    const pane = await browser.$(byId('note-pane'));
+    await pane.waitForExist({ timeout: T });
+    noteId = await pane.getAttribute('data-note-id');
+    assert.match(noteId, /^[0-9a-f-]{36}$/);
+
+    const title = await browser.$(byId('note-title'));
+    await title.waitForDisplayed({ timeout: T });
+    await title.setValue(TITLE);
+    await typeBody(browser, BODY1);
+    assert.equal(await editorText(browser), BODY1, 'the editor holds what was typed');
+    await waitSaved();
+    assert.equal(await text(browser, byId('save-state')), 'Saved');
+
+    // The list shows it under its title, and its badge turns synced once the engine pushed it.
+    await until(browser, async () => (await badge()) === 'synced', 'the note to be synced in the list', T);
+    const rowTitle = await browser.execute(
+      (id) => document.querySelector(`[data-testid="note-item"][data-note-id="${id}"] [data-testid="note-item-title"]`)?.textContent,
+      noteId,
+    );
+    assert.equal(rowTitle, TITLE);
+    assert.equal(await pending(), 0);
+    await snap(browser, 'note-saved-synced');
+
+    const onBNote = await eventually(async () => {
+      const n = await showOnB();
+      return n.body === BODY1 && n.title === TITLE && n;
+    }, 'the note on device B', T);
+    assert.equal(onBNote.sync, 'synced');
+  }));
+
+  test('b. work offline: the edit stays pending on this device and never reaches the server', { timeout: 120_000 }, guard(async () => {
+    await setOffline(true);
+    await until(browser, async () => (await tone()) === 'off', 'the offline state in the status bar', T);
+    assert.equal((await text(browser, byId('status-connectivity'))).trim(), 'Working offline');
+    assert.equal(await attr(browser, 'network-button', 'class').then((c) => c.split(' ').includes('on')), true, 'the network button shows the switch is on');
+    await snap(browser, 'switched-offline');
+    await closePopover();
+
+    assert.equal(await pending(), 0);
+    const ed = await browser.$(byId('editor-content'));
+    await ed.click();
+    await browser.keys(['Control', 'End']);
+    await typeLines(browser, '\nWritten while offline');
+    await waitSaved();
+    await until(browser, async () => (await pending()) === 1, 'the pending count to rise to 1', T);
+    assert.equal((await text(browser, byId('status-pending'))).trim(), '1 pending');
+    await until(browser, async () => (await badge()) === 'pending', 'the pending badge in the list', T);
+    assert.equal(await editorText(browser), BODY2);
+    assert.equal((await text(browser, byId('status-connectivity'))).trim(), 'Working offline');
+    await snap(browser, 'offline-edit-pending');
+
+    // Device B syncs and still has the old text: nothing left device A.
+    const onBNote = await showOnB();
+    assert.equal(onBNote.body, BODY1, 'the server must not have the offline edit');
+    assert.equal(await pending(), 1, 'still pending after B synced');
+  }));
+
+  test('c. back online: pending drains to zero and the edit arrives on device B', { timeout: 120_000 }, guard(async () => {
+    await setOffline(false);
+    await until(browser, async () => (await pending()) === 0, 'pending to drain to 0', T);
+    await until(browser, async () => (await tone()) === 'ok', 'the status to say Online', T);
+    await until(browser, async () => (await badge()) === 'synced', 'the synced badge', T);
+    assert.equal((await text(browser, byId('status-pending'))).trim(), 'Nothing pending');
+    await closePopover();
+    await snap(browser, 'online-drained');
+    await eventually(async () => (await showOnB()).body === BODY2, 'the offline edit on device B', T);
+  }));
+
+  test('d. the same line edited on both devices: a conflict, resolved in the app, the same text on both', { timeout: 180_000 }, guard(async () => {
+    // A edits the second line while offline...
+    await setOffline(true);
+    await until(browser, async () => (await tone()) === 'off', 'offline', T);
+    await closePopover();
+    await typeBody(browser, MINE);
+    await waitSaved();
+    await until(browser, async () => (await pending()) === 1, 'the offline edit to be pending', T);
+    // ...and B changes the same line and pushes first.
+    await onB(['notes', 'edit', noteId, '--body', THEIRS]);
+    await onB(['sync']);
+    assert.equal((await cli(B, ['notes', 'show', noteId, '--json'], { json: true })).body, THEIRS);
+
+    await setOffline(false);
+    await closePopover();
+    await until(browser, async () => (await badge()) === 'conflict', 'the conflict badge in the list', T);
+    await until(browser, async () => browser.$(byId('status-conflicts')).isExisting(), 'the conflict count in the status bar', T);
+    assert.equal((await text(browser, byId('status-conflicts'))).trim(), '1 conflict');
+    await until(browser, async () => browser.$(byId('conflict-banner')).isExisting(), 'the conflict banner on the open note', T);
+    await snap(browser, 'conflict-badge');
+    // Nothing lost: the note holds both versions between markers meanwhile.
+    await until(browser, async () => {
+      const t = await editorText(browser);
+      return t.includes('Camp two moved to the saddle') && t.includes('Camp two is closed for the season') && t.includes('<<<<<<<');
+    }, 'both versions in the editor', T);
+
+    await click(browser, 'conflict-open');
+    const view = await browser.$(byId('conflict-view'));
+    await view.waitForExist({ timeout: T });
+    assert.equal(await view.getAttribute('data-kind'), 'overlap');
+    assert.match(await text(browser, byId('conflict-mine-body')), /Camp two moved to the saddle/);
+    assert.match(await text(browser, byId('conflict-theirs-body')), /Camp two is closed for the season/);
+    assert.match(await text(browser, byId('conflict-base-body')), /Camp two is above the tree line/);
+    await snap(browser, 'conflict-view');
+
+    // Edit and save: write the merged line by hand.
+    await click(browser, 'conflict-edit');
+    const merge = await browser.$(`${byId('conflict-merge-editor')} [data-testid="editor-content"]`);
+    await merge.waitForDisplayed({ timeout: T });
+    await merge.click();
+    await browser.keys(['Control', 'a']);
+    await browser.keys('Backspace');
+    await typeLines(browser, MERGED);
+    assert.equal(await editorText(browser, 'conflict-merge-editor'), MERGED);
+    await snap(browser, 'conflict-edit-merged');
+    await click(browser, 'conflict-save-merged');
+
+    await until(browser, async () => !(await browser.$(byId('conflict-view')).isExisting()), 'the conflict view to close', T);
+    await until(browser, async () => (await editorText(browser)) === MERGED, 'the merged text in the editor', T);
+    await until(browser, async () => (await badge()) === 'synced', 'the note to be synced again', T);
+    await until(browser, async () => !(await browser.$(byId('status-conflicts')).isExisting()), 'no open conflicts', T);
+    assert.equal(await pending(), 0);
+    assert.equal(await browser.$(byId('conflict-banner')).isExisting(), false);
+    await snap(browser, 'conflict-resolved');
+
+    await eventually(async () => (await showOnB()).body === MERGED, 'the merged text on device B', T);
+    const conflictsOnB = await cli(B, ['conflicts', 'list', '--json'], { json: true });
+    assert.equal(conflictsOnB.length, 0, 'device B has no open conflict');
+  }));
+});

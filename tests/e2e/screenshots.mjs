@@ -1,0 +1,168 @@
+// Screenshots of the main window in each state, light and dark, from the
+// real app (WebKitGTK under Xvfb) against the real server run.sh started.
+// Each state gets its own data directory prepared with the CLI, and its own
+// app instance. Output: $CARGO_TARGET_DIR/e2e-artifacts/screenshots/.
+//
+//   tests/e2e/run.sh screenshots        (npm run screenshots)
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { attr, byId, cli, click, dataDir, env, isolated, shot, startApp, typeLines, until } from './lib.mjs';
+
+const out = path.join(env.artifacts, 'screenshots');
+const T = 60_000;
+const only = process.env.E2E_SHOTS ? process.env.E2E_SHOTS.split(',') : null;
+const taken = [];
+
+async function setTheme(browser, theme) {
+  await click(browser, 'settings-button');
+  // The radio itself is visually hidden: click its label, as a user does.
+  const label = await browser.$(byId(`theme-${theme}`)).$('..');
+  await label.waitForClickable({ timeout: T });
+  await label.click();
+  await until(browser, async () => (await browser.execute(() => document.documentElement.dataset.theme ?? document.documentElement.className)).includes(theme), `the ${theme} theme`, T);
+  await click(browser, 'settings-close');
+  await until(browser, async () => !(await browser.$(byId('settings')).isExisting()), 'settings to close', T);
+}
+
+/** Light, then dark, of what `show` arranges (it may open a dialog; `hide` closes it before the theme changes). */
+async function bothThemes(browser, name, { show = async () => {}, hide = async () => {} } = {}) {
+  for (const theme of ['light', 'dark']) {
+    await setTheme(browser, theme);
+    await show();
+    taken.push(await shot(browser, out, `${name}-${theme}`));
+    await hide();
+  }
+}
+
+async function session(name, dir, fn) {
+  if (only && !only.includes(name)) return;
+  const t0 = Date.now();
+  const browser = await startApp(isolated(dir, { OUTPOST_DATA_DIR: dir }));
+  try {
+    await until(browser, async () => browser.$(byId('app')).isExisting(), 'the app', T);
+    await fn(browser);
+  } catch (e) {
+    await shot(browser, out, `${name}-FAILED`).catch(() => {});
+    throw e;
+  } finally {
+    await browser.deleteSession().catch(() => {});
+  }
+  console.log(`  ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+const rowCount = (b) => attr(b, 'note-list', 'data-count').then(Number);
+const openFirst = async (b) => {
+  await until(b, async () => b.$(byId('note-item')).isExisting(), 'a note in the list', T);
+  await b.$(byId('note-item')).click();
+  await until(b, async () => b.$(byId('editor-content')).isExisting(), 'the note to open', T);
+};
+const online = (b) => until(b, async () => (await attr(b, 'status-connectivity', 'data-tone')) === 'ok', 'Online', T);
+
+// A store with `n` seeded notes, signed in as `user` and synced.
+async function seeded(name, user, n, { sync = true } = {}) {
+  const d = dataDir(name);
+  await cli(d, ['seed', '--notes', String(n), '--size', '1200', '--seed', '7']);
+  await cli(d, ['account', 'register', '--server', env.serverUrl, '--user', user]);
+  if (sync) await cli(d, ['sync']);
+  return d;
+}
+
+// 1. Empty: the first run, no account yet.
+await session('empty', dataDir('shots-empty'), async (b) => {
+  await until(b, async () => b.$(byId('list-empty')).isExisting(), 'the empty list', T);
+  await bothThemes(b, 'empty');
+});
+
+// 2. 10,000 notes, signed in and synced, one open.
+const many = !only || only.some((s) => ['notes-10000', 'offline-pending', 'settings'].includes(s)) ? await seeded('shots-many', 'shots-many', 10_000) : null;
+await session('notes-10000', many, async (b) => {
+  await until(b, async () => (await rowCount(b)) === 10_000, '10,000 notes in the list', T);
+  await online(b);
+  await openFirst(b);
+  await bothThemes(b, 'notes-10000');
+});
+
+// 3. Settings, signed in (the 10,000-note store).
+await session('settings', many, async (b) => {
+  await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+  await openFirst(b);
+  await bothThemes(b, 'settings', {
+    show: async () => {
+      await click(b, 'settings-button');
+      await until(b, async () => b.$(byId('account-signed-in')).isExisting(), 'the signed-in account', T);
+    },
+    hide: async () => click(b, 'settings-close'),
+  });
+});
+
+// 4. Offline with pending changes: the same store, switched offline in the app, two notes edited.
+await session('offline-pending', many, async (b) => {
+  await until(b, async () => (await rowCount(b)) === 10_000, 'the list', T);
+  await online(b);
+  await click(b, 'network-button');
+  await click(b, 'offline-switch');
+  await until(b, async () => (await attr(b, 'status-connectivity', 'data-tone')) === 'off', 'offline', T);
+  await click(b, 'network-button');
+  // Ids first: an edited note moves to the top of the list.
+  const ids = await b.execute(() => [...document.querySelectorAll('[data-testid="note-item"]')].slice(0, 2).map((e) => e.dataset.noteId));
+  for (const id of ids.reverse()) {
+    await b.$(`[data-testid="note-item"][data-note-id="${id}"]`).click();
+    await until(b, async () => (await attr(b, 'note-pane', 'data-note-id')) === id, 'the note to open', T);
+    const ed = await b.$(byId('editor-content'));
+    await ed.waitForDisplayed({ timeout: T });
+    await ed.click();
+    await b.keys(['Control', 'Home']);
+    await typeLines(b, 'Checked the gear list on the train.\n\n');
+    await until(b, async () => (await attr(b, 'save-state', 'data-state')) === 'saved', 'saved', T);
+  }
+  await until(b, async () => Number(await attr(b, 'status-pending', 'data-count')) === 2, '2 pending', T);
+  await bothThemes(b, 'offline-pending');
+});
+
+// 5. Syncing: 10,000 notes on their first push, 1 s added to each request
+//    (`outpost net flaky --latency 1000`), so the progress stays on screen.
+if (!only || only.includes('syncing')) {
+  const d = await seeded('shots-syncing', 'shots-syncing', 10_000, { sync: false });
+  await cli(d, ['net', 'flaky', '--drop', '0', '--latency', '1000']);
+  await session('syncing', d, async (b) => {
+    await until(b, async () => b.$(byId('status-progress')).isExisting(), 'sync progress in the status bar', T);
+    await openFirst(b);
+    for (const theme of ['light', 'dark']) {
+      await setTheme(b, theme);
+      await until(b, async () => b.$(byId('status-progress')).isExisting(), 'sync progress', T);
+      taken.push(await shot(b, out, `syncing-${theme}`));
+    }
+  });
+}
+
+// 6. Conflict view: one line changed on two devices (CLI), opened in the app.
+if (!only || only.includes('conflict')) {
+  const mine = await seeded('shots-conflict-a', 'shots-conflict', 40);
+  const theirs = dataDir('shots-conflict-b');
+  const body = [
+    '# Trip plan',
+    '',
+    '- Leave Friday 7:00 from the station',
+    '- Sleep at the Refuge du Goûter',
+    '- Summit attempt Sunday before dawn',
+    '',
+    'Bring the spare stove and two maps.',
+  ].join('\n');
+  const id = (await cli(mine, ['notes', 'add', '--title', 'Mont Blanc trip', '--body', body, '--tag', 'trips'])).trim();
+  await cli(mine, ['sync']);
+  await cli(theirs, ['account', 'login', '--server', env.serverUrl, '--user', 'shots-conflict']);
+  await cli(theirs, ['sync']);
+  await cli(theirs, ['notes', 'edit', id, '--body', body.replace('Leave Friday 7:00 from the station', 'Leave Thursday night, the train is faster').replace('two maps', 'three maps')]);
+  await cli(theirs, ['sync']);
+  await cli(mine, ['notes', 'edit', id, '--body', body.replace('Leave Friday 7:00 from the station', 'Leave Friday 6:30, meet at the bakery')]);
+  await cli(mine, ['sync']);
+  await session('conflict', mine, async (b) => {
+    await until(b, async () => b.$(byId('status-conflicts')).isExisting(), 'the open conflict', T);
+    await click(b, 'status-conflicts');
+    await until(b, async () => b.$(byId('conflict-view')).isExisting(), 'the conflict view', T);
+    await bothThemes(b, 'conflict');
+  });
+}
+
+writeFileSync(path.join(out, 'index.txt'), taken.map((f) => path.basename(f)).join('\n') + '\n');
+console.log(`screenshots: ${taken.length} in ${out}`);
