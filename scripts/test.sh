@@ -36,13 +36,10 @@ echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
 ./scripts/with-keyring.sh cargo test --workspace --locked -- --ignored keyring_round_trip 2>&1 | tee -a "$log"
-echo "== end-to-end: the desktop app through WebDriver under Xvfb (tests/e2e/run.sh)"
-OUTPOST_E2E_SKIP_UI=1 tests/e2e/run.sh test 2>&1 | tee -a "$log"
 
 # One closing line over every test binary above (cargo prints one summary
 # per binary, the last of which are empty doc-test runs).
-# Vitest prints one "Tests  N failed | N passed | N skipped (N)" line; the
-# end-to-end runner prints a cargo-style "test result:" line.
+# Vitest prints one "Tests  N failed | N passed | N skipped (N)" line.
 awk '{ gsub(/\033\[[0-9;]*m/, "") }
      /^test result:/ {
        for (i = 1; i <= NF; i++) {
