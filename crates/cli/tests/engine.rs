@@ -8,63 +8,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{outpost, run, run_ok};
+use common::{outpost, run, run_ok, start_server};
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(90);
-
-struct Server {
-    child: Child,
-    url: String,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(dir: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", &addr.to_string()])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn outpost serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "outpost serve did not start listening on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, url: format!("http://{addr}"), addr }
-}
-
-impl Server {
-    /// A counter from the server's Prometheus metrics (plain HTTP/1.0).
-    fn metric(&self, name: &str) -> u64 {
-        let mut s = TcpStream::connect(self.addr).expect("connect");
-        s.write_all(b"GET /metrics HTTP/1.0\r\nhost: localhost\r\n\r\n").expect("request");
-        let mut text = String::new();
-        s.read_to_string(&mut text).expect("response");
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-    }
-}
 
 /// A long-running `outpost` (sync --watch, status --watch) whose stdout
 /// lines are collected as they come.

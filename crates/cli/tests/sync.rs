@@ -3,45 +3,9 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{outpost, run, run_ok};
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(dir: &Path) -> Server {
-    // Take a free port, then hand it to the server.
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--log", "debug", "serve", "--listen", &addr.to_string()])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn outpost serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "outpost serve did not start listening on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, url: format!("http://{addr}") }
-}
+use common::{outpost, run, run_ok, start_server};
 
 fn json(d: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run_ok(d, args)).expect("json output")

@@ -4,6 +4,8 @@
 //! duplicate), latency is added, and a mode switch applies to the next
 //! request. Then the control file's watcher, driven by file writes.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -13,40 +15,9 @@ use outpost_core::net::{self, ControlWatcher, NetControl, NetMode, CONTROL_FILE}
 use outpost_core::remote::{Remote, RemoteError};
 use outpost_core::{NoteDraft, Vault};
 use outpost_protocol::v1::{Op, PushResult};
-use tokio::sync::oneshot;
 
 /// Long enough for a loaded 2-core CI machine; only guards against hangs.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-struct TestServer {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn server() -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = outpost_server::Config::new(format!("sqlite://{}", dir.path().join("server.db").display()));
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        outpost_server::serve(listener, config, async {
-            let _ = rx.await;
-        })
-        .await
-        .expect("server runs");
-    });
-    TestServer { url: format!("http://{addr}"), stop: Some(tx), _dir: dir }
-}
 
 /// A registered device whose remote goes through `control`, and a second
 /// remote on the same session that does not (the real network).
@@ -79,7 +50,7 @@ fn new_op(d: &mut Device, title: &str) -> Op {
 
 #[tokio::test]
 async fn offline_sends_nothing() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = device(&srv.url, "olive", NetControl::new(NetMode::Offline)).await;
     assert_eq!(a.remote.net().map(NetControl::mode), Some(NetMode::Offline));
     let op = new_op(&mut a, "never sent");
@@ -101,7 +72,7 @@ async fn offline_sends_nothing() {
 
 #[tokio::test]
 async fn dropping_everything_loses_requests_before_and_answers_after() {
-    let srv = server().await;
+    let srv = common::server().await;
     let flaky = NetMode::Flaky { drop: 1.0, latency_ms: 0 };
     let mut a = device(&srv.url, "fred", NetControl::seeded(flaky, 42)).await;
     let (mut before_drops, mut after_drops) = (0, 0);
@@ -137,7 +108,7 @@ async fn dropping_everything_loses_requests_before_and_answers_after() {
 
 #[tokio::test]
 async fn latency_is_added_to_every_request() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = device(&srv.url, "lara", NetControl::new(NetMode::Flaky { drop: 0.0, latency_ms: 300 })).await;
     let op = new_op(&mut a, "slow");
     let t = Instant::now();
@@ -151,7 +122,7 @@ async fn latency_is_added_to_every_request() {
 
 #[tokio::test]
 async fn a_flaky_network_with_no_faults_is_the_real_one() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = device(&srv.url, "nora", NetControl::new(NetMode::Flaky { drop: 0.0, latency_ms: 0 })).await;
     for i in 0..10 {
         let op = new_op(&mut a, &format!("n{i}"));
@@ -174,7 +145,7 @@ async fn a_flaky_network_with_no_faults_is_the_real_one() {
 
 #[tokio::test]
 async fn a_switch_applies_to_the_next_request() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = device(&srv.url, "sam", NetControl::new(NetMode::Online)).await;
     let clone = a.remote.clone();
     let op = new_op(&mut a, "first");
@@ -196,7 +167,7 @@ async fn a_switch_applies_to_the_next_request() {
 
 #[tokio::test]
 async fn an_open_poke_stream_ends_when_switched_offline() {
-    let srv = server().await;
+    let srv = common::server().await;
     let a = device(&srv.url, "pia", NetControl::new(NetMode::Online)).await;
     let mut events = Box::pin(a.remote.events().await.expect("stream opens online"));
     a.control.set(NetMode::Offline);
@@ -295,7 +266,7 @@ async fn a_burst_of_writes_settles_on_the_last() {
 /// the client reads it.
 #[tokio::test]
 async fn the_health_probe_reads_the_servers_answer() {
-    let srv = server().await;
+    let srv = common::server().await;
     let health = Remote::new(&srv.url).expect("remote").health().await.expect("health answers");
     assert_eq!(health.status, "ok");
 }

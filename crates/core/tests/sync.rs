@@ -2,6 +2,8 @@
 //! registering and another joining, lost answers resent safely, concurrent
 //! edits kept side by side, forged pulls refused.
 
+mod common;
+
 use outpost_core::account;
 use outpost_core::keys::{KdfParams, MemoryStore};
 use outpost_core::remote::Remote;
@@ -10,37 +12,6 @@ use outpost_core::vault::Resolution;
 use outpost_core::{NoteDraft, NotePatch, Vault};
 use outpost_protocol::v1::{Bytes, Change, PullResponse};
 use outpost_protocol::Hlc;
-use tokio::sync::oneshot;
-
-struct TestServer {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn server() -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = outpost_server::Config::new(format!("sqlite://{}", dir.path().join("server.db").display()));
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        outpost_server::serve(listener, config, async {
-            let _ = rx.await;
-        })
-        .await
-        .expect("server runs");
-    });
-    TestServer { url: format!("http://{addr}"), stop: Some(tx), _dir: dir }
-}
 
 fn draft(t: &str, b: &str) -> NoteDraft {
     NoteDraft { title: t.into(), body: b.into(), ..Default::default() }
@@ -73,7 +44,7 @@ async fn joining_device(url: &str, user: &str) -> Device {
 
 #[tokio::test]
 async fn notes_travel_between_devices_and_a_lost_answer_is_resent_safely() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = first_device(&srv.url, "alice").await;
     let n = a.vault.create(draft("Hello", "from A")).expect("create");
 
@@ -107,7 +78,7 @@ async fn notes_travel_between_devices_and_a_lost_answer_is_resent_safely() {
 
 #[tokio::test]
 async fn concurrent_edits_keep_both_versions() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = first_device(&srv.url, "bob").await;
     let n = a.vault.create(draft("Shared", "base text")).expect("create");
     sync_once(&mut a.vault, &a.remote).await.expect("sync");
@@ -168,7 +139,7 @@ async fn concurrent_edits_keep_both_versions() {
 
 #[tokio::test]
 async fn different_lines_and_fields_merge_without_asking() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = first_device(&srv.url, "erin").await;
     let n = a.vault.create(draft("Plan", "one\ntwo\nthree\n")).expect("create");
     sync_once(&mut a.vault, &a.remote).await.expect("sync");
@@ -195,7 +166,7 @@ async fn different_lines_and_fields_merge_without_asking() {
 
 #[tokio::test]
 async fn an_edit_beats_a_delete_and_the_note_comes_back() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = first_device(&srv.url, "fay").await;
     let n = a.vault.create(draft("Keep me", "draft")).expect("create");
     sync_once(&mut a.vault, &a.remote).await.expect("sync");
@@ -219,7 +190,7 @@ async fn an_edit_beats_a_delete_and_the_note_comes_back() {
 
 #[tokio::test]
 async fn a_mass_delete_stops_and_asks() {
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = first_device(&srv.url, "gus").await;
     let ids: Vec<_> = (0..40).map(|i| a.vault.create(draft(&format!("n{i}"), "x")).expect("create").id).collect();
     sync_once(&mut a.vault, &a.remote).await.expect("sync");
@@ -307,7 +278,7 @@ fn forged_or_repeated_pulls_change_nothing() {
 #[tokio::test]
 async fn a_push_pokes_the_other_devices() {
     use futures_util::StreamExt as _;
-    let srv = server().await;
+    let srv = common::server().await;
     let mut a = first_device(&srv.url, "dana").await;
     let b = joining_device(&srv.url, "dana").await;
     let mut pokes = Box::pin(b.remote.events().await.expect("event stream"));

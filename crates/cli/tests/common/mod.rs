@@ -1,8 +1,11 @@
 //! Shared helpers for the CLI tests: run the real `outpost` binary.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const PASS: &str = "correct horse battery staple";
 
@@ -31,4 +34,52 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .collect();
     v.sort();
     v
+}
+
+/// A real `outpost serve` on a free 127.0.0.1 port, killed on drop; its
+/// debug log goes to `server.log` in its directory.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_server(dir: &Path) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--log", "debug", "serve", "--listen", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn outpost serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "outpost serve did not start listening on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, url: format!("http://{addr}"), addr }
+}
+
+impl Server {
+    /// A counter from the server's Prometheus metrics (plain HTTP/1.0).
+    pub fn metric(&self, name: &str) -> u64 {
+        let mut s = TcpStream::connect(self.addr).expect("connect");
+        s.write_all(b"GET /metrics HTTP/1.0\r\nhost: localhost\r\n\r\n").expect("request");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("response");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
 }
