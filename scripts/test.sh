@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 # Keep build output outside the clone so repeat runs reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/outpost/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+mkdir -p "$CARGO_TARGET_DIR"
+free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
+if (( free_kb < 10 * 1024 * 1024 )); then
+  echo "test: warning: only $((free_kb / 1024)) MB free under $CARGO_TARGET_DIR; a clean build needs about 10 GB" >&2
+fi
+# One build per run: incremental caches would only add gigabytes on disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 if [[ -x scripts/pg-test-env.sh ]]; then
   # Installs and starts Debian's PostgreSQL where it can, and prints the
