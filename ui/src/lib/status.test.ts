@@ -137,6 +137,15 @@ describe('statusView', () => {
     expect(v.showRetry).toBe(false);
   });
 
+  it('local only: queued changes wait for an account, not for a sync', () => {
+    const v = statusView(st({ connectivity: 'unknown', phase: 'stopped', pending: 12 }), local, NOW);
+    expect(v.pending).toBe('12 changes to upload when you sign in');
+    expect(statusView(st({ connectivity: 'unknown', phase: 'stopped', pending: 1 }), local, NOW).pending).toBe(
+      '1 change to upload when you sign in',
+    );
+    expect(statusView(st({ pending: 12 }), online, NOW).pending).toBe('12 pending');
+  });
+
   it('a simulated bad network says so', () => {
     const v = statusView(st({ net_mode: { mode: 'flaky', drop: 0.3, latency_ms: 500 } }), online, NOW);
     expect(v.label).toBe('Online (bad network)');

@@ -70,7 +70,10 @@ export function statusView(s: SyncStatus, account: AccountInfo | null, now: numb
   const progress =
     syncing && s.progress && s.progress.total > 0 ? Math.min(1, Math.max(0, s.progress.done / s.progress.total)) : null;
 
-  const pending = s.pending > 0 ? `${s.pending} pending` : null;
+  // With no account nothing is "pending" a sync that will never run: say
+  // what happens to those changes instead.
+  let pending: string | null = null;
+  if (s.pending > 0) pending = localOnly ? `${plural(s.pending, 'change')} to upload when you sign in` : `${s.pending} pending`;
   const failed = s.failed > 0 ? `${s.failed} failed` : null;
   const conflicts = s.open_conflicts > 0 ? plural(s.open_conflicts, 'conflict') : null;
 
