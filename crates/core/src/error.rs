@@ -31,13 +31,21 @@ pub enum Error {
     Decrypt { note: String, source: CryptoError },
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// A change from the server that opens under the key but is not as its
+    /// writer made it: a delete flag the sealed content does not bear out,
+    /// or an old version sent again under a new revision.
+    #[error("{0}")]
+    Forged(String),
     #[error("migration {version} ({name}) failed, the store is left at the previous version: {source}")]
     Migration { version: u32, name: String, source: rusqlite::Error },
     #[error("the store is damaged: {0}")]
     Corrupt(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
-    #[error("database error: {0}")]
+    /// An SQLite error. Disk trouble (full, read-only, I/O error, cannot
+    /// open) gets a message that says what to do and its own
+    /// [`Error::code`]; see [`Error::storage_fault`].
+    #[error("{}", db_message(.0))]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
@@ -71,15 +79,79 @@ impl Error {
             Error::Key(KeyError::WrongPassphrase) => "wrong_passphrase",
             Error::Key(_) | Error::KeyMethodMismatch { .. } => "key_unavailable",
             Error::Decrypt { .. } | Error::Crypto(_) => "decrypt_failed",
+            Error::Forged(_) => "forged_change",
             Error::Migration { .. } => "migration_failed",
             Error::Corrupt(_) => "corrupt",
             Error::Io { .. } => "io",
-            Error::Db(_) => "database",
+            Error::Db(_) => match self.storage_fault() {
+                Some(StorageFault::DiskFull) => "disk_full",
+                Some(StorageFault::ReadOnly) => "read_only",
+                Some(StorageFault::CannotOpen) => "cannot_open",
+                Some(StorageFault::Io) => "storage_io",
+                None => "database",
+            },
             Error::Remote(_) => "network",
             Error::MassDeleteHeld { .. } => "mass_delete_held",
             Error::ConflictNotFound(_) => "conflict_not_found",
             Error::Stale { .. } => "stale",
         }
+    }
+}
+
+/// Disk trouble behind a database error. Every write is one transaction,
+/// so when one of these stops it, nothing of that change was stored and
+/// the store keeps its last committed state (`crates/core/tests/io_faults.rs`
+/// checks this at every write and sync of a save and of a pulled page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// `SQLITE_FULL`: no space left on the device (or a quota).
+    DiskFull,
+    /// `SQLITE_READONLY`: the file or its file system is read-only.
+    ReadOnly,
+    /// `SQLITE_CANTOPEN`: a file of the store cannot be opened or created
+    /// (read-only or missing data directory, no permission).
+    CannotOpen,
+    /// `SQLITE_IOERR_*`: the operating system reported an I/O error.
+    Io,
+}
+
+impl Error {
+    /// The disk trouble behind this error, if it is one.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            Error::Db(e) => storage_fault(e),
+            _ => None,
+        }
+    }
+}
+
+fn storage_fault(e: &rusqlite::Error) -> Option<StorageFault> {
+    match e.sqlite_error_code()? {
+        rusqlite::ErrorCode::DiskFull => Some(StorageFault::DiskFull),
+        rusqlite::ErrorCode::ReadOnly => Some(StorageFault::ReadOnly),
+        rusqlite::ErrorCode::CannotOpen => Some(StorageFault::CannotOpen),
+        rusqlite::ErrorCode::SystemIoFailure => Some(StorageFault::Io),
+        _ => None,
+    }
+}
+
+fn db_message(e: &rusqlite::Error) -> String {
+    match storage_fault(e) {
+        Some(StorageFault::DiskFull) => "the disk is full, so this change was not saved; the store keeps its last \
+             saved state. Free some disk space, then try again"
+            .to_owned(),
+        Some(StorageFault::ReadOnly) => "the store cannot be written: its disk or folder is read-only, so this \
+             change was not saved. Make the data directory writable (or choose another one), then try again"
+            .to_owned(),
+        Some(StorageFault::CannotOpen) => "the store's files cannot be opened or created (a read-only or missing \
+             data directory, or no permission); nothing was changed. Check that the data directory exists and is \
+             writable"
+            .to_owned(),
+        Some(StorageFault::Io) => format!(
+            "the disk reported an I/O error ({e}), so this change was not saved; the store keeps its last saved \
+             state. Check the disk, then try again"
+        ),
+        None => format!("database error: {e}"),
     }
 }
 

@@ -68,7 +68,14 @@ impl Vault {
 
     /// [`Vault::open`] with a time source and a report of what happened.
     pub fn open_with(dir: &Path, keys: &dyn KeyStore, time: Arc<dyn TimeSource>) -> Result<(Self, OpenReport)> {
-        Self::open_inner(dir, keys, time, None)
+        Self::open_inner(dir, keys, time, None, None)
+    }
+
+    /// [`Vault::open`] through the SQLite VFS registered under the name
+    /// `vfs` instead of the default one. The fault-injection tests open
+    /// stores through `outpost-faultvfs` this way; the app never does.
+    pub fn open_with_vfs(dir: &Path, keys: &dyn KeyStore, vfs: &str) -> Result<Self> {
+        Self::open_inner(dir, keys, Arc::new(SystemTime), None, Some(vfs)).map(|(v, _)| v)
     }
 
     /// Open or create the store in `dir` for an account whose data key is
@@ -76,7 +83,7 @@ impl Vault {
     /// key; an existing one must already have it: a store holding notes
     /// under another key is refused, never re-keyed silently.
     pub fn open_for_account(dir: &Path, keys: &dyn KeyStore, account_key: DataKey) -> Result<Self> {
-        Self::open_inner(dir, keys, Arc::new(SystemTime), Some(account_key)).map(|(v, _)| v)
+        Self::open_inner(dir, keys, Arc::new(SystemTime), Some(account_key), None).map(|(v, _)| v)
     }
 
     fn open_inner(
@@ -84,10 +91,11 @@ impl Vault {
         keys: &dyn KeyStore,
         time: Arc<dyn TimeSource>,
         account_key: Option<DataKey>,
+        vfs: Option<&str>,
     ) -> Result<(Self, OpenReport)> {
         create_private_dir(dir)?;
         let path = store::db_path(dir);
-        let mut conn = store::connect(&path)?;
+        let mut conn = store::connect_with_vfs(&path, vfs)?;
         let mut report = OpenReport { backup: migrate::migrate_up(&mut conn, &path)?, created: false };
 
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -19,10 +19,20 @@ pub const DB_FILE: &str = "outpost.db";
 /// are not SQLite or not Outpost's, and set the pragmas every connection
 /// needs. Does not migrate.
 pub fn connect(path: &Path) -> Result<Connection> {
+    connect_with_vfs(path, None)
+}
+
+/// [`connect`] through the SQLite VFS registered as `vfs` (`None`: the
+/// default). Tests use this to inject disk faults (`outpost-faultvfs`).
+pub fn connect_with_vfs(path: &Path, vfs: Option<&str>) -> Result<Connection> {
     if path.exists() {
         check_is_store(path)?;
     }
-    let conn = Connection::open(path).map_err(|e| classify(e, path))?;
+    let conn = match vfs {
+        None => Connection::open(path),
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs),
+    }
+    .map_err(|e| classify(e, path))?;
     // WAL: readers never block the writer. synchronous=FULL: a commit is on
     // disk (fsync) before save() returns, so a note shown as saved survives
     // a crash and a power cut.
