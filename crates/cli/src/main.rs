@@ -132,7 +132,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::InvalidNoteId(_) | E::TooLarge { .. } | E::Invalid(_) => 4,
         E::Key(_) | E::KeyMethodMismatch { .. } => 5,
         E::NotADatabase { .. } | E::SchemaTooNew { .. } | E::Corrupt(_) | E::Migration { .. } => 6,
-        E::Decrypt { .. } | E::Crypto(_) => 7,
+        E::Decrypt { .. } | E::Crypto(_) | E::Forged(_) => 7,
         E::Io { .. } | E::Db(_) => 1,
         E::Remote(r) if r.is_retryable() => 8,
         E::Remote(outpost_core::remote::RemoteError::Offline) => 8,

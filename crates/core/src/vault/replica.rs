@@ -133,6 +133,9 @@ impl Vault {
     }
 
     /// Record the server's answers to `batch`, in order, in one transaction.
+    ///
+    /// A refused change whose server version does not authenticate
+    /// (tampered, cut, forged) is sent again on top of that version.
     pub fn apply_push_results(&mut self, batch: &[PendingOp], results: &[PushResult]) -> Result<PushOutcome> {
         if batch.len() != results.len() {
             return Err(Error::Invalid(format!(
@@ -142,16 +145,41 @@ impl Vault {
             )));
         }
         // A conflict carries the server's version: authenticate it before
-        // anything is written.
-        for r in results {
+        // anything is written. One that fails is not merged: its entry
+        // stays queued (the edit is kept) and replaces it, and the rest of
+        // the batch and the pull go on; the pull sets that version aside.
+        let mut unreadable: HashMap<usize, String> = HashMap::new();
+        for (i, r) in results.iter().enumerate() {
             if let PushResult::Conflict { current: Some(change) } = r {
-                self.authenticate_change(change)?;
+                if let Err(e) = self.authenticate_change(change) {
+                    tracing::warn!(note = %change.note_id, error = %e, "the server's version of a refused change set aside");
+                    unreadable.insert(i, e.to_string());
+                }
             }
         }
         let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PushOutcome::default();
-        for (p, r) in batch.iter().zip(results) {
+        for (i, (p, r)) in batch.iter().zip(results).enumerate() {
+            if let (Some(error), PushResult::Conflict { current: Some(head) }) = (unreadable.get(&i), r) {
+                // The server's head of the note is not a version this
+                // account made as it stands (set aside by the pull too).
+                // This device's version goes on top of it: the entry was
+                // answered (refused, not stored), so it is no longer in
+                // flight; it is re-based on that head and sent again now.
+                outcome.conflicts += 1;
+                tx.prepare_cached(
+                    "UPDATE outbox SET attempts = 0, base_rev = ?2, next_attempt_at = ?3, last_error = ?4,
+                     updated_at = ?3 WHERE seq = ?1",
+                )?
+                .execute(params![
+                    p.seq,
+                    head.rev as i64,
+                    now,
+                    format!("replacing a server version set aside: {error}")
+                ])?;
+                continue;
+            }
             match r {
                 PushResult::Applied { rev, .. } | PushResult::Duplicate { rev, .. } => {
                     if matches!(r, PushResult::Applied { .. }) {
@@ -169,6 +197,9 @@ impl Vault {
                     // Refused, so never stored: the entry can go, replaced
                     // by the merge of this device's version and the server's.
                     outcome.conflicts += 1;
+                    // The merge is stamped after the version it contains,
+                    // however slow this device's clock is.
+                    self.clock.observe(change.hlc);
                     let ctx = MergeCtx { tx: &tx, key: &self.key, clock: &self.clock, now };
                     merge_remote(&ctx, change, Some(p.seq), &mut outcome.merge)?;
                 }
@@ -349,14 +380,50 @@ impl Vault {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// All three fields of a change from elsewhere open under our key and
-    /// its note id, field and stamp.
+    /// A change from elsewhere is one a holder of the key made, as it is:
+    /// - all three fields open under our key, its note id, field and stamp;
+    /// - the delete flag, which the server sees and is not sealed, is
+    ///   borne out by the sealed content: a delete seals an empty title and
+    ///   body ([`Vault::delete`]), which only the key's holder can make, so
+    ///   a server or a stolen session cannot turn a note's genuine payload
+    ///   into a delete;
+    /// - it is newer than the version both sides last agreed on: every
+    ///   writer stamps a change after the version it replaced (a pull and a
+    ///   refused push both observe the server's stamp first), so an older
+    ///   stamp under a newer revision is an old version replayed, which
+    ///   would roll the note back on every device.
     fn authenticate_change(&self, c: &Change) -> Result<()> {
         let sealed = Sealed::decode(&c.payload.0)
             .map_err(|e| Error::Invalid(format!("change to note {} from the server: {e}", c.note_id)))?;
         for (field, blob) in [(Field::Title, &sealed.title), (Field::Meta, &sealed.meta), (Field::Body, &sealed.body)] {
             crypto::authenticate(&self.key, &Binding { note_id: &c.note_id, field, hlc: &c.hlc }, blob)
                 .map_err(|source| Error::Decrypt { note: c.note_id.to_string(), source })?;
+        }
+        if c.deleted {
+            let title = open_text(&self.key, &c.note_id, Field::Title, &c.hlc, &sealed.title)?;
+            let body = open_text(&self.key, &c.note_id, Field::Body, &c.hlc, &sealed.body)?;
+            if !title.is_empty() || !body.is_empty() {
+                return Err(Error::Forged(format!(
+                    "a change to note {} from the server is marked deleted but holds the note's content: \
+                     a delete this account's devices did not make; set aside, the note is kept",
+                    c.note_id
+                )));
+            }
+        }
+        let base: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT rev, hlc FROM merge_base WHERE note_id = ?1")?
+            .query_row([c.note_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((rev, hlc)) = base {
+            let base_hlc: Hlc = hlc.parse().map_err(|e| Error::Corrupt(format!("merge base of {}: {e}", c.note_id)))?;
+            if c.rev as i64 > rev && c.hlc <= base_hlc {
+                return Err(Error::Forged(format!(
+                    "a change to note {} from the server (revision {}) is older than revision {rev} this \
+                     device already has: an old version sent again; set aside, the note is kept",
+                    c.note_id, c.rev
+                )));
+            }
         }
         Ok(())
     }
