@@ -2,7 +2,6 @@
 //! the server has nothing newer. The background engine runs this same pass
 //! when woken; `outpost sync` runs it once.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
@@ -54,9 +53,12 @@ impl VaultAccess for Mutex<Vault> {
     }
 }
 
-impl VaultAccess for RefCell<&mut Vault> {
+/// A vault one caller holds alone, behind a mutex that is never contended:
+/// a mutex rather than a `RefCell` so that a pass over it is `Send` and can
+/// run on any runtime thread (`tokio::spawn`).
+impl VaultAccess for Mutex<&mut Vault> {
     fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
-        f(&mut self.borrow_mut())
+        f(&mut self.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 
@@ -97,7 +99,7 @@ pub struct SyncReport {
 
 /// Run one pass of a vault this caller holds alone (the CLI, tests).
 pub async fn sync_once<T: SyncTransport>(vault: &mut Vault, remote: &T) -> Result<SyncReport> {
-    sync_shared(&RefCell::new(vault), remote).await
+    sync_shared(&Mutex::new(vault), remote).await
 }
 
 /// Run one pass of a shared vault against `remote` (which must carry a

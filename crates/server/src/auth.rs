@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -42,6 +43,20 @@ pub fn new_challenge() -> Vec<u8> {
     let mut raw = vec![0u8; TOKEN_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     raw
+}
+
+/// Argon2id runs at most this many at once: one per core, at most 8. Each
+/// takes 19 MiB and a core for tens of milliseconds; unbounded, a burst of
+/// log-ins (100 devices at once in the soak test) ran dozens side by side,
+/// starved other requests, and left the allocator holding over a gigabyte.
+static KDF_SLOTS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)));
+
+/// Run a key derivation (`hash_auth_key`, `verify_auth_key`) on the blocking
+/// pool once a slot is free; requests beyond the slots wait their turn.
+pub async fn run_kdf<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let _slot = KDF_SLOTS.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 /// Argon2id (the crate's defaults: 19 MiB, 2 passes) of the auth key, as a

@@ -160,9 +160,8 @@ async fn register(
     }
     state.register_limiter.check(Attempt::Register, "", client_ip(&state, peer, &headers))?;
     let auth_key = req.auth_key.0;
-    let auth_hash = tokio::task::spawn_blocking(move || auth::hash_auth_key(&auth_key))
-        .await
-        .map_err(ApiError::internal)?
+    let auth_hash = auth::run_kdf(move || auth::hash_auth_key(&auth_key))
+        .await?
         .map_err(|e| ApiError::Internal(e.to_string().into()))?;
     let user = NewUser {
         id: Uuid::now_v7(),
@@ -233,9 +232,8 @@ async fn login(
     }
     let auth_key = req.auth_key.0;
     let phc = user.auth_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_auth_key(&auth_key, &phc))
-        .await
-        .map_err(ApiError::internal)?
+    let ok = auth::run_kdf(move || auth::verify_auth_key(&auth_key, &phc))
+        .await?
         .map_err(|e| ApiError::Internal(e.to_string().into()))?;
     if !ok {
         return Err(failed(ApiError::InvalidCredentials));

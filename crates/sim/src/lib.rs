@@ -14,6 +14,8 @@
 //! - [`simulation`]: the seeded random run and its checks.
 //! - [`scenarios`]: the named conflict scenarios, each with what should
 //!   happen and checks of what did.
+//! - [`soak`]: load and soak, many real devices against one real server
+//!   process for minutes (`soak` binary, `tests/soak.rs`).
 //!
 //! Everything here drives the same engine the app does (`outpost-core`):
 //! the same sync pass, the same store, the same merge.
@@ -25,6 +27,7 @@ pub mod device;
 pub mod error;
 pub mod scenarios;
 pub mod simulation;
+pub mod soak;
 pub mod transport;
 
 pub use account::{BackendAccount, HttpAccount, HttpServer, InProcessServer, SimAccount};
