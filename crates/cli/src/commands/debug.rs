@@ -2,41 +2,63 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use anyhow::{bail, Context};
 use clap::Subcommand;
-use outpost_core::{NoteDraft, NotePatch};
+use outpost_core::engine::{Engine, EngineOptions};
+use outpost_core::net::{self, NetControl};
+use outpost_core::remote::Remote;
+use outpost_core::sync::lock;
+use outpost_core::{NoteDraft, NotePatch, Vault};
 
 use crate::unlock::open_vault;
 
 #[derive(Debug, Subcommand)]
 pub enum DebugCmd {
     /// Save notes in a loop, printing `saved ID N` after each save returns:
-    /// the crash test kills this at random and checks every reported save.
-    /// Every fourth step edits an earlier note to body version N instead.
+    /// the crash tests kill this at random and check every reported save.
+    /// Every fourth step edits an earlier note to body version N instead
+    /// (`edited ID N`).
     WriteLoop {
         #[arg(long, default_value_t = u64::MAX)]
         count: u64,
         /// Prefix of each note's marker word
         #[arg(long, default_value = "crashmark")]
         marker: String,
+        /// Run the background sync engine against the store's account
+        /// while saving, at a testers' pace (short debounce and backoff),
+        /// as the app does: the crash storm kills it mid-sync
+        #[arg(long)]
+        sync: bool,
+        /// Pause between saves, in milliseconds
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
     },
 }
 
 pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
-    let DebugCmd::WriteLoop { count, marker } = cmd;
-    let mut vault = open_vault(dir)?;
+    let DebugCmd::WriteLoop { count, marker, sync, pause_ms } = cmd;
+    let vault = Arc::new(Mutex::new(open_vault(dir)?));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let engine = if sync { Some(start_engine(&rt, dir, vault.clone())?) } else { None };
     let mut out = std::io::stdout().lock();
     let mut ids = Vec::new();
     for n in 0..count {
         if n % 4 == 3 && !ids.is_empty() {
             let id = ids[(n as usize / 4) % ids.len()];
-            vault.edit(
+            lock(&vault).edit(
                 id,
                 NotePatch { body: Some(format!("{marker}{n} edited body version {n}\n")), ..NotePatch::default() },
             )?;
             writeln!(out, "edited {id} {n}")?;
         } else {
-            let note = vault.create(NoteDraft {
+            let note = lock(&vault).create(NoteDraft {
                 title: format!("{marker}{n} title"),
                 body: format!("{marker}{n} body version {n}\n{}", "lorem ipsum dolor ".repeat(50)),
                 tags: vec![format!("{marker}tag")],
@@ -46,6 +68,40 @@ pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
             writeln!(out, "saved {} {n}", note.id)?;
         }
         out.flush()?;
+        if let Some(engine) = &engine {
+            engine.local_change();
+        }
+        if pause_ms > 0 {
+            std::thread::sleep(Duration::from_millis(pause_ms));
+        }
+    }
+    if let Some(engine) = engine {
+        rt.block_on(engine.shutdown());
     }
     Ok(())
+}
+
+/// The app's engine, paced for a test that kills it every few hundred
+/// milliseconds: otherwise a 300 ms debounce and a backoff of seconds would
+/// leave it little to do between kills.
+fn start_engine(rt: &tokio::runtime::Runtime, dir: &Path, vault: Arc<Mutex<Vault>>) -> anyhow::Result<Engine> {
+    let (account, token) = {
+        let v = lock(&vault);
+        let Some(account) = v.account()? else { bail!("--sync needs a store with an account") };
+        let Some(token) = v.session_token()? else { bail!("--sync needs a logged-in store") };
+        (account, token)
+    };
+    let mode = net::read_control(dir)?;
+    let remote = Remote::new(&account.server)?.with_token(token).with_net(NetControl::new(mode));
+    let opts = EngineOptions {
+        debounce: Duration::from_millis(20),
+        interval: Duration::from_secs(2),
+        status_file: false,
+        retry_min: Duration::from_millis(50),
+        retry_max: Duration::from_millis(500),
+        probe_min: Duration::from_millis(50),
+        probe_max: Duration::from_millis(500),
+    };
+    let _enter = rt.enter();
+    Ok(Engine::start(vault, remote, dir, opts)?)
 }

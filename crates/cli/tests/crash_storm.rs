@@ -1,0 +1,394 @@
+//! Invariants 1, 2 and 4 together, across processes: a crash storm.
+//!
+//! A real `outpost serve` and two devices of one account, each an `outpost
+//! debug write-loop --sync` process that saves notes while its background
+//! engine pushes and pulls. At random moments one of the three is killed
+//! with SIGKILL: a device, which is then checked and started again on the
+//! same store, or the server, which is started again on the same data
+//! directory and port. After every kill:
+//! - the killed store passes `PRAGMA integrity_check`;
+//! - a killed device holds every save it reported, each note with exactly
+//!   the content of its last reported save (a pull must never roll one
+//!   back); the one save in flight at the kill is there whole or not at
+//!   all, and if it is there it must stay.
+//!
+//! After the storm both devices sync until quiet and must hold the same
+//! notes: every reported save with its last content, nothing else (no
+//! duplicates), no failed change and no conflict (each note has one writer).
+//!
+//! `OUTPOST_STORM_KILLS` sets the number of kills (default 200),
+//! `OUTPOST_STORM_SEED` replays a storm's kill schedule (the seed is
+//! printed). The schedule, not the interleaving: the processes still race.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{outpost, PASS};
+use outpost_core::keys::{KdfParams, PassphraseStore};
+use outpost_core::remote::Remote;
+use outpost_core::Vault;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+const USER: &str = "storm";
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// The store's key is wrapped with cheap Argon2id parameters, so a device
+/// restarts in milliseconds and the kills land in sync, not in key
+/// derivation (`crash.rs` covers a kill during start-up).
+fn keys() -> PassphraseStore {
+    PassphraseStore::with_params(PASS, KdfParams::insecure_for_tests).expect("passphrase store")
+}
+
+/// What a note must hold: its last reported save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Content {
+    title: String,
+    body: String,
+}
+
+/// The write-loop's notes, rebuilt from its output (see
+/// `crates/cli/src/commands/debug.rs`).
+fn created(marker: &str, n: u64) -> Content {
+    Content {
+        title: format!("{marker}{n} title"),
+        body: format!("{marker}{n} body version {n}\n{}", "lorem ipsum dolor ".repeat(50)),
+    }
+}
+
+fn edited(marker: &str, n: u64) -> String {
+    format!("{marker}{n} edited body version {n}\n")
+}
+
+struct Device {
+    name: &'static str,
+    dir: tempfile::TempDir,
+    child: Option<(Child, JoinHandle<Vec<String>>, String)>,
+    lives: u64,
+    /// Every save this device reported, by note: the last one wins. Also
+    /// a save that committed just before its kill, unreported.
+    expected: HashMap<Uuid, Content>,
+    reported: u64,
+    /// Saves that committed but were killed before they were reported.
+    unreported: u64,
+}
+
+impl Device {
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("device.log")
+    }
+
+    fn spawn(&mut self) {
+        let marker = format!("{}{}m", self.name, self.lives);
+        self.lives += 1;
+        let log = File::options().create(true).append(true).open(self.log()).expect("device log");
+        let mut child = outpost(self.dir.path())
+            .args(["--log", "info", "debug", "write-loop", "--sync", "--pause-ms", "20", "--marker", &marker])
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn write-loop");
+        let stdout = child.stdout.take().expect("stdout");
+        let reader =
+            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
+        self.child = Some((child, reader, marker));
+    }
+
+    /// SIGKILL, then take in what the process reported before it died.
+    fn kill(&mut self) {
+        let (mut child, reader, marker) = self.child.take().expect("a running device");
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+            panic!("device {} died on its own ({status}) before the kill:\n{log}", self.name);
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        // This life's creates in order: the write-loop picks the note of an
+        // edit from them.
+        let mut ids = Vec::new();
+        let mut next = 0;
+        for line in reader.join().expect("reader thread") {
+            let mut parts = line.split_whitespace();
+            let (Some(kind), Some(id), Some(n)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let id: Uuid = id.parse().expect("note id");
+            let n: u64 = n.parse().expect("step");
+            assert_eq!(n, next, "device {}: steps are reported in order", self.name);
+            next = n + 1;
+            self.reported += 1;
+            match kind {
+                "saved" => {
+                    self.expected.insert(id, created(&marker, n));
+                    ids.push(id);
+                }
+                "edited" => {
+                    let note = self.expected.get_mut(&id).expect("an edit of a note this life saved");
+                    note.body = edited(&marker, n);
+                }
+                other => panic!("unexpected line {other:?}"),
+            }
+        }
+        self.take_in_flight(&marker, next, &ids);
+    }
+
+    /// The step after the last reported one was in flight at the kill: its
+    /// save may have committed without being reported. If it did, it is a
+    /// save like any other and must survive from now on; if not, nothing of
+    /// it may be there. Whatever else the store holds is checked exactly.
+    fn take_in_flight(&mut self, marker: &str, n: u64, ids: &[Uuid]) {
+        let vault = self.open();
+        if n % 4 == 3 && !ids.is_empty() {
+            let id = ids[(n as usize / 4) % ids.len()];
+            let body = edited(marker, n);
+            if vault.get(id).is_ok_and(|note| note.body == body) {
+                self.expected.get_mut(&id).expect("a note this life saved").body = body;
+                self.unreported += 1;
+            }
+        } else {
+            let want = created(marker, n);
+            let found: Vec<Uuid> =
+                vault.list().expect("list").into_iter().filter(|s| s.title == want.title).map(|s| s.id).collect();
+            assert!(found.len() <= 1, "device {}: the in-flight save is there {} times", self.name, found.len());
+            if let Some(id) = found.first() {
+                self.expected.insert(*id, want);
+                self.unreported += 1;
+            }
+        }
+    }
+
+    fn open(&self) -> Vault {
+        Vault::open(self.dir.path(), &keys())
+            .unwrap_or_else(|e| panic!("device {}: store does not open: {e}", self.name))
+    }
+
+    /// The store is sound and holds every save this device reported.
+    fn check(&self, when: &str) {
+        let vault = self.open();
+        integrity_ok(vault.connection(), &format!("{when}: device {}", self.name));
+        for (id, want) in &self.expected {
+            let note =
+                vault.get(*id).unwrap_or_else(|e| panic!("{when}: device {}: reported save {id} lost: {e}", self.name));
+            let got = Content { title: note.title, body: note.body };
+            assert_eq!(&got, want, "{when}: device {}: note {id} is not its last reported save", self.name);
+        }
+    }
+
+    /// Every note this store holds, tombstones included.
+    fn notes(&self) -> BTreeMap<Uuid, (Content, bool)> {
+        let vault = self.open();
+        vault
+            .all_ids()
+            .expect("ids")
+            .into_iter()
+            .map(|(id, deleted)| {
+                let n = vault.get(id).unwrap_or_else(|e| panic!("device {}: note {id} unreadable: {e}", self.name));
+                (id, (Content { title: n.title, body: n.body }, deleted))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        if let Some((mut child, _, _)) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn integrity_ok(conn: &rusqlite::Connection, what: &str) {
+    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity_check");
+    assert_eq!(ok, "ok", "{what}: integrity_check");
+}
+
+/// `outpost serve` on a fixed address (the devices know only that one),
+/// on the same data directory every time.
+struct Server {
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn start(&mut self) {
+        let log = File::options().create(true).append(true).open(self.dir.path().join("server.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(["--log", "info", "serve", "--listen", &self.addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn outpost serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(self.addr).is_err() {
+            assert!(Instant::now() < deadline, "outpost serve did not come back on {}", self.addr);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn kill(&mut self) {
+        let mut child = self.child.take().expect("a running server");
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("the server died on its own ({status}) before the kill");
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+
+    fn check(&self, when: &str) {
+        let db = self.dir.path().join("server.db");
+        let conn = rusqlite::Connection::open(&db).expect("open server.db");
+        integrity_ok(&conn, &format!("{when}: server"));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Both stores made here, with the cheap key parameters: A registers, B
+/// logs in to the same account.
+fn set_up_devices(url: &str) -> (Device, Device) {
+    let new = |name| Device {
+        name,
+        dir: tempfile::tempdir().expect("tempdir"),
+        child: None,
+        lives: 0,
+        expected: HashMap::new(),
+        reported: 0,
+        unreported: 0,
+    };
+    let (a, b) = (new("a"), new("b"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let remote = Remote::new(url).expect("remote");
+    rt.block_on(async {
+        let mut va = Vault::open(a.dir.path(), &keys()).expect("store a");
+        outpost_core::account::register_with(&mut va, &remote, USER, PASS, KdfParams::insecure_for_tests())
+            .await
+            .expect("register");
+        let (key, session) = outpost_core::account::log_in(&remote, USER, PASS).await.expect("log in");
+        let mut vb = Vault::open_for_account(b.dir.path(), &keys(), key).expect("store b");
+        outpost_core::account::remember(&mut vb, &remote, USER, &session).expect("remember");
+    });
+    (a, b)
+}
+
+/// `outpost sync --json` once; returns (work done, pending after).
+fn sync(d: &Device) -> (u64, u64) {
+    let out = outpost(d.dir.path()).args(["sync", "--json"]).output().expect("run outpost sync");
+    assert!(out.status.success(), "device {}: sync failed: {}", d.name, String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("sync json");
+    let r = &v["report"];
+    let work = ["pushed", "duplicates", "pulled", "merged", "push_conflicts", "pull_conflicts"]
+        .iter()
+        .map(|k| r[k].as_u64().expect("a count"))
+        .sum();
+    (work, v["status"]["pending"].as_u64().expect("pending"))
+}
+
+#[test]
+fn a_crash_storm_loses_no_save_and_the_devices_converge() {
+    let kills = env_u64("OUTPOST_STORM_KILLS").unwrap_or(200);
+    let seed = env_u64("OUTPOST_STORM_SEED").unwrap_or_else(rand::random);
+    eprintln!("crash storm: {kills} kills, seed {seed} (OUTPOST_STORM_SEED={seed} replays the kill schedule)");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut server = Server { dir: tempfile::tempdir().expect("tempdir"), addr, child: None };
+    server.start();
+    let (mut a, mut b) = set_up_devices(&format!("http://{addr}"));
+    a.spawn();
+    b.spawn();
+
+    let mut server_kills = 0;
+    for k in 0..kills {
+        // Anywhere from a device's start-up to deep into its loop.
+        std::thread::sleep(Duration::from_millis(rng.gen_range(20..400)));
+        let when = format!("kill {k} (seed {seed})");
+        match rng.gen_range(0..5) {
+            0 | 1 => {
+                a.kill();
+                a.check(&when);
+                a.spawn();
+            }
+            2 | 3 => {
+                b.kill();
+                b.check(&when);
+                b.spawn();
+            }
+            _ => {
+                server.kill();
+                server_kills += 1;
+                server.check(&when);
+                server.start();
+            }
+        }
+    }
+    a.kill();
+    b.kill();
+    a.check("after the storm");
+    b.check("after the storm");
+    let storm = started.elapsed();
+
+    // Sync until a round in which neither device has anything to do.
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds <= 20, "the devices do not settle after 20 sync rounds");
+        let (wa, pa) = sync(&a);
+        let (wb, pb) = sync(&b);
+        if wa + wb + pa + pb == 0 {
+            break;
+        }
+    }
+    let (on_a, on_b) = (a.notes(), b.notes());
+    assert!(on_a == on_b, "the devices differ after syncing until quiet");
+    let mut want: BTreeMap<Uuid, (Content, bool)> = BTreeMap::new();
+    for d in [&a, &b] {
+        for (id, c) in &d.expected {
+            assert!(want.insert(*id, (c.clone(), false)).is_none(), "note {id} reported by both devices");
+        }
+    }
+    for (id, w) in &want {
+        assert_eq!(on_a.get(id), Some(w), "note {id} after convergence");
+    }
+    assert_eq!(on_a.len(), want.len(), "notes nobody saved (duplicates?)");
+    for d in [&a, &b] {
+        let s = d.open().status().expect("status");
+        assert_eq!((s.pending, s.failed, s.open_conflicts), (0, 0, 0), "device {}: {s:?}", d.name);
+    }
+    server.check("after the storm");
+    assert!(a.reported > 0 && b.reported > 0, "a device saved nothing: the storm tested nothing");
+    eprintln!(
+        "crash storm: {kills} kills ({} of device a, {} of device b, {server_kills} of the server), \
+         {} saves reported, {} committed unreported at a kill, {} notes; storm {:.1} s, converged in {rounds} \
+         sync rounds, total {:.1} s",
+        a.lives - 1,
+        b.lives - 1,
+        a.reported + b.reported,
+        a.unreported + b.unreported,
+        want.len(),
+        storm.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
