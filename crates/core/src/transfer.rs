@@ -172,13 +172,18 @@ fn unquote(s: &str) -> String {
 
 fn read_jsonl(path: &Path) -> Result<Vec<NoteDraft>> {
     let text = read_text(path)?;
+    parse_jsonl(&text).map_err(|m| Error::Invalid(format!("{} {m}", path.display())))
+}
+
+/// One note per non-blank line, each a `{"title", "body", "tags",
+/// "pinned"}` object; the error names the first bad line.
+pub fn parse_jsonl(text: &str) -> std::result::Result<Vec<NoteDraft>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let draft: NoteDraft = serde_json::from_str(line)
-            .map_err(|e| Error::Invalid(format!("{} line {}: {e}", path.display(), i + 1)))?;
+        let draft: NoteDraft = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         out.push(draft);
     }
     Ok(out)
@@ -199,18 +204,22 @@ pub fn export(vault: &Vault, dir: &Path) -> Result<usize> {
             i += 1;
             path = dir.join(format!("{stem} ({i}).md"));
         }
-        let tags: Vec<String> = note.tags.iter().map(|t| serde_json::to_string(t).unwrap_or_default()).collect();
-        let text = format!(
-            "---\ntitle: {}\ntags: [{}]\npinned: {}\n---\n{}",
-            serde_json::to_string(&note.title).unwrap_or_default(),
-            tags.join(", "),
-            note.pinned,
-            note.body
-        );
+        let text = to_markdown(&note.title, &note.tags, note.pinned, &note.body);
         std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
         n += 1;
     }
     Ok(n)
+}
+
+/// One note as a Markdown file with front matter, as [`export`] writes it
+/// and [`parse_markdown`] reads it back.
+pub fn to_markdown(title: &str, tags: &[String], pinned: bool, body: &str) -> String {
+    let tags: Vec<String> = tags.iter().map(|t| serde_json::to_string(t).unwrap_or_default()).collect();
+    format!(
+        "---\ntitle: {}\ntags: [{}]\npinned: {pinned}\n---\n{body}",
+        serde_json::to_string(title).unwrap_or_default(),
+        tags.join(", "),
+    )
 }
 
 /// A file name from a title: path separators and control characters out,

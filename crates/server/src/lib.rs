@@ -153,6 +153,25 @@ pub(crate) struct AppState {
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
+/// The `/v1` app over an opened backend, without a socket: what [`serve`]
+/// runs, for driving the server in-process (the fuzz targets in `fuzz/`).
+/// Log-in and registration read the client address from a
+/// `ConnectInfo<SocketAddr>` request extension, which `serve` adds per
+/// connection; in-process callers add it themselves (axum's
+/// `MockConnectInfo` layer, or the extension on each request). Event
+/// streams end when `shutdown` turns true or its sender is dropped.
+pub fn app(backend: Arc<dyn Backend>, config: Config, shutdown: watch::Receiver<bool>) -> axum::Router {
+    let state = AppState {
+        backend,
+        login_limiter: Arc::new(auth::RateLimiter::new(config.login_attempts, config.attempt_window)),
+        register_limiter: Arc::new(auth::RateLimiter::new(config.register_attempts, config.attempt_window)),
+        config: Arc::new(config),
+        metrics: Arc::new(Metrics::default()),
+        shutdown,
+    };
+    routes::router(state)
+}
+
 /// Runs the server on `listener` until `shutdown` completes, then stops
 /// taking connections, ends event streams, lets requests in flight finish
 /// and closes the database.
@@ -163,16 +182,8 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let backend = backend::open(&config.database_url).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = AppState {
-        backend: backend.clone(),
-        login_limiter: Arc::new(auth::RateLimiter::new(config.login_attempts, config.attempt_window)),
-        register_limiter: Arc::new(auth::RateLimiter::new(config.register_attempts, config.attempt_window)),
-        config: Arc::new(config),
-        metrics: Arc::new(Metrics::default()),
-        shutdown: stop_rx.clone(),
-    };
-    tracing::info!(addr = %listener.local_addr()?, config = ?state.config, "serving /v1");
-    let app = routes::router(state);
+    tracing::info!(addr = %listener.local_addr()?, config = ?config, "serving /v1");
+    let app = app(backend.clone(), config, stop_rx.clone());
     let trigger = tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
