@@ -714,6 +714,10 @@ impl Worker {
                         s.phase = Phase::Pushing;
                         let done = answered as u64;
                         s.progress = Some(Progress { done, total: total.max(done) });
+                        // Answered changes have left the queue: the count
+                        // drains as batches are acknowledged, not only when
+                        // the pass ends (which then sets the exact figure).
+                        s.pending = total.saturating_sub(done);
                     }
                     PassStep::Pulling { cursor, more } => {
                         s.phase = Phase::Pulling;

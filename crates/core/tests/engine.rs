@@ -248,6 +248,46 @@ async fn an_edit_reaches_the_other_device_by_poke() {
     eb.shutdown().await;
 }
 
+/// A long queue drains in the status as batches are acknowledged, not all
+/// at once when the pass ends: the pending count a user watches moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_count_drains_batch_by_batch() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "dora").await;
+    let ea = a.start(opts());
+    wait_status(&ea, "online", |s| s.connectivity == Connectivity::Online && s.phase == Phase::Idle).await;
+    write_control(a.dir.path(), &NetMode::Offline).expect("switch off");
+    wait_status(&ea, "switched off", |s| s.connectivity == Connectivity::SwitchedOff).await;
+
+    // Three push batches' worth (the protocol takes 500 changes a push).
+    let queued = 1_100u64;
+    for i in 0..queued {
+        a.create(&format!("Queued {i}"), "words");
+    }
+    ea.local_change();
+    wait_status(&ea, "all queued", |s| s.pending == queued).await;
+
+    let mut rx = ea.status();
+    let seen = tokio::spawn(async move {
+        let mut partial = Vec::new();
+        while rx.changed().await.is_ok() {
+            let s = rx.borrow_and_update().clone();
+            if s.phase == Phase::Pushing && s.pending > 0 && s.pending < queued {
+                partial.push(s.pending);
+            }
+            if s.pending == 0 && s.phase == Phase::Idle {
+                break;
+            }
+        }
+        partial
+    });
+    write_control(a.dir.path(), &NetMode::Online).expect("switch on");
+    let partial = tokio::time::timeout(PATIENCE, seen).await.expect("drained in time").expect("watcher");
+    assert!(!partial.is_empty(), "no pending count between {queued} and 0 was published while pushing");
+    assert!(partial.windows(2).all(|w| w[0] >= w[1]), "the count only goes down: {partial:?}");
+    ea.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switched_offline_queues_and_sends_nothing_until_switched_back() {
     let srv = TestServer::start().await;
