@@ -78,13 +78,22 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
-            let state = AppState::new(data_dir(app), std::env::var(SERVER_ENV).ok());
-            let lock = state.open_at_start();
-            tracing::info!(dir = %state.data_dir.display(), ?lock, "store");
-            app.manage(state);
+            app.manage(AppState::new(data_dir(app), std::env::var(SERVER_ENV).ok()));
             let handle = app.handle().clone();
+            // Open the store (Argon2id for a passphrase, a keyring call)
+            // while the window and webview start, not before: `app_info`
+            // waits for it, so the UI's first question gets the answer.
             tauri::async_runtime::spawn(async move {
+                let opening = handle.clone();
+                let lock =
+                    tauri::async_runtime::spawn_blocking(move || opening.state::<AppState>().open_at_start()).await;
                 let state = handle.state::<AppState>();
+                if let Err(e) = &lock {
+                    state.open_failed(format!(
+                        "Outpost could not open its store ({e}). Restart it; the store is unchanged."
+                    ));
+                }
+                tracing::info!(dir = %state.data_dir.display(), ?lock, "store");
                 if let Err(e) = state.start_engine(&handle).await {
                     tracing::warn!(error = %e, "sync did not start");
                 }

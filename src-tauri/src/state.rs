@@ -43,6 +43,9 @@ pub struct AppState {
     pub default_server: Option<String>,
     open: RwLock<Option<Opened>>,
     lock: RwLock<Lock>,
+    /// Becomes true once the start-up open has decided `lock`: the store is
+    /// opened off the main thread, while the window and webview come up.
+    settled: tokio::sync::watch::Sender<bool>,
     engine: tokio::sync::Mutex<Option<Engine>>,
 }
 
@@ -59,6 +62,7 @@ impl AppState {
             default_server,
             open: RwLock::new(None),
             lock: RwLock::new(Lock::Passphrase),
+            settled: tokio::sync::watch::channel(false).0,
             engine: tokio::sync::Mutex::new(None),
         }
     }
@@ -71,7 +75,24 @@ impl AppState {
             Err(lock) => lock,
         };
         *write(&self.lock) = lock.clone();
+        self.settled.send_replace(true);
         lock
+    }
+
+    /// The start-up open itself failed (it panicked): say so rather than
+    /// leave the UI waiting.
+    pub fn open_failed(&self, message: String) {
+        *write(&self.lock) = Lock::KeyUnavailable { message };
+        self.settled.send_replace(true);
+    }
+
+    /// The lock state once the start-up open has finished (it runs beside
+    /// the webview's start; Argon2id alone takes about 0.3 s).
+    pub async fn settled_lock_state(&self) -> Lock {
+        let mut settled = self.settled.subscribe();
+        // The sender lives as long as the state, so this cannot fail.
+        let _ = settled.wait_for(|s| *s).await;
+        self.lock_state()
     }
 
     fn try_open_at_start(&self) -> Result<(), Lock> {

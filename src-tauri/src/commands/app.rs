@@ -22,7 +22,7 @@ pub struct Settings {
 #[specta::specta]
 pub async fn app_info(state: State<'_, AppState>) -> IpcResult<AppInfo> {
     Ok(AppInfo {
-        lock: state.lock_state(),
+        lock: state.settled_lock_state().await,
         data_dir: state.data_dir.display().to_string(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     })
