@@ -161,7 +161,18 @@ mod hlc_wire {
             Hlc::deserialize(d)
         } else {
             let b = <[u8; 20]>::deserialize(d)?;
-            Ok(Hlc::from_bytes(&b))
+            let h = Hlc::from_bytes(&b);
+            // The text form (and so JSON, and every database) holds 48
+            // bits of wall time: refuse what it cannot say (found by the
+            // protocol_decode fuzz target).
+            if h.wall_ms > Hlc::MAX_WALL_MS {
+                return Err(serde::de::Error::custom(format!(
+                    "clock stamp out of range: wall time {} ms is above {} ms",
+                    h.wall_ms,
+                    Hlc::MAX_WALL_MS
+                )));
+            }
+            Ok(h)
         }
     }
 }
@@ -522,6 +533,29 @@ mod tests {
         assert!(Encoding::Json
             .decode::<RegisterRequest>(br#"{"username":"a","auth_key":"!!","wrapped_key":"","kdf_params":""}"#)
             .is_err());
+    }
+
+    /// Found by fuzzing: postcard carried a wall time JSON and the text
+    /// form cannot hold, so a server could accept what it cannot store.
+    #[test]
+    fn postcard_refuses_a_stamp_the_text_form_cannot_hold() {
+        let mut change = Change {
+            seq: 1,
+            note_id: Uuid::from_u128(7),
+            rev: 1,
+            hlc: Hlc::new(Hlc::MAX_WALL_MS, 1, 2),
+            deleted: false,
+            payload: Bytes(vec![1, 2, 3]),
+        };
+        let ok = Encoding::Postcard.encode(&change).expect("encode");
+        assert_eq!(Encoding::Postcard.decode::<Change>(&ok).expect("the largest wall time decodes"), change);
+        change.hlc.wall_ms = Hlc::MAX_WALL_MS + 1;
+        let bad = Encoding::Postcard.encode(&change).expect("encode");
+        let err = Encoding::Postcard.decode::<Change>(&bad).expect_err("out of range");
+        // postcard keeps only that deserialization failed, not the message.
+        assert!(err.to_string().contains("invalid postcard"), "{err}");
+        // JSON cannot even write it: the text form has 12 hex digits.
+        assert!(Encoding::Json.decode::<Change>(&Encoding::Json.encode(&change).expect("encode")).is_err());
     }
 
     #[test]
