@@ -128,6 +128,10 @@ pub fn parse_markdown(text: &str) -> std::result::Result<NoteDraft, String> {
                     let v = v.trim();
                     if v.is_empty() {
                         in_tags = true;
+                    } else if let Ok(tags) = serde_json::from_str::<Vec<String>>(v) {
+                        // What `to_markdown` writes: a JSON array, so tags
+                        // with commas, quotes or escapes come back whole.
+                        draft.tags.extend(tags.into_iter().filter(|t| !t.is_empty()));
                     } else {
                         let v = v.trim_start_matches('[').trim_end_matches(']');
                         draft.tags.extend(v.split(',').map(|t| unquote(t.trim())).filter(|t| !t.is_empty()));
@@ -160,8 +164,15 @@ pub fn parse_markdown(text: &str) -> std::result::Result<NoteDraft, String> {
     Ok(draft)
 }
 
+/// A front-matter value: a JSON string (what `to_markdown` writes, escapes
+/// and all), else a single- or double-quoted or bare YAML-ish value.
 fn unquote(s: &str) -> String {
     let s = s.trim();
+    if s.starts_with('"') {
+        if let Ok(v) = serde_json::from_str::<String>(s) {
+            return v;
+        }
+    }
     for q in ['"', '\''] {
         if let Some(inner) = s.strip_prefix(q).and_then(|x| x.strip_suffix(q)) {
             return inner.to_owned();
@@ -254,6 +265,19 @@ mod tests {
         let d = parse_markdown("---\ntags:\n  - a\n  - b\naliases: x\n---\nbody").expect("parse");
         assert_eq!(d.tags, vec!["a", "b"]);
         assert_eq!(d.body, "---\naliases: x\n---\nbody");
+    }
+
+    /// Found by fuzzing (`notes_import`): quotes, backslashes, control
+    /// characters and commas came back escaped or split.
+    #[test]
+    fn exported_titles_and_tags_with_escapes_come_back_whole() {
+        let title = "a \"quoted\" title \\ with \u{2} and, a comma";
+        let tags = vec!["one, two".to_owned(), "say \"hi\"".to_owned()];
+        let d = parse_markdown(&to_markdown(title, &tags, true, "body\n")).expect("parse");
+        assert_eq!(d.title, title);
+        assert_eq!(d.tags, tags);
+        assert!(d.pinned);
+        assert_eq!(d.body, "body\n");
     }
 
     #[test]
