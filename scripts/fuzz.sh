@@ -58,9 +58,13 @@ run_one() {
     echo "== $target for ${secs}s"
     set +e
     # -timeout: one input taking longer is a hang, reported as a crash.
-    # Seeds are read from fuzz/seeds (never written); new inputs go to
-    # $corpus.
-    "$BIN_DIR/$target" "$corpus" "$ROOT/fuzz/seeds/$target" \
+    # Seeds (fuzz/seeds) and past crashes (fuzz/regressions) are read,
+    # never written; new inputs go to $corpus.
+    local inputs=("$corpus")
+    for d in "$ROOT/fuzz/seeds/$target" "$ROOT/fuzz/regressions/$target"; do
+        if [ -d "$d" ]; then inputs+=("$d"); fi
+    done
+    "$BIN_DIR/$target" "${inputs[@]}" \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$artifacts" >"$log" 2>&1
     local rc=$?
