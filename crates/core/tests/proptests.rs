@@ -257,8 +257,11 @@ fn arb_version(node: u64) -> impl Strategy<Value = Version> {
 }
 
 /// What a merged note holds, ignoring fields a tombstone does not keep.
-fn content(m: &Merged) -> (bool, Option<(&str, &str, &[String], bool)>) {
-    (m.deleted, (!m.deleted).then(|| (m.title.as_str(), m.body.as_str(), m.tags.as_slice(), m.pinned)))
+/// What a merge result says: title, body, tags, pinned.
+type Said<'a> = (&'a str, &'a str, &'a [String], bool);
+
+fn content(m: &Merged) -> (bool, Option<Said<'_>>) {
+    (m.deleted, (!m.deleted).then_some((m.title.as_str(), m.body.as_str(), m.tags.as_slice(), m.pinned)))
 }
 
 fn mirrored(o: Outcome) -> Outcome {
@@ -378,7 +381,10 @@ fn outbox_rows(v: &Vault) -> Vec<Row> {
 }
 
 /// The note row's stamp, deleted flag and sealed fields.
-fn note_row(v: &Vault, id: Uuid) -> (String, bool, (Vec<u8>, Vec<u8>, Vec<u8>)) {
+/// A note's sealed title, meta and body as stored.
+type SealedRow = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn note_row(v: &Vault, id: Uuid) -> (String, bool, SealedRow) {
     v.connection()
         .query_row("SELECT hlc, deleted, title, meta, body FROM notes WHERE id = ?1", [id.as_bytes()], |r| {
             Ok((r.get(0)?, r.get(1)?, (r.get(2)?, r.get(3)?, r.get(4)?)))

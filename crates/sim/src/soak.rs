@@ -615,9 +615,7 @@ impl Dev {
 
     /// One sync pass; a failure is counted (requests count their own).
     async fn sync(&mut self, shared: &Shared) -> Option<SyncReport> {
-        let Some(net) = self.net.as_ref() else {
-            return None;
-        };
+        let net = self.net.as_ref()?;
         self.passes += 1;
         match sync_once(&mut self.vault, net).await {
             Ok(r) => {
