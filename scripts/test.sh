@@ -43,6 +43,14 @@ echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== OS keyring tests (private D-Bus session, unlocked gnome-keyring)"
 ./scripts/with-keyring.sh cargo test --workspace --locked -- --ignored keyring_round_trip 2>&1 | tee -a "$log"
+echo "== disk full and read-only on real file systems (tmpfs, read-only bind mount)"
+./crates/faultvfs/real-fs.sh 2>&1 | tee -a "$log"
+echo "== fuzzing: every target for a short while from its seeds (scripts/fuzz.sh long for the long run)"
+./scripts/fuzz.sh smoke "${OUTPOST_FUZZ_SECS:-20}"
+echo "== dependency checks: cargo deny (licenses, bans, sources), npm audit"
+./scripts/audit.sh
+echo "== end to end: the desktop app through WebDriver under Xvfb"
+OUTPOST_E2E_SKIP_UI=1 tests/e2e/run.sh test 2>&1 | tee -a "$log"
 
 # One closing line over every test binary above (cargo prints one summary
 # per binary, the last of which are empty doc-test runs).
