@@ -16,8 +16,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use outpost_core::account;
 use outpost_core::error::StorageFault;
 use outpost_core::keys::{KdfParams, MemoryStore};
@@ -40,23 +38,8 @@ fn body(title: &str) -> String {
 
 /// Copy a closed store's directory (the database file; a cleanly closed
 /// WAL store has no -wal or -shm file).
-fn copy_store(from: &Path) -> tempfile::TempDir {
-    let to = tempfile::tempdir().expect("tempdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        if entry.file_type().expect("type").is_file() {
-            std::fs::copy(entry.path(), to.path().join(entry.file_name())).expect("copy");
-        }
-    }
-    to
-}
-
 fn integrity(vault: &Vault) {
-    let ok: String = vault.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity");
-    assert_eq!(ok, "ok");
-    let fk: i64 =
-        vault.connection().query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("fk");
-    assert_eq!(fk, 0, "foreign keys hold");
+    common::integrity_ok(vault.connection());
 }
 
 /// Every note with queued changes has its newest entry at the note's own
@@ -179,7 +162,7 @@ fn count_save_points(base: &SaveBase, vfs: &FaultVfs) -> Vec<(Save, u64)> {
     SAVES
         .iter()
         .map(|&save| {
-            let dir = copy_store(base.dir.path());
+            let dir = common::copy_store(base.dir.path());
             let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
             vfs.count();
             do_save(&mut v, base, save).expect("save");
@@ -200,7 +183,7 @@ fn sweep_saves(inject: Inject) -> usize {
         for at in 1..=points {
             for persistence in PERSISTENCES {
                 let what = format!("{save:?}, fault point {at} of {points}, {inject:?}, {persistence:?}");
-                let dir = copy_store(base.dir.path());
+                let dir = common::copy_store(base.dir.path());
                 let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
                 vfs.arm(Fault { at, inject, persistence });
                 let result = do_save(&mut v, &base, save);
@@ -317,7 +300,7 @@ fn page_landed(v: &Vault, base: &PullBase) -> bool {
 fn sweep_pull(base: &PullBase, inject: Inject) -> usize {
     let vfs = FaultVfs::register().expect("register vfs");
     let points = {
-        let dir = copy_store(base.dir.path());
+        let dir = common::copy_store(base.dir.path());
         let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
         vfs.count();
         let out = v.apply_pull_page(&base.page).expect("apply");
@@ -330,7 +313,7 @@ fn sweep_pull(base: &PullBase, inject: Inject) -> usize {
     for at in 1..=points {
         for persistence in PERSISTENCES {
             let what = format!("pulled page, fault point {at} of {points}, {inject:?}, {persistence:?}");
-            let dir = copy_store(base.dir.path());
+            let dir = common::copy_store(base.dir.path());
             let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
             vfs.arm(Fault { at, inject, persistence });
             let err = v.apply_pull_page(&base.page).expect_err(&format!("{what}: fails"));
@@ -374,7 +357,7 @@ fn a_store_that_turns_read_only_refuses_saves_clearly_and_still_reads() {
     for inject in [Inject::ReadOnly, Inject::IoErr] {
         // SQLITE_READONLY, and EROFS on an open file (which SQLite's unix
         // VFS reports as an I/O error), from the first write on.
-        let dir = copy_store(base.dir.path());
+        let dir = common::copy_store(base.dir.path());
         let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
         let before = v.list().expect("list");
         vfs.arm(Fault { at: 1, inject, persistence: Persistence::Persistent });
@@ -405,7 +388,7 @@ fn a_store_that_turns_read_only_refuses_saves_clearly_and_still_reads() {
 fn a_store_whose_files_open_read_only_is_refused_clearly_and_changes_nothing() {
     let base = save_base();
     let vfs = FaultVfs::register().expect("register vfs");
-    let dir = copy_store(base.dir.path());
+    let dir = common::copy_store(base.dir.path());
     // Closed cleanly (the copy was taken with the base store open): the
     // last connection checkpoints and removes the -wal file.
     drop(Vault::open(dir.path(), &base.keys).expect("open the copy"));

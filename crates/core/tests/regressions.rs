@@ -171,11 +171,6 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-fn integrity_ok(conn: &rusqlite::Connection) {
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity check");
-    assert_eq!(ok, "ok");
-}
-
 // ---- Item 9: an empty, vanished or reset server, and a stale device ----
 
 /// Joplin #883 ("Sync is very happy to delete your notebooks"): after the
@@ -520,14 +515,6 @@ fn downgrade_to_v1(dir: &Path) {
     assert!(migrate::check(&conn).expect("check").is_empty(), "a faithful v1 schema");
 }
 
-fn copy_store(from: &Path) -> tempfile::TempDir {
-    let to = tempfile::tempdir().expect("tempdir");
-    for (path, bytes) in snapshot(from) {
-        std::fs::write(to.path().join(path.file_name().expect("name")), bytes).expect("copy");
-    }
-    to
-}
-
 /// Signal-Desktop #7090 ("Upgrade to 7.33 corrupted database; downgrade did
 /// not help") and the class of app updates that leave a half-migrated
 /// store. A store of the previous schema is upgraded while the disk fails
@@ -552,7 +539,7 @@ fn an_interrupted_migration_leaves_a_whole_store_that_opens_later() {
 
     let vfs = FaultVfs::register().expect("register the fault VFS");
     let points = {
-        let dir = copy_store(base.path());
+        let dir = common::copy_store(base.path());
         vfs.count();
         drop(Vault::open_with_vfs(dir.path(), &keys, vfs.name()).expect("a clean upgrade"));
         vfs.counts().points()
@@ -562,7 +549,7 @@ fn an_interrupted_migration_leaves_a_whole_store_that_opens_later() {
     for at in 1..=points {
         for persistence in [Persistence::Once, Persistence::Persistent] {
             let what = format!("fault point {at} of {points}, {persistence:?}");
-            let dir = copy_store(base.path());
+            let dir = common::copy_store(base.path());
             vfs.arm(Fault { at, inject: Inject::IoErr, persistence });
             // The fault stays armed through closing the store, so the
             // checkpoint on close can be the call that fails.
@@ -578,7 +565,7 @@ fn an_interrupted_migration_leaves_a_whole_store_that_opens_later() {
             // Left at a whole version: no half-applied migration.
             {
                 let conn = rusqlite::Connection::open(store::db_path(dir.path())).expect("raw open");
-                integrity_ok(&conn);
+                common::integrity_ok(&conn);
                 let version = migrate::status(&conn).expect("status").current;
                 assert!((1..=4).contains(&version), "{what}: version {version}");
                 assert_eq!(migrate::check(&conn).expect("check"), vec![], "{what}: drift at version {version}");
@@ -586,7 +573,7 @@ fn an_interrupted_migration_leaves_a_whole_store_that_opens_later() {
             // And it opens, upgrades and holds every note.
             let v = Vault::open(dir.path(), &keys).unwrap_or_else(|e| panic!("{what}: the store does not open: {e}"));
             assert_eq!(migrate::status(v.connection()).expect("status").current, 4, "{what}");
-            integrity_ok(v.connection());
+            common::integrity_ok(v.connection());
             for (id, body) in &notes {
                 assert_eq!(&v.get(*id).unwrap_or_else(|e| panic!("{what}: note lost: {e}")).body, body, "{what}");
             }
