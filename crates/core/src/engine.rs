@@ -8,8 +8,10 @@
 //! - the network coming back: the connectivity watcher going from offline
 //!   to online (its health probe, or a poke stream that reconnects), or the
 //!   testers' control switching back from offline;
-//! - a poke from the server whose sequence is above this device's cursor
-//!   (a task keeps `GET /v1/events` open and reconnects with backoff);
+//! - a poke from the server whose sequence is not this device's cursor
+//!   (above it: changes to pull; below it: the server was reset or
+//!   restored, and the pass starts over; a task keeps `GET /v1/events`
+//!   open and reconnects with backoff);
 //! - the timer ([`EngineOptions::interval`] after the last pass);
 //! - [`Engine::sync_now`];
 //! - its own retry time after a transient failure (backoff with full
@@ -658,7 +660,10 @@ impl Worker {
                 return true;
             }
         };
-        poke.seq == 0 || poke.seq > cursor
+        // A sequence below the cursor means the server is behind this
+        // device (reset, or restored from an older backup): a pass finds
+        // out (`cursor_out_of_range`) and starts over.
+        poke.seq == 0 || poke.seq != cursor
     }
 
     fn control_changed(&mut self) {

@@ -9,6 +9,11 @@
 //!   Overlapping edits keep both sides between conflict markers, so the note
 //!   holds every word and all devices converge on the same text, and the
 //!   caller opens a conflict for the user to settle.
+//! - Without a base (this device has no version in common with the other
+//!   side that it knows of: a server reset or restored from an old backup)
+//!   the lines both sides share stand in for it, so each side only adds:
+//!   nothing of either is dropped. A result that is neither side is a blend
+//!   nobody wrote, and the user is asked to confirm it.
 //! - Edit against delete: the edit wins and the note comes back.
 //! - Strategies: auto-merge (default), last-writer-wins (the whole note by
 //!   HLC; the loser is kept as a settled conflict), always-ask (every
@@ -146,10 +151,15 @@ pub fn merge(base: Option<&Version>, local: &Version, remote: &Version, strategy
     let title = choose(pick(base.map(|b| &b.title), &local.title, &remote.title, later)).title.clone();
     let tags = choose(pick(base.map(|b| &b.tags), &local.tags, &remote.tags, later)).tags.clone();
     let pinned = choose(pick(base.map(|b| &b.pinned), &local.pinned, &remote.pinned, later)).pinned;
-    let (body, clean) = merge_text(base.map_or("", |b| &b.body), &local.body, &remote.body);
+    let (body, clean) = match base {
+        Some(b) => merge_text(&b.body, &local.body, &remote.body),
+        None => merge_unrelated(&local.body, &remote.body),
+    };
+    let blend = base.is_none() && body != local.body && body != remote.body;
     let outcome = match (clean, strategy) {
         (false, _) => Outcome::Overlap,
         (true, Strategy::AlwaysAsk) => Outcome::Confirm,
+        (true, _) if blend => Outcome::Confirm,
         (true, _) => Outcome::Clean,
     };
     Merged { title, body, tags, pinned, deleted: false, outcome }
@@ -168,6 +178,63 @@ fn pick<T: PartialEq>(base: Option<&T>, local: &T, remote: &T, later: Side) -> S
     }
 }
 
+/// Merge two texts with no known common version. The lines both share (a
+/// longest common subsequence) stand in for the base, so each side only
+/// adds to it and no line of either is dropped: additions in different
+/// places merge cleanly, additions in the same place are kept both between
+/// markers (not clean). A line one side deleted comes back, which is the
+/// safe way to be wrong.
+pub fn merge_unrelated(ours: &str, theirs: &str) -> (String, bool) {
+    if ours == theirs {
+        return (ours.to_owned(), true);
+    }
+    let (o, t) = (with_final_newline(ours), with_final_newline(theirs));
+    merge_text(&shared_lines(&o, &t), ours, theirs)
+}
+
+/// The lines `a` and `b` have in common, in order: a common subsequence of
+/// their lines, the same whichever side is `a` (so two devices merging the
+/// same pair get the same text). The diff aligns them both ways and the
+/// longer alignment wins, the smaller text on a tie.
+fn shared_lines(a: &str, b: &str) -> String {
+    let (x, y) = (aligned_lines(a, b), aligned_lines(b, a));
+    match x.lines().count().cmp(&y.lines().count()) {
+        std::cmp::Ordering::Greater => x,
+        std::cmp::Ordering::Less => y,
+        std::cmp::Ordering::Equal => x.min(y),
+    }
+}
+
+/// The lines a diff from `a` to `b` leaves unchanged.
+fn aligned_lines(a: &str, b: &str) -> String {
+    let mut opts = diffy::DiffOptions::new();
+    // Context wide enough that the one hunk spans both texts whole.
+    opts.set_context_len(a.len() + b.len() + 1);
+    let patch = opts.create_patch(a, b);
+    if patch.hunks().is_empty() {
+        return a.to_owned();
+    }
+    patch
+        .hunks()
+        .iter()
+        .flat_map(|h| h.lines())
+        .filter_map(|l| match l {
+            diffy::Line::Context(line) => Some(*line),
+            diffy::Line::Delete(_) | diffy::Line::Insert(_) => None,
+        })
+        .collect()
+}
+
+/// diff3 works on whole lines: every side gets a final newline, so an edit
+/// of the last line is not an overlap with an append after it.
+fn with_final_newline(s: &str) -> String {
+    if s.is_empty() || s.ends_with('\n') {
+        s.to_owned()
+    } else {
+        format!("{s}\n")
+    }
+}
+
 /// Three-way merge of text by lines. Returns the merged text and whether
 /// it merged cleanly; when it did not, both sides of every overlap are in
 /// the text between `<<<<<<< ours` / `=======` / `>>>>>>> theirs` markers,
@@ -182,10 +249,7 @@ pub fn merge_text(base: &str, ours: &str, theirs: &str) -> (String, bool) {
     if base == theirs {
         return (ours.to_owned(), true);
     }
-    // diff3 works on whole lines: give every side a final newline so an
-    // edit of the last line is not an overlap with an append after it.
-    let fix = |s: &str| if s.is_empty() || s.ends_with('\n') { s.to_owned() } else { format!("{s}\n") };
-    let (b, o, t) = (fix(base), fix(ours), fix(theirs));
+    let (b, o, t) = (with_final_newline(base), with_final_newline(ours), with_final_newline(theirs));
     let mut opts = diffy::MergeOptions::new();
     opts.set_conflict_style(diffy::ConflictStyle::Merge);
     let (mut text, clean) = match opts.merge(&b, &o, &t) {
@@ -290,6 +354,29 @@ mod tests {
         assert!(m.body.contains("mine") && m.body.contains("theirs"));
     }
 
+    #[test]
+    fn no_base_keeps_every_line_and_asks_about_a_blend() {
+        // One side holds the other whole (an old copy and the note it grew
+        // into): the fuller one, no question.
+        let old = v("T", "line one\n", 1);
+        let grown = v("T", "line one\nline two\n", 2);
+        let m = merge(None, &grown, &old, Strategy::AutoMerge);
+        assert_eq!((m.outcome, m.body.as_str()), (Outcome::Clean, "line one\nline two\n"));
+        let m = merge(None, &old, &grown, Strategy::AutoMerge);
+        assert_eq!((m.outcome, m.body.as_str()), (Outcome::Clean, "line one\nline two\n"));
+        // Additions in different places: both kept, and the user confirms
+        // the blend.
+        let mine = v("T", "top\nshared\n", 1);
+        let theirs = v("T", "shared\nbottom", 2);
+        let m = merge(None, &mine, &theirs, Strategy::AutoMerge);
+        assert_eq!((m.outcome, m.body.as_str()), (Outcome::Confirm, "top\nshared\nbottom\n"));
+        // A line one side removed comes back rather than being lost.
+        let cut = v("T", "a\nc\n", 1);
+        let full = v("T", "a\nb\nc\nd\n", 2);
+        let m = merge(None, &cut, &full, Strategy::AutoMerge);
+        assert_eq!((m.outcome, m.body.as_str()), (Outcome::Clean, "a\nb\nc\nd\n"));
+    }
+
     fn lines() -> impl Gen<Value = Vec<String>> {
         proptest::collection::vec("[a-d]{0,3}", 0..8)
     }
@@ -319,6 +406,30 @@ mod tests {
                 if !b.lines().any(|l| l == line) {
                     prop_assert!(merged.contains(&line), "{:?} lost from {:?}", line, m1);
                 }
+            }
+        }
+
+        // With no base, every line of both sides is in the result, as
+        // often as either side has it; a side that holds the other whole
+        // is the result; and the sides may be swapped.
+        #[test]
+        fn merges_without_a_base_lose_no_line(o in lines(), t in lines()) {
+            let (o, t) = (o.join("\n"), t.join("\n"));
+            let (m, clean) = merge_unrelated(&o, &t);
+            let (m2, clean2) = merge_unrelated(&t, &o);
+            prop_assert_eq!(clean, clean2);
+            if clean {
+                prop_assert_eq!(&m, &m2);
+            }
+            let count = |text: &str, line: &str| text.lines().filter(|l| *l == line).count();
+            for line in o.lines().chain(t.lines()) {
+                prop_assert!(
+                    count(&m, line) >= count(&o, line).max(count(&t, line)),
+                    "{:?} lost from {:?} (ours {:?}, theirs {:?})", line, m, o, t
+                );
+            }
+            if clean && shared_lines(&with_final_newline(&o), &with_final_newline(&t)) == with_final_newline(&t) {
+                prop_assert_eq!(m.trim_end_matches('\n'), o.trim_end_matches('\n'));
             }
         }
     }

@@ -75,6 +75,13 @@ impl RemoteError {
         }
     }
 
+    /// The server does not know the pull cursor sent: it is past the
+    /// account's latest change, so the server was reset or restored from an
+    /// older backup (or the cursor is another server's).
+    pub fn is_cursor_out_of_range(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::CURSOR_OUT_OF_RANGE)
+    }
+
     /// A stable code for the CLI and the app.
     pub fn code(&self) -> &str {
         match self {

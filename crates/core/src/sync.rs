@@ -1,6 +1,13 @@
 //! One full sync pass: push the outbox until nothing is due, then pull until
 //! the server has nothing newer. The background engine runs this same pass
 //! when woken; `outpost sync` runs it once.
+//!
+//! A server that answers the pull with `cursor_out_of_range` does not know
+//! this device's position: it was reset, or restored from a backup older
+//! than this device's last sync, and may lack notes and versions the device
+//! holds. The pass then starts over once ([`Vault::reset_sync_state`]:
+//! every note queued again, the cursor at 0), pushes everything and pulls
+//! from the start, so the server gets back what the device kept.
 
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
@@ -92,6 +99,15 @@ pub struct SyncReport {
     /// Pulled changes that did not decrypt under this store's key: skipped
     /// and kept aside (see `Vault::quarantined`), the rest applied.
     pub undecryptable: usize,
+    /// The server did not know this device's sync position (it was reset,
+    /// or restored from an older backup): the pass forgot what it believed
+    /// the server held, queued every note again and pulled from the start.
+    pub server_reset: bool,
+    /// Notes queued again because of that.
+    pub requeued: usize,
+    /// Server versions this device's notes already contained (older ones a
+    /// restored server still had): this device's version went on top.
+    pub fast_forwarded: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub elapsed_ms: u64,
@@ -129,40 +145,62 @@ pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
     let started = Instant::now();
     let before = remote.traffic();
     let mut report = SyncReport::default();
-    loop {
-        let batch = vault.with(|v| v.take_push_batch(MAX_OPS_PER_PUSH))?;
-        if batch.is_empty() {
-            break;
+    'pass: loop {
+        loop {
+            let batch = vault.with(|v| v.take_push_batch(MAX_OPS_PER_PUSH))?;
+            if batch.is_empty() {
+                break;
+            }
+            push(vault, remote, &batch, &mut report).await?;
+            step(answered(&report));
         }
-        push(vault, remote, &batch, &mut report).await?;
-        step(answered(&report));
-    }
-    // Changes sent before whose answer never came (a timeout, a crash) go
-    // again now, backoff or not: until the server has answered them the
-    // merge base of their notes is unknown, so pulling would merge blind.
-    loop {
-        let batch = vault.with(|v| v.take_unanswered_batch(MAX_OPS_PER_PUSH))?;
-        if batch.is_empty() {
-            break;
+        // Changes sent before whose answer never came (a timeout, a crash) go
+        // again now, backoff or not: until the server has answered them the
+        // merge base of their notes is unknown, so pulling would merge blind.
+        loop {
+            let batch = vault.with(|v| v.take_unanswered_batch(MAX_OPS_PER_PUSH))?;
+            if batch.is_empty() {
+                break;
+            }
+            push(vault, remote, &batch, &mut report).await?;
+            step(answered(&report));
         }
-        push(vault, remote, &batch, &mut report).await?;
-        step(answered(&report));
-    }
-    loop {
-        let cursor = vault.with(|v| v.cursor())?;
-        step(PassStep::Pulling { cursor, more: true });
-        let page = remote.pull(cursor, MAX_PULL_LIMIT).await?;
-        let outcome = vault.with(|v| v.apply_pull_page(&page))?;
-        report.pulled += outcome.applied;
-        report.pull_skipped += outcome.skipped;
-        report.pull_conflicts += outcome.conflicts;
-        report.merged += outcome.merge.merged;
-        report.conflicts_opened += outcome.merge.opened;
-        report.restored += outcome.merge.restored;
-        report.undecryptable += outcome.undecryptable;
-        step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
-        if !page.more {
-            break;
+        loop {
+            let cursor = vault.with(|v| v.cursor())?;
+            step(PassStep::Pulling { cursor, more: true });
+            let page = match remote.pull(cursor, MAX_PULL_LIMIT).await {
+                Ok(page) => page,
+                // Once per pass: from cursor 0 the answer cannot recur, and
+                // a server that gave it anyway is not one to loop on.
+                Err(e) if e.is_cursor_out_of_range() && cursor > 0 && !report.server_reset => {
+                    let reset = vault.with(|v| v.reset_sync_state())?;
+                    tracing::warn!(
+                        cursor,
+                        requeued = reset.requeued,
+                        pending = reset.pending,
+                        "the server does not know this device's sync position (it was reset, or restored from an \
+                         older backup): every note is sent again and sync starts over from the beginning"
+                    );
+                    report.server_reset = true;
+                    report.requeued += reset.requeued;
+                    step(answered(&report));
+                    continue 'pass;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let outcome = vault.with(|v| v.apply_pull_page(&page))?;
+            report.pulled += outcome.applied;
+            report.pull_skipped += outcome.skipped;
+            report.pull_conflicts += outcome.conflicts;
+            report.merged += outcome.merge.merged;
+            report.conflicts_opened += outcome.merge.opened;
+            report.restored += outcome.merge.restored;
+            report.fast_forwarded += outcome.merge.fast_forwarded;
+            report.undecryptable += outcome.undecryptable;
+            step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
+            if !page.more {
+                break 'pass;
+            }
         }
     }
     vault.with(|v| v.record_sync_success())?;
@@ -191,6 +229,7 @@ async fn push<A: VaultAccess, T: SyncTransport>(
             report.merged += o.merge.merged;
             report.conflicts_opened += o.merge.opened;
             report.restored += o.merge.restored;
+            report.fast_forwarded += o.merge.fast_forwarded;
             Ok(())
         }
         // Only the server refusing the request says the changes are bad.

@@ -28,7 +28,10 @@ mod merging;
 mod replica;
 pub use conflicts::{ConflictView, Resolution, VersionView};
 pub use merging::MergeCounts;
-pub use replica::{Account, PendingOp, PullOutcome, PushOutcome, Quarantined, MASS_DELETE_MAX, MASS_DELETE_MIN_NOTES};
+pub use replica::{
+    Account, PendingOp, PullOutcome, PushOutcome, Quarantined, SyncReset, AGREED_STAMPS_PER_NOTE, MASS_DELETE_MAX,
+    MASS_DELETE_MIN_NOTES,
+};
 
 const KEY_CHECK: &[u8] = b"outpost key check v1";
 

@@ -2,17 +2,20 @@
 //! 127.0.0.1 (and against fake servers that answer junk or never answer):
 //! saves travel without a manual sync, pokes carry edits between devices,
 //! switched offline sends nothing, a server that comes back is noticed by
-//! the health probe, and shutdown leaves a store that opens.
+//! the health probe, a server restored from an older backup is filled
+//! again, and shutdown leaves a store that opens.
 //!
 //! Timeouts here only keep a broken build from hanging; no assertion
 //! depends on how fast anything is.
 
+mod common;
+
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::TestServer;
 use outpost_core::account;
 use outpost_core::connectivity::Connectivity;
 use outpost_core::engine::{read_status_file, Engine, EngineOptions, Phase, SyncStatus};
@@ -24,82 +27,10 @@ use outpost_core::vault::Account;
 use outpost_core::{NoteDraft, NotePatch, Vault};
 use outpost_protocol::v1::SessionToken;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// Long enough for a loaded CI machine; only a hang ever reaches it.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A sync server that can be stopped and started again on the same
-/// address and database, like a server that goes down and comes back.
-struct TestServer {
-    addr: SocketAddr,
-    url: String,
-    dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl TestServer {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let mut s = TestServer {
-            addr,
-            url: format!("http://{addr}"),
-            dir: tempfile::tempdir().expect("tempdir"),
-            stop: None,
-            task: None,
-        };
-        s.serve(listener);
-        s
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let config = outpost_server::Config::new(format!("sqlite://{}", self.dir.path().join("server.db").display()));
-        let (tx, rx) = oneshot::channel::<()>();
-        self.stop = Some(tx);
-        self.task = Some(tokio::spawn(async move {
-            outpost_server::serve(listener, config, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        }));
-    }
-
-    /// Stops serving and waits until the port refuses connections.
-    async fn go_down(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(PATIENCE, task).await.expect("server stops").expect("server task");
-        }
-        assert!(tokio::net::TcpStream::connect(self.addr).await.is_err(), "the port is closed");
-    }
-
-    async fn come_back(&mut self) {
-        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("bind the same address again");
-        self.serve(listener);
-    }
-
-    /// A counter from the server's Prometheus metrics.
-    async fn metric(&self, name: &str) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.url)).await.expect("metrics").text().await.expect("text");
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("no {name} in the metrics"))
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
 
 struct Device {
     vault: SharedVault,
@@ -417,6 +348,39 @@ async fn a_held_mass_delete_waits_for_approval_without_retrying() {
     assert_eq!(lock(&b.vault).list().expect("list").len(), 5);
     ea.shutdown().await;
     eb.shutdown().await;
+}
+
+/// A server restored from a backup older than the device's last sync is
+/// noticed and filled again by the engine on its own: the poke stream
+/// comes back with a sequence below the device's cursor, the pass gets
+/// `cursor_out_of_range`, starts over and sends what the server lost. No
+/// user action, no manual sync, and the timer (an hour) plays no part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_server_is_noticed_and_filled_again_by_the_engine() {
+    let mut srv = TestServer::start().await;
+    let a = first_device(&srv.url, "rosa").await;
+    let before = a.create("Before the backup", "kept\n");
+    let ea = a.start(opts());
+    wait_status(&ea, "the first pass done", |s| s.pending == 0 && s.last_success_ms.is_some()).await;
+    wait_until("the server to have the first note", || async { on_server(&a.remote).await == [before] }).await;
+    let backup = srv.backup();
+
+    let after = a.create("After the backup", "on the device only, once the server goes back\n");
+    ea.local_change();
+    wait_until("the server to have the later note", || async { on_server(&a.remote).await.contains(&after) }).await;
+    wait_until("the cursor past the backup", || async { lock(&a.vault).cursor().expect("cursor") >= 2 }).await;
+
+    srv.restore(&backup).await;
+    wait_until("the restored server to get the later note back", || async {
+        let on = on_server(&a.remote).await;
+        on.contains(&before) && on.contains(&after)
+    })
+    .await;
+    let s = wait_status(&ea, "settled", |s| s.pending == 0 && s.phase == Phase::Idle && s.last_error.is_none()).await;
+    assert_eq!(s.open_conflicts, 0, "{s:?}");
+    assert!(lock(&a.vault).last_server_reset().expect("reset time").is_some());
+    assert_eq!(lock(&a.vault).list().expect("list").len(), 2, "nothing lost on the device");
+    ea.shutdown().await;
 }
 
 /// A fake server on 127.0.0.1 that answers every request with `answer`

@@ -348,6 +348,121 @@ async fn a_pulled_page_and_its_cursor_survive_a_fault_at_every_write_and_sync() 
     eprintln!("{runs} faulted pulls");
 }
 
+// ---- 3b: starting over with a server that was reset ----
+
+/// A synced store about to find its server reset: six notes synced (one
+/// since deleted), one of them edited and not sent, and one change set
+/// aside under the old server's sequence numbers.
+struct ResetBase {
+    dir: tempfile::TempDir,
+    keys: MemoryStore,
+    cursor: u64,
+    bases: i64,
+}
+
+async fn reset_base() -> ResetBase {
+    let srv = common::server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let mut v = Vault::open(dir.path(), &keys).expect("open");
+    let remote = Remote::new(&srv.url).expect("remote");
+    account::register_with(&mut v, &remote, "rita", "pw", KdfParams::insecure_for_tests()).await.expect("register");
+    let remote = remote.with_token(v.session_token().expect("token").expect("logged in"));
+    let ids: Vec<Uuid> = (0..6)
+        .map(|i| v.create(draft(&format!("note {i}"), &body(&format!("note {i}")))).expect("create").id)
+        .collect();
+    sync_once(&mut v, &remote).await.expect("sync");
+    v.delete(ids[0]).expect("delete");
+    sync_once(&mut v, &remote).await.expect("sync");
+    v.edit(ids[1], NotePatch { title: Some("edited, not sent".into()), ..Default::default() }).expect("edit");
+    v.connection()
+        .execute(
+            "INSERT INTO quarantine (seq, note_id, rev, hlc, deleted, payload, error, at)
+             VALUES (3, ?1, 1, '000000000001-00000000-0000000000000001', 0, x'00', 'test', 0)",
+            [Uuid::now_v7().as_bytes()],
+        )
+        .expect("a change set aside");
+    let cursor = v.cursor().expect("cursor");
+    let bases: i64 = v.connection().query_row("SELECT count(*) FROM merge_base", [], |r| r.get(0)).expect("bases");
+    assert_eq!((cursor > 0, bases, v.outbox().expect("outbox").len()), (true, 6, 1));
+    ResetBase { dir, keys, cursor, bases }
+}
+
+/// Whether the reset is done, whole; panics on half of one.
+fn reset_landed(v: &Vault, base: &ResetBase) -> bool {
+    integrity(v);
+    let count = |sql: &str| -> i64 { v.connection().query_row(sql, [], |r| r.get(0)).expect(sql) };
+    let cursor = v.cursor().expect("cursor");
+    let (bases, revs) =
+        (count("SELECT count(*) FROM merge_base"), count("SELECT count(*) FROM notes WHERE server_rev IS NOT NULL"));
+    let aside = count("SELECT min(seq) FROM quarantine");
+    let outbox = v.outbox().expect("outbox");
+    let reset_at = v.last_server_reset().expect("reset time");
+    assert_eq!(count("SELECT count(*) FROM notes"), 6, "no note is touched");
+    if cursor == 0 {
+        assert_eq!((bases, revs, aside < 0, reset_at.is_some()), (0, 0, true, true), "cursor at 0: all reset");
+        let mut queued: Vec<Uuid> = outbox.iter().map(|e| e.note_id).collect();
+        queued.sort();
+        queued.dedup();
+        assert_eq!((outbox.len(), queued.len()), (6, 6), "every note queued once: {outbox:?}");
+        assert!(outbox.iter().all(|e| e.base_rev.is_none()), "none based on the old server's revisions");
+        assert_eq!(count("SELECT count(*) FROM agreed_stamps"), 7, "every agreed version is remembered (note 0: two)");
+        true
+    } else {
+        assert_eq!(cursor, base.cursor);
+        assert_eq!((bases, revs, aside, reset_at), (base.bases, 6, 3, None), "cursor kept: nothing reset");
+        assert_eq!(outbox.len(), 1, "only the unsent edit queued");
+        false
+    }
+}
+
+fn sweep_reset(base: &ResetBase, inject: Inject) -> usize {
+    let vfs = FaultVfs::register().expect("register vfs");
+    let points = {
+        let dir = common::copy_store(base.dir.path());
+        let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
+        vfs.count();
+        let out = v.reset_sync_state().expect("reset");
+        assert_eq!((out.requeued, out.pending), (5, 1), "{out:?}");
+        let c = vfs.counts();
+        eprintln!("reset sync state: {} fault points ({c:?})", c.points());
+        c.points()
+    };
+    let mut runs = 0;
+    for at in 1..=points {
+        for persistence in PERSISTENCES {
+            let what = format!("sync reset, fault point {at} of {points}, {inject:?}, {persistence:?}");
+            let dir = common::copy_store(base.dir.path());
+            let mut v = Vault::open_with_vfs(dir.path(), &base.keys, vfs.name()).expect("open");
+            vfs.arm(Fault { at, inject, persistence });
+            let err = v.reset_sync_state().expect_err(&format!("{what}: fails"));
+            assert!(vfs.counts().injected >= 1, "{what}: the fault was hit");
+            check_error(&err, inject);
+            vfs.disarm();
+            assert!(!reset_landed(&v, base), "{what}: an error means nothing was reset");
+            v.reset_sync_state().unwrap_or_else(|e| panic!("{what}: retry: {e}"));
+            assert!(reset_landed(&v, base), "{what}");
+            drop(v);
+            let v = Vault::open(dir.path(), &base.keys).expect("reopen");
+            assert!(reset_landed(&v, base), "{what}: reset after reopening");
+            runs += 1;
+        }
+    }
+    runs
+}
+
+/// Starting over with a reset server (forget merge bases and server
+/// revisions, queue every note, cursor to 0) is one transaction: a crash
+/// or a full disk at any write or sync of it leaves the store as it was,
+/// never half reset (a cursor at 0 with bases the restored server does not
+/// have, or notes never queued).
+#[tokio::test]
+async fn a_sync_reset_is_whole_or_absent_after_a_fault_at_every_write_and_sync() {
+    let base = reset_base().await;
+    let runs = sweep_reset(&base, Inject::IoErr) + sweep_reset(&base, Inject::DiskFull);
+    eprintln!("{runs} faulted resets");
+}
+
 // ---- 4: a read-only data directory ----
 
 #[test]

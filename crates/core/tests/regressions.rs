@@ -222,17 +222,21 @@ async fn an_empty_or_vanished_server_never_makes_a_device_delete_its_notes() {
 /// notebooks lost"): a device that kept its notes meets a server that lost
 /// them (reset, restored from an old backup, replaced by an empty one). The
 /// notes must reach that server again, so a device that joins it gets them
-/// (DESIGN.md items 4 and 9; `vault::replica` sends a refused change "again
-/// as new" for this reason).
+/// (DESIGN.md items 4 and 9). Here the server lost the account too, and the
+/// device registers its store there again: the store now syncs with
+/// another account, forgets what it believed the old server held and
+/// queues every note (`Vault::set_account`). A server that kept the
+/// account but lost changes is the next test.
 #[tokio::test]
-#[ignore = "BUG: a device whose pull cursor is past a reset server's sequence fails \
-            every pass with cursor_out_of_range and never sends the notes it already had synced"]
 async fn a_reset_server_gets_back_the_notes_a_device_kept() {
     let old = common::server().await;
     let mut a = first_device(&old.url, "ines", None).await;
     for i in 0..5 {
         a.create(&format!("note {i}"), "kept\n");
     }
+    let gone = a.create("deleted before the reset", "x\n");
+    a.sync().await;
+    a.vault.delete(gone).expect("delete");
     a.sync().await;
     drop(old);
 
@@ -242,14 +246,138 @@ async fn a_reset_server_gets_back_the_notes_a_device_kept() {
         .await
         .expect("register");
     a.remote = remote.with_token(a.vault.session_token().expect("token").expect("logged in"));
-    for pass in 0..3 {
-        if let Err(e) = sync_once(&mut a.vault, &a.remote).await {
-            eprintln!("pass {pass} against the reset server: {e}");
-        }
-    }
+    assert_eq!(a.vault.status().expect("status").pending, 6, "every note, and the delete, queued for the new server");
+    let r = a.sync().await;
+    assert_eq!((r.pushed, r.push_conflicts, r.conflicts_opened), (6, 0, 0), "{r:?}");
     let mut c = joining_device(&fresh.url, "ines", None).await;
     c.sync().await;
+    assert_eq!(c.live().len(), 5);
     assert_eq!(c.live(), a.live(), "the device that kept the notes filled the reset server");
+    assert!(on_server(&c.remote).await[&gone].1, "the delete reached it as a tombstone");
+}
+
+/// The same failure when the server keeps the account but goes back in
+/// time (restored from last night's backup): DESIGN.md items 3, 4 and 9.
+/// A device that synced after the backup holds a pull cursor past the
+/// restored server's sequence, which answers `cursor_out_of_range`; the
+/// device's ordinary sync pass then forgets what it believed the server
+/// held, sends every note again and pulls from the start. The versions the
+/// restored server still has are ones the device agreed on before, so its
+/// own newer versions go on top of them: no conflict, no rollback, and a
+/// delete the server forgot is not undone by the old copy.
+#[tokio::test]
+async fn a_server_restored_from_an_older_backup_gets_back_what_a_device_kept() {
+    let mut srv = common::server().await;
+    let mut a = first_device(&srv.url, "noor", None).await;
+    let x = a.create("Plan v1", "line one\n");
+    let w = a.create("Untouched", "the same since the backup\n");
+    let z = a.create("Doomed", "deleted after the backup\n");
+    a.sync().await;
+    let backup = srv.backup();
+
+    // After the backup: x rewritten (a changed line and a new one), a new
+    // note, a delete, and a note made, synced and deleted.
+    a.edit(
+        x,
+        NotePatch {
+            title: Some("Plan v2".into()),
+            body: Some("line one, rewritten\nline two\n".into()),
+            ..Default::default()
+        },
+    );
+    let y = a.create("New", "written after the backup\n");
+    a.vault.delete(z).expect("delete");
+    let brief = a.create("Brief", "made and deleted after the backup\n");
+    a.sync().await;
+    a.vault.delete(brief).expect("delete");
+    a.sync().await;
+
+    srv.restore(&backup).await;
+    let restored = on_server(&a.remote).await;
+    assert_eq!(restored.keys().copied().collect::<Vec<_>>().len(), 3, "the server went back to the backup");
+    assert!(!restored[&z].1, "z is live again on the server");
+
+    // One ordinary pass, no user action.
+    let r = a.sync().await;
+    assert!(r.server_reset, "{r:?}");
+    assert_eq!(r.requeued, 5, "every note, live or deleted: {r:?}");
+    assert_eq!(r.fast_forwarded, 2, "x and z: the server's versions are older ones a had: {r:?}");
+    assert_eq!((r.conflicts_opened, r.restored), (0, 0), "nothing to ask, nothing brought back: {r:?}");
+    let s = a.vault.status().expect("status");
+    assert_eq!((s.notes, s.tombstones, s.pending, s.failed, s.open_conflicts), (3, 2, 0, 0, 0), "{s:?}");
+    assert!(a.vault.conflicts(true).expect("conflicts").is_empty(), "no conflict record either");
+    assert!(a.vault.last_server_reset().expect("reset time").is_some());
+    assert_eq!((a.title(x), a.body(x)), ("Plan v2".to_owned(), "line one, rewritten\nline two\n".to_owned()));
+
+    let on = on_server(&a.remote).await;
+    assert_eq!(on.len(), 5, "{on:?}");
+    assert!(on[&z].1 && on[&brief].1, "both deletes are on the server: {on:?}");
+    assert!(!on[&x].1 && !on[&y].1 && !on[&w].1, "{on:?}");
+
+    // A device that joins now sees exactly what a kept.
+    let mut b = joining_device(&srv.url, "noor", None).await;
+    b.sync().await;
+    assert_eq!(b.live(), a.live());
+    assert_eq!((b.title(x), b.body(x)), ("Plan v2".to_owned(), "line one, rewritten\nline two\n".to_owned()));
+    assert_eq!(b.body(y), "written after the backup\n");
+    assert_eq!(b.body(w), "the same since the backup\n");
+    assert!(b.vault.get(z).is_err() && b.vault.get(brief).is_err(), "deletes stay deletes");
+
+    // And then sync is back to normal: nothing moves, no second reset.
+    let again = a.sync().await;
+    assert_eq!((again.pushed, again.pulled, again.server_reset), (0, 0, false), "{again:?}");
+    b.edit(y, body_patch("written after the backup\nand edited on b\n"));
+    b.sync().await;
+    assert_eq!(a.sync().await.pulled, 1);
+    assert_eq!(a.body(y), "written after the backup\nand edited on b\n");
+}
+
+/// A restored server may already hold a newer version than the one it was
+/// restored with: another device, whose last sync was before the backup,
+/// edited a note on it before this device came back. That version is not
+/// one this device ever had, so it is merged with the device's own through
+/// the usual merge, never overwritten (DESIGN.md item 3): both edits end up
+/// in the note on every device, and the user is asked about the overlap.
+#[tokio::test]
+async fn a_restored_server_never_has_a_newer_version_overwritten() {
+    let mut srv = common::server().await;
+    let mut a = first_device(&srv.url, "omar", None).await;
+    let x = a.create("Shared", "line one\n");
+    a.sync().await;
+    let mut b = joining_device(&srv.url, "omar", None).await;
+    b.sync().await;
+    let backup = srv.backup();
+
+    // a goes on after the backup (its cursor moves well past it)...
+    a.edit(x, body_patch("line one\nline two from a\n"));
+    let y = a.create("Later", "after the backup\n");
+    a.create("Later still", "after the backup\n");
+    a.sync().await;
+    srv.restore(&backup).await;
+
+    // ...b, last synced before the backup, edits x on the restored server.
+    b.edit(x, body_patch("line one\nline two from b\n"));
+    let rb = b.sync().await;
+    assert!(!rb.server_reset, "b's cursor is within the restored server's: {rb:?}");
+    assert_eq!(rb.pushed, 1, "{rb:?}");
+
+    let ra = a.sync().await;
+    assert!(ra.server_reset, "{ra:?}");
+    assert_eq!(ra.fast_forwarded, 0, "b's version is not one a had: {ra:?}");
+    assert_eq!(ra.conflicts_opened, 1, "{ra:?}");
+    let merged = a.body(x);
+    assert!(merged.contains("line two from a") && merged.contains("line two from b"), "{merged}");
+    let conflict = &a.vault.conflicts(false).expect("conflicts")[0];
+    assert_eq!(conflict.note_id, x);
+    assert_eq!(
+        (conflict.mine.body.as_str(), conflict.theirs.body.as_str()),
+        ("line one\nline two from a\n", "line one\nline two from b\n")
+    );
+
+    b.sync().await;
+    assert_eq!(b.body(x), merged, "both devices hold both edits");
+    assert_eq!(b.body(y), "after the backup\n", "and b gets what only a had");
+    assert_eq!(b.live(), a.live());
 }
 
 /// Joplin #883 and #4223 (DESIGN.md item 9), Standard Notes forum #367 (an
@@ -499,18 +627,10 @@ async fn signing_out_keeps_unsent_changes_and_they_sync_after_signing_in_again()
 // ---- Corruption after a crash or a migration ----
 
 /// Rebuild the schema-1 store a previous release would have left: undo
-/// migrations 2 to 4 in place, data kept (as `tests/store.rs` does).
+/// every later migration in place, data kept (as `tests/store.rs` does).
 fn downgrade_to_v1(dir: &Path) {
-    assert_eq!(migrate::latest_version(), 4, "update this test when adding migrations");
     let conn = rusqlite::Connection::open(store::db_path(dir)).expect("raw open");
-    conn.execute_batch(
-        "DROP TABLE quarantine; ALTER TABLE conflicts DROP COLUMN kind; ALTER TABLE conflicts DROP COLUMN local_title;
-         ALTER TABLE conflicts DROP COLUMN local_meta; ALTER TABLE conflicts DROP COLUMN local_deleted;
-         ALTER TABLE conflicts DROP COLUMN remote_title; ALTER TABLE conflicts DROP COLUMN remote_meta;
-         ALTER TABLE conflicts DROP COLUMN remote_deleted; ALTER TABLE notes DROP COLUMN conflict_strategy;
-         DELETE FROM _migrations WHERE version IN (2, 3, 4); PRAGMA user_version = 1;",
-    )
-    .expect("downgrade");
+    conn.execute_batch(&common::undo_to_v1()).expect("downgrade");
     assert_eq!(migrate::status(&conn).expect("status").current, 1);
     assert!(migrate::check(&conn).expect("check").is_empty(), "a faithful v1 schema");
 }
@@ -567,12 +687,12 @@ fn an_interrupted_migration_leaves_a_whole_store_that_opens_later() {
                 let conn = rusqlite::Connection::open(store::db_path(dir.path())).expect("raw open");
                 common::integrity_ok(&conn);
                 let version = migrate::status(&conn).expect("status").current;
-                assert!((1..=4).contains(&version), "{what}: version {version}");
+                assert!((1..=migrate::latest_version()).contains(&version), "{what}: version {version}");
                 assert_eq!(migrate::check(&conn).expect("check"), vec![], "{what}: drift at version {version}");
             }
             // And it opens, upgrades and holds every note.
             let v = Vault::open(dir.path(), &keys).unwrap_or_else(|e| panic!("{what}: the store does not open: {e}"));
-            assert_eq!(migrate::status(v.connection()).expect("status").current, 4, "{what}");
+            assert_eq!(migrate::status(v.connection()).expect("status").current, migrate::latest_version(), "{what}");
             common::integrity_ok(v.connection());
             for (id, body) in &notes {
                 assert_eq!(&v.get(*id).unwrap_or_else(|e| panic!("{what}: note lost: {e}")).body, body, "{what}");

@@ -1,6 +1,8 @@
 //! Store-level tests on real temporary databases: confidentiality on disk,
 //! bad input, AAD binding, coalescing, migrations, clock monotonicity.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -321,17 +323,9 @@ fn attempted_entries_are_frozen_and_later_edits_queue_anew() {
 }
 
 /// Rebuild the schema-1 store a previous release would have left: undo
-/// migrations 2 to 4 in place, data kept.
+/// every later migration in place, data kept.
 fn downgrade_to_v1(dir: &Path) {
-    assert_eq!(migrate::latest_version(), 4, "update this test when adding migrations");
-    exec(
-        dir,
-        "DROP TABLE quarantine; ALTER TABLE conflicts DROP COLUMN kind; ALTER TABLE conflicts DROP COLUMN local_title;
-         ALTER TABLE conflicts DROP COLUMN local_meta; ALTER TABLE conflicts DROP COLUMN local_deleted;
-         ALTER TABLE conflicts DROP COLUMN remote_title; ALTER TABLE conflicts DROP COLUMN remote_meta;
-         ALTER TABLE conflicts DROP COLUMN remote_deleted; ALTER TABLE notes DROP COLUMN conflict_strategy;
-         DELETE FROM _migrations WHERE version IN (2, 3, 4); PRAGMA user_version = 1;",
-    );
+    exec(dir, &common::undo_to_v1());
     let conn = rusqlite::Connection::open(store::db_path(dir)).expect("open");
     assert_eq!(migrate::status(&conn).expect("status").current, 1);
     assert!(migrate::check(&conn).expect("check").is_empty(), "a faithful v1 schema");
@@ -350,7 +344,7 @@ fn migration_from_an_older_schema_keeps_data_and_backs_up() {
     let backup = report.backup.expect("a backup before migrating");
     assert!(backup.exists());
     let conn = v.connection();
-    assert_eq!(migrate::status(conn).expect("status").current, 4);
+    assert_eq!(migrate::status(conn).expect("status").current, migrate::latest_version());
     assert!(migrate::check(conn).expect("check").is_empty());
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(v.get(*id).expect("kept").body, format!("body {i}"));

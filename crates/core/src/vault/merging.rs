@@ -11,6 +11,10 @@
 //!   conflict) are replaced by the result. An entry that was sent and never
 //!   answered stays: the server may hold it, and its op id settles that.
 //! - The merge base becomes the remote version.
+//! - A remote version this device agreed on before (a server reset or
+//!   restored from a backup offers it again) is one its note already
+//!   contains: the note is kept as it is, under its own stamp, and sent on
+//!   top of it. Not a merge, not a conflict.
 //! - Overlaps (and every concurrent edit under always-ask) open a conflict
 //!   holding base, this device's version and the remote one, sealed; a
 //!   note has at most one open conflict, refreshed by later merges.
@@ -32,6 +36,10 @@ pub struct MergeCounts {
     pub opened: usize,
     /// Notes brought back because an edit met a delete.
     pub restored: usize,
+    /// Remote versions this device's note already contained (an older
+    /// version a restored server still had): the note was kept and queued
+    /// on top of it.
+    pub fast_forwarded: usize,
 }
 
 /// The transaction and what a merge needs of the vault.
@@ -65,6 +73,9 @@ pub(super) fn merge_remote(
         store_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
         return Ok(());
     };
+    if c.hlc < local_stored.hlc && super::replica::is_agreed(ctx.tx, &id, &c.hlc)? {
+        return fast_forward(ctx, c, refused, &remote_sealed, counts);
+    }
     let (local, _) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
     let base_stored = read_base(ctx.tx, &id)?;
     let base = match &base_stored {
@@ -122,6 +133,35 @@ pub(super) fn merge_remote(
             settled_conflict(ctx, &record, "restored", edited)?;
         }
     }
+    Ok(())
+}
+
+/// The remote version `c` is one this device agreed on before, so its note
+/// (made or taken after it) already contains it: keep the note as it is,
+/// under its own stamp, and queue it to go on top of `c`. Entries the
+/// server never stored are replaced by that one; an entry sent and never
+/// answered stays ahead of it, as in a merge.
+fn fast_forward(
+    ctx: &MergeCtx<'_>,
+    c: &Change,
+    refused: Option<i64>,
+    remote_sealed: &Sealed,
+    counts: &mut MergeCounts,
+) -> Result<()> {
+    let id = c.note_id;
+    if let Some(seq) = refused {
+        ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+    }
+    ctx.tx
+        .prepare_cached("DELETE FROM outbox WHERE note_id = ?1 AND state = 'pending' AND attempts = 0")?
+        .execute([id.as_bytes()])?;
+    super::replica::queue_as_is(ctx.tx, id.as_bytes(), ctx.now)?;
+    ctx.tx
+        .prepare_cached("UPDATE notes SET server_rev = ?2 WHERE id = ?1")?
+        .execute(params![id.as_bytes(), c.rev as i64])?;
+    super::replica::upsert_base(ctx.tx, &id, c.rev, &c.hlc, c.deleted, remote_sealed)?;
+    counts.fast_forwarded += 1;
+    tracing::debug!(note = %id, rev = c.rev, "the server's version is an older one this device has; sending its own on top");
     Ok(())
 }
 

@@ -68,6 +68,9 @@ pub const MASS_DELETE_MIN_NOTES: u64 = 10;
 /// A pulled change set aside because it did not open under this key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Quarantined {
+    /// The server's sequence number; below zero for a change set aside
+    /// before this store found its server reset (moved out of the way of
+    /// the numbers the server hands out since).
     pub seq: i64,
     pub note_id: Uuid,
     pub rev: i64,
@@ -442,25 +445,68 @@ impl Vault {
         store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())
     }
 
-    /// The account this store syncs with, if any.
+    /// The account this store syncs with, if any (kept after logging out,
+    /// so logging in again to it carries on where sync stood).
     pub fn account(&self) -> Result<Option<Account>> {
-        let get = |k| store::get_kv(&self.conn, "sync_state", k);
-        Ok(match (get("server")?, get("username")?, get("user_id")?) {
-            (Some(server), Some(username), Some(user_id)) => Some(Account { server, username, user_id }),
-            _ => None,
-        })
+        account_in(&self.conn)
     }
 
     /// Remember the account and its session; the token is sealed at rest.
+    ///
+    /// An account other than the one this store synced with before (another
+    /// server, or another user: registering after logging out) replaces it,
+    /// and in the same transaction the store forgets what it believed the
+    /// old server held and queues every note for the new one, as
+    /// [`Vault::reset_sync_state`] does. The notes stay; the old account
+    /// keeps its copy on its server.
     pub fn set_account(&mut self, account: &Account, token: &SessionToken) -> Result<()> {
         let sealed = self.seal_secret(token.0.as_bytes())?;
+        let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let switched = account_in(&tx)?.is_some_and(|a| a.server != account.server || a.user_id != account.user_id);
+        if switched {
+            let reset = reset_sync_state_in(&tx, now)?;
+            tracing::info!(
+                requeued = reset.requeued,
+                pending = reset.pending,
+                "this store now syncs with another account or server: every note is queued for it"
+            );
+        }
         store::set_kv(&tx, "sync_state", "server", &account.server)?;
         store::set_kv(&tx, "sync_state", "username", &account.username)?;
         store::set_kv(&tx, "sync_state", "user_id", &account.user_id)?;
         store::set_kv(&tx, "sync_state", "token", &crate::keys::hex(&sealed))?;
         tx.commit()?;
+        if switched {
+            self.pass_deletes = 0;
+        }
         Ok(())
+    }
+
+    /// Start over with a server that does not know this device's sync
+    /// position: one that was reset, or restored from a backup older than
+    /// this device's last sync (it answers a pull with
+    /// `cursor_out_of_range`). In one transaction: forget every merge base
+    /// and server revision (what this device believed the server held),
+    /// keep the stamps of the versions agreed on, re-base the changes
+    /// already queued, queue every other note (live or deleted) as it
+    /// stands, and set the pull cursor to 0. No note changes: the next
+    /// pushes send each note as new, or meet the server's version of it
+    /// and go through the usual merge (a version this device agreed on
+    /// before is one its note already contains, so its own goes on top).
+    pub fn reset_sync_state(&mut self) -> Result<SyncReset> {
+        let now = self.clock.wall_ms() as i64;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let reset = reset_sync_state_in(&tx, now)?;
+        tx.commit()?;
+        self.pass_deletes = 0;
+        Ok(reset)
+    }
+
+    /// When this store last found its server reset (or switched account)
+    /// and started over, in ms since the epoch.
+    pub fn last_server_reset(&self) -> Result<Option<i64>> {
+        Ok(store::get_kv(&self.conn, "sync_state", "server_reset_at")?.and_then(|s| s.parse().ok()))
     }
 
     /// The session token, if logged in.
@@ -475,6 +521,8 @@ impl Vault {
 
     /// Forget the session (log out). Notes, the outbox and the account's
     /// server and name stay: unsent changes are kept for the next log-in.
+    /// Registering or logging in to another account afterwards replaces
+    /// the record ([`Vault::set_account`]).
     pub fn clear_session(&mut self) -> Result<()> {
         self.conn.execute("DELETE FROM sync_state WHERE key = 'token'", [])?;
         Ok(())
@@ -497,6 +545,9 @@ impl Vault {
     }
 }
 
+/// Record a version both this device and the server hold: the note's merge
+/// base (unless the base already is a later revision), and its stamp among
+/// the versions agreed on.
 pub(super) fn upsert_base(
     tx: &Connection,
     note_id: &Uuid,
@@ -512,7 +563,115 @@ pub(super) fn upsert_base(
          WHERE excluded.rev >= merge_base.rev",
     )?
     .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
+    record_agreed(tx, note_id, hlc)
+}
+
+/// Stamps of agreed versions kept per note. A server restored from a
+/// backup brings back versions from hours or days ago; a note synced this
+/// many times since then is merged without a base instead (nothing is lost
+/// that way either, but the user may be asked). Bounded so that a note
+/// edited all day does not grow the table without end (about 60 bytes a
+/// stamp).
+pub const AGREED_STAMPS_PER_NOTE: i64 = 256;
+
+/// Remember that the version of `note_id` stamped `hlc` was agreed on with
+/// a server: this device's note contains it from now on.
+fn record_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<()> {
+    let added = tx
+        .prepare_cached("INSERT OR IGNORE INTO agreed_stamps (note_id, hlc) VALUES (?1, ?2)")?
+        .execute(params![note_id.as_bytes(), hlc.to_string()])?;
+    if added > 0 {
+        // Stamps order as their text does (fixed-width hex).
+        tx.prepare_cached(
+            "DELETE FROM agreed_stamps WHERE note_id = ?1 AND hlc < (
+               SELECT hlc FROM agreed_stamps WHERE note_id = ?1 ORDER BY hlc DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![note_id.as_bytes(), AGREED_STAMPS_PER_NOTE - 1])?;
+    }
     Ok(())
+}
+
+/// Whether the version of `note_id` stamped `hlc` is one this device agreed
+/// on with a server before (so its note already contains it).
+pub(super) fn is_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM agreed_stamps WHERE note_id = ?1 AND hlc = ?2)")?
+        .query_row(params![note_id.as_bytes(), hlc.to_string()], |r| r.get(0))?)
+}
+
+/// Queue note `id` as it stands (live or deleted, under its own stamp) as a
+/// new outbox entry, never attempted, based on whatever revision the note
+/// has when it is sent.
+pub(super) fn queue_as_is(tx: &Connection, id: &[u8], now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at)
+         SELECT ?1, id, hlc, deleted, title, meta, body, ?2, ?2 FROM notes WHERE id = ?3",
+    )?
+    .execute(params![Uuid::now_v7().as_bytes(), now, id])?;
+    Ok(())
+}
+
+/// What [`Vault::reset_sync_state`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReset {
+    /// Notes (live and deleted) queued again, as they stand.
+    pub requeued: usize,
+    /// Changes that were queued already, now re-based on whatever the
+    /// server has.
+    pub pending: usize,
+}
+
+/// [`Vault::reset_sync_state`] inside the caller's transaction.
+fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset> {
+    // The stamps of the versions agreed on stay: they say what this
+    // device's notes contain, whichever server holds them (this copies in
+    // the bases of stores older than schema 5).
+    tx.execute("INSERT OR IGNORE INTO agreed_stamps (note_id, hlc) SELECT note_id, hlc FROM merge_base", [])?;
+    // What this device believed the server held: merge bases and server
+    // revisions. Merging against a base the server may no longer have
+    // could take a restored old version for a deletion of newer words.
+    tx.execute("DELETE FROM merge_base", [])?;
+    tx.execute("UPDATE notes SET server_rev = NULL WHERE server_rev IS NOT NULL", [])?;
+    // Changes already queued go now, on top of whatever the server has. An
+    // entry that was sent keeps its op id: if the server has it, it answers
+    // `duplicate`; if not, the change applies or meets a conflict.
+    let pending = tx.execute(
+        "UPDATE outbox SET base_rev = NULL, next_attempt_at = ?1, updated_at = ?1 WHERE state = 'pending'",
+        [now],
+    )?;
+    // Every other note goes again as it stands: live notes, and tombstones
+    // so a delete reaches the server and is not brought back by its old
+    // copy. A note whose current version the server refused as invalid is
+    // left to its failed entry (shown to the user), not sent again blindly.
+    let ids: Vec<Vec<u8>> = {
+        let mut stmt = tx.prepare(
+            "SELECT n.id FROM notes n WHERE NOT EXISTS (SELECT 1 FROM outbox o
+               WHERE o.note_id = n.id AND (o.state = 'pending' OR o.hlc = n.hlc))
+             ORDER BY n.id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in &ids {
+        queue_as_is(tx, id, now)?;
+    }
+    // Changes set aside under the old server's sequence numbers move below
+    // zero, out of the way of the numbers the server hands out from now on.
+    let lowest: i64 = tx.query_row("SELECT coalesce(min(seq), 0) FROM quarantine", [], |r| r.get(0))?;
+    tx.execute("UPDATE quarantine SET seq = ?1 - seq WHERE seq > 0", [lowest.min(0)])?;
+    store::set_kv(tx, "sync_state", "cursor", "0")?;
+    store::set_kv(tx, "sync_state", "server_reset_at", &now.to_string())?;
+    // An approval of held deletions was for the old server's changes.
+    tx.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
+    Ok(SyncReset { requeued: ids.len(), pending })
+}
+
+pub(super) fn account_in(conn: &Connection) -> Result<Option<Account>> {
+    let get = |k| store::get_kv(conn, "sync_state", k);
+    Ok(match (get("server")?, get("username")?, get("user_id")?) {
+        (Some(server), Some(username), Some(user_id)) => Some(Account { server, username, user_id }),
+        _ => None,
+    })
 }
 
 /// Exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].

@@ -1,16 +1,125 @@
 //! Shared by the core's integration tests: a real sync server
 //! (`outpost_server::serve` on 127.0.0.1 with a throw-away SQLite
-//! database, stopped on drop), and store-file helpers for the fault tests.
+//! database, stopped on drop; it can restart, and be restored from a copy
+//! of its database), and store-file helpers for the fault tests.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+/// Long enough for a loaded CI machine; only a hang ever reaches it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A sync server on 127.0.0.1 with its own SQLite database, stopped on
+/// drop. It can go down and come back on the same address and database
+/// (a server restarting), or come back with an older copy of its database
+/// (a server restored from a backup).
 pub struct TestServer {
+    pub addr: SocketAddr,
     pub url: String,
+    dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A copy of a [`TestServer`]'s database taken while it ran.
+pub struct ServerBackup {
+    dir: tempfile::TempDir,
+}
+
+impl ServerBackup {
+    fn file(&self) -> std::path::PathBuf {
+        self.dir.path().join("server.db")
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut s = TestServer {
+            addr,
+            url: format!("http://{addr}"),
+            dir: tempfile::tempdir().expect("tempdir"),
+            stop: None,
+            task: None,
+        };
+        s.serve(listener);
+        s
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("server.db")
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
+        let (tx, rx) = oneshot::channel::<()>();
+        self.stop = Some(tx);
+        self.task = Some(tokio::spawn(async move {
+            outpost_server::serve(listener, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        }));
+    }
+
+    /// Stops serving (the database is closed when this returns) and waits
+    /// until the port refuses connections.
+    pub async fn go_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task).await.expect("server stops").expect("server task");
+        }
+        assert!(tokio::net::TcpStream::connect(self.addr).await.is_err(), "the port is closed");
+    }
+
+    /// Serves again on the same address and database.
+    pub async fn come_back(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("bind the same address again");
+        self.serve(listener);
+    }
+
+    /// A consistent copy of the database as it is now (`VACUUM INTO`,
+    /// while the server runs), as a nightly backup would take it.
+    pub fn backup(&self) -> ServerBackup {
+        let backup = ServerBackup { dir: tempfile::tempdir().expect("tempdir") };
+        let conn = rusqlite::Connection::open_with_flags(self.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the server's database");
+        conn.execute("VACUUM INTO ?1", [backup.file().to_str().expect("utf-8 path")]).expect("vacuum into");
+        backup
+    }
+
+    /// The server restored from `backup`: it goes down, its database files
+    /// are replaced by the copy, and it comes back on the same address.
+    /// Everything written since the backup is gone from the server.
+    pub async fn restore(&mut self, backup: &ServerBackup) {
+        self.go_down().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = self.dir.path().join(format!("server.db{suffix}"));
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("removing {}: {e}", file.display()),
+            }
+        }
+        std::fs::copy(backup.file(), self.db()).expect("copy the backup in");
+        self.come_back().await;
+    }
+
+    /// A counter from the server's Prometheus metrics.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.url)).await.expect("metrics").text().await.expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in the metrics"))
+    }
 }
 
 impl Drop for TestServer {
@@ -22,19 +131,7 @@ impl Drop for TestServer {
 }
 
 pub async fn server() -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = outpost_server::Config::new(format!("sqlite://{}", dir.path().join("server.db").display()));
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        outpost_server::serve(listener, config, async {
-            let _ = rx.await;
-        })
-        .await
-        .expect("server runs");
-    });
-    TestServer { url: format!("http://{addr}"), stop: Some(tx), _dir: dir }
+    TestServer::start().await
 }
 
 /// A copy of every file of a store directory (database, -wal, -shm) in a
@@ -56,4 +153,35 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
     assert_eq!(ok, "ok");
     let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("fk");
     assert_eq!(fk, 0, "foreign keys hold");
+}
+
+/// How to undo each migration after the first in place, data kept, newest
+/// first: what a store of schema 1 (an old release) looked like.
+pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
+    (6, "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC);"),
+    (5, "DROP TABLE agreed_stamps;"),
+    (
+        4,
+        "DROP TABLE quarantine; ALTER TABLE conflicts DROP COLUMN kind; ALTER TABLE conflicts DROP COLUMN local_title;
+         ALTER TABLE conflicts DROP COLUMN local_meta; ALTER TABLE conflicts DROP COLUMN local_deleted;",
+    ),
+    (
+        3,
+        "ALTER TABLE conflicts DROP COLUMN remote_title; ALTER TABLE conflicts DROP COLUMN remote_meta;
+         ALTER TABLE conflicts DROP COLUMN remote_deleted;",
+    ),
+    (2, "ALTER TABLE notes DROP COLUMN conflict_strategy;"),
+];
+
+/// The SQL that takes a store of the latest schema back to schema 1.
+pub fn undo_to_v1() -> String {
+    let latest = outpost_core::store::migrate::latest_version();
+    assert!(UNDO_MIGRATIONS.iter().any(|(v, _)| *v == latest), "update UNDO_MIGRATIONS when adding migration {latest}");
+    let mut sql = String::new();
+    for (version, undo) in UNDO_MIGRATIONS.iter().filter(|(v, _)| *v <= latest) {
+        sql.push_str(undo);
+        sql.push_str(&format!("\nDELETE FROM _migrations WHERE version = {version};\n"));
+    }
+    sql.push_str("PRAGMA user_version = 1;");
+    sql
 }
