@@ -140,5 +140,6 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::ConflictNotFound(_) => 3,
         E::Stale { .. } => 4,
         E::MassDeleteHeld { .. } => 10,
+        E::LoggedIn { .. } => 4,
     }
 }

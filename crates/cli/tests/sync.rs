@@ -182,3 +182,63 @@ fn overlapping_edits_are_listed_and_settled_through_the_cli() {
     let settled = json(b, &["conflicts", "list", "--all", "--json"]);
     assert_eq!(settled[0]["resolution"], "merged", "{settled}");
 }
+
+/// Logging out ends the session and keeps the account record. Registering
+/// afterwards (here on another server) moves the store to the new account:
+/// every note, synced or not, goes up to it, and the old account keeps its
+/// copy. Logging in to the old account again later moves it back the same
+/// way. While logged in, switching is refused with a clear message and
+/// changes nothing.
+#[test]
+fn register_after_logout_moves_the_store_to_the_new_account() {
+    let (d1, d2) = (tempfile::tempdir().expect("d1"), tempfile::tempdir().expect("d2"));
+    let (s1, s2) = (start_server(d1.path()), start_server(d2.path()));
+    let (a, b, c) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"), tempfile::tempdir().expect("c"));
+    let (a, b, c) = (a.path(), b.path(), c.path());
+
+    run_ok(a, &["notes", "add", "--title", "Kept", "--body", "synced to the first server"]);
+    run_ok(a, &["account", "register", "--server", &s1.url, "--user", "alice"]);
+    run_ok(a, &["sync"]);
+    run_ok(a, &["notes", "add", "--title", "Unsent", "--body", "never reached the first server"]);
+
+    // Logged in: another account is refused, before any request.
+    for args in [
+        ["account", "register", "--server", s2.url.as_str(), "--user", "alice"],
+        ["account", "login", "--server", s2.url.as_str(), "--user", "alice"],
+    ] {
+        let out = run(a, &args);
+        assert_eq!(out.status.code(), Some(4), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("logged in as alice") && stderr.contains("log out first"), "{stderr}");
+    }
+    assert_eq!(run_ok(a, &["account", "show"]).trim(), format!("alice on {} (logged in)", s1.url));
+
+    run_ok(a, &["account", "logout"]);
+    let out = run_ok(a, &["account", "register", "--server", &s2.url, "--user", "alice"]);
+    assert!(out.contains(&format!("moved from alice on {}", s1.url)), "{out}");
+    assert!(out.contains("2 changes will go up"), "both notes, the synced one too: {out}");
+    assert_eq!(run_ok(a, &["account", "show"]).trim(), format!("alice on {} (logged in)", s2.url));
+    let report = json(a, &["sync", "--json"]);
+    assert_eq!(report["report"]["pushed"], 2, "{report}");
+    assert!(run_ok(a, &["status"]).contains("restart "), "the status says sync started over");
+
+    // A device joining the new account gets both; the old one kept its copy.
+    run_ok(b, &["account", "login", "--server", &s2.url, "--user", "alice"]);
+    run_ok(b, &["sync"]);
+    assert_eq!(titles(b), vec!["Kept".to_owned(), "Unsent".to_owned()]);
+    run_ok(c, &["account", "login", "--server", &s1.url, "--user", "alice"]);
+    run_ok(c, &["sync"]);
+    assert_eq!(titles(c), vec!["Kept".to_owned()]);
+
+    // Back to the first account: logging in there moves the store back,
+    // and what it lacked goes up (the note it had is not duplicated).
+    run_ok(a, &["account", "logout"]);
+    let out = run_ok(a, &["account", "login", "--server", &s1.url, "--user", "alice"]);
+    assert!(out.contains(&format!("moved from alice on {}", s2.url)), "{out}");
+    run_ok(a, &["sync"]);
+    run_ok(c, &["sync"]);
+    assert_eq!(titles(c), vec!["Kept".to_owned(), "Unsent".to_owned()]);
+    assert_eq!(titles(a), titles(c));
+    let s = json(a, &["status", "--json"]);
+    assert_eq!((s["pending"].as_u64(), s["open_conflicts"].as_u64()), (Some(0), Some(0)), "{s}");
+}

@@ -1,6 +1,15 @@
 //! Account flows: registering a store with a sync server, and fetching an
 //! account's data key on a device that joins it.
 //!
+//! A store syncs with one account at a time. Logging out ends the session
+//! and keeps the account record, so logging in again to the same account
+//! carries on where sync stood. While logged in, a store does not switch
+//! to another account ([`ensure_can_register`], [`ensure_can_log_in`]);
+//! once logged out it may register or log in anywhere: the new account
+//! replaces the record and every note goes to it on the next sync
+//! ([`Vault::set_account`]). The notes stay on the device; the old account
+//! keeps its copy on its server.
+//!
 //! The passphrase never leaves the device. Argon2id and HKDF turn it into a
 //! wrap key (wraps the data key) and an auth key (proves the user to the
 //! server, which keeps only an Argon2id hash of it). The server stores the
@@ -22,6 +31,28 @@ use crate::vault::{Account, Vault};
 struct AccountKdf {
     key_id: u32,
     kdf: KdfParams,
+}
+
+/// Refuses to register a store that is logged in ([`Error::LoggedIn`]):
+/// the user logs out first, knowingly. A store that logged out may.
+pub fn ensure_can_register(vault: &Vault) -> Result<()> {
+    ensure_logged_out_or(vault.account()?, vault.session_token()?.is_some(), |_| false)
+}
+
+/// Refuses to log a store in to an account other than the one it is
+/// logged in to ([`Error::LoggedIn`]); logging in again to the same one
+/// (a new session) is fine, and so is any account once logged out.
+/// `current` and `logged_in` are the store's, as [`crate::vault::peek_account`]
+/// reads them without the key.
+pub fn ensure_can_log_in(current: Option<Account>, logged_in: bool, remote: &Remote, username: &str) -> Result<()> {
+    ensure_logged_out_or(current, logged_in, |a| a.server == remote.base_url() && a.username == username)
+}
+
+fn ensure_logged_out_or(current: Option<Account>, logged_in: bool, same: impl Fn(&Account) -> bool) -> Result<()> {
+    match current {
+        Some(a) if logged_in && !same(&a) => Err(Error::LoggedIn { username: a.username, server: a.server }),
+        _ => Ok(()),
+    }
 }
 
 /// Register `vault`'s data key as a new account on `remote`'s server, and

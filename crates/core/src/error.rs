@@ -59,6 +59,11 @@ pub enum Error {
     ConflictNotFound(i64),
     #[error("note {note} changed on another device while it was being edited here; send the text the edit started from so both are kept")]
     Stale { note: String },
+    #[error(
+        "this store is logged in as {username} on {server}; log out first (`outpost account logout`, or Log out in \
+         the app) to use another account. The notes stay on this device either way"
+    )]
+    LoggedIn { username: String, server: String },
 }
 
 impl Error {
@@ -94,6 +99,7 @@ impl Error {
             Error::MassDeleteHeld { .. } => "mass_delete_held",
             Error::ConflictNotFound(_) => "conflict_not_found",
             Error::Stale { .. } => "stale",
+            Error::LoggedIn { .. } => "logged_in",
         }
     }
 }

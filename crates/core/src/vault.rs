@@ -529,6 +529,42 @@ pub fn peek_status(dir: &Path) -> Result<StoreStatus> {
     store_status(&conn, None)
 }
 
+/// The account the store in `dir` syncs with and whether it is logged in
+/// (holds a session), read without the key: both are plaintext metadata
+/// (the session token itself is sealed). `None` when there is no store or
+/// no account yet.
+pub fn peek_account(dir: &Path) -> Result<Option<(Account, bool)>> {
+    let path = store::db_path(dir);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = store::connect(&path)?;
+    migrate::ensure_not_newer(&conn)?;
+    let has_state: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_state')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_state {
+        return Ok(None);
+    }
+    let Some(account) = replica::account_in(&conn)? else { return Ok(None) };
+    let logged_in = store::get_kv(&conn, "sync_state", "token")?.is_some();
+    Ok(Some((account, logged_in)))
+}
+
+/// When the store in `dir` last found its server reset (or moved to
+/// another account) and started over, read without the key.
+pub fn peek_server_reset(dir: &Path) -> Result<Option<i64>> {
+    let path = store::db_path(dir);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = store::connect(&path)?;
+    migrate::ensure_not_newer(&conn)?;
+    Ok(store::get_kv(&conn, "sync_state", "server_reset_at")?.and_then(|s| s.parse().ok()))
+}
+
 /// How the store in `dir` is unlocked (`keys.method` values), read without
 /// changing anything; empty when there is no store yet.
 pub fn key_methods(dir: &Path) -> Result<Vec<String>> {
