@@ -27,6 +27,14 @@ pub struct SyncArgs {
     /// Apply the deletions a held sync stopped at (the mass-delete rail)
     #[arg(long)]
     approve_deletes: bool,
+    /// Start over with the server: forget what this device believed it
+    /// held and send every note again, then pull everything. Sync does this
+    /// by itself when the server answers that it does not know this
+    /// device's position; use it after a server was restored from a backup
+    /// if other devices synced with the restored server first. No note
+    /// changes; one the server also has from elsewhere is merged
+    #[arg(long)]
+    start_over: bool,
 }
 
 pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
@@ -46,6 +54,13 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     if args.approve_deletes {
         vault.approve_mass_delete()?;
     }
+    if args.start_over {
+        let reset = vault.reset_sync_state()?;
+        eprintln!(
+            "starting over with {}: {} notes queued again, {} queued changes re-based",
+            account.server, reset.requeued, reset.pending
+        );
+    }
     // Under the same network control as the app, so a flaky mode applies.
     let remote = Remote::new(&account.server)?.with_token(token).with_net(NetControl::new(mode));
     if args.watch {
@@ -58,6 +73,13 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::json!({ "report": report, "status": status }));
     } else {
+        if report.server_reset {
+            println!(
+                "the server did not know this device's sync position (it was reset, or restored from an older \
+                 backup): {} notes were sent again and sync started over",
+                report.requeued
+            );
+        }
         println!(
             "pushed {} ({} already there), pulled {}, in {} ms; {} B sent, {} B received",
             report.pushed,

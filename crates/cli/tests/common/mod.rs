@@ -54,7 +54,13 @@ impl Drop for Server {
 pub fn start_server(dir: &Path) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    start_server_on(dir, addr)
+}
+
+/// [`start_server`] on a given address (a server that comes back where it
+/// was). Its log is appended to.
+pub fn start_server_on(dir: &Path, addr: SocketAddr) -> Server {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
         .arg("--data-dir")
         .arg(dir)
