@@ -40,10 +40,11 @@ pub fn connect_with_vfs(path: &Path, vfs: Option<&str>) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
-    // Up to 64 MiB of page cache (grown on demand): listing 10,000 notes
-    // reads ~30 MB of pages, and the 2 MiB default made it re-read them
-    // from the OS on every list (BENCHMARKS.md, "Reading").
-    conn.pragma_update(None, "cache_size", -65_536)?;
+    // Up to 8 MiB of page cache (grown on demand): the list walks its
+    // covering index (about 1.5 MB for 10,000 notes), which stays cached;
+    // a search reads every body and gets them from the OS's cache instead
+    // of keeping ~30 MB in this process (BENCHMARKS.md, "Reading").
+    conn.pragma_update(None, "cache_size", -8_192)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     if app_id == 0 {
