@@ -7,6 +7,7 @@ import { ShortcutTable } from './components/Help';
 import { IconNote, IconPlus, IconSearch, IconSettings } from './components/icons';
 import { NoteList } from './components/NoteList';
 import { NotePane } from './components/NotePane';
+import { preloadEditor } from './components/editor/LazyEditor';
 import { SettingsDialog } from './components/Settings';
 import { StatusBar } from './components/StatusBar';
 import { Toasts } from './components/Toasts';
@@ -95,7 +96,8 @@ function Workspace(props: { api: Api }) {
 
   onMount(() => {
     window.addEventListener('keydown', onKey, true);
-    void app.init();
+    // The list first; then the editor's code, before a note is opened.
+    void app.init().finally(() => setTimeout(preloadEditor, 0));
   });
   onCleanup(() => {
     window.removeEventListener('keydown', onKey, true);

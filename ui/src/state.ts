@@ -514,11 +514,12 @@ export function createAppState(api: Api) {
   // --- start-up ----------------------------------------------------------------
 
   async function init(): Promise<void> {
+    // The list first: it is what the window shows; the rest answers while it loads.
+    const listDone = search.run();
     const unlisten = await api.onSyncStatus(onStatus).catch((e: unknown) => {
       toastError(e);
       return () => undefined;
     });
-    const listDone = search.run();
     const [st, acct, sett, strat] = await Promise.allSettled([
       api.syncStatus(),
       api.accountInfo(),

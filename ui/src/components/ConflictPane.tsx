@@ -1,9 +1,9 @@
-import { createMemo, createSignal, For, Show } from 'solid-js';
+import { createMemo, createSignal, For, Show, Suspense } from 'solid-js';
 import type { VersionView } from '../api/types';
 import { conflictModel, diffLines, hasConflictMarkers, resolutionFor, type ConflictAction } from '../lib/conflict';
 import { fullTime, relativeTime } from '../lib/time';
 import type { AppState, ConflictScreen } from '../state';
-import { Editor, type EditorHandle } from './editor/Editor';
+import { Editor, type EditorHandle } from './editor/LazyEditor';
 import { IconClose } from './icons';
 
 export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
@@ -116,14 +116,20 @@ export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
             <code>=======</code> and <code>&gt;&gt;&gt;&gt;&gt;&gt;&gt; theirs</code> markers. Keep what you want and save.
           </p>
           <div class="conflict-edit-box">
-            <Editor
-              docKey={`conflict-${c().id}`}
-              doc={props.screen.note.body}
-              label="Merged text"
-              testid="conflict-merge-editor"
-              markers
-              ref={(h) => (editor = h)}
-            />
+            <Suspense fallback={<div class="cm-host" aria-busy="true" />}>
+              <Editor
+                docKey={`conflict-${c().id}`}
+                doc={props.screen.note.body}
+                label="Merged text"
+                testid="conflict-merge-editor"
+                markers
+                ref={(h) => {
+                  editor = h;
+                  // The editor's chunk may arrive after "Edit" was pressed.
+                  h.focus();
+                }}
+              />
+            </Suspense>
           </div>
           <Show when={markerWarning()}>
             <p class="warn-text" role="alert" data-testid="conflict-marker-warning">

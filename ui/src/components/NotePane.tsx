@@ -4,7 +4,7 @@ import type { SaveState } from '../lib/autosave';
 import { fullTime, relativeTime } from '../lib/time';
 import type { AppState } from '../state';
 import { Badge } from './Badge';
-import { Editor, type EditorHandle } from './editor/Editor';
+import { Editor, type EditorHandle } from './editor/LazyEditor';
 import { IconBack, IconEye, IconMore, IconPencil, IconPin, IconWarn } from './icons';
 
 // markdown-it and DOMPurify load with the first preview, not at start-up.
@@ -288,19 +288,21 @@ export function NotePane(props: NotePaneProps) {
               </ErrorBoundary>
             </Show>
             <div class="editor-wrap" classList={{ hidden: preview() }}>
-              <Editor
-                docKey={`${noteId}:${version()}`}
-                doc={loadedBody()}
-                label="Note text (Markdown)"
-                placeholder="Start writing…"
-                markers={untrack(() => note()?.sync === 'conflict')}
-                onChange={(read) => app.editBody(noteId, read)}
-                onBlur={() => void app.autosaver.flush(noteId)}
-                ref={(h) => {
-                  editor = h;
-                  props.editorRef?.(h);
-                }}
-              />
+              <Suspense fallback={<div class="cm-host" aria-busy="true" data-testid="editor-loading" />}>
+                <Editor
+                  docKey={`${noteId}:${version()}`}
+                  doc={loadedBody()}
+                  label="Note text (Markdown)"
+                  placeholder="Start writing…"
+                  markers={untrack(() => note()?.sync === 'conflict')}
+                  onChange={(read) => app.editBody(noteId, read)}
+                  onBlur={() => void app.autosaver.flush(noteId)}
+                  ref={(h) => {
+                    editor = h;
+                    props.editorRef?.(h);
+                  }}
+                />
+              </Suspense>
             </div>
           </div>
         </section>
