@@ -65,14 +65,40 @@ fn data_dir(app: &tauri::App) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("outpost-data"))
 }
 
+/// WebKitGTK's renderer: the app turns off the DMA-BUF renderer unless the
+/// user's environment says otherwise (`WEBKIT_DISABLE_DMABUF_RENDERER=0`
+/// turns it back on). WebKitGTK then paints through its older path, which
+/// works on every Linux graphics stack; the DMA-BUF one leaves windows blank
+/// or aborts on some (NVIDIA, some Wayland compositors, machines without a
+/// GPU), and with software rendering it held about 70 MB more in the web
+/// process with 10,000 notes listed (BENCHMARKS.md, "Desktop app").
+/// A notes app gains nothing from its zero-copy page flips.
+#[cfg(target_os = "linux")]
+fn choose_webkit_renderer() -> Option<&'static str> {
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    if std::env::var_os(VAR).is_some() {
+        return None;
+    }
+    // Called first thing in `run`, before GTK, WebKit or any other thread
+    // starts, so nothing reads the environment concurrently.
+    std::env::set_var(VAR, "1");
+    Some(VAR)
+}
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    let renderer = choose_webkit_renderer();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "warn,outpost=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
+    #[cfg(target_os = "linux")]
+    if let Some(var) = renderer {
+        tracing::debug!("{var}=1 (the environment did not set it)");
+    }
     let builder = specta_builder();
     let result = tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
