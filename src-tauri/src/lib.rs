@@ -54,13 +54,17 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
 pub const BINDINGS: &str = "ui/src/bindings.ts";
 
 /// The data directory: `OUTPOST_DATA_DIR`, or the platform's (the CLI's
-/// default too, so `outpost status` finds the app's store).
-fn data_dir(app: &tauri::App) -> PathBuf {
+/// default too, so `outpost status` finds the app's store). `None` where
+/// only Tauri knows it (mobile): see `data_dir`.
+fn configured_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV) {
-        return PathBuf::from(dir);
+        return Some(PathBuf::from(dir));
     }
-    directories::ProjectDirs::from("", "", "outpost")
-        .map(|d| d.data_dir().to_path_buf())
+    directories::ProjectDirs::from("", "", "outpost").map(|d| d.data_dir().to_path_buf())
+}
+
+fn data_dir(app: &tauri::App) -> PathBuf {
+    configured_data_dir()
         .or_else(|| app.path().app_data_dir().ok())
         .unwrap_or_else(|| PathBuf::from("outpost-data"))
 }
@@ -99,26 +103,41 @@ pub fn run() {
     if let Some(var) = renderer {
         tracing::debug!("{var}=1 (the environment did not set it)");
     }
+    // Open the store (Argon2id for a passphrase, a keyring call) on its own
+    // thread from the first moment, while GTK, the window and the webview
+    // start: `app_info` waits for it, so the UI's first question gets the
+    // answer, and the list can follow at once.
+    let early_dir = configured_data_dir();
+    let mut early_open = early_dir.clone().and_then(|dir| {
+        std::thread::Builder::new().name("open-store".into()).spawn(move || state::open_at_start(&dir)).ok()
+    });
     let builder = specta_builder();
     let result = tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
-            app.manage(AppState::new(data_dir(app), std::env::var(SERVER_ENV).ok()));
+            let dir = early_dir.clone().unwrap_or_else(|| data_dir(app));
+            app.manage(AppState::new(dir.clone(), std::env::var(SERVER_ENV).ok()));
+            let early = early_open.take();
             let handle = app.handle().clone();
-            // Open the store (Argon2id for a passphrase, a keyring call)
-            // while the window and webview start, not before: `app_info`
-            // waits for it, so the UI's first question gets the answer.
             tauri::async_runtime::spawn(async move {
-                let opening = handle.clone();
-                let lock =
-                    tauri::async_runtime::spawn_blocking(move || opening.state::<AppState>().open_at_start()).await;
+                let opening = tauri::async_runtime::spawn_blocking(move || match early {
+                    Some(thread) => thread.join().map_err(|_| "the thread opening it stopped".to_owned()),
+                    None => Ok(state::open_at_start(&dir)),
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
                 let state = handle.state::<AppState>();
-                if let Err(e) = &lock {
-                    state.open_failed(format!(
-                        "Outpost could not open its store ({e}). Restart it; the store is unchanged."
-                    ));
-                }
+                let lock = match opening {
+                    Ok(start) => state.settle(start),
+                    Err(e) => {
+                        state.open_failed(format!(
+                            "Outpost could not open its store ({e}). Restart it; the store is unchanged."
+                        ));
+                        state.lock_state()
+                    }
+                };
                 tracing::info!(dir = %state.data_dir.display(), ?lock, "store");
                 if let Err(e) = state.start_engine(&handle).await {
                     tracing::warn!(error = %e, "sync did not start");

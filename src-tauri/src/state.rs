@@ -55,6 +55,36 @@ struct Opened {
     keys: Arc<dyn KeyStore + Send + Sync>,
 }
 
+impl Opened {
+    fn open(dir: &Path, keys: Arc<dyn KeyStore + Send + Sync>) -> outpost_core::Result<Self> {
+        let vault = Vault::open(dir, keys.as_ref())?;
+        Ok(Self { vault: Arc::new(Mutex::new(vault)), keys })
+    }
+}
+
+/// What the start-up open found: the open store, or why it is locked.
+pub struct StartupOpen(Result<Opened, Lock>);
+
+/// Open the store the way the CLI does: the passphrase from the
+/// environment, else the OS keyring, else wait for the user. Needs nothing
+/// of Tauri, so `run` starts it before the window exists.
+pub fn open_at_start(dir: &Path) -> StartupOpen {
+    let opened = |keys| Opened::open(dir, keys).map_err(|e| key_unavailable(IpcError::from(e)));
+    StartupOpen((|| {
+        if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+            return opened(passphrase_store(&p).map_err(key_unavailable)?);
+        }
+        let methods = outpost_core::vault::key_methods(dir).map_err(|e| key_unavailable(e.into()))?;
+        if methods.iter().any(|m| m == "passphrase") {
+            return Err(Lock::Passphrase);
+        }
+        if methods.iter().any(|m| m == "keyring") || KeyringStore::probe().is_ok() {
+            return opened(Arc::new(KeyringStore));
+        }
+        Err(Lock::NewPassphrase)
+    })())
+}
+
 impl AppState {
     pub fn new(data_dir: PathBuf, default_server: Option<String>) -> Self {
         Self {
@@ -67,11 +97,14 @@ impl AppState {
         }
     }
 
-    /// Open the store the way the CLI does: the passphrase from the
-    /// environment, else the OS keyring, else wait for the user.
-    pub fn open_at_start(&self) -> Lock {
-        let lock = match self.try_open_at_start() {
-            Ok(()) => Lock::Open,
+    /// Take the result of the start-up open (`open_at_start`, run on its
+    /// own thread from the process's first moment) and tell whoever waits.
+    pub fn settle(&self, start: StartupOpen) -> Lock {
+        let lock = match start.0 {
+            Ok(opened) => {
+                *write(&self.open) = Some(opened);
+                Lock::Open
+            }
             Err(lock) => lock,
         };
         *write(&self.lock) = lock.clone();
@@ -87,28 +120,12 @@ impl AppState {
     }
 
     /// The lock state once the start-up open has finished (it runs beside
-    /// the webview's start; Argon2id alone takes about 0.3 s).
+    /// the window's and webview's start; Argon2id alone takes about 0.3 s).
     pub async fn settled_lock_state(&self) -> Lock {
         let mut settled = self.settled.subscribe();
         // The sender lives as long as the state, so this cannot fail.
         let _ = settled.wait_for(|s| *s).await;
         self.lock_state()
-    }
-
-    fn try_open_at_start(&self) -> Result<(), Lock> {
-        if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
-            return self
-                .open_with(passphrase_store(&p).map_err(key_unavailable)?)
-                .map_err(|e| key_unavailable(IpcError::from(e)));
-        }
-        let methods = outpost_core::vault::key_methods(&self.data_dir).map_err(|e| key_unavailable(e.into()))?;
-        if methods.iter().any(|m| m == "passphrase") {
-            return Err(Lock::Passphrase);
-        }
-        if methods.iter().any(|m| m == "keyring") || KeyringStore::probe().is_ok() {
-            return self.open_with(Arc::new(KeyringStore)).map_err(|e| key_unavailable(IpcError::from(e)));
-        }
-        Err(Lock::NewPassphrase)
     }
 
     /// Unlock (or create) a passphrase store with `passphrase`.
@@ -122,8 +139,7 @@ impl AppState {
     }
 
     fn open_with(&self, keys: Arc<dyn KeyStore + Send + Sync>) -> outpost_core::Result<()> {
-        let vault = Vault::open(&self.data_dir, keys.as_ref())?;
-        *write(&self.open) = Some(Opened { vault: Arc::new(Mutex::new(vault)), keys });
+        *write(&self.open) = Some(Opened::open(&self.data_dir, keys)?);
         Ok(())
     }
 
