@@ -34,6 +34,7 @@ pub async fn account_info(state: State<'_, AppState>) -> IpcResult<AccountInfo> 
 }
 
 /// Make this store an account on `server_url`; its notes go up at once.
+/// Refused (code `logged_in`) while signed in to an account.
 #[tauri::command]
 #[specta::specta]
 pub async fn register(
@@ -44,13 +45,10 @@ pub async fn register(
     passphrase: String,
 ) -> IpcResult<AccountInfo> {
     let remote = Remote::new(&server_url)?;
+    // Refused only while signed in; after logging out, a new account takes
+    // this store's notes (the old account keeps its copy).
     let req = state.with_vault(|v| {
-        if let Some(a) = v.account()? {
-            return Err(outpost_core::Error::Invalid(format!(
-                "this device is already registered as {} on {}; log out first",
-                a.username, a.server
-            )));
-        }
+        account::ensure_can_register(v)?;
         account::registration(v, username.trim(), &passphrase, KdfParams::recommended())
     })?;
     let session = remote.register(&req).await?;
