@@ -208,12 +208,10 @@ impl Vault {
     }
 
     /// All live notes, titles only: pinned first, then newest first.
+    /// Reads the `notes_list` index alone (it covers these columns).
     pub fn list(&self) -> Result<Vec<NoteSummary>> {
         let badges = self.badges()?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
-             FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC",
-        )?;
+        let mut stmt = self.conn.prepare_cached(LIST_SQL)?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -827,9 +825,25 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The list: served by the `notes_list` index alone (migration 6), in its
+/// order, without reading the table's rows (bodies included).
+const LIST_SQL: &str = "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
+     FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_reads_only_its_covering_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vault = Vault::open(dir.path(), &crate::keys::MemoryStore::new()).expect("open");
+        let mut stmt = vault.conn.prepare(&format!("EXPLAIN QUERY PLAN {LIST_SQL}")).expect("explain");
+        let plan: Vec<String> =
+            stmt.query_map([], |r| r.get(3)).expect("plan").collect::<rusqlite::Result<_>>().expect("rows");
+        assert!(plan.iter().any(|step| step.contains("USING COVERING INDEX notes_list")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "no sort outside the index: {plan:?}");
+    }
 
     #[test]
     fn snippet_is_char_safe() {
