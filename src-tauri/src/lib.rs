@@ -64,9 +64,7 @@ fn configured_data_dir() -> Option<PathBuf> {
 }
 
 fn data_dir(app: &tauri::App) -> PathBuf {
-    configured_data_dir()
-        .or_else(|| app.path().app_data_dir().ok())
-        .unwrap_or_else(|| PathBuf::from("outpost-data"))
+    configured_data_dir().or_else(|| app.path().app_data_dir().ok()).unwrap_or_else(|| PathBuf::from("outpost-data"))
 }
 
 /// WebKitGTK's renderer: the app turns off the DMA-BUF renderer unless the
