@@ -145,6 +145,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     last_success_ms: account.logged_in ? now - 2 * 60_000 : null,
     last_error: null,
     open_conflicts: 0,
+    server_reset_ms: null,
     next_retry_ms: null,
     updated_ms: now,
   };

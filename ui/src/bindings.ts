@@ -38,7 +38,10 @@ export const commands = {
 	 */
 	setNetwork: (mode: NetworkMode) => typedError<null, IpcError>(__TAURI_INVOKE("set_network", { mode })),
 	accountInfo: () => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("account_info")),
-	/**  Make this store an account on `server_url`; its notes go up at once. */
+	/**
+	 *  Make this store an account on `server_url`; its notes go up at once.
+	 *  Refused (code `logged_in`) while signed in to an account.
+	 */
 	register: (serverUrl: string, username: string, passphrase: string) => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("register", { serverUrl, username, passphrase })),
 	/**
 	 *  Join an existing account from this device. A device with nothing of its
@@ -358,6 +361,11 @@ export type SyncStatus_Deserialize = {
 	last_success_ms?: number | null,
 	last_error?: StatusError | null,
 	open_conflicts: number,
+	/**
+	 *  When this device last found its server reset or restored from an
+	 *  older backup and sent every note to it again (the UI says so once).
+	 */
+	server_reset_ms?: number | null,
 	/**  When the engine (or its health probe) tries again, while waiting. */
 	next_retry_ms?: number | null,
 	updated_ms: number,
@@ -380,6 +388,11 @@ export type SyncStatus_Serialize = {
 	last_success_ms: number | null,
 	last_error: StatusError | null,
 	open_conflicts: number,
+	/**
+	 *  When this device last found its server reset or restored from an
+	 *  older backup and sent every note to it again (the UI says so once).
+	 */
+	server_reset_ms: number | null,
 	/**  When the engine (or its health probe) tries again, while waiting. */
 	next_retry_ms: number | null,
 	updated_ms: number,

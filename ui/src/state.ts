@@ -18,7 +18,7 @@ import type {
   Theme,
 } from './api/types';
 import { Autosaver, type SaveState } from './lib/autosave';
-import { isNewer, refreshNeeded } from './lib/status';
+import { isNewer, refreshNeeded, serverResetNotice } from './lib/status';
 import { type ListItem, removeSummary, SearchController, upsertSummary } from './lib/search';
 import { type Toast, type ToastKind, toastDuration } from './lib/toasts';
 
@@ -371,6 +371,8 @@ export function createAppState(api: Api) {
     const prev = status();
     if (!isNewer(prev, s)) return;
     setStatus(s);
+    const reset = serverResetNotice(prev, s);
+    if (reset) toast(reset);
     const need = refreshNeeded(prev, s);
     if (need.list) scheduleRefresh();
     if (need.conflicts) void refreshConflicts();

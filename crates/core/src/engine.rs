@@ -180,6 +180,9 @@ pub struct SyncStatus {
     pub last_success_ms: Option<i64>,
     pub last_error: Option<StatusError>,
     pub open_conflicts: u64,
+    /// When this device last found its server reset or restored from an
+    /// older backup and sent every note to it again (the UI says so once).
+    pub server_reset_ms: Option<i64>,
     /// When the engine (or its health probe) tries again, while waiting.
     pub next_retry_ms: Option<i64>,
     pub updated_ms: i64,
@@ -210,6 +213,7 @@ impl SyncStatus {
             failed: s.failed,
             progress: None,
             last_success_ms: s.last_sync_at,
+            server_reset_ms: s.server_reset_at,
             last_error: None,
             open_conflicts: s.open_conflicts,
             next_retry_ms: None,
@@ -880,6 +884,7 @@ impl Worker {
             failed: self.counts.failed,
             progress,
             last_success_ms: self.counts.last_sync_at,
+            server_reset_ms: self.counts.server_reset_at,
             last_error: self.sync_error.clone().or_else(|| self.control_error.clone()),
             open_conflicts: self.counts.open_conflicts,
             next_retry_ms,
@@ -1005,6 +1010,7 @@ mod tests {
             last_success_ms: Some(1_700_000_000_000),
             last_error: Some(StatusError { code: "unreachable".into(), message: "down".into(), at_ms: 5 }),
             open_conflicts: 2,
+            server_reset_ms: None,
             next_retry_ms: Some(1_700_000_001_000),
             updated_ms: 7,
         }

@@ -126,6 +126,9 @@ pub struct StoreStatus {
     pub oldest_pending_at: Option<i64>,
     pub open_conflicts: u64,
     pub last_sync_at: Option<i64>,
+    /// When this store last found its server reset or restored from an
+    /// older backup (or switched account) and sent every note again.
+    pub server_reset_at: Option<i64>,
     pub cursor: Option<String>,
     pub server: Option<String>,
     pub schema_version: u32,

@@ -616,6 +616,7 @@ fn store_status(conn: &Connection, method: Option<Method>) -> Result<StoreStatus
         oldest_pending_at: oldest,
         open_conflicts,
         last_sync_at: store::get_kv(conn, "sync_state", "last_sync_at")?.and_then(|s| s.parse().ok()),
+        server_reset_at: store::get_kv(conn, "sync_state", "server_reset_at")?.and_then(|s| s.parse().ok()),
         cursor: store::get_kv(conn, "sync_state", "cursor")?,
         server: store::get_kv(conn, "sync_state", "server")?,
         schema_version: migrate::status(conn)?.current,

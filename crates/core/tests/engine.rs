@@ -361,7 +361,8 @@ async fn a_restored_server_is_noticed_and_filled_again_by_the_engine() {
     let a = first_device(&srv.url, "rosa").await;
     let before = a.create("Before the backup", "kept\n");
     let ea = a.start(opts());
-    wait_status(&ea, "the first pass done", |s| s.pending == 0 && s.last_success_ms.is_some()).await;
+    let s = wait_status(&ea, "the first pass done", |s| s.pending == 0 && s.last_success_ms.is_some()).await;
+    assert_eq!(s.server_reset_ms, None, "no reset yet: {s:?}");
     wait_until("the server to have the first note", || async { on_server(&a.remote).await == [before] }).await;
     let backup = srv.backup();
 
@@ -376,9 +377,13 @@ async fn a_restored_server_is_noticed_and_filled_again_by_the_engine() {
         on.contains(&before) && on.contains(&after)
     })
     .await;
-    let s = wait_status(&ea, "settled", |s| s.pending == 0 && s.phase == Phase::Idle && s.last_error.is_none()).await;
+    // The status the UI gets says when the device started over.
+    let s = wait_status(&ea, "settled, the reset in the status", |s| {
+        s.pending == 0 && s.phase == Phase::Idle && s.last_error.is_none() && s.server_reset_ms.is_some()
+    })
+    .await;
     assert_eq!(s.open_conflicts, 0, "{s:?}");
-    assert!(lock(&a.vault).last_server_reset().expect("reset time").is_some());
+    assert_eq!(s.server_reset_ms, lock(&a.vault).last_server_reset().expect("reset time"));
     assert_eq!(lock(&a.vault).list().expect("list").len(), 2, "nothing lost on the device");
     ea.shutdown().await;
 }

@@ -28,6 +28,7 @@ const status = {
   last_success_ms: null,
   last_error: null,
   open_conflicts: 0,
+  server_reset_ms: null,
   next_retry_ms: null,
   updated_ms: 1,
 } as const;

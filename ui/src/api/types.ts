@@ -98,6 +98,8 @@ export interface SyncStatus {
   last_success_ms: number | null;
   last_error: SyncError | null;
   open_conflicts: number;
+  /** When this device last found its server reset and sent its notes again. */
+  server_reset_ms: number | null;
   next_retry_ms: number | null;
   updated_ms: number;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountInfo, SyncStatus } from '../api/types';
-import { isNewer, refreshNeeded, statusView } from './status';
+import { isNewer, refreshNeeded, serverResetNotice, statusView } from './status';
 
 const NOW = 1_750_000_000_000;
 const online: AccountInfo = { server_url: 'https://s.example', username: 'ada', logged_in: true };
@@ -17,6 +17,7 @@ function st(p: Partial<SyncStatus> = {}): SyncStatus {
     last_success_ms: NOW - 2 * 60_000,
     last_error: null,
     open_conflicts: 0,
+    server_reset_ms: null,
     next_retry_ms: null,
     updated_ms: NOW,
     ...p,
@@ -168,5 +169,21 @@ describe('isNewer', () => {
     expect(isNewer(null, st())).toBe(true);
     expect(isNewer(st({ updated_ms: 5 }), st({ updated_ms: 4 }))).toBe(false);
     expect(isNewer(st({ updated_ms: 5 }), st({ updated_ms: 5 }))).toBe(true);
+  });
+});
+
+describe('serverResetNotice', () => {
+  it('tells once, when a pass finds the server reset', () => {
+    const before = st();
+    const after = st({ server_reset_ms: NOW });
+    expect(serverResetNotice(before, after)).toMatch(/reset or restored/);
+    expect(serverResetNotice(after, st({ server_reset_ms: NOW, pending: 3 }))).toBeNull();
+    expect(serverResetNotice(after, st({ server_reset_ms: NOW + 1000 }))).toMatch(/sent this device’s notes/);
+  });
+  it('does not repeat a reset from before the app started', () => {
+    expect(serverResetNotice(null, st({ server_reset_ms: NOW - 60_000 }))).toBeNull();
+  });
+  it('says nothing while there was no reset', () => {
+    expect(serverResetNotice(st(), st({ pending: 2 }))).toBeNull();
   });
 });

@@ -134,6 +134,18 @@ export function refreshNeeded(prev: SyncStatus | null, next: SyncStatus): { list
   return { list, conflicts };
 }
 
+/**
+ * The notice to show when this update is the one in which the device found
+ * its sync server reset or restored from an older backup (and sent its
+ * notes again); null otherwise. A reset from before the app started (the
+ * first status seen) is not announced again.
+ */
+export function serverResetNotice(prev: SyncStatus | null, next: SyncStatus): string | null {
+  if (!prev || next.server_reset_ms === null || next.server_reset_ms === undefined) return null;
+  if (prev.server_reset_ms !== null && prev.server_reset_ms !== undefined && prev.server_reset_ms >= next.server_reset_ms) return null;
+  return 'The sync server lost its place (it was reset or restored from a backup). Outpost sent this device’s notes to it again; nothing was lost here.';
+}
+
 /** Whether `next` may replace `prev` (the start-up answer can arrive after a newer event). */
 export function isNewer(prev: SyncStatus | null, next: SyncStatus): boolean {
   return !prev || next.updated_ms >= prev.updated_ms;
