@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::remote::{Remote, RemoteError, Traffic};
 use crate::vault::{PendingOp, Vault};
 
+/// Takes the next batch of outbox entries to push.
+type TakeBatch = fn(&mut Vault, usize) -> Result<Vec<PendingOp>>;
+
 /// How a sync pass reaches the server: the real HTTP client ([`Remote`]),
 /// or, in the simulation tests and `conflict-sim`, an in-process server
 /// behind a faulty virtual network. The pass itself is the same code.
@@ -146,24 +149,20 @@ pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
     let before = remote.traffic();
     let mut report = SyncReport::default();
     'pass: loop {
-        loop {
-            let batch = vault.with(|v| v.take_push_batch(MAX_OPS_PER_PUSH))?;
-            if batch.is_empty() {
-                break;
+        // What is due first; then changes sent before whose answer never
+        // came (a timeout, a crash), backoff or not: until the server has
+        // answered them the merge base of their notes is unknown, so pulling
+        // would merge blind.
+        let takes: [TakeBatch; 2] = [Vault::take_push_batch, Vault::take_unanswered_batch];
+        for take in takes {
+            loop {
+                let batch = vault.with(|v| take(v, MAX_OPS_PER_PUSH))?;
+                if batch.is_empty() {
+                    break;
+                }
+                push(vault, remote, &batch, &mut report).await?;
+                step(answered(&report));
             }
-            push(vault, remote, &batch, &mut report).await?;
-            step(answered(&report));
-        }
-        // Changes sent before whose answer never came (a timeout, a crash) go
-        // again now, backoff or not: until the server has answered them the
-        // merge base of their notes is unknown, so pulling would merge blind.
-        loop {
-            let batch = vault.with(|v| v.take_unanswered_batch(MAX_OPS_PER_PUSH))?;
-            if batch.is_empty() {
-                break;
-            }
-            push(vault, remote, &batch, &mut report).await?;
-            step(answered(&report));
         }
         loop {
             let cursor = vault.with(|v| v.cursor())?;
