@@ -551,18 +551,6 @@ pub fn peek_account(dir: &Path) -> Result<Option<(Account, bool)>> {
     Ok(Some((account, logged_in)))
 }
 
-/// When the store in `dir` last found its server reset (or moved to
-/// another account) and started over, read without the key.
-pub fn peek_server_reset(dir: &Path) -> Result<Option<i64>> {
-    let path = store::db_path(dir);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let conn = store::connect(&path)?;
-    migrate::ensure_not_newer(&conn)?;
-    Ok(store::get_kv(&conn, "sync_state", "server_reset_at")?.and_then(|s| s.parse().ok()))
-}
-
 /// How the store in `dir` is unlocked (`keys.method` values), read without
 /// changing anything; empty when there is no store yet.
 pub fn key_methods(dir: &Path) -> Result<Vec<String>> {

@@ -57,7 +57,7 @@ pub fn run(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     println!("server     {}", s.server.as_deref().unwrap_or("none (local only)"));
     println!("last sync  {}", s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()));
     println!("cursor     {}", s.cursor.as_deref().unwrap_or("-"));
-    if let Some(at) = outpost_core::vault::peek_server_reset(dir)? {
+    if let Some(at) = s.server_reset_at {
         println!("restart    {} (server reset or restored, or another account: every note sent again)", fmt_time(at));
     }
     println!("schema     v{}   key: {}", s.schema_version, s.key_method);
