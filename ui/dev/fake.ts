@@ -1,6 +1,7 @@
 // An in-memory fake of the core behind the IPC contract, for the dev
 // harness only. It keeps notes, answers searches, and plays a sync engine
-// well enough to show every state of the status bar.
+// well enough to show every state of the status bar. `remote` plays another
+// device whose changes a pull brings in (the `notes-changed` event).
 import { ApiError } from '../src/api/errors';
 import type {
   AccountInfo,
@@ -29,7 +30,8 @@ export type Scenario =
   | 'local'
   | 'locked'
   | 'new_passphrase'
-  | 'key_unavailable';
+  | 'key_unavailable'
+  | 'incoming';
 
 const WORDS = (
   'garden river budget meeting recipe travel lisbon notes draft ideas book chapter plan weekly review quarterly offline sync design ' +
@@ -125,6 +127,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     if (first) notes.set(first.id, { ...first, title: 'A 1 MB note', body: para.repeat(Math.floor(1_000_000 / para.length)) });
   }
   const listeners = new Set<(s: SyncStatus) => void>();
+  const changeListeners = new Set<(ids: string[]) => void>();
   let settings: Settings = { theme: opts.theme };
   let appStrategy: Strategy = 'auto_merge';
   const noteStrategy = new Map<string, Strategy>();
@@ -222,6 +225,11 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     for (const l of listeners) l(status);
   }
 
+  function notesChanged(ids: string[]) {
+    if (ids.length === 0) return;
+    for (const l of changeListeners) l(ids);
+  }
+
   function pendingCount() {
     let k = 0;
     for (const n of notes.values()) if (n.sync === 'pending') k++;
@@ -238,7 +246,14 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       emit({ phase: 'pushing', progress: { done, total }, connectivity: 'online' });
       await sleep(Math.min(400, 1500 / total));
     }
-    for (const n of notes.values()) if (n.sync === 'pending') notes.set(n.id, { ...n, sync: 'synced' });
+    const sent: string[] = [];
+    for (const n of notes.values()) {
+      if (n.sync !== 'pending') continue;
+      notes.set(n.id, { ...n, sync: 'synced' });
+      sent.push(n.id);
+    }
+    // Like the engine: the notes it wrote first, then the pass's status.
+    notesChanged(sent);
     emit({ phase: 'idle', progress: null, pending: 0, last_success_ms: Date.now(), last_error: null, next_retry_ms: null });
     passRunning = false;
   }
@@ -277,6 +292,12 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     },
     async listNotes() {
       return [...notes.values()].filter((n) => !n.deleted).map(summary);
+    },
+    async noteSummaries(ids) {
+      return ids.flatMap((id) => {
+        const n = notes.get(id);
+        return n && !n.deleted ? [summary(n)] : [];
+      });
     },
     async searchNotes(query) {
       const q = query.toLowerCase();
@@ -397,6 +418,37 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       listeners.add(cb);
       return () => listeners.delete(cb);
     },
+    async onNotesChanged(cb) {
+      changeListeners.add(cb);
+      return () => changeListeners.delete(cb);
+    },
+  };
+
+  /** Another device's changes, as a pull brings them in: written, then announced. */
+  const remote = {
+    edit(id: string, patch: Partial<Pick<Note, 'title' | 'body' | 'pinned'>>) {
+      const n = find(id);
+      const t = Date.now();
+      notes.set(id, { ...n, ...patch, updated_at: t, hlc: `${t.toString(16)}-0000-other`, sync: 'synced' });
+      notesChanged([id]);
+    },
+    create(title: string, body = '') {
+      const t = Date.now();
+      const id = uuid(++seq);
+      notes.set(id, { id, title, body, tags: [], pinned: false, created_at: t, updated_at: t, hlc: `${t.toString(16)}-0000-other`, server_rev: seq, deleted: false, sync: 'synced' });
+      notesChanged([id]);
+      return id;
+    },
+    delete(id: string) {
+      notes.set(id, { ...find(id), deleted: true });
+      notesChanged([id]);
+    },
+    /** Many notes at once (a first sync, a restore). */
+    touchAll() {
+      const t = Date.now();
+      for (const n of notes.values()) if (!n.deleted) notes.set(n.id, { ...n, updated_at: t });
+      notesChanged([...notes.keys()]);
+    },
   };
 
   async function afterStart() {
@@ -420,10 +472,23 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         await click('[data-testid="note-item"]');
         await click('[data-testid="settings-button"]');
         break;
+      case 'incoming': {
+        // Another device keeps writing: the list and the open note follow.
+        await click('[data-testid="note-item"]');
+        let k = 0;
+        setInterval(() => {
+          k++;
+          const live = [...notes.values()].filter((n) => !n.deleted);
+          const n = live[Math.floor(Math.random() * Math.min(live.length, 8))];
+          if (k % 5 === 0) remote.create(`From the other device ${k}`, 'Written elsewhere.');
+          else if (n) remote.edit(n.id, { title: `${n.title.replace(/ \(edited \d+\)$/, '')} (edited ${k})` });
+        }, 3000);
+        break;
+      }
       default:
         break;
     }
   }
 
-  return { api, afterStart };
+  return { api, afterStart, remote, emitStatus: emit };
 }

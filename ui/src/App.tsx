@@ -13,7 +13,7 @@ import { StatusBar } from './components/StatusBar';
 import { Toasts } from './components/Toasts';
 import { dispatchShortcut, isMacPlatform } from './lib/shortcuts';
 import { applyTheme, cacheTheme } from './lib/theme';
-import { createAppState } from './state';
+import { AppProvider, useApp } from './state/context';
 
 /**
  * Asks the shell whether the store is open first: with no OS keyring, or a
@@ -32,7 +32,9 @@ export function App(props: { api: Api }) {
   return (
     <Switch fallback={<div class="app-loading" aria-busy="true" data-testid="app-loading" />}>
       <Match when={lock() === 'open'}>
-        <Workspace api={props.api} />
+        <AppProvider api={props.api}>
+          <Workspace />
+        </AppProvider>
       </Match>
       <Match when={lock() !== null && lock() !== 'open' && lock()} keyed>
         {(l) => <LockScreen api={props.api} lock={l as Exclude<Lock, 'open'>} onOpen={(info) => setLock(info.lock)} />}
@@ -41,8 +43,8 @@ export function App(props: { api: Api }) {
   );
 }
 
-function Workspace(props: { api: Api }) {
-  const app = createAppState(props.api);
+function Workspace() {
+  const { ui, notes, editor, sync, account, init } = useApp();
   const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
   const mod = isMac ? '⌘' : 'Ctrl+';
   let search!: HTMLInputElement;
@@ -56,13 +58,15 @@ function Workspace(props: { api: Api }) {
   media?.addEventListener?.('change', onMedia);
   onCleanup(() => media?.removeEventListener?.('change', onMedia));
   createEffect(() => {
-    const t = app.settings().theme;
+    // Until the core answers, the cached theme main.tsx painted stays.
+    const t = account.loadedSettings()?.theme;
+    if (t === undefined) return;
     applyTheme(document.documentElement, t, prefersDark());
     cacheTheme(globalThis.localStorage, t);
   });
 
   async function newNote() {
-    const n = await app.newNote();
+    const n = await editor.create();
     if (n) queueMicrotask(() => title?.focus());
   }
 
@@ -75,15 +79,15 @@ function Workspace(props: { api: Api }) {
         search.focus();
         search.select();
       },
-      sync_now: () => void app.syncNow(),
-      toggle_preview: () => (app.current() ? togglePreview?.() : false),
-      help: () => app.setHelpOpen(true),
+      sync_now: () => void sync.syncNow(),
+      toggle_preview: () => (editor.current() ? togglePreview?.() : false),
+      help: () => ui.setHelpOpen(true),
       close: () => {
-        if (app.networkOpen()) app.setNetworkOpen(false);
-        else if (app.helpOpen()) app.setHelpOpen(false);
-        else if (app.settingsOpen()) app.setSettingsOpen(false);
-        else if (app.conflictScreen()) app.closeConflict();
-        else if (target === search && search.value) app.setQuery('');
+        if (ui.networkOpen()) ui.setNetworkOpen(false);
+        else if (ui.helpOpen()) ui.setHelpOpen(false);
+        else if (ui.settingsOpen()) ui.setSettingsOpen(false);
+        else if (editor.conflictScreen()) editor.closeConflict();
+        else if (target === search && search.value) notes.setQuery('');
         else return false;
         return true;
       },
@@ -97,15 +101,12 @@ function Workspace(props: { api: Api }) {
   onMount(() => {
     window.addEventListener('keydown', onKey, true);
     // The list first; then the editor's code, before a note is opened.
-    void app.init().finally(() => setTimeout(preloadEditor, 0));
+    void init().finally(() => setTimeout(preloadEditor, 0));
   });
-  onCleanup(() => {
-    window.removeEventListener('keydown', onKey, true);
-    app.dispose();
-  });
+  onCleanup(() => window.removeEventListener('keydown', onKey, true));
 
   return (
-    <div class="app" classList={{ 'has-note': !!app.selectedId() }} data-testid="app">
+    <div class="app" classList={{ 'has-note': !!editor.selectedId() }} data-testid="app">
       <aside class="sidebar" aria-label="Notes">
         <header class="sidebar-head">
           <span class="brand">Outpost</span>
@@ -116,7 +117,7 @@ function Workspace(props: { api: Api }) {
               aria-label="Settings"
               title="Settings"
               data-testid="settings-button"
-              onClick={() => app.setSettingsOpen(true)}
+              onClick={() => ui.setSettingsOpen(true)}
             >
               <IconSettings />
             </button>
@@ -141,8 +142,8 @@ function Workspace(props: { api: Api }) {
             aria-label="Search notes"
             aria-keyshortcuts={isMac ? 'Meta+K' : 'Control+K'}
             data-testid="search-input"
-            value={app.query()}
-            onInput={(e) => app.setQuery(e.currentTarget.value)}
+            value={notes.query()}
+            onInput={(e) => notes.setQuery(e.currentTarget.value)}
             onKeyDown={(e) => {
               if (e.key === 'ArrowDown') {
                 e.preventDefault();
@@ -155,12 +156,12 @@ function Workspace(props: { api: Api }) {
           </kbd>
         </div>
         <NoteList
-          items={app.notes()}
-          selectedId={app.selectedId()}
-          now={app.now()}
-          loading={app.listLoading()}
-          query={app.resultQuery()}
-          onOpen={(id) => void app.openNote(id)}
+          items={notes.items()}
+          selectedId={editor.selectedId()}
+          now={ui.now()}
+          loading={notes.loading()}
+          query={notes.resultQuery()}
+          onOpen={(id) => void editor.open(id)}
           onNew={() => void newNote()}
           newKeys={`${mod}N`}
         />
@@ -170,20 +171,19 @@ function Workspace(props: { api: Api }) {
         <Switch
           fallback={
             <NotePane
-              app={app}
               titleRef={(el) => (title = el)}
               previewToggleRef={(fn) => (togglePreview = fn)}
             />
           }
         >
-          <Match when={app.conflictScreen()} keyed>
-            {(screen) => <ConflictPane app={app} screen={screen} />}
+          <Match when={editor.conflictScreen()} keyed>
+            {(screen) => <ConflictPane screen={screen} />}
           </Match>
-          <Match when={!app.selectedId()}>
+          <Match when={!editor.selectedId()}>
             <div class="main-empty" data-testid="main-empty">
               <IconNote />
               <Show
-                when={app.notes().length > 0 || app.listLoading()}
+                when={notes.items().length > 0 || notes.loading()}
                 fallback={
                   <>
                     <p class="main-empty-title">No notes yet</p>
@@ -200,7 +200,7 @@ function Workspace(props: { api: Api }) {
               </Show>
             </div>
           </Match>
-          <Match when={app.noteLoading() && !app.current()}>
+          <Match when={editor.loading() && !editor.current()}>
             <div class="main-empty" aria-busy="true">
               <p class="muted">Opening…</p>
             </div>
@@ -208,17 +208,17 @@ function Workspace(props: { api: Api }) {
         </Switch>
       </main>
 
-      <StatusBar app={app} syncKeys={`${mod}S`} />
+      <StatusBar syncKeys={`${mod}S`} />
 
-      <Show when={app.settingsOpen()}>
-        <SettingsDialog app={app} isMac={isMac} />
+      <Show when={ui.settingsOpen()}>
+        <SettingsDialog isMac={isMac} />
       </Show>
-      <Show when={app.helpOpen()}>
-        <Dialog title="Keyboard shortcuts" testid="help" onClose={() => app.setHelpOpen(false)}>
+      <Show when={ui.helpOpen()}>
+        <Dialog title="Keyboard shortcuts" testid="help" onClose={() => ui.setHelpOpen(false)}>
           <ShortcutTable isMac={isMac} />
         </Dialog>
       </Show>
-      <Toasts app={app} />
+      <Toasts />
     </div>
   );
 }

@@ -50,6 +50,7 @@ describe('the IPC contract', () => {
     ['appInfo', [], 'app_info', undefined],
     ['unlock', ['secret words'], 'unlock', { passphrase: 'secret words' }],
     ['listNotes', [], 'list_notes', undefined],
+    ['noteSummaries', [['n1', 'n2']], 'note_summaries', { ids: ['n1', 'n2'] }],
     ['searchNotes', ['pie'], 'search_notes', { query: 'pie' }],
     ['getNote', ['n1'], 'get_note', { id: 'n1' }],
     [
@@ -113,6 +114,16 @@ describe('the IPC contract', () => {
     const handler = listen.mock.calls[0]![1] as (e: { payload: unknown }) => void;
     handler({ payload: status });
     expect(cb).toHaveBeenCalledWith({ ...status, net_mode: { mode: 'flaky', drop: 0, latency_ms: 200 } });
+  });
+
+  it('listens to the notes-changed event', async () => {
+    listen.mockResolvedValueOnce(() => undefined);
+    const cb = vi.fn();
+    await tauriApi.onNotesChanged(cb);
+    const call = listen.mock.calls.find((c) => c[0] === 'notes-changed');
+    expect(call).toBeDefined();
+    (call![1] as (e: { payload: unknown }) => void)({ payload: { ids: ['n1', 'n2'] } });
+    expect(cb).toHaveBeenCalledWith(['n1', 'n2']);
   });
 
   it('narrows what Rust types as plain strings', async () => {

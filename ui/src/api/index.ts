@@ -78,6 +78,7 @@ export const tauriApi: Api = {
   appInfo: () => run(commands.appInfo()),
   unlock: (passphrase) => run(commands.unlock(passphrase)),
   listNotes: () => run(commands.listNotes()),
+  noteSummaries: (ids) => run(commands.noteSummaries(ids)),
   searchNotes: (query) => run(commands.searchNotes(query)),
   getNote: (id) => run(commands.getNote(id)),
   createNote: (draft) => run(commands.createNote(draft)),
@@ -110,6 +111,7 @@ export const tauriApi: Api = {
     await run(commands.setSettings(settings));
   },
   onSyncStatus: async (cb) => listen<SyncStatus_Serialize>('sync-status', (e) => cb(toSyncStatus(e.payload))),
+  onNotesChanged: async (cb) => listen<{ ids: string[] }>('notes-changed', (e) => cb(e.payload.ids)),
   // With a JS listener on close-requested, Tauri leaves closing to the page:
   // save, then destroy the window (`core:window:allow-destroy`). Should that
   // permission be missing, stop listening so the next click closes natively

@@ -152,6 +152,8 @@ export interface Api {
   appInfo(): Promise<AppInfo>;
   unlock(passphrase: string): Promise<AppInfo>;
   listNotes(): Promise<NoteSummary[]>;
+  /** The list lines of these notes; an id missing from the answer is deleted or gone. */
+  noteSummaries(ids: string[]): Promise<NoteSummary[]>;
   searchNotes(query: string): Promise<SearchHit[]>;
   getNote(id: string): Promise<Note>;
   createNote(draft: NoteDraft): Promise<Note>;
@@ -178,6 +180,8 @@ export interface Api {
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<void>;
   onSyncStatus(cb: (s: SyncStatus) => void): Promise<Unlisten>;
+  /** A sync pass wrote these notes (pulled, merged, or changed their sync state). */
+  onNotesChanged(cb: (ids: string[]) => void): Promise<Unlisten>;
   /**
    * Run `flush` before the window closes (unsaved edits). Optional: the
    * fake harness has no window.

@@ -2,39 +2,40 @@ import { createMemo, createSignal, For, Show, Suspense } from 'solid-js';
 import type { VersionView } from '../api/types';
 import { conflictModel, diffLines, hasConflictMarkers, resolutionFor, type ConflictAction } from '../lib/conflict';
 import { fullTime, relativeTime } from '../lib/time';
-import type { AppState, ConflictScreen } from '../state';
+import type { ConflictScreen } from '../state';
+import { useApp } from '../state/context';
 import { Editor, type EditorHandle } from './editor/LazyEditor';
 import { IconClose } from './icons';
 
-export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
-  const app = props.app;
+export function ConflictPane(props: { screen: ConflictScreen }) {
+  const { ui, editor, conflicts } = useApp();
   const c = () => props.screen.conflict;
   const model = createMemo(() => conflictModel(c()));
   const [editing, setEditing] = createSignal(false);
   const [busy, setBusy] = createSignal(false);
   const [markerWarning, setMarkerWarning] = createSignal(false);
-  let editor: EditorHandle | undefined;
+  let cm: EditorHandle | undefined;
 
   async function act(a: ConflictAction) {
     if (a.id === 'edit') {
       setEditing(true);
       setMarkerWarning(false);
-      queueMicrotask(() => editor?.focus());
+      queueMicrotask(() => cm?.focus());
       return;
     }
     setBusy(true);
-    await app.resolveConflict(c().id, resolutionFor(a.id, props.screen.note.body));
+    await conflicts.resolve(c().id, resolutionFor(a.id, props.screen.note.body));
     setBusy(false);
   }
 
   async function saveEdited() {
-    const body = editor?.text() ?? props.screen.note.body;
+    const body = cm?.text() ?? props.screen.note.body;
     if (hasConflictMarkers(body) && !markerWarning()) {
       setMarkerWarning(true);
       return;
     }
     setBusy(true);
-    await app.resolveConflict(c().id, resolutionFor('edit', props.screen.note.body, body));
+    await conflicts.resolve(c().id, resolutionFor('edit', props.screen.note.body, body));
     setBusy(false);
   }
 
@@ -47,7 +48,7 @@ export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
               {model().kindLabel}
             </span>
             <span class="muted" title={fullTime(c().opened_at)}>
-              found {relativeTime(c().opened_at, app.now())}
+              found {relativeTime(c().opened_at, ui.now())}
             </span>
           </div>
           <h2 id="conflict-title">{props.screen.note.title.trim() || c().mine.title.trim() || 'Untitled'}</h2>
@@ -56,7 +57,7 @@ export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
             {model().reassurance}
           </p>
         </div>
-        <button type="button" class="icon-btn" aria-label="Close the conflict view" onClick={() => app.closeConflict()}>
+        <button type="button" class="icon-btn" aria-label="Close the conflict view" onClick={() => editor.closeConflict()}>
           <IconClose />
         </button>
       </header>
@@ -124,7 +125,7 @@ export function ConflictPane(props: { app: AppState; screen: ConflictScreen }) {
                 testid="conflict-merge-editor"
                 markers
                 ref={(h) => {
-                  editor = h;
+                  cm = h;
                   // The editor's chunk may arrive after "Edit" was pressed.
                   h.focus();
                 }}

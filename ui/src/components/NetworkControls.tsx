@@ -1,12 +1,12 @@
 import { createSignal, Show } from 'solid-js';
 import type { NetMode } from '../api/types';
 import { describeNetMode, formFromMode, MAX_LATENCY_MS, validateNetForm } from '../lib/netsim';
-import type { AppState } from '../state';
+import { useApp } from '../state/context';
 
 /** Testers' controls: work offline, and a simulated bad network. */
-export function NetworkControls(props: { app: AppState; idPrefix: string }) {
-  const app = props.app;
-  const mode = (): NetMode => app.status()?.net_mode ?? { mode: 'online' };
+export function NetworkControls(props: { idPrefix: string }) {
+  const { ui, sync } = useApp();
+  const mode = (): NetMode => sync.status()?.net_mode ?? { mode: 'online' };
   const offline = () => mode().mode === 'offline';
   const initial = formFromMode(mode());
   const [drop, setDrop] = createSignal(initial.drop);
@@ -22,7 +22,7 @@ export function NetworkControls(props: { app: AppState; idPrefix: string }) {
       return;
     }
     setErrors({});
-    if (await props.app.setNetwork(r.mode)) app.toast(describeNetMode(r.mode) + ' applied.');
+    if (await sync.setNetwork(r.mode)) ui.toast(describeNetMode(r.mode) + ' applied.');
   }
 
   return (
@@ -39,7 +39,7 @@ export function NetworkControls(props: { app: AppState; idPrefix: string }) {
           class="switch"
           data-testid="offline-switch"
           checked={offline()}
-          onChange={(e) => void app.setNetwork(e.currentTarget.checked ? { mode: 'offline' } : { mode: 'online' })}
+          onChange={(e) => void sync.setNetwork(e.currentTarget.checked ? { mode: 'offline' } : { mode: 'online' })}
         />
       </label>
 
@@ -92,7 +92,7 @@ export function NetworkControls(props: { app: AppState; idPrefix: string }) {
               class="btn btn-sm"
               data-testid="net-reset"
               disabled={mode().mode === 'online'}
-              onClick={() => void app.setNetwork({ mode: 'online' })}
+              onClick={() => void sync.setNetwork({ mode: 'online' })}
             >
               Normal network
             </button>

@@ -9,7 +9,7 @@ import { IconPin } from './icons';
 export const ROW_HEIGHT = 58;
 
 export interface NoteListProps {
-  items: ListItem[];
+  items: readonly ListItem[];
   selectedId: string | null;
   now: number;
   loading: boolean;
@@ -38,9 +38,13 @@ export function NoteList(props: NoteListProps) {
   };
 
   const win = createMemo(() => visibleWindow(props.items.length, ROW_HEIGHT, scrollTop(), height()));
+  // The items themselves, not copies: <For> keeps a row for as long as its
+  // item is the same object, and the list store keeps an item's object
+  // across reloads and patches, so only new rows are drawn and a changed
+  // one updates in place.
   const visible = createMemo(() => {
     const w = win();
-    return props.items.slice(w.start, w.end).map((item, i) => ({ item, index: w.start + i }));
+    return props.items.slice(w.start, w.end);
   });
 
   const activeIndex = createMemo(() => {
@@ -148,47 +152,50 @@ export function NoteList(props: NoteListProps) {
           >
             <div class="note-list-spacer" style={{ height: `${win().totalHeight}px` }}>
               <For each={visible()}>
-                {(row) => (
-                  <div
-                    id={`note-row-${row.item.id}`}
-                    class="note-row"
-                    classList={{
-                      selected: row.item.id === props.selectedId,
-                      active: row.index === activeIndex(),
-                    }}
-                    role="option"
-                    aria-selected={row.item.id === props.selectedId}
-                    aria-setsize={props.items.length}
-                    aria-posinset={row.index + 1}
-                    data-testid="note-item"
-                    data-note-id={row.item.id}
-                    data-sync={row.item.sync}
-                    style={{ transform: `translateY(${row.index * ROW_HEIGHT}px)` }}
-                    onClick={() => {
-                      setCursor(row.index);
-                      props.onOpen(row.item.id);
-                    }}
-                  >
-                    <div class="note-row-top">
-                      <Show when={row.item.pinned}>
-                        <span class="pin" title="Pinned">
-                          <IconPin filled />
-                          <span class="sr-only">Pinned</span>
+                {(item, i) => {
+                  const index = () => win().start + i();
+                  return (
+                    <div
+                      id={`note-row-${item.id}`}
+                      class="note-row"
+                      classList={{
+                        selected: item.id === props.selectedId,
+                        active: index() === activeIndex(),
+                      }}
+                      role="option"
+                      aria-selected={item.id === props.selectedId}
+                      aria-setsize={props.items.length}
+                      aria-posinset={index() + 1}
+                      data-testid="note-item"
+                      data-note-id={item.id}
+                      data-sync={item.sync}
+                      style={{ transform: `translateY(${index() * ROW_HEIGHT}px)` }}
+                      onClick={() => {
+                        setCursor(index());
+                        props.onOpen(item.id);
+                      }}
+                    >
+                      <div class="note-row-top">
+                        <Show when={item.pinned}>
+                          <span class="pin" title="Pinned">
+                            <IconPin filled />
+                            <span class="sr-only">Pinned</span>
+                          </span>
+                        </Show>
+                        <span class="note-row-title" classList={{ untitled: !item.title.trim() }} data-testid="note-item-title">
+                          {item.title.trim() || 'Untitled'}
                         </span>
-                      </Show>
-                      <span class="note-row-title" classList={{ untitled: !row.item.title.trim() }} data-testid="note-item-title">
-                        {row.item.title.trim() || 'Untitled'}
-                      </span>
-                      <Badge sync={row.item.sync} />
+                        <Badge sync={item.sync} />
+                      </div>
+                      <div class="note-row-meta">
+                        <time>{relativeTime(item.updated_at, props.now)}</time>
+                        <Show when={item.snippet}>
+                          <span class="snippet">{item.snippet}</span>
+                        </Show>
+                      </div>
                     </div>
-                    <div class="note-row-meta">
-                      <time>{relativeTime(row.item.updated_at, props.now)}</time>
-                      <Show when={row.item.snippet}>
-                        <span class="snippet">{row.item.snippet}</span>
-                      </Show>
-                    </div>
-                  </div>
-                )}
+                  );
+                }}
               </For>
             </div>
           </div>

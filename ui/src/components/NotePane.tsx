@@ -2,7 +2,7 @@ import { createEffect, createMemo, createSignal, ErrorBoundary, For, lazy, Match
 import type { Note, Strategy } from '../api/types';
 import type { SaveState } from '../lib/autosave';
 import { fullTime, relativeTime } from '../lib/time';
-import type { AppState } from '../state';
+import { useApp } from '../state/context';
 import { Badge } from './Badge';
 import { Editor, type EditorHandle } from './editor/LazyEditor';
 import { IconBack, IconEye, IconMore, IconPencil, IconPin, IconWarn } from './icons';
@@ -29,7 +29,6 @@ export function saveLabel(s: SaveState): string {
 }
 
 export interface NotePaneProps {
-  app: AppState;
   editorRef?: (h: EditorHandle) => void;
   titleRef: (el: HTMLInputElement) => void;
   /** Hands the app the preview toggle (Ctrl+E). */
@@ -37,25 +36,25 @@ export interface NotePaneProps {
 }
 
 export function NotePane(props: NotePaneProps) {
-  const app = props.app;
-  let editor: EditorHandle | undefined;
+  const { ui, editor, conflicts } = useApp();
+  let cm: EditorHandle | undefined;
   const [menuOpen, setMenuOpen] = createSignal(false);
   const [confirmDelete, setConfirmDelete] = createSignal(false);
   // Text the preview shows: read from the editor when the preview opens.
   const [previewText, setPreviewText] = createSignal('');
 
-  const cur = () => app.current();
+  const cur = () => editor.current();
   const preview = () => {
     const c = cur();
-    return !!c && app.isPreview(c.note.id);
+    return !!c && editor.isPreview(c.note.id);
   };
 
   function togglePreview() {
     const c = cur();
     if (!c) return;
-    if (!preview()) setPreviewText(editor?.text() ?? c.note.body);
-    app.togglePreview(c.note.id);
-    if (preview()) queueMicrotask(() => editor?.focus());
+    if (!preview()) setPreviewText(cm?.text() ?? c.note.body);
+    editor.togglePreview(c.note.id);
+    if (preview()) queueMicrotask(() => cm?.focus());
   }
 
   props.previewToggleRef(togglePreview);
@@ -73,8 +72,8 @@ export function NotePane(props: NotePaneProps) {
     <Show when={cur()?.note.id} keyed>
       {(noteId) => {
         // Re-rendered only for another note; saves update `current` in place.
-        const note = (): Note | undefined => app.current()?.note;
-        const version = () => app.current()?.version ?? 0;
+        const note = (): Note | undefined => editor.current()?.note;
+        const version = () => editor.current()?.version ?? 0;
         // The title field is set when the note loads, never from a save's
         // echo (which may be behind what is typed).
         const loadedTitle = createMemo(on(version, () => untrack(() => note()?.title ?? '')));
@@ -87,24 +86,24 @@ export function NotePane(props: NotePaneProps) {
               type="button"
               class="icon-btn only-narrow"
               aria-label="Back to notes"
-              onClick={() => void app.openNote(null)}
+              onClick={() => void editor.open(null)}
             >
               <IconBack />
             </button>
             <div class="note-toolbar-left">
               <span
                 class="save-state"
-                classList={{ error: app.saveState() === 'error', busy: app.saveState() !== 'saved' && app.saveState() !== 'error' }}
+                classList={{ error: editor.saveState() === 'error', busy: editor.saveState() !== 'saved' && editor.saveState() !== 'error' }}
                 data-testid="save-state"
-                data-state={app.saveState()}
+                data-state={editor.saveState()}
                 role="status"
-                title={app.saveError() ?? ''}
+                title={editor.saveError() ?? ''}
               >
-                {saveLabel(app.saveState())}
+                {saveLabel(editor.saveState())}
               </span>
               <span class="toolbar-sep" aria-hidden="true">·</span>
               <span class="edited" title={fullTime(note()?.updated_at ?? 0)}>
-                Edited {relativeTime(note()?.updated_at ?? 0, app.now())}
+                Edited {relativeTime(note()?.updated_at ?? 0, ui.now())}
               </span>
               <Badge sync={note()?.sync ?? 'pending'} pill />
             </div>
@@ -117,7 +116,7 @@ export function NotePane(props: NotePaneProps) {
                 aria-label={note()?.pinned ? 'Unpin note' : 'Pin note'}
                 title={note()?.pinned ? 'Unpin' : 'Pin to top'}
                 data-testid="pin-toggle"
-                onClick={() => void app.setPinned(noteId, !(note()?.pinned ?? false))}
+                onClick={() => void editor.setPinned(noteId, !(note()?.pinned ?? false))}
               >
                 <IconPin filled={note()?.pinned ?? false} />
               </button>
@@ -166,17 +165,17 @@ export function NotePane(props: NotePaneProps) {
                           <button
                             type="button"
                             role="menuitemradio"
-                            aria-checked={app.noteStrategy() === s.value}
+                            aria-checked={editor.strategy() === s.value}
                             class="menu-item"
                             data-testid={`note-strategy-${s.value ?? 'app'}`}
                             title={s.hint}
                             onClick={() => {
-                              void app.setStrategyForNote(noteId, s.value as Strategy | null);
+                              void editor.setStrategyForNote(noteId, s.value as Strategy | null);
                               setMenuOpen(false);
                             }}
                           >
                             <span class="check" aria-hidden="true">
-                              {app.noteStrategy() === s.value ? '✓' : ''}
+                              {editor.strategy() === s.value ? '✓' : ''}
                             </span>
                             {s.label}
                           </button>
@@ -212,7 +211,7 @@ export function NotePane(props: NotePaneProps) {
                             onClick={() => {
                               setMenuOpen(false);
                               setConfirmDelete(false);
-                              void app.deleteNote(noteId);
+                              void editor.remove(noteId);
                             }}
                           >
                             Delete
@@ -227,11 +226,11 @@ export function NotePane(props: NotePaneProps) {
           </header>
 
           <Switch>
-            <Match when={app.saveState() === 'error'}>
+            <Match when={editor.saveState() === 'error'}>
               <div class="banner banner-error" role="alert" data-testid="save-error">
                 <IconWarn />
                 <span>
-                  Not saved: {app.saveError()} Your text stays here and is saved again with your next edit.
+                  Not saved: {editor.saveError()} Your text stays here and is saved again with your next edit.
                 </span>
               </div>
             </Match>
@@ -245,7 +244,7 @@ export function NotePane(props: NotePaneProps) {
                   type="button"
                   class="btn btn-sm"
                   data-testid="conflict-open"
-                  onClick={() => void app.openConflictForNote(noteId)}
+                  onClick={() => void conflicts.openForNote(noteId)}
                 >
                   Resolve…
                 </button>
@@ -271,12 +270,12 @@ export function NotePane(props: NotePaneProps) {
               placeholder="Untitled"
               value={loadedTitle()}
               maxLength={300}
-              onInput={(e) => app.editTitle(noteId, e.currentTarget.value)}
-              onBlur={() => void app.autosaver.flush(noteId)}
+              onInput={(e) => editor.editTitle(noteId, e.currentTarget.value)}
+              onBlur={() => void editor.flush(noteId)}
               onKeyDown={(e) => {
                 if (e.key === 'Enter' || (e.key === 'ArrowDown' && !e.shiftKey)) {
                   e.preventDefault();
-                  editor?.focus();
+                  cm?.focus();
                 }
               }}
             />
@@ -295,10 +294,10 @@ export function NotePane(props: NotePaneProps) {
                   label="Note text (Markdown)"
                   placeholder="Start writing…"
                   markers={untrack(() => note()?.sync === 'conflict')}
-                  onChange={(read) => app.editBody(noteId, read)}
-                  onBlur={() => void app.autosaver.flush(noteId)}
+                  onChange={(read) => editor.editBody(noteId, read)}
+                  onBlur={() => void editor.flush(noteId)}
                   ref={(h) => {
-                    editor = h;
+                    cm = h;
                     props.editorRef?.(h);
                   }}
                 />

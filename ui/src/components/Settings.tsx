@@ -2,7 +2,7 @@ import { createResource, createSignal, For, Show } from 'solid-js';
 import { toApiError } from '../api/errors';
 import type { Theme } from '../api/types';
 import { type AccountErrors, type AccountMode, fieldForError, validateAccountForm } from '../lib/account';
-import type { AppState } from '../state';
+import { useApp } from '../state/context';
 import { Dialog } from './Dialog';
 import { ShortcutTable } from './Help';
 import { STRATEGIES } from './NotePane';
@@ -14,14 +14,14 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: 'dark', label: 'Dark' },
 ];
 
-export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
-  const app = props.app;
-  const [about] = createResource(() => app.api.appInfo().catch(() => null));
+export function SettingsDialog(props: { isMac: boolean }) {
+  const { api, ui, account } = useApp();
+  const [about] = createResource(() => api.appInfo().catch(() => null));
   return (
-    <Dialog title="Settings" testid="settings" onClose={() => app.setSettingsOpen(false)} wide>
+    <Dialog title="Settings" testid="settings" onClose={() => ui.setSettingsOpen(false)} wide>
       <section class="settings-section" aria-labelledby="set-account">
         <h3 id="set-account">Account and sync</h3>
-        <AccountSection app={app} />
+        <AccountSection />
       </section>
 
       <section class="settings-section" aria-labelledby="set-conflicts">
@@ -34,9 +34,9 @@ export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
                   type="radio"
                   name="app-strategy"
                   value={s.value}
-                  checked={app.appStrategy() === s.value}
+                  checked={account.strategy() === s.value}
                   data-testid={`strategy-${s.value}`}
-                  onChange={() => void app.setStrategyForApp(s.value)}
+                  onChange={() => void account.setStrategyForApp(s.value)}
                 />
                 <span>
                   <strong>{s.label}</strong>
@@ -54,14 +54,14 @@ export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
         <div class="segmented" role="radiogroup" aria-labelledby="set-look" data-testid="settings-theme">
           <For each={THEMES}>
             {(t) => (
-              <label class="seg" classList={{ on: app.settings().theme === t.value }}>
+              <label class="seg" classList={{ on: account.settings().theme === t.value }}>
                 <input
                   type="radio"
                   name="theme"
                   value={t.value}
-                  checked={app.settings().theme === t.value}
+                  checked={account.settings().theme === t.value}
                   data-testid={`theme-${t.value}`}
-                  onChange={() => void app.setTheme(t.value)}
+                  onChange={() => void account.setTheme(t.value)}
                 />
                 {t.label}
               </label>
@@ -72,7 +72,7 @@ export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
 
       <section class="settings-section" aria-labelledby="set-net">
         <h3 id="set-net">Network (for testers)</h3>
-        <NetworkControls app={app} idPrefix="set" />
+        <NetworkControls idPrefix="set" />
       </section>
 
       <section class="settings-section" aria-labelledby="set-keys">
@@ -91,11 +91,11 @@ export function SettingsDialog(props: { app: AppState; isMac: boolean }) {
   );
 }
 
-function AccountSection(props: { app: AppState }) {
-  const app = props.app;
+function AccountSection() {
+  const { sync, account } = useApp();
   const [mode, setMode] = createSignal<AccountMode>('login');
-  const [serverUrl, setServerUrl] = createSignal(app.account()?.server_url ?? '');
-  const [username, setUsername] = createSignal(app.account()?.username ?? '');
+  const [serverUrl, setServerUrl] = createSignal(account.info()?.server_url ?? '');
+  const [username, setUsername] = createSignal(account.info()?.username ?? '');
   const [passphrase, setPassphrase] = createSignal('');
   const [confirm, setConfirm] = createSignal('');
   const [errors, setErrors] = createSignal<AccountErrors>({});
@@ -119,8 +119,8 @@ function AccountSection(props: { app: AppState }) {
     setErrors({});
     setBusy(true);
     try {
-      if (mode() === 'register') await app.register(r.creds);
-      else await app.logIn(r.creds);
+      if (mode() === 'register') await account.register(r.creds);
+      else await account.logIn(r.creds);
       setPassphrase('');
       setConfirm('');
     } catch (err) {
@@ -133,19 +133,19 @@ function AccountSection(props: { app: AppState }) {
     }
   }
 
-  const pending = () => app.status()?.pending ?? 0;
+  const pending = () => sync.status()?.pending ?? 0;
 
   const err = (k: keyof AccountErrors) => errors()[k];
 
   return (
     <Show
-      when={!app.account()?.logged_in}
+      when={!account.info()?.logged_in}
       fallback={
         <div class="account-card" data-testid="account-signed-in">
           <p>
-            Signed in as <strong data-testid="account-username">{app.account()?.username}</strong> on{' '}
+            Signed in as <strong data-testid="account-username">{account.info()?.username}</strong> on{' '}
             <span class="mono" data-testid="account-server">
-              {app.account()?.server_url}
+              {account.info()?.server_url}
             </span>
             .
           </p>
@@ -157,7 +157,7 @@ function AccountSection(props: { app: AppState }) {
                 type="button"
                 class="btn"
                 data-testid="logout"
-                onClick={() => (pending() > 0 ? setConfirmLogout(true) : void app.logOut())}
+                onClick={() => (pending() > 0 ? setConfirmLogout(true) : void account.logOut())}
               >
                 Log out
               </button>
@@ -180,7 +180,7 @@ function AccountSection(props: { app: AppState }) {
                   data-testid="logout-confirm"
                   onClick={() => {
                     setConfirmLogout(false);
-                    void app.logOut();
+                    void account.logOut();
                   }}
                 >
                   Log out, keep them here

@@ -1,22 +1,22 @@
 import { createMemo, onCleanup, Show } from 'solid-js';
 import { statusView } from '../lib/status';
 import { fullTime } from '../lib/time';
-import type { AppState } from '../state';
+import { useApp } from '../state/context';
 import { IconHelp, IconSync, IconWarn, IconWifi } from './icons';
 import { NetworkControls } from './NetworkControls';
 
-export function StatusBar(props: { app: AppState; syncKeys: string }) {
-  const app = props.app;
+export function StatusBar(props: { syncKeys: string }) {
+  const { ui, sync, account, conflicts } = useApp();
   const view = createMemo(() => {
-    const s = app.status();
-    return s ? statusView(s, app.account(), app.now()) : null;
+    const s = sync.status();
+    return s ? statusView(s, account.info(), ui.now()) : null;
   });
 
   let popover: HTMLDivElement | undefined;
   let netButton: HTMLButtonElement | undefined;
   const onDown = (e: MouseEvent) => {
     const t = e.target as Node;
-    if (app.networkOpen() && popover && !popover.contains(t) && netButton && !netButton.contains(t)) app.setNetworkOpen(false);
+    if (ui.networkOpen() && popover && !popover.contains(t) && netButton && !netButton.contains(t)) ui.setNetworkOpen(false);
   };
   document.addEventListener('mousedown', onDown);
   onCleanup(() => document.removeEventListener('mousedown', onDown));
@@ -46,11 +46,11 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
                 </span>
               </Show>
             </span>
-            <span class="status-item" data-testid="status-pending" data-count={app.status()?.pending ?? 0}>
+            <span class="status-item" data-testid="status-pending" data-count={sync.status()?.pending ?? 0}>
               {v().pending ?? 'Nothing pending'}
             </span>
             <Show when={v().failed}>
-              <span class="status-item tone-error-text" data-testid="status-failed" data-count={app.status()?.failed ?? 0}>
+              <span class="status-item tone-error-text" data-testid="status-failed" data-count={sync.status()?.failed ?? 0}>
                 {v().failed}
               </span>
             </Show>
@@ -60,8 +60,8 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
                 class="status-link warn"
                 data-testid="status-conflicts"
                 onClick={() => {
-                  const first = app.conflicts().find((c) => c.resolved_at === null);
-                  if (first) void app.openConflict(first);
+                  const first = conflicts.list().find((c) => c.resolved_at === null);
+                  if (first) void conflicts.open(first);
                 }}
               >
                 {v().conflicts}
@@ -71,13 +71,13 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
               <span
                 class="status-item muted"
                 data-testid="status-last-synced"
-                title={app.status()?.last_success_ms ? fullTime(app.status()!.last_success_ms!) : ''}
+                title={sync.status()?.last_success_ms ? fullTime(sync.status()!.last_success_ms!) : ''}
               >
                 {v().lastSynced}
               </span>
             </Show>
-            <Show when={app.account() && !app.account()!.logged_in}>
-              <button type="button" class="status-link" data-testid="status-setup-sync" onClick={() => app.setSettingsOpen(true)}>
+            <Show when={account.info() && !account.info()!.logged_in}>
+              <button type="button" class="status-link" data-testid="status-setup-sync" onClick={() => ui.setSettingsOpen(true)}>
                 Set up sync
               </button>
             </Show>
@@ -89,7 +89,7 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
               </span>
             </Show>
             <Show when={v().showRetry}>
-              <button type="button" class="btn btn-xs" data-testid="status-retry" onClick={() => void app.syncNow()}>
+              <button type="button" class="btn btn-xs" data-testid="status-retry" onClick={() => void sync.syncNow()}>
                 Retry
               </button>
             </Show>
@@ -99,21 +99,21 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
                 class="btn btn-xs btn-danger"
                 data-testid="status-approve"
                 title="Let this sync delete those notes on this device"
-                onClick={() => void app.approveMassDelete()}>
+                onClick={() => void sync.approveMassDelete()}>
                 Approve
               </button>
             </Show>
           </>
         )}
       </Show>
-      <Show when={app.account()?.logged_in}>
+      <Show when={account.info()?.logged_in}>
         <button
           type="button"
           class="icon-btn sm"
           aria-label="Sync now"
           title={`Sync now (${props.syncKeys})`}
           data-testid="status-sync-now"
-          onClick={() => void app.syncNow()}
+          onClick={() => void sync.syncNow()}
         >
           <IconSync />
         </button>
@@ -123,19 +123,19 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
           ref={netButton}
           type="button"
           class="icon-btn sm"
-          classList={{ on: (app.status()?.net_mode.mode ?? 'online') !== 'online' }}
+          classList={{ on: (sync.status()?.net_mode.mode ?? 'online') !== 'online' }}
           aria-label="Network (testers)"
           title="Network: work offline, simulate a bad network"
-          aria-expanded={app.networkOpen()}
+          aria-expanded={ui.networkOpen()}
           aria-haspopup="dialog"
           data-testid="network-button"
-          onClick={() => app.setNetworkOpen(!app.networkOpen())}
+          onClick={() => ui.setNetworkOpen(!ui.networkOpen())}
         >
           <IconWifi />
         </button>
-        <Show when={app.networkOpen()}>
+        <Show when={ui.networkOpen()}>
           <div ref={popover} class="popover" role="dialog" aria-label="Network" data-testid="network-popover">
-            <NetworkControls app={app} idPrefix="pop" />
+            <NetworkControls idPrefix="pop" />
           </div>
         </Show>
       </div>
@@ -145,7 +145,7 @@ export function StatusBar(props: { app: AppState; syncKeys: string }) {
         aria-label="Keyboard shortcuts"
         title="Keyboard shortcuts (F1)"
         data-testid="help-button"
-        onClick={() => app.setHelpOpen(true)}
+        onClick={() => ui.setHelpOpen(true)}
       >
         <IconHelp />
       </button>

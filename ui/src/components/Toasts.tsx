@@ -1,16 +1,17 @@
 import { For } from 'solid-js';
-import type { AppState } from '../state';
+import { useApp } from '../state/context';
 import { IconClose } from './icons';
 
-export function Toasts(props: { app: AppState }) {
+export function Toasts() {
+  const { ui } = useApp();
   return (
     <div class="toasts" aria-live="polite" data-testid="toasts">
-      <For each={props.app.toasts()}>
+      <For each={ui.toasts()}>
         {(t) => (
           <div class={`toast toast-${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'} data-testid={`toast-${t.kind}`}>
             <span class="toast-msg">{t.message}</span>
             {t.code ? <span class="toast-code">{t.code}</span> : null}
-            <button type="button" class="icon-btn sm" aria-label="Dismiss" onClick={() => props.app.dismissToast(t.id)}>
+            <button type="button" class="icon-btn sm" aria-label="Dismiss" onClick={() => ui.dismissToast(t.id)}>
               <IconClose />
             </button>
           </div>

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NoteSummary, SearchHit } from '../api/types';
-import { orderHits, removeSummary, SearchController, type SearchResult, sortNotes, upsertSummary } from './search';
+import { applyChanges, orderHits, removeSummary, SearchController, type SearchResult, sortNotes, upsertSummary } from './search';
 
 const n = (id: string, updated_at: number, pinned = false): NoteSummary => ({
   id,
@@ -38,6 +38,52 @@ describe('ordering', () => {
   it('keeps no note body in the list', () => {
     const full = { ...n('a', 5), body: 'x'.repeat(1000), tags: [] } as NoteSummary;
     expect(Object.keys(upsertSummary([], full, '')[0]!).sort()).toEqual(['id', 'pinned', 'sync', 'title', 'updated_at']);
+  });
+});
+
+describe('applyChanges (a sync changed some notes)', () => {
+  const list = sortNotes([n('pin', 1, true), n('a', 30), n('b', 20), n('c', 10)]);
+  const ids = (l: readonly { id: string }[]) => l.map((x) => x.id);
+
+  it('updates a line in place when its order does not change', () => {
+    const out = applyChanges(list, ['b'], [{ ...n('b', 20), title: 'B!', sync: 'pending' }], '');
+    expect(ids(out)).toEqual(['pin', 'a', 'b', 'c']);
+    expect(out[2]).toMatchObject({ title: 'B!', sync: 'pending' });
+    // Lines the event did not name are the same objects.
+    expect(out[1]).toBe(list[1]);
+  });
+
+  it('moves a newer note up, and a newly pinned one to the top', () => {
+    expect(ids(applyChanges(list, ['c'], [n('c', 99)], ''))).toEqual(['pin', 'c', 'a', 'b']);
+    expect(ids(applyChanges(list, ['c'], [n('c', 10, true)], ''))).toEqual(['c', 'pin', 'a', 'b']);
+    expect(ids(applyChanges(list, ['pin'], [n('pin', 1)], ''))).toEqual(['a', 'b', 'c', 'pin']);
+  });
+
+  it('inserts a pulled note where it sorts', () => {
+    expect(ids(applyChanges(list, ['d'], [n('d', 25)], ''))).toEqual(['pin', 'a', 'd', 'b', 'c']);
+    expect(ids(applyChanges(list, ['e'], [n('e', 0, true)], ''))).toEqual(['pin', 'e', 'a', 'b', 'c']);
+  });
+
+  it('drops the notes named but not found (deleted), and ignores unknown ones', () => {
+    expect(ids(applyChanges(list, ['a', 'zz'], [], ''))).toEqual(['pin', 'b', 'c']);
+  });
+
+  it('does all of it at once', () => {
+    const out = applyChanges(list, ['a', 'c', 'd'], [n('c', 50), n('d', 40)], '');
+    expect(ids(out)).toEqual(['pin', 'c', 'd', 'b']);
+  });
+
+  it('while searching: lines keep their place and snippet, new notes wait for the search', () => {
+    const hits = [{ ...n('c', 10), snippet: '…c…' }, { ...n('a', 30), snippet: '…a…' }];
+    const out = applyChanges(hits, ['c', 'a', 'd'], [{ ...n('c', 99), title: 'C!' }, n('d', 5)], 'x');
+    expect(ids(out)).toEqual(['c']);
+    expect(out[0]).toMatchObject({ title: 'C!', updated_at: 99, snippet: '…c…' });
+  });
+
+  it('keeps no note body in the list', () => {
+    const full = { ...n('d', 5), body: 'x'.repeat(1000), tags: [] } as NoteSummary;
+    const out = applyChanges([], ['d'], [full], '');
+    expect(Object.keys(out[0]!).sort()).toEqual(['id', 'pinned', 'sync', 'title', 'updated_at']);
   });
 });
 
@@ -91,6 +137,19 @@ describe('SearchController', () => {
     await Promise.all([slow, fast]);
     expect(got).toHaveLength(1);
     expect(got[0]!.query).toBe('banana');
+  });
+
+  it('settles once the answers on their way have arrived', async () => {
+    const { got, c } = setup({ apple: 500 });
+    c.query = 'apple';
+    void c.run();
+    let settled = false;
+    void c.settled().then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(499);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settled).toBe(true);
+    expect(got).toHaveLength(1);
   });
 
   it('reports errors of the current query only', async () => {

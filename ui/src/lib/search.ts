@@ -42,6 +42,36 @@ export function removeSummary(list: readonly ListItem[], id: string): ListItem[]
   return list.filter((n) => n.id !== id);
 }
 
+/**
+ * The list after a sync changed some notes. `asked` are the ids it named,
+ * `found` the lines the core has for them now: an asked id that is not
+ * found was deleted (or is gone), so its line goes. While a search shows,
+ * lines keep the core's relevance order and a note that is not a hit yet
+ * waits for the next search, as a new note does.
+ */
+export function applyChanges(
+  list: readonly ListItem[],
+  asked: readonly string[],
+  found: readonly NoteSummary[],
+  query: string,
+): ListItem[] {
+  const fresh = new Map(found.map((n) => [n.id, toSummary(n)]));
+  const gone = new Set(asked.filter((id) => !fresh.has(id)));
+  const next: ListItem[] = [];
+  for (const item of list) {
+    if (gone.has(item.id)) continue;
+    const s = fresh.get(item.id);
+    if (!s) {
+      next.push(item);
+      continue;
+    }
+    next.push({ ...item, ...s });
+    fresh.delete(item.id);
+  }
+  if (query.trim()) return next;
+  return sortNotes([...fresh.values(), ...next]);
+}
+
 export interface SearchSource {
   listNotes(): Promise<NoteSummary[]>;
   searchNotes(query: string): Promise<SearchHit[]>;
@@ -60,6 +90,7 @@ export interface SearchResult {
 export class SearchController {
   private seq = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private running: Promise<void> | null = null;
   query = '';
 
   constructor(
@@ -79,13 +110,35 @@ export class SearchController {
     }, q.trim() ? this.delayMs : 0);
   }
 
-  /** Run the current query now (start-up, refresh after a sync). */
-  async run(): Promise<void> {
+  /** Run the current query now (start-up, a full reload). */
+  run(): Promise<void> {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const my = ++this.seq;
+    const p = this.load(++this.seq);
+    this.running = p;
+    void p.finally(() => {
+      if (this.running === p) this.running = null;
+    });
+    return p;
+  }
+
+  /**
+   * Resolves once no answer is on its way. A list read before a change may
+   * arrive after it: whoever patches the list for that change waits here
+   * first, so the older answer cannot overwrite the patch.
+   */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  dispose(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.seq++;
+  }
+
+  private async load(my: number): Promise<void> {
     const q = this.query.trim();
     try {
       const items: ListItem[] = q ? orderHits(await this.source.searchNotes(q)) : sortNotes(await this.source.listNotes());
@@ -93,10 +146,5 @@ export class SearchController {
     } catch (e) {
       if (my === this.seq) this.onError(e);
     }
-  }
-
-  dispose(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.seq++;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountInfo, SyncStatus } from '../api/types';
-import { isNewer, refreshNeeded, serverResetNotice, statusView } from './status';
+import { conflictsChanged, isNewer, serverResetNotice, statusView } from './status';
 
 const NOW = 1_750_000_000_000;
 const online: AccountInfo = { server_url: 'https://s.example', username: 'ada', logged_in: true };
@@ -153,14 +153,16 @@ describe('statusView', () => {
   });
 });
 
-describe('refreshNeeded', () => {
-  it('reloads the list after a pass and when counts move', () => {
-    expect(refreshNeeded(st(), st({ last_success_ms: NOW }))).toEqual({ list: true, conflicts: false });
-    expect(refreshNeeded(st(), st({ pending: 1 }))).toEqual({ list: true, conflicts: false });
-    expect(refreshNeeded(st(), st({ open_conflicts: 1 }))).toEqual({ list: true, conflicts: true });
-    expect(refreshNeeded(st({ phase: 'pulling' }), st({ phase: 'idle' })).list).toBe(true);
-    expect(refreshNeeded(st(), st({ updated_ms: NOW + 1 }))).toEqual({ list: false, conflicts: false });
-    expect(refreshNeeded(null, st({ open_conflicts: 2 }))).toEqual({ list: false, conflicts: true });
+describe('conflictsChanged', () => {
+  it('reads the conflicts again only when their count moves', () => {
+    expect(conflictsChanged(st(), st({ open_conflicts: 1 }))).toBe(true);
+    expect(conflictsChanged(st({ open_conflicts: 2 }), st({ open_conflicts: 1 }))).toBe(true);
+    // A pass, a pending count or a phase change says nothing about conflicts.
+    expect(conflictsChanged(st(), st({ last_success_ms: NOW }))).toBe(false);
+    expect(conflictsChanged(st(), st({ pending: 1 }))).toBe(false);
+    expect(conflictsChanged(st({ phase: 'pulling' }), st({ phase: 'idle' }))).toBe(false);
+    // The first status: the conflicts are read at start-up anyway.
+    expect(conflictsChanged(null, st({ open_conflicts: 2 }))).toBe(false);
   });
 });
 

@@ -117,21 +117,12 @@ export function statusView(s: SyncStatus, account: AccountInfo | null, now: numb
 }
 
 /**
- * Which views to reload after a status update. The contract has no
- * "notes changed" event: a pull that brought changes shows as a new
- * last_success_ms, and badges move with the pending, failed and conflict
- * counts.
+ * Whether the conflict list must be read again after a status update: its
+ * count moved. (Notes are re-read from the `notes-changed` event instead,
+ * which names them.)
  */
-export function refreshNeeded(prev: SyncStatus | null, next: SyncStatus): { list: boolean; conflicts: boolean } {
-  if (!prev) return { list: false, conflicts: next.open_conflicts > 0 };
-  const conflicts = prev.open_conflicts !== next.open_conflicts;
-  const list =
-    conflicts ||
-    prev.last_success_ms !== next.last_success_ms ||
-    prev.pending !== next.pending ||
-    prev.failed !== next.failed ||
-    (prev.phase === 'pulling' && next.phase !== 'pulling');
-  return { list, conflicts };
+export function conflictsChanged(prev: SyncStatus | null, next: SyncStatus): boolean {
+  return prev !== null && prev.open_conflicts !== next.open_conflicts;
 }
 
 /**

@@ -1,0 +1,109 @@
+// The account and the app's settings: read from the core once the app
+// starts, changed here, and written back.
+import { type Accessor, createResource } from 'solid-js';
+import type { AccountInfo, Api, Credentials, Settings, Strategy, Theme } from '../api/types';
+import type { UiState } from './ui';
+
+export type AccountState = ReturnType<typeof createAccount>;
+
+export interface AccountHooks {
+  /** Save what is typed: logging out waits for it. */
+  flush(): Promise<void>;
+  /** Now signed in to an account (maybe another one): its notes are what shows. */
+  signedIn(): void;
+}
+
+const DEFAULT_SETTINGS: Settings = { theme: 'system' };
+
+export function createAccount(api: Api, ui: UiState, hooks: AccountHooks, started: Accessor<boolean>) {
+  // A failed read is said once and leaves the value as it was.
+  const read =
+    <T,>(f: () => Promise<T>, fallback: T, quiet = false) =>
+    async (_: true, { value }: { value: T | undefined }): Promise<T> => {
+      try {
+        return await f();
+      } catch (e) {
+        if (!quiet) ui.toastError(e);
+        return value ?? fallback;
+      }
+    };
+
+  // Null: not known yet.
+  const [account, setAccount] = createResource(started, read<AccountInfo | null>(() => api.accountInfo(), null), {
+    initialValue: null,
+  });
+  // No initial value: the theme is applied once the core's setting is
+  // known, not replaced by a default in the meantime.
+  const [settings, setSettings] = createResource(started, read(() => api.getSettings(), DEFAULT_SETTINGS));
+  // The app's conflict strategy; the core answers null for its default.
+  const [strategy, setStrategy] = createResource(
+    started,
+    read<Strategy>(async () => (await api.getConflictStrategy(null)) ?? 'auto_merge', 'auto_merge', true),
+    { initialValue: 'auto_merge' },
+  );
+
+  async function register(c: Credentials): Promise<AccountInfo> {
+    const info = await api.register(c);
+    setAccount.mutate(info);
+    ui.toast(`Account ${info.username ?? ''} created. This device's notes will upload now.`);
+    hooks.signedIn();
+    return info;
+  }
+
+  async function logIn(c: Credentials): Promise<AccountInfo> {
+    const info = await api.logIn(c);
+    setAccount.mutate(info);
+    ui.toast(`Logged in as ${info.username ?? ''}. Your notes are syncing.`);
+    hooks.signedIn();
+    return info;
+  }
+
+  async function logOut(): Promise<void> {
+    await hooks.flush();
+    try {
+      const r = await api.logOut();
+      const server_url = account.latest?.server_url ?? null;
+      setAccount.mutate(await api.accountInfo().catch(() => ({ server_url, username: null, logged_in: false })));
+      ui.toast(
+        r.pending > 0
+          ? `Logged out. ${r.pending} unsent ${r.pending === 1 ? 'change stays' : 'changes stay'} on this device and will sync after you log in again.`
+          : 'Logged out. Your notes stay on this device.',
+      );
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  async function setTheme(theme: Theme): Promise<void> {
+    const next = { ...(settings.latest ?? DEFAULT_SETTINGS), theme };
+    setSettings.mutate(next);
+    try {
+      await api.setSettings(next);
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  async function setStrategyForApp(s: Strategy): Promise<void> {
+    try {
+      await api.setConflictStrategy(null, s);
+      setStrategy.mutate(s);
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  return {
+    /** Null until the core has answered. */
+    info: (): AccountInfo | null => account.latest,
+    /** Undefined until the core has answered (the cached theme shows meanwhile). */
+    loadedSettings: (): Settings | undefined => settings.latest,
+    settings: (): Settings => settings.latest ?? DEFAULT_SETTINGS,
+    strategy: (): Strategy => strategy.latest ?? 'auto_merge',
+    register,
+    logIn,
+    logOut,
+    setTheme,
+    setStrategyForApp,
+  };
+}

@@ -1,0 +1,153 @@
+// Sync: the engine's status (the status bar), the testers' network switch,
+// and the notes a sync wrote, re-read one by one from the `notes-changed`
+// event instead of listing every note again after each pass.
+import { createSignal } from 'solid-js';
+import type { Api, NetMode, SyncStatus } from '../api/types';
+import { conflictsChanged, isNewer, serverResetNotice } from '../lib/status';
+import type { AccountState } from './account';
+import type { ConflictsState } from './conflicts';
+import type { EditorState } from './editor';
+import type { NotesState } from './notes';
+import type { UiState } from './ui';
+
+export type SyncState = ReturnType<typeof createSync>;
+
+/**
+ * Past this many notes in one event (a first sync, a restore) one full
+ * list read is cheaper than asking for each of them.
+ */
+export const RELIST_OVER = 200;
+
+export interface SyncDeps {
+  ui: UiState;
+  notes: NotesState;
+  editor: EditorState;
+  conflicts: ConflictsState;
+  account: AccountState;
+}
+
+export function createSync(api: Api, { ui, notes, editor, conflicts, account }: SyncDeps) {
+  const [status, setStatus] = createSignal<SyncStatus | null>(null);
+
+  function onStatus(s: SyncStatus): void {
+    const prev = status();
+    if (!isNewer(prev, s)) return;
+    setStatus(s);
+    const reset = serverResetNotice(prev, s);
+    if (reset) {
+      ui.toast(reset);
+      // The device sent its notes again: every line's badge may have moved.
+      void notes.reload();
+    }
+    if (conflictsChanged(prev, s)) void conflicts.refresh();
+  }
+
+  // Ids named by events not handled yet: events that arrive while one is
+  // being handled are taken together, and in order, so an older answer
+  // never lands after a newer one.
+  const queued = new Set<string>();
+  let draining: Promise<void> | null = null;
+
+  function onNotesChanged(ids: readonly string[]): void {
+    for (const id of ids) queued.add(id);
+    draining ??= drain().finally(() => (draining = null));
+  }
+
+  async function drain(): Promise<void> {
+    while (queued.size > 0) {
+      const ids = [...queued];
+      queued.clear();
+      await applyChanged(ids);
+    }
+  }
+
+  async function applyChanged(ids: string[]): Promise<void> {
+    const open = editor.current()?.note.id;
+    const reread = open !== undefined && ids.includes(open) ? editor.reread(open) : null;
+    if (ids.length > RELIST_OVER) {
+      await notes.reload();
+    } else {
+      try {
+        const found = await api.noteSummaries(ids);
+        // A title typed and not saved yet stays on its line.
+        const lines = found.map((n) => {
+          const title = editor.pendingTitle(n.id);
+          return title === undefined ? n : { ...n, title };
+        });
+        await notes.patch(ids, lines);
+      } catch {
+        // The lines could not be read one by one: read them all.
+        await notes.reload();
+      }
+    }
+    await reread;
+  }
+
+  async function syncNow(): Promise<void> {
+    await editor.flush();
+    // Local only, or working offline: saving is all there is to do (the
+    // status bar already says so).
+    const info = account.info();
+    if (info && !info.logged_in) return;
+    if (status()?.net_mode.mode === 'offline') return;
+    try {
+      await api.syncNow();
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  async function approveMassDelete(): Promise<void> {
+    try {
+      await api.approveMassDelete();
+      ui.toast('Approved: the sync goes on.');
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  async function setNetwork(mode: NetMode): Promise<boolean> {
+    try {
+      await api.setNetwork(mode);
+      const s = status();
+      if (s) setStatus({ ...s, net_mode: mode });
+      return true;
+    } catch (e) {
+      ui.toastError(e);
+      return false;
+    }
+  }
+
+  /** Listen to the engine, then ask where it stands; returns how to stop listening. */
+  async function start(): Promise<() => void> {
+    const quiet = (e: unknown) => {
+      ui.toastError(e);
+      return () => undefined;
+    };
+    const [offStatus, offChanges] = await Promise.all([
+      api.onSyncStatus(onStatus).catch(quiet),
+      api.onNotesChanged(onNotesChanged).catch(quiet),
+    ]);
+    try {
+      onStatus(await api.syncStatus());
+    } catch (e) {
+      ui.toastError(e);
+    }
+    return () => {
+      offStatus();
+      offChanges();
+    };
+  }
+
+  return {
+    status,
+    start,
+    syncNow,
+    approveMassDelete,
+    setNetwork,
+    /** Resolves once the notes named by events so far are shown. */
+    settled: async (): Promise<void> => {
+      while (draining) await draining;
+    },
+  };
+}
