@@ -1,26 +1,43 @@
-//! The storage seam: one [`Backend`] trait, two implementations chosen from
-//! the database URL at start-up. All SQL of the server lives below here.
+//! The storage seam: one [`Backend`] trait, served over SQLite or
+//! PostgreSQL as the database URL says at start-up. All SQL of the server
+//! lives below here.
+//!
+//! # Layout
+//! - here: the trait, and [`SqlBackend`], its one implementation. Every
+//!   algorithm (push, pull paging, sessions, log-in challenges) and every
+//!   statement is written once, generic over the sqlx database; the
+//!   statements are portable SQL (`$n` parameters, `ON CONFLICT`,
+//!   `RETURNING`), which both databases run as written.
+//! - `sqlite.rs`, `postgres.rs`: what differs, and only that: opening
+//!   (pools, pragmas, migrations), how a write transaction begins, and how
+//!   pokes travel ([`Dialect`]); PostgreSQL's `LISTEN` task.
 //!
 //! Both backends keep the same guarantees, and `tests/story.rs` runs the
 //! same story against each:
 //! - a push batch is one transaction that first takes the user's counter
 //!   row (`UPDATE users ... RETURNING seq`), so one user's writers are
 //!   serialised and `seq` is handed out in commit order: a reader never sees
-//!   seq N+1 committed while N is not;
+//!   seq N+1 committed while N is not. On PostgreSQL that is the row lock,
+//!   held to commit; on SQLite the one writer connection and `BEGIN
+//!   IMMEDIATE`;
 //! - every statement is scoped by the user id of the caller's session.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use outpost_protocol::v1::{Change, Op, PullResponse, PushResult};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 mod postgres;
 mod sqlite;
 
-pub use self::postgres::PostgresBackend;
-pub use self::sqlite::SqliteBackend;
+/// The SQLite backend: one file, WAL, the default.
+pub type SqliteBackend = SqlBackend<sqlx::Sqlite>;
+/// The PostgreSQL backend: many stateless instances on one database.
+pub type PostgresBackend = SqlBackend<sqlx::Postgres>;
 
 /// How many pokes may queue for a slow subscriber before it lags (a lagging
 /// subscriber is poked anyway, so lag costs a pull, never a missed change).
@@ -154,6 +171,61 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, BackendError> {
     }
 }
 
+/// What one database does its own way; [`SqlBackend`] does the rest.
+#[async_trait]
+pub trait Dialect: Database {
+    /// Begins a transaction that writes. It must leave no way for two
+    /// writers of one user to interleave: the push algorithm relies on it
+    /// together with the counter row it takes first.
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
+
+    /// Arranges, inside a push transaction, for a poke (the user's new
+    /// `seq`) to reach the user's devices once it commits. True when this
+    /// process is to send it to its own subscribers after the commit.
+    async fn poke_on_commit(tx: &mut Transaction<'static, Self>, user_id: Uuid, seq: u64) -> Result<bool, sqlx::Error>;
+}
+
+/// The server's storage on a SQL database: every algorithm of [`Backend`],
+/// once, for each [`Dialect`].
+#[derive(Debug)]
+pub struct SqlBackend<DB: Dialect> {
+    /// Where writes go. On SQLite a pool of exactly one connection (see
+    /// `sqlite.rs`); on PostgreSQL the same pool as `reader`.
+    writer: Pool<DB>,
+    /// Where reads that need no transaction go: pulls, session checks,
+    /// log-in look-ups.
+    reader: Pool<DB>,
+    /// This process's subscribers (its `/v1/events` streams).
+    pokes: broadcast::Sender<Poke>,
+    /// A task that feeds `pokes` from the database (PostgreSQL's listener);
+    /// aborted by `close` or on drop.
+    feeder: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<DB: Dialect> SqlBackend<DB> {
+    fn new(writer: Pool<DB>, reader: Pool<DB>, pokes: broadcast::Sender<Poke>, feeder: Option<JoinHandle<()>>) -> Self {
+        Self { writer, reader, pokes, feeder: Mutex::new(feeder) }
+    }
+
+    fn stop_feeder(&self) {
+        // A poisoned lock still holds the handle: abort it all the same.
+        let task = self.feeder.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+}
+
+impl<DB: Dialect> Drop for SqlBackend<DB> {
+    fn drop(&mut self) {
+        self.stop_feeder();
+    }
+}
+
+fn new_poke_channel() -> broadcast::Sender<Poke> {
+    broadcast::channel(POKE_CAPACITY).0
+}
+
 fn to_i64(v: u64) -> Option<i64> {
     i64::try_from(v).ok()
 }
@@ -162,7 +234,7 @@ fn to_u64(v: i64) -> Result<u64, BackendError> {
     u64::try_from(v).map_err(|_| BackendError::Corrupt("negative counter"))
 }
 
-/// A stored note row, as both backends read it.
+/// A stored note row, as every statement below reads it.
 type NoteRow = (i64, Uuid, i64, String, bool, Vec<u8>);
 
 fn row_to_change((seq, note_id, rev, hlc, deleted, payload): NoteRow) -> Result<Change, BackendError> {
@@ -199,6 +271,254 @@ where
     Ok(PullResponse { changes, next_cursor, more })
 }
 
-fn new_poke_channel() -> broadcast::Sender<Poke> {
-    broadcast::channel(POKE_CAPACITY).0
+// The where-clause is what the statements below bind and read; any sqlx
+// database that has all of it runs this code. It stands here rather than on
+// `Dialect` because Rust does not carry such bounds from a trait's
+// definition to the trait's users.
+#[async_trait]
+impl<DB> Backend for SqlBackend<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn create_user(&self, u: &NewUser) -> Result<(), BackendError> {
+        let res = sqlx::query(
+            "INSERT INTO users (id, username, auth_hash, wrapped_key, kdf_params, seq, created_ms)
+             VALUES ($1, $2, $3, $4, $5, 0, $6)",
+        )
+        .bind(u.id)
+        .bind(u.username.as_str())
+        .bind(u.auth_hash.as_str())
+        .bind(u.wrapped_key.as_slice())
+        .bind(u.kdf_params.as_slice())
+        .bind(u.created_ms)
+        .execute(&self.writer)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(BackendError::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>, BackendError> {
+        let row: Option<(Uuid, String, Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT id, auth_hash, wrapped_key, kdf_params FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(id, auth_hash, wrapped_key, kdf_params)| UserRecord { id, auth_hash, wrapped_key, kdf_params }))
+    }
+
+    async fn account_key(&self, user_id: Uuid) -> Result<Option<AccountKey>, BackendError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as("SELECT wrapped_key, kdf_params FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|(wrapped_key, kdf_params)| AccountKey { wrapped_key, kdf_params }))
+    }
+
+    async fn put_challenge(
+        &self,
+        user_id: Uuid,
+        challenge: &[u8],
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), BackendError> {
+        let mut tx = DB::begin_write(&self.writer).await?;
+        sqlx::query("DELETE FROM login_challenges WHERE user_id = $1 AND expires_ms <= $2")
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO login_challenges (challenge, user_id, expires_ms) VALUES ($1, $2, $3)")
+            .bind(challenge)
+            .bind(user_id)
+            .bind(expires_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_challenge(&self, user_id: Uuid, challenge: &[u8], now_ms: i64) -> Result<bool, BackendError> {
+        // Deleted whether or not it is still valid: a challenge is tried
+        // once. DELETE .. RETURNING is atomic: of two concurrent replays of
+        // one challenge, exactly one gets the row.
+        let expires: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM login_challenges WHERE challenge = $1 AND user_id = $2 RETURNING expires_ms",
+        )
+        .bind(challenge)
+        .bind(user_id)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(expires.is_some_and(|e| e > now_ms))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: Uuid,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<(), BackendError> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now_ms)
+            .bind(expires_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<Uuid>, BackendError> {
+        Ok(sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), BackendError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn push(&self, user_id: Uuid, ops: &[Op]) -> Result<Vec<PushResult>, BackendError> {
+        let mut tx = DB::begin_write(&self.writer).await?;
+        // The user's counter row, taken first and held to commit (see the
+        // module docs): it serialises this user's pushes, on every
+        // instance, so seq is handed out in commit order. Always the first
+        // lock a push takes, so pushes cannot deadlock.
+        let start: i64 = sqlx::query_scalar("UPDATE users SET seq = seq WHERE id = $1 RETURNING seq")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(BackendError::Corrupt("session of a missing user"))?;
+        let mut seq = start;
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let seen: Option<(i64, i64)> = sqlx::query_as("SELECT rev, seq FROM ops WHERE user_id = $1 AND op_id = $2")
+                .bind(user_id)
+                .bind(op.op_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((rev, s)) = seen {
+                results.push(PushResult::Duplicate { rev: to_u64(rev)?, seq: to_u64(s)? });
+                continue;
+            }
+            let current: Option<i64> = sqlx::query_scalar("SELECT rev FROM notes WHERE user_id = $1 AND note_id = $2")
+                .bind(user_id)
+                .bind(op.note_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if to_i64(op.base_rev) != Some(current.unwrap_or(0)) {
+                // Only now the payload (up to 2 MiB): an op that applies
+                // never needs it.
+                let row: Option<NoteRow> = sqlx::query_as(
+                    "SELECT seq, note_id, rev, hlc, deleted, payload FROM notes WHERE user_id = $1 AND note_id = $2",
+                )
+                .bind(user_id)
+                .bind(op.note_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                results.push(PushResult::Conflict { current: row.map(row_to_change).transpose()? });
+                continue;
+            }
+            seq += 1;
+            let rev = current.unwrap_or(0) + 1;
+            sqlx::query(
+                "INSERT INTO notes (user_id, note_id, rev, seq, hlc, deleted, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (user_id, note_id) DO UPDATE SET rev = excluded.rev, seq = excluded.seq,
+                   hlc = excluded.hlc, deleted = excluded.deleted, payload = excluded.payload",
+            )
+            .bind(user_id)
+            .bind(op.note_id)
+            .bind(rev)
+            .bind(seq)
+            .bind(op.hlc.to_string())
+            .bind(op.deleted)
+            .bind(op.payload.as_ref())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO ops (user_id, op_id, note_id, rev, seq) VALUES ($1, $2, $3, $4, $5)")
+                .bind(user_id)
+                .bind(op.op_id)
+                .bind(op.note_id)
+                .bind(rev)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            results.push(PushResult::Applied { rev: to_u64(rev)?, seq: to_u64(seq)? });
+        }
+        let mut poke_here = false;
+        if seq != start {
+            sqlx::query("UPDATE users SET seq = $1 WHERE id = $2").bind(seq).bind(user_id).execute(&mut *tx).await?;
+            poke_here = DB::poke_on_commit(&mut tx, user_id, to_u64(seq)?).await?;
+        }
+        tx.commit().await?;
+        if poke_here {
+            // No receivers is fine: nobody is listening.
+            let _ = self.pokes.send(Poke { user_id: Some(user_id), seq: to_u64(seq)? });
+        }
+        Ok(results)
+    }
+
+    async fn pull(
+        &self,
+        user_id: Uuid,
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<PullResponse, BackendError> {
+        let latest = self.latest_seq(user_id).await?;
+        if cursor > latest {
+            return Err(BackendError::CursorOutOfRange { cursor, latest });
+        }
+        let cursor_i = to_i64(cursor).ok_or(BackendError::CursorOutOfRange { cursor, latest })?;
+        let rows = sqlx::query_as::<DB, NoteRow>(
+            "SELECT seq, note_id, rev, hlc, deleted, payload FROM notes
+             WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(cursor_i)
+        .bind(i64::from(limit) + 1)
+        .fetch(&self.reader);
+        collect_page(rows, cursor, limit, max_bytes).await
+    }
+
+    async fn latest_seq(&self, user_id: Uuid) -> Result<u64, BackendError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        to_u64(seq.unwrap_or(0))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Poke> {
+        self.pokes.subscribe()
+    }
+
+    async fn ping(&self) -> Result<(), BackendError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.stop_feeder();
+        // On PostgreSQL both are one pool; closing it twice is harmless.
+        self.reader.close().await;
+        self.writer.close().await;
+    }
 }
