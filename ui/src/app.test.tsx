@@ -1,8 +1,9 @@
 // @vitest-environment jsdom
 // The whole app over the dev harness's in-memory core: start-up, the list,
-// the status bar, a new note autosaved, offline with pending, and a
-// conflict settled. CodeMirror runs in jsdom well enough for this.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+// the status bar, a new note autosaved, offline with pending, a conflict
+// settled, and what another device's changes do to the list and the open
+// note. CodeMirror runs in jsdom well enough for this.
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { render } from 'solid-js/web';
 import { createFakeApi } from '../dev/fake';
 import { App } from './App';
@@ -34,16 +35,26 @@ afterEach(() => {
 
 const $ = (id: string) => document.querySelector<HTMLElement>(`[data-testid="${id}"]`);
 const $$ = (id: string) => [...document.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)];
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => T | null | undefined | false | Promise<T | false>, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${f.toString()}`);
-    await tick(10);
-  }
+/**
+ * Resolves with `f()` once it holds, checked again every few milliseconds
+ * while the app works. The limit only keeps a broken test from hanging
+ * until the test timeout (it then fails naming the condition): no pass or
+ * fail depends on how fast the machine is, and nothing sleeps.
+ */
+function until<T>(f: () => T | null | undefined | false | Promise<T | null | undefined | false>): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const v = await f();
+      if (!v) throw new Error(`still waiting for ${f.toString()}`);
+      return v;
+    },
+    { timeout: 20_000, interval: 5 },
+  );
 }
+
+/** The note pane once its note is loaded and its editor is up (the editor's code loads lazily). */
+const notePaneReady = () => (document.querySelector('[data-testid="note-pane"] .cm-content') ? $('note-pane') : null);
+const row = (id: string) => document.querySelector<HTMLElement>(`[data-testid="note-item"][data-note-id="${id}"]`);
 
 function start(scenario: Parameters<typeof createFakeApi>[0]['scenario'], count: number) {
   const fake = createFakeApi({ scenario, count, theme: 'light' });
@@ -69,8 +80,9 @@ describe('the app over a fake core', () => {
     expect($('note-list')!.dataset.count).toBe('2000');
     expect($$('note-item').length).toBeLessThan(60);
     $$('note-item')[1]!.click();
-    const title = await until(() => $('note-title') as HTMLInputElement | null);
-    await tick(20);
+    await until(notePaneReady);
+    const title = $('note-title') as HTMLInputElement;
+    expect(title.value).not.toBe('Renamed');
     title.value = 'Renamed';
     title.dispatchEvent(new InputEvent('input', { bubbles: true }));
     expect($('save-state')!.textContent).toBe('Saving…');
@@ -85,9 +97,10 @@ describe('the app over a fake core', () => {
     const fake = start('many', 50);
     await until(() => $$('note-item').length > 0);
     window.dispatchEvent(new KeyboardEvent('keydown', { key: 'n', ctrlKey: true, bubbles: true }));
-    const title = await until(() => $('note-title') as HTMLInputElement | null);
-    await tick(20);
+    await until(notePaneReady);
+    const title = $('note-title') as HTMLInputElement;
     const id = $('note-pane')!.dataset.noteId!;
+    expect(title.value).toBe('');
     title.value = 'Fresh';
     title.dispatchEvent(new InputEvent('input', { bubbles: true }));
     // Switch before the debounce fires: the switch flushes.
@@ -152,5 +165,74 @@ describe('the app over a fake core', () => {
     sw.checked = true;
     sw.dispatchEvent(new Event('change', { bubbles: true }));
     await until(() => $('status-connectivity')!.textContent!.includes('Working offline'));
+  });
+});
+
+describe("another device's changes (notes-changed)", () => {
+  const id = (i: number) => `0190a1b2-c3d4-7e5f-8a9b-${(i + 0x1000).toString(16).padStart(12, '0')}`;
+
+  it('update, add and drop rows in place, without listing every note again', async () => {
+    const fake = start('many', 10);
+    const listNotes = vi.spyOn(fake.api, 'listNotes');
+    await until(() => row(id(3)) && row(id(5)));
+    const changed = row(id(3))!;
+    const other = row(id(5))!;
+    const otherTitle = other.querySelector('[data-testid="note-item-title"]')!.firstChild;
+
+    fake.remote.edit(id(3), { title: 'Edited on the laptop' });
+    await until(() => row(id(3))?.textContent?.includes('Edited on the laptop'));
+    // The same elements: the changed row updated in place, the others untouched.
+    expect(row(id(3))).toBe(changed);
+    expect(row(id(5))).toBe(other);
+    expect(other.querySelector('[data-testid="note-item-title"]')!.firstChild).toBe(otherTitle);
+    // Newest first, under the pinned notes (0 and 7).
+    expect($$('note-item').map((e) => e.dataset.noteId).slice(0, 3)).toEqual([id(0), id(7), id(3)]);
+
+    const created = fake.remote.create('Written on the phone');
+    await until(() => row(created));
+    expect($('note-list')!.dataset.count).toBe('11');
+    fake.remote.delete(id(5));
+    await until(() => !row(id(5)) && $('note-list')!.dataset.count === '10');
+    // The list read at start-up, and none since.
+    expect(listNotes).toHaveBeenCalledTimes(1);
+  });
+
+  it('the open note is read again only when the event names it', async () => {
+    const fake = start('many', 10);
+    await until(() => row(id(2)));
+    row(id(2))!.click();
+    await until(() => notePaneReady()?.dataset.noteId === id(2));
+    const getNote = vi.spyOn(fake.api, 'getNote');
+    const title = $('note-title') as HTMLInputElement;
+    const was = title.value;
+
+    fake.remote.edit(id(4), { title: 'Not the open one' });
+    await until(() => row(id(4))?.textContent?.includes('Not the open one'));
+    expect(getNote).not.toHaveBeenCalled();
+    expect(title.value).toBe(was);
+
+    fake.remote.edit(id(2), { title: 'Renamed elsewhere' });
+    await until(() => ($('note-title') as HTMLInputElement | null)?.value === 'Renamed elsewhere');
+    expect(getNote).toHaveBeenCalledWith(id(2));
+  });
+
+  it('a sync pass turns a pending badge to synced without listing every note again', async () => {
+    const fake = start('many', 10);
+    const listNotes = vi.spyOn(fake.api, 'listNotes');
+    await until(() => row(id(1)));
+    row(id(1))!.click();
+    await until(() => notePaneReady()?.dataset.noteId === id(1));
+    const title = $('note-title') as HTMLInputElement;
+    title.value = 'Sent by the next pass';
+    title.dispatchEvent(new InputEvent('input', { bubbles: true }));
+    title.dispatchEvent(new FocusEvent('blur'));
+    await until(() => row(id(1))?.dataset.sync === 'pending');
+    const pending = row(id(1))!;
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: 's', ctrlKey: true, bubbles: true }));
+    await until(() => row(id(1))?.dataset.sync === 'synced');
+    expect(row(id(1))).toBe(pending);
+    expect($('status-pending')!.textContent).toBe('Nothing pending');
+    // The list read at start-up, and none since.
+    expect(listNotes).toHaveBeenCalledTimes(1);
   });
 });
