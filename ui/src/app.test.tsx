@@ -56,8 +56,13 @@ function until<T>(f: () => T | null | undefined | false | Promise<T | null | und
 const notePaneReady = () => (document.querySelector('[data-testid="note-pane"] .cm-content') ? $('note-pane') : null);
 const row = (id: string) => document.querySelector<HTMLElement>(`[data-testid="note-item"][data-note-id="${id}"]`);
 
-function start(scenario: Parameters<typeof createFakeApi>[0]['scenario'], count: number) {
+function start(
+  scenario: Parameters<typeof createFakeApi>[0]['scenario'],
+  count: number,
+  before?: (fake: ReturnType<typeof createFakeApi>) => void,
+) {
   const fake = createFakeApi({ scenario, count, theme: 'light' });
+  before?.(fake);
   const root = document.createElement('div');
   document.body.appendChild(root);
   dispose = render(() => <App api={fake.api} />, root);
@@ -165,6 +170,30 @@ describe('the app over a fake core', () => {
     sw.checked = true;
     sw.dispatchEvent(new Event('change', { bubbles: true }));
     await until(() => $('status-connectivity')!.textContent!.includes('Working offline'));
+  });
+});
+
+describe('settings', () => {
+  it("applies the core's theme once it answers, shows the account, and writes a new theme back", async () => {
+    // The theme painted from the cache stays until the core's setting is known.
+    document.documentElement.dataset.theme = 'cached';
+    let answer!: () => void;
+    const fake = start('many', 5, (f) => {
+      const real = f.api.getSettings;
+      vi.spyOn(f.api, 'getSettings').mockImplementationOnce(() => new Promise((r) => (answer = () => r(real()))));
+    });
+    await until(() => $$('note-item').length > 0 && answer);
+    expect(document.documentElement.dataset.theme).toBe('cached');
+    answer();
+    await until(() => document.documentElement.dataset.theme === 'light');
+    expect(localStorage.getItem('outpost.theme')).toBe('light');
+    $('settings-button')!.click();
+    // The dialog is in a portal: it reaches the state through the context all the same.
+    await until(() => $('account-username')?.textContent === 'ada');
+    expect(($('strategy-auto_merge') as HTMLInputElement).checked).toBe(true);
+    $('theme-dark')!.click();
+    await until(() => document.documentElement.dataset.theme === 'dark');
+    expect(await fake.api.getSettings()).toEqual({ theme: 'dark' });
   });
 });
 
