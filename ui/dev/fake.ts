@@ -127,7 +127,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     if (first) notes.set(first.id, { ...first, title: 'A 1 MB note', body: para.repeat(Math.floor(1_000_000 / para.length)) });
   }
   const listeners = new Set<(s: SyncStatus) => void>();
-  const changeListeners = new Set<(ids: string[]) => void>();
+  const changeListeners = new Set<(ids: string[], all: boolean) => void>();
   let settings: Settings = { theme: opts.theme };
   let appStrategy: Strategy = 'auto_merge';
   const noteStrategy = new Map<string, Strategy>();
@@ -225,9 +225,9 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     for (const l of listeners) l(status);
   }
 
-  function notesChanged(ids: string[]) {
-    if (ids.length === 0) return;
-    for (const l of changeListeners) l(ids);
+  function notesChanged(ids: string[], all = false) {
+    if (ids.length === 0 && !all) return;
+    for (const l of changeListeners) l(ids, all);
   }
 
   function pendingCount() {
@@ -448,6 +448,15 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       const t = Date.now();
       for (const n of notes.values()) if (!n.deleted) notes.set(n.id, { ...n, updated_at: t });
       notesChanged([...notes.keys()]);
+    },
+    /** The shell fell behind the engine: it says every note may have changed. */
+    lagged(change: () => void) {
+      change();
+      notesChanged([], true);
+    },
+    /** Change a note without announcing it (the event that named it was lost). */
+    quietly(id: string, patch: Partial<Pick<Note, 'title' | 'body'>>) {
+      notes.set(id, { ...find(id), ...patch, updated_at: Date.now() });
     },
   };
 

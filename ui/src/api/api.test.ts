@@ -122,8 +122,14 @@ describe('the IPC contract', () => {
     await tauriApi.onNotesChanged(cb);
     const call = listen.mock.calls.find((c) => c[0] === 'notes-changed');
     expect(call).toBeDefined();
-    (call![1] as (e: { payload: unknown }) => void)({ payload: { ids: ['n1', 'n2'] } });
-    expect(cb).toHaveBeenCalledWith(['n1', 'n2']);
+    const handler = call![1] as (e: { payload: unknown }) => void;
+    handler({ payload: { ids: ['n1', 'n2'], all: false } });
+    expect(cb).toHaveBeenLastCalledWith(['n1', 'n2'], false);
+    // The shell fell behind: it cannot say which.
+    handler({ payload: { ids: [], all: true } });
+    expect(cb).toHaveBeenLastCalledWith([], true);
+    handler({ payload: { ids: ['n3'] } });
+    expect(cb).toHaveBeenLastCalledWith(['n3'], false);
   });
 
   it('narrows what Rust types as plain strings', async () => {

@@ -111,7 +111,8 @@ export const tauriApi: Api = {
     await run(commands.setSettings(settings));
   },
   onSyncStatus: async (cb) => listen<SyncStatus_Serialize>('sync-status', (e) => cb(toSyncStatus(e.payload))),
-  onNotesChanged: async (cb) => listen<{ ids: string[] }>('notes-changed', (e) => cb(e.payload.ids)),
+  onNotesChanged: async (cb) =>
+    listen<{ ids: string[]; all?: boolean }>('notes-changed', (e) => cb(e.payload.ids, e.payload.all ?? false)),
   // With a JS listener on close-requested, Tauri leaves closing to the page:
   // save, then destroy the window (`core:window:allow-destroy`). Should that
   // permission be missing, stop listening so the next click closes natively

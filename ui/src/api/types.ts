@@ -180,8 +180,12 @@ export interface Api {
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<void>;
   onSyncStatus(cb: (s: SyncStatus) => void): Promise<Unlisten>;
-  /** A sync pass wrote these notes (pulled, merged, or changed their sync state). */
-  onNotesChanged(cb: (ids: string[]) => void): Promise<Unlisten>;
+  /**
+   * A sync pass wrote these notes (pulled, merged, or changed their sync
+   * state). `all`: the shell fell behind and cannot say which (`ids` is
+   * then empty): every note may have changed.
+   */
+  onNotesChanged(cb: (ids: string[], all: boolean) => void): Promise<Unlisten>;
   /**
    * Run `flush` before the window closes (unsaved edits). Optional: the
    * fake harness has no window.

@@ -111,6 +111,22 @@ describe('notes-changed patches the list store', () => {
     expect(noteSummaries).not.toHaveBeenCalled();
   });
 
+  it('reads the whole list, and the open note, when the shell fell behind and cannot say which', async () => {
+    const { fake, app, listNotes, noteSummaries, getNote } = await start();
+    await app.editor.open(id(2));
+    getNote.mockClear();
+    fake.remote.lagged(() => {
+      fake.remote.quietly(id(2), { body: 'lost event, open note' });
+      fake.remote.quietly(id(6), { title: 'lost event, other note' });
+    });
+    await app.sync.settled();
+    expect(noteSummaries).not.toHaveBeenCalled();
+    expect(listNotes).toHaveBeenCalledTimes(2);
+    expect(line(app, id(6))!.title).toBe('lost event, other note');
+    expect(getNote).toHaveBeenCalledWith(id(2));
+    expect(app.editor.current()!.note.body).toBe('lost event, open note');
+  });
+
   it('falls back to the whole list when the lines cannot be read one by one', async () => {
     const { fake, app, listNotes, noteSummaries } = await start();
     noteSummaries.mockRejectedValueOnce(new Error('no such command'));

@@ -46,25 +46,30 @@ export function createSync(api: Api, { ui, notes, editor, conflicts, account }: 
   // being handled are taken together, and in order, so an older answer
   // never lands after a newer one.
   const queued = new Set<string>();
+  // The shell fell behind and could not say which notes changed.
+  let queuedAll = false;
   let draining: Promise<void> | null = null;
 
-  function onNotesChanged(ids: readonly string[]): void {
+  function onNotesChanged(ids: readonly string[], all: boolean): void {
     for (const id of ids) queued.add(id);
+    queuedAll ||= all;
     draining ??= drain().finally(() => (draining = null));
   }
 
   async function drain(): Promise<void> {
-    while (queued.size > 0) {
+    while (queued.size > 0 || queuedAll) {
       const ids = [...queued];
+      const all = queuedAll;
       queued.clear();
-      await applyChanged(ids);
+      queuedAll = false;
+      await applyChanged(ids, all);
     }
   }
 
-  async function applyChanged(ids: string[]): Promise<void> {
+  async function applyChanged(ids: string[], all: boolean): Promise<void> {
     const open = editor.current()?.note.id;
-    const reread = open !== undefined && ids.includes(open) ? editor.reread(open) : null;
-    if (ids.length > RELIST_OVER) {
+    const reread = open !== undefined && (all || ids.includes(open)) ? editor.reread(open) : null;
+    if (all || ids.length > RELIST_OVER) {
       await notes.reload();
     } else {
       try {
