@@ -13,8 +13,9 @@
 //! - `wire`: request bodies in, responses out, in JSON or postcard.
 //! - `auth`: auth-key hashing, bearer tokens (stored as SHA-256), the
 //!   `AuthUser` extractor that scopes a request to one user, rate limits.
-//! - [`backend`]: the storage trait and its SQLite and PostgreSQL
-//!   implementations; all SQL is there. Migrations in `migrations/<backend>`.
+//! - [`backend`]: the storage trait and its implementation, written once
+//!   over SQLite and PostgreSQL, with each database's file holding only
+//!   what differs; all SQL is there. Migrations in `migrations/<backend>`.
 //! - `error`: [`ApiError`], the one place failures become responses.
 //! - `metrics`: Prometheus counters for `GET /metrics`.
 //!
