@@ -226,7 +226,6 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
   }
 
   function notesChanged(ids: string[], all = false) {
-    if (ids.length === 0 && !all) return;
     for (const l of changeListeners) l(ids, all);
   }
 
@@ -253,7 +252,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       sent.push(n.id);
     }
     // Like the engine: the notes it wrote first, then the pass's status.
-    notesChanged(sent);
+    if (sent.length > 0) notesChanged(sent);
     emit({ phase: 'idle', progress: null, pending: 0, last_success_ms: Date.now(), last_error: null, next_retry_ms: null });
     passRunning = false;
   }
@@ -454,6 +453,8 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       change();
       notesChanged([], true);
     },
+    /** An event as the shell sends it, whatever it says. */
+    announce: notesChanged,
     /** Change a note without announcing it (the event that named it was lost). */
     quietly(id: string, patch: Partial<Pick<Note, 'title' | 'body'>>) {
       notes.set(id, { ...find(id), ...patch, updated_at: Date.now() });

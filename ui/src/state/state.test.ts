@@ -103,6 +103,18 @@ describe('notes-changed patches the list store', () => {
     expect(line(app, id(2))!.title).toBe('two, again');
   });
 
+  it('an event naming nothing reads nothing, and the next one is still handled', async () => {
+    const { fake, app, listNotes, noteSummaries } = await start();
+    fake.remote.announce([]);
+    await app.sync.settled();
+    expect(noteSummaries).not.toHaveBeenCalled();
+    fake.remote.edit(id(1), { title: 'after' });
+    await app.sync.settled();
+    expect(noteSummaries).toHaveBeenCalledWith([id(1)]);
+    expect(line(app, id(1))!.title).toBe('after');
+    expect(listNotes).toHaveBeenCalledTimes(1);
+  });
+
   it('reads the whole list once when an event names more than 200 notes', async () => {
     const { fake, app, listNotes, noteSummaries } = await start(300);
     fake.remote.touchAll();

@@ -53,16 +53,22 @@ export function createSync(api: Api, { ui, notes, editor, conflicts, account }: 
   function onNotesChanged(ids: readonly string[], all: boolean): void {
     for (const id of ids) queued.add(id);
     queuedAll ||= all;
-    draining ??= drain().finally(() => (draining = null));
+    if (draining || (queued.size === 0 && !queuedAll)) return;
+    draining = drain();
   }
 
   async function drain(): Promise<void> {
-    while (queued.size > 0 || queuedAll) {
-      const ids = [...queued];
-      const all = queuedAll;
-      queued.clear();
-      queuedAll = false;
-      await applyChanged(ids, all);
+    try {
+      while (queued.size > 0 || queuedAll) {
+        const ids = [...queued];
+        const all = queuedAll;
+        queued.clear();
+        queuedAll = false;
+        await applyChanged(ids, all);
+      }
+    } finally {
+      // In the same turn as the last check: an event from now on starts a new drain.
+      draining = null;
     }
   }
 
@@ -125,13 +131,13 @@ export function createSync(api: Api, { ui, notes, editor, conflicts, account }: 
 
   /** Listen to the engine, then ask where it stands; returns how to stop listening. */
   async function start(): Promise<() => void> {
-    const quiet = (e: unknown) => {
+    const unheard = (e: unknown) => {
       ui.toastError(e);
       return () => undefined;
     };
     const [offStatus, offChanges] = await Promise.all([
-      api.onSyncStatus(onStatus).catch(quiet),
-      api.onNotesChanged(onNotesChanged).catch(quiet),
+      api.onSyncStatus(onStatus).catch(unheard),
+      api.onNotesChanged(onNotesChanged).catch(unheard),
     ]);
     try {
       onStatus(await api.syncStatus());
