@@ -44,7 +44,7 @@ export function App(props: { api: Api }) {
 }
 
 function Workspace() {
-  const { ui, notes, editor, sync, account, init } = useApp();
+  const { ui, notes, editor, conflicts, sync, account, init } = useApp();
   const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
   const mod = isMac ? '⌘' : 'Ctrl+';
   let search!: HTMLInputElement;
@@ -86,7 +86,7 @@ function Workspace() {
         if (ui.networkOpen()) ui.setNetworkOpen(false);
         else if (ui.helpOpen()) ui.setHelpOpen(false);
         else if (ui.settingsOpen()) ui.setSettingsOpen(false);
-        else if (editor.conflictScreen()) editor.closeConflict();
+        else if (conflicts.screen()) conflicts.close();
         else if (target === search && search.value) notes.setQuery('');
         else return false;
         return true;
@@ -176,7 +176,7 @@ function Workspace() {
             />
           }
         >
-          <Match when={editor.conflictScreen()} keyed>
+          <Match when={conflicts.screen()} keyed>
             {(screen) => <ConflictPane screen={screen} />}
           </Match>
           <Match when={!editor.selectedId()}>

@@ -8,7 +8,7 @@ import { Editor, type EditorHandle } from './editor/LazyEditor';
 import { IconClose } from './icons';
 
 export function ConflictPane(props: { screen: ConflictScreen }) {
-  const { ui, editor, conflicts } = useApp();
+  const { ui, conflicts } = useApp();
   const c = () => props.screen.conflict;
   const model = createMemo(() => conflictModel(c()));
   const [editing, setEditing] = createSignal(false);
@@ -57,7 +57,7 @@ export function ConflictPane(props: { screen: ConflictScreen }) {
             {model().reassurance}
           </p>
         </div>
-        <button type="button" class="icon-btn" aria-label="Close the conflict view" onClick={() => editor.closeConflict()}>
+        <button type="button" class="icon-btn" aria-label="Close the conflict view" onClick={() => conflicts.close()}>
           <IconClose />
         </button>
       </header>

@@ -1,14 +1,21 @@
-// Conflicts: the open ones (read again when the engine's count moves), and
-// settling one from the conflict view.
-import { type Accessor, createResource } from 'solid-js';
-import type { Api, ConflictView, Resolution } from '../api/types';
+// Conflicts: the open ones (read again when the engine's count moves), the
+// conflict view of one, and settling it there.
+import { type Accessor, batch, createResource, createSignal } from 'solid-js';
+import type { Api, ConflictView, Note, Resolution } from '../api/types';
 import type { EditorState } from './editor';
 import type { UiState } from './ui';
+
+export interface ConflictScreen {
+  conflict: ConflictView;
+  /** The note as it is now: its body is the merged text with markers. */
+  note: Note;
+}
 
 export type ConflictsState = ReturnType<typeof createConflicts>;
 
 /** `started` holds the first read back until the app starts (the list goes first). */
 export function createConflicts(api: Api, ui: UiState, editor: EditorState, started: Accessor<boolean>) {
+  const [screen, setScreen] = createSignal<ConflictScreen | null>(null);
   const [list, { refetch, mutate }] = createResource(
     started,
     async (): Promise<ConflictView[]> => {
@@ -29,7 +36,13 @@ export function createConflicts(api: Api, ui: UiState, editor: EditorState, star
 
   async function open(c: ConflictView): Promise<void> {
     try {
-      await editor.showConflict(c);
+      const prev = editor.selectedId();
+      if (prev) await editor.flush(prev);
+      const note = await api.getNote(c.note_id);
+      batch(() => {
+        editor.show(note);
+        setScreen({ conflict: c, note });
+      });
     } catch (e) {
       ui.toastError(e);
     }
@@ -45,8 +58,11 @@ export function createConflicts(api: Api, ui: UiState, editor: EditorState, star
   async function resolve(id: number, resolution: Resolution): Promise<boolean> {
     try {
       const note = await api.resolveConflict(id, resolution);
-      mutate((cs) => cs.filter((c) => c.id !== id));
-      editor.showResolved(note);
+      batch(() => {
+        setScreen(null);
+        mutate((cs) => cs.filter((c) => c.id !== id));
+        editor.showResolved(note);
+      });
       ui.toast('Conflict resolved. The result syncs like any edit.');
       void refresh();
       return true;
@@ -59,6 +75,9 @@ export function createConflicts(api: Api, ui: UiState, editor: EditorState, star
   return {
     /** The open conflicts (what was last read; never suspends). */
     list: (): ConflictView[] => list.latest,
+    /** The conflict view, when it shows. */
+    screen,
+    close: () => setScreen(null),
     refresh,
     open,
     openForNote,

@@ -2,7 +2,7 @@
 // sync or a merge changed without clobbering text that is not saved yet.
 import { batch, createSignal } from 'solid-js';
 import { toApiError } from '../api/errors';
-import type { Api, ConflictView, Note, NotePatch, Strategy } from '../api/types';
+import type { Api, Note, NotePatch, Strategy } from '../api/types';
 import { Autosaver, type SaveState } from '../lib/autosave';
 import type { NotesState } from './notes';
 import { loadPreviewIds, saveLastNote, savePreviewIds } from './persist';
@@ -14,18 +14,13 @@ export interface LoadedNote {
   version: number;
 }
 
-export interface ConflictScreen {
-  conflict: ConflictView;
-  /** The note as it is now: its body is the merged text with markers. */
-  note: Note;
-}
-
 export type EditorState = ReturnType<typeof createEditor>;
 
 /** A note that opens faster than this shows no "Opening…" at all. */
 const SLOW_OPEN_MS = 150;
 
-export function createEditor(api: Api, ui: UiState, notes: NotesState) {
+/** `leaving` is called when another note (or none) is opened: the conflict view closes. */
+export function createEditor(api: Api, ui: UiState, notes: NotesState, leaving: () => void) {
   const [selectedId, setSelectedId] = createSignal<string | null>(null);
   const [current, setCurrent] = createSignal<LoadedNote | null>(null);
   const [loading, setLoading] = createSignal(false);
@@ -33,7 +28,6 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState) {
   const [saveError, setSaveError] = createSignal<string | null>(null);
   const [strategy, setStrategy] = createSignal<Strategy | null>(null);
   const [previewIds, setPreviewIds] = createSignal<Set<string>>(loadPreviewIds());
-  const [conflictScreen, setConflictScreen] = createSignal<ConflictScreen | null>(null);
 
   // The version each open editor started from (stamp and body). A save
   // names it, so a note that a sync changed underneath is merged with the
@@ -110,7 +104,7 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState) {
     if (prev && prev !== id) void autosaver.flush(prev);
     batch(() => {
       setSelectedId(id);
-      setConflictScreen(null);
+      leaving();
       setSaveState(id ? autosaver.state(id) : 'saved');
       setSaveError(null);
       if (!id) setCurrent(null);
@@ -219,23 +213,21 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState) {
     savePreviewIds(next);
   }
 
-  /** The conflict view of its note (what is typed in the note being left is saved first). */
-  async function showConflict(conflict: ConflictView): Promise<void> {
-    const prev = selectedId();
-    if (prev) await autosaver.flush(prev);
-    const n = await api.getNote(conflict.note_id);
+  /**
+   * Show `note` without the usual switch (the conflict view shows it): what
+   * is typed in the note being left must be saved first (`flush`).
+   */
+  function show(note: Note): void {
     ++loadSeq;
     batch(() => {
-      setSelectedId(conflict.note_id);
-      load(n);
-      setConflictScreen({ conflict, note: n });
+      setSelectedId(note.id);
+      load(note);
     });
   }
 
   /** A conflict was settled with `note`: show the result, or nothing if it was deleted. */
   function showResolved(note: Note): void {
     batch(() => {
-      setConflictScreen(null);
       if (!note.deleted) {
         notes.upsert(note);
         load(note);
@@ -255,7 +247,6 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState) {
     saveState,
     saveError,
     strategy,
-    conflictScreen,
     open,
     create,
     reread,
@@ -276,8 +267,7 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState) {
     pendingTitle: (id: string): string | undefined => autosaver.pendingPatch(id)?.title,
     isPreview: (id: string): boolean => previewIds().has(id),
     togglePreview,
-    showConflict,
-    closeConflict: () => setConflictScreen(null),
+    show,
     showResolved,
     dispose: () => autosaver.dispose(),
   };

@@ -13,8 +13,8 @@ import { createSync } from './sync';
 import { createUi } from './ui';
 
 export type { AccountState } from './account';
-export type { ConflictsState } from './conflicts';
-export type { ConflictScreen, EditorState, LoadedNote } from './editor';
+export type { ConflictScreen, ConflictsState } from './conflicts';
+export type { EditorState, LoadedNote } from './editor';
 export type { NotesState } from './notes';
 export type { SyncState } from './sync';
 export type { UiState } from './ui';
@@ -27,7 +27,8 @@ export function createAppState(api: Api) {
   const [started, setStarted] = createSignal(false);
   const ui = createUi();
   const notes = createNotes(api, ui);
-  const editor = createEditor(api, ui, notes);
+  // The conflict view closes when another note opens (`conflicts` is made just below).
+  const editor = createEditor(api, ui, notes, () => conflicts.close());
   const conflicts = createConflicts(api, ui, editor, started);
   const account = createAccount(
     api,
