@@ -1016,7 +1016,7 @@ async fn no_secret_reaches_the_log_or_the_database_on_sqlite() {
 /// only when the tests are built to run (see `build.rs`).
 async fn pg_url(group: &str) -> String {
     let Some(url) = std::env::var("OUTPOST_TEST_PG_URL").ok().filter(|u| !u.is_empty()) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
             panic!("{group}: PostgreSQL tests cannot run: OUTPOST_TEST_PG_URL is unset (CI=true makes this a failure)");
         }
         panic!(
