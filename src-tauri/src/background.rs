@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use outpost_core::account::{self, Session};
 use outpost_core::keys::KeyStore;
-use outpost_core::remote::Remote;
 use outpost_core::sync::{sync_once, SyncReport};
 use outpost_core::Vault;
 
@@ -17,10 +17,9 @@ use outpost_core::Vault;
 /// and unanswered pushes are re-sent next time under the same op ids.
 pub async fn one_pass(data_dir: &Path, keys: &dyn KeyStore, budget: Duration) -> outpost_core::Result<SyncReport> {
     let mut vault = Vault::open(data_dir, keys)?;
-    let (Some(account), Some(token)) = (vault.account()?, vault.session_token()?) else {
-        return Ok(SyncReport::default()); // local only: nothing to do
+    let Session::Active { remote, .. } = account::session(&vault)? else {
+        return Ok(SyncReport::default()); // local only, or logged out: nothing to do
     };
-    let remote = Remote::new(&account.server)?.with_token(token);
     match tokio::time::timeout(budget, sync_once(&mut vault, &remote)).await {
         Ok(report) => report,
         Err(_) => Err(outpost_core::Error::Invalid(format!(

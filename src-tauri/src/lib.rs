@@ -24,6 +24,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             notes::list_notes,
+            notes::note_summaries,
             notes::search_notes,
             notes::get_note,
             notes::create_note,
@@ -47,6 +48,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             app::set_settings,
         ])
         .typ::<outpost_core::engine::SyncStatus>()
+        .typ::<state::NotesChangedEvent>()
         .dangerously_cast_bigints_to_number()
 }
 

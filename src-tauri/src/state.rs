@@ -3,15 +3,16 @@
 //! account is signed in. Everything else lives in the core.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
-use outpost_core::engine::{Engine, EngineOptions};
+use outpost_core::account::Session;
+use outpost_core::engine::{Engine, EngineOptions, NotesChanged, SyncStatus};
 use outpost_core::keys::{KeyStore, KeyringStore, PassphraseStore};
-use outpost_core::remote::Remote;
-use outpost_core::sync::SharedVault;
-use outpost_core::Vault;
+use outpost_core::{SharedVault, Vault};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
 
 use crate::error::{IpcError, IpcResult};
 
@@ -22,6 +23,21 @@ pub const PASSPHRASE_ENV: &str = "OUTPOST_PASSPHRASE";
 pub const DATA_DIR_ENV: &str = "OUTPOST_DATA_DIR";
 /// The sync server offered in Settings (the run command's embedded server).
 pub const SERVER_ENV: &str = "OUTPOST_SERVER_URL";
+
+/// The event that carries the engine's [`SyncStatus`].
+pub const SYNC_STATUS_EVENT: &str = "sync-status";
+/// The event that carries a [`NotesChangedEvent`].
+pub const NOTES_CHANGED_EVENT: &str = "notes-changed";
+
+/// Notes a sync pass changed on this device (pulled, merged, acknowledged,
+/// failed): the UI re-reads these (`note_summaries`, and the open note if
+/// it is among them). `all` when the shell fell behind and cannot say
+/// which: re-read everything.
+#[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
+pub struct NotesChangedEvent {
+    pub ids: Vec<Uuid>,
+    pub all: bool,
+}
 
 /// Why the store is not open yet.
 #[derive(Debug, Clone, Serialize, specta::Type, PartialEq, Eq)]
@@ -58,7 +74,7 @@ struct Opened {
 impl Opened {
     fn open(dir: &Path, keys: Arc<dyn KeyStore + Send + Sync>) -> outpost_core::Result<Self> {
         let vault = Vault::open(dir, keys.as_ref())?;
-        Ok(Self { vault: Arc::new(Mutex::new(vault)), keys })
+        Ok(Self { vault: SharedVault::new(vault), keys })
     }
 }
 
@@ -157,11 +173,11 @@ impl AppState {
     }
 
     /// Run `f` on the vault, holding it only for that (never across I/O
-    /// with the network).
+    /// with the network), off the async workers: commands are async, and a
+    /// save's fsync or a pulled page the engine is applying should not
+    /// hold up the runtime's other tasks.
     pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> outpost_core::Result<T>) -> IpcResult<T> {
-        let vault = self.vault()?;
-        let mut guard = outpost_core::sync::lock(&vault);
-        Ok(f(&mut guard)?)
+        Ok(self.vault()?.with(f)?)
     }
 
     /// A local change happened: wake the engine (debounced there).
@@ -179,30 +195,15 @@ impl AppState {
     /// its status to the UI as `sync-status` events.
     pub async fn start_engine(&self, app: &AppHandle) -> IpcResult<bool> {
         let vault = self.vault()?;
-        let (account, token) = {
-            let v = outpost_core::sync::lock(&vault);
-            (v.account()?, v.session_token()?)
-        };
-        let (Some(account), Some(token)) = (account, token) else { return Ok(false) };
+        let session = outpost_core::account::session(&vault.lock())?;
+        let Session::Active { remote, .. } = session else { return Ok(false) };
         let mut slot = self.engine.lock().await;
         if slot.is_some() {
             return Ok(true);
         }
-        let remote = Remote::new(&account.server)?.with_token(token);
         let engine = Engine::start(vault, remote, &self.data_dir, EngineOptions::default())?;
-        let mut status = engine.status();
-        let app = app.clone();
-        tauri::async_runtime::spawn(async move {
-            loop {
-                let now = status.borrow_and_update().clone();
-                if let Err(e) = app.emit("sync-status", now) {
-                    tracing::warn!(error = %e, "could not send the sync status to the window");
-                }
-                if status.changed().await.is_err() {
-                    break; // the engine stopped
-                }
-            }
-        });
+        forward_status(app.clone(), engine.status());
+        forward_notes_changed(app.clone(), engine.notes_changed());
         *slot = Some(engine);
         Ok(true)
     }
@@ -219,7 +220,7 @@ impl AppState {
         self.stop_engine().await;
         let opened = self.opened()?;
         {
-            let v = outpost_core::sync::lock(&opened.vault);
+            let v = opened.vault.lock();
             if v.has_key(&key) {
                 return Ok(opened.vault.clone());
             }
@@ -236,10 +237,43 @@ impl AppState {
         drop(opened.vault);
         set_aside(&self.data_dir)?;
         let vault = Vault::open_for_account(&self.data_dir, opened.keys.as_ref(), key)?;
-        let vault = Arc::new(Mutex::new(vault));
+        let vault = SharedVault::new(vault);
         *write(&self.open) = Some(Opened { vault: vault.clone(), keys: opened.keys });
         Ok(vault)
     }
+}
+
+/// The engine's status, to the window as `sync-status` events.
+fn forward_status(app: AppHandle, mut status: watch::Receiver<SyncStatus>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let now = status.borrow_and_update().clone();
+            if let Err(e) = app.emit(SYNC_STATUS_EVENT, now) {
+                tracing::warn!(error = %e, "could not send the sync status to the window");
+            }
+            if status.changed().await.is_err() {
+                break; // the engine stopped
+            }
+        }
+    });
+}
+
+/// Notes a sync pass changed, to the window as `notes-changed` events, so
+/// it re-reads those instead of its whole list.
+fn forward_notes_changed(app: AppHandle, mut changed: broadcast::Receiver<NotesChanged>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let event = match changed.recv().await {
+                Ok(c) => NotesChangedEvent { ids: c.ids, all: false },
+                // Fell behind: which notes is unknown, so all of them.
+                Err(broadcast::error::RecvError::Lagged(_)) => NotesChangedEvent { ids: Vec::new(), all: true },
+                Err(broadcast::error::RecvError::Closed) => break, // the engine stopped
+            };
+            if let Err(e) = app.emit(NOTES_CHANGED_EVENT, event) {
+                tracing::warn!(error = %e, "could not tell the window which notes changed");
+            }
+        }
+    });
 }
 
 /// Move an empty store's files aside (kept, never deleted).

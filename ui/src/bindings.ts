@@ -8,6 +8,11 @@ import { invoke as __TAURI_INVOKE } from "@tauri-apps/api/core";
 /** Commands */
 export const commands = {
 	listNotes: () => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("list_notes")),
+	/**
+	 *  The live notes among `ids`, as the list shows them; the ids left out are
+	 *  deleted or gone. What the UI re-reads on `notes-changed`.
+	 */
+	noteSummaries: (ids: string[]) => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("note_summaries", { ids })),
 	searchNotes: (query: string) => typedError<SearchHit[], IpcError>(__TAURI_INVOKE("search_notes", { query })),
 	getNote: (id: string) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("get_note", { id })),
 	createNote: (draft: NoteDraft_Deserialize) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("create_note", { draft })),
@@ -36,7 +41,7 @@ export const commands = {
 	 *  The testers' switch: online, offline, or a simulated bad network. It is
 	 *  written to the control file too, so `outpost net` and the app agree.
 	 */
-	setNetwork: (mode: NetworkMode) => typedError<null, IpcError>(__TAURI_INVOKE("set_network", { mode })),
+	setNetwork: (mode: NetMode_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_network", { mode })),
 	accountInfo: () => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("account_info")),
 	/**
 	 *  Make this store an account on `server_url`; its notes go up at once.
@@ -167,15 +172,52 @@ export type LogOutReport = {
 	pending: number,
 };
 
-/**
- *  The TypeScript shape of [`NetMode`] in the app's bindings (the same
- *  serde form: `{"mode":"flaky","drop":0.25,"latency_ms":200}`).
- */
-export type NetModeShape = { mode: "online" } | { mode: "offline" } | { mode: "flaky"; drop: number | null; latency_ms: number };
+export type ModeName = "online" | "offline" | "flaky";
 
-/**  The network switch as the UI sends it (the control file's form). */
-export type NetworkMode = { mode: "online" } | { mode: "offline" } | 
-/**  `drop` from 0 to 1, `latency_ms` up to 60,000. */
+/**
+ *  How the network behaves for a [`crate::remote::Remote`] that has a
+ *  [`NetControl`] attached.
+ * 
+ *  The one definition of the mode's shape: the control file, the app's
+ *  network switch (IPC) and the status all use this serde form
+ *  (`{"mode":"flaky","drop":0.25,"latency_ms":200}`), and every way in
+ *  goes through the same checks (`RawMode`).
+ */
+export type NetMode = NetMode_Serialize | NetMode_Deserialize;
+
+/**
+ *  How the network behaves for a [`crate::remote::Remote`] that has a
+ *  [`NetControl`] attached.
+ * 
+ *  The one definition of the mode's shape: the control file, the app's
+ *  network switch (IPC) and the status all use this serde form
+ *  (`{"mode":"flaky","drop":0.25,"latency_ms":200}`), and every way in
+ *  goes through the same checks (`RawMode`).
+ */
+export type NetMode_Deserialize = RawMode_Deserialize;
+
+/**
+ *  How the network behaves for a [`crate::remote::Remote`] that has a
+ *  [`NetControl`] attached.
+ * 
+ *  The one definition of the mode's shape: the control file, the app's
+ *  network switch (IPC) and the status all use this serde form
+ *  (`{"mode":"flaky","drop":0.25,"latency_ms":200}`), and every way in
+ *  goes through the same checks (`RawMode`).
+ */
+export type NetMode_Serialize = 
+/**  The real network, untouched. */
+{ mode: "online" } | 
+/**
+ *  Nothing leaves the device: every request fails at once with
+ *  `RemoteError::Offline`.
+ */
+{ mode: "offline" } | 
+/**
+ *  Every request waits `latency_ms` first, and fails with probability
+ *  `drop` (0 to 1): either before it is sent, or after the server
+ *  answered, with the answer lost.
+ */
 { mode: "flaky"; drop: number | null; latency_ms: number };
 
 /**  A decrypted note. */
@@ -264,6 +306,17 @@ export type Note_Serialize = {
 	sync: SyncBadge,
 };
 
+/**
+ *  Notes a sync pass changed on this device (pulled, merged, acknowledged,
+ *  failed): the UI re-reads these (`note_summaries`, and the open note if
+ *  it is among them). `all` when the shell fell behind and cannot say
+ *  which: re-read everything.
+ */
+export type NotesChangedEvent = {
+	ids: string[],
+	all: boolean,
+};
+
 /**  What the engine is doing. */
 export type Phase = 
 /**  Nothing to do, or switched offline. */
@@ -291,6 +344,35 @@ export type Phase =
 export type Progress = {
 	done: number,
 	total: number,
+};
+
+/**
+ *  The file as written, flat, so serde reports every mistake with its
+ *  line and column (an internally tagged enum buffers the object first and
+ *  loses them) and refuses fields that do not belong.
+ */
+export type RawMode = RawMode_Serialize | RawMode_Deserialize;
+
+/**
+ *  The file as written, flat, so serde reports every mistake with its
+ *  line and column (an internally tagged enum buffers the object first and
+ *  loses them) and refuses fields that do not belong.
+ */
+export type RawMode_Deserialize = {
+	mode: ModeName,
+	drop?: number | null,
+	latency_ms?: number | null,
+};
+
+/**
+ *  The file as written, flat, so serde reports every mistake with its
+ *  line and column (an internally tagged enum buffers the object first and
+ *  loses them) and refuses fields that do not belong.
+ */
+export type RawMode_Serialize = {
+	mode: ModeName,
+	drop: number | null,
+	latency_ms: number | null,
 };
 
 /**  How the user settles a conflict. */
@@ -350,7 +432,7 @@ export type SyncStatus = SyncStatus_Serialize | SyncStatus_Deserialize;
  */
 export type SyncStatus_Deserialize = {
 	connectivity: Connectivity,
-	net_mode: NetModeShape,
+	net_mode: NetMode_Deserialize,
 	phase: Phase,
 	/**  Outbox entries waiting to be sent. */
 	pending: number,
@@ -377,7 +459,7 @@ export type SyncStatus_Deserialize = {
  */
 export type SyncStatus_Serialize = {
 	connectivity: Connectivity,
-	net_mode: NetModeShape,
+	net_mode: NetMode_Serialize,
 	phase: Phase,
 	/**  Outbox entries waiting to be sent. */
 	pending: number,

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -22,7 +21,7 @@ use outpost_core::engine::{Engine, EngineOptions, Phase, SyncStatus};
 use outpost_core::keys::{KdfParams, MemoryStore};
 use outpost_core::net::NetMode;
 use outpost_core::remote::Remote;
-use outpost_core::sync::{lock, SharedVault};
+use outpost_core::SharedVault;
 use outpost_core::{NotePatch, Vault};
 use tokio::runtime::Runtime;
 
@@ -95,7 +94,7 @@ async fn device(url: &str, user: &str, join: Option<&Device>) -> Device {
             (v, remote.with_token(token))
         }
     };
-    Device { vault: Arc::new(Mutex::new(vault)), remote, dir }
+    Device { vault: SharedVault::new(vault), remote, dir }
 }
 
 fn start(rt: &Runtime, d: &Device, opts: EngineOptions) -> Engine {
@@ -118,7 +117,7 @@ fn wait_status(rt: &Runtime, e: &Engine, what: &str, pred: impl Fn(&SyncStatus) 
 fn wait_body(d: &Device, id: uuid::Uuid, body: &str) {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        if lock(&d.vault).get(id).is_ok_and(|n| n.body == body) {
+        if d.vault.lock().get(id).is_ok_and(|n| n.body == body) {
             return;
         }
         assert!(Instant::now() < deadline, "the other device never got {id}");
@@ -129,13 +128,13 @@ fn wait_body(d: &Device, id: uuid::Uuid, body: &str) {
 fn reconnect_flush(rt: &Runtime, a: &Device, b: &Device, edits: usize) {
     let opts = EngineOptions { interval: Duration::from_secs(3600), ..EngineOptions::default() };
     let (ea, eb) = (start(rt, a, opts.clone()), start(rt, b, opts));
-    seed_notes(&mut lock(&a.vault), edits, 2048);
+    seed_notes(&mut a.vault.lock(), edits, 2048);
     let t = Instant::now();
     ea.local_change();
-    let last = lock(&a.vault).list().expect("list").iter().map(|s| s.id).max().expect("a note");
+    let last = a.vault.lock().list().expect("list").iter().map(|s| s.id).max().expect("a note");
     wait_status(rt, &ea, "the first upload", |s| s.pending == 0 && s.phase == Phase::Idle);
     let up = t.elapsed();
-    let body = lock(&a.vault).get(last).expect("note").body;
+    let body = a.vault.lock().get(last).expect("note").body;
     wait_body(b, last, &body);
     println!("\n## Engine: reconnect flush ({edits} notes of ~2 KB)\n");
     println!("first upload of {edits} new notes, from local_change() to pending = 0: {} ms", up.as_millis());
@@ -146,9 +145,9 @@ fn reconnect_flush(rt: &Runtime, a: &Device, b: &Device, edits: usize) {
     for round in 0..3 {
         ea.net().set(NetMode::Offline);
         wait_status(rt, &ea, "switched off", |s| s.phase == Phase::Idle);
-        let ids: Vec<_> = lock(&a.vault).list().expect("list").iter().map(|s| s.id).collect();
+        let ids: Vec<_> = a.vault.lock().list().expect("list").iter().map(|s| s.id).collect();
         {
-            let mut v = lock(&a.vault);
+            let mut v = a.vault.lock();
             for id in &ids {
                 let patch = NotePatch { body: Some(format!("edited offline, round {round}")), ..Default::default() };
                 v.edit(*id, patch).expect("edit");
@@ -173,7 +172,7 @@ fn reconnect_flush(rt: &Runtime, a: &Device, b: &Device, edits: usize) {
 }
 
 fn save_to_other_device(rt: &Runtime, a: &Device, b: &Device, rounds: usize) {
-    let id = lock(&a.vault).list().expect("list")[0].id;
+    let id = a.vault.lock().list().expect("list")[0].id;
     for (label, debounce) in [
         ("save on A -> note on B, debounce 300 ms (default)", Duration::from_millis(300)),
         ("save on A -> note on B, debounce 0 (the floor)", Duration::ZERO),
@@ -187,7 +186,7 @@ fn save_to_other_device(rt: &Runtime, a: &Device, b: &Device, rounds: usize) {
         for i in 0..rounds {
             let body = format!("{label}: edit {i}");
             let t = Instant::now();
-            lock(&a.vault).edit(id, NotePatch { body: Some(body.clone()), ..Default::default() }).expect("edit");
+            a.vault.lock().edit(id, NotePatch { body: Some(body.clone()), ..Default::default() }).expect("edit");
             ea.local_change();
             wait_body(b, id, &body);
             took.push(t.elapsed());
@@ -240,7 +239,7 @@ fn idle(rt: &Runtime, url: &str, secs: usize) {
     let d = rt.block_on(device(url, "idle-user", None));
     // A store with something in it, so the server's sequence is not 0
     // (a poke with 0 means "unknown: pull anyway").
-    seed_notes(&mut lock(&d.vault), 10, 2048);
+    seed_notes(&mut d.vault.lock(), 10, 2048);
     let e = start(rt, &d, EngineOptions::default());
     wait_status(rt, &e, "idle", |s| s.phase == Phase::Idle && s.pending == 0 && s.last_success_ms.is_some());
     std::thread::sleep(Duration::from_secs(2));

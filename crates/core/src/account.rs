@@ -33,6 +33,28 @@ struct AccountKdf {
     kdf: KdfParams,
 }
 
+/// Where a store stands with its account.
+#[derive(Debug)]
+pub enum Session {
+    /// Never registered nor logged in: the notes stay on this device.
+    None,
+    /// Logged out of this account: unsent changes wait for the next log-in.
+    LoggedOut(Account),
+    /// Logged in: a client for the account's server that carries the
+    /// session token. Attach a [`crate::net::NetControl`] for the testers'
+    /// network switch.
+    Active { account: Account, remote: Remote },
+}
+
+/// The store's session, with a client for its server when logged in: the
+/// one place the account, the sealed token and the server URL meet.
+pub fn session(vault: &Vault) -> Result<Session> {
+    let Some(account) = vault.account()? else { return Ok(Session::None) };
+    let Some(token) = vault.session_token()? else { return Ok(Session::LoggedOut(account)) };
+    let remote = Remote::new(&account.server)?.with_token(token);
+    Ok(Session::Active { account, remote })
+}
+
 /// Refuses to register a store that is logged in ([`Error::LoggedIn`]):
 /// the user logs out first, knowingly. A store that logged out may.
 pub fn ensure_can_register(vault: &Vault) -> Result<()> {

@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::net::{NetControl, NetMode};
 use crate::remote::{Remote, RemoteError};
+use crate::time::Backoff;
 
 /// Where the device stands with its sync server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,48 +52,6 @@ impl Connectivity {
             RemoteError::Offline => Some(Connectivity::SwitchedOff),
             RemoteError::Decode(_) | RemoteError::BadUrl(_) | RemoteError::InsecureUrl(_) => None,
         }
-    }
-}
-
-/// Exponential backoff with full jitter: the n-th delay is uniform in
-/// `[0, min(max, min · 2ⁿ)]` (the "full jitter" of the AWS architecture
-/// blog), so many devices that lost the same server do not come back in
-/// step.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    attempts: u32,
-}
-
-impl Backoff {
-    pub fn new(min: Duration, max: Duration) -> Self {
-        Self { min, max: max.max(min), attempts: 0 }
-    }
-
-    /// The upper bound of the next delay.
-    pub fn ceiling(&self) -> Duration {
-        let factor = 1u32 << self.attempts.min(20);
-        self.min.saturating_mul(factor).min(self.max)
-    }
-
-    /// The next delay, drawn at random up to [`Backoff::ceiling`]; each call
-    /// doubles the ceiling until it reaches the maximum.
-    pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self.ceiling();
-        self.attempts = self.attempts.saturating_add(1);
-        let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::thread_rng().gen_range(0..=ms))
-    }
-
-    /// Back to the shortest delay (after a success).
-    pub fn reset(&mut self) {
-        self.attempts = 0;
-    }
-
-    /// Delays drawn since the last reset.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
     }
 }
 
@@ -213,7 +171,7 @@ impl ConnectivityMonitor {
                 continue;
             }
             let delay = self.backoff().next_delay();
-            let at = crate::engine::now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            let at = crate::time::now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
             self.inner.next_probe_ms.store(at, Ordering::Relaxed);
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => return,
@@ -243,37 +201,6 @@ impl ConnectivityMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_its_cap_with_full_jitter() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        let mut ceilings = Vec::new();
-        for _ in 0..10 {
-            let ceiling = b.ceiling();
-            let d = b.next_delay();
-            assert!(d <= ceiling, "{d:?} above {ceiling:?}");
-            ceilings.push(ceiling.as_secs());
-        }
-        assert_eq!(ceilings, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
-        b.reset();
-        assert_eq!((b.attempts(), b.ceiling()), (0, Duration::from_secs(1)));
-    }
-
-    #[test]
-    fn backoff_jitters() {
-        let mut b = Backoff::new(Duration::from_secs(60), Duration::from_secs(60));
-        let delays: std::collections::HashSet<_> = (0..20).map(|_| b.next_delay()).collect();
-        assert!(delays.len() > 10, "full jitter spreads the delays: {delays:?}");
-    }
-
-    #[test]
-    fn a_huge_attempt_count_does_not_overflow() {
-        let mut b = Backoff::new(Duration::from_millis(1), Duration::from_secs(5));
-        for _ in 0..100 {
-            b.next_delay();
-        }
-        assert_eq!(b.ceiling(), Duration::from_secs(5));
-    }
 
     #[test]
     fn errors_map_to_states() {

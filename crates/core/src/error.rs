@@ -104,6 +104,50 @@ impl Error {
     }
 }
 
+/// What a failed sync pass means for the next one: the engine's retry
+/// policy, by the kind of error rather than by its code string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The user or a tester switched the network off: wait for the switch.
+    SwitchedOff,
+    /// It may pass (the server down or busy, an unreadable answer, a busy
+    /// database, an error this version does not know): try again with
+    /// backoff, never in a busy loop, never given up on silently.
+    Retry,
+    /// A pass would delete many notes: it waits for the user's approval.
+    Held,
+    /// Retrying cannot fix it (logged out, a refused request, a key that
+    /// cannot be had, a damaged or newer store): stop until the user acts.
+    Permanent,
+}
+
+impl Error {
+    pub fn recovery(&self) -> Recovery {
+        use crate::remote::RemoteError;
+        match self {
+            Error::Remote(RemoteError::Offline) => Recovery::SwitchedOff,
+            Error::Remote(r) if r.is_retryable() => Recovery::Retry,
+            // An answer that cannot be read (a captive portal, a proxy's
+            // error page, a half-upgraded server) may read fine later.
+            Error::Remote(RemoteError::Decode(_)) => Recovery::Retry,
+            Error::Remote(_) => Recovery::Permanent,
+            Error::MassDeleteHeld { .. } => Recovery::Held,
+            Error::Key(_)
+            | Error::KeyMethodMismatch { .. }
+            | Error::NotADatabase { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::Migration { .. }
+            | Error::Corrupt(_) => Recovery::Permanent,
+            _ => Recovery::Retry,
+        }
+    }
+
+    /// Whether retrying cannot fix this: the user must act first.
+    pub fn is_permanent(&self) -> bool {
+        self.recovery() == Recovery::Permanent
+    }
+}
+
 /// Disk trouble behind a database error. Every write is one transaction,
 /// so when one of these stops it, nothing of that change was stored and
 /// the store keeps its last committed state (`crates/core/tests/io_faults.rs`

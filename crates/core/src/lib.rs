@@ -27,6 +27,8 @@
 //! - [`payload`]: a note's sealed fields framed as one opaque op payload.
 //! - [`remote`]: the /v1 protocol client (reqwest, rustls, postcard).
 //! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
+//! - [`time`]: the wall clock in milliseconds and the one full-jitter
+//!   backoff every retry uses.
 //! - [`transfer`]: import from Markdown folders and JSON Lines; export.
 
 #![forbid(unsafe_code)]
@@ -46,9 +48,10 @@ pub mod remote;
 pub mod seed;
 pub mod store;
 pub mod sync;
+pub mod time;
 pub mod transfer;
 pub mod vault;
 
-pub use error::{Error, Result};
+pub use error::{Error, Recovery, Result};
 pub use model::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, StoreStatus, SyncBadge};
-pub use vault::{Vault, Writer};
+pub use vault::{SharedVault, Vault, Writer};

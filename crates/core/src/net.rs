@@ -44,8 +44,14 @@ const COALESCE: Duration = Duration::from_millis(100);
 
 /// How the network behaves for a [`crate::remote::Remote`] that has a
 /// [`NetControl`] attached.
+///
+/// The one definition of the mode's shape: the control file, the app's
+/// network switch (IPC) and the status all use this serde form
+/// (`{"mode":"flaky","drop":0.25,"latency_ms":200}`), and every way in
+/// goes through the same checks (`RawMode`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "mode", rename_all = "snake_case", try_from = "RawMode")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum NetMode {
     /// The real network, untouched.
     #[default]
@@ -64,6 +70,7 @@ pub enum NetMode {
 /// loses them) and refuses fields that do not belong.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 struct RawMode {
     mode: ModeName,
     drop: Option<f64>,
@@ -72,6 +79,7 @@ struct RawMode {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 enum ModeName {
     Online,
     Offline,

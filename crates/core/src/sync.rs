@@ -10,15 +10,16 @@
 //! from the start, so the server gets back what the device kept.
 
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use outpost_protocol::v1::{Op, PullResponse, PushResponse, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::remote::{Remote, RemoteError, Traffic};
-use crate::vault::{PendingOp, Vault};
+use crate::vault::{PendingOp, SharedVault, Vault};
 
 /// Takes the next batch of outbox entries to push.
 type TakeBatch = fn(&mut Vault, usize) -> Result<Vec<PendingOp>>;
@@ -47,19 +48,15 @@ impl SyncTransport for Remote {
     }
 }
 
-/// The vault, shared between the app (or CLI) and the sync engine. A pass
-/// holds the lock only for local steps, never across a network call, so a
-/// save never waits on the network.
-pub type SharedVault = std::sync::Arc<Mutex<Vault>>;
-
 /// Brief access to the vault for one local step of a pass.
 pub trait VaultAccess {
     fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R;
 }
 
-impl VaultAccess for Mutex<Vault> {
+/// The app's and the engine's vault: each step runs off the async workers.
+impl VaultAccess for SharedVault {
     fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
-        f(&mut lock(self))
+        SharedVault::with(self, f)
     }
 }
 
@@ -68,14 +65,9 @@ impl VaultAccess for Mutex<Vault> {
 /// run on any runtime thread (`tokio::spawn`).
 impl VaultAccess for Mutex<&mut Vault> {
     fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
-        f(&mut self.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        let mut guard = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        crate::vault::blocking(|| f(&mut guard))
     }
-}
-
-/// Lock a shared vault. A panic while it was held leaves SQLite consistent
-/// (every step is one transaction), so a poisoned lock is still safe.
-pub fn lock(vault: &Mutex<Vault>) -> MutexGuard<'_, Vault> {
-    vault.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What one pass did.
@@ -127,20 +119,25 @@ pub async fn sync_shared<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T
     sync_observed(vault, remote, |_| {}).await
 }
 
-/// How far a pass has got, for a live status (the engine's progress).
+/// How far a pass has got, for a live status (the engine's progress), and
+/// which notes it touched, for a UI that re-reads only those.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PassStep {
+pub enum PassStep<'a> {
     /// Pushing: `answered` changes of this pass have had the server's answer.
     Pushing { answered: usize },
     /// Pulling: the cursor stands at `cursor`; `more` waits on the server.
     Pulling { cursor: u64, more: bool },
+    /// These notes may have changed here (content, revision or badge): a
+    /// push batch was answered or failed, or a pulled page was applied.
+    /// Reported even when the pass fails later.
+    Changed(&'a [Uuid]),
 }
 
 /// [`sync_shared`], telling `step` where the pass stands as it goes.
 pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
     vault: &A,
     remote: &T,
-    mut step: impl FnMut(PassStep) + Send,
+    mut step: impl FnMut(PassStep<'_>) + Send,
 ) -> Result<SyncReport> {
     let answered =
         |r: &SyncReport| PassStep::Pushing { answered: r.pushed + r.duplicates + r.push_conflicts + r.rejected };
@@ -160,7 +157,12 @@ pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
                 if batch.is_empty() {
                     break;
                 }
-                push(vault, remote, &batch, &mut report).await?;
+                let pushed = push(vault, remote, &batch, &mut report).await;
+                // Answered or not, each note's badge or content may have
+                // changed (acknowledged, merged, failed).
+                let ids: Vec<Uuid> = batch.iter().map(|p| p.op.note_id).collect();
+                step(PassStep::Changed(&ids));
+                pushed?;
                 step(answered(&report));
             }
         }
@@ -188,6 +190,8 @@ pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
                 Err(e) => return Err(e.into()),
             };
             let outcome = vault.with(|v| v.apply_pull_page(&page))?;
+            let ids: Vec<Uuid> = page.changes.iter().filter(|c| c.seq > cursor).map(|c| c.note_id).collect();
+            step(PassStep::Changed(&ids));
             report.pulled += outcome.applied;
             report.pull_skipped += outcome.skipped;
             report.pull_conflicts += outcome.conflicts;

@@ -6,24 +6,26 @@
 //! again, and shutdown leaves a store that opens.
 //!
 //! Timeouts here only keep a broken build from hanging; no assertion
-//! depends on how fast anything is.
+//! depends on how fast anything is. A check that something does *not*
+//! happen waits first for a positive event that proves the engine had its
+//! chance (a later save counted, a witness engine's passes), never for a
+//! fixed time.
 
 mod common;
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestServer;
 use outpost_core::account;
 use outpost_core::connectivity::Connectivity;
-use outpost_core::engine::{read_status_file, Engine, EngineOptions, Phase, SyncStatus};
+use outpost_core::engine::{read_status_file, Engine, EngineOptions, NotesChanged, Phase, SyncStatus};
 use outpost_core::keys::{KdfParams, MemoryStore};
 use outpost_core::net::{write_control, NetMode, CONTROL_FILE};
 use outpost_core::remote::Remote;
-use outpost_core::sync::{lock, SharedVault};
 use outpost_core::vault::Account;
+use outpost_core::SharedVault;
 use outpost_core::{NoteDraft, NotePatch, Vault};
 use outpost_protocol::v1::SessionToken;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,15 +44,15 @@ struct Device {
 impl Device {
     fn create(&self, title: &str, body: &str) -> Uuid {
         let draft = NoteDraft { title: title.into(), body: body.into(), ..Default::default() };
-        lock(&self.vault).create(draft).expect("create").id
+        self.vault.lock().create(draft).expect("create").id
     }
 
     fn edit_body(&self, id: Uuid, body: &str) {
-        lock(&self.vault).edit(id, NotePatch { body: Some(body.into()), ..Default::default() }).expect("edit");
+        self.vault.lock().edit(id, NotePatch { body: Some(body.into()), ..Default::default() }).expect("edit");
     }
 
     fn body(&self, id: Uuid) -> Option<String> {
-        lock(&self.vault).get(id).ok().map(|n| n.body)
+        self.vault.lock().get(id).ok().map(|n| n.body)
     }
 
     fn start(&self, opts: EngineOptions) -> Engine {
@@ -65,7 +67,7 @@ async fn first_device(url: &str, user: &str) -> Device {
     let remote = Remote::new(url).expect("remote");
     account::register_with(&mut vault, &remote, user, "pw", KdfParams::insecure_for_tests()).await.expect("register");
     let remote = remote.with_token(vault.session_token().expect("token").expect("logged in"));
-    Device { vault: Arc::new(Mutex::new(vault)), remote, keys, dir }
+    Device { vault: SharedVault::new(vault), remote, keys, dir }
 }
 
 async fn joining_device(url: &str, user: &str) -> Device {
@@ -76,7 +78,7 @@ async fn joining_device(url: &str, user: &str) -> Device {
     let mut vault = Vault::open_for_account(dir.path(), &keys, key).expect("open");
     account::remember(&mut vault, &remote, user, &session).expect("remember");
     let remote = remote.with_token(session.token);
-    Device { vault: Arc::new(Mutex::new(vault)), remote, keys, dir }
+    Device { vault: SharedVault::new(vault), remote, keys, dir }
 }
 
 /// A device whose account points at `url` (a fake server): no real log-in.
@@ -88,7 +90,7 @@ fn device_for_fake(url: &str) -> Device {
     let account = Account { server: url.into(), username: "zed".into(), user_id: "1".into() };
     vault.set_account(&account, &token).expect("account");
     let remote = Remote::new(url).expect("remote").with_token(token);
-    Device { vault: Arc::new(Mutex::new(vault)), remote, keys, dir }
+    Device { vault: SharedVault::new(vault), remote, keys, dir }
 }
 
 /// Quick retries so the tests do not wait out real backoff; a timer so
@@ -236,6 +238,7 @@ async fn switched_offline_queues_and_sends_nothing_until_switched_back() {
     assert_eq!(ea.net().mode(), NetMode::Offline);
     let pushes = srv.metric("outpost_push_requests_total").await;
 
+    let passes = ea.stats().passes;
     let mut ids = Vec::new();
     for i in 1..=3u64 {
         ids.push(a.create(&format!("Offline {i}"), "queued"));
@@ -243,18 +246,23 @@ async fn switched_offline_queues_and_sends_nothing_until_switched_back() {
         let s = wait_status(&ea, "the pending count to follow", |s| s.pending == i).await;
         assert_eq!((s.connectivity, s.phase), (Connectivity::SwitchedOff, Phase::Idle), "{s:?}");
     }
-    // A sync now while switched off sends nothing either.
+    // A sync now while switched off sends nothing either. The engine takes
+    // its wakes in order on one task: once the save made after the sync now
+    // shows in the pending count, the sync now was handled, and any pass it
+    // had started would have run (and pushed) before that.
     ea.sync_now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    ids.push(a.create("Offline 4", "queued"));
+    ea.local_change();
+    wait_status(&ea, "the save after the sync now counted", |s| s.pending == 4).await;
+    assert_eq!(ea.stats().passes, passes, "no pass ran while switched off");
     assert_eq!(srv.metric("outpost_push_requests_total").await, pushes, "nothing reached the server");
     assert!(on_server(&b.remote).await.is_empty(), "the server holds none of the queued notes");
     assert!(ids.iter().all(|id| b.body(*id).is_none()));
-    assert_eq!(ea.status().borrow().pending, 3);
 
     write_control(a.dir.path(), &NetMode::Online).expect("switch on");
     let s = wait_status(&ea, "drained", |s| s.pending == 0 && s.connectivity == Connectivity::Online).await;
     assert!(s.last_success_ms.is_some());
-    wait_until("B to have all three", || async { ids.iter().all(|id| b.body(*id).as_deref() == Some("queued")) }).await;
+    wait_until("B to have all four", || async { ids.iter().all(|id| b.body(*id).as_deref() == Some("queued")) }).await;
     ea.shutdown().await;
     eb.shutdown().await;
 }
@@ -324,16 +332,20 @@ async fn a_held_mass_delete_waits_for_approval_without_retrying() {
     wait_until("B has the notes", || async { ids.iter().all(|id| b.body(*id).is_some()) }).await;
 
     for id in &ids[..8] {
-        lock(&a.vault).delete(*id).expect("delete");
+        a.vault.lock().delete(*id).expect("delete");
     }
     ea.local_change();
     let s = wait_status(&eb, "held", |s| s.phase == Phase::Held).await;
     assert_eq!(s.last_error.as_ref().map(|e| e.code.as_str()), Some("mass_delete_held"), "{s:?}");
+    assert_eq!(s.next_retry_ms, None, "no retry scheduled while held: {s:?}");
     assert!(ids.iter().all(|id| b.body(*id).is_some()), "nothing deleted on B");
-    // Held means no retry by itself.
+    // Held means no retry by itself. A witness engine with the same backoff
+    // retries a failing pass meanwhile: once it has retried several times,
+    // B had every chance to retry too.
     let passes = eb.stats().passes;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    retries_of_a_witness(5).await;
     assert_eq!(eb.stats().passes, passes, "a held pass is not retried");
+    assert_eq!(eb.status().borrow().phase, Phase::Held);
     // Held holds the deletions only: B's own saves still go up.
     let from_b = b.create("Written while held", "still pushed");
     eb.local_change();
@@ -341,11 +353,11 @@ async fn a_held_mass_delete_waits_for_approval_without_retrying() {
     let s = wait_status(&eb, "held again after the pass", |s| s.phase == Phase::Held && s.pending == 0).await;
     assert_eq!(s.last_error.as_ref().map(|e| e.code.as_str()), Some("mass_delete_held"));
 
-    lock(&b.vault).approve_mass_delete().expect("approve");
+    b.vault.lock().approve_mass_delete().expect("approve");
     eb.sync_now();
     let s = wait_status(&eb, "applied", |s| s.phase == Phase::Idle && s.last_error.is_none()).await;
     assert_eq!(s.pending, 0);
-    assert_eq!(lock(&b.vault).list().expect("list").len(), 5);
+    assert_eq!(b.vault.lock().list().expect("list").len(), 5);
     ea.shutdown().await;
     eb.shutdown().await;
 }
@@ -369,7 +381,7 @@ async fn a_restored_server_is_noticed_and_filled_again_by_the_engine() {
     let after = a.create("After the backup", "on the device only, once the server goes back\n");
     ea.local_change();
     wait_until("the server to have the later note", || async { on_server(&a.remote).await.contains(&after) }).await;
-    wait_until("the cursor past the backup", || async { lock(&a.vault).cursor().expect("cursor") >= 2 }).await;
+    wait_until("the cursor past the backup", || async { a.vault.lock().cursor().expect("cursor") >= 2 }).await;
 
     srv.restore(&backup).await;
     wait_until("the restored server to get the later note back", || async {
@@ -383,10 +395,14 @@ async fn a_restored_server_is_noticed_and_filled_again_by_the_engine() {
     })
     .await;
     assert_eq!(s.open_conflicts, 0, "{s:?}");
-    assert_eq!(s.server_reset_ms, lock(&a.vault).last_server_reset().expect("reset time"));
-    assert_eq!(lock(&a.vault).list().expect("list").len(), 2, "nothing lost on the device");
+    assert_eq!(s.server_reset_ms, a.vault.lock().last_server_reset().expect("reset time"));
+    assert_eq!(a.vault.lock().list().expect("list").len(), 2, "nothing lost on the device");
     ea.shutdown().await;
 }
+
+/// A well-formed HTTP answer whose body is not the protocol.
+const JUNK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 16\r\n\
+                      connection: close\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
 
 /// A fake server on 127.0.0.1 that answers every request with `answer`
 /// (or, with `None`, reads the request and never answers).
@@ -419,17 +435,13 @@ async fn fake_server(answer: Option<&'static [u8]>) -> String {
 /// Reopens the store after the engine is gone, with the same key.
 fn reopen(d: Device) -> (Vault, tempfile::TempDir) {
     let Device { vault, keys, dir, .. } = d;
-    let vault = Arc::try_unwrap(vault).expect("the engine let go of the vault");
-    drop(vault.into_inner().expect("vault lock"));
+    drop(vault.into_inner().expect("the engine let go of the vault"));
     (Vault::open(dir.path(), &keys).expect("the store opens"), dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_garbage_answer_is_an_error_and_nothing_local_is_lost() {
-    // A well-formed HTTP answer whose body is not the protocol.
-    let junk: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 16\r\n\
-                        connection: close\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
-    let url = fake_server(Some(junk)).await;
+    let url = fake_server(Some(JUNK)).await;
     let a = device_for_fake(&url);
     let id = a.create("Precious", "do not lose me");
     let engine = a.start(opts());
@@ -505,14 +517,69 @@ async fn an_idle_engine_sleeps() {
     wait_status(&engine, "idle", |s| s.phase == Phase::Idle && s.last_success_ms.is_some()).await;
     wait_until("the poke stream open", || async { srv.metric("outpost_event_streams").await == 1 }).await;
     // The stream's first poke (seq 0 on an empty account: "pull anyway")
-    // may still be on its way: let it land before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // makes the second pass, after the one at start: count from there.
+    wait_until("the pass the first poke asks for", || async { engine.stats().passes >= 2 }).await;
+    wait_status(&engine, "idle after it", |s| s.phase == Phase::Idle).await;
     let before = engine.stats();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A witness on the same account whose timer fires every 100 ms: once it
+    // has run many timer passes, a polling engine would have too.
+    let w = joining_device(&srv.url, "gail").await;
+    let witness = w.start(EngineOptions { interval: Duration::from_millis(100), ..opts() });
+    let start = witness.stats().passes;
+    wait_until("twenty timer passes of the witness", || async { witness.stats().passes >= start + 20 }).await;
+    witness.shutdown().await;
     let after = engine.stats();
     // No polling: an idle engine wakes for the timer (an hour here) and
-    // pokes; a generous bound that a busy loop would blow through.
+    // pokes (the witness pushes nothing, so it makes none); a generous
+    // bound that a busy loop would blow through.
     assert!(after.wakeups - before.wakeups <= 5, "{before:?} -> {after:?}");
     assert_eq!(after.passes, before.passes, "no pass without a reason");
     engine.shutdown().await;
+}
+
+/// Waits until an engine whose every pass fails (its server answers junk)
+/// has retried `n` times with the test backoff (`opts()`): the time any
+/// engine with that backoff needs to retry.
+async fn retries_of_a_witness(n: u64) {
+    let w = device_for_fake(&fake_server(Some(JUNK)).await);
+    w.create("witness", "retries");
+    let witness = w.start(opts());
+    wait_until("the witness's retries", || async { witness.stats().passes > n }).await;
+    witness.shutdown().await;
+}
+
+/// Each pass tells its subscribers which notes it touched: the pushing
+/// device hears of its pushed note (its badge), the other device of the
+/// note it pulled; a note no pass touched since is never named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_names_the_notes_it_changed() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "nora").await;
+    let b = joining_device(&srv.url, "nora").await;
+    let untouched = b.create("Only on B", "synced before anyone listens");
+    let (ea, eb) = (a.start(opts()), b.start(opts()));
+    eb.local_change();
+    // Settled on both sides before anyone listens.
+    wait_until("A to have B's note", || async { a.body(untouched).is_some() }).await;
+    wait_status(&eb, "B's note pushed", |s| s.pending == 0 && s.phase == Phase::Idle).await;
+    let (mut on_a, mut on_b) = (ea.notes_changed(), eb.notes_changed());
+
+    let id = a.create("Plan", "from A");
+    ea.local_change();
+    async fn naming(rx: &mut tokio::sync::broadcast::Receiver<NotesChanged>, id: Uuid) -> NotesChanged {
+        loop {
+            let c = rx.recv().await.expect("the engine is running");
+            if c.ids.contains(&id) {
+                return c;
+            }
+        }
+    }
+    let from_a = tokio::time::timeout(PATIENCE, naming(&mut on_a, id)).await.expect("A named its pushed note");
+    let from_b = tokio::time::timeout(PATIENCE, naming(&mut on_b, id)).await.expect("B named the note it pulled");
+    for c in [&from_a, &from_b] {
+        assert!(!c.ids.contains(&untouched), "a note the pass did not touch is not named: {c:?}");
+    }
+    assert_eq!(b.body(id).as_deref(), Some("from A"));
+    ea.shutdown().await;
+    eb.shutdown().await;
 }

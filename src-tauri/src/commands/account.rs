@@ -1,4 +1,4 @@
-use outpost_core::account;
+use outpost_core::account::{self, Session};
 use outpost_core::keys::KdfParams;
 use outpost_core::remote::Remote;
 use serde::Serialize;
@@ -72,7 +72,7 @@ pub async fn log_in(
     let (key, session) = account::log_in(&remote, username.trim(), &passphrase).await?;
     let vault = state.adopt_account_key(key).await?;
     {
-        let mut v = outpost_core::sync::lock(&vault);
+        let mut v = vault.lock();
         account::remember(&mut v, &remote, username.trim(), &session)?;
     }
     state.start_engine(&app).await?;
@@ -84,13 +84,11 @@ pub async fn log_in(
 #[specta::specta]
 pub async fn log_out(state: State<'_, AppState>) -> IpcResult<LogOutReport> {
     state.stop_engine().await;
-    let (account, token) = state.with_vault(|v| Ok((v.account()?, v.session_token()?)))?;
-    if let (Some(a), Some(t)) = (account, token) {
+    // A server URL that no longer parses still lets the device log out.
+    if let Ok(Session::Active { remote, .. }) = state.with_vault(|v| account::session(v)) {
         // Best effort: the session also expires on the server.
-        if let Ok(remote) = Remote::new(&a.server) {
-            if let Err(e) = remote.with_token(t).logout().await {
-                tracing::info!(error = %e, "the server did not hear the log-out; the session expires there");
-            }
+        if let Err(e) = remote.logout().await {
+            tracing::info!(error = %e, "the server did not hear the log-out; the session expires there");
         }
     }
     let pending = state.with_vault(|v| {

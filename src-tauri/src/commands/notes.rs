@@ -10,6 +10,15 @@ pub async fn list_notes(state: State<'_, AppState>) -> IpcResult<Vec<NoteSummary
     state.with_vault(|v| v.list())
 }
 
+/// The live notes among `ids`, as the list shows them; the ids left out are
+/// deleted or gone. What the UI re-reads on `notes-changed`.
+#[tauri::command]
+#[specta::specta]
+pub async fn note_summaries(state: State<'_, AppState>, ids: Vec<String>) -> IpcResult<Vec<NoteSummary>> {
+    let ids = ids.iter().map(|id| Vault::parse_id(id)).collect::<outpost_core::Result<Vec<_>>>()?;
+    state.with_vault(|v| v.summaries(&ids))
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn search_notes(state: State<'_, AppState>, query: String) -> IpcResult<Vec<SearchHit>> {

@@ -1,6 +1,5 @@
 use outpost_core::engine::SyncStatus;
 use outpost_core::net::{self, NetMode};
-use serde::{Deserialize, Serialize};
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
@@ -33,28 +32,13 @@ pub async fn approve_mass_delete(state: State<'_, AppState>) -> IpcResult<()> {
     Ok(())
 }
 
-/// The network switch as the UI sends it (the control file's form).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum NetworkMode {
-    Online,
-    Offline,
-    /// `drop` from 0 to 1, `latency_ms` up to 60,000.
-    Flaky {
-        drop: f64,
-        latency_ms: u32,
-    },
-}
-
 /// The testers' switch: online, offline, or a simulated bad network. It is
 /// written to the control file too, so `outpost net` and the app agree.
 #[tauri::command]
 #[specta::specta]
-pub async fn set_network(state: State<'_, AppState>, mode: NetworkMode) -> IpcResult<()> {
-    // The control file's own parser validates (ranges, shape).
-    let text = serde_json::to_string(&mode).map_err(|e| IpcError::new("invalid", e.to_string()))?;
-    let mode: NetMode = net::parse_control(std::path::Path::new("the network switch"), text.as_bytes())
-        .map_err(|e| IpcError::new("invalid", e.to_string()))?;
+pub async fn set_network(state: State<'_, AppState>, mode: NetMode) -> IpcResult<()> {
+    // `mode` went through the control file's own checks (ranges, shape) as
+    // it was deserialised.
     net::write_control(&state.data_dir, &mode).map_err(|e| IpcError::new("invalid", e.to_string()))?;
     state.engine(|e| e.net().set(mode)).await;
     Ok(())

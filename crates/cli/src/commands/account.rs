@@ -2,6 +2,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use outpost_core::account::{self, Session};
 use outpost_core::remote::Remote;
 
 use crate::unlock::{self, open_vault};
@@ -105,15 +106,18 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
         }
         AccountCmd::Logout => {
             let mut vault = open_vault(dir)?;
-            let Some(account) = vault.account()? else { bail!("this store is not logged in to any account") };
-            if let Some(token) = vault.session_token()? {
-                let remote = Remote::new(&account.server)?.with_token(token);
-                // Best effort: the session is forgotten here whatever the
-                // network says; the server expires it on its own.
-                if let Err(e) = rt.block_on(remote.logout()) {
-                    eprintln!("warning: could not tell the server ({e}); the session is forgotten here anyway");
+            let account = match account::session(&vault)? {
+                Session::None => bail!("this store is not logged in to any account"),
+                Session::LoggedOut(account) => account,
+                Session::Active { account, remote } => {
+                    // Best effort: the session is forgotten here whatever
+                    // the network says; the server expires it on its own.
+                    if let Err(e) = rt.block_on(remote.logout()) {
+                        eprintln!("warning: could not tell the server ({e}); the session is forgotten here anyway");
+                    }
+                    account
                 }
-            }
+            };
             vault.clear_session()?;
             let s = vault.status()?;
             if s.pending + s.failed > 0 {

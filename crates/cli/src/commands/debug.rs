@@ -2,16 +2,14 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use outpost_core::account::{self, Session};
 use outpost_core::engine::{Engine, EngineOptions};
 use outpost_core::net::{self, NetControl};
-use outpost_core::remote::Remote;
-use outpost_core::sync::lock;
-use outpost_core::{NoteDraft, NotePatch, Vault};
+use outpost_core::{NoteDraft, NotePatch, SharedVault};
 
 use crate::unlock::open_vault;
 
@@ -40,7 +38,7 @@ pub enum DebugCmd {
 
 pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
     let DebugCmd::WriteLoop { count, marker, sync, pause_ms } = cmd;
-    let vault = Arc::new(Mutex::new(open_vault(dir)?));
+    let vault = SharedVault::new(open_vault(dir)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -52,13 +50,13 @@ pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
     for n in 0..count {
         if n % 4 == 3 && !ids.is_empty() {
             let id = ids[(n as usize / 4) % ids.len()];
-            lock(&vault).edit(
+            vault.lock().edit(
                 id,
                 NotePatch { body: Some(format!("{marker}{n} edited body version {n}\n")), ..NotePatch::default() },
             )?;
             writeln!(out, "edited {id} {n}")?;
         } else {
-            let note = lock(&vault).create(NoteDraft {
+            let note = vault.lock().create(NoteDraft {
                 title: format!("{marker}{n} title"),
                 body: format!("{marker}{n} body version {n}\n{}", "lorem ipsum dolor ".repeat(50)),
                 tags: vec![format!("{marker}tag")],
@@ -84,15 +82,11 @@ pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
 /// The app's engine, paced for a test that kills it every few hundred
 /// milliseconds: otherwise a 300 ms debounce and a backoff of seconds would
 /// leave it little to do between kills.
-fn start_engine(rt: &tokio::runtime::Runtime, dir: &Path, vault: Arc<Mutex<Vault>>) -> anyhow::Result<Engine> {
-    let (account, token) = {
-        let v = lock(&vault);
-        let Some(account) = v.account()? else { bail!("--sync needs a store with an account") };
-        let Some(token) = v.session_token()? else { bail!("--sync needs a logged-in store") };
-        (account, token)
-    };
+fn start_engine(rt: &tokio::runtime::Runtime, dir: &Path, vault: SharedVault) -> anyhow::Result<Engine> {
+    let session = account::session(&vault.lock())?;
+    let Session::Active { remote, .. } = session else { bail!("--sync needs a logged-in store with an account") };
     let mode = net::read_control(dir)?;
-    let remote = Remote::new(&account.server)?.with_token(token).with_net(NetControl::new(mode));
+    let remote = remote.with_net(NetControl::new(mode));
     let opts = EngineOptions {
         debounce: Duration::from_millis(20),
         interval: Duration::from_secs(2),

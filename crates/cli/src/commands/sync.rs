@@ -2,15 +2,15 @@
 //! headless until interrupted: a device with no window.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use outpost_core::account::{self, Session};
 use outpost_core::engine::{Engine, EngineOptions, SyncStatus};
 use outpost_core::net::{self, NetControl, NetMode};
 use outpost_core::remote::{Remote, RemoteError};
 use outpost_core::store::DB_FILE;
-use outpost_core::Vault;
+use outpost_core::{SharedVault, Vault};
 
 use super::status::describe_engine;
 use crate::unlock::open_vault;
@@ -45,11 +45,14 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
         return Err(outpost_core::Error::Remote(RemoteError::Offline).into());
     }
     let mut vault = open_vault(dir)?;
-    let Some(account) = vault.account()? else {
-        bail!("this store has no account: `outpost account register` or `outpost account login` first");
-    };
-    let Some(token) = vault.session_token()? else {
-        bail!("logged out of {} on {}: `outpost account login` first", account.username, account.server);
+    let (account, remote) = match account::session(&vault)? {
+        Session::Active { account, remote } => (account, remote),
+        Session::None => {
+            bail!("this store has no account: `outpost account register` or `outpost account login` first")
+        }
+        Session::LoggedOut(account) => {
+            bail!("logged out of {} on {}: `outpost account login` first", account.username, account.server)
+        }
     };
     if args.approve_deletes {
         vault.approve_mass_delete()?;
@@ -62,7 +65,7 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
         );
     }
     // Under the same network control as the app, so a flaky mode applies.
-    let remote = Remote::new(&account.server)?.with_token(token).with_net(NetControl::new(mode));
+    let remote = remote.with_net(NetControl::new(mode));
     if args.watch {
         return watch(dir, vault, remote, args.json);
     }
@@ -111,7 +114,7 @@ fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
-        let engine = Engine::start(Arc::new(Mutex::new(vault)), remote, dir, EngineOptions::default())?;
+        let engine = Engine::start(SharedVault::new(vault), remote, dir, EngineOptions::default())?;
         // Other processes (`outpost notes add`) write the same store: a
         // write to it wakes the engine like a save in the app would. The
         // engine's own writes wake it too, and find nothing to send.

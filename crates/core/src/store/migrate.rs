@@ -117,7 +117,7 @@ pub fn migrate_to(conn: &mut Connection, db_path: &Path, target: u32) -> Result<
         tx.execute_batch(m.sql).map_err(wrap)?;
         tx.execute(
             "INSERT INTO _migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![m.version, m.name, m.checksum(), now_ms()],
+            rusqlite::params![m.version, m.name, m.checksum(), crate::time::now_ms()],
         )
         .map_err(wrap)?;
         tx.pragma_update(None, "user_version", m.version).map_err(wrap)?;
@@ -133,7 +133,7 @@ fn backup(conn: &Connection, db_path: &Path, version: u32) -> Result<PathBuf> {
     let name = format!(
         "{}.backup-v{version}-{}",
         db_path.file_name().and_then(|n| n.to_str()).unwrap_or("outpost.db"),
-        now_ms()
+        crate::time::now_ms()
     );
     let target = db_path.with_file_name(name);
     let target_str =
@@ -268,10 +268,6 @@ pub fn new_migration_file(dir: &Path, name: &str) -> Result<PathBuf> {
     );
     std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     Ok(path)
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

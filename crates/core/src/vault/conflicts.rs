@@ -3,10 +3,19 @@
 //! or per note. Settling is an ordinary local change: it is saved at once
 //! and syncs like any edit.
 
+use outpost_protocol::Hlc;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
+use uuid::Uuid;
 
-use super::*;
+use super::rows::{hlc_col, open_meta, open_text, read_note, uuid_col, write_local, LocalChange};
+use super::writer::{check_body, check_title, clean_tags};
+use super::Vault;
+use crate::crypto::Field;
+use crate::error::{Error, Result};
 use crate::merge::Strategy;
+use crate::model::{Meta, Note};
+use crate::store;
 
 /// One side of a conflict, decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,7 +164,9 @@ impl Vault {
         let now = clock.wall_ms() as i64;
         let meta = Meta { tags, pinned, created: current.created_at, updated: now };
         let (title, body) = if deleted { (String::new(), String::new()) } else { (title, body) };
-        Writer { conn: &tx, key, clock }.write(c.note_id, hlc, &title, &body, &meta, deleted, 0)?;
+        let change =
+            LocalChange { id: c.note_id, hlc, title: &title, body: &body, meta: &meta, deleted, folded_edits: 0 };
+        write_local(&tx, key, &change)?;
         tx.execute("UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1", params![id, now, label])?;
         tx.commit()?;
         read_note(&self.conn, &self.key, c.note_id)?.ok_or_else(|| Error::NoteNotFound(c.note_id.to_string()))

@@ -16,11 +16,21 @@
 //! - A pulled change for a note with unsent local edits never overwrites
 //!   them: both versions are kept as an open conflict.
 
-use outpost_protocol::v1::{Change, Op, PullResponse, PushResult, SessionToken};
+use std::collections::HashMap;
 
-use super::merging::{merge_remote, store_remote, MergeCounts, MergeCtx};
-use super::*;
+use outpost_protocol::v1::{Change, Op, PullResponse, PushResult};
+use outpost_protocol::Hlc;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+use super::reconcile::{merge_remote, MergeCounts, MergeCtx};
+use super::rows::{hlc_col, open_meta, open_text, queue_as_is, store_remote, upsert_base, uuid_col};
+use super::Vault;
+use crate::crypto::{self, Binding, Field};
+use crate::error::{Error, Result};
 use crate::payload::Sealed;
+use crate::store;
+use crate::time::outbox_retry_ms;
 
 /// An outbox entry handed to a push, and where it came from.
 #[derive(Debug, Clone)]
@@ -50,14 +60,6 @@ pub struct PullOutcome {
     pub merge: MergeCounts,
     /// Changes set aside because they did not open under this key.
     pub undecryptable: usize,
-}
-
-/// The account this store syncs with.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Account {
-    pub server: String,
-    pub username: String,
-    pub user_id: String,
 }
 
 /// The mass-delete rail: more deletions than this in one pass stop and ask.
@@ -239,7 +241,7 @@ impl Vault {
                 .optional()?
                 .unwrap_or(0);
             if retryable {
-                let next = now + backoff_ms(attempts);
+                let next = now + outbox_retry_ms(attempts);
                 tx.execute(
                     "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, updated_at = ?4 WHERE seq = ?1",
                     params![p.seq, next, error, now],
@@ -445,44 +447,6 @@ impl Vault {
         store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())
     }
 
-    /// The account this store syncs with, if any (kept after logging out,
-    /// so logging in again to it carries on where sync stood).
-    pub fn account(&self) -> Result<Option<Account>> {
-        account_in(&self.conn)
-    }
-
-    /// Remember the account and its session; the token is sealed at rest.
-    ///
-    /// An account other than the one this store synced with before (another
-    /// server, or another user: registering after logging out) replaces it,
-    /// and in the same transaction the store forgets what it believed the
-    /// old server held and queues every note for the new one, as
-    /// [`Vault::reset_sync_state`] does. The notes stay; the old account
-    /// keeps its copy on its server.
-    pub fn set_account(&mut self, account: &Account, token: &SessionToken) -> Result<()> {
-        let sealed = self.seal_secret(token.0.as_bytes())?;
-        let now = self.clock.wall_ms() as i64;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let switched = account_in(&tx)?.is_some_and(|a| a.server != account.server || a.user_id != account.user_id);
-        if switched {
-            let reset = reset_sync_state_in(&tx, now)?;
-            tracing::info!(
-                requeued = reset.requeued,
-                pending = reset.pending,
-                "this store now syncs with another account or server: every note is queued for it"
-            );
-        }
-        store::set_kv(&tx, "sync_state", "server", &account.server)?;
-        store::set_kv(&tx, "sync_state", "username", &account.username)?;
-        store::set_kv(&tx, "sync_state", "user_id", &account.user_id)?;
-        store::set_kv(&tx, "sync_state", "token", &crate::keys::hex(&sealed))?;
-        tx.commit()?;
-        if switched {
-            self.pass_deletes = 0;
-        }
-        Ok(())
-    }
-
     /// Start over with a server that does not know this device's sync
     /// position: one that was reset, or restored from a backup older than
     /// this device's last sync (it answers a pull with
@@ -508,107 +472,6 @@ impl Vault {
     pub fn last_server_reset(&self) -> Result<Option<i64>> {
         Ok(store::get_kv(&self.conn, "sync_state", "server_reset_at")?.and_then(|s| s.parse().ok()))
     }
-
-    /// The session token, if logged in.
-    pub fn session_token(&self) -> Result<Option<SessionToken>> {
-        let Some(hex) = store::get_kv(&self.conn, "sync_state", "token")? else { return Ok(None) };
-        let blob = crate::keys::unhex(&hex).ok_or_else(|| Error::Corrupt("session token is not hex".into()))?;
-        let id = Uuid::nil();
-        let pt = crypto::open(&self.key, &Binding { note_id: &id, field: Field::Secret, hlc: &Hlc::ZERO }, &blob)?;
-        let token = String::from_utf8(pt).map_err(|_| Error::Corrupt("session token is not text".into()))?;
-        Ok(Some(SessionToken(token)))
-    }
-
-    /// Forget the session (log out). Notes, the outbox and the account's
-    /// server and name stay: unsent changes are kept for the next log-in.
-    /// Registering or logging in to another account afterwards replaces
-    /// the record ([`Vault::set_account`]).
-    pub fn clear_session(&mut self) -> Result<()> {
-        self.conn.execute("DELETE FROM sync_state WHERE key = 'token'", [])?;
-        Ok(())
-    }
-
-    fn seal_secret(&self, secret: &[u8]) -> Result<Vec<u8>> {
-        let id = Uuid::nil();
-        Ok(crypto::seal(&self.key, &Binding { note_id: &id, field: Field::Secret, hlc: &Hlc::ZERO }, secret)?)
-    }
-
-    /// The data key wrapped under `wrap` (a passphrase-derived key), for
-    /// registering an account.
-    pub fn wrap_data_key(&self, wrap: &[u8; 32]) -> (u32, Vec<u8>) {
-        (self.key.id().0, crate::keys::wrap_key(wrap, &self.key))
-    }
-
-    /// Whether this store's data key is `other`.
-    pub fn has_key(&self, other: &DataKey) -> bool {
-        self.key.id() == other.id() && self.key.expose() == other.expose()
-    }
-}
-
-/// Record a version both this device and the server hold: the note's merge
-/// base (unless the base already is a later revision), and its stamp among
-/// the versions agreed on.
-pub(super) fn upsert_base(
-    tx: &Connection,
-    note_id: &Uuid,
-    rev: u64,
-    hlc: &Hlc,
-    deleted: bool,
-    s: &Sealed,
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body
-         WHERE excluded.rev >= merge_base.rev",
-    )?
-    .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
-    record_agreed(tx, note_id, hlc)
-}
-
-/// Stamps of agreed versions kept per note. A server restored from a
-/// backup brings back versions from hours or days ago; a note synced this
-/// many times since then is merged without a base instead (nothing is lost
-/// that way either, but the user may be asked). Bounded so that a note
-/// edited all day does not grow the table without end (about 60 bytes a
-/// stamp).
-pub const AGREED_STAMPS_PER_NOTE: i64 = 256;
-
-/// Remember that the version of `note_id` stamped `hlc` was agreed on with
-/// a server: this device's note contains it from now on.
-fn record_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<()> {
-    let added = tx
-        .prepare_cached("INSERT OR IGNORE INTO agreed_stamps (note_id, hlc) VALUES (?1, ?2)")?
-        .execute(params![note_id.as_bytes(), hlc.to_string()])?;
-    if added > 0 {
-        // Stamps order as their text does (fixed-width hex).
-        tx.prepare_cached(
-            "DELETE FROM agreed_stamps WHERE note_id = ?1 AND hlc < (
-               SELECT hlc FROM agreed_stamps WHERE note_id = ?1 ORDER BY hlc DESC LIMIT 1 OFFSET ?2)",
-        )?
-        .execute(params![note_id.as_bytes(), AGREED_STAMPS_PER_NOTE - 1])?;
-    }
-    Ok(())
-}
-
-/// Whether the version of `note_id` stamped `hlc` is one this device agreed
-/// on with a server before (so its note already contains it).
-pub(super) fn is_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM agreed_stamps WHERE note_id = ?1 AND hlc = ?2)")?
-        .query_row(params![note_id.as_bytes(), hlc.to_string()], |r| r.get(0))?)
-}
-
-/// Queue note `id` as it stands (live or deleted, under its own stamp) as a
-/// new outbox entry, never attempted, based on whatever revision the note
-/// has when it is sent.
-pub(super) fn queue_as_is(tx: &Connection, id: &[u8], now: i64) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at)
-         SELECT ?1, id, hlc, deleted, title, meta, body, ?2, ?2 FROM notes WHERE id = ?3",
-    )?
-    .execute(params![Uuid::now_v7().as_bytes(), now, id])?;
-    Ok(())
 }
 
 /// What [`Vault::reset_sync_state`] did.
@@ -622,7 +485,7 @@ pub struct SyncReset {
 }
 
 /// [`Vault::reset_sync_state`] inside the caller's transaction.
-fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset> {
+pub(super) fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset> {
     // The stamps of the versions agreed on stay: they say what this
     // device's notes contain, whichever server holds them (this copies in
     // the bases of stores older than schema 5).
@@ -664,20 +527,4 @@ fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset> {
     // An approval of held deletions was for the old server's changes.
     tx.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
     Ok(SyncReset { requeued: ids.len(), pending })
-}
-
-pub(super) fn account_in(conn: &Connection) -> Result<Option<Account>> {
-    let get = |k| store::get_kv(conn, "sync_state", k);
-    Ok(match (get("server")?, get("username")?, get("user_id")?) {
-        (Some(server), Some(username), Some(user_id)) => Some(Account { server, username, user_id }),
-        _ => None,
-    })
-}
-
-/// Exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
-pub(crate) fn backoff_ms(attempts: i64) -> i64 {
-    const BASE: i64 = 1_000;
-    const CAP: i64 = 5 * 60_000;
-    let ceiling = BASE.saturating_mul(1i64 << attempts.clamp(0, 20)).min(CAP);
-    (rand::random::<u64>() % (ceiling as u64 + 1)) as i64
 }

@@ -1,4 +1,4 @@
-//! Merging a change from another device into a note that has local changes
+//! Reconciling a change from another device with a note that has local changes
 //! the server has not taken, inside the caller's transaction (a pulled page
 //! or a push's answers). The decisions are `crate::merge`'s; this file
 //! opens the three versions, writes the result and keeps the record.
@@ -22,9 +22,17 @@
 //!   conflicts, so the losing version can still be read.
 
 use outpost_protocol::v1::Change;
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::*;
-use crate::merge::{self, Outcome, Side, Strategy, Version};
+use super::rows::{
+    drop_unsent, is_agreed, open_version, queue_as_is, read_base, read_stored, set_server_rev, store_remote,
+    strategy_for, upsert_base, write_local, LocalChange, Stored,
+};
+use crate::clock::HlcClock;
+use crate::crypto::DataKey;
+use crate::error::{Error, Result};
+use crate::merge::{self, Outcome, Side};
+use crate::model::Meta;
 use crate::payload::Sealed;
 
 /// What merges did during one page or push.
@@ -50,13 +58,6 @@ pub(super) struct MergeCtx<'a> {
     pub now: i64,
 }
 
-/// One version as stored: its stamp and sealed fields.
-struct Stored {
-    hlc: Hlc,
-    deleted: bool,
-    sealed: Sealed,
-}
-
 /// Merge remote change `c` (already authenticated) into its local note.
 /// `refused` is the outbox entry the server just refused for it, if any.
 pub(super) fn merge_remote(
@@ -73,7 +74,7 @@ pub(super) fn merge_remote(
         store_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
         return Ok(());
     };
-    if c.hlc < local_stored.hlc && super::replica::is_agreed(ctx.tx, &id, &c.hlc)? {
+    if c.hlc < local_stored.hlc && is_agreed(ctx.tx, &id, &c.hlc)? {
         return fast_forward(ctx, c, refused, &remote_sealed, counts);
     }
     let (local, _) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
@@ -88,9 +89,7 @@ pub(super) fn merge_remote(
     if let Some(seq) = refused {
         ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
     }
-    ctx.tx
-        .prepare_cached("DELETE FROM outbox WHERE note_id = ?1 AND state = 'pending' AND attempts = 0")?
-        .execute([id.as_bytes()])?;
+    drop_unsent(ctx.tx, &id)?;
     if merged.same_content(&remote) {
         store_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
     } else {
@@ -101,20 +100,19 @@ pub(super) fn merge_remote(
             updated: ctx.now,
         };
         let hlc = ctx.clock.tick();
-        Writer { conn: ctx.tx, key: ctx.key, clock: ctx.clock }.write(
+        let change = LocalChange {
             id,
             hlc,
-            &merged.title,
-            &merged.body,
-            &meta,
-            merged.deleted,
-            0,
-        )?;
-        ctx.tx
-            .prepare_cached("UPDATE notes SET server_rev = ?2 WHERE id = ?1")?
-            .execute(params![id.as_bytes(), c.rev as i64])?;
+            title: &merged.title,
+            body: &merged.body,
+            meta: &meta,
+            deleted: merged.deleted,
+            folded_edits: 0,
+        };
+        write_local(ctx.tx, ctx.key, &change)?;
+        set_server_rev(ctx.tx, &id, c.rev)?;
     }
-    super::replica::upsert_base(ctx.tx, &id, c.rev, &c.hlc, c.deleted, &remote_sealed)?;
+    upsert_base(ctx.tx, &id, c.rev, &c.hlc, c.deleted, &remote_sealed)?;
     counts.merged += 1;
 
     let record = Record { base: base_stored.as_ref(), local: &local_stored, remote: c, remote_sealed: &remote_sealed };
@@ -152,105 +150,13 @@ fn fast_forward(
     if let Some(seq) = refused {
         ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
     }
-    ctx.tx
-        .prepare_cached("DELETE FROM outbox WHERE note_id = ?1 AND state = 'pending' AND attempts = 0")?
-        .execute([id.as_bytes()])?;
-    super::replica::queue_as_is(ctx.tx, id.as_bytes(), ctx.now)?;
-    ctx.tx
-        .prepare_cached("UPDATE notes SET server_rev = ?2 WHERE id = ?1")?
-        .execute(params![id.as_bytes(), c.rev as i64])?;
-    super::replica::upsert_base(ctx.tx, &id, c.rev, &c.hlc, c.deleted, remote_sealed)?;
+    drop_unsent(ctx.tx, &id)?;
+    queue_as_is(ctx.tx, id.as_bytes(), ctx.now)?;
+    set_server_rev(ctx.tx, &id, c.rev)?;
+    upsert_base(ctx.tx, &id, c.rev, &c.hlc, c.deleted, remote_sealed)?;
     counts.fast_forwarded += 1;
     tracing::debug!(note = %id, rev = c.rev, "the server's version is an older one this device has; sending its own on top");
     Ok(())
-}
-
-/// Store a remote version as the note, exactly as it came.
-pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
-           created_at = excluded.created_at, updated_at = excluded.updated_at,
-           server_rev = excluded.server_rev, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body",
-    )?
-    .execute(params![
-        c.note_id.as_bytes(),
-        c.hlc.to_string(),
-        meta.pinned,
-        meta.created,
-        meta.updated,
-        c.rev as i64,
-        c.deleted,
-        sealed.title,
-        sealed.meta,
-        sealed.body
-    ])?;
-    super::replica::upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
-    Ok(())
-}
-
-/// The strategy for a note: its own, else the app's, else auto-merge.
-pub(super) fn strategy_for(conn: &Connection, id: &Uuid) -> Result<Strategy> {
-    let own: Option<Option<String>> = conn
-        .prepare_cached("SELECT conflict_strategy FROM notes WHERE id = ?1")?
-        .query_row([id.as_bytes()], |r| r.get(0))
-        .optional()?;
-    let chosen = match own.flatten() {
-        Some(s) => Some(s),
-        None => store::get_kv(conn, "settings", "conflict_strategy")?,
-    };
-    match chosen {
-        Some(s) => s.parse().map_err(Error::Corrupt),
-        None => Ok(Strategy::default()),
-    }
-}
-
-/// Open the three sealed fields of a version under its stamp.
-pub(super) fn open_version(
-    key: &DataKey,
-    id: &Uuid,
-    hlc: Hlc,
-    deleted: bool,
-    sealed: &Sealed,
-) -> Result<(Version, Meta)> {
-    let title = open_text(key, id, Field::Title, &hlc, &sealed.title)?;
-    let body = open_text(key, id, Field::Body, &hlc, &sealed.body)?;
-    let meta = open_meta(key, id, &hlc, &sealed.meta)?;
-    let version = Version { title, body, tags: meta.tags.clone(), pinned: meta.pinned, deleted, hlc };
-    Ok((version, meta))
-}
-
-fn read_stored(tx: &Connection, id: &Uuid) -> Result<Option<(Stored, i64)>> {
-    let mut stmt = tx.prepare_cached("SELECT hlc, deleted, title, meta, body, created_at FROM notes WHERE id = ?1")?;
-    let row = stmt
-        .query_row([id.as_bytes()], |r| {
-            Ok((
-                Stored {
-                    hlc: hlc_col(r, 0)?,
-                    deleted: r.get(1)?,
-                    sealed: Sealed { title: r.get(2)?, meta: r.get(3)?, body: r.get(4)? },
-                },
-                r.get(5)?,
-            ))
-        })
-        .optional()?;
-    Ok(row)
-}
-
-fn read_base(tx: &Connection, id: &Uuid) -> Result<Option<Stored>> {
-    let mut stmt = tx.prepare_cached("SELECT hlc, deleted, title, meta, body FROM merge_base WHERE note_id = ?1")?;
-    let row = stmt
-        .query_row([id.as_bytes()], |r| {
-            Ok(Stored {
-                hlc: hlc_col(r, 0)?,
-                deleted: r.get(1)?,
-                sealed: Sealed { title: r.get(2)?, meta: r.get(3)?, body: r.get(4)? },
-            })
-        })
-        .optional()?;
-    Ok(row)
 }
 
 /// The three versions a conflict record keeps, sealed as they were.

@@ -1,0 +1,341 @@
+//! Table-level reads and writes of the store, shared by the notes API,
+//! push and pull (`replica`), reconciliation with other devices' versions
+//! (`reconcile`) and conflicts. Each function works inside the caller's
+//! connection or transaction; none opens one of its own, so the caller
+//! decides what commits together.
+//!
+//! Nothing here decides anything about sync or merging: it turns rows into
+//! values and values into rows, sealing and opening on the way.
+
+use outpost_protocol::v1::Change;
+use outpost_protocol::Hlc;
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use crate::crypto::{self, Binding, DataKey, Field};
+use crate::error::{Error, Result};
+use crate::merge::{Strategy, Version};
+use crate::model::{Meta, Note, SyncBadge};
+use crate::payload::Sealed;
+use crate::store;
+
+/// A local change as [`write_local`] stores it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LocalChange<'a> {
+    pub id: Uuid,
+    pub hlc: Hlc,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub meta: &'a Meta,
+    pub deleted: bool,
+    /// Offline edits already folded into this one (the seeder's shortcut);
+    /// counted in the outbox entry's `coalesced`.
+    pub folded_edits: u32,
+}
+
+/// Write a local change: seal the three fields under the change's stamp,
+/// upsert the note's row and queue (or coalesce) its outbox entry.
+pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>) -> Result<()> {
+    let LocalChange { id, hlc, title, body, meta, deleted, folded_edits } = *c;
+    let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &id, field, hlc: &hlc }, data);
+    let title_ct = seal(Field::Title, title.as_bytes())?;
+    let body_ct = seal(Field::Body, body.as_bytes())?;
+    let meta_json = serde_json::to_vec(meta).map_err(|e| Error::Invalid(e.to_string()))?;
+    let meta_ct = seal(Field::Meta, &meta_json)?;
+    let hlc_s = hlc.to_string();
+    conn.prepare_cached(
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
+               updated_at = excluded.updated_at, deleted = excluded.deleted,
+               title = excluded.title, meta = excluded.meta, body = excluded.body",
+    )?
+    .execute(params![
+        id.as_bytes(),
+        hlc_s,
+        meta.pinned,
+        meta.created,
+        meta.updated,
+        deleted,
+        title_ct,
+        meta_ct,
+        body_ct
+    ])?;
+    let now = meta.updated;
+    // Coalesce into the note's unsent entry: one that has never been
+    // attempted, so no server can have seen its op id.
+    let coalesced = conn
+        .prepare_cached(
+            "UPDATE outbox SET hlc = ?2, deleted = ?3, title = ?4, meta = ?5, body = ?6,
+               coalesced = coalesced + 1, updated_at = ?7
+             WHERE note_id = ?1 AND state = 'pending' AND attempts = 0",
+        )?
+        .execute(params![id.as_bytes(), hlc_s, deleted, title_ct, meta_ct, body_ct, now])?;
+    if coalesced == 0 {
+        conn.prepare_cached(
+            "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at, coalesced)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+        )?
+        .execute(params![
+            Uuid::now_v7().as_bytes(),
+            id.as_bytes(),
+            hlc_s,
+            deleted,
+            title_ct,
+            meta_ct,
+            body_ct,
+            now,
+            folded_edits
+        ])?;
+    }
+    Ok(())
+}
+
+/// A note's badge in one expression over `notes n`: conflict, failed, pending, synced.
+pub(super) const BADGE_SQL: &str = "CASE
+    WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.note_id = n.id AND c.resolved_at IS NULL) THEN 3
+    WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.note_id = n.id AND o.state = 'failed') THEN 2
+    WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.note_id = n.id) THEN 1
+    ELSE 0 END";
+
+/// The sync badge from [`BADGE_SQL`]'s code.
+pub(super) fn badge(code: i64) -> SyncBadge {
+    match code {
+        3 => SyncBadge::Conflict,
+        2 => SyncBadge::Failed,
+        1 => SyncBadge::Pending,
+        _ => SyncBadge::Synced,
+    }
+}
+
+/// One note, decrypted, tombstone or not.
+pub(super) fn read_note(conn: &Connection, key: &DataKey, id: Uuid) -> Result<Option<Note>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT n.hlc, n.created_at, n.updated_at, n.server_rev, n.deleted, n.title, n.meta, n.body, {BADGE_SQL}
+         FROM notes n WHERE n.id = ?1"
+    ))?;
+    let mut rows = stmt.query([id.as_bytes()])?;
+    let Some(r) = rows.next()? else { return Ok(None) };
+    let hlc = hlc_col(r, 0)?;
+    let title = open_text(key, &id, Field::Title, &hlc, r.get_ref(5)?.as_blob()?)?;
+    let meta = open_meta(key, &id, &hlc, r.get_ref(6)?.as_blob()?)?;
+    let body = open_text(key, &id, Field::Body, &hlc, r.get_ref(7)?.as_blob()?)?;
+    Ok(Some(Note {
+        id,
+        title,
+        body,
+        tags: meta.tags,
+        pinned: meta.pinned,
+        created_at: r.get(1)?,
+        updated_at: r.get(2)?,
+        hlc,
+        server_rev: r.get(3)?,
+        deleted: r.get(4)?,
+        sync: badge(r.get(8)?),
+    }))
+}
+
+/// Open a sealed text field of note `id` at stamp `hlc`.
+pub(super) fn open_text(key: &DataKey, id: &Uuid, field: Field, hlc: &Hlc, blob: &[u8]) -> Result<String> {
+    let pt = crypto::open(key, &Binding { note_id: id, field, hlc }, blob)
+        .map_err(|source| Error::Decrypt { note: id.to_string(), source })?;
+    String::from_utf8(pt).map_err(|_| Error::Corrupt(format!("note {id}: decrypted text is not UTF-8")))
+}
+
+/// Open the sealed metadata (tags, pinned, times) of note `id` at stamp `hlc`.
+pub(super) fn open_meta(key: &DataKey, id: &Uuid, hlc: &Hlc, blob: &[u8]) -> Result<Meta> {
+    let pt = crypto::open(key, &Binding { note_id: id, field: Field::Meta, hlc }, blob)
+        .map_err(|source| Error::Decrypt { note: id.to_string(), source })?;
+    serde_json::from_slice(&pt).map_err(|e| Error::Corrupt(format!("note {id}: metadata: {e}")))
+}
+
+/// A UUID stored as 16 bytes.
+pub(super) fn uuid_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
+    let b = r.get_ref(i)?.as_blob()?;
+    Uuid::from_slice(b)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
+/// A clock stamp stored as its fixed-width text.
+pub(super) fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> {
+    let s = r.get_ref(i)?.as_str()?;
+    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Store a remote version as the note, exactly as it came.
+pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
+           created_at = excluded.created_at, updated_at = excluded.updated_at,
+           server_rev = excluded.server_rev, deleted = excluded.deleted,
+           title = excluded.title, meta = excluded.meta, body = excluded.body",
+    )?
+    .execute(params![
+        c.note_id.as_bytes(),
+        c.hlc.to_string(),
+        meta.pinned,
+        meta.created,
+        meta.updated,
+        c.rev as i64,
+        c.deleted,
+        sealed.title,
+        sealed.meta,
+        sealed.body
+    ])?;
+    upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
+    Ok(())
+}
+
+/// The strategy for a note: its own, else the app's, else auto-merge.
+pub(super) fn strategy_for(conn: &Connection, id: &Uuid) -> Result<Strategy> {
+    let own: Option<Option<String>> = conn
+        .prepare_cached("SELECT conflict_strategy FROM notes WHERE id = ?1")?
+        .query_row([id.as_bytes()], |r| r.get(0))
+        .optional()?;
+    let chosen = match own.flatten() {
+        Some(s) => Some(s),
+        None => store::get_kv(conn, "settings", "conflict_strategy")?,
+    };
+    match chosen {
+        Some(s) => s.parse().map_err(Error::Corrupt),
+        None => Ok(Strategy::default()),
+    }
+}
+
+/// Open the three sealed fields of a version under its stamp.
+pub(super) fn open_version(
+    key: &DataKey,
+    id: &Uuid,
+    hlc: Hlc,
+    deleted: bool,
+    sealed: &Sealed,
+) -> Result<(Version, Meta)> {
+    let title = open_text(key, id, Field::Title, &hlc, &sealed.title)?;
+    let body = open_text(key, id, Field::Body, &hlc, &sealed.body)?;
+    let meta = open_meta(key, id, &hlc, &sealed.meta)?;
+    let version = Version { title, body, tags: meta.tags.clone(), pinned: meta.pinned, deleted, hlc };
+    Ok((version, meta))
+}
+
+/// One version as stored: its stamp and sealed fields.
+pub(super) struct Stored {
+    pub hlc: Hlc,
+    pub deleted: bool,
+    pub sealed: Sealed,
+}
+
+/// The note as stored, and when it was created.
+pub(super) fn read_stored(tx: &Connection, id: &Uuid) -> Result<Option<(Stored, i64)>> {
+    let mut stmt = tx.prepare_cached("SELECT hlc, deleted, title, meta, body, created_at FROM notes WHERE id = ?1")?;
+    let row = stmt
+        .query_row([id.as_bytes()], |r| {
+            Ok((
+                Stored {
+                    hlc: hlc_col(r, 0)?,
+                    deleted: r.get(1)?,
+                    sealed: Sealed { title: r.get(2)?, meta: r.get(3)?, body: r.get(4)? },
+                },
+                r.get(5)?,
+            ))
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// The note's merge base: the last version both sides agreed on.
+pub(super) fn read_base(tx: &Connection, id: &Uuid) -> Result<Option<Stored>> {
+    let mut stmt = tx.prepare_cached("SELECT hlc, deleted, title, meta, body FROM merge_base WHERE note_id = ?1")?;
+    let row = stmt
+        .query_row([id.as_bytes()], |r| {
+            Ok(Stored {
+                hlc: hlc_col(r, 0)?,
+                deleted: r.get(1)?,
+                sealed: Sealed { title: r.get(2)?, meta: r.get(3)?, body: r.get(4)? },
+            })
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// Record a version both this device and the server hold: the note's merge
+/// base (unless the base already is a later revision), and its stamp among
+/// the versions agreed on.
+pub(super) fn upsert_base(
+    tx: &Connection,
+    note_id: &Uuid,
+    rev: u64,
+    hlc: &Hlc,
+    deleted: bool,
+    s: &Sealed,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
+           title = excluded.title, meta = excluded.meta, body = excluded.body
+         WHERE excluded.rev >= merge_base.rev",
+    )?
+    .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
+    record_agreed(tx, note_id, hlc)
+}
+
+/// Stamps of agreed versions kept per note. A server restored from a
+/// backup brings back versions from hours or days ago; a note synced this
+/// many times since then is merged without a base instead (nothing is lost
+/// that way either, but the user may be asked). Bounded so that a note
+/// edited all day does not grow the table without end (about 60 bytes a
+/// stamp).
+pub const AGREED_STAMPS_PER_NOTE: i64 = 256;
+
+/// Remember that the version of `note_id` stamped `hlc` was agreed on with
+/// a server: this device's note contains it from now on.
+fn record_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<()> {
+    let added = tx
+        .prepare_cached("INSERT OR IGNORE INTO agreed_stamps (note_id, hlc) VALUES (?1, ?2)")?
+        .execute(params![note_id.as_bytes(), hlc.to_string()])?;
+    if added > 0 {
+        // Stamps order as their text does (fixed-width hex).
+        tx.prepare_cached(
+            "DELETE FROM agreed_stamps WHERE note_id = ?1 AND hlc < (
+               SELECT hlc FROM agreed_stamps WHERE note_id = ?1 ORDER BY hlc DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![note_id.as_bytes(), AGREED_STAMPS_PER_NOTE - 1])?;
+    }
+    Ok(())
+}
+
+/// Whether the version of `note_id` stamped `hlc` is one this device agreed
+/// on with a server before (so its note already contains it).
+pub(super) fn is_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM agreed_stamps WHERE note_id = ?1 AND hlc = ?2)")?
+        .query_row(params![note_id.as_bytes(), hlc.to_string()], |r| r.get(0))?)
+}
+
+/// Queue note `id` as it stands (live or deleted, under its own stamp) as a
+/// new outbox entry, never attempted, based on whatever revision the note
+/// has when it is sent.
+pub(super) fn queue_as_is(tx: &Connection, id: &[u8], now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at)
+         SELECT ?1, id, hlc, deleted, title, meta, body, ?2, ?2 FROM notes WHERE id = ?3",
+    )?
+    .execute(params![Uuid::now_v7().as_bytes(), now, id])?;
+    Ok(())
+}
+
+/// Drop the note's entries the server has never seen (never attempted),
+/// which a merge result or a re-queued note replaces. An entry sent and
+/// never answered stays: the server may hold it, and its op id settles it.
+pub(super) fn drop_unsent(tx: &Connection, id: &Uuid) -> Result<()> {
+    tx.prepare_cached("DELETE FROM outbox WHERE note_id = ?1 AND state = 'pending' AND attempts = 0")?
+        .execute([id.as_bytes()])?;
+    Ok(())
+}
+
+/// The server revision the note's local content is based on.
+pub(super) fn set_server_rev(tx: &Connection, id: &Uuid, rev: u64) -> Result<()> {
+    tx.prepare_cached("UPDATE notes SET server_rev = ?2 WHERE id = ?1")?.execute(params![id.as_bytes(), rev as i64])?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Local changes: create, edit, delete, each validated before anything is
+//! written and stored with its outbox entry by [`write_local`] inside the
+//! caller's transaction ([`crate::Vault::batch`]).
+
+use outpost_protocol::Hlc;
+use rusqlite::{Connection, OptionalExtension};
+use uuid::Uuid;
+
+use super::rows::{read_note, write_local, LocalChange};
+use crate::clock::HlcClock;
+use crate::crypto::DataKey;
+use crate::error::{Error, Result};
+use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, SyncBadge};
+
+/// Writes inside one transaction; see [`Vault::batch`].
+#[derive(Debug)]
+pub struct Writer<'a> {
+    pub(super) conn: &'a Connection,
+    pub(super) key: &'a DataKey,
+    pub(super) clock: &'a HlcClock,
+}
+
+impl Writer<'_> {
+    pub fn create(&mut self, draft: NoteDraft) -> Result<Note> {
+        self.create_folded(draft, 0)
+    }
+
+    /// Create a note whose `folded_edits` offline edits were already applied
+    /// to `draft` in memory: the same end state as creating it and editing
+    /// it that many times before a sync (one outbox entry that coalesced
+    /// them), without re-reading and re-sealing it each time. The seeder
+    /// uses this.
+    pub fn create_folded(&mut self, draft: NoteDraft, folded_edits: u32) -> Result<Note> {
+        let title = check_title(draft.title)?;
+        check_body(&draft.body)?;
+        let tags = clean_tags(draft.tags)?;
+        let id = Uuid::now_v7();
+        let hlc = self.clock.tick();
+        let now = self.clock.wall_ms() as i64;
+        let meta = Meta { tags, pinned: draft.pinned, created: now, updated: now };
+        self.write(&LocalChange {
+            id,
+            hlc,
+            title: &title,
+            body: &draft.body,
+            meta: &meta,
+            deleted: false,
+            folded_edits,
+        })?;
+        Ok(Note {
+            id,
+            title,
+            body: draft.body,
+            tags: meta.tags,
+            pinned: meta.pinned,
+            created_at: now,
+            updated_at: now,
+            hlc,
+            server_rev: None,
+            deleted: false,
+            sync: SyncBadge::Pending,
+        })
+    }
+
+    pub fn edit(&mut self, id: Uuid, patch: NotePatch) -> Result<Note> {
+        let mut note = read_note(self.conn, self.key, id)?
+            .filter(|n| !n.deleted)
+            .ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
+        if patch.is_empty() {
+            return Ok(note);
+        }
+        if let Some(t) = patch.title {
+            note.title = check_title(t)?;
+        }
+        if let Some(b) = patch.body {
+            check_body(&b)?;
+            note.body = b;
+        }
+        if let Some(tags) = patch.tags {
+            note.tags = clean_tags(tags)?;
+        }
+        if let Some(p) = patch.pinned {
+            note.pinned = p;
+        }
+        note.hlc = self.clock.tick();
+        note.updated_at = self.clock.wall_ms() as i64;
+        let meta =
+            Meta { tags: note.tags.clone(), pinned: note.pinned, created: note.created_at, updated: note.updated_at };
+        self.write(&LocalChange {
+            id,
+            hlc: note.hlc,
+            title: &note.title,
+            body: &note.body,
+            meta: &meta,
+            deleted: false,
+            folded_edits: 0,
+        })?;
+        note.sync = SyncBadge::Pending;
+        Ok(note)
+    }
+
+    /// An edit from an editor that loaded the note at stamp `base_hlc`
+    /// with body `base_body`. If the note changed underneath since (a sync
+    /// merged another device's edit into it), the editor's body is merged
+    /// three-way with the stored one instead of overwriting it: nothing of
+    /// either is lost (overlaps keep both between markers). Without
+    /// `base_body` such an edit is refused with [`Error::Stale`], so the
+    /// caller can send it.
+    pub fn edit_from(
+        &mut self,
+        id: Uuid,
+        mut patch: NotePatch,
+        base_hlc: Hlc,
+        base_body: Option<&str>,
+    ) -> Result<Note> {
+        let current = read_note(self.conn, self.key, id)?
+            .filter(|n| !n.deleted)
+            .ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
+        if current.hlc != base_hlc {
+            let Some(base) = base_body else {
+                return Err(Error::Stale { note: id.to_string() });
+            };
+            let mine = patch.body.take().unwrap_or_else(|| base.to_owned());
+            let (merged, _clean) = crate::merge::merge_text(base, &mine, &current.body);
+            patch.body = Some(merged);
+        }
+        self.edit(id, patch)
+    }
+
+    pub fn delete(&mut self, id: Uuid) -> Result<()> {
+        let created: Option<i64> = self
+            .conn
+            .query_row("SELECT created_at FROM notes WHERE id = ?1 AND deleted = 0", [id.as_bytes()], |r| r.get(0))
+            .optional()?;
+        let created = created.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
+        let hlc = self.clock.tick();
+        let now = self.clock.wall_ms() as i64;
+        let meta = Meta { tags: Vec::new(), pinned: false, created, updated: now };
+        self.write(&LocalChange { id, hlc, title: "", body: "", meta: &meta, deleted: true, folded_edits: 0 })
+    }
+
+    fn write(&mut self, change: &LocalChange<'_>) -> Result<()> {
+        write_local(self.conn, self.key, change)
+    }
+}
+
+pub(super) fn check_title(title: String) -> Result<String> {
+    if title.len() > limits::MAX_TITLE_BYTES {
+        return Err(Error::TooLarge { what: "title", size: title.len(), limit: limits::MAX_TITLE_BYTES });
+    }
+    Ok(title)
+}
+
+pub(super) fn check_body(body: &str) -> Result<()> {
+    if body.len() > limits::MAX_BODY_BYTES {
+        return Err(Error::TooLarge { what: "note body", size: body.len(), limit: limits::MAX_BODY_BYTES });
+    }
+    Ok(())
+}
+
+/// Trim, drop empties and duplicates, keep order; refuse oversize tags.
+pub(super) fn clean_tags(tags: Vec<String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = t.trim().trim_start_matches('#').to_owned();
+        if t.is_empty() || out.contains(&t) {
+            continue;
+        }
+        if t.len() > limits::MAX_TAG_BYTES {
+            return Err(Error::TooLarge { what: "tag", size: t.len(), limit: limits::MAX_TAG_BYTES });
+        }
+        if t.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!("tag {t:?} contains control characters")));
+        }
+        out.push(t);
+    }
+    if out.len() > limits::MAX_TAGS {
+        return Err(Error::Invalid(format!("{} tags; a note can have at most {}", out.len(), limits::MAX_TAGS)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_cleaned() {
+        let tags = clean_tags(vec![" #work ".into(), "work".into(), "".into(), "home".into()]).expect("clean");
+        assert_eq!(tags, vec!["work".to_owned(), "home".to_owned()]);
+        assert!(clean_tags(vec!["x".repeat(65)]).is_err());
+        assert!(clean_tags((0..65).map(|i| format!("t{i}")).collect()).is_err());
+    }
+}
