@@ -12,6 +12,7 @@ import {
   type IpcError,
   type Note_Serialize,
   type NoteSummary as GenNoteSummary,
+  type NotesChangedEvent,
   type SearchHit as GenSearchHit,
   type SyncStatus_Serialize,
 } from '../bindings';
@@ -111,8 +112,7 @@ export const tauriApi: Api = {
     await run(commands.setSettings(settings));
   },
   onSyncStatus: async (cb) => listen<SyncStatus_Serialize>('sync-status', (e) => cb(toSyncStatus(e.payload))),
-  onNotesChanged: async (cb) =>
-    listen<{ ids: string[]; all?: boolean }>('notes-changed', (e) => cb(e.payload.ids, e.payload.all ?? false)),
+  onNotesChanged: async (cb) => listen<NotesChangedEvent>('notes-changed', (e) => cb(e.payload.ids, e.payload.all)),
   // With a JS listener on close-requested, Tauri leaves closing to the page:
   // save, then destroy the window (`core:window:allow-destroy`). Should that
   // permission be missing, stop listening so the next click closes natively
