@@ -167,10 +167,14 @@ mod tests {
             .export(Typescript::default().header("// Generated from the Rust commands by tauri-specta; do not edit.\n// Regenerate: OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings\n"), fresh.path())
             .expect("export bindings");
         let fresh = std::fs::read_to_string(fresh.path()).expect("read");
-        if std::env::var_os("OUTPOST_UPDATE_BINDINGS").is_some() {
-            std::fs::write(&committed, &fresh).expect("write bindings");
-        }
+        assert!(fresh.contains("export const commands"), "the export produced bindings");
         let old = std::fs::read_to_string(&committed).unwrap_or_default();
+        if old != fresh && std::env::var_os("OUTPOST_UPDATE_BINDINGS").is_some() {
+            // Rewritten on request, and still reported: the run that
+            // rewrites them is not the run that checks them.
+            std::fs::write(&committed, &fresh).expect("write bindings");
+            panic!("{} was stale and has been rewritten; run the test again to check it", super::BINDINGS);
+        }
         assert!(
             old == fresh,
             "{} is stale: run OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings",

@@ -306,3 +306,106 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use outpost_core::crypto::DataKey;
+    use outpost_core::keys::MemoryStore;
+    use outpost_core::NoteDraft;
+
+    use super::*;
+
+    /// A state whose store is open under an in-memory key store (the
+    /// keyring and passphrase paths are the core's and the CLI's tests).
+    fn open_state(dir: &Path) -> (AppState, Arc<dyn KeyStore + Send + Sync>) {
+        let keys: Arc<dyn KeyStore + Send + Sync> = Arc::new(MemoryStore::new());
+        let state = AppState::new(dir.to_path_buf(), None);
+        state.open_with(keys.clone()).expect("open");
+        (state, keys)
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A device with nothing of its own takes the account's key: its empty
+    /// store is moved aside (kept, never deleted) and a store under the
+    /// account's key takes its place, which opens again after a restart.
+    #[tokio::test]
+    async fn an_empty_store_adopts_the_account_key_and_keeps_the_old_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (state, keys) = open_state(dir.path());
+        assert!(outpost_core::store::db_path(dir.path()).exists(), "the empty store exists");
+        let account_key = DataKey::generate();
+
+        let vault = state.adopt_account_key(account_key.clone()).await.expect("adopted");
+        assert!(vault.lock().has_key(&account_key));
+        assert!(state.vault().expect("open").lock().has_key(&account_key), "the state holds the new store");
+        let aside: Vec<String> = names(dir.path()).into_iter().filter(|n| n.starts_with("outpost.db.empty-")).collect();
+        assert!(!aside.is_empty(), "the old store is kept aside: {:?}", names(dir.path()));
+        let kept = std::fs::read(dir.path().join(&aside[0])).expect("read the kept file");
+        assert!(kept.starts_with(b"SQLite format 3\0"), "the old store itself, kept whole");
+
+        // The same key again changes nothing.
+        vault.lock().create(NoteDraft { title: "joined".into(), ..Default::default() }).expect("create");
+        let again = state.adopt_account_key(account_key.clone()).await.expect("same key");
+        assert_eq!(again.lock().list().expect("list").len(), 1, "the same store, not a new one");
+        drop((vault, again));
+        *write(&state.open) = None;
+
+        let reopened = Vault::open(dir.path(), keys.as_ref()).expect("reopens");
+        assert!(reopened.has_key(&account_key));
+        assert_eq!(reopened.list().expect("list")[0].title, "joined");
+    }
+
+    /// A store holding notes under its own key is never swapped: the
+    /// log-in is refused with a code the UI shows, and nothing moves.
+    #[tokio::test]
+    async fn a_store_with_notes_refuses_another_key_and_moves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (state, _keys) = open_state(dir.path());
+        let id = state
+            .with_vault(|v| v.create(NoteDraft { title: "mine".into(), ..Default::default() }))
+            .expect("create")
+            .id;
+        let files = names(dir.path());
+
+        let e = state.adopt_account_key(DataKey::generate()).await.expect_err("refused");
+        assert_eq!(e.code, "store_not_empty", "{e:?}");
+        assert_eq!(names(dir.path()), files, "no file moved");
+        assert_eq!(state.with_vault(|v| v.get(id)).expect("still open").title, "mine");
+    }
+
+    #[test]
+    fn set_aside_moves_the_database_and_its_wal_and_shm_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = outpost_core::store::db_path(dir.path());
+        for (suffix, content) in [("", "db"), ("-wal", "wal"), ("-shm", "shm")] {
+            std::fs::write(format!("{}{suffix}", db.display()), content).expect("write");
+        }
+        std::fs::write(dir.path().join("network.json"), "{}").expect("write");
+        set_aside(dir.path()).expect("set aside");
+
+        let after = names(dir.path());
+        assert!(!db.exists(), "{after:?}");
+        let moved: Vec<&String> = after.iter().filter(|n| n.contains(".empty-")).collect();
+        assert_eq!(moved.len(), 3, "{after:?}");
+        let stamp = moved[0].trim_start_matches("outpost.db.empty-");
+        for (suffix, content) in [("", "db"), ("-wal", "wal"), ("-shm", "shm")] {
+            let stamp = stamp.trim_end_matches("-wal").trim_end_matches("-shm");
+            let kept = std::fs::read_to_string(format!("{}.empty-{stamp}{suffix}", db.display())).expect("kept");
+            assert_eq!(kept, content, "one stamp for all three, content intact");
+        }
+        assert!(after.contains(&"network.json".to_owned()), "other files stay");
+
+        // Nothing to move is not an error.
+        let empty = tempfile::tempdir().expect("tempdir");
+        set_aside(empty.path()).expect("nothing to move");
+        assert!(names(empty.path()).is_empty());
+    }
+}
