@@ -27,16 +27,37 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "setup: cargo not found. Install Rust (rustup) first: Outpost builds with stable Rust 1.88 or newer." >&2
+  echo "setup: cargo not found. Install Rust with rustup first: rust-toolchain.toml pins the version (rustup installs it on first use)." >&2
   exit 1
 fi
-# The UI builds with Node.js 20 or newer and npm; Debian's own nodejs is
-# older, so a machine without node gets it from Debian only as a last resort.
-if ! command -v npm >/dev/null; then
-  echo "setup: npm not found; installing Debian's nodejs and npm (the UI needs Node.js 20 or newer)" >&2
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+# The toolchain rust-toolchain.toml names, with clippy and rustfmt: rustup
+# reads the file and installs what is missing (this needs the network only
+# the first time).
+if ! rustup show active-toolchain >/dev/null 2>&1; then
+  echo "setup: rustup cannot provide the toolchain rust-toolchain.toml pins; run 'rustup show' to see why" >&2
+  exit 1
 fi
+for c in clippy rustfmt; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
 
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt 2>/dev/null || true
+# The UI and the end-to-end tests need Node.js 20 or newer with npm.
+# Debian 12's own nodejs is 18, too old: install Node.js 20+ yourself
+# (nodejs.org, NodeSource, nvm) rather than falling back on it.
+node_major=0
+if command -v node >/dev/null; then
+  node_major=$(node --version | sed -n 's/^v\([0-9][0-9]*\)\..*/\1/p')
+fi
+if ((${node_major:-0} < 20)); then
+  if command -v node >/dev/null; then
+    echo "setup: Node.js $(node --version) is too old: the UI needs Node.js 20 or newer (Debian 12's nodejs is 18)." >&2
+  else
+    echo "setup: node not found: the UI needs Node.js 20 or newer with npm (Debian 12's nodejs is 18, too old)." >&2
+  fi
+  echo "setup: install Node.js 20+ (nodejs.org, NodeSource or nvm) and put it first on the PATH." >&2
+  exit 1
+fi
+if ! command -v npm >/dev/null; then
+  echo "setup: npm not found beside Node.js $(node --version); install the npm that comes with it." >&2
+  exit 1
+fi
