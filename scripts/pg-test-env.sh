@@ -8,7 +8,13 @@
 #   cargo test -p outpost-server
 #
 # Diagnostics go to stderr; stdout carries only the URL. Exits non-zero if
-# PostgreSQL cannot be installed or started (callers then skip and say so).
+# PostgreSQL cannot be installed or started, or the URL does not log in,
+# with the reason as the last line on stderr (scripts/test.sh shows it;
+# under CI=true it stops the run, otherwise the PostgreSQL tests say
+# SKIPPED).
+#
+# OUTPOST_PG_TEST_ENV_FAIL=REASON fails at once with REASON, touching
+# nothing: to see what a broken PostgreSQL set-up does to a test run.
 set -euo pipefail
 
 PG_USER=outpost
@@ -17,32 +23,47 @@ PG_DB=outpost_test
 PG_PORT="${OUTPOST_PG_PORT:-5432}"
 
 log() { echo "pg-test-env: $*" >&2; }
+fail() {
+    log "$*"
+    exit 1
+}
+
+if [[ -n "${OUTPOST_PG_TEST_ENV_FAIL:-}" ]]; then
+    fail "failing on purpose (OUTPOST_PG_TEST_ENV_FAIL): $OUTPOST_PG_TEST_ENV_FAIL"
+fi
 
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     log "installing postgresql"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update >&2
-    apt-get install -y postgresql >&2
+    apt-get update >&2 || fail "apt-get update failed"
+    apt-get install -y postgresql >&2 || fail "apt-get install postgresql failed"
 fi
 
 # The newest installed major version, and its default cluster.
 PG_VERSION="$(ls /usr/lib/postgresql | sort -n | tail -1)"
 if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$PG_VERSION main"; then
     log "creating cluster $PG_VERSION main"
-    pg_createcluster "$PG_VERSION" main >&2
+    pg_createcluster "$PG_VERSION" main >&2 || fail "pg_createcluster $PG_VERSION main failed"
 fi
 if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" {print $4}' | grep -qx online; then
     log "starting cluster $PG_VERSION main"
-    pg_ctlcluster "$PG_VERSION" main start >&2
+    pg_ctlcluster "$PG_VERSION" main start >&2 || fail "pg_ctlcluster $PG_VERSION main start failed"
 fi
 PG_PORT="$(pg_lsclusters -h | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" {print $3}')"
 
 psql_admin() { su postgres -c "psql -p $PG_PORT -v ON_ERROR_STOP=1 -qAt $*"; }
 
+# Wait for the cluster to accept connections (bounded; it usually takes
+# well under a second once started).
+ready=false
 for _ in $(seq 1 30); do
-    psql_admin "-c 'SELECT 1'" >/dev/null 2>&1 && break
+    if psql_admin "-c 'SELECT 1'" >/dev/null 2>&1; then
+        ready=true
+        break
+    fi
     sleep 1
 done
+$ready || fail "PostgreSQL $PG_VERSION on port $PG_PORT did not accept connections within 30 s"
 
 if [ "$(psql_admin "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'\"")" != "1" ]; then
     log "creating role $PG_USER"
@@ -53,4 +74,9 @@ if [ "$(psql_admin "-c \"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'\"")"
     psql_admin "-c \"CREATE DATABASE $PG_DB OWNER $PG_USER\"" >&2
 fi
 
-echo "postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB"
+url="postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB"
+# The tests log in over TCP with a password: check exactly that.
+if ! err=$(PGCONNECT_TIMEOUT=10 psql "$url" -Atqc 'SELECT 1' 2>&1 >/dev/null); then
+    fail "cannot log in as $PG_USER over TCP on port $PG_PORT: ${err##*$'\n'}"
+fi
+echo "$url"

@@ -3,10 +3,12 @@
 # gnome-keyring (Secret Service), as a desktop session would have: the way
 # the OS-keyring tests run on a headless machine. Installs dbus and
 # gnome-keyring if missing. Usage: scripts/with-keyring.sh CMD [ARGS...]
+# Fails (exit 1, before CMD runs) when the keyring daemon does not start:
+# `scripts/with-keyring.sh true` checks that a keyring can be had here.
 set -euo pipefail
 
 need=()
-for p in dbus dbus-user-session gnome-keyring; do
+for p in dbus dbus-bin dbus-user-session gnome-keyring; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -25,6 +27,12 @@ chmod 700 "$XDG_RUNTIME_DIR"
 # shellcheck disable=SC2016
 exec dbus-run-session -- bash -c '
   eval "$(printf "throwaway\n" | gnome-keyring-daemon --unlock --components=secrets --daemonize)"
+  # The Secret Service must answer on this bus before CMD runs.
+  if ! dbus-send --session --print-reply=literal --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+    org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Service string:Collections >/dev/null; then
+    echo "with-keyring: no Secret Service answers on the private D-Bus session (gnome-keyring-daemon did not start)" >&2
+    exit 1
+  fi
   export GNOME_KEYRING_CONTROL
   "$@"
 ' bash "$@"
