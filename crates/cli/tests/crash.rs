@@ -5,19 +5,25 @@
 //! and again on the same store. After every kill: every reported save is
 //! there and decrypts, `PRAGMA integrity_check` is ok, and the outbox holds
 //! exactly one unsent entry per note carrying the note's current content.
+//!
+//! The kill points follow the child's progress (a random number of
+//! reported saves, or none: at start-up), never a clock, so a slow machine
+//! moves them nowhere.
 
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{outpost, PASS};
+use common::{outpost, Lines, PASS};
 use outpost_core::keys::PassphraseStore;
 use outpost_core::Vault;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
+
+/// Only a hung child ever reaches it.
+const PATIENCE: Duration = Duration::from_secs(120);
 
 fn kills() -> usize {
     std::env::var("OUTPOST_CRASH_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(25)
@@ -33,6 +39,7 @@ fn saved_notes_survive_sigkill() {
     let mut edited: HashMap<Uuid, u64> = HashMap::new();
     let keys = PassphraseStore::new(PASS).expect("passphrase");
     let mut total_reported = 0;
+    let mut early_kills = 0;
     for round in 0..kills() {
         let mut child = outpost(dir.path())
             .args(["debug", "write-loop", "--marker", &format!("r{round}m")])
@@ -40,15 +47,21 @@ fn saved_notes_survive_sigkill() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn write-loop");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader =
-            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
-        // The key derivation takes a few hundred ms; kill anywhere from
-        // before the store is open to deep into the loop.
-        std::thread::sleep(Duration::from_millis(rng.gen_range(50..1500)));
+        let lines = Lines::read(child.stdout.take().expect("stdout"));
+        // Kill points follow the child's progress, not a clock: one round
+        // in five right after the start (during the key derivation, before
+        // the store is open), the others once it has reported a random
+        // number of saves, so the kill lands somewhere in the save after it.
+        let after = if rng.gen_range(0..5) == 0 { 0 } else { rng.gen_range(1..=120) };
+        let deadline = Instant::now() + PATIENCE;
+        let alive = lines.wait_for(after, deadline, &format!("round {round}: waiting for {after} saves"));
+        assert!(alive, "round {round}: write-loop stopped on its own after {} saves", lines.snapshot().len());
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
-        let lines = reader.join().expect("reader thread");
+        let lines = lines.finish();
+        if after == 0 {
+            early_kills += 1;
+        }
         for line in &lines {
             let mut parts = line.split_whitespace();
             let (kind, id, n) = (parts.next(), parts.next(), parts.next());
@@ -102,5 +115,10 @@ fn saved_notes_survive_sigkill() {
         assert_eq!((entries, matching), (notes, notes), "round {round}: outbox out of step with notes");
     }
     assert!(total_reported > 50, "the child saved too little to test anything ({total_reported} saves)");
-    eprintln!("{} kills, {} reported saves, {} notes verified", kills(), total_reported, created.len());
+    eprintln!(
+        "{} kills ({early_kills} at start-up), {} reported saves, {} notes verified",
+        kills(),
+        total_reported,
+        created.len()
+    );
 }

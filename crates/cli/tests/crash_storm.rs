@@ -12,6 +12,10 @@
 //!   back); the one save in flight at the kill is there whole or not at
 //!   all, and if it is there it must stay.
 //!
+//! Kill points follow the devices' reported progress, not a clock. At the
+//! end of the storm each device must hold notes of the other: sync ran
+//! during the storm, not only in the final rounds.
+//!
 //! After the storm both devices sync until quiet and must hold the same
 //! notes: every reported save with its last content, nothing else (no
 //! duplicates), no failed change and no conflict (each note has one writer).
@@ -24,14 +28,12 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{outpost, PASS};
+use common::{outpost, Lines, PASS};
 use outpost_core::keys::{KdfParams, PassphraseStore};
 use outpost_core::remote::Remote;
 use outpost_core::Vault;
@@ -39,6 +41,9 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const USER: &str = "storm";
+
+/// Only a hung process ever reaches it.
+const PATIENCE: Duration = Duration::from_secs(120);
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
@@ -74,7 +79,7 @@ fn edited(marker: &str, n: u64) -> String {
 struct Device {
     name: &'static str,
     dir: tempfile::TempDir,
-    child: Option<(Child, JoinHandle<Vec<String>>, String)>,
+    child: Option<(Child, Lines, String)>,
     lives: u64,
     /// Every save this device reported, by note: the last one wins. Also
     /// a save that committed just before its kill, unreported.
@@ -99,15 +104,28 @@ impl Device {
             .stderr(log)
             .spawn()
             .expect("spawn write-loop");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader =
-            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
-        self.child = Some((child, reader, marker));
+        let lines = Lines::read(child.stdout.take().expect("stdout"));
+        self.child = Some((child, lines, marker));
+    }
+
+    /// Steps (saves and edits) the running life has reported so far.
+    fn steps(&self) -> usize {
+        self.child.as_ref().map_or(0, |(_, lines, _)| lines.snapshot().len())
+    }
+
+    /// Waits until the running life has reported `n` steps in all.
+    fn wait_for_steps(&self, n: usize, when: &str) {
+        let (_, lines, _) = self.child.as_ref().expect("a running device");
+        let deadline = Instant::now() + PATIENCE;
+        if !lines.wait_for(n, deadline, &format!("{when}: device {}", self.name)) {
+            let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+            panic!("{when}: device {} stopped on its own before {n} steps:\n{log}", self.name);
+        }
     }
 
     /// SIGKILL, then take in what the process reported before it died.
     fn kill(&mut self) {
-        let (mut child, reader, marker) = self.child.take().expect("a running device");
+        let (mut child, lines, marker) = self.child.take().expect("a running device");
         if let Some(status) = child.try_wait().expect("try_wait") {
             let log = std::fs::read_to_string(self.log()).unwrap_or_default();
             panic!("device {} died on its own ({status}) before the kill:\n{log}", self.name);
@@ -118,7 +136,7 @@ impl Device {
         // edit from them.
         let mut ids = Vec::new();
         let mut next = 0;
-        for line in reader.join().expect("reader thread") {
+        for line in lines.finish() {
             let mut parts = line.split_whitespace();
             let (Some(kind), Some(id), Some(n)) = (parts.next(), parts.next(), parts.next()) else { continue };
             let id: Uuid = id.parse().expect("note id");
@@ -181,6 +199,12 @@ impl Device {
             let got = Content { title: note.title, body: note.body };
             assert_eq!(&got, want, "{when}: device {}: note {id} is not its last reported save", self.name);
         }
+    }
+
+    /// How many of `other`'s saved notes this store holds.
+    fn holds_of(&self, other: &Device) -> usize {
+        let vault = self.open();
+        other.expected.keys().filter(|id| vault.get(**id).is_ok()).count()
     }
 
     /// Every note this store holds, tombstones included.
@@ -322,21 +346,36 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
 
     let mut server_kills = 0;
     for k in 0..kills {
-        // Anywhere from a device's start-up to deep into its loop.
-        std::thread::sleep(Duration::from_millis(rng.gen_range(20..400)));
         let when = format!("kill {k} (seed {seed})");
-        match rng.gen_range(0..5) {
+        // Kill points follow progress, not a clock: the victim is killed
+        // once a device has reported 0 to 19 more saves (20 ms apart), so
+        // anywhere from a device's start-up to deep into its loop, and a
+        // slow machine shifts nothing.
+        let victim = rng.gen_range(0..5);
+        let more = rng.gen_range(0..20);
+        // Then a random offset inside one step (a save, then the 20 ms
+        // pause), so kills land inside saves as well as between them. It
+        // only places the kill; nothing waits on it.
+        let offset = Duration::from_micros(rng.gen_range(0..25_000));
+        match victim {
             0 | 1 => {
+                a.wait_for_steps(a.steps() + more, &when);
+                std::thread::sleep(offset);
                 a.kill();
                 a.check(&when);
                 a.spawn();
             }
             2 | 3 => {
+                b.wait_for_steps(b.steps() + more, &when);
+                std::thread::sleep(offset);
                 b.kill();
                 b.check(&when);
                 b.spawn();
             }
             _ => {
+                let d = if more % 2 == 0 { &a } else { &b };
+                d.wait_for_steps(d.steps() + more, &when);
+                std::thread::sleep(offset);
                 server.kill();
                 server_kills += 1;
                 server.check(&when);
@@ -349,6 +388,13 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
     a.check("after the storm");
     b.check("after the storm");
     let storm = started.elapsed();
+    // Sync really ran during the storm: notes reached the other device
+    // through the server before the final syncs below.
+    let (crossed_to_a, crossed_to_b) = (a.holds_of(&b), b.holds_of(&a));
+    assert!(
+        crossed_to_a > 0 && crossed_to_b > 0,
+        "no sync during the storm: {crossed_to_a} of b's notes on a, {crossed_to_b} of a's on b"
+    );
 
     // Sync until a round in which neither device has anything to do.
     let mut rounds = 0;
@@ -381,8 +427,9 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
     assert!(a.reported > 0 && b.reported > 0, "a device saved nothing: the storm tested nothing");
     eprintln!(
         "crash storm: {kills} kills ({} of device a, {} of device b, {server_kills} of the server), \
-         {} saves reported, {} committed unreported at a kill, {} notes; storm {:.1} s, converged in {rounds} \
-         sync rounds, total {:.1} s",
+         {} saves reported, {} committed unreported at a kill, {} notes; synced during the storm: {crossed_to_a} \
+         of b's notes on a, {crossed_to_b} of a's on b; storm {:.1} s, converged in {rounds} sync rounds, total \
+         {:.1} s",
         a.lives - 1,
         b.lives - 1,
         a.reported + b.reported,

@@ -4,17 +4,16 @@
 //! `outpost notes` while the engines run, and watched with `outpost
 //! status --watch`. Nobody runs a manual sync: the engines converge.
 //!
-//! Timeouts only keep a broken build from hanging.
+//! Timeouts only keep a broken build from hanging; waits are on lines
+//! printed and states reached, never on a fixed time.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{outpost, run, run_ok, start_server};
+use common::{outpost, run, run_ok, start_server, Lines};
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -23,7 +22,7 @@ const PATIENCE: Duration = Duration::from_secs(90);
 /// lines are collected as they come.
 struct Watching {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    lines: Option<Lines>,
     what: String,
 }
 
@@ -35,25 +34,19 @@ impl Watching {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn outpost {args:?}: {e}"));
-        let out = child.stdout.take().expect("stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().expect("lines").push(line);
-            }
-        });
-        Watching { child, lines, what: format!("outpost {}", args.join(" ")) }
+        let lines = Lines::read(child.stdout.take().expect("stdout"));
+        Watching { child, lines: Some(lines), what: format!("outpost {}", args.join(" ")) }
     }
 
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().expect("lines").clone()
+        self.lines.as_ref().expect("still reading").snapshot()
     }
 
     /// The first JSON line at or after line `from` that matches; returns
     /// its index and value.
     fn wait_json(&self, from: usize, what: &str, pred: impl Fn(&Value) -> bool) -> (usize, Value) {
         let deadline = Instant::now() + PATIENCE;
+        let mut seen = from;
         loop {
             let lines = self.lines();
             for (i, line) in lines.iter().enumerate().skip(from) {
@@ -62,26 +55,28 @@ impl Watching {
                     return (i, v);
                 }
             }
+            seen = seen.max(lines.len());
+            // The next line, or the end of the output.
+            let more = self.lines.as_ref().expect("still reading").wait_for(seen + 1, deadline, &self.what);
             assert!(
-                Instant::now() < deadline,
-                "{}: no line with {what}; got:\n{}",
+                more,
+                "{}: ended with no line with {what}; got:\n{}",
                 self.what,
-                lines[from.min(lines.len())..].join("\n")
+                self.lines()[from.min(lines.len())..].join("\n")
             );
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// SIGINT, as Ctrl-C would send, then wait for a clean exit.
+    /// SIGINT, as Ctrl-C would send, then wait for a clean exit and every
+    /// line it printed.
     fn interrupt(mut self) -> (ExitStatus, Vec<String>) {
         let ok = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill -INT");
         assert!(ok.success());
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                // Let the reader thread take the last lines.
-                std::thread::sleep(Duration::from_millis(200));
-                return (status, self.lines());
+                // The output ends with the process: the reader has every line.
+                return (status, self.lines.take().expect("still reading").finish());
             }
             assert!(Instant::now() < deadline, "{} did not stop on SIGINT", self.what);
             std::thread::sleep(Duration::from_millis(50));

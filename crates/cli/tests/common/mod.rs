@@ -1,10 +1,12 @@
 //! Shared helpers for the CLI tests: run the real `outpost` binary.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const PASS: &str = "correct horse battery staple";
@@ -87,5 +89,66 @@ impl Server {
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
             .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+}
+
+/// The lines a child process prints, collected by a thread as they come,
+/// so a test can wait for the child's progress (a number of lines) instead
+/// of for a time.
+pub struct Lines {
+    shared: Arc<Shared>,
+    reader: Option<JoinHandle<()>>,
+}
+
+/// The lines so far and whether the output has ended, with the condition
+/// variable the reader signals.
+type Shared = (Mutex<(Vec<String>, bool)>, Condvar);
+
+impl Lines {
+    pub fn read(out: ChildStdout) -> Self {
+        let shared: Arc<Shared> = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
+        let sink = shared.clone();
+        let reader = std::thread::spawn(move || {
+            let (lock, cv) = &*sink;
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lock.lock().expect("lines").0.push(line);
+                cv.notify_all();
+            }
+            lock.lock().expect("lines").1 = true;
+            cv.notify_all();
+        });
+        Lines { shared, reader: Some(reader) }
+    }
+
+    /// The lines so far.
+    pub fn snapshot(&self) -> Vec<String> {
+        self.shared.0.lock().expect("lines").0.clone()
+    }
+
+    /// Waits until `n` lines came (true) or the output ended first (false);
+    /// panics only if neither happens by `deadline`.
+    pub fn wait_for(&self, n: usize, deadline: Instant, what: &str) -> bool {
+        let (lock, cv) = &*self.shared;
+        let mut g = lock.lock().expect("lines");
+        loop {
+            if g.0.len() >= n {
+                return true;
+            }
+            if g.1 {
+                return false;
+            }
+            let now = Instant::now();
+            assert!(now < deadline, "{what}: {} of {n} lines by the deadline", g.0.len());
+            g = cv.wait_timeout(g, deadline - now).expect("lines").0;
+        }
+    }
+
+    /// Every line, once the output has ended (the child exited and its
+    /// stdout closed): waits for the reader thread, so no line is missed.
+    pub fn finish(mut self) -> Vec<String> {
+        if let Some(r) = self.reader.take() {
+            r.join().expect("reader thread");
+        }
+        std::mem::take(&mut self.shared.0.lock().expect("lines").0)
     }
 }
