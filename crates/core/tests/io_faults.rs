@@ -560,7 +560,7 @@ fn random_body(len: usize) -> String {
 }
 
 #[test]
-#[ignore = "mounts a 4 MiB tmpfs: needs the right to mount (crates/faultvfs/real-fs.sh)"]
+#[ignore = "group real-fs: mounts a 4 MiB tmpfs, needs the right to mount (crates/faultvfs/real-fs.sh)"]
 fn a_really_full_disk_refuses_a_save_clearly_and_saves_again_when_space_returns() {
     let mnt = tempfile::tempdir().expect("tempdir");
     Mount::run(&["-t", "tmpfs", "-o", "size=4m", "tmpfs", &mnt.path().to_string_lossy()]);
@@ -594,7 +594,7 @@ fn a_really_full_disk_refuses_a_save_clearly_and_saves_again_when_space_returns(
 }
 
 #[test]
-#[ignore = "bind-mounts a directory read-only: needs the right to mount (crates/faultvfs/real-fs.sh)"]
+#[ignore = "group real-fs: bind-mounts a directory read-only, needs the right to mount (crates/faultvfs/real-fs.sh)"]
 fn a_really_read_only_data_directory_is_refused_clearly_and_left_unchanged() {
     let base = save_base();
     let ro = tempfile::tempdir().expect("tempdir");

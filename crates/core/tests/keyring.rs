@@ -10,7 +10,7 @@ fn draft() -> NoteDraft {
 }
 
 #[test]
-#[ignore = "needs a Secret Service (D-Bus + unlocked keyring): run via scripts/with-keyring.sh ... -- --ignored"]
+#[ignore = "group keyring: needs a Secret Service (D-Bus + unlocked keyring), run by scripts/test.sh through scripts/with-keyring.sh"]
 fn keyring_round_trip_and_lost_entry_fails_closed() {
     KeyringStore::probe().expect("a keyring is reachable under with-keyring.sh");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -125,7 +125,7 @@ fn many_seeds_converge_and_lose_nothing() {
 }
 
 #[test]
-#[ignore = "replays one seed: OUTPOST_SIM_SEED=N cargo test -p outpost-sim --test simulation replay -- --ignored"]
+#[ignore = "manual: replays one seed: OUTPOST_SIM_SEED=N cargo test -p outpost-sim --test simulation replay -- --ignored"]
 fn replay() {
     let seed = env_u64("OUTPOST_SIM_SEED", u64::MAX);
     assert_ne!(seed, u64::MAX, "set OUTPOST_SIM_SEED to the seed to replay");
