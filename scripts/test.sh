@@ -136,7 +136,7 @@ step fmt cargo fmt --all -- --check
 echo "== cargo clippy"
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-group cargo cargo test --workspace --locked
+group cargo cargo test --workspace --locked --no-fail-fast
 # The ignored tests below are chosen by exact name, in the one binary that
 # holds them, built with the workspace's feature set (no rebuild): a renamed
 # test then runs nothing, and a group that runs nothing fails.

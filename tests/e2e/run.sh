@@ -139,6 +139,39 @@ for _ in $(seq 1 300); do
 done
 curl -fsS "http://127.0.0.1:$E2E_DRIVER_PORT/status" >/dev/null || { echo "e2e: tauri-driver is not ready" >&2; exit 1; }
 
+# After the WebDriver tests, while everything still runs (WAL files
+# included): none of the words the tests typed (tests/e2e/app.test.mjs), nor
+# the passphrase, in any file of the app's data directory (device A), the
+# CLI device's (B), the server's data directory (database, WAL) or the
+# server's log. The webview's own storage (XDG directories) is reported,
+# not judged: it belongs to WebKit.
+no_plaintext() {
+  local markers=("Field notes from the ridge" "Water at the north spring" "above the tree line"
+    "Radio check at six" "Written while offline" "moved to the saddle" "closed for the season"
+    "closed in winter" "$OUTPOST_PASSPHRASE")
+  local must=("$E2E_DEVICE_A/outpost.db" "$E2E_DEVICE_B/outpost.db" "$work/server/server.db" "$work/server.log")
+  local f args=() hits files
+  for f in "${must[@]}"; do
+    if [[ ! -s "$f" ]]; then
+      echo "e2e: no-plaintext scan: $f is missing or empty" >&2
+      return 1
+    fi
+  done
+  for f in "${markers[@]}"; do args+=(-e "$f"); done
+  files=$(find "$E2E_DEVICE_A" "$E2E_DEVICE_B" "$work/server" "$work/server.log" -type f | wc -l)
+  hits=$(grep -rlaF "${args[@]}" "$E2E_DEVICE_A" "$E2E_DEVICE_B" "$work/server" "$work/server.log" || true)
+  if [[ -n "$hits" ]]; then
+    echo "e2e: no-plaintext scan FAILED: note text or the passphrase in plaintext in:" >&2
+    echo "$hits" >&2
+    return 1
+  fi
+  echo "e2e: no-plaintext scan: $files files of both devices and the server, no note text, no passphrase"
+  hits=$(grep -rlaF "${args[@]}" "$work/xdg" 2>/dev/null || true)
+  if [[ -n "$hits" ]]; then
+    echo "e2e: note: the webview's own storage holds typed text: $(tr '\n' ' ' <<<"$hits")" >&2
+  fi
+}
+
 status=0
 if [[ "$mode" == test || "$mode" == all ]]; then
   echo "== e2e: WebDriver tests (screenshots in $artifacts/test)"
@@ -150,6 +183,8 @@ if [[ "$mode" == test || "$mode" == all ]]; then
     tests/e2e/app.test.mjs || status=$?
   count() { awk -v k="# $1" '$1" "$2 == k { n = $3 } END { print n + 0 }' "$work/tap.log"; }
   passed=$(count pass) failed=$(count fail) skipped=$(($(count skipped) + $(count todo) + $(count cancelled)))
+  # One more check, counted with the tests: no plaintext on disk.
+  if no_plaintext; then passed=$((passed + 1)); else failed=$((failed + 1)) status=1; fi
   if ((status == 0 && failed == 0)); then verdict=ok; else verdict=FAILED; fi
   # The format scripts/test.sh totals (as cargo prints it).
   echo "test result: $verdict. $passed passed; $failed failed; $skipped ignored; 0 measured; 0 filtered out; finished in $(($(date +%s) - started))s"
