@@ -284,13 +284,16 @@ async fn a_push_pokes_the_other_devices() {
     let mut pokes = Box::pin(b.remote.events().await.expect("event stream"));
     // The stream opens with the current sequence, so a device that was away
     // knows at once whether to pull.
-    let first = tokio::time::timeout(std::time::Duration::from_secs(5), pokes.next()).await.expect("first poke");
+    // Deadlines only catch a hang; how fast a poke arrives is measured by
+    // the engine benchmark (BENCHMARKS.md), not asserted here.
+    let patience = std::time::Duration::from_secs(60);
+    let first = tokio::time::timeout(patience, pokes.next()).await.expect("first poke");
     assert_eq!(first.expect("item").expect("poke"), 0);
     a.vault.create(draft("Ping", "pong")).expect("create");
     sync_once(&mut a.vault, &a.remote).await.expect("sync");
-    let poke = tokio::time::timeout(std::time::Duration::from_secs(1), pokes.next())
+    let poke = tokio::time::timeout(patience, pokes.next())
         .await
-        .expect("a poke within a second of the push")
+        .expect("a poke after the push")
         .expect("stream open")
         .expect("poke");
     assert_eq!(poke, 1, "the poke carries the new sequence number");
