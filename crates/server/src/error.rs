@@ -8,6 +8,14 @@ use outpost_protocol::v1::{error_code as code, ErrorBody};
 
 use crate::backend::BackendError;
 
+/// Codes this server sends that `outpost_protocol::v1::error_code` does not
+/// list yet. They belong there (the protocol crate is the wire's one source
+/// of truth); until they move, they are spelled here once.
+pub mod extra_code {
+    /// Two ops of one push share an `op_id`.
+    pub const DUPLICATE_OP_ID: &str = "duplicate_op_id";
+}
+
 /// A request that failed. The `Display` text is the client-facing message.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +31,8 @@ pub enum ApiError {
     BodyTooLarge { limit: usize },
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("ops {first} and {second} of this push share op_id {op_id}: every op of a batch needs its own op_id; nothing was applied")]
+    DuplicateOpId { first: usize, second: usize, op_id: uuid::Uuid },
     #[error("send the session token as `Authorization: Bearer <token>`")]
     MissingToken,
     #[error("the session token is unknown, logged out or expired: log in again")]
@@ -61,6 +71,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, code::UNSUPPORTED_MEDIA_TYPE),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, code::BODY_TOO_LARGE),
             ApiError::LimitExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, code::LIMIT_EXCEEDED),
+            ApiError::DuplicateOpId { .. } => (StatusCode::BAD_REQUEST, extra_code::DUPLICATE_OP_ID),
             ApiError::MissingToken => (StatusCode::UNAUTHORIZED, code::MISSING_TOKEN),
             ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, code::INVALID_TOKEN),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, code::INVALID_CREDENTIALS),

@@ -279,7 +279,15 @@ async fn push(
             limits.max_ops_per_push
         )));
     }
+    // Index of each op id's first op. Two ops with one id are a client bug
+    // the op-id table cannot answer for: the second would be reported as a
+    // `duplicate` of the first and its change silently dropped.
+    let mut first_with_id = std::collections::HashMap::with_capacity(req.ops.len());
     for (i, op) in req.ops.iter().enumerate() {
+        if let Some(&first) = first_with_id.get(&op.op_id) {
+            return Err(ApiError::DuplicateOpId { first, second: i, op_id: op.op_id });
+        }
+        first_with_id.insert(op.op_id, i);
         if op.payload.len() > limits.max_payload_bytes {
             return Err(ApiError::LimitExceeded(format!(
                 "op {i}: payload of {} bytes; the most is {}",

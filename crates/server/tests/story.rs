@@ -691,6 +691,14 @@ async fn bad_inputs(base: &str, a: &Client, alice: &str, alice_cursor: u64) {
     let fat_op = json!({"ops": [{"op_id": Uuid::now_v7(), "note_id": Uuid::now_v7(), "base_rev": 0,
         "hlc": "0193f2a1b2c3-00000000-1a2b3c4d5e6f7081", "deleted": false,
         "payload": b64(&vec![0u8; 2 * 1024 * 1024 + 1])}]});
+    // Two new notes under one op id: each op alone would apply.
+    let shared_op_id = Uuid::now_v7();
+    let twice: Vec<Value> = (0..2)
+        .map(|_| {
+            json!({"op_id": shared_op_id, "note_id": Uuid::now_v7(), "base_rev": 0,
+                   "hlc": "0193f2a1b2c3-00000000-1a2b3c4d5e6f7081", "deleted": false, "payload": "AAH/"})
+        })
+        .collect();
     let json_ct = Some("application/json");
     let pc_ct = Some("application/x-outpost+postcard");
     #[allow(clippy::type_complexity)]
@@ -712,6 +720,7 @@ async fn bad_inputs(base: &str, a: &Client, alice: &str, alice_cursor: u64) {
         ("garbage postcard", Method::POST, "/v1/push".into(), Some(&token), pc_ct, vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 400, "malformed_body"),
         ("trailing postcard bytes", Method::POST, "/v1/push".into(), Some(&token), pc_ct, vec![0, 0], 400, "malformed_body"),
         ("too many ops", Method::POST, "/v1/push".into(), Some(&token), json_ct, serde_json::to_vec(&json!({"ops": many_ops})).expect("json"), 413, "limit_exceeded"),
+        ("one op id twice", Method::POST, "/v1/push".into(), Some(&token), json_ct, serde_json::to_vec(&json!({"ops": twice})).expect("json"), 400, "duplicate_op_id"),
         ("payload too large", Method::POST, "/v1/push".into(), Some(&token), json_ct, serde_json::to_vec(&fat_op).expect("json"), 413, "limit_exceeded"),
         ("negative cursor", Method::GET, "/v1/pull?cursor=-1".into(), Some(&token), None, vec![], 400, "invalid_query"),
         ("non-numeric cursor", Method::GET, "/v1/pull?cursor=abc".into(), Some(&token), None, vec![], 400, "invalid_query"),
