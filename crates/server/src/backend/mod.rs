@@ -100,6 +100,8 @@ pub enum BackendError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot make {0} private (owner-only): {1}")]
+    Files(std::path::PathBuf, #[source] std::io::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(&'static str),
 }

@@ -5,6 +5,7 @@
 //! transactions fighting over the lock with `SQLITE_BUSY`. Reads use their
 //! own read-only pool and, thanks to WAL, never wait for the writer.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -32,9 +33,21 @@ impl SqlBackend<Sqlite> {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let path = base.get_filename().to_owned();
+        let on_disk = !path.as_os_str().is_empty() && path != Path::new(":memory:");
+        if on_disk {
+            files::prepare(&path).map_err(|e| BackendError::Files(path.clone(), e))?;
+        }
         let writer =
             SqlitePoolOptions::new().max_connections(1).connect_with(base.clone().create_if_missing(true)).await?;
         MIGRATOR.run(&writer).await?;
+        if on_disk {
+            // The writer has made the WAL and shared-memory files by now.
+            // SQLite gives them the database file's mode (so they are born
+            // 0600, and so are any it re-creates later); this makes sure
+            // of it, whatever made them.
+            files::after_open(&path).map_err(|e| BackendError::Files(path.clone(), e))?;
+        }
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(base.read_only(true)).await?;
         Ok(Self::new(writer, reader, new_poke_channel(), None))
     }
@@ -54,5 +67,119 @@ impl Dialect for Sqlite {
         // One SQLite file has one server process: its own subscribers are
         // all there are.
         Ok(true)
+    }
+}
+
+/// Owner-only files whatever the umask. The database holds no plaintext,
+/// but it does hold usernames, KDF salts, the auth-key hashes and every
+/// note's metadata (SECURITY.md, "What the server sees"), and the server
+/// secret that keeps unknown usernames from showing: no other local user
+/// should read it. Modes are set explicitly, not left to the umask.
+#[cfg(unix)]
+mod files {
+    use std::fs::{self, DirBuilder, OpenOptions, Permissions};
+    use std::io;
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+    use std::path::{Path, PathBuf};
+
+    const FILE_MODE: u32 = 0o600;
+    const DIR_MODE: u32 = 0o700;
+    /// What SQLite keeps beside the database file.
+    const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+    /// Before SQLite opens `db`: its directory exists and is private, the
+    /// file exists 0600 (created so, never a moment more open), and any
+    /// side files left from an earlier run are 0600.
+    pub(super) fn prepare(db: &Path) -> io::Result<()> {
+        let dir = match db.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let created_dir = !dir.exists();
+        if created_dir {
+            // Every missing level 0700 (the umask can only take bits
+            // away, and 0700 has none it would), then set once more so a
+            // umask such as 0o277 cannot leave the owner locked out.
+            DirBuilder::new().recursive(true).mode(DIR_MODE).create(&dir)?;
+            fs::set_permissions(&dir, Permissions::from_mode(DIR_MODE))?;
+        }
+        OpenOptions::new().write(true).create(true).truncate(false).mode(FILE_MODE).open(db)?;
+        set_file_mode(db)?;
+        for side in side_files(db) {
+            if side.exists() {
+                set_file_mode(&side)?;
+            }
+        }
+        if !created_dir {
+            tighten_dir(&dir, db)?;
+        }
+        Ok(())
+    }
+
+    /// After the first connection: the side files SQLite made.
+    pub(super) fn after_open(db: &Path) -> io::Result<()> {
+        for side in side_files(db) {
+            if side.exists() {
+                set_file_mode(&side)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn side_files(db: &Path) -> impl Iterator<Item = PathBuf> + '_ {
+        SIDE_FILES.iter().map(move |suffix| {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        })
+    }
+
+    fn set_file_mode(path: &Path) -> io::Result<()> {
+        if fs::metadata(path)?.mode() & 0o7777 != FILE_MODE {
+            fs::set_permissions(path, Permissions::from_mode(FILE_MODE))?;
+        }
+        Ok(())
+    }
+
+    /// Takes group and other access off an existing directory of the
+    /// database, such as one `outpost serve` made under a umask of 022.
+    /// Left alone, with a warning: a shared directory with the sticky bit
+    /// (`/tmp`), the root, and one owned by someone other than the owner
+    /// of the database file (root serving from a user's directory), since
+    /// tightening those would lock others out of what is theirs.
+    fn tighten_dir(dir: &Path, db: &Path) -> io::Result<()> {
+        let meta = fs::metadata(dir)?;
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 == 0 {
+            return Ok(());
+        }
+        let shared = mode & 0o1000 != 0 || dir.parent().is_none() || meta.uid() != fs::metadata(db)?.uid();
+        if shared {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format_args!("{mode:o}"),
+                "the database's directory is open to other users and is not the server's own to tighten; \
+                 the database files are 0600, but keep them in a directory of their own"
+            );
+            return Ok(());
+        }
+        fs::set_permissions(dir, Permissions::from_mode(mode & !0o077))?;
+        tracing::info!(dir = %dir.display(), "took group and other access off the database's directory");
+        Ok(())
+    }
+}
+
+/// Elsewhere the file system's defaults stand.
+#[cfg(not(unix))]
+mod files {
+    use std::io;
+    use std::path::Path;
+
+    pub(super) fn prepare(_: &Path) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn after_open(_: &Path) -> io::Result<()> {
+        Ok(())
     }
 }
