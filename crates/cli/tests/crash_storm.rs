@@ -34,7 +34,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{outpost, Lines, PASS};
-use outpost_core::keys::{KdfParams, PassphraseStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, PassphraseStore};
 use outpost_core::remote::Remote;
 use outpost_core::Vault;
 use rand::{Rng, SeedableRng};
@@ -308,7 +308,9 @@ fn set_up_devices(url: &str) -> (Device, Device) {
         outpost_core::account::register_with(&mut va, &remote, USER, PASS, KdfParams::insecure_for_tests())
             .await
             .expect("register");
-        let (key, session) = outpost_core::account::log_in(&remote, USER, PASS).await.expect("log in");
+        let (key, session) = outpost_core::account::log_in_with(&remote, USER, PASS, &KdfPolicy::insecure_for_tests())
+            .await
+            .expect("log in");
         let mut vb = Vault::open_for_account(b.dir.path(), &keys(), key).expect("store b");
         outpost_core::account::remember(&mut vb, &remote, USER, &session).expect("remember");
     });

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use outpost_core::account;
 use outpost_core::engine::{Engine, EngineOptions, Phase, SyncStatus};
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::net::NetMode;
 use outpost_core::remote::Remote;
 use outpost_core::SharedVault;
@@ -80,7 +80,8 @@ async fn device(url: &str, user: &str, join: Option<&Device>) -> Device {
     let remote = Remote::new(url).expect("remote");
     let (vault, remote) = match join {
         Some(_) => {
-            let (key, session) = account::log_in(&remote, user, "pw").await.expect("log in");
+            let (key, session) =
+                account::log_in_with(&remote, user, "pw", &KdfPolicy::insecure_for_tests()).await.expect("log in");
             let mut v = Vault::open_for_account(dir.path(), &MemoryStore::new(), key).expect("open");
             account::remember(&mut v, &remote, user, &session).expect("remember");
             (v, remote.with_token(session.token))

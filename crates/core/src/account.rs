@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{DataKey, KeyId};
 use crate::error::{Error, Result};
-use crate::keys::{self, KdfParams, KeyError};
+use crate::keys::{self, KdfParams, KdfPolicy, KeyError};
 use crate::remote::{Remote, RemoteError};
 use crate::vault::{Account, Vault};
 
@@ -116,11 +116,24 @@ pub fn registration(vault: &Vault, username: &str, passphrase: &str, params: Kdf
 }
 
 /// Log in to an existing account: returns the account's data key (for a
-/// joining device's store) and the session.
+/// joining device's store) and the session. The server's key-derivation
+/// parameters must be within [`KdfPolicy::default`].
 pub async fn log_in(remote: &Remote, username: &str, passphrase: &str) -> Result<(DataKey, SessionResponse)> {
+    log_in_with(remote, username, passphrase, &KdfPolicy::default()).await
+}
+
+/// [`log_in`] under another policy (tests that register with cheap costs).
+/// Parameters outside `policy` are refused before anything is derived.
+pub async fn log_in_with(
+    remote: &Remote,
+    username: &str,
+    passphrase: &str,
+    policy: &KdfPolicy,
+) -> Result<(DataKey, SessionResponse)> {
     let start = remote.login_start(username).await?;
     let kdf: AccountKdf = serde_json::from_slice(&start.kdf_params.0)
         .map_err(|e| Error::Corrupt(format!("the server's key parameters for {username}: {e}")))?;
+    policy.check(&kdf.kdf)?;
     let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
     let req = LoginRequest {
         username: username.to_owned(),

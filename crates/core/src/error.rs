@@ -82,6 +82,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::Invalid(_) => "invalid",
             Error::Key(KeyError::WrongPassphrase) => "wrong_passphrase",
+            Error::Key(KeyError::UnsafeKdf(_)) => "unsafe_kdf",
             Error::Key(_) | Error::KeyMethodMismatch { .. } => "key_unavailable",
             Error::Decrypt { .. } | Error::Crypto(_) => "decrypt_failed",
             Error::Forged(_) => "forged_change",

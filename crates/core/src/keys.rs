@@ -86,6 +86,15 @@ pub enum KeyError {
     Corrupt(String),
     #[error("passphrase must not be empty")]
     EmptyPassphrase,
+    /// Key-derivation parameters outside [`KdfPolicy`]: refused before any
+    /// derivation, so a hostile server can neither make the passphrase
+    /// cheap to guess nor stall or exhaust the device.
+    #[error(
+        "the server asked for a key derivation {0}. Nothing was derived or sent: a server that lowers the cost \
+         could make your passphrase cheap to guess, and one that raises it without bound could stall this device. \
+         Check that this is your server"
+    )]
+    UnsafeKdf(String),
 }
 
 /// Unlocks or enrols a store's data key.
@@ -203,6 +212,69 @@ impl KdfParams {
         let mut salt = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         Self { alg: "argon2id-v19".into(), m, t, p, salt: hex(&salt) }
+    }
+}
+
+/// The Argon2id costs a device accepts from a server at log-in (the
+/// server keeps them opaque beside the wrapped key, so it could send any).
+/// The floor is OWASP's Argon2id minimum (19 MiB, 2 passes); Outpost
+/// registers with more ([`KdfParams::recommended`]). The ceiling keeps a
+/// phone from being made to allocate or compute without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfPolicy {
+    /// Memory in KiB, at least and at most.
+    pub min_m: u32,
+    pub max_m: u32,
+    /// Passes, at least and at most.
+    pub min_t: u32,
+    pub max_t: u32,
+    /// Lanes at most.
+    pub max_p: u32,
+}
+
+impl Default for KdfPolicy {
+    fn default() -> Self {
+        Self { min_m: 19 * 1024, max_m: 1024 * 1024, min_t: 2, max_t: 16, max_p: 16 }
+    }
+}
+
+/// Salts shorter than this make precomputation cheap; longer ones are
+/// someone's mistake or a probe.
+const SALT_BYTES: std::ops::RangeInclusive<usize> = 16..=64;
+
+impl KdfPolicy {
+    /// Accepts the cheap parameters of [`KdfParams::insecure_for_tests`].
+    /// Tests and benchmarks only: a real device uses the default.
+    pub fn insecure_for_tests() -> Self {
+        Self { min_m: 8, min_t: 1, ..Self::default() }
+    }
+
+    /// Whether `params` are within bounds; says which one is not.
+    pub fn check(&self, params: &KdfParams) -> Result<(), KeyError> {
+        let fail = |what: String| Err(KeyError::UnsafeKdf(what));
+        if params.alg != "argon2id-v19" {
+            return fail(format!("of an unknown kind ({:?}; Outpost uses argon2id-v19)", params.alg));
+        }
+        if params.m < self.min_m {
+            return fail(format!("with {} KiB of memory; Outpost requires at least {} KiB", params.m, self.min_m));
+        }
+        if params.m > self.max_m {
+            return fail(format!("with {} KiB of memory; Outpost allows at most {} KiB", params.m, self.max_m));
+        }
+        if params.t < self.min_t {
+            return fail(format!("with {} passes; Outpost requires at least {}", params.t, self.min_t));
+        }
+        if params.t > self.max_t {
+            return fail(format!("with {} passes; Outpost allows at most {}", params.t, self.max_t));
+        }
+        if params.p == 0 || params.p > self.max_p {
+            return fail(format!("with {} lanes; Outpost allows 1 to {}", params.p, self.max_p));
+        }
+        let salt = unhex(&params.salt).map(|s| s.len()).unwrap_or(0);
+        if !SALT_BYTES.contains(&salt) {
+            return fail(format!("with a {salt}-byte salt; Outpost requires 16 to 64 bytes"));
+        }
+        Ok(())
     }
 }
 
@@ -338,6 +410,30 @@ pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_kdf_policy_bounds_every_cost() {
+        let p = KdfPolicy::default();
+        assert!(p.check(&KdfParams::recommended()).is_ok());
+        assert!(p.check(&KdfParams::insecure_for_tests()).is_err());
+        assert!(KdfPolicy::insecure_for_tests().check(&KdfParams::insecure_for_tests()).is_ok());
+        let base = KdfParams::recommended();
+        for bad in [
+            KdfParams { m: 19 * 1024 - 1, ..base.clone() },
+            KdfParams { m: 1024 * 1024 + 1, ..base.clone() },
+            KdfParams { t: 1, ..base.clone() },
+            KdfParams { t: 17, ..base.clone() },
+            KdfParams { p: 0, ..base.clone() },
+            KdfParams { p: 17, ..base.clone() },
+            KdfParams { salt: "00".repeat(15), ..base.clone() },
+            KdfParams { salt: "00".repeat(65), ..base.clone() },
+            KdfParams { salt: "not hex".into(), ..base.clone() },
+            KdfParams { alg: "scrypt".into(), ..base.clone() },
+        ] {
+            assert!(matches!(p.check(&bad), Err(KeyError::UnsafeKdf(_))), "{bad:?}");
+        }
+        assert!(p.check(&KdfParams { m: 19 * 1024, t: 2, p: 1, ..base }).is_ok(), "the floor itself is allowed");
+    }
+
     use super::*;
 
     #[test]

@@ -21,7 +21,7 @@ use common::TestServer;
 use outpost_core::account;
 use outpost_core::connectivity::Connectivity;
 use outpost_core::engine::{read_status_file, Engine, EngineOptions, NotesChanged, Phase, SyncStatus};
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::net::{write_control, NetMode, CONTROL_FILE};
 use outpost_core::remote::Remote;
 use outpost_core::vault::Account;
@@ -74,7 +74,8 @@ async fn joining_device(url: &str, user: &str) -> Device {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = MemoryStore::new();
     let remote = Remote::new(url).expect("remote");
-    let (key, session) = account::log_in(&remote, user, "pw").await.expect("log in");
+    let (key, session) =
+        account::log_in_with(&remote, user, "pw", &KdfPolicy::insecure_for_tests()).await.expect("log in");
     let mut vault = Vault::open_for_account(dir.path(), &keys, key).expect("open");
     account::remember(&mut vault, &remote, user, &session).expect("remember");
     let remote = remote.with_token(session.token);

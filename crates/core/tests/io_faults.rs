@@ -18,7 +18,7 @@ mod common;
 
 use outpost_core::account;
 use outpost_core::error::StorageFault;
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::remote::Remote;
 use outpost_core::sync::sync_once;
 use outpost_core::{Error, NoteDraft, NotePatch, Vault};
@@ -257,7 +257,8 @@ async fn pull_base() -> PullBase {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = MemoryStore::new();
     let remote_b = Remote::new(&srv.url).expect("remote");
-    let (key, session) = account::log_in(&remote_b, "alice", "pw").await.expect("log in");
+    let (key, session) =
+        account::log_in_with(&remote_b, "alice", "pw", &KdfPolicy::insecure_for_tests()).await.expect("log in");
     let mut b = Vault::open_for_account(dir.path(), &keys, key).expect("open b");
     account::remember(&mut b, &remote_b, "alice", &session).expect("remember");
     let remote_b = remote_b.with_token(session.token);

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use outpost_core::clock::ManualTime;
 use outpost_core::crypto::{DataKey, KeyId};
-use outpost_core::keys::{KdfParams, KeyError, KeyStore, MemoryStore, Method, Slot};
+use outpost_core::keys::{KdfParams, KdfPolicy, KeyError, KeyStore, MemoryStore, Method, Slot};
 use outpost_core::merge::Strategy;
 use outpost_core::remote::{Remote, RemoteError};
 use outpost_core::store::{self, migrate};
@@ -115,7 +115,8 @@ async fn joining_device(url: &str, user: &str, time: Option<&ManualTime>) -> Dev
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = MemoryStore::new();
     let remote = Remote::new(url).expect("remote");
-    let (key, session) = account::log_in(&remote, user, PASS).await.expect("log in");
+    let (key, session) =
+        account::log_in_with(&remote, user, PASS, &KdfPolicy::insecure_for_tests()).await.expect("log in");
     let mut vault = Vault::open_for_account(dir.path(), &keys, key).expect("open for the account");
     account::remember(&mut vault, &remote, user, &session).expect("remember");
     if time.is_some() {
@@ -600,7 +601,8 @@ async fn signing_out_keeps_unsent_changes_and_they_sync_after_signing_in_again()
     let mut stranger = first_device(&other.url, "someone-else", None).await;
     stranger.create("theirs", "x\n");
     let remote = Remote::new(&other.url).expect("remote");
-    let (other_key, _) = account::log_in(&remote, "someone-else", PASS).await.expect("log in");
+    let (other_key, _) =
+        account::log_in_with(&remote, "someone-else", PASS, &KdfPolicy::insecure_for_tests()).await.expect("log in");
     let dir = a.dir.path().to_owned();
     drop(a.vault);
     let err = Vault::open_for_account(&dir, &a.keys, other_key).expect_err("another account's key is refused");
@@ -608,7 +610,9 @@ async fn signing_out_keeps_unsent_changes_and_they_sync_after_signing_in_again()
 
     // Sign in again to the same account: everything goes up.
     let remote = Remote::new(&account.server).expect("remote");
-    let (key, session) = account::log_in(&remote, &account.username, PASS).await.expect("log in again");
+    let (key, session) = account::log_in_with(&remote, &account.username, PASS, &KdfPolicy::insecure_for_tests())
+        .await
+        .expect("log in again");
     a.vault = Vault::open_for_account(&dir, &a.keys, key).expect("same account, same key");
     assert_eq!(a.vault.status().expect("status").pending, 4, "nothing dropped by signing out");
     account::remember(&mut a.vault, &remote, &account.username, &session).expect("remember");

@@ -5,7 +5,7 @@
 mod common;
 
 use outpost_core::account;
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::remote::Remote;
 use outpost_core::sync::sync_once;
 use outpost_core::vault::Resolution;
@@ -35,7 +35,8 @@ async fn first_device(url: &str, user: &str) -> Device {
 async fn joining_device(url: &str, user: &str) -> Device {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = Remote::new(url).expect("remote");
-    let (key, session) = account::log_in(&remote, user, "pw").await.expect("log in");
+    let (key, session) =
+        account::log_in_with(&remote, user, "pw", &KdfPolicy::insecure_for_tests()).await.expect("log in");
     let mut vault = Vault::open_for_account(dir.path(), &MemoryStore::new(), key).expect("open");
     account::remember(&mut vault, &remote, user, &session).expect("remember");
     let remote = remote.with_token(session.token);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use outpost_core::account;
 use outpost_core::crypto::DataKey;
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::remote::Remote;
 use outpost_core::sync::SyncTransport;
 use outpost_core::Vault;
@@ -193,7 +193,9 @@ impl SimAccount for HttpAccount {
     async fn connect(&self) -> Result<Remote, SimError> {
         let remote = Remote::new(&self.url)?;
         let (key, session) =
-            account::log_in(&remote, &self.username, PASSPHRASE).await.map_err(SimError::core(&self.username))?;
+            account::log_in_with(&remote, &self.username, PASSPHRASE, &KdfPolicy::insecure_for_tests())
+                .await
+                .map_err(SimError::core(&self.username))?;
         if key.id() != self.key.id() {
             return Err(SimError::KeyMismatch);
         }

@@ -46,7 +46,7 @@ use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::Argon2;
 use outpost_core::account;
 use outpost_core::crypto::DataKey;
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::remote::{Remote, RemoteError, Traffic};
 use outpost_core::sync::{sync_once, SyncReport, SyncTransport};
 use outpost_core::{Error as CoreError, NoteDraft, NotePatch, Vault};
@@ -737,7 +737,7 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, SoakError> {
             let p = &prepared[dev.account];
             let remote = Remote::new(&url)?;
             let t = Instant::now();
-            let result = account::log_in(&remote, &p.username, PASSPHRASE).await;
+            let result = account::log_in_with(&remote, &p.username, PASSPHRASE, &KdfPolicy::insecure_for_tests()).await;
             shared.record("login", t, result.as_ref().err().map(CoreError::code));
             let (key, session) = result.map_err(core(&dev.name))?;
             if key.id() != p.key.id() {
