@@ -45,7 +45,11 @@ fn arb_op() -> impl Strategy<Value = Op> {
 const ENCODINGS: [Encoding; 2] = [Encoding::Json, Encoding::Postcard];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases in CI; `PROPTEST_CASES` asks for more (or fewer).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     /// Exactly one of <, =, > holds, both ways round, and equality is
     /// equality of all three parts.

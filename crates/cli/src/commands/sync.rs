@@ -123,9 +123,13 @@ fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result
         let mut status = engine.status();
         print_status(&status.borrow_and_update(), json)?;
         let mut terminate = terminate_signal()?;
+        // One listener for the whole loop: a new `ctrl_c()` per turn would
+        // drop a SIGINT that arrives while a status is being printed.
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt);
         loop {
             tokio::select! {
-                r = tokio::signal::ctrl_c() => {
+                r = &mut interrupt => {
                     r.context("listening for Ctrl-C")?;
                     break;
                 }
