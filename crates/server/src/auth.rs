@@ -45,6 +45,61 @@ pub fn new_challenge() -> Vec<u8> {
     raw
 }
 
+/// HMAC-SHA256 (RFC 2104) of the concatenated `parts` under `key` (at most
+/// one SHA-256 block, 64 bytes). By hand over `sha2`, to add no dependency
+/// for twenty lines; checked against RFC 4231's vectors below.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    debug_assert!(key.len() <= 64, "longer keys are hashed first; none here is");
+    let mut block = [0u8; 64];
+    block[..key.len().min(64)].copy_from_slice(&key[..key.len().min(64)]);
+    let mut inner = Sha256::new().chain_update(block.map(|b| b ^ 0x36));
+    for part in parts {
+        inner.update(part);
+    }
+    Sha256::new().chain_update(block.map(|b| b ^ 0x5c)).chain_update(inner.finalize()).finalize().into()
+}
+
+/// The server secret (`server_secrets` row) that keys decoy parameters.
+pub const DECOY_SECRET: &str = "login_decoy";
+
+/// What `login/start` hands out for a username with no account: KDF
+/// parameters shaped exactly like those an Outpost device registers
+/// (`AccountKdf` in `crates/core/src/account.rs`: JSON, fields in that
+/// order, the recommended cost of 64 MiB and 3 passes, a random 32-bit key
+/// id and a 16-byte hex salt), with the key id and salt taken from
+/// HMAC(server secret, username). So the answer is the same on every call
+/// and every instance, across restarts, and cannot be told from a real
+/// account's without the secret. A change to the device's format must be
+/// made here too, or unknown names show again.
+pub fn decoy_kdf_params(secret: &[u8; 32], username: &str) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct AccountKdf {
+        key_id: u32,
+        kdf: KdfParams,
+    }
+    #[derive(serde::Serialize)]
+    struct KdfParams {
+        alg: &'static str,
+        m: u32,
+        t: u32,
+        p: u32,
+        salt: String,
+    }
+    let mac = hmac_sha256(secret, &[b"outpost login decoy v1\0", username.as_bytes()]);
+    let key_id = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    let salt = mac[4..20].iter().map(|b| format!("{b:02x}")).collect();
+    let params = AccountKdf { key_id, kdf: KdfParams { alg: "argon2id-v19", m: 64 * 1024, t: 3, p: 1, salt } };
+    // Plain integers and strings: encoding cannot fail.
+    serde_json::to_vec(&params).unwrap_or_default()
+}
+
+/// An Argon2id PHC string of a random key nobody knows, in the same
+/// parameters as every stored hash (the crate's defaults): a log-in for a
+/// name with no account verifies against it, so it takes as long as a
+/// wrong passphrase and fails the same way.
+pub const DECOY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$+MAAPWjnXruDu6roeagRig$LiJEeonskwUlSY/ly1m6t/xsN/vJzQljKjfLXWPXhIE";
+
 /// Argon2id runs at most this many at once: one per core, at most 8. Each
 /// takes 19 MiB and a core for tens of milliseconds; unbounded, a burst of
 /// log-ins (100 devices at once in the soak test) ran dozens side by side,
@@ -173,6 +228,47 @@ mod tests {
         assert!(phc.starts_with("$argon2id$"));
         assert!(verify_auth_key(b"0123456789abcdef0123456789abcdef", &phc).expect("verify"));
         assert!(!verify_auth_key(b"0123456789abcdef0123456789abcdeX", &phc).expect("verify"));
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let hex = |b: [u8; 32]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        // Test cases 1 and 2.
+        assert_eq!(
+            hex(hmac_sha256(&[0x0b; 20], &[b"Hi ", b"There"])),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex(hmac_sha256(b"Jefe", &[b"what do ya want for nothing?"])),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn decoys_are_stable_per_name_and_secret_and_shaped_like_a_device_s() {
+        let secret = [7u8; 32];
+        let a = decoy_kdf_params(&secret, "alice");
+        assert_eq!(a, decoy_kdf_params(&secret, "alice"));
+        assert_ne!(a, decoy_kdf_params(&secret, "alicf"));
+        assert_ne!(a, decoy_kdf_params(&[8u8; 32], "alice"));
+        let text = String::from_utf8(a).expect("UTF-8");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert!(text.starts_with("{\"key_id\":"), "{text}");
+        assert!(text.contains(",\"kdf\":{\"alg\":\"argon2id-v19\",\"m\":65536,\"t\":3,\"p\":1,\"salt\":\""), "{text}");
+        assert_eq!(v["kdf"]["salt"].as_str().map(str::len), Some(32));
+    }
+
+    #[test]
+    fn the_decoy_hash_costs_what_a_real_one_does() {
+        let decoy = PasswordHash::new(DECOY_PHC).expect("a PHC string");
+        let real = hash_auth_key(b"0123456789abcdef0123456789abcdef").expect("hash");
+        let real = PasswordHash::new(&real).expect("a PHC string");
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(decoy.params, real.params);
+        assert_eq!(decoy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
+        assert_eq!(decoy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert!(!verify_auth_key(&[0; 32], DECOY_PHC).expect("verify"));
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) login_limiter: Arc<auth::RateLimiter>,
     pub(crate) register_limiter: Arc<auth::RateLimiter>,
+    /// Keys the decoy KDF parameters of names without an account; read
+    /// from the database at the first log-in start.
+    pub(crate) decoy_secret: Arc<tokio::sync::OnceCell<[u8; 32]>>,
     /// Turns true at shutdown; event streams end on it, so graceful
     /// shutdown does not wait for them forever.
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -166,6 +169,7 @@ pub fn app(backend: Arc<dyn Backend>, config: Config, shutdown: watch::Receiver<
         backend,
         login_limiter: Arc::new(auth::RateLimiter::new(config.login_attempts, config.attempt_window)),
         register_limiter: Arc::new(auth::RateLimiter::new(config.register_attempts, config.attempt_window)),
+        decoy_secret: Arc::new(tokio::sync::OnceCell::new()),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::default()),
         shutdown,

@@ -186,22 +186,34 @@ async fn login_start(
 ) -> Result<Reply<LoginStartResponse>, ApiError> {
     validate_username(&req.username)?;
     limit_login(&state, &req.username, client_ip(&state, peer, &headers))?;
-    let user = state.backend.find_user(&req.username).await?.ok_or_else(|| {
-        state.metrics.logins_failed.fetch_add(1, Relaxed);
-        ApiError::InvalidCredentials
-    })?;
+    // A name without an account gets what one with an account gets: KDF
+    // parameters (a decoy, stable per name) and a stored challenge, after
+    // the same reads and the same write; it fails at finish, as a wrong
+    // passphrase does. Nothing is counted here either, since `/metrics`
+    // is readable by whoever can reach it.
+    let secret = decoy_secret(&state).await?;
+    let kdf_params = match state.backend.find_user(&req.username).await? {
+        Some(user) => user.kdf_params,
+        None => auth::decoy_kdf_params(&secret, &req.username),
+    };
     let challenge = auth::new_challenge();
     let now = now_ms();
     let ttl = i64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(60_000);
-    state.backend.put_challenge(user.id, &challenge, now + ttl, now).await?;
+    state.backend.put_challenge(&req.username, &challenge, now + ttl, now).await?;
     Ok(Reply(
         enc,
         LoginStartResponse {
-            kdf_params: user.kdf_params.into(),
+            kdf_params: kdf_params.into(),
             challenge: challenge.into(),
             expires_in_secs: u32::try_from(CHALLENGE_TTL.as_secs()).unwrap_or(60),
         },
     ))
+}
+
+/// The secret decoys are keyed by: read from the database once, then kept.
+async fn decoy_secret(state: &AppState) -> Result<[u8; 32], ApiError> {
+    let secret = state.decoy_secret.get_or_try_init(|| state.backend.server_secret(auth::DECOY_SECRET)).await?;
+    Ok(*secret)
 }
 
 fn limit_login(state: &AppState, username: &str, ip: IpAddr) -> Result<(), ApiError> {
@@ -224,20 +236,23 @@ async fn login(
         state.metrics.logins_failed.fetch_add(1, Relaxed);
         e
     };
-    let user = state.backend.find_user(&req.username).await?.ok_or_else(|| failed(ApiError::InvalidCredentials))?;
+    let user = state.backend.find_user(&req.username).await?;
     // The challenge is spent before the key is checked, so every guess
-    // costs a fresh (rate-limited) start.
-    if !state.backend.take_challenge(user.id, req.challenge.as_ref(), now_ms()).await? {
+    // costs a fresh (rate-limited) start. Challenges are kept by name, so
+    // a name without an account has them too and this step looks the same.
+    if !state.backend.take_challenge(&req.username, req.challenge.as_ref(), now_ms()).await? {
         return Err(failed(ApiError::InvalidChallenge));
     }
     let auth_key = req.auth_key.0;
-    let phc = user.auth_hash.clone();
+    // No account: the same Argon2id, against a hash of a key nobody has,
+    // so this answer takes as long as a wrong passphrase's.
+    let phc = user.as_ref().map_or_else(|| auth::DECOY_PHC.to_owned(), |u| u.auth_hash.clone());
     let ok = auth::run_kdf(move || auth::verify_auth_key(&auth_key, &phc))
         .await?
         .map_err(|e| ApiError::Internal(e.to_string().into()))?;
-    if !ok {
+    let Some(user) = user.filter(|_| ok) else {
         return Err(failed(ApiError::InvalidCredentials));
-    }
+    };
     state.metrics.logins_ok.fetch_add(1, Relaxed);
     tracing::info!(user_id = %user.id, "logged in");
     Ok(Reply(enc, new_session(&state, user.id, user.wrapped_key, user.kdf_params).await?))

@@ -10,7 +10,7 @@
 //! log and stored data checked for every secret the devices sent it.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -20,110 +20,12 @@ use outpost_protocol::v1::{
     PullResponse, PushRequest, PushResponse, PushResult, SessionResponse,
 };
 use outpost_protocol::Hlc;
-use outpost_server::{serve, Config};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-// ---------------------------------------------------------------------------
-// Captured logs: everything the server logs, at debug, goes here so the
-// story can check that no token, key or payload ever reaches a log.
-
-#[derive(Clone)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static LogBuf {
-    static LOGS: OnceLock<LogBuf> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuf(Arc::new(Mutex::new(Vec::new())));
-        let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("debug,hyper=info,h2=info,reqwest=info,rustls=info")
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        buf
-    })
-}
-
-fn captured_logs() -> Vec<u8> {
-    logs().0.lock().expect("log lock").clone()
-}
-
-// ---------------------------------------------------------------------------
-// A running server and a small client.
-
-struct Server {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), outpost_server::ServeError>>,
-}
-
-async fn start(url: &str) -> Server {
-    logs();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = oneshot::channel::<()>();
-    let config = Config::new(url);
-    let mut task = tokio::spawn(serve(listener, config, async {
-        let _ = rx.await;
-    }));
-    // The socket listens already, so this request waits in its backlog
-    // until the server has migrated and accepts; if the server gives up
-    // first, it closes the socket and the request fails.
-    let health = tokio::time::timeout(Duration::from_secs(60), reqwest::get(format!("{base}/v1/health")));
-    let where_ = redact(url);
-    tokio::select! {
-        answer = health => {
-            let answer = answer.unwrap_or_else(|_| panic!("the server on {where_} did not answer within 60 s"));
-            match answer {
-                Ok(r) => assert_eq!(r.status(), StatusCode::OK, "health of the server on {where_}"),
-                Err(e) => {
-                    let ended = tokio::time::timeout(Duration::from_secs(30), &mut task).await;
-                    panic!("the server on {where_} did not come up: {e}; it ended with {ended:?}");
-                }
-            }
-        }
-        ended = &mut task => panic!("the server on {where_} stopped before serving: {ended:?}"),
-    }
-    Server { base, stop: Some(tx), task }
-}
-
-/// `url` with its password, if it has one, as `***`: for messages.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
-impl Server {
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let res = tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("graceful shutdown within 10 s")
-            .expect("serve task");
-        res.expect("serve returned an error");
-    }
-}
+mod common;
+use common::{captured_logs, pg_url, start};
 
 /// Whether the server's database may hold a secret. None may be logged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -515,6 +417,20 @@ async fn story(url: &str) -> Secrets {
         )
         .await;
     assert_eq!(cross.expect_err("foreign challenge").1.code, "invalid_challenge");
+    // A name without an account starts like one with (stable decoy
+    // parameters, a challenge) and fails at finish as a wrong key does
+    // (tests/hardening.rs looks closer).
+    let nobody = unique("nobody");
+    let ls = start_login(nobody.clone()).await;
+    assert_eq!(start_login(nobody.clone()).await.kdf_params, ls.kdf_params, "decoy parameters are stable");
+    let unknown = anon
+        .call::<_, SessionResponse>(
+            Method::POST,
+            "/v1/login",
+            Some(&json!({"username": nobody, "challenge": b64(ls.challenge.as_ref()), "auth_key": b64(&[9; 32])})),
+        )
+        .await;
+    assert_eq!(unknown.expect_err("no such account").1.code, "invalid_credentials");
 
     let device2 = alice.client.with_token(second.token.as_str());
     let key: AccountKeyResponse = device2.call::<(), _>(Method::GET, "/v1/account/key", None).await.expect("key");
@@ -737,7 +653,6 @@ async fn bad_inputs(base: &str, a: &Client, alice: &str, alice_cursor: u64) {
         ("unknown version", Method::GET, "/v2/pull".into(), Some(&token), None, vec![], 404, "unsupported_version"),
         ("unknown endpoint", Method::GET, "/v1/nothing".into(), None, None, vec![], 404, "not_found"),
         ("wrong method", Method::GET, "/v1/push".into(), Some(&token), None, vec![], 405, "method_not_allowed"),
-        ("unknown user", Method::POST, "/v1/login/start".into(), None, json_ct, br#"{"username": "nobody-at-all"}"#.to_vec(), 401, "invalid_credentials"),
         ("empty log-in", Method::POST, "/v1/login".into(), None, json_ct, b"{}".to_vec(), 400, "malformed_body"),
         ("never-issued challenge", Method::POST, "/v1/login".into(), None, json_ct,
             serde_json::to_vec(&json!({"username": alice, "challenge": b64(&[7; 32]), "auth_key": b64(&[7; 32])})).expect("json"),
@@ -1019,41 +934,6 @@ async fn no_secret_reaches_the_log_or_the_database_on_sqlite() {
     let url = sqlite_url(&dir);
     let secrets = sealed_notes(&url).await;
     check_secrets_after(&url, &secrets).await;
-}
-
-/// The PostgreSQL URL for the test `group`, checked reachable. Reached
-/// only when the tests are built to run (see `build.rs`).
-async fn pg_url(group: &str) -> String {
-    let Some(url) = std::env::var("OUTPOST_TEST_PG_URL").ok().filter(|u| !u.is_empty()) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("{group}: PostgreSQL tests cannot run: OUTPOST_TEST_PG_URL is unset (CI=true makes this a failure)");
-        }
-        panic!(
-            "{group}: PostgreSQL tests cannot run: OUTPOST_TEST_PG_URL is unset now but was set (or CI=true) when \
-             they were built; set it, or rebuild to skip them"
-        );
-    };
-    use sqlx::Connection as _;
-    match tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(&url)).await {
-        Ok(Ok(conn)) => conn.close().await.expect("close"),
-        Ok(Err(e)) => {
-            // sqlx's messages do not quote the URL; redact anyway, should
-            // one ever do.
-            let mut message = e.to_string();
-            if let Some(password) = password_of(&url) {
-                message = message.replace(password, "***");
-            }
-            panic!("{group}: PostgreSQL at {} cannot be reached: {message}", redact(&url));
-        }
-        Err(_) => panic!("{group}: PostgreSQL at {} did not answer within 10 s", redact(&url)),
-    }
-    url
-}
-
-fn password_of(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let userinfo = rest.rsplit_once('@')?.0;
-    userinfo.split_once(':').map(|(_, password)| password).filter(|p| !p.is_empty())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -115,17 +115,23 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     async fn find_user(&self, username: &str) -> Result<Option<UserRecord>, BackendError>;
     async fn account_key(&self, user_id: Uuid) -> Result<Option<AccountKey>, BackendError>;
 
-    /// Stores a log-in challenge, and drops the user's expired ones.
+    /// Stores a log-in challenge for `username` (whether or not it has an
+    /// account: the work must not tell), and drops every expired one.
     async fn put_challenge(
         &self,
-        user_id: Uuid,
+        username: &str,
         challenge: &[u8],
         expires_ms: i64,
         now_ms: i64,
     ) -> Result<(), BackendError>;
     /// Consumes a challenge: true only the first time, and only if it was
-    /// issued to this user and has not expired.
-    async fn take_challenge(&self, user_id: Uuid, challenge: &[u8], now_ms: i64) -> Result<bool, BackendError>;
+    /// issued to this username and has not expired.
+    async fn take_challenge(&self, username: &str, challenge: &[u8], now_ms: i64) -> Result<bool, BackendError>;
+
+    /// The server secret called `name`: 32 random bytes made on first use
+    /// and kept in the database, the same for every instance and across
+    /// restarts.
+    async fn server_secret(&self, name: &str) -> Result<[u8; 32], BackendError>;
 
     async fn create_session(
         &self,
@@ -331,20 +337,20 @@ where
 
     async fn put_challenge(
         &self,
-        user_id: Uuid,
+        username: &str,
         challenge: &[u8],
         expires_ms: i64,
         now_ms: i64,
     ) -> Result<(), BackendError> {
         let mut tx = DB::begin_write(&self.writer).await?;
-        sqlx::query("DELETE FROM login_challenges WHERE user_id = $1 AND expires_ms <= $2")
-            .bind(user_id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO login_challenges (challenge, user_id, expires_ms) VALUES ($1, $2, $3)")
+        // Every name's expired challenges, not only this one's: names
+        // without accounts get challenges too, and would otherwise pile up.
+        // The table holds at most a minute of starts (rate limited), and
+        // the expiry index makes this touch only what it deletes.
+        sqlx::query("DELETE FROM login_challenges WHERE expires_ms <= $1").bind(now_ms).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO login_challenges (challenge, username, expires_ms) VALUES ($1, $2, $3)")
             .bind(challenge)
-            .bind(user_id)
+            .bind(username)
             .bind(expires_ms)
             .execute(&mut *tx)
             .await?;
@@ -352,18 +358,35 @@ where
         Ok(())
     }
 
-    async fn take_challenge(&self, user_id: Uuid, challenge: &[u8], now_ms: i64) -> Result<bool, BackendError> {
+    async fn take_challenge(&self, username: &str, challenge: &[u8], now_ms: i64) -> Result<bool, BackendError> {
         // Deleted whether or not it is still valid: a challenge is tried
         // once. DELETE .. RETURNING is atomic: of two concurrent replays of
         // one challenge, exactly one gets the row.
         let expires: Option<i64> = sqlx::query_scalar(
-            "DELETE FROM login_challenges WHERE challenge = $1 AND user_id = $2 RETURNING expires_ms",
+            "DELETE FROM login_challenges WHERE challenge = $1 AND username = $2 RETURNING expires_ms",
         )
         .bind(challenge)
-        .bind(user_id)
+        .bind(username)
         .fetch_optional(&self.writer)
         .await?;
         Ok(expires.is_some_and(|e| e > now_ms))
+    }
+
+    async fn server_secret(&self, name: &str) -> Result<[u8; 32], BackendError> {
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+        // Of instances starting together, the first insert wins and all
+        // read back its value.
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(fresh.as_slice())
+            .execute(&self.writer)
+            .await?;
+        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
+        value.try_into().map_err(|_| BackendError::Corrupt("a server secret is not 32 bytes"))
     }
 
     async fn create_session(
