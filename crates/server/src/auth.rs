@@ -160,8 +160,8 @@ impl FromRequestParts<AppState> for AuthUser {
             return Err(ApiError::InvalidToken);
         }
         let token_hash = token_hash(token);
-        let user_id = state.backend.session_user(&token_hash, crate::now_ms()).await?.ok_or(ApiError::InvalidToken)?;
-        Ok(AuthUser { user_id, token_hash })
+        let session = state.backend.session_user(&token_hash, crate::now_ms()).await?.ok_or(ApiError::InvalidToken)?;
+        Ok(AuthUser { user_id: session.user_id, token_hash })
     }
 }
 

@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, Attempt, AuthUser};
-use crate::backend::{NewUser, Poke};
+use crate::backend::{Backend, NewUser, Poke, SessionEnded};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire::{Accept, Reply, Wire};
@@ -374,12 +374,28 @@ impl Drop for StreamGuard {
 
 struct EventState {
     user_id: Uuid,
+    token_hash: [u8; 32],
     pokes: broadcast::Receiver<Poke>,
+    /// Log-outs: the stream ends when its own session's comes by.
+    ends: broadcast::Receiver<SessionEnded>,
+    /// When the session expires: the stream ends then too.
+    expires_ms: i64,
+    deadline: tokio::time::Instant,
+    backend: Arc<dyn Backend>,
     shutdown: watch::Receiver<bool>,
     /// The poke sent on connect, so a device catches up on what it missed
     /// while disconnected (and knows the stream is live).
     first: Option<u64>,
     guard: StreamGuard,
+}
+
+/// What an event stream does next.
+enum Step {
+    Send(u64),
+    Skip,
+    /// A log-out may have gone unheard: ask the database.
+    Recheck,
+    End,
 }
 
 fn poke_event(seq: u64) -> Event {
@@ -388,22 +404,33 @@ fn poke_event(seq: u64) -> Event {
     Event::default().event("poke").data(data)
 }
 
-/// `GET /v1/events`: a server-sent event stream of this user's pokes.
+/// `GET /v1/events`: a server-sent event stream of this user's pokes, for
+/// as long as the session lives: it ends at shutdown, when the session is
+/// logged out (on any instance) or when it expires.
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Subscribe before reading the sequence: a change committing between
-    // the two is then seen by one or the other, never by neither.
+    // the two is then seen by one or the other, never by neither. The same
+    // for log-outs: one between the token's check and this subscription is
+    // caught by checking the session once more after it.
+    let ends = state.backend.session_ends();
     let pokes = state.backend.subscribe();
+    let session = state.backend.session_user(&user.token_hash, now_ms()).await?.ok_or(ApiError::InvalidToken)?;
     let seq = state.backend.latest_seq(user.user_id).await?;
-    let metrics = state.metrics.clone();
+    let left = u64::try_from(session.expires_ms.saturating_sub(now_ms())).unwrap_or(0);
     let st = EventState {
         user_id: user.user_id,
+        token_hash: user.token_hash,
         pokes,
+        ends,
+        expires_ms: session.expires_ms,
+        deadline: tokio::time::Instant::now() + Duration::from_millis(left),
+        backend: state.backend.clone(),
         shutdown: state.shutdown.clone(),
         first: Some(seq),
-        guard: StreamGuard::new(metrics),
+        guard: StreamGuard::new(state.metrics.clone()),
     };
     let stream = futures_util::stream::unfold(st, |mut st| async move {
         if let Some(seq) = st.first.take() {
@@ -412,21 +439,37 @@ async fn events(
         }
         loop {
             // The select only decides; `st` is moved out after it ends.
-            let next = tokio::select! {
+            let step = tokio::select! {
                 // Ends the stream so graceful shutdown does not wait on it.
-                _ = st.shutdown.wait_for(|stop| *stop) => None,
+                _ = st.shutdown.wait_for(|stop| *stop) => Step::End,
+                () = tokio::time::sleep_until(st.deadline) => Step::End,
+                end = st.ends.recv() => match end {
+                    Ok(SessionEnded { token_hash: Some(h) }) if h == st.token_hash => Step::End,
+                    Ok(SessionEnded { token_hash: Some(_) }) => Step::Skip,
+                    Ok(SessionEnded { token_hash: None }) | Err(broadcast::error::RecvError::Lagged(_)) => Step::Recheck,
+                    Err(broadcast::error::RecvError::Closed) => Step::End,
+                },
                 poke = st.pokes.recv() => match poke {
-                    Ok(p) if p.user_id.is_none_or(|u| u == st.user_id) => Some(Some(p.seq)),
-                    Ok(_) => Some(None),
+                    Ok(p) if p.user_id.is_none_or(|u| u == st.user_id) => Step::Send(p.seq),
+                    Ok(_) => Step::Skip,
                     // Missed some: which users is unknown, so poke anyway.
-                    Err(broadcast::error::RecvError::Lagged(_)) => Some(Some(0)),
-                    Err(broadcast::error::RecvError::Closed) => None,
+                    Err(broadcast::error::RecvError::Lagged(_)) => Step::Send(0),
+                    Err(broadcast::error::RecvError::Closed) => Step::End,
                 },
             };
-            match next {
-                None => return None,
-                Some(None) => continue,
-                Some(Some(seq)) => {
+            match step {
+                Step::End => return None,
+                Step::Skip => continue,
+                Step::Recheck => match st.backend.session_user(&st.token_hash, now_ms()).await {
+                    Ok(Some(_)) => continue,
+                    // Gone, or the database cannot say: end, and let the
+                    // device's reconnect find out.
+                    Ok(None) | Err(_) => return None,
+                },
+                // The timer ends the stream at expiry; this also holds if
+                // the timer and a poke race.
+                Step::Send(_) if now_ms() >= st.expires_ms => return None,
+                Step::Send(seq) => {
                     st.guard.0.pokes_sent.fetch_add(1, Relaxed);
                     return Some((Ok(poke_event(seq)), st));
                 }

@@ -4,11 +4,14 @@
 //!
 //! - a log-in for a name without an account answers like one for a name
 //!   with one (status, body, stable decoy parameters across restarts);
-//!   the time each takes is printed (`--nocapture`), not asserted.
+//!   the time each takes is printed (`--nocapture`), not asserted;
+//! - an event stream ends when its session is logged out (on any instance)
+//!   or expires, and only that session's stream.
 
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use outpost_server::Config;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -192,4 +195,166 @@ async fn unknown_names_look_like_known_ones_on_sqlite() {
 async fn unknown_names_look_like_known_ones_on_postgres() {
     let url = pg_url("unknown_names_look_like_known_ones_on_postgres").await;
     unknown_names_look_like_known_ones(&url, "postgres").await;
+}
+
+// ---------------------------------------------------------------------------
+// Event streams and the sessions they were opened with.
+
+struct Events {
+    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
+    buf: String,
+}
+
+impl Events {
+    async fn open(base: &str, token: &str) -> Events {
+        let resp =
+            reqwest::Client::new().get(format!("{base}/v1/events")).bearer_auth(token).send().await.expect("events");
+        assert_eq!(resp.status(), StatusCode::OK);
+        Events { stream: Box::pin(resp.bytes_stream().map(|r| r.map(|b| b.to_vec()))), buf: String::new() }
+    }
+
+    /// The next poke's seq; fails if none comes within `wait`.
+    async fn next_poke(&mut self, wait: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    let v: Value = serde_json::from_str(data).expect("poke json");
+                    return v["seq"].as_u64().expect("seq");
+                }
+                continue; // keep-alive comment
+            }
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                other => panic!("no poke within {wait:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the stream to end; when it did. Fails past `bound`, which
+    /// is a bound on a hang, not the figure: that is printed.
+    async fn end(&mut self, bound: Duration) -> Instant {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return Instant::now(),
+                Ok(Some(Ok(_))) => continue,
+                Err(_) => panic!("the event stream did not end within {bound:?}"),
+            }
+        }
+    }
+}
+
+async fn register(http: &reqwest::Client, base: &str) -> (String, Value) {
+    let name = unique("streamer");
+    let (status, session) = post(
+        http,
+        base,
+        "/v1/register",
+        &json!({"username": name, "auth_key": b64(&[6; 32]), "wrapped_key": b64(b"wrapped"), "kdf_params": ""}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "register: {session}");
+    (name, session)
+}
+
+async fn log_in(http: &reqwest::Client, base: &str, name: &str) -> Value {
+    let (_, ls) = post(http, base, "/v1/login/start", &json!({ "username": name })).await;
+    let (status, session) = post(
+        http,
+        base,
+        "/v1/login",
+        &json!({"username": name, "challenge": ls["challenge"], "auth_key": b64(&[6; 32])}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "log in: {session}");
+    session
+}
+
+fn token(session: &Value) -> String {
+    session["token"].as_str().expect("a token").to_owned()
+}
+
+async fn push_one(http: &reqwest::Client, base: &str, token: &str) -> StatusCode {
+    let op = json!({"op_id": Uuid::now_v7(), "note_id": Uuid::now_v7(), "base_rev": 0,
+        "hlc": "0193f2a1b2c3-00000000-1a2b3c4d5e6f7081", "deleted": false, "payload": "AAH/"});
+    let resp = http.post(format!("{base}/v1/push")).bearer_auth(token).json(&json!({ "ops": [op] })).send().await;
+    resp.expect("push").status()
+}
+
+async fn logout(http: &reqwest::Client, base: &str, token: &str) {
+    let resp = http.post(format!("{base}/v1/logout")).bearer_auth(token).send().await.expect("logout");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+/// The bound on a stream that should end: generous, since a loaded test
+/// machine is slow; the figures printed say how long it really took.
+const HANG: Duration = Duration::from_secs(10);
+
+/// `others`: base URLs of more instances on the same database; a stream
+/// opened on each ends when the session is logged out on the first.
+async fn streams_end_with_their_session(url: &str, backend: &str, others: &[&str]) {
+    let http = reqwest::Client::new();
+    let server = start_with(Config::new(url)).await;
+    let base = server.base.clone();
+    let (name, first) = register(&http, &base).await;
+    let second = log_in(&http, &base, &name).await;
+    let (first, second) = (token(&first), token(&second));
+
+    let mut keeps = Events::open(&base, &first).await;
+    let mut ends = Events::open(&base, &second).await;
+    let mut elsewhere = Vec::new();
+    for other in others {
+        elsewhere.push(Events::open(other, &second).await);
+    }
+    keeps.next_poke(HANG).await;
+    ends.next_poke(HANG).await;
+    for e in &mut elsewhere {
+        e.next_poke(HANG).await;
+    }
+    let sent = Instant::now();
+    logout(&http, &base, &second).await;
+    let took = ends.end(HANG).await - sent;
+    let mut figures = format!("{backend}: stream ended {took:?} after the log-out was sent");
+    for e in &mut elsewhere {
+        let took = e.end(HANG).await - sent;
+        figures.push_str(&format!(", {took:?} on another instance"));
+    }
+    println!("{figures}");
+    // The other session's stream lives on and still hears pushes.
+    assert_eq!(push_one(&http, &base, &first).await, StatusCode::OK);
+    assert_eq!(keeps.next_poke(HANG).await, 1, "the other session's stream still pokes");
+    server.stop().await;
+
+    // Expiry: a session of a second ends its stream when it expires.
+    let mut config = Config::new(url);
+    config.session_ttl = Duration::from_secs(2);
+    let server = start_with(config).await;
+    let (_, session) = register(&http, &server.base).await;
+    let expires_at_ms = session["expires_at_ms"].as_u64().expect("expires_at_ms");
+    let mut expiring = Events::open(&server.base, &token(&session)).await;
+    expiring.next_poke(HANG).await;
+    expiring.end(HANG).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    let late = i128::try_from(now).expect("ms") - i128::from(expires_at_ms);
+    println!("{backend}: stream ended {late} ms after its session expired");
+    let after = http.get(format!("{}/v1/pull", server.base)).bearer_auth(token(&session)).send().await.expect("pull");
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the session has expired");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn streams_end_with_their_session_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    streams_end_with_their_session(&sqlite_url(&dir), "sqlite", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn streams_end_with_their_session_on_postgres() {
+    let url = pg_url("streams_end_with_their_session_on_postgres").await;
+    let other = start_with(Config::new(&url)).await;
+    streams_end_with_their_session(&url, "postgres", &[&other.base]).await;
+    other.stop().await;
 }

@@ -53,6 +53,21 @@ pub struct Poke {
     pub seq: u64,
 }
 
+/// A session that ended by log-out, for the event streams opened with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionEnded {
+    /// The session's token hash. `None`: sessions may have ended unheard
+    /// (the PostgreSQL listener reconnected); every stream checks its own.
+    pub token_hash: Option<[u8; 32]>,
+}
+
+/// A live session: whose, and until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveSession {
+    pub user_id: Uuid,
+    pub expires_ms: i64,
+}
+
 /// What registration stores.
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -140,9 +155,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<(), BackendError>;
-    /// The user of a live session.
-    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<Uuid>, BackendError>;
-    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), BackendError>;
+    /// The user and expiry of a live session.
+    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<LiveSession>, BackendError>;
+    /// Ends a session, and tells the event streams opened with it (on
+    /// every instance) once that commits.
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), BackendError>;
 
     /// Applies a batch of ops in one transaction; one result per op, in
     /// order. Pokes the user's devices after commit if anything applied.
@@ -162,6 +179,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
 
     /// Pokes of every user; subscribers filter by their own user id.
     fn subscribe(&self) -> broadcast::Receiver<Poke>;
+    /// Log-outs of every session; subscribers filter by their own token.
+    fn session_ends(&self) -> broadcast::Receiver<SessionEnded>;
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), BackendError>;
     /// Stops background tasks and closes connections.
@@ -191,6 +210,13 @@ pub trait Dialect: Database {
     /// `seq`) to reach the user's devices once it commits. True when this
     /// process is to send it to its own subscribers after the commit.
     async fn poke_on_commit(tx: &mut Transaction<'static, Self>, user_id: Uuid, seq: u64) -> Result<bool, sqlx::Error>;
+
+    /// The same for the end of a session (a log-out), to the streams
+    /// opened with it.
+    async fn session_end_on_commit(
+        tx: &mut Transaction<'static, Self>,
+        token_hash: &[u8; 32],
+    ) -> Result<bool, sqlx::Error>;
 }
 
 /// The server's storage on a SQL database: every algorithm of [`Backend`],
@@ -204,15 +230,15 @@ pub struct SqlBackend<DB: Dialect> {
     /// log-in look-ups.
     reader: Pool<DB>,
     /// This process's subscribers (its `/v1/events` streams).
-    pokes: broadcast::Sender<Poke>,
+    signals: Signals,
     /// A task that feeds `pokes` from the database (PostgreSQL's listener);
     /// aborted by `close` or on drop.
     feeder: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<DB: Dialect> SqlBackend<DB> {
-    fn new(writer: Pool<DB>, reader: Pool<DB>, pokes: broadcast::Sender<Poke>, feeder: Option<JoinHandle<()>>) -> Self {
-        Self { writer, reader, pokes, feeder: Mutex::new(feeder) }
+    fn new(writer: Pool<DB>, reader: Pool<DB>, signals: Signals, feeder: Option<JoinHandle<()>>) -> Self {
+        Self { writer, reader, signals, feeder: Mutex::new(feeder) }
     }
 
     fn stop_feeder(&self) {
@@ -230,8 +256,19 @@ impl<DB: Dialect> Drop for SqlBackend<DB> {
     }
 }
 
-fn new_poke_channel() -> broadcast::Sender<Poke> {
-    broadcast::channel(POKE_CAPACITY).0
+/// What this process tells its event streams: pokes, and ended sessions.
+#[derive(Clone, Debug)]
+struct Signals {
+    pokes: broadcast::Sender<Poke>,
+    ends: broadcast::Sender<SessionEnded>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        // A lagging stream re-checks its session, so lag costs a query,
+        // never a stream outliving its log-out.
+        Self { pokes: broadcast::channel(POKE_CAPACITY).0, ends: broadcast::channel(POKE_CAPACITY).0 }
+    }
 }
 
 fn to_i64(v: u64) -> Option<i64> {
@@ -406,16 +443,29 @@ where
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<Uuid>, BackendError> {
-        Ok(sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
-            .bind(token_hash)
-            .bind(now_ms)
-            .fetch_optional(&self.reader)
-            .await?)
+    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<LiveSession>, BackendError> {
+        let row: Option<(Uuid, i64)> =
+            sqlx::query_as("SELECT user_id, expires_ms FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
+                .bind(token_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(user_id, expires_ms)| LiveSession { user_id, expires_ms }))
     }
 
-    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), BackendError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), BackendError> {
+        let mut tx = DB::begin_write(&self.writer).await?;
+        let deleted: Option<Uuid> = sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+            .bind(token_hash.as_slice())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let deleted = deleted.is_some();
+        let tell_here = deleted && DB::session_end_on_commit(&mut tx, token_hash).await?;
+        tx.commit().await?;
+        if tell_here {
+            // No receivers is fine: no stream was open.
+            let _ = self.signals.ends.send(SessionEnded { token_hash: Some(*token_hash) });
+        }
         Ok(())
     }
 
@@ -495,7 +545,7 @@ where
         tx.commit().await?;
         if poke_here {
             // No receivers is fine: nobody is listening.
-            let _ = self.pokes.send(Poke { user_id: Some(user_id), seq: to_u64(seq)? });
+            let _ = self.signals.pokes.send(Poke { user_id: Some(user_id), seq: to_u64(seq)? });
         }
         Ok(results)
     }
@@ -532,7 +582,11 @@ where
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Poke> {
-        self.pokes.subscribe()
+        self.signals.pokes.subscribe()
+    }
+
+    fn session_ends(&self) -> broadcast::Receiver<SessionEnded> {
+        self.signals.ends.subscribe()
     }
 
     async fn ping(&self) -> Result<(), BackendError> {

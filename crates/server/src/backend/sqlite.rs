@@ -15,7 +15,7 @@ use sqlx::{Pool, Sqlite, Transaction};
 
 use uuid::Uuid;
 
-use super::{new_poke_channel, BackendError, Dialect, SqlBackend};
+use super::{BackendError, Dialect, Signals, SqlBackend};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -49,7 +49,7 @@ impl SqlBackend<Sqlite> {
             files::after_open(&path).map_err(|e| BackendError::Files(path.clone(), e))?;
         }
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(base.read_only(true)).await?;
-        Ok(Self::new(writer, reader, new_poke_channel(), None))
+        Ok(Self::new(writer, reader, Signals::new(), None))
     }
 }
 
@@ -66,6 +66,10 @@ impl Dialect for Sqlite {
     async fn poke_on_commit(_: &mut Transaction<'static, Self>, _: Uuid, _: u64) -> Result<bool, sqlx::Error> {
         // One SQLite file has one server process: its own subscribers are
         // all there are.
+        Ok(true)
+    }
+
+    async fn session_end_on_commit(_: &mut Transaction<'static, Self>, _: &[u8; 32]) -> Result<bool, sqlx::Error> {
         Ok(true)
     }
 }
