@@ -14,6 +14,12 @@ use crate::backend::BackendError;
 pub mod extra_code {
     /// Two ops of one push share an `op_id`.
     pub const DUPLICATE_OP_ID: &str = "duplicate_op_id";
+    /// The request's headers are too many or too large.
+    pub const HEADERS_TOO_LARGE: &str = "headers_too_large";
+    /// The request's path and query are too long.
+    pub const URI_TOO_LONG: &str = "uri_too_long";
+    /// The server did not answer in time; the request may be sent again.
+    pub const TIMEOUT: &str = "timeout";
 }
 
 /// A request that failed. The `Display` text is the client-facing message.
@@ -45,6 +51,12 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("that username is taken")]
     UsernameTaken,
+    #[error("the request's headers exceed {count} headers or {bytes} bytes")]
+    HeadersTooLarge { count: usize, bytes: usize },
+    #[error("the request's path and query exceed {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the server did not answer within {secs} s; try again (a resent push is safe)")]
+    Timeout { secs: f64 },
     #[error("this server speaks protocol version 1 only, under /v1")]
     UnsupportedVersion,
     #[error("no such endpoint")]
@@ -78,6 +90,13 @@ impl ApiError {
             ApiError::InvalidChallenge => (StatusCode::UNAUTHORIZED, code::INVALID_CHALLENGE),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED),
             ApiError::UsernameTaken => (StatusCode::CONFLICT, code::USERNAME_TAKEN),
+            ApiError::HeadersTooLarge { .. } => {
+                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, extra_code::HEADERS_TOO_LARGE)
+            }
+            ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, extra_code::URI_TOO_LONG),
+            // 5xx, not 408: devices retry a 5xx, while most 4xx mark an
+            // outbox entry failed for good.
+            ApiError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, extra_code::TIMEOUT),
             ApiError::UnsupportedVersion => (StatusCode::NOT_FOUND, code::UNSUPPORTED_VERSION),
             ApiError::NotFound => (StatusCode::NOT_FOUND, code::NOT_FOUND),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED),
@@ -107,6 +126,7 @@ impl IntoResponse for ApiError {
             // payload, key or token reaches the log through them.
             ApiError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
             ApiError::Unavailable => tracing::warn!("database unavailable"),
+            ApiError::Timeout { .. } => tracing::warn!("a request timed out"),
             _ => tracing::debug!(code, "request refused"),
         }
         let body = ErrorBody { code: code.to_owned(), message: self.to_string() };

@@ -62,6 +62,11 @@ pub struct Limits {
     /// A pull page stops after the change that crosses this many payload
     /// bytes, so 1,000 large notes never make a 2 GB response.
     pub max_page_bytes: usize,
+    /// Most headers in one request, and their total size in bytes.
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+    /// Longest path and query, in bytes.
+    pub max_uri_bytes: usize,
 }
 
 impl Default for Limits {
@@ -74,6 +79,12 @@ impl Default for Limits {
             default_pull_limit: p::DEFAULT_PULL_LIMIT,
             max_pull_limit: p::MAX_PULL_LIMIT,
             max_page_bytes: 8 * 1024 * 1024,
+            // A device sends about ten headers and a few hundred bytes;
+            // these leave room for proxies and still answer in JSON well
+            // before hyper's own limits (100 headers, ~400 KiB) do.
+            max_headers: 64,
+            max_header_bytes: 32 * 1024,
+            max_uri_bytes: 8 * 1024,
         }
     }
 }
@@ -98,6 +109,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Comment lines on idle event streams, so proxies keep them open.
     pub keep_alive: Duration,
+    /// Longest wait for a response to start (an event stream's body goes
+    /// on after it): then `503 timeout`.
+    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -111,6 +125,7 @@ impl Config {
             attempt_window: Duration::from_secs(60),
             trust_forwarded_for: false,
             keep_alive: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -128,6 +143,7 @@ impl std::fmt::Debug for Config {
             .field("attempt_window", &self.attempt_window)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("keep_alive", &self.keep_alive)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -165,16 +181,21 @@ pub(crate) struct AppState {
 /// `MockConnectInfo` layer, or the extension on each request). Event
 /// streams end when `shutdown` turns true or its sender is dropped.
 pub fn app(backend: Arc<dyn Backend>, config: Config, shutdown: watch::Receiver<bool>) -> axum::Router {
-    let state = AppState {
-        backend,
-        login_limiter: Arc::new(auth::RateLimiter::new(config.login_attempts, config.attempt_window)),
-        register_limiter: Arc::new(auth::RateLimiter::new(config.register_attempts, config.attempt_window)),
-        decoy_secret: Arc::new(tokio::sync::OnceCell::new()),
-        config: Arc::new(config),
-        metrics: Arc::new(Metrics::default()),
-        shutdown,
-    };
-    routes::router(state)
+    routes::router(AppState::new(backend, config, shutdown))
+}
+
+impl AppState {
+    fn new(backend: Arc<dyn Backend>, config: Config, shutdown: watch::Receiver<bool>) -> Self {
+        AppState {
+            backend,
+            login_limiter: Arc::new(auth::RateLimiter::new(config.login_attempts, config.attempt_window)),
+            register_limiter: Arc::new(auth::RateLimiter::new(config.register_attempts, config.attempt_window)),
+            decoy_secret: Arc::new(tokio::sync::OnceCell::new()),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            shutdown,
+        }
+    }
 }
 
 /// Runs the server on `listener` until `shutdown` completes, then stops

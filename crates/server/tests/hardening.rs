@@ -6,7 +6,11 @@
 //!   with one (status, body, stable decoy parameters across restarts);
 //!   the time each takes is printed (`--nocapture`), not asserted;
 //! - an event stream ends when its session is logged out (on any instance)
-//!   or expires, and only that session's stream.
+//!   or expires, and only that session's stream;
+//! - every error is the documented JSON body, sent over raw TCP so no
+//!   client library tidies anything up; where hyper answers before the
+//!   app can (a head it cannot parse), exactly what it sends, as
+//!   docs/protocol.md states it.
 
 use std::time::{Duration, Instant};
 
@@ -357,4 +361,129 @@ async fn streams_end_with_their_session_on_postgres() {
     let other = start_with(Config::new(&url)).await;
     streams_end_with_their_session(&url, "postgres", &[&other.base]).await;
     other.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Errors over raw TCP.
+
+/// A raw HTTP/1.1 exchange: writes `request`, reads until the server
+/// closes. Status, head and body.
+async fn raw(addr: &str, request: &[u8]) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // The server may answer and close before it has read everything (an
+    // oversized head): a failed write is then no failure of the test.
+    let _ = conn.write_all(request).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(HANG, conn.read_to_end(&mut answer)).await.expect("the server answers and closes");
+    // A reset after the answer (unread request bytes) is fine too.
+    if let Err(e) = read {
+        assert!(!answer.is_empty(), "no answer: {e}");
+    }
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    (status, head, answer[split + 4..].to_vec())
+}
+
+/// Fails unless the answer is the JSON error `code` with `status`.
+fn assert_json_error(case: &str, (status, head, body): &(u16, String, Vec<u8>), want_status: u16, code: &str) {
+    assert_eq!(*status, want_status, "{case}: {head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{case}: {head}");
+    let v: Value = serde_json::from_slice(body).unwrap_or_else(|e| panic!("{case}: not JSON ({e}): {body:?}"));
+    assert_eq!(v["code"], code, "{case}: {v}");
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: {v}");
+    assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{case}: only code and message: {v}");
+}
+
+/// Fails unless hyper's own answer: `status`, no body, connection closed
+/// (`raw` read to the end, so it was).
+fn assert_bare(case: &str, (status, head, body): &(u16, String, Vec<u8>), want_status: u16) {
+    assert_eq!(*status, want_status, "{case}: {head}");
+    assert!(body.is_empty(), "{case}: a body after all: {body:?}");
+    let mut names: Vec<String> =
+        head.lines().skip(1).map(|l| l.split(':').next().unwrap_or("").to_ascii_lowercase()).collect();
+    names.sort();
+    assert_eq!(names, ["connection", "content-length", "date"], "{case}: {head}");
+    assert!(head.to_ascii_lowercase().contains("content-length: 0"), "{case}: {head}");
+}
+
+fn get(path: &str, extra: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n{extra}Connection: close\r\n\r\n").into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_error_is_json_or_hypers_bare_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = sqlite_url(&dir);
+    let mut config = Config::new(&url);
+    config.request_timeout = Duration::from_secs(1);
+    let server = start_with(config).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let http = reqwest::Client::new();
+    let (_, session) = register(&http, &server.base).await;
+    let token = token(&session);
+
+    // What reaches the app: JSON, whatever went wrong.
+    assert_json_error("unknown route", &raw(&addr, &get("/nothing", "")).await, 404, "not_found");
+    assert_json_error("unknown version", &raw(&addr, &get("/v2/pull", "")).await, 404, "unsupported_version");
+    let delete = b"DELETE /v1/push HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    assert_json_error("wrong method", &raw(&addr, delete).await, 405, "method_not_allowed");
+    let big = format!(
+        "POST /v1/login/start HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        9 * 1024 * 1024
+    );
+    assert_json_error("body too large", &raw(&addr, big.as_bytes()).await, 413, "body_too_large");
+    let text = b"POST /v1/login/start HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\n\
+        Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    assert_json_error("unsupported media type", &raw(&addr, text).await, 415, "unsupported_media_type");
+    let many: String = (0..70).map(|i| format!("X-Pad-{i}: x\r\n")).collect();
+    assert_json_error("70 headers", &raw(&addr, &get("/v1/health", &many)).await, 431, "headers_too_large");
+    let long = format!("X-Pad: {}\r\n", "x".repeat(40 * 1024));
+    assert_json_error("a 40 KiB header", &raw(&addr, &get("/v1/health", &long)).await, 431, "headers_too_large");
+    let path = format!("/v1/health?pad={}", "x".repeat(10 * 1024));
+    assert_json_error("a 10 KiB URI", &raw(&addr, &get(&path, "")).await, 414, "uri_too_long");
+
+    // A handler that cannot finish in time: the database's write lock is
+    // held from outside, so the push waits on it.
+    {
+        use sqlx::Connection as _;
+        let mut blocker = sqlx::SqliteConnection::connect(&url).await.expect("a second connection");
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut blocker).await.expect("take the write lock");
+        // One op, so the push needs the write lock (an empty one does not).
+        let body = json!({"ops": [{"op_id": Uuid::now_v7(), "note_id": Uuid::now_v7(), "base_rev": 0,
+            "hlc": "0193f2a1b2c3-00000000-1a2b3c4d5e6f7081", "deleted": false, "payload": ""}]})
+        .to_string();
+        let push = format!(
+            "POST /v1/push HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        assert_json_error("a handler past the time limit", &raw(&addr, push.as_bytes()).await, 503, "timeout");
+        sqlx::query("ROLLBACK").execute(&mut blocker).await.expect("release the write lock");
+    }
+    // Nothing of the timed-out push was stored, and the server serves on.
+    let pull = http.get(format!("{}/v1/pull", server.base)).bearer_auth(&token).send().await.expect("pull");
+    let page: Value = pull.json().await.expect("JSON");
+    assert_eq!(page["changes"], json!([]), "the timed-out push applied nothing");
+
+    // What hyper refuses before the app sees a request: its own bare
+    // answer, then it closes the connection (docs/protocol.md, "Errors").
+    assert_bare("a bad request line", &raw(&addr, b"GARBAGE\r\n\r\n").await, 400);
+    assert_bare("a bad version", &raw(&addr, b"GET / HTTP/7.0\r\nHost: t\r\n\r\n").await, 400);
+    assert_bare("a bad header line", &raw(&addr, b"GET / HTTP/1.1\r\nHost t\r\n\r\n").await, 400);
+    let bad_length = b"POST /v1/login/start HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n{}";
+    assert_bare("an invalid Content-Length", &raw(&addr, bad_length).await, 400);
+    let bad_coding = b"POST /v1/login/start HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: zip\r\n\r\n{}";
+    assert_bare("an unknown Transfer-Encoding", &raw(&addr, bad_coding).await, 400);
+    let lots: String = (0..120).map(|i| format!("X-Pad-{i}: x\r\n")).collect();
+    assert_bare("120 headers", &raw(&addr, &get("/v1/health", &lots)).await, 431);
+    let huge = format!("X-Pad: {}\r\n", "x".repeat(512 * 1024));
+    assert_bare("a 512 KiB header", &raw(&addr, &get("/v1/health", &huge)).await, 431);
+    let path = format!("/v1/health?pad={}", "x".repeat(70 * 1024));
+    assert_bare("a 70 KiB URI", &raw(&addr, &get(&path, "")).await, 414);
+    let health = http.get(format!("{}/v1/health", server.base)).send().await.expect("health");
+    assert_eq!(health.status(), StatusCode::OK, "still serving");
+    server.stop().await;
 }
