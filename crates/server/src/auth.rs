@@ -180,41 +180,121 @@ pub enum Attempt {
 /// effective limit is up to N times the configured one. Good enough to stop
 /// online guessing (the auth key is a high-entropy derived key, so guessing
 /// it is hopeless anyway; this mostly guards the Argon2id CPU cost).
+///
+/// O(1) per attempt and bounded memory, however many names an attacker
+/// tries: each key keeps two counters (this window's and the last one's,
+/// the sliding-window estimate weighs the last by how much of it still
+/// overlaps), and keys live in two generations of maps. Every `window`, or
+/// sooner when the current generation holds `capacity` keys, the older
+/// generation is dropped whole and the current one becomes the older: at
+/// most `2 * capacity` keys, and a key used within the last `window` is
+/// always still there (unless a flood of new keys filled a generation
+/// early, which at worst forgets some budgets sooner: that costs the
+/// flooder `capacity` attempts per reset).
 #[derive(Debug)]
 pub struct RateLimiter {
     max_attempts: u32,
     window: Duration,
-    attempts: Mutex<HashMap<(Attempt, String, IpAddr), Vec<Instant>>>,
+    capacity: usize,
+    /// Windows are counted from here.
+    epoch: Instant,
+    state: Mutex<Generations>,
 }
 
-/// Past this many tracked keys, stale ones are swept on the next attempt.
-const SWEEP_ABOVE: usize = 10_000;
+type LimitKey = (Attempt, String, IpAddr);
+
+#[derive(Debug)]
+struct Generations {
+    current: HashMap<LimitKey, Counter>,
+    previous: HashMap<LimitKey, Counter>,
+    current_since: Instant,
+}
+
+/// Attempts of one key in window number `window` and the one before it.
+#[derive(Clone, Copy, Debug)]
+struct Counter {
+    window: u64,
+    count: u32,
+    before: u32,
+}
+
+/// Keys tracked per generation by default: 100,000 keys of at most a
+/// 64-byte name come to some tens of MiB in the worst case.
+pub const LIMITER_CAPACITY: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(max_attempts: u32, window: Duration) -> Self {
-        Self { max_attempts, window, attempts: Mutex::new(HashMap::new()) }
+        Self::with_capacity(max_attempts, window, LIMITER_CAPACITY)
+    }
+
+    pub fn with_capacity(max_attempts: u32, window: Duration, capacity: usize) -> Self {
+        let now = Instant::now();
+        Self {
+            max_attempts,
+            // A zero window would divide by zero below.
+            window: window.max(Duration::from_millis(1)),
+            capacity: capacity.max(1),
+            epoch: now,
+            state: Mutex::new(Generations { current: HashMap::new(), previous: HashMap::new(), current_since: now }),
+        }
     }
 
     /// Records an attempt, or refuses it with the seconds until one is
     /// allowed again.
     pub fn check(&self, kind: Attempt, username: &str, ip: IpAddr) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let window = self.window;
+        self.check_at(kind, username, ip, Instant::now())
+    }
+
+    fn check_at(&self, kind: Attempt, username: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
+        let window_ms = self.window.as_millis().max(1);
+        let since_epoch = now.saturating_duration_since(self.epoch).as_millis();
+        let index = u64::try_from(since_epoch / window_ms).unwrap_or(u64::MAX);
+        // How far into its window `now` is, 0.0 to 1.0.
+        let into = (since_epoch % window_ms) as f64 / window_ms as f64;
         // A poisoned lock only means another request panicked mid-update;
-        // the map is still usable.
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > SWEEP_ABOVE {
-            map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < window));
+        // the maps are still usable.
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if now.saturating_duration_since(g.current_since) >= self.window || g.current.len() >= self.capacity {
+            g.previous = std::mem::take(&mut g.current);
+            g.current_since = now;
         }
-        let entry = map.entry((kind, username.to_owned(), ip)).or_default();
-        entry.retain(|t| now.duration_since(*t) < window);
-        if entry.len() >= self.max_attempts as usize {
-            let oldest = entry.first().copied().unwrap_or(now);
-            let wait = window.saturating_sub(now.duration_since(oldest));
-            return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
-        }
-        entry.push(now);
-        Ok(())
+        let key = (kind, username.to_owned(), ip);
+        let mut counter = match g.current.remove(&key) {
+            Some(c) => c,
+            None => g.previous.remove(&key).unwrap_or(Counter { window: index, count: 0, before: 0 }),
+        };
+        counter = match index.saturating_sub(counter.window) {
+            0 => counter,
+            1 => Counter { window: index, count: 0, before: counter.count },
+            _ => Counter { window: index, count: 0, before: 0 },
+        };
+        let estimate = f64::from(counter.before) * (1.0 - into) + f64::from(counter.count);
+        let max = f64::from(self.max_attempts);
+        let result = if estimate + 1.0 > max {
+            // Allowed again once the estimate leaves room for one: where,
+            // in windows from this one's start. If this window's count
+            // leaves room, once the last one's weight has slid down far
+            // enough; if not, in the next window, once this one's has.
+            let room = max - 1.0 - f64::from(counter.count);
+            let at = if room >= 0.0 {
+                1.0 - room / f64::from(counter.before.max(1))
+            } else {
+                1.0 + (1.0 - (max - 1.0).max(0.0) / f64::from(counter.count.max(1)))
+            };
+            let wait = self.window.mul_f64((at - into).max(0.0));
+            Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) })
+        } else {
+            counter.count = counter.count.saturating_add(1);
+            Ok(())
+        };
+        g.current.insert(key, counter);
+        result
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.current.len() + g.previous.len()
     }
 }
 
@@ -277,6 +357,52 @@ mod tests {
         assert_eq!(t.len(), 43);
         assert_eq!(token_hash(&t), h);
         assert_ne!(new_token().0, t);
+    }
+
+    #[test]
+    fn limiter_slides_and_forgets() {
+        let minute = Duration::from_secs(60);
+        let l = RateLimiter::new(2, minute);
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let t0 = l.epoch;
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        assert!(l.check_at(Attempt::Login, "a", ip, at(0)).is_ok());
+        assert!(l.check_at(Attempt::Login, "a", ip, at(1)).is_ok());
+        match l.check_at(Attempt::Login, "a", ip, at(2)) {
+            // The next window starts at 60 s, where the last one still
+            // weighs in fully; half of it is gone at 90 s.
+            Err(ApiError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 88),
+            other => panic!("{other:?}"),
+        }
+        assert!(l.check_at(Attempt::Login, "a", ip, at(61)).is_err(), "the last window still counts");
+        assert!(l.check_at(Attempt::Login, "a", ip, at(91)).is_ok(), "half of it has slid out");
+        // Two windows later the key is gone from memory, not only allowed.
+        assert!(l.check_at(Attempt::Login, "b", ip, at(95)).is_ok());
+        assert_eq!(l.tracked(), 2);
+        assert!(l.check_at(Attempt::Login, "c", ip, at(160)).is_ok());
+        assert!(l.check_at(Attempt::Login, "c", ip, at(230)).is_ok());
+        assert_eq!(l.tracked(), 1, "keys idle for two windows are dropped");
+    }
+
+    #[test]
+    fn limiter_memory_is_bounded_however_many_names() {
+        let l = RateLimiter::with_capacity(3, Duration::from_secs(60), 1000);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        // A flood of names within one window.
+        for i in 0..10_000 {
+            assert!(l.check(Attempt::Login, &format!("name-{i}"), ip).is_ok());
+            assert!(l.tracked() <= 2 * 1000, "at most two generations of 1000");
+        }
+        // A name in use is still limited while the flood goes on, until
+        // the flood has filled two generations (its cost).
+        for _ in 0..3 {
+            assert!(l.check(Attempt::Login, "victim", ip).is_ok());
+        }
+        assert!(l.check(Attempt::Login, "victim", ip).is_err());
+        for i in 0..500 {
+            assert!(l.check(Attempt::Login, &format!("more-{i}"), ip).is_ok());
+        }
+        assert!(l.check(Attempt::Login, "victim", ip).is_err(), "still remembered");
     }
 
     #[test]
