@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -104,34 +104,93 @@ pub const DECOY_PHC: &str =
 /// takes 19 MiB and a core for tens of milliseconds; unbounded, a burst of
 /// log-ins (100 devices at once in the soak test) ran dozens side by side,
 /// starved other requests, and left the allocator holding over a gigabyte.
-static KDF_SLOTS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)));
+static KDF_SLOTS: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8))));
+
+/// Argon2id's working memory, one buffer per slot, made on first use and
+/// reused ever after. Allocating 19 MiB per hash and freeing it made glibc
+/// raise its mmap threshold and keep the freed memory in its arenas, so a
+/// burst of log-ins left the process hundreds of MiB larger for good; with
+/// reuse the memory is the slots' buffers, whatever the burst.
+static KDF_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Working memory for one key derivation, lent by [`run_kdf`].
+#[derive(Debug)]
+pub struct KdfMemory(Vec<Block>);
+
+impl KdfMemory {
+    /// `blocks` blocks of it, grown if a hash asks for more than any before.
+    fn blocks(&mut self, blocks: usize) -> &mut [Block] {
+        if self.0.len() < blocks {
+            self.0.resize(blocks, Block::default());
+        }
+        &mut self.0[..blocks]
+    }
+}
 
 /// Run a key derivation (`hash_auth_key`, `verify_auth_key`) on the blocking
-/// pool once a slot is free; requests beyond the slots wait their turn.
-pub async fn run_kdf<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    let _slot = KDF_SLOTS.acquire().await.map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
+/// pool once a slot is free, with the slot's working memory; requests
+/// beyond the slots wait their turn. The slot is held by the blocking task,
+/// not the request: a request dropped mid-hash (a client gone, a time-out)
+/// does not free it for another hash while this one still runs, so there
+/// are never more buffers than slots.
+pub async fn run_kdf<T: Send + 'static>(f: impl FnOnce(&mut KdfMemory) -> T + Send + 'static) -> Result<T, ApiError> {
+    let slot = KDF_SLOTS.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        // A poisoned lock only means a hash panicked: the list is intact.
+        let buffer = KDF_MEMORY.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        let mut memory = KdfMemory(buffer);
+        let out = f(&mut memory);
+        KDF_MEMORY.lock().unwrap_or_else(|p| p.into_inner()).push(memory.0);
+        out
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 /// Argon2id (the crate's defaults: 19 MiB, 2 passes) of the auth key, as a
-/// PHC string. Slow on purpose: run it on the blocking pool.
-pub fn hash_auth_key(auth_key: &[u8]) -> Result<String, argon2::password_hash::Error> {
+/// PHC string. Slow on purpose: run it through [`run_kdf`].
+pub fn hash_auth_key(auth_key: &[u8], memory: &mut KdfMemory) -> Result<String, argon2::password_hash::Error> {
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt)?;
-    Ok(Argon2::default().hash_password(auth_key, &salt)?.to_string())
+    let salt_b64 = SaltString::encode_b64(&salt)?;
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let hash = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+        Ok(argon.hash_password_into_with_memory(auth_key, &salt, out, memory.blocks(params.block_count()))?)
+    })?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)?,
+        salt: Some(salt_b64.as_salt()),
+        hash: Some(hash),
+    };
+    Ok(phc.to_string())
 }
 
-/// Whether `auth_key` matches the stored PHC string. Constant-time compare
-/// inside the argon2 crate.
-pub fn verify_auth_key(auth_key: &[u8], phc: &str) -> Result<bool, argon2::password_hash::Error> {
+/// Whether `auth_key` matches the stored PHC string, computed in `memory`
+/// with the string's own parameters. `Output`'s comparison is constant-time.
+pub fn verify_auth_key(
+    auth_key: &[u8],
+    phc: &str,
+    memory: &mut KdfMemory,
+) -> Result<bool, argon2::password_hash::Error> {
     let parsed = PasswordHash::new(phc)?;
-    match Argon2::default().verify_password(auth_key, &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let algorithm = Algorithm::try_from(parsed.algorithm)?;
+    let version = parsed.version.map(Version::try_from).transpose()?.unwrap_or_default();
+    let params = Params::try_from(&parsed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(argon2::password_hash::Error::PhcStringField);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let computed = Output::init_with(expected.len(), |out| {
+        Ok(argon.hash_password_into_with_memory(auth_key, salt, out, memory.blocks(params.block_count()))?)
+    })?;
+    Ok(computed == expected)
 }
 
 /// The user a request's bearer token belongs to. Handlers that take this
@@ -304,10 +363,21 @@ mod tests {
 
     #[test]
     fn auth_key_hash_verifies_only_the_key() {
-        let phc = hash_auth_key(b"0123456789abcdef0123456789abcdef").expect("hash");
-        assert!(phc.starts_with("$argon2id$"));
-        assert!(verify_auth_key(b"0123456789abcdef0123456789abcdef", &phc).expect("verify"));
-        assert!(!verify_auth_key(b"0123456789abcdef0123456789abcdeX", &phc).expect("verify"));
+        let mut memory = KdfMemory(Vec::new());
+        let phc = hash_auth_key(b"0123456789abcdef0123456789abcdef", &mut memory).expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_auth_key(b"0123456789abcdef0123456789abcdef", &phc, &mut memory).expect("verify"));
+        assert!(!verify_auth_key(b"0123456789abcdef0123456789abcdeX", &phc, &mut memory).expect("verify"));
+        // The same as the argon2 crate's own hashing and verification, so
+        // hashes stored before the buffers were reused still verify.
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let theirs = Argon2::default()
+            .hash_password(b"another key of 32 bytes, or so..", &SaltString::generate(&mut rand::rngs::OsRng))
+            .expect("hash")
+            .to_string();
+        assert!(verify_auth_key(b"another key of 32 bytes, or so..", &theirs, &mut memory).expect("verify"));
+        let parsed = PasswordHash::new(&phc).expect("PHC");
+        assert!(Argon2::default().verify_password(b"0123456789abcdef0123456789abcdef", &parsed).is_ok());
     }
 
     #[test]
@@ -341,14 +411,15 @@ mod tests {
     #[test]
     fn the_decoy_hash_costs_what_a_real_one_does() {
         let decoy = PasswordHash::new(DECOY_PHC).expect("a PHC string");
-        let real = hash_auth_key(b"0123456789abcdef0123456789abcdef").expect("hash");
+        let mut memory = KdfMemory(Vec::new());
+        let real = hash_auth_key(b"0123456789abcdef0123456789abcdef", &mut memory).expect("hash");
         let real = PasswordHash::new(&real).expect("a PHC string");
         assert_eq!(decoy.algorithm, real.algorithm);
         assert_eq!(decoy.version, real.version);
         assert_eq!(decoy.params, real.params);
         assert_eq!(decoy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
         assert_eq!(decoy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
-        assert!(!verify_auth_key(&[0; 32], DECOY_PHC).expect("verify"));
+        assert!(!verify_auth_key(&[0; 32], DECOY_PHC, &mut memory).expect("verify"));
     }
 
     #[test]

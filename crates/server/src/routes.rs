@@ -203,7 +203,7 @@ async fn register(
     }
     state.register_limiter.check(Attempt::Register, "", client_ip(&state, peer, &headers))?;
     let auth_key = req.auth_key.0;
-    let auth_hash = auth::run_kdf(move || auth::hash_auth_key(&auth_key))
+    let auth_hash = auth::run_kdf(move |memory| auth::hash_auth_key(&auth_key, memory))
         .await?
         .map_err(|e| ApiError::Internal(e.to_string().into()))?;
     let user = NewUser {
@@ -290,7 +290,7 @@ async fn login(
     // No account: the same Argon2id, against a hash of a key nobody has,
     // so this answer takes as long as a wrong passphrase's.
     let phc = user.as_ref().map_or_else(|| auth::DECOY_PHC.to_owned(), |u| u.auth_hash.clone());
-    let ok = auth::run_kdf(move || auth::verify_auth_key(&auth_key, &phc))
+    let ok = auth::run_kdf(move |memory| auth::verify_auth_key(&auth_key, &phc, memory))
         .await?
         .map_err(|e| ApiError::Internal(e.to_string().into()))?;
     let Some(user) = user.filter(|_| ok) else {
