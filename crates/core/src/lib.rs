@@ -22,6 +22,8 @@
 //! - [`connectivity`]: online / offline / switched off, from real
 //!   requests, the testers' switch and a health probe with backoff.
 //! - [`model`]: plain note types and content limits.
+//! - [`monitor`]: the bounded history of sync passes, its insights, and
+//!   the outbox as a person looks at it (list, retry, discard).
 //! - [`net`]: the testers' network control (online, offline, flaky) and
 //!   the watcher of its control file; `remote` enforces it.
 //! - [`payload`]: a note's sealed fields framed as one opaque op payload.
@@ -42,6 +44,7 @@ pub mod error;
 pub mod keys;
 pub mod merge;
 pub mod model;
+pub mod monitor;
 pub mod net;
 pub mod payload;
 pub mod remote;

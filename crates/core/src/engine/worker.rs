@@ -17,6 +17,7 @@ use super::{Counters, EngineOptions, NotesChanged, Wakes, MAX_DEBOUNCE_FACTOR, M
 use crate::connectivity::{Connectivity, ConnectivityMonitor};
 use crate::error::{Error, Recovery};
 use crate::model::StoreStatus;
+use crate::monitor::{self, PassWatch, Trigger};
 use crate::net::{NetControl, NetMode};
 use crate::remote::Remote;
 use crate::sync::{self, PassStep};
@@ -82,10 +83,12 @@ impl Worker {
         self.publish();
         // Catch up at start: whatever queued while the app was closed.
         let mut pass_due = self.can_sync();
+        // Why the next pass runs, for its record in the history.
+        let mut trigger = Trigger::Start;
         loop {
             if pass_due {
                 pass_due = false;
-                if self.run_passes().await.is_break() {
+                if self.run_passes(trigger).await.is_break() {
                     break;
                 }
                 continue;
@@ -104,12 +107,15 @@ impl Worker {
             self.counters.wakeups.fetch_add(1, Ordering::Relaxed);
             match event {
                 Event::Stop => break,
-                Event::Wake => pass_due = self.woken(),
-                Event::Net => pass_due = self.mode_changed(),
-                Event::Connectivity => pass_due = self.connectivity_changed(),
-                Event::Poke => pass_due = self.poked(),
+                Event::Wake => (pass_due, trigger) = (self.woken(), Trigger::SyncNow),
+                Event::Net => (pass_due, trigger) = (self.mode_changed(), Trigger::NetworkBack),
+                Event::Connectivity => (pass_due, trigger) = (self.connectivity_changed(), Trigger::NetworkBack),
+                Event::Poke => (pass_due, trigger) = (self.poked(), Trigger::Poke),
                 Event::Control => self.control_changed(),
-                Event::Deadline => pass_due = self.deadline_passed(),
+                Event::Deadline => {
+                    let why = Trigger::of_deadline(Instant::now(), self.debounce_at, self.retry_at);
+                    (pass_due, trigger) = (self.deadline_passed(), why);
+                }
                 Event::Nothing => {}
             }
             self.publish();
@@ -227,7 +233,7 @@ impl Worker {
 
     /// Passes until nothing is due (at most [`MAX_PASSES_PER_WAKE`]).
     /// `Break` when told to stop; a pass in flight is then abandoned.
-    async fn run_passes(&mut self) -> ControlFlow<()> {
+    async fn run_passes(&mut self, trigger: Trigger) -> ControlFlow<()> {
         self.debounce_at = None;
         self.first_change = None;
         self.retry_at = None;
@@ -260,6 +266,7 @@ impl Worker {
                     s.progress = Some(Progress { done, total: known.max(done + u64::from(more)) });
                 }),
             };
+            let watch = PassWatch::start(trigger, self.remote.traffic());
             let pass = sync::sync_observed(&self.vault, &self.remote, on_step);
             let result = tokio::select! {
                 biased;
@@ -272,6 +279,7 @@ impl Worker {
                 // No subscriber is not an error: nobody is looking.
                 let _ = self.changed.send(NotesChanged { ids: touched.into_iter().collect() });
             }
+            monitor::record_pass(&self.vault, watch, &result, self.remote.traffic());
             match result {
                 Ok(report) => {
                     tracing::debug!(?report, "sync pass done");
