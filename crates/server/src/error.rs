@@ -20,6 +20,8 @@ pub mod extra_code {
     pub const URI_TOO_LONG: &str = "uri_too_long";
     /// The server did not answer in time; the request may be sent again.
     pub const TIMEOUT: &str = "timeout";
+    /// The push would take the account past its storage quota.
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
 }
 
 /// A request that failed. The `Display` text is the client-facing message.
@@ -37,6 +39,8 @@ pub enum ApiError {
     BodyTooLarge { limit: usize },
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("{0}; nothing of this push was applied: delete notes or ask the server's operator for more room")]
+    QuotaExceeded(BackendError),
     #[error("ops {first} and {second} of this push share op_id {op_id}: every op of a batch needs its own op_id; nothing was applied")]
     DuplicateOpId { first: usize, second: usize, op_id: uuid::Uuid },
     #[error("send the session token as `Authorization: Bearer <token>`")]
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, code::UNSUPPORTED_MEDIA_TYPE),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, code::BODY_TOO_LARGE),
             ApiError::LimitExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, code::LIMIT_EXCEEDED),
+            ApiError::QuotaExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, extra_code::QUOTA_EXCEEDED),
             ApiError::DuplicateOpId { .. } => (StatusCode::BAD_REQUEST, extra_code::DUPLICATE_OP_ID),
             ApiError::MissingToken => (StatusCode::UNAUTHORIZED, code::MISSING_TOKEN),
             ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, code::INVALID_TOKEN),
@@ -111,6 +116,7 @@ impl From<BackendError> for ApiError {
         match e {
             BackendError::UsernameTaken => ApiError::UsernameTaken,
             BackendError::CursorOutOfRange { cursor, latest } => ApiError::CursorOutOfRange { cursor, latest },
+            e @ BackendError::QuotaExceeded { .. } => ApiError::QuotaExceeded(e),
             BackendError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,
             other => ApiError::internal(other),
         }

@@ -109,6 +109,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Comment lines on idle event streams, so proxies keep them open.
     pub keep_alive: Duration,
+    /// Payload bytes one account's notes may hold (the latest version of
+    /// each note, tombstones included): a push past it is refused whole.
+    pub quota_bytes: u64,
     /// Longest wait for a response to start (an event stream's body goes
     /// on after it): then `503 timeout`.
     pub request_timeout: Duration,
@@ -126,6 +129,7 @@ impl Config {
             trust_forwarded_for: false,
             keep_alive: Duration::from_secs(15),
             request_timeout: Duration::from_secs(30),
+            quota_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -144,6 +148,7 @@ impl std::fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("keep_alive", &self.keep_alive)
             .field("request_timeout", &self.request_timeout)
+            .field("quota_bytes", &self.quota_bytes)
             .finish()
     }
 }

@@ -362,7 +362,7 @@ async fn push(
     if req.ops.is_empty() {
         return Ok(Reply(enc, PushResponse { results: Vec::new() }));
     }
-    let results = state.backend.push(user.user_id, &req.ops).await?;
+    let results = state.backend.push_within(user.user_id, &req.ops, state.config.quota_bytes).await?;
     for r in &results {
         let counter = match r {
             PushResult::Applied { .. } => &state.metrics.ops_applied,

@@ -7,6 +7,8 @@
 //!   the time each takes is printed (`--nocapture`), not asserted;
 //! - an event stream ends when its session is logged out (on any instance)
 //!   or expires, and only that session's stream;
+//! - a push past the account's storage quota is refused whole, and one
+//!   that shrinks an account over its quota is not;
 //! - every error is the documented JSON body, sent over raw TCP so no
 //!   client library tidies anything up; where hyper answers before the
 //!   app can (a head it cannot parse), exactly what it sends, as
@@ -486,4 +488,85 @@ async fn every_error_is_json_or_hypers_bare_answer() {
     let health = http.get(format!("{}/v1/health", server.base)).send().await.expect("health");
     assert_eq!(health.status(), StatusCode::OK, "still serving");
     server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// The storage quota.
+
+fn note_op(note_id: Uuid, base_rev: u64, len: usize, deleted: bool) -> Value {
+    json!({"op_id": Uuid::now_v7(), "note_id": note_id, "base_rev": base_rev,
+        "hlc": "0193f2a1b2c3-00000000-1a2b3c4d5e6f7081", "deleted": deleted, "payload": b64(&vec![7; len])})
+}
+
+async fn push_ops(http: &reqwest::Client, base: &str, token: &str, ops: Vec<Value>) -> (StatusCode, Value) {
+    let resp = http.post(format!("{base}/v1/push")).bearer_auth(token).json(&json!({ "ops": ops })).send().await;
+    let resp = resp.expect("push");
+    (resp.status(), resp.json().await.expect("JSON"))
+}
+
+/// Payload bytes of the notes a pull from 0 returns.
+async fn stored(http: &reqwest::Client, base: &str, token: &str) -> usize {
+    let page: Value = http
+        .get(format!("{base}/v1/pull?limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("pull")
+        .json()
+        .await
+        .expect("JSON");
+    page["changes"].as_array().expect("changes").iter().map(|c| unb64(&c["payload"]).len()).sum()
+}
+
+async fn quota_holds(url: &str) {
+    let http = reqwest::Client::new();
+    let mut config = Config::new(url);
+    config.quota_bytes = 1000;
+    let server = start_with(config.clone()).await;
+    let base = server.base.clone();
+    let (_, session) = register(&http, &base).await;
+    let token = token(&session);
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+
+    let (status, _) = push_ops(&http, &base, &token, vec![note_op(a, 0, 600, false)]).await;
+    assert_eq!(status, StatusCode::OK);
+    // One op that fits and one that does not: neither is applied.
+    let (status, err) =
+        push_ops(&http, &base, &token, vec![note_op(b, 0, 300, false), note_op(c, 0, 300, false)]).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("quota_exceeded")), "{err}");
+    assert!(err["message"].as_str().is_some_and(|m| m.contains("1000") && m.contains("nothing")), "{err}");
+    assert_eq!(stored(&http, &base, &token).await, 600, "nothing of the refused push was applied");
+    // Replacing a version frees its bytes: an edit to 100 bytes, then new
+    // notes up to the quota exactly.
+    let (status, _) = push_ops(&http, &base, &token, vec![note_op(a, 1, 100, false)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, err) =
+        push_ops(&http, &base, &token, vec![note_op(b, 0, 450, false), note_op(c, 0, 450, false)]).await;
+    assert_eq!(status, StatusCode::OK, "{err}");
+    assert_eq!(stored(&http, &base, &token).await, 1000);
+    server.stop().await;
+
+    // The operator lowers the quota below what the account holds: growing
+    // is refused, shrinking (a delete) is not.
+    config.quota_bytes = 500;
+    let server = start_with(config).await;
+    let base = server.base.clone();
+    let (status, err) = push_ops(&http, &base, &token, vec![note_op(Uuid::now_v7(), 0, 1, false)]).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("quota_exceeded")), "{err}");
+    let (status, err) = push_ops(&http, &base, &token, vec![note_op(b, 1, 0, true)]).await;
+    assert_eq!(status, StatusCode::OK, "a delete is allowed over the quota: {err}");
+    assert_eq!(stored(&http, &base, &token).await, 550);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_holds_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    quota_holds(&sqlite_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn quota_holds_on_postgres() {
+    quota_holds(&pg_url("quota_holds_on_postgres").await).await;
 }

@@ -109,6 +109,8 @@ pub enum BackendError {
     UsernameTaken,
     #[error("cursor {cursor} is past the account's latest change {latest}")]
     CursorOutOfRange { cursor: u64, latest: u64 },
+    #[error("this push would store {would} bytes of notes; the account may store {quota} (it stores {stored})")]
+    QuotaExceeded { stored: u64, would: u64, quota: u64 },
     #[error("unsupported database URL: expected sqlite://PATH or postgres://...")]
     UnsupportedUrl,
     #[error("database: {0}")]
@@ -163,7 +165,15 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
 
     /// Applies a batch of ops in one transaction; one result per op, in
     /// order. Pokes the user's devices after commit if anything applied.
-    async fn push(&self, user_id: Uuid, ops: &[Op]) -> Result<Vec<PushResult>, BackendError>;
+    async fn push(&self, user_id: Uuid, ops: &[Op]) -> Result<Vec<PushResult>, BackendError> {
+        self.push_within(user_id, ops, u64::MAX).await
+    }
+    /// [`Backend::push`] under a storage quota: a batch after which the
+    /// user's notes would hold more than `quota_bytes` of payload, and more
+    /// than before it, is refused whole ([`BackendError::QuotaExceeded`]).
+    /// A batch that shrinks an account already over its quota (deletes,
+    /// smaller edits) applies.
+    async fn push_within(&self, user_id: Uuid, ops: &[Op], quota_bytes: u64) -> Result<Vec<PushResult>, BackendError>;
     /// Notes whose latest version has `seq > cursor`, in seq order: at most
     /// `limit`, and stopping after the change that crosses `max_bytes` of
     /// payload.
@@ -469,18 +479,21 @@ where
         Ok(())
     }
 
-    async fn push(&self, user_id: Uuid, ops: &[Op]) -> Result<Vec<PushResult>, BackendError> {
+    async fn push_within(&self, user_id: Uuid, ops: &[Op], quota_bytes: u64) -> Result<Vec<PushResult>, BackendError> {
         let mut tx = DB::begin_write(&self.writer).await?;
         // The user's counter row, taken first and held to commit (see the
         // module docs): it serialises this user's pushes, on every
         // instance, so seq is handed out in commit order. Always the first
         // lock a push takes, so pushes cannot deadlock.
-        let start: i64 = sqlx::query_scalar("UPDATE users SET seq = seq WHERE id = $1 RETURNING seq")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(BackendError::Corrupt("session of a missing user"))?;
+        let (start, stored): (i64, i64) =
+            sqlx::query_as("UPDATE users SET seq = seq WHERE id = $1 RETURNING seq, stored_bytes")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(BackendError::Corrupt("session of a missing user"))?;
         let mut seq = start;
+        // Payload bytes the user's notes hold, as the batch goes.
+        let mut bytes = stored;
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             let seen: Option<(i64, i64)> = sqlx::query_as("SELECT rev, seq FROM ops WHERE user_id = $1 AND op_id = $2")
@@ -492,11 +505,15 @@ where
                 results.push(PushResult::Duplicate { rev: to_u64(rev)?, seq: to_u64(s)? });
                 continue;
             }
-            let current: Option<i64> = sqlx::query_scalar("SELECT rev FROM notes WHERE user_id = $1 AND note_id = $2")
-                .bind(user_id)
-                .bind(op.note_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            // The length as BIGINT: PostgreSQL's length() is a 32-bit int.
+            let current: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT rev, CAST(length(payload) AS BIGINT) FROM notes WHERE user_id = $1 AND note_id = $2",
+            )
+            .bind(user_id)
+            .bind(op.note_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (current, old_len) = (current.map(|(rev, _)| rev), current.map_or(0, |(_, len)| len));
             if to_i64(op.base_rev) != Some(current.unwrap_or(0)) {
                 // Only now the payload (up to 2 MiB): an op that applies
                 // never needs it.
@@ -512,6 +529,8 @@ where
             }
             seq += 1;
             let rev = current.unwrap_or(0) + 1;
+            let new_len = i64::try_from(op.payload.len()).map_err(|_| BackendError::Corrupt("payload length"))?;
+            bytes = bytes - old_len + new_len;
             sqlx::query(
                 "INSERT INTO notes (user_id, note_id, rev, seq, hlc, deleted, payload)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -537,9 +556,22 @@ where
                 .await?;
             results.push(PushResult::Applied { rev: to_u64(rev)?, seq: to_u64(seq)? });
         }
+        if bytes > stored && u64::try_from(bytes).unwrap_or(u64::MAX) > quota_bytes {
+            // Dropping `tx` rolls the whole batch back.
+            return Err(BackendError::QuotaExceeded {
+                stored: to_u64(stored)?,
+                would: to_u64(bytes)?,
+                quota: quota_bytes,
+            });
+        }
         let mut poke_here = false;
         if seq != start {
-            sqlx::query("UPDATE users SET seq = $1 WHERE id = $2").bind(seq).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET seq = $1, stored_bytes = $2 WHERE id = $3")
+                .bind(seq)
+                .bind(bytes)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
             poke_here = DB::poke_on_commit(&mut tx, user_id, to_u64(seq)?).await?;
         }
         tx.commit().await?;
