@@ -51,6 +51,9 @@ enum Command {
     Seed(commands::seed::SeedArgs),
     /// Outbox, sync and conflict state of the store (needs no key)
     Status(commands::status::StatusArgs),
+    /// Changes waiting for the server: list (needs no key), retry a failed one, discard one
+    #[command(subcommand)]
+    Outbox(commands::outbox::OutboxCmd),
     /// Testers' network switch: online, offline, or flaky (drops, latency); needs no key
     #[command(subcommand)]
     Net(commands::net::NetCmd),
@@ -96,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(&dir, args),
         Command::Seed(args) => commands::seed::run(&dir, args),
         Command::Status(args) => commands::status::run(&dir, args),
+        Command::Outbox(cmd) => commands::outbox::run(&dir, cmd),
         Command::Net(cmd) => commands::net::run(&dir, cmd),
         Command::Conflicts(cmd) => commands::conflicts::run(&dir, cmd),
         Command::ConflictSim(args) => commands::conflict_sim::run(args),

@@ -5,6 +5,7 @@ pub mod debug;
 pub mod migrate;
 pub mod net;
 pub mod notes;
+pub mod outbox;
 pub mod seed;
 pub mod serve;
 pub mod status;

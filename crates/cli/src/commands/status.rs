@@ -1,7 +1,10 @@
 //! `outpost status`: the store's counts (no key needed), and the sync
 //! engine's live status when one runs on this data directory (the app, or
 //! `outpost sync --watch`), from the file it keeps there. `--watch` is the
-//! sync-status monitor: it prints again whenever either changes.
+//! sync-status monitor: it prints again whenever either changes, with the
+//! insights line of the pass history. `--history` prints that history
+//! (newest first) and its insights (`outpost_core::monitor`); no key
+//! needed either.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -11,8 +14,10 @@ use anyhow::Context;
 use clap::Args;
 use outpost_core::connectivity::Connectivity;
 use outpost_core::engine::{self, Phase, Progress, StatusError, StatusFile, SyncStatus, STATUS_FILE};
+use outpost_core::monitor::{self, Insights, Outcome, PassRecord};
 use outpost_core::net::{self, NetMode};
 use outpost_core::store::DB_FILE;
+use outpost_core::time::now_ms;
 use outpost_core::StoreStatus;
 use serde::Serialize;
 
@@ -27,6 +32,16 @@ pub struct StatusArgs {
     /// status changes (until interrupted)
     #[arg(long)]
     watch: bool,
+    /// The sync passes this store ran (the last 1,000, 30 days at most),
+    /// newest first, and what they say: success rate, median and p95
+    /// duration, bytes per day, the oldest change not yet on the server,
+    /// failed outbox entries
+    #[arg(long, conflicts_with = "watch")]
+    history: bool,
+    /// With --history or --watch: warn when a change has waited longer than
+    /// this for the server (such as 30m, 1h, 2d)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration_ms)]
+    stale_after: i64,
 }
 
 /// Without a change to look at, the monitor still looks this often (a
@@ -37,7 +52,10 @@ const COALESCE: Duration = Duration::from_millis(100);
 
 pub fn run(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     if args.watch {
-        return watch(dir, args.json);
+        return watch(dir, args.json, args.stale_after);
+    }
+    if args.history {
+        return history(dir, args.json, args.stale_after);
     }
     let s = outpost_core::vault::peek_status(dir)?;
     if args.json {
@@ -95,9 +113,11 @@ struct View {
     /// The running engine's last error, or why the store or the status
     /// file could not be read.
     last_error: Option<StatusError>,
+    /// What the pass history and the outbox say (`None` if unreadable).
+    insights: Option<Insights>,
 }
 
-fn look(dir: &Path) -> View {
+fn look(dir: &Path, stale_after: i64) -> View {
     let store: Result<StoreStatus, _> = outpost_core::vault::peek_status(dir);
     let file = engine::read_status_file(dir);
     let live = match &file {
@@ -118,6 +138,7 @@ fn look(dir: &Path) -> View {
         open_conflicts: 0,
         last_success_ms: live.and_then(|f| f.status.last_success_ms),
         last_error: live.and_then(|f| f.status.last_error.clone()),
+        insights: None,
     };
     match store {
         Ok(s) => {
@@ -132,14 +153,17 @@ fn look(dir: &Path) -> View {
     if let Err(e) = file {
         view.last_error.get_or_insert_with(|| local_error("status_file", e.to_string()));
     }
+    match monitor::peek_report(dir, now_ms(), stale_after) {
+        Ok(report) => view.insights = Some(report.insights),
+        Err(e) => {
+            view.last_error.get_or_insert_with(|| local_error(e.code(), e.to_string()));
+        }
+    }
     view
 }
 
 fn local_error(code: &str, message: String) -> StatusError {
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    StatusError { code: code.to_owned(), message, at_ms }
+    StatusError { code: code.to_owned(), message, at_ms: now_ms() }
 }
 
 /// Whether the process that wrote the status file still runs it. Where
@@ -158,7 +182,7 @@ fn running(f: &StatusFile) -> bool {
 
 /// The sync-status monitor: prints a line now and whenever the view
 /// changes. File events wake it; a slow tick covers anything they miss.
-fn watch(dir: &Path, json: bool) -> anyhow::Result<()> {
+fn watch(dir: &Path, json: bool, stale_after: i64) -> anyhow::Result<()> {
     use notify::event::ModifyKind;
     use notify::{EventKind, Watcher};
     let (tx, rx) = mpsc::channel::<()>();
@@ -189,12 +213,15 @@ fn watch(dir: &Path, json: bool) -> anyhow::Result<()> {
 
     let mut last = None;
     loop {
-        let view = look(dir);
+        let view = look(dir, stale_after);
         if last.as_ref() != Some(&view) {
             if json {
                 println!("{}", serde_json::to_string(&view)?);
             } else {
                 println!("{}", describe_view(&view));
+                if let Some(insights) = &view.insights {
+                    println!("  {}", describe_insights(insights, now_ms()));
+                }
             }
             last = Some(view);
         }
@@ -209,7 +236,7 @@ fn watch(dir: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 fn describe_view(v: &View) -> String {
-    let now = fmt_time(local_error("", String::new()).at_ms);
+    let now = fmt_time(now_ms());
     let engine = match (v.connectivity, v.phase) {
         (Some(c), Some(p)) => {
             format!("{}, {}{}", connectivity_word(c), phase_word(p, v.progress), retry(v.next_retry_ms))
@@ -284,4 +311,133 @@ fn phase_word(p: Phase, progress: Option<Progress>) -> String {
 
 fn retry(next: Option<i64>) -> String {
     next.map(|t| format!(" (next try {})", fmt_time(t))).unwrap_or_default()
+}
+
+/// `status --history`: the passes, newest first, then the insights.
+fn history(dir: &Path, json: bool, stale_after: i64) -> anyhow::Result<()> {
+    let report = monitor::peek_report(dir, now_ms(), stale_after)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if report.passes.is_empty() {
+        println!("no sync pass recorded yet (the engine records its passes: the app, `outpost sync --watch`)");
+    }
+    for p in &report.passes {
+        println!("{}", describe_pass(p));
+    }
+    let i = &report.insights;
+    println!("insights  {}", describe_insights(i, report.now_ms));
+    let days: Vec<String> = i
+        .bytes_per_day
+        .iter()
+        .map(|d| format!("{} {}/{}", &fmt_time(d.day_start_ms)[..10], bytes(d.sent), bytes(d.received)))
+        .collect();
+    println!("per day   (sent/received) {}", days.join(", "));
+    for e in &i.failed_entries {
+        println!(
+            "failed    entry {} of note {}, {} attempts: {}",
+            e.seq,
+            e.note_id,
+            e.attempts,
+            e.last_error.as_deref().unwrap_or("no error recorded")
+        );
+    }
+    Ok(())
+}
+
+fn describe_pass(p: &PassRecord) -> String {
+    let what = match p.outcome {
+        Outcome::Ok => format!(
+            "pushed {}, pulled {}; {} sent, {} received",
+            p.pushed,
+            p.pulled,
+            bytes(p.bytes_sent),
+            bytes(p.bytes_received)
+        ),
+        Outcome::Failed => format!(
+            "{}; {} sent, {} received",
+            p.error_code.as_deref().unwrap_or("unknown error"),
+            bytes(p.bytes_sent),
+            bytes(p.bytes_received)
+        ),
+        Outcome::Deferred => p.reason.clone().unwrap_or_default(),
+    };
+    format!(
+        "{}  {:<12}  {:<8}  {:>7} ms  {what}",
+        fmt_time(p.started_at),
+        p.trigger.as_str(),
+        p.outcome.as_str(),
+        p.duration_ms
+    )
+}
+
+/// The insights line: what `--history` ends with and `--watch` repeats.
+pub fn describe_insights(i: &Insights, now: i64) -> String {
+    let mut parts = Vec::new();
+    let rate = i.success_rate.map(|r| format!(", {:.0}% ok", r * 100.0)).unwrap_or_default();
+    parts.push(format!("{} passes ({} ok, {} failed, {} deferred){rate}", i.passes, i.ok, i.failed, i.deferred));
+    if let (Some(median), Some(p95)) = (i.median_ms, i.p95_ms) {
+        parts.push(format!("median {median} ms, p95 {p95} ms"));
+    }
+    let total: u64 = i.bytes_per_day.iter().map(|d| d.sent + d.received).sum();
+    let days = i.bytes_per_day.len().max(1) as u64;
+    parts.push(format!("{}/day over {days} days", bytes(total / days)));
+    match &i.oldest_unsent {
+        Some(u) => {
+            let age = monitor::describe_age(now.saturating_sub(u.created_at));
+            let warning = if i.stale {
+                format!(" (WARNING: waiting longer than {})", monitor::describe_age(i.stale_after_ms))
+            } else {
+                String::new()
+            };
+            parts.push(format!("oldest unsent change {age} old{warning}"));
+        }
+        None => parts.push("nothing unsent".to_owned()),
+    }
+    if !i.failed_entries.is_empty() {
+        parts.push(format!("{} failed (`outpost outbox list`)", i.failed_entries.len()));
+    }
+    parts.join("; ")
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// `30s`, `15m`, `1h`, `2d` (or `500ms`) as milliseconds.
+fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().map_err(|_| format!("{s:?} is not a duration such as 30m, 1h or 2d"))?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{s:?}: the unit must be ms, s, m, h or d (such as 30m, 1h, 2d)")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("{s:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration_ms;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("1h"), Ok(3_600_000));
+        assert_eq!(parse_duration_ms("30m"), Ok(1_800_000));
+        assert_eq!(parse_duration_ms("2d"), Ok(172_800_000));
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert!(parse_duration_ms("1 week").is_err());
+        assert!(parse_duration_ms("h").is_err());
+        assert!(parse_duration_ms("").is_err());
+    }
 }
