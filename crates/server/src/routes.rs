@@ -438,6 +438,8 @@ enum Step {
     Skip,
     /// A log-out may have gone unheard: ask the database.
     Recheck,
+    /// The timer fired: end if the session has expired, else set it again.
+    Timer,
     End,
 }
 
@@ -445,6 +447,16 @@ fn poke_event(seq: u64) -> Event {
     // PokeEvent is two plain fields: encoding cannot fail.
     let data = serde_json::to_string(&PokeEvent { seq }).unwrap_or_else(|_| format!("{{\"seq\":{seq}}}"));
     Event::default().event("poke").data(data)
+}
+
+/// When an event stream's timer should next fire for a session expiring
+/// at `expires_ms`: then, or in a day if that is sooner, so a session of
+/// any length (`Config::session_ttl` is the operator's) never overflows an
+/// `Instant`.
+fn expiry_timer(expires_ms: i64) -> tokio::time::Instant {
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    let left = u64::try_from(expires_ms.saturating_sub(now_ms())).unwrap_or(0).min(DAY_MS);
+    tokio::time::Instant::now() + Duration::from_millis(left)
 }
 
 /// `GET /v1/events`: a server-sent event stream of this user's pokes, for
@@ -462,14 +474,13 @@ async fn events(
     let pokes = state.backend.subscribe();
     let session = state.backend.session_user(&user.token_hash, now_ms()).await?.ok_or(ApiError::InvalidToken)?;
     let seq = state.backend.latest_seq(user.user_id).await?;
-    let left = u64::try_from(session.expires_ms.saturating_sub(now_ms())).unwrap_or(0);
     let st = EventState {
         user_id: user.user_id,
         token_hash: user.token_hash,
         pokes,
         ends,
         expires_ms: session.expires_ms,
-        deadline: tokio::time::Instant::now() + Duration::from_millis(left),
+        deadline: expiry_timer(session.expires_ms),
         backend: state.backend.clone(),
         shutdown: state.shutdown.clone(),
         first: Some(seq),
@@ -485,7 +496,7 @@ async fn events(
             let step = tokio::select! {
                 // Ends the stream so graceful shutdown does not wait on it.
                 _ = st.shutdown.wait_for(|stop| *stop) => Step::End,
-                () = tokio::time::sleep_until(st.deadline) => Step::End,
+                () = tokio::time::sleep_until(st.deadline) => Step::Timer,
                 end = st.ends.recv() => match end {
                     Ok(SessionEnded { token_hash: Some(h) }) if h == st.token_hash => Step::End,
                     Ok(SessionEnded { token_hash: Some(_) }) => Step::Skip,
@@ -503,6 +514,11 @@ async fn events(
             match step {
                 Step::End => return None,
                 Step::Skip => continue,
+                Step::Timer if now_ms() >= st.expires_ms => return None,
+                Step::Timer => {
+                    st.deadline = expiry_timer(st.expires_ms);
+                    continue;
+                }
                 Step::Recheck => match st.backend.session_user(&st.token_hash, now_ms()).await {
                     Ok(Some(_)) => continue,
                     // Gone, or the database cannot say: end, and let the
