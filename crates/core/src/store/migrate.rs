@@ -1,4 +1,4 @@
-//! Versioned, embedded schema migrations.
+//! Versioned, embedded schema migrations, and the generator that writes them.
 //!
 //! `migrations/NNNN_name.sql` files are compiled in by `build.rs`. Each runs
 //! in its own transaction with its record in `_migrations` (version, name,
@@ -6,13 +6,29 @@
 //! store that already has a schema, the whole database is copied with
 //! `VACUUM INTO` beside it, so a failed or faulty migration can be undone by
 //! hand. A store whose schema is newer than this build is refused untouched.
+//!
+//! `schema.sql` declares the schema the migrations must add up to
+//! ([`schema::DECLARED`]). [`new_migration`] writes the next migration from
+//! the difference between what the migrations make and that declaration
+//! (see [`schema`] for how it is found and written), and [`check`] /
+//! [`check_declared`] report drift of a store from its migrations and of
+//! the migrations from the declaration. The functions ending in `_with`
+//! take the migrations (and declaration) as inputs, so tests and the
+//! generator can work on a source tree; the app uses the embedded ones.
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+
+// A sibling file, declared here so the store's module list stays as it is:
+// the schema model and the generator serve the migrator alone.
+#[path = "schema.rs"]
+pub mod schema;
+
+use schema::{Difference, Schema};
 
 /// One embedded migration.
 #[derive(Debug, Clone, Copy)]
@@ -30,10 +46,71 @@ pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
+fn checksum(sql: &str) -> String {
+    crate::keys::hex(&Sha256::digest(sql.as_bytes()))
+}
+
 impl Migration {
     pub fn checksum(&self) -> String {
-        crate::keys::hex(&Sha256::digest(self.sql.as_bytes()))
+        checksum(self.sql)
     }
+}
+
+/// A migration read from a folder of `NNNN_name.sql` files (a source
+/// tree's `crates/core/migrations`, or a test's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSource {
+    pub version: u32,
+    pub name: String,
+    pub sql: String,
+}
+
+impl From<&Migration> for MigrationSource {
+    fn from(m: &Migration) -> Self {
+        MigrationSource { version: m.version, name: m.name.to_owned(), sql: m.sql.to_owned() }
+    }
+}
+
+/// This build's migrations as [`MigrationSource`]s.
+pub fn embedded() -> Vec<MigrationSource> {
+    MIGRATIONS.iter().map(MigrationSource::from).collect()
+}
+
+/// The migrations in `dir`, in order. As `build.rs` demands: named
+/// `NNNN_name.sql`, numbered 1, 2, 3, ... without gaps.
+pub fn read_dir(dir: &Path) -> Result<Vec<MigrationSource>> {
+    let context = || format!("reading migrations in {}", dir.display());
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(context(), e))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(context(), e))?.path();
+        if path.extension().is_none_or(|x| x != "sql") {
+            continue;
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let parsed = stem.split_once('_').and_then(|(n, name)| Some((n.parse::<u32>().ok()?, name.to_owned())));
+        let Some((version, name)) = parsed else {
+            return Err(Error::Invalid(format!(
+                "{} is not named NNNN_name.sql, as every migration must be",
+                path.display()
+            )));
+        };
+        let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        found.push(MigrationSource { version, name, sql });
+    }
+    found.sort_by_key(|m| m.version);
+    for (i, m) in found.iter().enumerate() {
+        if m.version as usize != i + 1 {
+            return Err(Error::Invalid(format!(
+                "migrations in {} must be numbered 1, 2, 3, ... without gaps or repeats; found {:04}_{} at place {}",
+                dir.display(),
+                m.version,
+                m.name,
+                i + 1
+            )));
+        }
+    }
+    Ok(found)
 }
 
 /// An applied migration as recorded in a store.
@@ -87,9 +164,13 @@ pub fn status(conn: &Connection) -> Result<Status> {
 
 /// Refuse a store written by a newer build, before anything is changed.
 pub fn ensure_not_newer(conn: &Connection) -> Result<u32> {
-    let current = status(conn)?.current;
-    if current > latest_version() {
-        return Err(Error::SchemaTooNew { found: current, known: latest_version() });
+    ensure_not_newer_than(conn, latest_version())
+}
+
+fn ensure_not_newer_than(conn: &Connection, latest: u32) -> Result<u32> {
+    let current = applied(conn)?.last().map_or(0, |a| a.version);
+    if current > latest {
+        return Err(Error::SchemaTooNew { found: current, known: latest });
     }
     Ok(current)
 }
@@ -103,27 +184,80 @@ pub fn migrate_up(conn: &mut Connection, db_path: &Path) -> Result<Option<PathBu
 /// Apply pending migrations up to and including `target` (tests use this to
 /// build stores of older versions).
 pub fn migrate_to(conn: &mut Connection, db_path: &Path, target: u32) -> Result<Option<PathBuf>> {
-    let current = ensure_not_newer(conn)?;
-    let pending: Vec<&Migration> = MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target).collect();
+    let list: Vec<(u32, &str, &str)> = MIGRATIONS.iter().map(|m| (m.version, m.name, m.sql)).collect();
+    apply(conn, db_path, &list, target)
+}
+
+/// [`migrate_up`] with the migrations given (read with [`read_dir`]), not
+/// this build's: for tests of migrations that are not embedded yet.
+pub fn migrate_up_with(
+    conn: &mut Connection,
+    db_path: &Path,
+    migrations: &[MigrationSource],
+) -> Result<Option<PathBuf>> {
+    let list: Vec<(u32, &str, &str)> =
+        migrations.iter().map(|m| (m.version, m.name.as_str(), m.sql.as_str())).collect();
+    apply(conn, db_path, &list, u32::MAX)
+}
+
+fn apply(conn: &mut Connection, db_path: &Path, list: &[(u32, &str, &str)], target: u32) -> Result<Option<PathBuf>> {
+    let latest = list.last().map_or(0, |m| m.0);
+    let current = ensure_not_newer_than(conn, latest)?;
+    let pending: Vec<&(u32, &str, &str)> = list.iter().filter(|m| m.0 > current && m.0 <= target).collect();
     if pending.is_empty() {
         return Ok(None);
     }
     let backup = if current > 0 { Some(backup(conn, db_path, current)?) } else { None };
     conn.execute_batch(BOOTSTRAP)?;
-    for m in pending {
-        tracing::info!(version = m.version, name = m.name, "applying migration");
-        let tx = conn.transaction()?;
-        let wrap = |source| Error::Migration { version: m.version, name: m.name.to_owned(), source };
-        tx.execute_batch(m.sql).map_err(wrap)?;
-        tx.execute(
-            "INSERT INTO _migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![m.version, m.name, m.checksum(), crate::time::now_ms()],
-        )
-        .map_err(wrap)?;
-        tx.pragma_update(None, "user_version", m.version).map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
+    // Foreign keys off while migrations run, as SQLite's table-rebuild
+    // recipe requires: with them on, dropping a table that others refer to
+    // deletes their rows (ON DELETE CASCADE) or fails. The pragma is a
+    // no-op inside a transaction, so it is switched here, around them, and
+    // each migration checks the keys itself before it commits.
+    let enforce: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+    if enforce {
+        conn.pragma_update(None, "foreign_keys", false)?;
+    }
+    let result = run_pending(conn, &pending, enforce);
+    if enforce {
+        let restored = conn.pragma_update(None, "foreign_keys", true);
+        result?;
+        restored?;
+    } else {
+        result?;
     }
     Ok(backup)
+}
+
+fn run_pending(conn: &mut Connection, pending: &[&(u32, &str, &str)], check_keys: bool) -> Result<()> {
+    for &&(version, name, sql) in pending {
+        tracing::info!(version, name, "applying migration");
+        let tx = conn.transaction()?;
+        let wrap = |source| Error::Migration { version, name: name.to_owned(), source };
+        tx.execute_batch(sql).map_err(wrap)?;
+        if check_keys {
+            let broken: Option<(String, String)> = tx
+                .query_row("SELECT \"table\", parent FROM pragma_foreign_key_check LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(wrap)?;
+            if let Some((table, parent)) = broken {
+                return Err(wrap(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("a row of {table} refers to a row of {parent} that is not there")),
+                )));
+            }
+        }
+        tx.execute(
+            "INSERT INTO _migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![version, name, checksum(sql), crate::time::now_ms()],
+        )
+        .map_err(wrap)?;
+        tx.pragma_update(None, "user_version", version).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+    }
+    Ok(())
 }
 
 /// `VACUUM INTO` a consistent copy beside the store:
@@ -143,7 +277,7 @@ fn backup(conn: &Connection, db_path: &Path, version: u32) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// One difference between a store's schema and what its migrations make.
+/// One difference found by `migrate check`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Drift {
     /// In the migrations, not in the store.
@@ -156,6 +290,19 @@ pub enum Drift {
     EditedMigration { version: u32, name: String },
     /// An applied migration this build does not have.
     UnknownMigration { version: u32, name: String },
+    /// The migrations do not make the schema `schema.sql` declares
+    /// (expected: the declaration; actual: the migrations).
+    Declared(Difference),
+}
+
+impl From<Difference> for Drift {
+    fn from(d: Difference) -> Self {
+        match d {
+            Difference::Missing { kind, name } => Drift::Missing { kind, name },
+            Difference::Extra { kind, name } => Drift::Extra { kind, name },
+            Difference::Changed { kind, name, expected, actual } => Drift::Changed { kind, name, expected, actual },
+        }
+    }
 }
 
 impl std::fmt::Display for Drift {
@@ -172,40 +319,34 @@ impl std::fmt::Display for Drift {
             Drift::UnknownMigration { version, name } => {
                 write!(f, "applied migration {version} ({name}) is unknown to this build")
             }
+            Drift::Declared(Difference::Missing { kind, name }) => {
+                write!(f, "{kind} {name} is declared in schema.sql, but no migration makes it")
+            }
+            Drift::Declared(Difference::Extra { kind, name }) => {
+                write!(f, "{kind} {name} is made by the migrations, but schema.sql does not declare it")
+            }
+            Drift::Declared(Difference::Changed { kind, name, expected, actual }) => write!(
+                f,
+                "{kind} {name} differs between schema.sql and the migrations\n  schema.sql: {expected}\n  \
+                 migrations: {actual}"
+            ),
         }
     }
-}
-
-type SchemaObject = (String, String, String); // (type, name, normalised sql)
-
-fn schema(conn: &Connection) -> Result<Vec<SchemaObject>> {
-    let mut stmt = conn.prepare(
-        "SELECT type, name, coalesce(sql, '') FROM sqlite_master
-         WHERE name NOT LIKE 'sqlite_%' AND name != '_migrations' ORDER BY type, name",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (kind, name, sql) = row?;
-        out.push((kind, name, normalise(&sql)));
-    }
-    Ok(out)
-}
-
-/// Collapse whitespace and drop `--` comments, so formatting is not drift.
-fn normalise(sql: &str) -> String {
-    let no_comments: Vec<&str> = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect();
-    no_comments.join(" ").split_whitespace().collect::<Vec<_>>().join(" ").replace("( ", "(").replace(" )", ")")
 }
 
 /// Compare the store's actual schema with what its applied migrations
 /// produce on an empty database, and applied migrations with this build's.
 pub fn check(conn: &Connection) -> Result<Vec<Drift>> {
+    check_with(conn, &embedded())
+}
+
+/// [`check`] against the migrations given instead of this build's.
+pub fn check_with(conn: &Connection, migrations: &[MigrationSource]) -> Result<Vec<Drift>> {
     let mut drift = Vec::new();
     let applied = applied(conn)?;
     for a in &applied {
-        match MIGRATIONS.iter().find(|m| m.version == a.version) {
-            Some(m) if m.checksum() != a.checksum => {
+        match migrations.iter().find(|m| m.version == a.version) {
+            Some(m) if checksum(&m.sql) != a.checksum => {
                 drift.push(Drift::EditedMigration { version: a.version, name: a.name.clone() })
             }
             Some(_) => {}
@@ -213,61 +354,93 @@ pub fn check(conn: &Connection) -> Result<Vec<Drift>> {
         }
     }
     let version = applied.last().map_or(0, |a| a.version);
-    let mut reference = Connection::open_in_memory()?;
-    {
-        let tx = reference.transaction()?;
-        for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
-            tx.execute_batch(m.sql)?;
-        }
-        tx.commit()?;
-    }
-    let expected = schema(&reference)?;
-    let actual = schema(conn)?;
-    for (kind, name, sql) in &expected {
-        match actual.iter().find(|(k, n, _)| k == kind && n == name) {
-            None => drift.push(Drift::Missing { kind: kind.clone(), name: name.clone() }),
-            Some((_, _, a)) if a != sql => drift.push(Drift::Changed {
-                kind: kind.clone(),
-                name: name.clone(),
-                expected: sql.clone(),
-                actual: a.clone(),
-            }),
-            Some(_) => {}
-        }
-    }
-    for (kind, name, _) in &actual {
-        if !expected.iter().any(|(k, n, _)| k == kind && n == name) {
-            drift.push(Drift::Extra { kind: kind.clone(), name: name.clone() });
-        }
-    }
+    let expected = schema_of_migrations(migrations.iter().filter(|m| m.version <= version))?;
+    let actual = Schema::read(conn)?;
+    drift.extend(schema::diff(&expected, &actual).into_iter().map(Drift::from));
     Ok(drift)
 }
 
-/// Create `NNNN_name.sql` in `dir` (the source tree's `crates/core/migrations`)
-/// with the next free number. For developers; the new file is embedded on the
-/// next build.
-pub fn new_migration_file(dir: &Path, name: &str) -> Result<PathBuf> {
+/// Compare what this build's migrations make with the schema it declares
+/// (`schema.sql`): they must be the same, or a migration is missing.
+pub fn check_declared() -> Result<Vec<Drift>> {
+    check_declared_with(&embedded(), schema::DECLARED)
+}
+
+/// [`check_declared`] for the migrations and declaration given.
+pub fn check_declared_with(migrations: &[MigrationSource], declared: &str) -> Result<Vec<Drift>> {
+    let made = schema_of_migrations(migrations)?;
+    let wanted = schema::declared_schema(declared)?;
+    Ok(schema::diff(&wanted, &made).into_iter().map(Drift::Declared).collect())
+}
+
+/// The schema `migrations` make on an empty database.
+pub fn schema_of_migrations<'a>(migrations: impl IntoIterator<Item = &'a MigrationSource>) -> Result<Schema> {
+    let labelled: Vec<(String, &str)> =
+        migrations.into_iter().map(|m| (format!("migration {:04}_{}", m.version, m.name), m.sql.as_str())).collect();
+    schema::schema_of_scripts(labelled.iter().map(|(l, s)| (l.as_str(), *s)))
+}
+
+/// The SQL that takes the schema `migrations` make to the one `declared`
+/// declares; empty when they are the same. Errors name a change that
+/// cannot be written safely.
+pub fn generate(migrations: &[MigrationSource], declared: &str) -> Result<schema::Plan> {
+    let made = schema_of_migrations(migrations)?;
+    let wanted = schema::declared_schema(declared)?;
+    if wanted.is_empty() {
+        // An empty declaration is far likelier a wrong path than a wish to
+        // drop every table.
+        return Err(Error::Invalid("the declared schema is empty; nothing would be left of the store".into()));
+    }
+    schema::generate(&made, &wanted)
+}
+
+/// What [`new_migration`] did.
+#[derive(Debug, Clone)]
+pub struct NewMigration {
+    /// The file written; `None` when there was nothing to write.
+    pub path: Option<PathBuf>,
+    /// One line per change in it.
+    pub summary: Vec<String>,
+}
+
+/// Write the next migration into `dir` (the source tree's
+/// `crates/core/migrations`): the SQL that turns what the migrations there
+/// make into the schema `declared` declares. Nothing is written when they
+/// are already the same, unless `empty` asks for an empty file to write by
+/// hand (then it is written whatever the difference). The new file is
+/// embedded on the next build.
+pub fn new_migration(dir: &Path, declared: &str, name: &str, empty: bool) -> Result<NewMigration> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(Error::Invalid(format!("migration name {name:?} must be lower-case letters, digits and _")));
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-    let mut max = 0u32;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-        let file = entry.file_name();
-        let file = file.to_string_lossy();
-        if let Some(n) = file.strip_suffix(".sql").and_then(|s| s.split('_').next()).and_then(|n| n.parse::<u32>().ok())
-        {
-            max = max.max(n);
+    let migrations = read_dir(dir)?;
+    let version = migrations.last().map_or(0, |m| m.version) + 1;
+    let path = dir.join(format!("{version:04}_{name}.sql"));
+    let mut text = format!("-- Outpost local store, schema version {version}: {name}.\n");
+    let summary = if empty {
+        text.push_str("-- Never edit this file once it has been applied anywhere; add a new one.\n\n");
+        Vec::new()
+    } else {
+        let plan = generate(&migrations, declared)?;
+        if plan.is_empty() {
+            return Ok(NewMigration { path: None, summary: Vec::new() });
         }
-    }
-    let path = dir.join(format!("{:04}_{name}.sql", max + 1));
-    let text = format!(
-        "-- Outpost local store, schema version {}: {name}.\n-- Never edit this file once it has been applied anywhere; add a new one.\n\n",
-        max + 1
-    );
-    std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    Ok(path)
+        text.push_str(
+            "-- Written by `outpost migrate new` from schema.sql; review it before committing.\n\
+             -- Never edit this file once it has been applied anywhere; add a new one.\n\n",
+        );
+        text.push_str(&plan.sql());
+        plan.summary
+    };
+    // create_new: never overwrite a migration someone just wrote.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    Ok(NewMigration { path: Some(path), summary })
 }
 
 #[cfg(test)]
@@ -298,6 +471,22 @@ mod tests {
     }
 
     #[test]
+    fn the_migrations_make_the_declared_schema() {
+        assert_eq!(check_declared().expect("check"), vec![]);
+    }
+
+    #[test]
+    fn foreign_keys_are_back_on_after_migrating() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "foreign_keys", true).expect("fk on");
+        migrate_up(&mut conn, &path).expect("migrate");
+        let on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).expect("pragma");
+        assert!(on);
+    }
+
+    #[test]
     fn newer_schema_is_refused_untouched() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
@@ -309,20 +498,16 @@ mod tests {
     }
 
     #[test]
-    fn new_migration_file_takes_next_number() {
+    fn empty_migration_takes_next_number_and_names_are_checked() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("0001_init.sql"), "").expect("write");
         std::fs::write(dir.path().join("0002_more.sql"), "").expect("write");
-        let p = new_migration_file(dir.path(), "add_trash").expect("new");
+        let made = new_migration(dir.path(), schema::DECLARED, "add_trash", true).expect("new");
+        let p = made.path.expect("written");
         assert!(p.ends_with("0003_add_trash.sql"), "{}", p.display());
-        assert!(new_migration_file(dir.path(), "Bad Name").is_err());
-    }
-
-    #[test]
-    fn normalise_ignores_layout_and_comments() {
-        assert_eq!(
-            normalise("CREATE TABLE t (\n  a INT, -- note\n  b INT\n)"),
-            normalise("CREATE TABLE t (a INT, b INT)")
-        );
+        assert!(new_migration(dir.path(), schema::DECLARED, "Bad Name", true).is_err());
+        std::fs::write(dir.path().join("0005_gap.sql"), "").expect("write");
+        let err = new_migration(dir.path(), schema::DECLARED, "x", true).expect_err("gap");
+        assert!(err.to_string().contains("without gaps"), "{err}");
     }
 }
