@@ -472,7 +472,7 @@ impl Schema {
 
     /// A new in-memory database holding this schema (and no rows).
     pub fn materialise(&self) -> Result<Connection> {
-        let conn = Connection::open_in_memory()?;
+        let conn = scratch()?;
         let tx = conn.unchecked_transaction()?;
         let sqls = self
             .tables
@@ -1333,7 +1333,7 @@ fn try_plan(old: &Schema, plan: &Plan) -> Result<std::result::Result<Schema, (Op
     for step in &plan.steps {
         if let Err(e) = tx.execute_batch(&step.sql) {
             let first_line = step.sql.lines().next().unwrap_or_default().to_owned();
-            return Ok(Err((step.alters.clone(), format!("`{first_line}` fails: {e}"))));
+            return Ok(Err((step.alters.clone(), format!("the step that begins `{first_line}` fails: {e}"))));
         }
     }
     tx.commit()?;
@@ -1398,13 +1398,21 @@ pub fn describe_difference(d: &Difference) -> String {
 /// The schema a list of SQL scripts makes on an empty database, run as the
 /// migrator runs them (each in a transaction, foreign keys off).
 pub fn schema_of_scripts<'a>(scripts: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Schema> {
-    let mut conn = Connection::open_in_memory()?;
+    let mut conn = scratch()?;
     for (what, sql) in scripts {
         let tx = conn.transaction()?;
         tx.execute_batch(sql).map_err(|e| Error::Invalid(format!("{what} does not run: {e}")))?;
         tx.commit()?;
     }
     Schema::read(&conn)
+}
+
+/// An empty in-memory database set up as the migrator runs migrations:
+/// foreign keys off (the bundled SQLite turns them on by default).
+fn scratch() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    Ok(conn)
 }
 
 /// The schema declared by `sql` (the text of a `schema.sql`).
