@@ -6,6 +6,7 @@
 const COMMANDS: &[&str] = &[
     // notes
     "list_notes",
+    "note_summaries",
     "search_notes",
     "get_note",
     "create_note",
@@ -21,6 +22,10 @@ const COMMANDS: &[&str] = &[
     "sync_now",
     "approve_mass_delete",
     "set_network",
+    "get_sync_policy",
+    "set_sync_policy",
+    "get_device_situation",
+    "set_device_situation",
     // account
     "account_info",
     "register",

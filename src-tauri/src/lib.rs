@@ -38,6 +38,10 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             sync::sync_now,
             sync::approve_mass_delete,
             sync::set_network,
+            sync::get_sync_policy,
+            sync::set_sync_policy,
+            sync::get_device_situation,
+            sync::set_device_situation,
             account::account_info,
             account::register,
             account::log_in,
@@ -155,6 +159,28 @@ pub fn run() {
 #[cfg(test)]
 mod tests {
     use specta_typescript::Typescript;
+
+    /// Every command the UI can call is declared in build.rs (so it needs a
+    /// permission) and allowed by exactly one capability: a command missing
+    /// there is refused at run time, which no other test would notice.
+    #[test]
+    fn every_command_has_one_permission() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bindings = std::fs::read_to_string(root.join(super::BINDINGS)).expect("bindings");
+        let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).expect("build.rs");
+        let mut capabilities = String::new();
+        for entry in std::fs::read_dir(root.join("src-tauri/capabilities")).expect("capabilities") {
+            capabilities += &std::fs::read_to_string(entry.expect("entry").path()).expect("capability");
+        }
+        let commands: Vec<&str> =
+            bindings.split("__TAURI_INVOKE(\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(commands.len() > 20, "found the commands in the bindings: {commands:?}");
+        for c in commands {
+            assert!(build.contains(&format!("\"{c}\"")), "{c} is not declared in src-tauri/build.rs");
+            let permission = format!("\"allow-{}\"", c.replace('_', "-"));
+            assert_eq!(capabilities.matches(&permission).count(), 1, "{c}: {permission} in exactly one capability");
+        }
+    }
 
     /// The committed TypeScript bindings match the Rust commands and types.
     /// `OUTPOST_UPDATE_BINDINGS=1 cargo test -p outpost-app bindings` rewrites them.

@@ -201,9 +201,13 @@ impl AppState {
         if slot.is_some() {
             return Ok(true);
         }
-        let engine = Engine::start(vault, remote, &self.data_dir, EngineOptions::default())?;
+        let policy = vault.with(|v| v.sync_policy())?;
+        let engine =
+            Engine::start(vault, remote, &self.data_dir, EngineOptions { policy, ..EngineOptions::default() })?;
         forward_status(app.clone(), engine.status());
         forward_notes_changed(app.clone(), engine.notes_changed());
+        // Metered networks and battery, from the OS, for the sync policy.
+        tauri::async_runtime::spawn(engine.situation_handle().follow_os());
         *slot = Some(engine);
         Ok(true)
     }

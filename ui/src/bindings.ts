@@ -42,6 +42,24 @@ export const commands = {
 	 *  written to the control file too, so `outpost net` and the app agree.
 	 */
 	setNetwork: (mode: NetMode_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_network", { mode })),
+	/**
+	 *  The user's sync policy settings: sync on metered networks, pause on low
+	 *  battery.
+	 */
+	getSyncPolicy: () => typedError<PolicySettings, IpcError>(__TAURI_INVOKE("get_sync_policy")),
+	/**  Saved in the store, and applied by a running engine at once. */
+	setSyncPolicy: (policy: PolicySettings) => typedError<null, IpcError>(__TAURI_INVOKE("set_sync_policy", { policy })),
+	/**
+	 *  What a tester set of the device's situation (metered, power, app state)
+	 *  over the OS's report; empty fields are the OS's.
+	 */
+	getDeviceSituation: () => typedError<DeviceOverrides_Serialize, IpcError>(__TAURI_INVOKE("get_device_situation")),
+	/**
+	 *  The testers' device switch, as `outpost net metered|power|app` writes
+	 *  it: the device file, which the engine's watcher applies within a second
+	 *  (and `outpost net show` reads back).
+	 */
+	setDeviceSituation: (overrides: DeviceOverrides_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_device_situation", { overrides })),
 	accountInfo: () => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("account_info")),
 	/**
 	 *  Make this store an account on `server_url`; its notes go up at once.
@@ -88,6 +106,21 @@ export type AppInfo = {
 	data_dir: string,
 	version: string,
 };
+
+/**  The app's lifecycle state. */
+export type AppState = 
+/**  On screen. */
+"foreground" | 
+/**
+ *  Running, not on screen (a desktop app minimised to the tray, a mobile
+ *  app just left).
+ */
+"background" | 
+/**
+ *  The platform is about to freeze the process: only the platform's own
+ *  background pass runs then.
+ */
+"suspended";
 
 /**  A conflict as the CLI and the app show it. */
 export type ConflictView = ConflictView_Serialize | ConflictView_Deserialize;
@@ -145,6 +178,23 @@ export type Connectivity =
 /**  Nothing has been tried yet since start (or since switching back on). */
 "unknown";
 
+/**  What a tester set; `None` leaves the OS's reading. */
+export type DeviceOverrides = DeviceOverrides_Serialize | DeviceOverrides_Deserialize;
+
+/**  What a tester set; `None` leaves the OS's reading. */
+export type DeviceOverrides_Deserialize = {
+	network?: Network | null,
+	power?: Power | null,
+	app?: AppState | null,
+};
+
+/**  What a tester set; `None` leaves the OS's reading. */
+export type DeviceOverrides_Serialize = {
+	network?: Network,
+	power?: Power,
+	app?: AppState,
+};
+
 export type IpcError = {
 	code: string,
 	message: string,
@@ -171,6 +221,18 @@ export type LogOutReport = {
 	/**  Unsent changes: they stay here and go up after the next log-in. */
 	pending: number,
 };
+
+/**  The user's choice for metered networks. */
+export type MeteredUse = 
+/**  Everything, as on Wi-Fi. */
+"always" | 
+/**
+ *  Notes sync; large work (attachments, bootstrap, history) waits for an
+ *  unmetered network.
+ */
+"small_changes_only" | 
+/**  Nothing: changes wait for an unmetered network. */
+"never";
 
 export type ModeName = "online" | "offline" | "flaky";
 
@@ -219,6 +281,18 @@ export type NetMode_Serialize =
  *  answered, with the answer lost.
  */
 { mode: "flaky"; drop: number | null; latency_ms: number };
+
+/**  The network as the OS (or a tester) reports it. */
+export type Network = 
+/**  No network interface is up. */
+"none" | 
+/**
+ *  Wi-Fi, Ethernet: no cost per byte. What a device without the signal
+ *  is taken to be on.
+ */
+"unmetered" | 
+/**  Mobile data or a hotspot marked metered. */
+"metered";
 
 /**  A decrypted note. */
 export type Note = Note_Serialize | Note_Deserialize;
@@ -337,6 +411,22 @@ export type Phase =
  */
 "stopped";
 
+/**  The user's settings for the policy. */
+export type PolicySettings = {
+	metered: MeteredUse,
+	/**  Send nothing on low battery (changes stay queued). */
+	pause_on_low_battery: boolean,
+};
+
+/**  Power as the OS (or a tester) reports it. */
+export type Power = 
+/**  On mains power (or no battery at all). */
+"charging" | "battery" | 
+/**  On battery and low (the OS's own "low" level). */
+"low" | 
+/**  The OS's power saver is on. */
+"saver";
+
 /**
  *  Progress of the running pass: changes answered while pushing, server
  *  sequence numbers pulled while pulling.
@@ -450,6 +540,11 @@ export type SyncStatus_Deserialize = {
 	server_reset_ms?: number | null,
 	/**  When the engine (or its health probe) tries again, while waiting. */
 	next_retry_ms?: number | null,
+	/**
+	 *  Why sync waits in this situation, with what waits ("on a metered
+	 *  network: 3 changes wait for Wi-Fi"), while the sync policy holds it.
+	 */
+	deferred?: string | null,
 	updated_ms: number,
 };
 
@@ -477,6 +572,11 @@ export type SyncStatus_Serialize = {
 	server_reset_ms: number | null,
 	/**  When the engine (or its health probe) tries again, while waiting. */
 	next_retry_ms: number | null,
+	/**
+	 *  Why sync waits in this situation, with what waits ("on a metered
+	 *  network: 3 changes wait for Wi-Fi"), while the sync policy holds it.
+	 */
+	deferred: string | null,
 	updated_ms: number,
 };
 

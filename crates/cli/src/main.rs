@@ -54,7 +54,9 @@ enum Command {
     /// Changes waiting for the server: list (needs no key), retry a failed one, discard one
     #[command(subcommand)]
     Outbox(commands::outbox::OutboxCmd),
-    /// Testers' network switch: online, offline, or flaky (drops, latency); needs no key
+    /// Sync on metered networks and on low battery: show or change the settings
+    Policy(commands::policy::PolicyArgs),
+    /// Testers' switches: network online, offline or flaky; metered, power, app state; needs no key
     #[command(subcommand)]
     Net(commands::net::NetCmd),
     /// Concurrent edits that need you: list them, settle them, pick a strategy
@@ -100,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => commands::seed::run(&dir, args),
         Command::Status(args) => commands::status::run(&dir, args),
         Command::Outbox(cmd) => commands::outbox::run(&dir, cmd),
+        Command::Policy(args) => commands::policy::run(&dir, args),
         Command::Net(cmd) => commands::net::run(&dir, cmd),
         Command::Conflicts(cmd) => commands::conflicts::run(&dir, cmd),
         Command::ConflictSim(args) => commands::conflict_sim::run(args),

@@ -103,3 +103,45 @@ async fn a_watcher_in_another_process_follows_the_command() {
     }
     assert_eq!(*errors.borrow(), None);
 }
+
+/// The device switches: each sets one field of `device.json`, keeps the
+/// others, `os` hands a field back to the OS, and `net show` reads them.
+#[test]
+fn device_switches_set_what_the_policy_sees() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    run_ok(dir, &["net", "metered", "on"]);
+    let out = run_ok(dir, &["net", "power", "low"]);
+    assert!(out.contains("network metered, power low, app as the OS says"), "{out}");
+    assert_eq!(
+        control_json(dir),
+        serde_json::json!({"mode": "online", "device": {"network": "metered", "power": "low"}})
+    );
+    run_ok(dir, &["net", "metered", "os"]);
+    run_ok(dir, &["net", "app", "background"]);
+    assert_eq!(
+        control_json(dir),
+        serde_json::json!({"mode": "online", "device": {"power": "low", "app": "background"}})
+    );
+    assert!(run_ok(dir, &["net", "show"]).contains("device: network as the OS says, power low, app background"));
+
+    // A bad value is refused by the parser and changes nothing.
+    let before = std::fs::read(dir.join("device.json")).expect("device file");
+    let out = run(dir, &["net", "power", "nuclear"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    assert_eq!(std::fs::read(dir.join("device.json")).expect("device file"), before);
+}
+
+/// The user's policy settings live in the store and round-trip.
+#[test]
+fn policy_settings_round_trip() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    let shown = run_ok(dir, &["policy", "--json"]);
+    let defaults: serde_json::Value = serde_json::from_str(shown.trim()).expect("json");
+    assert_eq!(defaults, serde_json::json!({"metered": "small_changes_only", "pause_on_low_battery": true}));
+    let out = run_ok(dir, &["policy", "--metered", "never", "--low-battery", "sync"]);
+    assert!(out.contains("on metered networks: nothing syncs until Wi-Fi; on low battery: sync goes on"), "{out}");
+    let shown: serde_json::Value = serde_json::from_str(run_ok(dir, &["policy", "--json"]).trim()).expect("json");
+    assert_eq!(shown, serde_json::json!({"metered": "never", "pause_on_low_battery": false}));
+}

@@ -56,9 +56,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use outpost_protocol::v1::MAX_OPS_PER_PUSH;
+
 use crate::connectivity::ConnectivityMonitor;
+use crate::device::DeviceOverrides;
 use crate::error::{Error, Result};
 use crate::net::{ControlWatcher, NetControl};
+use crate::policy::{self, PolicySettings, Situation};
 use crate::remote::Remote;
 use crate::time::Backoff;
 use crate::vault::SharedVault;
@@ -103,6 +107,12 @@ pub struct EngineOptions {
     /// between reconnects (1 s doubling to 60 s, full jitter).
     pub probe_min: Duration,
     pub probe_max: Duration,
+    /// The user's sync policy settings (sync on metered networks, pause on
+    /// low battery).
+    pub policy: PolicySettings,
+    /// The device's situation at start, as the OS reports it; later
+    /// changes come through [`Engine::set_situation`].
+    pub situation: Situation,
 }
 
 impl Default for EngineOptions {
@@ -115,6 +125,8 @@ impl Default for EngineOptions {
             retry_max: Duration::from_secs(300),
             probe_min: Duration::from_secs(1),
             probe_max: Duration::from_secs(60),
+            policy: PolicySettings::default(),
+            situation: Situation::default(),
         }
     }
 }
@@ -147,6 +159,52 @@ pub struct Engine {
     counters: Arc<Counters>,
     /// Notes each pass changed, for subscribers ([`Engine::notes_changed`]).
     changed: broadcast::Sender<NotesChanged>,
+    /// The OS's report of the device's situation ([`Engine::set_situation`]).
+    situation: Arc<watch::Sender<Situation>>,
+    /// The user's policy settings ([`Engine::set_policy`]).
+    policy: watch::Sender<PolicySettings>,
+}
+
+/// Reports the device's situation to a running engine; see
+/// [`Engine::situation_handle`].
+#[derive(Debug, Clone)]
+pub struct SituationHandle(Arc<watch::Sender<Situation>>);
+
+impl SituationHandle {
+    /// Changes what the OS reports (a field or all of it); the engine asks
+    /// the policy again if that changed anything.
+    pub fn update(&self, f: impl FnOnce(&mut Situation)) {
+        self.0.send_if_modified(|current| {
+            let before = *current;
+            f(current);
+            *current != before
+        });
+    }
+
+    /// Resolves once the engine has stopped.
+    pub async fn closed(&self) {
+        self.0.closed().await;
+    }
+
+    /// Follows the OS's network cost and power (on Linux: NetworkManager,
+    /// UPower, power profiles over D-Bus) until the engine stops. Elsewhere
+    /// it returns at once, and the platform glue reports them instead.
+    pub async fn follow_os(self) {
+        #[cfg(target_os = "linux")]
+        {
+            let report = self.clone();
+            let watch = crate::device::os::watch(move |network, power| {
+                report.update(|s| {
+                    s.network = network;
+                    s.power = power;
+                })
+            });
+            tokio::select! {
+                _ = watch => {}
+                _ = self.closed() => {}
+            }
+        }
+    }
 }
 
 /// Notes a sync pass may have changed on this device (pulled, merged,
@@ -182,7 +240,9 @@ impl Engine {
         let net = remote.net().cloned().unwrap_or_default();
         // Read (and then watch) the control file before anything is sent,
         // so an engine started while switched offline sends nothing at all.
-        let (control, control_rx, control_error) = match ControlWatcher::start(data_dir, net.clone()) {
+        let (overrides_tx, overrides_rx) = watch::channel(DeviceOverrides::default());
+        let watched = ControlWatcher::start_with_device(data_dir, net.clone(), Some(overrides_tx.clone()));
+        let (control, control_rx, control_error) = match watched {
             Ok((watcher, rx)) => (Some(watcher), Some(rx), None),
             Err(e) => {
                 tracing::warn!(error = %e, "the network control file is not watched");
@@ -190,6 +250,13 @@ impl Engine {
                     Ok(mode) => net.set(mode),
                     Err(e) => tracing::warn!(error = %e, "network control file ignored"),
                 }
+                match crate::device::read_device(data_dir) {
+                    Ok(o) => overrides_tx.send_replace(o),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "device control file ignored");
+                        DeviceOverrides::default()
+                    }
+                };
                 (None, None, Some(StatusError::new("control_file", e.to_string())))
             }
         };
@@ -206,7 +273,19 @@ impl Engine {
         let wakes = Arc::new(Wakes::default());
         let counters = Arc::new(Counters::default());
         let (changed, _) = broadcast::channel(CHANGED_BACKLOG);
+        let (situation, situation_rx) = watch::channel(opts.situation);
+        let situation = Arc::new(situation);
+        let (policy, policy_rx) = watch::channel(opts.policy);
+        let situation_now = overrides_rx.borrow().over(opts.situation);
+        let plan = policy::plan(situation_now, opts.policy, opts.interval, MAX_OPS_PER_PUSH);
+        let (pokes_wanted, pokes_wanted_rx) = watch::channel(plan.pokes);
         let worker = Worker {
+            policy_rx,
+            situation_rx,
+            overrides_rx,
+            plan,
+            pokes_wanted,
+            deferral_noted: false,
             changed: changed.clone(),
             vault,
             remote: remote.clone(),
@@ -229,7 +308,7 @@ impl Engine {
             retry_at: None,
             debounce_at: None,
             first_change: None,
-            timer_at: Instant::now() + opts.interval,
+            timer_at: Instant::now() + plan.interval,
             last_mode: net.mode(),
             last_conn: monitor.current(),
             pull_hint: 0,
@@ -242,17 +321,42 @@ impl Engine {
                 monitor.clone(),
                 net.clone(),
                 poke_tx,
+                pokes_wanted_rx,
                 stop_rx.clone(),
                 Backoff::new(opts.probe_min, opts.probe_max),
             )),
             runtime.spawn(monitor.run(remote, stop_rx)),
         ];
-        Ok(Engine { wakes, publisher, net, stop, tasks, control, counters, changed })
+        Ok(Engine { wakes, publisher, net, stop, tasks, control, counters, changed, situation, policy })
     }
 
     /// The live status. A new receiver sees the current value as seen.
     pub fn status(&self) -> watch::Receiver<SyncStatus> {
         self.publisher.tx.subscribe()
+    }
+
+    /// The device's situation as the OS reports it (network cost, power,
+    /// app state): the platform glue and the shell call this when it
+    /// changes; what a tester set in the device file goes on top. The sync
+    /// policy decides from it what runs ([`crate::policy::plan`]).
+    pub fn set_situation(&self, situation: Situation) {
+        self.situation_handle().update(|s| *s = situation);
+    }
+
+    /// The user changed the sync policy settings: applied at once.
+    pub fn set_policy(&self, policy: PolicySettings) {
+        self.policy.send_if_modified(|current| {
+            let changed = *current != policy;
+            *current = policy;
+            changed
+        });
+    }
+
+    /// A handle that reports the OS's situation to this engine from another
+    /// task (the OS signal watcher, the app's lifecycle), for as long as the
+    /// engine runs.
+    pub fn situation_handle(&self) -> SituationHandle {
+        SituationHandle(self.situation.clone())
     }
 
     /// Notes each pass changed, from now on. A receiver that falls more

@@ -14,6 +14,8 @@
 //! - [`clock`]: the hybrid logical clock that stamps every change.
 //! - [`account`]: registering with a sync server; fetching the data key on a
 //!   joining device.
+//! - [`background`]: one sync pass within a time budget, for the
+//!   platforms' background schedulers.
 //! - [`sync`]: one full sync pass (push until nothing is due, pull until
 //!   drained).
 //! - [`engine`]: the background sync task: woken by local changes, pokes,
@@ -26,6 +28,9 @@
 //!   the outbox as a person looks at it (list, retry, discard).
 //! - [`net`]: the testers' network control (online, offline, flaky) and
 //!   the watcher of its control file; `remote` enforces it.
+//! - [`policy`]: what sync does in the device's situation (network cost,
+//!   power, app state) under the user's settings; [`device`]: that
+//!   situation, with what a tester set on top.
 //! - [`payload`]: a note's sealed fields framed as one opaque op payload.
 //! - [`remote`]: the /v1 protocol client (reqwest, rustls, postcard).
 //! - [`seed`]: deterministic, realistic notes for testers and benchmarks.
@@ -36,9 +41,11 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod background;
 pub mod clock;
 pub mod connectivity;
 pub mod crypto;
+pub mod device;
 pub mod engine;
 pub mod error;
 pub mod keys;
@@ -47,6 +54,7 @@ pub mod model;
 pub mod monitor;
 pub mod net;
 pub mod payload;
+pub mod policy;
 pub mod remote;
 pub mod seed;
 pub mod store;

@@ -20,17 +20,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use notify::event::{AccessKind, AccessMode, EventKind};
-use notify::Watcher;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+mod watcher;
+pub use watcher::ControlWatcher;
 
 /// The control file's name inside the data directory.
 pub const CONTROL_FILE: &str = "network.json";
@@ -40,7 +39,7 @@ pub const CONTROL_FILE: &str = "network.json";
 pub const MAX_LATENCY_MS: u64 = 60_000;
 
 /// Bursts of file events closer together than this are read once.
-const COALESCE: Duration = Duration::from_millis(100);
+pub(crate) const COALESCE: Duration = Duration::from_millis(100);
 
 /// How the network behaves for a [`crate::remote::Remote`] that has a
 /// [`NetControl`] attached.
@@ -225,19 +224,26 @@ fn strip_position(msg: &str) -> String {
 /// never a torn file. `dir` must exist.
 pub fn write_control(dir: &Path, mode: &NetMode) -> Result<(), ControlError> {
     mode.validate()?;
-    let path = dir.join(CONTROL_FILE);
+    write_atomically(dir, CONTROL_FILE, mode)
+}
+
+/// `value` as pretty JSON in `dir/name`: a temporary file in the same
+/// directory, flushed to disk and renamed over the old one, so a watcher or
+/// another process reads the old content or the new, never a torn file.
+pub(crate) fn write_atomically(dir: &Path, name: &str, value: &impl Serialize) -> Result<(), ControlError> {
+    let path = dir.join(name);
     let unwritable = |source: std::io::Error| ControlError::Unwritable { path: path.clone(), source };
-    let mut json = serde_json::to_vec_pretty(mode).map_err(|e| unwritable(std::io::Error::other(e)))?;
+    let mut json = serde_json::to_vec_pretty(value).map_err(|e| unwritable(std::io::Error::other(e)))?;
     json.push(b'\n');
     let mut tmp =
-        tempfile::Builder::new().prefix(".network.json.").suffix(".tmp").tempfile_in(dir).map_err(unwritable)?;
+        tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(unwritable)?;
     tmp.write_all(&json).map_err(unwritable)?;
     tmp.as_file().sync_all().map_err(unwritable)?;
     tmp.persist(&path).map_err(|e| unwritable(e.error))?;
     // The rename itself is durable once the directory is flushed. Not every
     // platform can open a directory for that (Windows); the file is already
-    // complete either way, so a failure here loses at most the new mode on
-    // power loss.
+    // complete either way, so a failure here loses at most the new content
+    // on power loss.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -301,133 +307,6 @@ impl Default for NetControl {
     fn default() -> Self {
         Self::new(NetMode::Online)
     }
-}
-
-/// Watches the control file with `notify` and applies it to a
-/// [`NetControl`] within a second of a change. Dropping it stops watching.
-///
-/// The directory is watched, not the file: `write_control` replaces the
-/// file by a rename, which would end a watch on the file itself.
-#[derive(Debug)]
-pub struct ControlWatcher {
-    /// The OS watch; its callback forwards relevant events to `worker`.
-    watcher: Option<notify::RecommendedWatcher>,
-    /// Tells `worker` to stop at once on drop (the callback's own sender
-    /// goes away only when notify's thread winds down).
-    stop: mpsc::Sender<Wake>,
-    /// Coalesces events, reads the file, sets the mode, publishes errors.
-    worker: Option<JoinHandle<()>>,
-}
-
-#[derive(Debug)]
-enum Wake {
-    Changed,
-    Stop,
-}
-
-impl ControlWatcher {
-    /// Reads the file once at start, then on every change. A corrupt or
-    /// hand-edited file keeps the previous mode and publishes the error
-    /// (`Some(message)`); a good read publishes `None`. Fails only if the
-    /// directory cannot be watched (it must exist).
-    pub fn start(
-        dir: &Path,
-        control: NetControl,
-    ) -> Result<(ControlWatcher, watch::Receiver<Option<String>>), ControlError> {
-        let dir = dir.to_owned();
-        let watch_error = |e: notify::Error| ControlError::Watch { path: dir.clone(), message: e.to_string() };
-        let (tx, rx) = mpsc::channel::<Wake>();
-        let events = tx.clone();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if is_relevant(&res) {
-                // The worker is gone only while this watcher is dropped.
-                let _ = events.send(Wake::Changed);
-            }
-        })
-        .map_err(watch_error)?;
-        watcher.watch(&dir, notify::RecursiveMode::NonRecursive).map_err(watch_error)?;
-
-        // Read after the watch is in place, so no change falls in between.
-        let (errors, errors_rx) = watch::channel(None);
-        apply(&dir, &control, &errors);
-        let worker_dir = dir.clone();
-        let worker = std::thread::Builder::new()
-            .name("outpost-net-control".into())
-            .spawn(move || run_worker(&worker_dir, &control, &errors, &rx))
-            .map_err(|e| ControlError::Watch { path: dir.clone(), message: e.to_string() })?;
-        Ok((ControlWatcher { watcher: Some(watcher), stop: tx, worker: Some(worker) }, errors_rx))
-    }
-}
-
-impl Drop for ControlWatcher {
-    fn drop(&mut self) {
-        drop(self.watcher.take());
-        let _ = self.stop.send(Wake::Stop);
-        if let Some(w) = self.worker.take() {
-            // The worker reads one small file at most before it sees Stop.
-            let _ = w.join();
-        }
-    }
-}
-
-/// Events that may have changed the control file. Our own reads (open,
-/// close without writing) are not; an error or a rescan might be, so the
-/// file is read again to be sure.
-fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
-    let Ok(ev) = res else { return true };
-    if ev.need_rescan() {
-        return true;
-    }
-    let kind_matters = match ev.kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) => false,
-        _ => true,
-    };
-    kind_matters && ev.paths.iter().any(|p| p.file_name().is_some_and(|n| n == CONTROL_FILE))
-}
-
-fn run_worker(dir: &Path, control: &NetControl, errors: &watch::Sender<Option<String>>, rx: &mpsc::Receiver<Wake>) {
-    loop {
-        match rx.recv() {
-            Ok(Wake::Changed) => {}
-            Ok(Wake::Stop) | Err(_) => return,
-        }
-        // A rename or an editor's save arrives as several events: wait for
-        // the burst to end, then read once.
-        let mut deadline = Instant::now() + COALESCE;
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(Wake::Changed) => deadline = Instant::now() + COALESCE,
-                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Err(RecvTimeoutError::Timeout) => break,
-            }
-        }
-        apply(dir, control, errors);
-    }
-}
-
-/// Reads the file and sets the mode; on an error keeps the mode as it is.
-fn apply(dir: &Path, control: &NetControl, errors: &watch::Sender<Option<String>>) {
-    let outcome = match read_control(dir) {
-        Ok(mode) => {
-            if control.mode() != mode {
-                tracing::info!(mode = ?mode, "network control changed");
-            }
-            control.set(mode);
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "network control file ignored; keeping the current mode");
-            Some(e.to_string())
-        }
-    };
-    errors.send_if_modified(|current| {
-        if *current == outcome {
-            return false;
-        }
-        *current = outcome;
-        true
-    });
 }
 
 #[cfg(test)]

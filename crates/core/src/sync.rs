@@ -137,8 +137,20 @@ pub enum PassStep<'a> {
 pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
     vault: &A,
     remote: &T,
+    step: impl FnMut(PassStep<'_>) + Send,
+) -> Result<SyncReport> {
+    sync_observed_batched(vault, remote, MAX_OPS_PER_PUSH, step).await
+}
+
+/// [`sync_observed`] with at most `batch` changes per push request (the
+/// sync policy sends smaller ones on a metered network).
+pub async fn sync_observed_batched<A: VaultAccess, T: SyncTransport>(
+    vault: &A,
+    remote: &T,
+    batch: usize,
     mut step: impl FnMut(PassStep<'_>) + Send,
 ) -> Result<SyncReport> {
+    let batch = batch.clamp(1, MAX_OPS_PER_PUSH);
     let answered =
         |r: &SyncReport| PassStep::Pushing { answered: r.pushed + r.duplicates + r.push_conflicts + r.rejected };
     step(PassStep::Pushing { answered: 0 });
@@ -153,7 +165,7 @@ pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
         let takes: [TakeBatch; 2] = [Vault::take_push_batch, Vault::take_unanswered_batch];
         for take in takes {
             loop {
-                let batch = vault.with(|v| take(v, MAX_OPS_PER_PUSH))?;
+                let batch = vault.with(|v| take(v, batch))?;
                 if batch.is_empty() {
                     break;
                 }

@@ -37,6 +37,7 @@ use crate::crypto::{DataKey, Field};
 use crate::error::{Error, Result};
 use crate::keys::{KeyStore, Method};
 use crate::model::{Note, NoteDraft, NotePatch, NoteSummary, OutboxEntry, SearchHit, StoreStatus, SyncBadge};
+use crate::policy::PolicySettings;
 use crate::store::{self, migrate};
 
 mod account;
@@ -222,6 +223,20 @@ impl Vault {
             return Err(Error::TooLarge { what: "preference", size: value.len(), limit: 256 });
         }
         store::set_kv(&self.conn, "settings", &preference_key(key)?, value)
+    }
+
+    /// The user's sync policy settings (sync on metered networks, pause on
+    /// low battery); the defaults until set.
+    pub fn sync_policy(&self) -> Result<PolicySettings> {
+        match store::get_kv(&self.conn, "settings", "sync_policy")? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| Error::Corrupt(format!("sync policy setting: {e}"))),
+            None => Ok(PolicySettings::default()),
+        }
+    }
+
+    pub fn set_sync_policy(&mut self, policy: &PolicySettings) -> Result<()> {
+        let json = serde_json::to_string(policy).map_err(|e| Error::Invalid(e.to_string()))?;
+        store::set_kv(&self.conn, "settings", "sync_policy", &json)
     }
 
     /// Whether the store holds nothing of its own yet: no notes, nothing

@@ -1,5 +1,7 @@
+use outpost_core::device::{self, DeviceOverrides};
 use outpost_core::engine::SyncStatus;
 use outpost_core::net::{self, NetMode};
+use outpost_core::policy::PolicySettings;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
@@ -42,4 +44,38 @@ pub async fn set_network(state: State<'_, AppState>, mode: NetMode) -> IpcResult
     net::write_control(&state.data_dir, &mode).map_err(|e| IpcError::new("invalid", e.to_string()))?;
     state.engine(|e| e.net().set(mode)).await;
     Ok(())
+}
+
+/// The user's sync policy settings: sync on metered networks, pause on low
+/// battery.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_sync_policy(state: State<'_, AppState>) -> IpcResult<PolicySettings> {
+    state.with_vault(|v| v.sync_policy())
+}
+
+/// Saved in the store, and applied by a running engine at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_sync_policy(state: State<'_, AppState>, policy: PolicySettings) -> IpcResult<()> {
+    state.with_vault(|v| v.set_sync_policy(&policy))?;
+    state.engine(|e| e.set_policy(policy)).await;
+    Ok(())
+}
+
+/// What a tester set of the device's situation (metered, power, app state)
+/// over the OS's report; empty fields are the OS's.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_device_situation(state: State<'_, AppState>) -> IpcResult<DeviceOverrides> {
+    device::read_device(&state.data_dir).map_err(|e| IpcError::new("control_file", e.to_string()))
+}
+
+/// The testers' device switch, as `outpost net metered|power|app` writes
+/// it: the device file, which the engine's watcher applies within a second
+/// (and `outpost net show` reads back).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_device_situation(state: State<'_, AppState>, overrides: DeviceOverrides) -> IpcResult<()> {
+    device::write_device(&state.data_dir, &overrides).map_err(|e| IpcError::new("invalid", e.to_string()))
 }

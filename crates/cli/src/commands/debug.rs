@@ -95,6 +95,7 @@ fn start_engine(rt: &tokio::runtime::Runtime, dir: &Path, vault: SharedVault) ->
         retry_max: Duration::from_millis(500),
         probe_min: Duration::from_millis(50),
         probe_max: Duration::from_millis(500),
+        ..EngineOptions::default()
     };
     let _enter = rt.enter();
     Ok(Engine::start(vault, remote, dir, opts)?)

@@ -6,6 +6,7 @@ pub mod migrate;
 pub mod net;
 pub mod notes;
 pub mod outbox;
+pub mod policy;
 pub mod seed;
 pub mod serve;
 pub mod status;

@@ -1,6 +1,8 @@
 //! `outpost net`: the testers' network switch. It writes the control file
 //! in the data directory (`network.json`), which a running app or engine
-//! watches and applies within a second. It needs no key and no store, only
+//! watches and applies within a second. `metered`, `power` and `app` set
+//! the device's situation the sync policy sees (`device.json`, watched the
+//! same way) over what the OS reports. It needs no key and no store, only
 //! the directory, so it works while the app holds the store open, and
 //! before the store exists.
 
@@ -8,7 +10,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use outpost_core::device::{self, DeviceOverrides, DEVICE_FILE};
 use outpost_core::net::{self, NetMode, CONTROL_FILE, MAX_LATENCY_MS};
+use outpost_core::policy::{AppState, Network, Power};
 
 #[derive(Debug, Subcommand)]
 pub enum NetCmd {
@@ -18,12 +22,51 @@ pub enum NetCmd {
     Offline,
     /// Simulate a bad network: drop a share of requests, delay every one
     Flaky(FlakyArgs),
-    /// Show the network mode set for this data directory
+    /// Pretend the network is metered (mobile data) or not; `os` leaves it to the OS
+    Metered {
+        #[arg(value_enum)]
+        state: Metered,
+    },
+    /// Pretend the device's power state; `os` leaves it to the OS
+    Power {
+        #[arg(value_enum)]
+        state: PowerArg,
+    },
+    /// Pretend the app is in the foreground, in the background or suspended; `os` leaves it to the app
+    App {
+        #[arg(value_enum)]
+        state: AppArg,
+    },
+    /// Show the network mode and device situation set for this data directory
     Show {
         /// Print the mode as JSON (the control file's form)
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Metered {
+    On,
+    Off,
+    Os,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PowerArg {
+    Charging,
+    Battery,
+    Low,
+    Saver,
+    Os,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AppArg {
+    Foreground,
+    Background,
+    Suspended,
+    Os,
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +83,33 @@ pub struct FlakyArgs {
 pub fn run(dir: &Path, cmd: NetCmd) -> anyhow::Result<()> {
     let mode = match cmd {
         NetCmd::Show { json } => return show(dir, json),
+        NetCmd::Metered { state } => {
+            let network = match state {
+                Metered::On => Some(Network::Metered),
+                Metered::Off => Some(Network::Unmetered),
+                Metered::Os => None,
+            };
+            return set_device(dir, |o| o.network = network);
+        }
+        NetCmd::Power { state } => {
+            let power = match state {
+                PowerArg::Charging => Some(Power::Charging),
+                PowerArg::Battery => Some(Power::Battery),
+                PowerArg::Low => Some(Power::Low),
+                PowerArg::Saver => Some(Power::Saver),
+                PowerArg::Os => None,
+            };
+            return set_device(dir, |o| o.power = power);
+        }
+        NetCmd::App { state } => {
+            let app = match state {
+                AppArg::Foreground => Some(AppState::Foreground),
+                AppArg::Background => Some(AppState::Background),
+                AppArg::Suspended => Some(AppState::Suspended),
+                AppArg::Os => None,
+            };
+            return set_device(dir, |o| o.app = app);
+        }
         NetCmd::Online => NetMode::Online,
         NetCmd::Offline => NetMode::Offline,
         NetCmd::Flaky(a) => NetMode::Flaky { drop: a.drop, latency_ms: a.latency },
@@ -51,16 +121,45 @@ pub fn run(dir: &Path, cmd: NetCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Changes one field of the device file, keeping the others.
+fn set_device(dir: &Path, change: impl FnOnce(&mut DeviceOverrides)) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let mut overrides = device::read_device(dir)?;
+    change(&mut overrides);
+    device::write_device(dir, &overrides)?;
+    println!("device situation set to {}", describe_device(&overrides));
+    println!("(in {}; a running Outpost applies it within a second)", dir.join(DEVICE_FILE).display());
+    Ok(())
+}
+
+fn describe_device(o: &DeviceOverrides) -> String {
+    let or_os = |v: Option<String>| v.unwrap_or_else(|| "as the OS says".to_owned());
+    format!(
+        "network {}, power {}, app {}",
+        or_os(o.network.map(|n| format!("{n:?}").to_lowercase())),
+        or_os(o.power.map(|p| format!("{p:?}").to_lowercase())),
+        or_os(o.app.map(|a| format!("{a:?}").to_lowercase()))
+    )
+}
+
 fn show(dir: &Path, json: bool) -> anyhow::Result<()> {
     let mode = net::read_control(dir)?;
+    let overrides = device::read_device(dir)?;
     if json {
-        println!("{}", serde_json::to_string(&mode)?);
+        let mut v = serde_json::to_value(&mode)?;
+        // Only when a tester set something: the network mode's own form
+        // otherwise, as before the device file existed.
+        if !overrides.is_empty() {
+            v["device"] = serde_json::to_value(overrides)?;
+        }
+        println!("{v}");
         return Ok(());
     }
     println!("network: {}", mode.describe());
     if !dir.join(CONTROL_FILE).exists() {
         println!("(no {CONTROL_FILE} in {}: the default)", dir.display());
     }
+    println!("device: {}", describe_device(&overrides));
     Ok(())
 }
 

@@ -277,6 +277,9 @@ pub fn describe_engine(s: &SyncStatus) -> String {
     if let NetMode::Flaky { .. } = s.net_mode {
         line.push_str(&format!("; network {}", s.net_mode.describe()));
     }
+    if let Some(why) = &s.deferred {
+        line.push_str(&format!("; waiting: {why}"));
+    }
     if let Some(e) = &s.last_error {
         line.push_str(&format!("; error ({}): {}", e.code, e.message));
     }

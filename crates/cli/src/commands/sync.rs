@@ -114,7 +114,9 @@ fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
-        let engine = Engine::start(SharedVault::new(vault), remote, dir, EngineOptions::default())?;
+        let opts = EngineOptions { policy: vault.sync_policy()?, ..EngineOptions::default() };
+        let engine = Engine::start(SharedVault::new(vault), remote, dir, opts)?;
+        tokio::spawn(engine.situation_handle().follow_os());
         // Other processes (`outpost notes add`) write the same store: a
         // write to it wakes the engine like a save in the app would. The
         // engine's own writes wake it too, and find nothing to send.

@@ -26,22 +26,27 @@ pub(super) struct Poke {
 
 /// Keeps `GET /v1/events` open and forwards pokes, reconnecting with
 /// backoff. Opening the stream counts as a real request for connectivity.
-/// Makes no request while switched offline.
+/// Makes no request while switched offline, and keeps no stream open while
+/// the sync policy does not want one (`wanted`: on battery in the
+/// background, in power saver, on a network sync waits for).
 pub(super) async fn run_pokes(
     remote: Remote,
     monitor: ConnectivityMonitor,
     net: NetControl,
     tx: watch::Sender<Poke>,
+    mut wanted: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
     mut backoff: Backoff,
 ) {
     let mut mode = net.subscribe();
     let mut conn = monitor.subscribe();
     loop {
-        if *mode.borrow_and_update() == NetMode::Offline {
+        let offline = *mode.borrow_and_update() == NetMode::Offline;
+        if offline || !*wanted.borrow_and_update() {
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => return,
                 r = mode.changed() => if r.is_err() { return },
+                r = wanted.changed() => if r.is_err() { return },
             }
             continue;
         }
@@ -57,6 +62,11 @@ pub(super) async fn run_pokes(
                 loop {
                     let item = tokio::select! {
                         _ = stop.wait_for(|s| *s) => return,
+                        // The policy no longer wants a stream: close it.
+                        r = wanted.wait_for(|w| !*w) => {
+                            if r.is_err() { return }
+                            break;
+                        }
                         item = stream.next() => item,
                     };
                     match item {
@@ -92,6 +102,7 @@ pub(super) async fn run_pokes(
                 backoff.reset();
             }
             r = mode.changed() => if r.is_err() { return },
+            r = wanted.changed() => if r.is_err() { return },
         }
     }
 }

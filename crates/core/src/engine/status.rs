@@ -94,6 +94,10 @@ pub struct SyncStatus {
     pub server_reset_ms: Option<i64>,
     /// When the engine (or its health probe) tries again, while waiting.
     pub next_retry_ms: Option<i64>,
+    /// Why sync waits in this situation, with what waits ("on a metered
+    /// network: 3 changes wait for Wi-Fi"), while the sync policy holds it.
+    #[serde(default)]
+    pub deferred: Option<String>,
     pub updated_ms: i64,
 }
 
@@ -114,6 +118,7 @@ impl SyncStatus {
             last_error: None,
             open_conflicts: s.open_conflicts,
             next_retry_ms: None,
+            deferred: None,
             updated_ms: now_ms(),
         }
     }
@@ -232,6 +237,7 @@ mod tests {
             open_conflicts: 2,
             server_reset_ms: None,
             next_retry_ms: Some(1_700_000_001_000),
+            deferred: None,
             updated_ms: 7,
         }
     }

@@ -14,11 +14,15 @@ use uuid::Uuid;
 use super::pokes::Poke;
 use super::status::{Phase, Progress, Publisher, StatusError, SyncStatus};
 use super::{Counters, EngineOptions, NotesChanged, Wakes, MAX_DEBOUNCE_FACTOR, MAX_PASSES_PER_WAKE};
+use outpost_protocol::v1::MAX_OPS_PER_PUSH;
+
 use crate::connectivity::{Connectivity, ConnectivityMonitor};
+use crate::device::DeviceOverrides;
 use crate::error::{Error, Recovery};
 use crate::model::StoreStatus;
 use crate::monitor::{self, PassWatch, Trigger};
 use crate::net::{NetControl, NetMode};
+use crate::policy::{self, Plan, PolicySettings, Situation};
 use crate::remote::Remote;
 use crate::sync::{self, PassStep};
 use crate::time::{now_ms, Backoff};
@@ -63,6 +67,18 @@ pub(super) struct Worker {
     pub(super) pull_hint: u64,
     /// Where the notes each pass touched are announced.
     pub(super) changed: broadcast::Sender<NotesChanged>,
+    /// The device's situation as the OS reports it, and what a tester set
+    /// on top (the device file).
+    pub(super) situation_rx: watch::Receiver<Situation>,
+    pub(super) overrides_rx: watch::Receiver<DeviceOverrides>,
+    /// The user's policy settings.
+    pub(super) policy_rx: watch::Receiver<PolicySettings>,
+    /// What the sync policy allows in that situation.
+    pub(super) plan: Plan,
+    /// Whether the poke task keeps a stream open (`plan.pokes`).
+    pub(super) pokes_wanted: watch::Sender<bool>,
+    /// This held spell is already in the history (`note_deferral`).
+    pub(super) deferral_noted: bool,
 }
 
 /// What woke the loop.
@@ -73,6 +89,7 @@ enum Event {
     Connectivity,
     Poke,
     Control,
+    Situation,
     Deadline,
     Nothing,
 }
@@ -85,6 +102,9 @@ impl Worker {
         let mut pass_due = self.can_sync();
         // Why the next pass runs, for its record in the history.
         let mut trigger = Trigger::Start;
+        if !self.plan.sync {
+            self.note_deferral(trigger);
+        }
         loop {
             if pass_due {
                 pass_due = false;
@@ -102,9 +122,14 @@ impl Worker {
                 r = self.conn_rx.changed() => if r.is_ok() { Event::Connectivity } else { Event::Nothing },
                 ok = changed(&mut self.poke_rx) => if ok { Event::Poke } else { Event::Nothing },
                 ok = changed(&mut self.control_rx) => if ok { Event::Control } else { Event::Nothing },
+                r = self.situation_rx.changed() => if r.is_ok() { Event::Situation } else { Event::Nothing },
+                r = self.overrides_rx.changed() => if r.is_ok() { Event::Situation } else { Event::Nothing },
+                r = self.policy_rx.changed() => if r.is_ok() { Event::Situation } else { Event::Nothing },
                 _ = tokio::time::sleep_until(deadline) => Event::Deadline,
             };
             self.counters.wakeups.fetch_add(1, Ordering::Relaxed);
+            // Something wanted a pass: if the policy holds it, say so once.
+            let wanted = matches!(event, Event::Wake | Event::Poke | Event::Deadline);
             match event {
                 Event::Stop => break,
                 Event::Wake => (pass_due, trigger) = (self.woken(), Trigger::SyncNow),
@@ -112,11 +137,15 @@ impl Worker {
                 Event::Connectivity => (pass_due, trigger) = (self.connectivity_changed(), Trigger::NetworkBack),
                 Event::Poke => (pass_due, trigger) = (self.poked(), Trigger::Poke),
                 Event::Control => self.control_changed(),
+                Event::Situation => (pass_due, trigger) = (self.situation_changed(), Trigger::NetworkBack),
                 Event::Deadline => {
                     let why = Trigger::of_deadline(Instant::now(), self.debounce_at, self.retry_at);
                     (pass_due, trigger) = (self.deadline_passed(), why);
                 }
                 Event::Nothing => {}
+            }
+            if wanted && !pass_due && !self.plan.sync {
+                self.note_deferral(trigger);
             }
             self.publish();
         }
@@ -126,7 +155,45 @@ impl Worker {
 
     /// No requests while switched offline, or after a permanent failure.
     fn can_sync(&self) -> bool {
-        self.blocked.is_none() && self.net.mode() != NetMode::Offline
+        self.blocked.is_none() && self.net.mode() != NetMode::Offline && self.plan.sync
+    }
+
+    /// The OS or a tester changed the device's situation: ask the policy
+    /// again. Sync allowed again after waiting runs a pass, as the network
+    /// coming back does.
+    fn situation_changed(&mut self) -> bool {
+        let situation = self.overrides_rx.borrow_and_update().over(*self.situation_rx.borrow_and_update());
+        let was = self.plan;
+        let settings = *self.policy_rx.borrow_and_update();
+        self.plan = policy::plan(situation, settings, self.opts.interval, MAX_OPS_PER_PUSH);
+        tracing::info!(?situation, sync = self.plan.sync, pokes = self.plan.pokes, "sync policy applied");
+        self.pokes_wanted.send_if_modified(|w| {
+            let changed = *w != self.plan.pokes;
+            *w = self.plan.pokes;
+            changed
+        });
+        if self.plan.interval != was.interval {
+            self.timer_at = Instant::now() + self.plan.interval;
+        }
+        if self.plan.sync {
+            self.deferral_noted = false;
+        }
+        !was.sync && self.plan.sync && self.can_sync()
+    }
+
+    /// Records in the history that the policy held passes back, once per
+    /// held spell with work waiting (not on every wake: the history is
+    /// bounded, and a timer firing every minute would fill it).
+    fn note_deferral(&mut self, trigger: Trigger) {
+        let Some(why) = self.plan.waiting else { return };
+        if self.deferral_noted || self.refresh_counts().pending == 0 {
+            return;
+        }
+        self.deferral_noted = true;
+        let rec = monitor::PassRecord::deferred(trigger, now_ms(), why.describe(self.counts.pending));
+        if let Err(e) = self.vault.with(|v| monitor::record(v.connection(), &rec, now_ms())) {
+            tracing::warn!(error = %e, "the deferred sync was not recorded in the history");
+        }
     }
 
     /// While the server is down the health probe decides when to try
@@ -211,7 +278,7 @@ impl Worker {
         // A held mass delete does not stop local changes from going up, and
         // the timer looks again (once a minute, not a busy retry) in case it
         // was approved from elsewhere (`outpost sync --approve-deletes`).
-        let held = self.blocked == Some(Phase::Held) && self.net.mode() != NetMode::Offline;
+        let held = self.blocked == Some(Phase::Held) && self.net.mode() != NetMode::Offline && self.plan.sync;
         let may_sync = (self.can_sync() || held) && !self.server_down();
         if self.debounce_at.is_some_and(|at| at <= now) {
             self.debounce_at = None;
@@ -225,7 +292,7 @@ impl Worker {
             due |= self.can_sync() && !self.server_down();
         }
         if self.timer_at <= now {
-            self.timer_at = now + self.opts.interval;
+            self.timer_at = now + self.plan.interval;
             due |= may_sync;
         }
         due
@@ -267,7 +334,7 @@ impl Worker {
                 }),
             };
             let watch = PassWatch::start(trigger, self.remote.traffic());
-            let pass = sync::sync_observed(&self.vault, &self.remote, on_step);
+            let pass = sync::sync_observed_batched(&self.vault, &self.remote, self.plan.push_batch, on_step);
             let result = tokio::select! {
                 biased;
                 _ = self.stop.wait_for(|s| *s) => return ControlFlow::Break(()),
@@ -305,7 +372,7 @@ impl Worker {
             // Something keeps producing work: breathe, then go on.
             self.debounce_at = Some(now + self.opts.debounce);
         }
-        self.timer_at = now + self.opts.interval;
+        self.timer_at = now + self.plan.interval;
         // Entries waiting out their own backoff wake the engine when due.
         let outbox = self.refresh_counts();
         if let (Some(at), None) = (outbox.next_attempt_ms, self.blocked) {
@@ -408,6 +475,7 @@ impl Worker {
             last_error: self.sync_error.clone().or_else(|| self.control_error.clone()),
             open_conflicts: self.counts.open_conflicts,
             next_retry_ms,
+            deferred: self.plan.waiting.filter(|_| !self.plan.sync).map(|w| w.describe(self.counts.pending)),
             updated_ms: 0,
         });
     }
