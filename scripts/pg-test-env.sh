@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a local PostgreSQL for the server's PostgreSQL tests and prints
 # the URL to export as OUTPOST_TEST_PG_URL. Idempotent: installs Debian's
-# postgresql if missing, starts the cluster, creates role `outpost` and
-# database `outpost_test` if absent.
+# postgresql if missing, starts the cluster, creates role `outpost` if
+# absent and database `outpost_test` afresh (dropped first if present).
 #
 #   export OUTPOST_TEST_PG_URL="$(scripts/pg-test-env.sh)"
 #   cargo test -p outpost-server
@@ -69,10 +69,12 @@ if [ "$(psql_admin "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'\"")" 
     log "creating role $PG_USER"
     psql_admin "-c \"CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASS'\"" >&2
 fi
-if [ "$(psql_admin "-c \"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'\"")" != "1" ]; then
-    log "creating database $PG_DB"
-    psql_admin "-c \"CREATE DATABASE $PG_DB OWNER $PG_USER\"" >&2
-fi
+# A fresh database for every run: one left by another version of the code
+# carries migrations this one does not know (sqlx refuses it), and the
+# story tests' accounts pile up across runs.
+log "creating database $PG_DB afresh"
+psql_admin "-c \"DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)\"" >&2
+psql_admin "-c \"CREATE DATABASE $PG_DB OWNER $PG_USER\"" >&2
 
 url="postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB"
 # The tests log in over TCP with a password: check exactly that.
