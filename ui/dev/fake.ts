@@ -8,9 +8,11 @@ import type {
   Api,
   Lock,
   ConflictView,
+  DeviceOverrides,
   NetMode,
   Note,
   NoteSummary,
+  PolicySettings,
   SearchHit,
   Settings,
   Strategy,
@@ -31,7 +33,8 @@ export type Scenario =
   | 'locked'
   | 'new_passphrase'
   | 'key_unavailable'
-  | 'incoming';
+  | 'incoming'
+  | 'deferred';
 
 const WORDS = (
   'garden river budget meeting recipe travel lisbon notes draft ideas book chapter plan weekly review quarterly offline sync design ' +
@@ -102,6 +105,20 @@ function makeNotes(count: number): Note[] {
   return notes;
 }
 
+/**
+ * Why the engine's policy holds sync back, as `outpost_core::policy` words
+ * it (the first reason that applies, in the engine's order), or null. The
+ * fake's OS reports Wi-Fi, mains power and the app on screen.
+ */
+export function fakeDeferral(o: DeviceOverrides, p: PolicySettings, pending: number): string | null {
+  const what = pending === 0 ? 'nothing waits' : pending === 1 ? '1 change waits' : `${pending} changes wait`;
+  if (o.app === 'suspended') return `in the background: ${what} for the next background sync`;
+  if (o.network === 'none') return `no network: ${what} for one`;
+  if (o.power === 'low' && p.pause_on_low_battery) return `low battery: ${what} for charging`;
+  if (o.network === 'metered' && p.metered === 'never') return `on a metered network: ${what} for Wi-Fi`;
+  return null;
+}
+
 function summary(n: Note): NoteSummary {
   return { id: n.id, title: n.title, pinned: n.pinned, updated_at: n.updated_at, sync: n.sync };
 }
@@ -130,6 +147,10 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
   const changeListeners = new Set<(ids: string[], all: boolean) => void>();
   let settings: Settings = { theme: opts.theme };
   let appStrategy: Strategy = 'auto_merge';
+  // The core's defaults: notes sync on mobile data, large work waits for
+  // Wi-Fi, and nothing is sent on low battery.
+  let policy: PolicySettings = { metered: 'small_changes_only', pause_on_low_battery: true };
+  let overrides: DeviceOverrides = {};
   const noteStrategy = new Map<string, Strategy>();
   let seq = notes.size;
   let account: AccountInfo =
@@ -151,6 +172,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     server_reset_ms: null,
     next_retry_ms: null,
     updated_ms: now,
+    deferred: null,
   };
 
   const ids = [...notes.keys()];
@@ -192,6 +214,13 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         },
       };
       break;
+    case 'deferred':
+      // A phone on mobile data, told to send nothing until Wi-Fi.
+      markPending(3);
+      policy = { ...policy, metered: 'never' };
+      overrides = { network: 'metered' };
+      status = { ...status, pending: 3, deferred: fakeDeferral(overrides, policy, 3) };
+      break;
     case 'conflict': {
       const id = ids[1]!;
       const n = notes.get(id)!;
@@ -221,7 +250,16 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
   }
 
   function emit(patch: Partial<SyncStatus>) {
-    status = { ...status, ...patch, updated_ms: Date.now() };
+    const next = { ...status, ...patch };
+    // Like the engine: the reason is said only while it holds sync back
+    // (a test may also say it outright).
+    const deferred =
+      'deferred' in patch
+        ? (patch.deferred ?? null)
+        : account.logged_in && next.net_mode.mode !== 'offline'
+          ? fakeDeferral(overrides, policy, next.pending)
+          : null;
+    status = { ...next, deferred, updated_ms: Date.now() };
     for (const l of listeners) l(status);
   }
 
@@ -238,7 +276,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
   let passRunning = false;
   async function pass() {
     if (passRunning || !account.logged_in) return;
-    if (status.net_mode.mode === 'offline') return;
+    if (status.net_mode.mode === 'offline' || status.deferred !== null) return;
     passRunning = true;
     const total = Math.max(pendingCount(), 1);
     for (let done = 0; done <= total; done++) {
@@ -384,6 +422,24 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         void pass();
       }
     },
+    async getSyncPolicy() {
+      return policy;
+    },
+    async setSyncPolicy(p) {
+      policy = { ...p };
+      // Applied live, as the engine does: a lifted hold starts a pass.
+      emit({});
+      void pass();
+    },
+    async getDeviceSituation() {
+      return { ...overrides };
+    },
+    async setDeviceSituation(o) {
+      // What the device file keeps: the fields that are set.
+      overrides = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+      emit({});
+      void pass();
+    },
     async accountInfo() {
       return account;
     },
@@ -468,6 +524,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       case 'offline':
       case 'error':
       case 'held':
+      case 'deferred':
         await click('[data-testid="note-item"]');
         break;
       case 'syncing':

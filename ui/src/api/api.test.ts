@@ -31,6 +31,7 @@ const status = {
   server_reset_ms: null,
   next_retry_ms: null,
   updated_ms: 1,
+  deferred: 'on a metered network: 1 change waits for Wi-Fi',
 } as const;
 
 /** What the fake core answers, per command (null otherwise). */
@@ -78,6 +79,16 @@ describe('the IPC contract', () => {
       'set_network',
       { mode: { mode: 'flaky', drop: 0.2, latency_ms: 300 } },
     ],
+    ['getSyncPolicy', [], 'get_sync_policy', undefined],
+    [
+      'setSyncPolicy',
+      [{ metered: 'never', pause_on_low_battery: false }],
+      'set_sync_policy',
+      { policy: { metered: 'never', pause_on_low_battery: false } },
+    ],
+    ['getDeviceSituation', [], 'get_device_situation', undefined],
+    ['setDeviceSituation', [{ network: 'metered', power: 'low' }], 'set_device_situation', { overrides: { network: 'metered', power: 'low' } }],
+    ['setDeviceSituation', [{}], 'set_device_situation', { overrides: {} }],
     ['accountInfo', [], 'account_info', undefined],
     [
       'register',

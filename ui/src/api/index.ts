@@ -9,10 +9,12 @@ import {
   type AccountInfo_Serialize,
   commands,
   type ConflictView_Serialize,
+  type DeviceOverrides_Serialize,
   type IpcError,
   type Note_Serialize,
   type NoteSummary as GenNoteSummary,
   type NotesChangedEvent,
+  type PolicySettings as GenPolicySettings,
   type SearchHit as GenSearchHit,
   type SyncStatus_Serialize,
 } from '../bindings';
@@ -22,9 +24,11 @@ import type {
   Api,
   ConflictKind,
   ConflictView,
+  DeviceOverrides,
   NetMode,
   Note,
   NoteSummary,
+  PolicySettings,
   SearchHit,
   Settings,
   SyncStatus,
@@ -103,6 +107,14 @@ export const tauriApi: Api = {
   setNetwork: async (mode) => {
     await run(commands.setNetwork(mode));
   },
+  getSyncPolicy: () => run(commands.getSyncPolicy()),
+  setSyncPolicy: async (policy) => {
+    await run(commands.setSyncPolicy(policy));
+  },
+  getDeviceSituation: () => run(commands.getDeviceSituation()),
+  setDeviceSituation: async (overrides) => {
+    await run(commands.setDeviceSituation(overrides));
+  },
   accountInfo: () => run(commands.accountInfo()),
   register: ({ serverUrl, username, passphrase }) => run(commands.register(serverUrl, username, passphrase)),
   logIn: ({ serverUrl, username, passphrase }) => run(commands.logIn(serverUrl, username, passphrase)),
@@ -144,4 +156,6 @@ export type ContractChecks = [
   Fits<AccountInfo_Serialize, AccountInfo>,
   Fits<Omit<SyncStatus_Serialize, 'net_mode'>, Omit<SyncStatus, 'net_mode'>>,
   Fits<Omit<ConflictView_Serialize, 'kind' | 'resolution'>, Omit<ConflictView, 'kind' | 'resolution'>>,
+  Fits<GenPolicySettings, PolicySettings>,
+  Fits<DeviceOverrides_Serialize, DeviceOverrides>,
 ];

@@ -102,6 +102,35 @@ export interface SyncStatus {
   server_reset_ms: number | null;
   next_retry_ms: number | null;
   updated_ms: number;
+  /**
+   * Why sync waits in this situation, in words ("low battery: 3 changes
+   * wait for charging"), or null when the sync policy holds nothing back.
+   */
+  deferred: string | null;
+}
+
+/** What sync does on a metered network (mobile data, a metered hotspot). */
+export type MeteredUse = 'always' | 'small_changes_only' | 'never';
+
+/** The user's sync policy: saved in the store, applied live by the engine. */
+export interface PolicySettings {
+  metered: MeteredUse;
+  pause_on_low_battery: boolean;
+}
+
+export type DeviceNetwork = 'none' | 'unmetered' | 'metered';
+export type DevicePower = 'charging' | 'battery' | 'low' | 'saver';
+export type DeviceApp = 'foreground' | 'background' | 'suspended';
+
+/**
+ * The testers' switches over what the OS reports (the device file, as
+ * `outpost net metered|power|app` writes it). A missing or null field is
+ * "as the OS says".
+ */
+export interface DeviceOverrides {
+  network?: DeviceNetwork | null;
+  power?: DevicePower | null;
+  app?: DeviceApp | null;
 }
 
 export interface AccountInfo {
@@ -173,6 +202,13 @@ export interface Api {
   syncNow(): Promise<void>;
   approveMassDelete(): Promise<void>;
   setNetwork(mode: NetMode): Promise<void>;
+  getSyncPolicy(): Promise<PolicySettings>;
+  /** Saved in the store; a running engine applies it at once. */
+  setSyncPolicy(policy: PolicySettings): Promise<void>;
+  /** The testers' overrides of the device's situation (empty: all the OS's). */
+  getDeviceSituation(): Promise<DeviceOverrides>;
+  /** Replaces the overrides whole; the engine applies them within a second. */
+  setDeviceSituation(overrides: DeviceOverrides): Promise<void>;
   accountInfo(): Promise<AccountInfo>;
   register(c: Credentials): Promise<AccountInfo>;
   logIn(c: Credentials): Promise<AccountInfo>;
