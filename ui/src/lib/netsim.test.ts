@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { describeNetMode, formFromMode, validateNetForm } from './netsim';
+import {
+  describeNetMode,
+  formFromMode,
+  meteredChoice,
+  otherOverrides,
+  validateNetForm,
+  withMetered,
+  withPower,
+} from './netsim';
 
 describe('bad-network form', () => {
   it('turns percent into a 0..1 drop rate', () => {
@@ -45,5 +53,32 @@ describe('bad-network form', () => {
     expect(describeNetMode({ mode: 'online' })).toBe('Normal network');
     expect(describeNetMode({ mode: 'offline' })).toBe('Working offline');
     expect(describeNetMode({ mode: 'flaky', drop: 0.25, latency_ms: 300 })).toBe('Bad network: 25 % dropped, +300 ms');
+  });
+});
+
+describe('device situation switches', () => {
+  it('reads the metered switch from the overrides', () => {
+    expect(meteredChoice({})).toBe('os');
+    expect(meteredChoice({ network: null })).toBe('os');
+    expect(meteredChoice({ network: 'metered' })).toBe('on');
+    expect(meteredChoice({ network: 'unmetered' })).toBe('off');
+    expect(meteredChoice({ network: 'none' })).toBeNull();
+  });
+
+  it('sets one field and keeps the others; OS drops the field', () => {
+    const o = { power: 'low', app: 'background' } as const;
+    expect(withMetered(o, 'on')).toEqual({ network: 'metered', power: 'low', app: 'background' });
+    expect(withMetered(o, 'off')).toEqual({ network: 'unmetered', power: 'low', app: 'background' });
+    expect(withMetered({ ...o, network: 'metered' }, 'os')).toEqual(o);
+    expect(withPower(o, 'saver')).toEqual({ power: 'saver', app: 'background' });
+    expect(withPower(o, '')).toEqual({ app: 'background' });
+    // Not a power state: taken as "as the OS says", never sent as is.
+    expect(withPower(o, 'nuclear')).toEqual({ app: 'background' });
+    expect(o).toEqual({ power: 'low', app: 'background' });
+  });
+
+  it('names what is set that the panel has no control for', () => {
+    expect(otherOverrides({ network: 'metered', power: 'low' })).toBeNull();
+    expect(otherOverrides({ network: 'none', app: 'suspended' })).toBe('Also set elsewhere: no network, app suspended.');
   });
 });

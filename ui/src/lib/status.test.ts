@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountInfo, SyncStatus } from '../api/types';
 import { conflictsChanged, isNewer, serverResetNotice, statusView } from './status';
+import { fullTime } from './time';
 
 const NOW = 1_750_000_000_000;
 const online: AccountInfo = { server_url: 'https://s.example', username: 'ada', logged_in: true };
@@ -20,6 +21,7 @@ function st(p: Partial<SyncStatus> = {}): SyncStatus {
     server_reset_ms: null,
     next_retry_ms: null,
     updated_ms: NOW,
+    deferred: null,
     ...p,
   };
 }
@@ -145,6 +147,33 @@ describe('statusView', () => {
       '1 change to upload when you sign in',
     );
     expect(statusView(st({ pending: 12 }), online, NOW).pending).toBe('12 pending');
+  });
+
+  it('sync held back by the policy says why instead of when it last synced', () => {
+    const v = statusView(st({ pending: 3, deferred: 'low battery: 3 changes wait for charging' }), online, NOW);
+    expect(v.deferred).toBe('Low battery: 3 changes wait for charging');
+    expect(v.deferredTitle).toBe(`Low battery: 3 changes wait for charging. Last synced ${fullTime(NOW - 2 * 60_000)}.`);
+    // Still known, for whoever shows it; the bar puts the reason in its place.
+    expect(v.lastSynced).toBe('Synced 2 min ago');
+    expect(v).toMatchObject({ label: 'Online', tone: 'ok', error: null, showRetry: false });
+    expect(v.announce).toBe('Online. 3 pending. Low battery: 3 changes wait for charging');
+  });
+
+  it('a held-back device that never synced says so in the tooltip', () => {
+    const v = statusView(
+      st({ pending: 1, last_success_ms: null, deferred: 'on a metered network: 1 change waits for Wi-Fi' }),
+      online,
+      NOW,
+    );
+    expect(v.deferred).toBe('On a metered network: 1 change waits for Wi-Fi');
+    expect(v.deferredTitle).toBe('On a metered network: 1 change waits for Wi-Fi. Never synced.');
+  });
+
+  it('nothing held back, or no account to sync: no reason', () => {
+    expect(statusView(st(), online, NOW)).toMatchObject({ deferred: null, deferredTitle: null });
+    expect(statusView(st({ deferred: '  ' }), online, NOW).deferred).toBeNull();
+    const v = statusView(st({ phase: 'stopped', deferred: 'low battery: nothing waits for charging' }), local, NOW);
+    expect(v).toMatchObject({ deferred: null, deferredTitle: null });
   });
 
   it('a simulated bad network says so', () => {

@@ -1,7 +1,7 @@
 // What the status bar says, from the engine's SyncStatus. Pure, so every
 // state has a test.
 import type { AccountInfo, SyncStatus } from '../api/types';
-import { relativeTime, untilTime } from './time';
+import { fullTime, relativeTime, untilTime } from './time';
 
 export type Tone = 'ok' | 'busy' | 'off' | 'warn' | 'error' | 'local';
 
@@ -17,6 +17,13 @@ export interface StatusView {
   conflicts: string | null;
   /** "Synced 2 min ago", "Never synced", null when local only. */
   lastSynced: string | null;
+  /**
+   * Why sync waits under the sync policy ("Low battery: 3 changes wait for
+   * charging"), shown in place of `lastSynced`; null when nothing is held.
+   */
+  deferred: string | null;
+  /** The tooltip of `deferred`: the reason whole (it may be cut short) and the last sync. */
+  deferredTitle: string | null;
   /** The last error for people, with when the next try is. */
   error: string | null;
   errorCode: string | null;
@@ -82,6 +89,15 @@ export function statusView(s: SyncStatus, account: AccountInfo | null, now: numb
     lastSynced = s.last_success_ms !== null ? `Synced ${relativeTime(s.last_success_ms, now)}` : 'Never synced';
   }
 
+  // The engine words the reason as a clause ("low battery: …"); on its own
+  // in the bar it reads as a sentence. With no account there is no sync to
+  // hold back, so nothing is said.
+  const reason = localOnly ? null : (s.deferred ?? '').trim() || null;
+  const deferred = reason ? reason.charAt(0).toUpperCase() + reason.slice(1) : null;
+  const deferredTitle = deferred
+    ? `${deferred}. ${s.last_success_ms !== null ? `Last synced ${fullTime(s.last_success_ms)}.` : 'Never synced.'}`
+    : null;
+
   let error: string | null = null;
   const errorCode = s.last_error?.code ?? null;
   if (held) {
@@ -97,6 +113,7 @@ export function statusView(s: SyncStatus, account: AccountInfo | null, now: numb
 
   const parts = [label];
   if (pending) parts.push(pending);
+  if (deferred) parts.push(deferred);
   if (failed) parts.push(failed);
   if (conflicts) parts.push(conflicts);
   if (error) parts.push(error);
@@ -108,6 +125,8 @@ export function statusView(s: SyncStatus, account: AccountInfo | null, now: numb
     failed,
     conflicts,
     lastSynced,
+    deferred,
+    deferredTitle,
     error,
     errorCode,
     showRetry,
