@@ -197,6 +197,89 @@ describe('settings', () => {
   });
 });
 
+describe('sync policy and device situation', () => {
+  const radio = (id: string) => $(id) as HTMLInputElement | null;
+
+  it('settings load the sync policy, save each change, and put back one the core refuses', async () => {
+    const fake = start('many', 5);
+    const setSyncPolicy = vi.spyOn(fake.api, 'setSyncPolicy');
+    await until(() => $$('note-item').length > 0);
+    $('settings-button')!.click();
+    // The core's defaults, once it has answered.
+    await until(() => radio('sync-metered-small_changes_only')?.checked);
+    expect(radio('sync-pause-low-battery')!.checked).toBe(true);
+    expect(($('settings-sync-policy') as HTMLFieldSetElement).disabled).toBe(false);
+
+    radio('sync-metered-never')!.click();
+    await until(async () => (await fake.api.getSyncPolicy()).metered === 'never');
+    expect(setSyncPolicy).toHaveBeenLastCalledWith({ metered: 'never', pause_on_low_battery: true });
+
+    radio('sync-pause-low-battery')!.click();
+    await until(async () => !(await fake.api.getSyncPolicy()).pause_on_low_battery);
+    expect(setSyncPolicy).toHaveBeenLastCalledWith({ metered: 'never', pause_on_low_battery: false });
+
+    setSyncPolicy.mockRejectedValueOnce({ code: 'store', message: 'The store cannot be written.' });
+    radio('sync-metered-always')!.click();
+    await until(() => $('toast-error')?.textContent?.includes('The store cannot be written.'));
+    // What the core holds shows again.
+    await until(() => radio('sync-metered-never')?.checked);
+    expect(radio('sync-metered-always')!.checked).toBe(false);
+    expect(await fake.api.getSyncPolicy()).toEqual({ metered: 'never', pause_on_low_battery: false });
+  });
+
+  it('the panel writes the device situation, keeps the other fields, and OS clears one', async () => {
+    const fake = start('many', 5, (f) => void f.api.setDeviceSituation({ app: 'background' }));
+    const setDeviceSituation = vi.spyOn(fake.api, 'setDeviceSituation');
+    await until(() => $('status-connectivity'));
+    $('network-button')!.click();
+    const inPanel = (id: string) => document.querySelector<HTMLInputElement>(`[data-testid="network-popover"] [data-testid="${id}"]`);
+    // Read when the panel shows: nothing forced, so OS.
+    await until(() => inPanel('net-metered-os')?.checked && !inPanel('net-metered-os')!.disabled);
+    expect(document.querySelector('[data-testid="network-popover"] [data-testid="net-device"]')!.textContent).toContain(
+      'Also set elsewhere: app background.',
+    );
+
+    inPanel('net-metered-on')!.click();
+    await until(async () => (await fake.api.getDeviceSituation()).network === 'metered');
+    expect(setDeviceSituation).toHaveBeenLastCalledWith({ app: 'background', network: 'metered' });
+
+    const power = document.querySelector<HTMLSelectElement>('[data-testid="network-popover"] [data-testid="net-power"]')!;
+    power.value = 'low';
+    power.dispatchEvent(new Event('change', { bubbles: true }));
+    await until(async () => (await fake.api.getDeviceSituation()).power === 'low');
+    expect(setDeviceSituation).toHaveBeenLastCalledWith({ app: 'background', network: 'metered', power: 'low' });
+    // Low battery with "pause on low battery" (the default): the bar says why sync waits.
+    await until(() => $('status-deferred')?.textContent === 'Low battery: nothing waits for charging');
+
+    inPanel('net-metered-os')!.click();
+    await until(async () => (await fake.api.getDeviceSituation()).network === undefined);
+    const cleared = setDeviceSituation.mock.lastCall![0];
+    expect('network' in cleared).toBe(false);
+    expect(cleared).toEqual({ app: 'background', power: 'low' });
+
+    power.value = '';
+    power.dispatchEvent(new Event('change', { bubbles: true }));
+    await until(async () => (await fake.api.getDeviceSituation()).power === undefined);
+    expect(setDeviceSituation.mock.lastCall![0]).toEqual({ app: 'background' });
+    await until(() => !$('status-deferred') && $('status-last-synced'));
+  });
+
+  it('the status bar says why sync waits instead of when it last synced, with the whole reason as a tooltip', async () => {
+    const fake = start('many', 5);
+    await until(() => $('status-last-synced'));
+    fake.emitStatus({ pending: 3, deferred: 'on a metered network: 3 changes wait for Wi-Fi' });
+    const deferred = await until(() => $('status-deferred'));
+    expect(deferred.textContent).toBe('On a metered network: 3 changes wait for Wi-Fi');
+    expect(deferred.title).toMatch(/^On a metered network: 3 changes wait for Wi-Fi\. Last synced /);
+    expect(deferred.classList.contains('muted')).toBe(true);
+    expect($('status-last-synced')).toBeNull();
+    expect($('status-pending')!.textContent).toBe('3 pending');
+    fake.emitStatus({ deferred: null });
+    await until(() => $('status-last-synced'));
+    expect($('status-deferred')).toBeNull();
+  });
+});
+
 describe("another device's changes (notes-changed)", () => {
   const id = (i: number) => `0190a1b2-c3d4-7e5f-8a9b-${(i + 0x1000).toString(16).padStart(12, '0')}`;
 

@@ -1,9 +1,20 @@
-import { createSignal, Show } from 'solid-js';
+import { createSignal, For, onMount, Show } from 'solid-js';
 import type { NetMode } from '../api/types';
-import { describeNetMode, formFromMode, MAX_LATENCY_MS, validateNetForm } from '../lib/netsim';
+import {
+  describeNetMode,
+  formFromMode,
+  MAX_LATENCY_MS,
+  METERED_CHOICES,
+  meteredChoice,
+  otherOverrides,
+  POWER_CHOICES,
+  validateNetForm,
+  withMetered,
+  withPower,
+} from '../lib/netsim';
 import { useApp } from '../state/context';
 
-/** Testers' controls: work offline, and a simulated bad network. */
+/** Testers' controls: work offline, the device's situation, and a simulated bad network. */
 export function NetworkControls(props: { idPrefix: string }) {
   const { ui, sync } = useApp();
   const mode = (): NetMode => sync.status()?.net_mode ?? { mode: 'online' };
@@ -42,6 +53,8 @@ export function NetworkControls(props: { idPrefix: string }) {
           onChange={(e) => void sync.setNetwork(e.currentTarget.checked ? { mode: 'offline' } : { mode: 'online' })}
         />
       </label>
+
+      <DeviceSwitches idPrefix={props.idPrefix} />
 
       <form class="net-sim" onSubmit={(e) => void applyFlaky(e)} novalidate>
         <fieldset>
@@ -103,5 +116,74 @@ export function NetworkControls(props: { idPrefix: string }) {
         Now: {describeNetMode(mode())}
       </p>
     </div>
+  );
+}
+
+/**
+ * What the sync policy sees of the device, over what the OS reports: a
+ * metered network and the power state (the device file, as `outpost net
+ * metered|power` writes it; the engine applies it within a second).
+ */
+function DeviceSwitches(props: { idPrefix: string }) {
+  const { sync } = useApp();
+  const id = (s: string) => `${props.idPrefix}-${s}`;
+  // The CLI may have changed the file since the panel last showed.
+  onMount(() => void sync.readSituation());
+  const metered = () => {
+    const o = sync.situation();
+    return o ? meteredChoice(o) : null;
+  };
+  const power = () => sync.situation()?.power ?? '';
+  const other = () => {
+    const o = sync.situation();
+    return o ? otherOverrides(o) : null;
+  };
+
+  return (
+    <fieldset class="net-device" disabled={!sync.situation()} data-testid="net-device">
+      <legend>Device</legend>
+      <div class="field-row">
+        <div class="field">
+          <span class="field-label" id={id('metered-label')}>
+            Metered network
+          </span>
+          <div class="segmented compact" role="radiogroup" aria-labelledby={id('metered-label')}>
+            <For each={METERED_CHOICES}>
+              {(c) => (
+                <label class="seg" classList={{ on: metered() === c.value }}>
+                  <input
+                    type="radio"
+                    name={id('metered')}
+                    value={c.value}
+                    checked={metered() === c.value}
+                    data-testid={`net-metered-${c.value}`}
+                    onChange={() => void sync.changeSituation((o) => withMetered(o, c.value))}
+                  />
+                  {c.label}
+                </label>
+              )}
+            </For>
+          </div>
+        </div>
+        <div class="field">
+          <label for={id('power')}>Power</label>
+          <select
+            id={id('power')}
+            data-testid="net-power"
+            value={power()}
+            onChange={(e) => {
+              const v = e.currentTarget.value;
+              void sync.changeSituation((o) => withPower(o, v));
+            }}
+          >
+            <For each={POWER_CHOICES}>{(p) => <option value={p.value}>{p.label}</option>}</For>
+          </select>
+        </div>
+      </div>
+      <p class="muted small">
+        OS: as the system reports it. Applies within a second, as the CLI's `net metered|power` does.
+        <Show when={other()}>{(t) => <> {t()}</>}</Show>
+      </p>
+    </fieldset>
   );
 }

@@ -1,6 +1,6 @@
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { toApiError } from '../api/errors';
-import type { Theme } from '../api/types';
+import type { MeteredUse, Theme } from '../api/types';
 import { type AccountErrors, type AccountMode, fieldForError, validateAccountForm } from '../lib/account';
 import { useApp } from '../state/context';
 import { Dialog } from './Dialog';
@@ -14,6 +14,16 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: 'dark', label: 'Dark' },
 ];
 
+const METERED_USES: { value: MeteredUse; label: string; hint: string }[] = [
+  { value: 'always', label: 'Sync everything', hint: 'As on Wi-Fi.' },
+  {
+    value: 'small_changes_only',
+    label: 'Notes only, large files wait for Wi-Fi',
+    hint: 'Edits sync as usual; attachments and full downloads wait for Wi-Fi.',
+  },
+  { value: 'never', label: 'Nothing until Wi-Fi', hint: 'Changes stay on this device until it is on Wi-Fi.' },
+];
+
 export function SettingsDialog(props: { isMac: boolean }) {
   const { api, ui, account } = useApp();
   const [about] = createResource(() => api.appInfo().catch(() => null));
@@ -22,6 +32,11 @@ export function SettingsDialog(props: { isMac: boolean }) {
       <section class="settings-section" aria-labelledby="set-account">
         <h3 id="set-account">Account and sync</h3>
         <AccountSection />
+      </section>
+
+      <section class="settings-section" aria-labelledby="set-sync">
+        <h3 id="set-sync">Sync on mobile data and battery</h3>
+        <SyncPolicySection />
       </section>
 
       <section class="settings-section" aria-labelledby="set-conflicts">
@@ -88,6 +103,58 @@ export function SettingsDialog(props: { isMac: boolean }) {
         )}
       </Show>
     </Dialog>
+  );
+}
+
+/**
+ * The sync policy: what syncs on a metered network, and whether sync waits
+ * on low battery. Disabled until the core has said what is set (there is
+ * nothing to show the choices against before); each change is saved at once.
+ */
+function SyncPolicySection() {
+  const { account } = useApp();
+  const policy = () => account.syncPolicy();
+  return (
+    <fieldset class="sync-policy" disabled={!policy()} data-testid="settings-sync-policy">
+      <span class="field-label block" id="set-metered">
+        On mobile data
+      </span>
+      <div class="radio-list" role="radiogroup" aria-labelledby="set-metered">
+        <For each={METERED_USES}>
+          {(m) => (
+            <label class="radio-row">
+              <input
+                type="radio"
+                name="sync-metered"
+                value={m.value}
+                checked={policy()?.metered === m.value}
+                data-testid={`sync-metered-${m.value}`}
+                onChange={() => void account.setSyncPolicy({ metered: m.value })}
+              />
+              <span>
+                <strong>{m.label}</strong>
+                <span class="muted block">{m.hint}</span>
+              </span>
+            </label>
+          )}
+        </For>
+      </div>
+      <label class="switch-row plain" for="set-low-battery">
+        <span>
+          <strong>Pause sync on low battery</strong>
+          <span class="muted block">Changes stay on this device until it charges; nothing is lost.</span>
+        </span>
+        <input
+          id="set-low-battery"
+          type="checkbox"
+          role="switch"
+          class="switch"
+          data-testid="sync-pause-low-battery"
+          checked={policy()?.pause_on_low_battery ?? false}
+          onChange={(e) => void account.setSyncPolicy({ pause_on_low_battery: e.currentTarget.checked })}
+        />
+      </label>
+    </fieldset>
   );
 }
 

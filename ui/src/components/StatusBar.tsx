@@ -67,13 +67,23 @@ export function StatusBar(props: { syncKeys: string }) {
                 {v().conflicts}
               </button>
             </Show>
-            <Show when={v().lastSynced}>
-              <span
-                class="status-item muted"
-                data-testid="status-last-synced"
-                title={sync.status()?.last_success_ms ? fullTime(sync.status()!.last_success_ms!) : ''}
-              >
-                {v().lastSynced}
+            {/* While the sync policy holds sync back, why it waits says more than when it last ran. */}
+            <Show
+              when={v().deferred}
+              fallback={
+                <Show when={v().lastSynced}>
+                  <span
+                    class="status-item muted"
+                    data-testid="status-last-synced"
+                    title={sync.status()?.last_success_ms ? fullTime(sync.status()!.last_success_ms!) : ''}
+                  >
+                    {v().lastSynced}
+                  </span>
+                </Show>
+              }
+            >
+              <span class="status-item muted deferred" data-testid="status-deferred" title={v().deferredTitle ?? ''}>
+                {v().deferred}
               </span>
             </Show>
             <Show when={account.info() && !account.info()!.logged_in}>

@@ -1,7 +1,8 @@
 // The account and the app's settings: read from the core once the app
 // starts, changed here, and written back.
 import { type Accessor, createResource } from 'solid-js';
-import type { AccountInfo, Api, Credentials, Settings, Strategy, Theme } from '../api/types';
+import type { AccountInfo, Api, Credentials, PolicySettings, Settings, Strategy, Theme } from '../api/types';
+import { SavedValue } from '../lib/saved';
 import type { UiState } from './ui';
 
 export type AccountState = ReturnType<typeof createAccount>;
@@ -41,6 +42,31 @@ export function createAccount(api: Api, ui: UiState, hooks: AccountHooks, starte
     read<Strategy>(async () => (await api.getConflictStrategy(null)) ?? 'auto_merge', 'auto_merge', true),
     { initialValue: 'auto_merge' },
   );
+
+  // The sync policy (mobile data, low battery). Null until the core has
+  // answered, or when it could not be read: then there is nothing to show
+  // the choices against, and they stay disabled.
+  const policySaves: SavedValue<PolicySettings> = new SavedValue({
+    save: (p) => api.setSyncPolicy(p),
+    show: (p) => setPolicy.mutate(p),
+    failed: (e) => ui.toastError(e),
+  });
+  const [policy, setPolicy] = createResource(
+    started,
+    read<PolicySettings | null>(async () => {
+      const p = await api.getSyncPolicy();
+      policySaves.known(p);
+      return p;
+    }, null),
+    { initialValue: null },
+  );
+
+  /** Change one part of the sync policy: shown at once, saved in order, put back if refused. */
+  async function setSyncPolicy(patch: Partial<PolicySettings>): Promise<void> {
+    const cur = policy.latest;
+    if (!cur) return;
+    await policySaves.set({ ...cur, ...patch });
+  }
 
   async function register(c: Credentials): Promise<AccountInfo> {
     const info = await api.register(c);
@@ -100,6 +126,9 @@ export function createAccount(api: Api, ui: UiState, hooks: AccountHooks, starte
     loadedSettings: (): Settings | undefined => settings.latest,
     settings: (): Settings => settings.latest ?? DEFAULT_SETTINGS,
     strategy: (): Strategy => strategy.latest ?? 'auto_merge',
+    /** Null until the core has answered (or if it could not be read). */
+    syncPolicy: (): PolicySettings | null => policy.latest,
+    setSyncPolicy,
     register,
     logIn,
     logOut,

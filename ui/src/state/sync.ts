@@ -1,8 +1,9 @@
-// Sync: the engine's status (the status bar), the testers' network switch,
-// and the notes a sync wrote, re-read one by one from the `notes-changed`
+// Sync: the engine's status (the status bar), the testers' network and
+// device-situation switches, and the notes a sync wrote, re-read one by one from the `notes-changed`
 // event instead of listing every note again after each pass.
 import { createSignal } from 'solid-js';
-import type { Api, NetMode, SyncStatus } from '../api/types';
+import type { Api, DeviceOverrides, NetMode, SyncStatus } from '../api/types';
+import { SavedValue } from '../lib/saved';
 import { conflictsChanged, isNewer, serverResetNotice } from '../lib/status';
 import type { AccountState } from './account';
 import type { ConflictsState } from './conflicts';
@@ -129,6 +130,42 @@ export function createSync(api: Api, { ui, notes, editor, conflicts, account }: 
     }
   }
 
+  // The testers' device switches (metered network, power) over the OS's
+  // report. Null until read, and read again whenever the panel shows:
+  // `outpost net metered|power|app` writes the same file.
+  const [situation, setSituation] = createSignal<DeviceOverrides | null>(null);
+  const situationSaves = new SavedValue<DeviceOverrides>({
+    save: (o) => api.setDeviceSituation(o),
+    show: (o) => setSituation(o),
+    failed: (e) => ui.toastError(e),
+  });
+  // A read that answers after a change was made here is stale: dropped.
+  let situationReads = 0;
+
+  async function readSituation(): Promise<void> {
+    const my = ++situationReads;
+    try {
+      const o = await api.getDeviceSituation();
+      if (my !== situationReads) return;
+      situationSaves.known(o);
+      setSituation(o);
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  /**
+   * Write the device file with `change` applied to what is shown (the
+   * fields it does not touch are kept). False if it is not known yet or the
+   * write was refused.
+   */
+  async function changeSituation(change: (o: DeviceOverrides) => DeviceOverrides): Promise<boolean> {
+    const cur = situation();
+    if (!cur) return false;
+    situationReads++;
+    return situationSaves.set(change(cur));
+  }
+
   /** Listen to the engine, then ask where it stands; returns how to stop listening. */
   async function start(): Promise<() => void> {
     const unheard = (e: unknown) => {
@@ -156,6 +193,10 @@ export function createSync(api: Api, { ui, notes, editor, conflicts, account }: 
     syncNow,
     approveMassDelete,
     setNetwork,
+    /** The device file's overrides; null until read. */
+    situation,
+    readSituation,
+    changeSituation,
     /** Resolves once the notes named by events so far are shown. */
     settled: async (): Promise<void> => {
       while (draining) await draining;
