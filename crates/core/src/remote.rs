@@ -75,6 +75,12 @@ impl RemoteError {
         }
     }
 
+    /// The account's storage on the server is full: the changes are fine
+    /// and must wait (never be marked failed) until space is freed.
+    pub fn is_quota_exceeded(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::QUOTA_EXCEEDED)
+    }
+
     /// The server does not know the pull cursor sent: it is past the
     /// account's latest change, so the server was reset or restored from an
     /// older backup (or the cursor is another server's).

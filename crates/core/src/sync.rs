@@ -250,7 +250,8 @@ async fn push<A: VaultAccess, T: SyncTransport>(
         // Only the server refusing the request says the changes are bad.
         // Anything else (no answer, an unreadable one, logged out, switched
         // offline) says nothing about them: they stay queued, never failed.
-        Err(e) if e.is_retryable() || !matches!(e, RemoteError::Server { .. }) => {
+        // A full account is not a bad change either: it waits for space.
+        Err(e) if e.is_retryable() || e.is_quota_exceeded() || !matches!(e, RemoteError::Server { .. }) => {
             // Frozen entries keep their op ids: resending later is safe even
             // if the server committed this batch and the answer was lost.
             vault.with(|v| v.record_push_failure(batch, &e.to_string(), true))?;

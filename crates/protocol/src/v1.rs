@@ -353,6 +353,17 @@ pub mod error_code {
     pub const BODY_TOO_LARGE: &str = "body_too_large";
     /// Too many ops in one push, or one payload is too large.
     pub const LIMIT_EXCEEDED: &str = "limit_exceeded";
+    /// Two ops of one push share an `op_id`; nothing of the push applied.
+    pub const DUPLICATE_OP_ID: &str = "duplicate_op_id";
+    /// The push would take the account past its storage quota; nothing of
+    /// it applied. The changes are fine: they wait until space is freed.
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    /// The request's headers are too many or too large.
+    pub const HEADERS_TOO_LARGE: &str = "headers_too_large";
+    /// The request's path and query are too long.
+    pub const URI_TOO_LONG: &str = "uri_too_long";
+    /// The server did not answer in time; the request may be sent again.
+    pub const TIMEOUT: &str = "timeout";
     /// No `Authorization: Bearer` header.
     pub const MISSING_TOKEN: &str = "missing_token";
     /// The token is unknown, logged out or expired: log in again.

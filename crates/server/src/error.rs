@@ -8,22 +8,6 @@ use outpost_protocol::v1::{error_code as code, ErrorBody};
 
 use crate::backend::BackendError;
 
-/// Codes this server sends that `outpost_protocol::v1::error_code` does not
-/// list yet. They belong there (the protocol crate is the wire's one source
-/// of truth); until they move, they are spelled here once.
-pub mod extra_code {
-    /// Two ops of one push share an `op_id`.
-    pub const DUPLICATE_OP_ID: &str = "duplicate_op_id";
-    /// The request's headers are too many or too large.
-    pub const HEADERS_TOO_LARGE: &str = "headers_too_large";
-    /// The request's path and query are too long.
-    pub const URI_TOO_LONG: &str = "uri_too_long";
-    /// The server did not answer in time; the request may be sent again.
-    pub const TIMEOUT: &str = "timeout";
-    /// The push would take the account past its storage quota.
-    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
-}
-
 /// A request that failed. The `Display` text is the client-facing message.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -87,21 +71,19 @@ impl ApiError {
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, code::UNSUPPORTED_MEDIA_TYPE),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, code::BODY_TOO_LARGE),
             ApiError::LimitExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, code::LIMIT_EXCEEDED),
-            ApiError::QuotaExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, extra_code::QUOTA_EXCEEDED),
-            ApiError::DuplicateOpId { .. } => (StatusCode::BAD_REQUEST, extra_code::DUPLICATE_OP_ID),
+            ApiError::QuotaExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, code::QUOTA_EXCEEDED),
+            ApiError::DuplicateOpId { .. } => (StatusCode::BAD_REQUEST, code::DUPLICATE_OP_ID),
             ApiError::MissingToken => (StatusCode::UNAUTHORIZED, code::MISSING_TOKEN),
             ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, code::INVALID_TOKEN),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, code::INVALID_CREDENTIALS),
             ApiError::InvalidChallenge => (StatusCode::UNAUTHORIZED, code::INVALID_CHALLENGE),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED),
             ApiError::UsernameTaken => (StatusCode::CONFLICT, code::USERNAME_TAKEN),
-            ApiError::HeadersTooLarge { .. } => {
-                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, extra_code::HEADERS_TOO_LARGE)
-            }
-            ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, extra_code::URI_TOO_LONG),
+            ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
+            ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an
             // outbox entry failed for good.
-            ApiError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, extra_code::TIMEOUT),
+            ApiError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, code::TIMEOUT),
             ApiError::UnsupportedVersion => (StatusCode::NOT_FOUND, code::UNSUPPORTED_VERSION),
             ApiError::NotFound => (StatusCode::NOT_FOUND, code::NOT_FOUND),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED),

@@ -24,7 +24,13 @@ pub fn run(dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let db = match args.db {
         Some(db) => db,
         None => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            // Owner-only from the start (the server tightens an existing
+            // one too): it will hold every account's wrapped key.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).with_context(|| format!("creating {}", dir.display()))?;
             format!("sqlite://{}", dir.join("server.db").display())
         }
     };

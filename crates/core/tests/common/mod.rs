@@ -23,6 +23,8 @@ pub struct TestServer {
     dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The per-account storage quota, when a test sets one.
+    quota: Option<u64>,
 }
 
 /// A copy of a [`TestServer`]'s database taken while it ran.
@@ -38,6 +40,16 @@ impl ServerBackup {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A server whose accounts may store at most `bytes` of notes.
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn with_quota(bytes: u64) -> Self {
+        Self::start_with(Some(bytes)).await
+    }
+
+    async fn start_with(quota: Option<u64>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut s = TestServer {
@@ -46,6 +58,7 @@ impl TestServer {
             dir: tempfile::tempdir().expect("tempdir"),
             stop: None,
             task: None,
+            quota,
         };
         s.serve(listener);
         s
@@ -56,7 +69,10 @@ impl TestServer {
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
+        let mut config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
+        if let Some(q) = self.quota {
+            config.quota_bytes = q;
+        }
         let (tx, rx) = oneshot::channel::<()>();
         self.stop = Some(tx);
         self.task = Some(tokio::spawn(async move {
