@@ -2,6 +2,7 @@
 //! client lives under this module and [`crate::vault`].
 
 pub mod migrate;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 
