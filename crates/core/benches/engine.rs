@@ -20,6 +20,7 @@ use outpost_core::account;
 use outpost_core::engine::{Engine, EngineOptions, Phase, SyncStatus};
 use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::net::NetMode;
+use outpost_core::policy::{AppState, Power, Situation};
 use outpost_core::remote::Remote;
 use outpost_core::SharedVault;
 use outpost_core::{NotePatch, Vault};
@@ -49,7 +50,11 @@ fn main() {
 
     reconnect_flush(&rt, &a, &b, edits);
     save_to_other_device(&rt, &a, &b, rounds);
-    idle(&rt, &url, idle_secs);
+    idle(&rt, &url, idle_secs, "online, nothing to do", Situation::default());
+    // What the sync policy saves a phone in a pocket: no poke stream, a
+    // 15-minute timer.
+    let pocket = Situation { power: Power::Battery, app: AppState::Background, ..Situation::default() };
+    idle(&rt, &url, idle_secs, "in the background on battery, nothing to do", pocket);
 }
 
 struct Device {
@@ -236,12 +241,13 @@ fn clock_ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
-fn idle(rt: &Runtime, url: &str, secs: usize) {
-    let d = rt.block_on(device(url, "idle-user", None));
+fn idle(rt: &Runtime, url: &str, secs: usize, what: &str, situation: Situation) {
+    let user = format!("idle-{}", what.len());
+    let d = rt.block_on(device(url, &user, None));
     // A store with something in it, so the server's sequence is not 0
     // (a poke with 0 means "unknown: pull anyway").
     seed_notes(&mut d.vault.lock(), 10, 2048);
-    let e = start(rt, &d, EngineOptions::default());
+    let e = start(rt, &d, EngineOptions { situation, ..EngineOptions::default() });
     wait_status(rt, &e, "idle", |s| s.phase == Phase::Idle && s.pending == 0 && s.last_success_ms.is_some());
     std::thread::sleep(Duration::from_secs(2));
     let threads = ["eng-rt", "outpost-net-con", "notify-rs inoti"];
@@ -256,7 +262,7 @@ fn idle(rt: &Runtime, url: &str, secs: usize) {
     let hz = clock_ticks_per_second();
     let cpu_ms = (ticks1 - ticks0) * 1000 / hz;
     let per_min = |n: u64| n as f64 * 60.0 / took.as_secs_f64();
-    println!("\n## Idle engine (online, nothing to do) over {:.0} s\n", took.as_secs_f64());
+    println!("\n## Idle engine ({what}) over {:.0} s\n", took.as_secs_f64());
     println!(
         "CPU time of the engine's threads: {cpu_ms} ms ({:.2} ms per minute; clock tick {} ms)",
         cpu_ms as f64 * 60.0 / took.as_secs_f64(),
@@ -270,7 +276,7 @@ fn idle(rt: &Runtime, url: &str, secs: usize) {
         per_min(stats1.passes - stats0.passes)
     );
     println!(
-        "requests the server answered: {requests} ({:.1} per minute: the poke stream reopening, the timer's pass)",
+        "requests the server answered: {requests} ({:.1} per minute: the poke stream reopening, the timer's passes)",
         per_min(requests)
     );
     rt.block_on(e.shutdown());
