@@ -90,19 +90,28 @@ else
   cannot_run postgresql "scripts/pg-test-env.sh failed: $(tail -1 "$logs/pg-test-env.err")"
 fi
 [[ -n "${OUTPOST_TEST_PG_URL:-}" ]] && echo "postgresql: ready"
-if ! why=$(./crates/faultvfs/real-fs.sh --probe 2>&1); then
+# The probes write to files, not pipes, under a time limit: a daemon a probe
+# leaves behind (a keyring daemon the session bus started) must not hold a
+# pipe open and stall the run.
+probe() { # name command...
+  local name=$1
+  shift
+  timeout 600 "$@" >"$logs/probe-$name.out" 2>&1
+}
+if ! probe real-fs ./crates/faultvfs/real-fs.sh --probe; then
+  why=$(tail -1 "$logs/probe-real-fs.out")
   cannot_run real-fs "${why#real-fs: }"
 else
   echo "real-fs: can mount"
 fi
-if ! why=$(./scripts/with-keyring.sh true 2>&1); then
-  cannot_run keyring "scripts/with-keyring.sh: $(tail -1 <<<"$why")"
+if ! probe keyring ./scripts/with-keyring.sh true; then
+  cannot_run keyring "scripts/with-keyring.sh: $(tail -1 "$logs/probe-keyring.out")"
 else
   echo "keyring: a D-Bus session with an unlocked gnome-keyring starts"
 fi
 e2e_packages="xvfb xauth webkit2gtk-driver imagemagick x11-utils"
-if ! why=$(OUTPOST_SETUP_EXTRA="$e2e_packages" ./scripts/setup.sh 2>&1); then
-  cannot_run e2e "installing $e2e_packages failed: $(tail -1 <<<"$why")"
+if ! probe e2e env OUTPOST_SETUP_EXTRA="$e2e_packages" ./scripts/setup.sh; then
+  cannot_run e2e "installing $e2e_packages failed: $(tail -1 "$logs/probe-e2e.out")"
 else
   echo "e2e: Xvfb and WebKitWebDriver installed"
 fi

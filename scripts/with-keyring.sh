@@ -19,13 +19,26 @@ if ((${#need[@]})); then
 fi
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
 export XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 
+# A keyring daemon that the session bus started on demand (D-Bus activation)
+# outlives the bus, and holds the caller's stdout and stderr open: a caller
+# reading them through a pipe (`$(...)`, `| tee`) would then wait forever.
+# Every daemon of this session carries its XDG_RUNTIME_DIR: end them all.
+end_session_daemons() {
+  local pid
+  for pid in $(pgrep -x gnome-keyring-d 2>/dev/null || true); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR"; then
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+}
+trap 'end_session_daemons; rm -rf "$scratch"' EXIT
+
 # shellcheck disable=SC2016
-exec dbus-run-session -- bash -c '
+dbus-run-session -- bash -c '
   eval "$(printf "throwaway\n" | gnome-keyring-daemon --unlock --components=secrets --daemonize)"
   # The Secret Service must answer on this bus before CMD runs.
   if ! dbus-send --session --print-reply=literal --dest=org.freedesktop.secrets /org/freedesktop/secrets \
