@@ -1075,3 +1075,51 @@ async fn an_old_version_sent_again_does_not_roll_a_note_back() {
     a.sync().await;
     assert_eq!(a.body(x), "final text\nand one more line\n");
 }
+
+// ---- A change the server refused for good is still this device's work ----
+
+/// An edit whose push the server refused for good (marked failed, shown to
+/// the user) is an edit the server does not hold. A later version of the
+/// same note from another device must merge with it, not overwrite it: the
+/// words written here stay, and the merge goes up in its place. The same
+/// for a delete from the other device: the unsent edit wins.
+#[tokio::test]
+async fn a_pull_merges_into_a_note_whose_change_the_server_refused_instead_of_overwriting_it() {
+    let srv = common::server().await;
+    let mut a = first_device(&srv.url, "noor", None).await;
+    let edited = a.create("Edited", "first line\nsecond line\nthird line\nfourth line\n");
+    let deleted = a.create("Deleted", "keep me\n");
+    a.sync().await;
+    let mut b = joining_device(&srv.url, "noor", None).await;
+    b.sync().await;
+
+    // On A, two edits the server refuses for good (as it refuses an invalid
+    // change): they stay, failed, with their error.
+    a.edit(edited, body_patch("first line, written on A\nsecond line\nthird line\nfourth line\n"));
+    a.edit(deleted, body_patch("keep me\nand what A added\n"));
+    let batch = a.vault.take_push_batch(100).expect("batch");
+    assert_eq!(batch.len(), 2);
+    a.vault.record_push_failure(&batch, "400 invalid_change: refused", false).expect("record the refusal");
+    assert_eq!(a.vault.status().expect("status").failed, 2);
+
+    // B edits another line of one note and deletes the other.
+    b.edit(edited, body_patch("first line\nsecond line\nthird line\nfourth line, written on B\n"));
+    b.vault.delete(deleted).expect("delete");
+    b.sync().await;
+
+    a.sync().await;
+    assert_eq!(
+        a.body(edited),
+        "first line, written on A\nsecond line\nthird line\nfourth line, written on B\n",
+        "merged, A's words kept"
+    );
+    assert_eq!(a.body(deleted), "keep me\nand what A added\n", "the unsent edit beats the delete");
+    let s = a.vault.status().expect("status");
+    assert_eq!((s.failed, s.pending, s.open_conflicts), (0, 2, 0), "the merges replaced the refused entries: {s:?}");
+    a.sync().await;
+    assert_eq!(a.vault.status().expect("status").pending, 0, "and went up");
+
+    b.sync().await;
+    assert_eq!(b.body(edited), "first line, written on A\nsecond line\nthird line\nfourth line, written on B\n");
+    assert_eq!(b.body(deleted), "keep me\nand what A added\n");
+}

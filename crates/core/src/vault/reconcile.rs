@@ -7,8 +7,8 @@
 //! - The result is written as a normal local change (sealed under a fresh
 //!   stamp, one outbox entry) based on the remote revision, unless it is
 //!   exactly the remote version, which is then stored as is.
-//! - Entries the server never stored (never sent, or refused as a
-//!   conflict) are replaced by the result. An entry that was sent and never
+//! - Entries the server never stored (never sent, refused as a conflict,
+//!   or refused for good and marked failed) are replaced by the result. An entry that was sent and never
 //!   answered stays: the server may hold it, and its op id settles that.
 //! - The merge base becomes the remote version.
 //! - A remote version this device agreed on before (a server reset or

@@ -302,14 +302,16 @@ impl Vault {
             self.clock.observe(c.hlc);
             let local: Option<(Option<i64>, i64)> = tx
                 .prepare_cached(
-                    "SELECT n.server_rev, (SELECT count(*) FROM outbox o WHERE o.note_id = n.id AND o.state = 'pending')
+                    "SELECT n.server_rev, (SELECT count(*) FROM outbox o WHERE o.note_id = n.id)
                      FROM notes n WHERE n.id = ?1",
                 )?
                 .query_row([c.note_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             match local {
                 Some((Some(rev), _)) if rev >= c.rev as i64 => outcome.skipped += 1,
-                Some((_, pending)) if pending > 0 => {
+                // Any entry, pending or failed, is this device's work the
+                // server does not hold: merge, never overwrite it.
+                Some((_, unsent)) if unsent > 0 => {
                     outcome.conflicts += 1;
                     let ctx = MergeCtx { tx: &tx, key: &self.key, clock: &self.clock, now };
                     merge_remote(&ctx, c, None, &mut outcome.merge)?;
@@ -330,13 +332,14 @@ impl Vault {
         Ok(outcome)
     }
 
-    /// Live notes here, with nothing unsent, that these changes delete.
-    /// (A note with unsent edits is not deleted: the edit wins.)
+    /// Live notes here, with nothing unsent (no pending or failed entry),
+    /// that these changes delete. (A note with unsent edits is not deleted:
+    /// the edit wins.)
     fn count_pulled_deletes<'c>(&self, changes: impl Iterator<Item = &'c Change>) -> Result<u64> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM notes n WHERE n.id = ?1 AND n.deleted = 0
                AND coalesce(n.server_rev, 0) < ?2
-               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.note_id = n.id AND o.state = 'pending'))",
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.note_id = n.id))",
         )?;
         let mut n = 0;
         for c in changes.filter(|c| c.deleted) {

@@ -325,12 +325,17 @@ pub(super) fn queue_as_is(tx: &Connection, id: &[u8], now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Drop the note's entries the server has never seen (never attempted),
-/// which a merge result or a re-queued note replaces. An entry sent and
-/// never answered stays: the server may hold it, and its op id settles it.
+/// Drop the note's entries the server has never stored (never attempted,
+/// or refused for good and marked failed), which a merge result or a
+/// re-queued note replaces: the note's content, which holds them, goes in
+/// its place (and fails again, visibly, if the server still refuses it).
+/// An entry sent and never answered stays: the server may hold it, and its
+/// op id settles it.
 pub(super) fn drop_unsent(tx: &Connection, id: &Uuid) -> Result<()> {
-    tx.prepare_cached("DELETE FROM outbox WHERE note_id = ?1 AND state = 'pending' AND attempts = 0")?
-        .execute([id.as_bytes()])?;
+    tx.prepare_cached(
+        "DELETE FROM outbox WHERE note_id = ?1 AND (state = 'failed' OR (state = 'pending' AND attempts = 0))",
+    )?
+    .execute([id.as_bytes()])?;
     Ok(())
 }
 
