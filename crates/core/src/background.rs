@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Recovery, Result};
-use crate::sync::{sync_observed_batched, PassStep, SyncReport, SyncTransport, VaultAccess};
+use crate::sync::{sync_limited, Download, PassLimits, PassStep, SyncReport, SyncTransport, VaultAccess};
 
 /// What the scheduler should do next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +60,10 @@ pub const BACKGROUND_PUSH_BATCH: usize = 100;
 /// One pass of `vault` against `remote` within `budget`.
 pub async fn pass<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T, budget: Duration) -> BackgroundOutcome {
     let run = budget.saturating_sub(margin(budget));
-    let observed = sync_observed_batched(vault, remote, BACKGROUND_PUSH_BATCH, |_: PassStep<'_>| {});
+    // The platform's scheduler runs this pass under its own network
+    // constraints (the glue asks for them): it downloads what waits.
+    let limits = PassLimits { push_batch: BACKGROUND_PUSH_BATCH, download: Download::All };
+    let observed = sync_limited(vault, remote, limits, |_: PassStep<'_>| {});
     match tokio::time::timeout(run, observed).await {
         Ok(Ok(report)) => BackgroundOutcome::Done { report },
         Ok(Err(e)) => outcome_of_error(&e),

@@ -286,6 +286,7 @@ impl Engine {
             plan,
             pokes_wanted,
             deferral_noted: false,
+            download_waits: false,
             changed: changed.clone(),
             vault,
             remote: remote.clone(),

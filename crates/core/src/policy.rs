@@ -7,9 +7,11 @@
 //! background, suspended), plus the user's two settings (sync on metered
 //! networks: always, small changes only or never; pause on low battery).
 //! Output: a [`Plan`]: whether passes run at all, whether the poke stream
-//! stays open, the timer interval, whether large work (attachments, a
-//! bootstrap snapshot, history) runs, the push batch size, and why sync
-//! waits when it does, in words the status bar shows.
+//! stays open, the timer interval, whether large work runs (today a
+//! download of more than [`SMALL_DOWNLOAD`] changes: a new device's first
+//! one, or a device back after a long time away; attachments and history
+//! when they come), the push batch size, and why sync waits when it does,
+//! in words the status bar shows.
 //!
 //! The defaults are what a phone user would choose: notes sync everywhere,
 //! large work waits for an unmetered network, nothing runs on low battery,
@@ -136,6 +138,27 @@ impl Deferral {
             Deferral::Suspended => format!("in the background: {what} for the next background sync"),
         }
     }
+
+    /// In words, for a download larger than [`SMALL_DOWNLOAD`] left for
+    /// later while small changes go on syncing.
+    pub fn describe_download(self) -> String {
+        let until = match self {
+            Deferral::NoNetwork => "a network",
+            Deferral::Metered => "Wi-Fi",
+            Deferral::LowBattery => "charging",
+            Deferral::Suspended => "the app in use",
+        };
+        format!("{}: a large download waits for {until}; your changes still sync", self.short())
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Deferral::NoNetwork => "no network",
+            Deferral::Metered => "on a metered network",
+            Deferral::LowBattery => "low battery",
+            Deferral::Suspended => "in the background",
+        }
+    }
 }
 
 /// What runs. See the module documentation.
@@ -165,6 +188,10 @@ pub const BACKGROUND_INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub const BATTERY_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Push batches on a metered network: a lost request costs less.
 pub const METERED_PUSH_BATCH: usize = 100;
+/// While large work waits, a pass downloads a backlog of at most this many
+/// changes (what other devices wrote lately); a larger one (a new device's
+/// first download, a long time away) is large work and waits.
+pub const SMALL_DOWNLOAD: u32 = 200;
 
 /// The plan for `situation` under `settings`. `foreground_interval` is the
 /// timer when nothing calls for a longer one (the engine's own option, 60 s

@@ -103,9 +103,40 @@ pub struct SyncReport {
     /// Server versions this device's notes already contained (older ones a
     /// restored server still had): this device's version went on top.
     pub fast_forwarded: usize,
+    /// A backlog larger than the pass's [`Download`] allowed waits on the
+    /// server (a new device's first download, or a long time away, on a
+    /// metered network): the pass stopped pulling after the first page.
+    pub download_waits: bool,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub elapsed_ms: u64,
+}
+
+/// How much one pass may download (the sync policy's "large work").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    /// Everything the server holds for this device, page after page.
+    All,
+    /// A backlog of at most this many changes: a larger one is large work
+    /// (a new device's first download, a long time away). The pass applies
+    /// the one page it asked for, stops pulling and reports
+    /// [`SyncReport::download_waits`].
+    UpTo(u32),
+    /// Nothing: a larger backlog is known to wait. Pushes still go.
+    Nothing,
+}
+
+/// What one pass may do at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassLimits {
+    /// Changes per push request.
+    pub push_batch: usize,
+    pub download: Download,
+}
+
+impl PassLimits {
+    /// No limit but the protocol's.
+    pub const FULL: PassLimits = PassLimits { push_batch: MAX_OPS_PER_PUSH, download: Download::All };
 }
 
 /// Run one pass of a vault this caller holds alone (the CLI, tests).
@@ -139,18 +170,23 @@ pub async fn sync_observed<A: VaultAccess, T: SyncTransport>(
     remote: &T,
     step: impl FnMut(PassStep<'_>) + Send,
 ) -> Result<SyncReport> {
-    sync_observed_batched(vault, remote, MAX_OPS_PER_PUSH, step).await
+    sync_limited(vault, remote, PassLimits::FULL, step).await
 }
 
-/// [`sync_observed`] with at most `batch` changes per push request (the
-/// sync policy sends smaller ones on a metered network).
-pub async fn sync_observed_batched<A: VaultAccess, T: SyncTransport>(
+/// [`sync_observed`] within `limits` (the sync policy sends smaller push
+/// batches on a metered network, and leaves a large download for later).
+pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     vault: &A,
     remote: &T,
-    batch: usize,
+    limits: PassLimits,
     mut step: impl FnMut(PassStep<'_>) + Send,
 ) -> Result<SyncReport> {
-    let batch = batch.clamp(1, MAX_OPS_PER_PUSH);
+    let batch = limits.push_batch.clamp(1, MAX_OPS_PER_PUSH);
+    let page_limit = match limits.download {
+        Download::All => MAX_PULL_LIMIT,
+        Download::UpTo(n) => n.clamp(1, MAX_PULL_LIMIT),
+        Download::Nothing => 0,
+    };
     let answered =
         |r: &SyncReport| PassStep::Pushing { answered: r.pushed + r.duplicates + r.push_conflicts + r.rejected };
     step(PassStep::Pushing { answered: 0 });
@@ -178,10 +214,14 @@ pub async fn sync_observed_batched<A: VaultAccess, T: SyncTransport>(
                 step(answered(&report));
             }
         }
+        if limits.download == Download::Nothing {
+            report.download_waits = true;
+            break 'pass;
+        }
         loop {
             let cursor = vault.with(|v| v.cursor())?;
             step(PassStep::Pulling { cursor, more: true });
-            let page = match remote.pull(cursor, MAX_PULL_LIMIT).await {
+            let page = match remote.pull(cursor, page_limit).await {
                 Ok(page) => page,
                 // Once per pass: from cursor 0 the answer cannot recur, and
                 // a server that gave it anyway is not one to loop on.
@@ -214,6 +254,10 @@ pub async fn sync_observed_batched<A: VaultAccess, T: SyncTransport>(
             report.undecryptable += outcome.undecryptable;
             step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
             if !page.more {
+                break 'pass;
+            }
+            if matches!(limits.download, Download::UpTo(_)) {
+                report.download_waits = true;
                 break 'pass;
             }
         }

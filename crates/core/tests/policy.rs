@@ -13,11 +13,11 @@ use common::TestServer;
 use outpost_core::account;
 use outpost_core::device::{write_device, DeviceOverrides};
 use outpost_core::engine::{Engine, EngineOptions, Phase, SyncStatus};
-use outpost_core::keys::{KdfParams, MemoryStore};
+use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::monitor::{self, Outcome};
-use outpost_core::policy::{AppState, MeteredUse, Network, PolicySettings, Power, Situation};
+use outpost_core::policy::{AppState, MeteredUse, Network, PolicySettings, Power, Situation, SMALL_DOWNLOAD};
 use outpost_core::remote::Remote;
-use outpost_core::{NoteDraft, SharedVault, Vault};
+use outpost_core::{sync, NoteDraft, SharedVault, Vault};
 use uuid::Uuid;
 
 /// Long enough for a loaded CI machine; only a hang ever reaches it.
@@ -171,5 +171,76 @@ async fn in_the_background_on_battery_no_poke_stream_is_open() {
     // A tester's override wins over the OS: power saver closes it again.
     a.set(DeviceOverrides { power: Some(Power::Saver), ..Default::default() });
     wait_until("the stream closed in power saver", || async { srv.metric("outpost_event_streams").await == 0 }).await;
+    engine.shutdown().await;
+}
+
+/// A new device of `user`'s account (logged in, nothing pulled yet).
+async fn joining(url: &str, user: &str) -> Device {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let remote = Remote::new(url).expect("remote");
+    let (key, session) =
+        account::log_in_with(&remote, user, "pw", &KdfPolicy::insecure_for_tests()).await.expect("log in");
+    let mut vault = Vault::open_for_account(dir.path(), &keys, key).expect("open for the account");
+    account::remember(&mut vault, &remote, user, &session).expect("remember");
+    Device { vault: SharedVault::new(vault), remote: remote.with_token(session.token), dir, _keys: keys }
+}
+
+/// On a metered network with "small changes only", a large download (a new
+/// device's first one) is large work: it waits for Wi-Fi, and the status
+/// says so, while this device's own changes still go up and small
+/// downloads still come down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_metered_network_a_large_first_download_waits_for_wi_fi() {
+    let srv = TestServer::start().await;
+    let a = device(&srv.url, "bootstrap").await;
+    let backlog = SMALL_DOWNLOAD as usize + 50;
+    for i in 0..backlog {
+        a.create(&format!("Note {i}"));
+    }
+    sync::sync_shared(&a.vault, &a.remote).await.expect("the first device uploads");
+
+    let b = joining(&srv.url, "bootstrap").await;
+    let notes = || b.vault.lock().list().expect("list").len();
+    b.set(DeviceOverrides { network: Some(Network::Metered), ..Default::default() });
+    let engine = b.start(opts(PolicySettings::default()));
+    let s = wait_status(&engine, "the large download waiting", |s| {
+        deferred_with(s, "on a metered network: a large download waits for Wi-Fi") && s.phase == Phase::Idle
+    })
+    .await;
+    assert_eq!(s.last_error, None, "{s:?}");
+    assert_eq!(notes(), SMALL_DOWNLOAD as usize, "the one page asked for, and no more");
+
+    // This device's own writing still goes up, and the download still waits.
+    let passes = engine.stats().passes;
+    let mine = b.create("Written on mobile data");
+    engine.local_change();
+    wait_until("the new note to reach the server", || async { on_server(&b.remote).await.contains(&mine) }).await;
+    wait_status(&engine, "the push pass done", |s| s.pending == 0 && s.phase == Phase::Idle).await;
+    assert!(engine.stats().passes > passes);
+    assert_eq!(notes(), SMALL_DOWNLOAD as usize + 1, "nothing more came down");
+    let s = engine.status().borrow().clone();
+    assert!(deferred_with(&s, "a large download waits for Wi-Fi"), "{s:?}");
+
+    // Wi-Fi: the rest comes down, and the status no longer waits.
+    b.set(DeviceOverrides { network: Some(Network::Unmetered), ..Default::default() });
+    wait_until("everything on this device", || async { notes() == backlog + 1 }).await;
+    wait_status(&engine, "nothing waits", |s| s.deferred.is_none() && s.phase == Phase::Idle).await;
+
+    engine.shutdown().await;
+
+    // A small first download (an account with a few notes) comes down on
+    // mobile data: only a large one waits.
+    let c = device(&srv.url, "small-account").await;
+    for i in 0..3 {
+        c.create(&format!("Note {i}"));
+    }
+    sync::sync_shared(&c.vault, &c.remote).await.expect("upload");
+    let d = joining(&srv.url, "small-account").await;
+    d.set(DeviceOverrides { network: Some(Network::Metered), ..Default::default() });
+    let engine = d.start(opts(PolicySettings::default()));
+    let s = wait_status(&engine, "the first pass", |s| s.last_success_ms.is_some() && s.phase == Phase::Idle).await;
+    assert_eq!(s.deferred, None, "small downloads do not wait: {s:?}");
+    assert_eq!(d.vault.lock().list().expect("list").len(), 3);
     engine.shutdown().await;
 }

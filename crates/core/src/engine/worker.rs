@@ -24,7 +24,7 @@ use crate::monitor::{self, PassWatch, Trigger};
 use crate::net::{NetControl, NetMode};
 use crate::policy::{self, Plan, PolicySettings, Situation};
 use crate::remote::Remote;
-use crate::sync::{self, PassStep};
+use crate::sync::{self, Download, PassLimits, PassStep};
 use crate::time::{now_ms, Backoff};
 use crate::vault::SharedVault;
 
@@ -79,6 +79,9 @@ pub(super) struct Worker {
     pub(super) pokes_wanted: watch::Sender<bool>,
     /// This held spell is already in the history (`note_deferral`).
     pub(super) deferral_noted: bool,
+    /// The last pass found a backlog too large while large work waits: it
+    /// stays on the server until the policy lets large work run.
+    pub(super) download_waits: bool,
 }
 
 /// What woke the loop.
@@ -178,7 +181,12 @@ impl Worker {
         if self.plan.sync {
             self.deferral_noted = false;
         }
-        !was.sync && self.plan.sync && self.can_sync()
+        // Large work allowed again: the download that waited runs now.
+        let download_due = self.download_waits && self.plan.large_waiting.is_none();
+        if download_due {
+            self.download_waits = false;
+        }
+        (!was.sync || download_due) && self.plan.sync && self.can_sync()
     }
 
     /// Records in the history that the policy held passes back, once per
@@ -334,7 +342,16 @@ impl Worker {
                 }),
             };
             let watch = PassWatch::start(trigger, self.remote.traffic());
-            let pass = sync::sync_observed_batched(&self.vault, &self.remote, self.plan.push_batch, on_step);
+            // While large work waits, a small backlog still comes down; a
+            // large one, once seen, waits (pushes still go) until the
+            // policy lets large work run.
+            let download = match (self.plan.large_waiting, self.download_waits) {
+                (None, _) => Download::All,
+                (Some(_), false) => Download::UpTo(policy::SMALL_DOWNLOAD),
+                (Some(_), true) => Download::Nothing,
+            };
+            let limits = PassLimits { push_batch: self.plan.push_batch, download };
+            let pass = sync::sync_limited(&self.vault, &self.remote, limits, on_step);
             let result = tokio::select! {
                 biased;
                 _ = self.stop.wait_for(|s| *s) => return ControlFlow::Break(()),
@@ -350,6 +367,7 @@ impl Worker {
             match result {
                 Ok(report) => {
                     tracing::debug!(?report, "sync pass done");
+                    self.download_waits = report.download_waits;
                     self.monitor.record_success();
                     self.retry.reset();
                     self.blocked = None;
@@ -475,7 +493,11 @@ impl Worker {
             last_error: self.sync_error.clone().or_else(|| self.control_error.clone()),
             open_conflicts: self.counts.open_conflicts,
             next_retry_ms,
-            deferred: self.plan.waiting.filter(|_| !self.plan.sync).map(|w| w.describe(self.counts.pending)),
+            deferred: match (self.plan.waiting, self.plan.large_waiting) {
+                (Some(w), _) if !self.plan.sync => Some(w.describe(self.counts.pending)),
+                (_, Some(w)) if self.download_waits => Some(w.describe_download()),
+                _ => None,
+            },
             updated_ms: 0,
         });
     }
