@@ -14,6 +14,8 @@
 //! - [`simulation`]: the seeded random run and its checks.
 //! - [`scenarios`]: the named conflict scenarios, each with what should
 //!   happen and checks of what did.
+//! - [`scenario_file`]: conflict scenarios written as JSON files (devices,
+//!   steps, expectations), checked before they run, played like the above.
 //! - [`soak`]: load and soak, many real devices against one real server
 //!   process for minutes (`soak` binary, `tests/soak.rs`).
 //!
@@ -25,6 +27,7 @@
 pub mod account;
 pub mod device;
 pub mod error;
+pub mod scenario_file;
 pub mod scenarios;
 pub mod simulation;
 pub mod soak;

@@ -160,21 +160,21 @@ pub struct ScenarioReport {
 
 /// Collects observations and checks while a scenario runs.
 #[derive(Debug, Default)]
-struct Recorder {
-    observed: Vec<String>,
-    checks: Vec<Check>,
+pub(crate) struct Recorder {
+    pub(crate) observed: Vec<String>,
+    pub(crate) checks: Vec<Check>,
 }
 
 impl Recorder {
-    fn saw(&mut self, line: impl Into<String>) {
+    pub(crate) fn saw(&mut self, line: impl Into<String>) {
         self.observed.push(line.into());
     }
 
-    fn check(&mut self, what: impl Into<String>, passed: bool, detail: impl Into<String>) {
+    pub(crate) fn check(&mut self, what: impl Into<String>, passed: bool, detail: impl Into<String>) {
         self.checks.push(Check { what: what.into(), passed, detail: detail.into() });
     }
 
-    fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: impl Into<String>, got: T, want: T) {
+    pub(crate) fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: impl Into<String>, got: T, want: T) {
         let passed = got == want;
         let detail = if passed { format!("{got:?}") } else { format!("got {got:?}, expected {want:?}") };
         self.check(what, passed, detail);
@@ -257,13 +257,13 @@ async fn play<A: SimAccount>(name: &str, account: A, rec: &mut Recorder) -> Resu
 // ---------------------------------------------------------------------------
 // Small steps, each logged.
 
-fn create<A: SimAccount>(c: &mut Cluster<A>, i: usize, title: &str, body: &str) -> Result<Uuid, SimError> {
+pub(crate) fn create<A: SimAccount>(c: &mut Cluster<A>, i: usize, title: &str, body: &str) -> Result<Uuid, SimError> {
     c.advance(1_000);
     let draft = NoteDraft { title: title.into(), body: body.into(), ..Default::default() };
     Ok(c.dev(i).with(|v| v.create(draft))?.id)
 }
 
-fn edit<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid, patch: NotePatch) -> Result<(), SimError> {
+pub(crate) fn edit<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid, patch: NotePatch) -> Result<(), SimError> {
     c.advance(1_000);
     c.dev(i).with(|v| v.edit(id, patch)).map(drop)
 }
@@ -276,13 +276,13 @@ fn set_title<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid, title: &str)
     edit(c, i, id, NotePatch { title: Some(title.into()), ..Default::default() })
 }
 
-fn delete<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<(), SimError> {
+pub(crate) fn delete<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<(), SimError> {
     c.advance(1_000);
     c.dev(i).with(|v| v.delete(id))
 }
 
 /// The live note, or `None` for a tombstone or an unknown id.
-fn note<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<Option<Note>, SimError> {
+pub(crate) fn note<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<Option<Note>, SimError> {
     match c.dev(i).vault()?.get(id) {
         Ok(n) => Ok(Some(n)),
         Err(outpost_core::Error::NoteNotFound(_)) => Ok(None),
@@ -290,15 +290,15 @@ fn note<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<Option<
     }
 }
 
-fn body<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<String, SimError> {
+pub(crate) fn body<A: SimAccount>(c: &mut Cluster<A>, i: usize, id: Uuid) -> Result<String, SimError> {
     Ok(note(c, i, id)?.map(|n| n.body).unwrap_or_default())
 }
 
-fn open_conflicts<A: SimAccount>(c: &mut Cluster<A>, i: usize) -> Result<usize, SimError> {
+pub(crate) fn open_conflicts<A: SimAccount>(c: &mut Cluster<A>, i: usize) -> Result<usize, SimError> {
     c.dev(i).with(|v| v.conflicts(false)).map(|v| v.len())
 }
 
-fn pending<A: SimAccount>(c: &mut Cluster<A>, i: usize) -> Result<u64, SimError> {
+pub(crate) fn pending<A: SimAccount>(c: &mut Cluster<A>, i: usize) -> Result<u64, SimError> {
     c.dev(i).with(|v| v.status()).map(|s| s.pending)
 }
 
@@ -319,7 +319,11 @@ fn describe(r: &SyncReport) -> String {
 }
 
 /// Sync device `i`; any error fails the scenario.
-async fn sync<A: SimAccount>(c: &mut Cluster<A>, rec: &mut Recorder, i: usize) -> Result<SyncReport, SimError> {
+pub(crate) async fn sync<A: SimAccount>(
+    c: &mut Cluster<A>,
+    rec: &mut Recorder,
+    i: usize,
+) -> Result<SyncReport, SimError> {
     c.advance(6 * MINUTE_MS);
     let r = c.sync(i).await?;
     rec.saw(format!("{} syncs: {}", c.devices[i].name, describe(&r)));
@@ -372,7 +376,7 @@ async fn check_converged<A: SimAccount>(c: &mut Cluster<A>, rec: &mut Recorder) 
 }
 
 /// The server's latest revision and tombstone flag of every note.
-async fn server_notes<A: SimAccount>(c: &Cluster<A>) -> Result<BTreeMap<Uuid, (u64, bool)>, SimError> {
+pub(crate) async fn server_notes<A: SimAccount>(c: &Cluster<A>) -> Result<BTreeMap<Uuid, (u64, bool)>, SimError> {
     let server = c.devices[0].net.inner();
     let mut out = BTreeMap::new();
     let mut cursor = 0;
