@@ -1,7 +1,7 @@
 //! The sync monitor through the real binary and a real `outpost serve`:
 //! `status --history --json` after passes that succeeded, failed (the
-//! server stopped) and were deferred (recorded through the monitor API, as
-//! policy will), with its insights recomputed here from the records; and
+//! server stopped) and were deferred (a metered network, with sync there
+//! set to "never"), with its insights recomputed here from the records; and
 //! `outbox list / retry / discard` on a change the server really rejected.
 //!
 //! Waits are on lines the engine prints, bounded only so a broken build
@@ -14,7 +14,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{outpost, run, run_ok, start_server, Lines};
-use outpost_core::monitor::{self, PassRecord, Trigger};
 use rand::RngCore;
 use serde_json::Value;
 
@@ -124,32 +123,44 @@ fn history_shows_each_outcome_and_insights_that_match_it() {
         v["phase"] == "idle" && !v["last_success_ms"].is_null() && v["pending"] == 0
     });
     engine.stop();
+    // A one-off `outpost sync` is recorded too, as someone's request.
+    run_ok(d, &["sync"]);
 
-    // The server stops; a note waits; the engine's first pass fails.
+    // The server stops; a note waits; a one-off sync and the engine's
+    // first pass fail.
     drop(server);
     let waiting = run_ok(d, &["notes", "add", "--title", "Later", "--body", "second"]).trim().to_owned();
+    assert!(!run(d, &["sync"]).status.success(), "the server is down");
     let engine = Engine::start(d);
     engine.wait_for("a failed pass", |v| !v["last_error"].is_null());
     engine.stop();
 
-    // A deferred pass, as sync policy records one.
-    let deferred_at = outpost_core::time::now_ms();
-    let conn = outpost_core::store::connect(&d.join("outpost.db")).expect("open the store");
-    let rec = PassRecord::deferred(Trigger::LocalChange, deferred_at, "metered network");
-    monitor::record(&conn, &rec, deferred_at).expect("record");
-    drop(conn);
+    // A deferred pass: on a metered network with "never" (the testers'
+    // switch and the user's setting), the engine holds the note back and
+    // records why.
+    run_ok(d, &["policy", "--metered", "never"]);
+    run_ok(d, &["net", "metered", "on"]);
+    let engine = Engine::start(d);
+    let held = engine.wait_for("the wait explained", |v| v["deferred"].as_str().is_some_and(|w| w.contains("metered")));
+    assert_eq!(held["pending"], 1, "{held}");
+    engine.stop();
 
     let h = history(d, &[]);
     let passes = h["passes"].as_array().expect("passes");
     let starts: Vec<i64> = passes.iter().map(|p| i(&p["started_at"])).collect();
     assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first: {starts:?}");
     assert_eq!(passes[0]["outcome"], "deferred", "{h:#}");
-    assert_eq!(passes[0]["reason"], "metered network");
-    assert_eq!(passes[0]["trigger"], "local_change");
+    assert_eq!(passes[0]["reason"], "on a metered network: 1 change waits for Wi-Fi");
+    assert_eq!(passes[0]["trigger"], "start");
     let failed: Vec<&Value> = passes.iter().filter(|p| p["outcome"] == "failed").collect();
     assert!(!failed.is_empty(), "{h:#}");
     assert!(failed.iter().all(|p| p["error_code"] == "unreachable" && p["bytes_received"] == 0), "{failed:?}");
     assert!(failed.iter().any(|p| p["trigger"] == "start"), "the failing engine's first pass: {failed:?}");
+    assert!(failed.iter().any(|p| p["trigger"] == "sync_now"), "the failed one-off sync: {failed:?}");
+    assert!(
+        passes.iter().any(|p| p["trigger"] == "sync_now" && p["outcome"] == "ok"),
+        "the one-off sync that worked: {h:#}"
+    );
     let oldest = passes.last().expect("a pass");
     assert_eq!((&oldest["outcome"], &oldest["trigger"]), (&Value::from("ok"), &Value::from("start")), "{h:#}");
     assert!(u(&oldest["pushed"]) >= 1 && u(&oldest["bytes_sent"]) > 0, "{oldest}");
@@ -202,7 +213,7 @@ fn history_shows_each_outcome_and_insights_that_match_it() {
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("WARNING: waiting longer than"), "{text}");
-    assert!(text.contains("metered network") && text.contains("unreachable"), "{text}");
+    assert!(text.contains("on a metered network") && text.contains("unreachable"), "{text}");
     let bad = run(d, &["status", "--history", "--stale-after", "soon"]);
     assert_eq!(bad.status.code(), Some(2), "a bad duration is a usage error");
 }

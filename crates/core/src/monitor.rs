@@ -37,11 +37,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Recovery, Result};
+use crate::remote::Remote;
 use crate::remote::Traffic;
 use crate::store::{self, migrate};
-use crate::sync::SyncReport;
+use crate::sync::{SyncReport, VaultAccess};
 use crate::time::now_ms;
-use crate::vault::SharedVault;
+use crate::Vault;
 
 mod outbox;
 pub use outbox::{
@@ -470,7 +471,7 @@ impl PassWatch {
 /// The engine's record of a pass that ended with `result`, `traffic` being
 /// the remote's counters now. Never fails: the pass's outcome matters more
 /// than its record, so an error here is logged and dropped.
-pub(crate) fn record_pass(vault: &SharedVault, watch: PassWatch, result: &Result<SyncReport>, traffic: Traffic) {
+pub(crate) fn record_pass<A: VaultAccess>(vault: &A, watch: PassWatch, result: &Result<SyncReport>, traffic: Traffic) {
     let duration_ms = u64::try_from(watch.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let rec = match result {
         Ok(report) => PassRecord::ok(watch.trigger, watch.started_at, duration_ms, report),
@@ -493,6 +494,15 @@ pub(crate) fn record_pass(vault: &SharedVault, watch: PassWatch, result: &Result
     if let Err(e) = vault.with(|v| record(v.connection(), &rec, now_ms())) {
         tracing::warn!(error = %e, "the sync pass was not recorded in the history");
     }
+}
+
+/// One pass of a vault this caller holds alone (`outpost sync`), recorded
+/// in the history as someone's request, as the engine records its own.
+pub async fn sync_once_recorded(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
+    let watch = PassWatch::start(Trigger::SyncNow, remote.traffic());
+    let result = crate::sync::sync_once(vault, remote).await;
+    record_pass(&std::sync::Mutex::new(vault), watch, &result, remote.traffic());
+    result
 }
 
 /// How long ago `at` was, for people (`3 h`, `2 d`, `45 s`).

@@ -71,7 +71,7 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     }
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let report = rt.block_on(outpost_core::sync::sync_once(&mut vault, &remote))?;
+    let report = rt.block_on(outpost_core::monitor::sync_once_recorded(&mut vault, &remote))?;
     let status = vault.status()?;
     if args.json {
         println!("{}", serde_json::json!({ "report": report, "status": status }));
