@@ -11,10 +11,11 @@ use uuid::Uuid;
 use super::rows::{hlc_col, open_meta, open_text, read_note, uuid_col, write_local, LocalChange};
 use super::writer::{check_body, check_title, clean_tags};
 use super::Vault;
-use crate::crypto::Field;
+use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
 use crate::merge::Strategy;
 use crate::model::{Meta, Note};
+use crate::payload::Sealed;
 use crate::store;
 
 /// One side of a conflict, decrypted.
@@ -170,6 +171,34 @@ impl Vault {
         tx.execute("UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1", params![id, now, label])?;
         tx.commit()?;
         read_note(&self.conn, &self.key, c.note_id)?.ok_or_else(|| Error::NoteNotFound(c.note_id.to_string()))
+    }
+
+    /// Seal a version of note `id` under this store's key and stamp `hlc`,
+    /// as another device of the account seals one (the three fields
+    /// `write_local` seals). Crate-only: the seeder makes the other
+    /// device's side of its conflicts with it; they then arrive through
+    /// [`Vault::apply_pull_page`], authenticated like any pulled change.
+    pub(crate) fn seal_version(&self, id: Uuid, hlc: Hlc, title: &str, meta: &Meta, body: &str) -> Result<Sealed> {
+        let seal = |field, data: &[u8]| crypto::seal(&self.key, &Binding { note_id: &id, field, hlc: &hlc }, data);
+        let meta_json = serde_json::to_vec(meta).map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(Sealed {
+            title: seal(Field::Title, title.as_bytes())?,
+            meta: seal(Field::Meta, &meta_json)?,
+            body: seal(Field::Body, body.as_bytes())?,
+        })
+    }
+
+    /// Note `id` as no server holds it: no server revision, no merge base.
+    /// Crate-only, for the seeder's conflicts, whose other device's
+    /// versions reached this store without a server: its next push sends
+    /// the note as new, and the revisions the server then numbers from 1
+    /// are not taken for ones this store already has.
+    pub(crate) fn forget_server_copy(&mut self, id: Uuid) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM merge_base WHERE note_id = ?1", [id.as_bytes()])?;
+        tx.execute("UPDATE notes SET server_rev = NULL WHERE id = ?1", [id.as_bytes()])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// The app-wide conflict strategy.
