@@ -131,6 +131,13 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// notes and waits for approval.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use outpost_core::Error as E;
+    use outpost_sim::scenario_file::ScenarioFileError as F;
+    match err.chain().find_map(|c| c.downcast_ref::<F>()) {
+        Some(F::Read { reason, .. }) if reason.kind() == std::io::ErrorKind::NotFound => return 3,
+        Some(F::Read { .. }) => return 1,
+        Some(F::Syntax { .. } | F::Invalid { .. }) => return 4,
+        None => {}
+    }
     let Some(e) = err.chain().find_map(|c| c.downcast_ref::<E>()) else {
         return 1;
     };

@@ -184,14 +184,14 @@ fn malformed_files_are_refused_clearly_and_nothing_runs() {
             &["conflict-sim", "--file", good.to_str().expect("UTF-8"), "--file", bad.to_str().expect("UTF-8")],
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_ne!(out.status.code(), Some(0), "{name}: {stderr}");
+        assert_eq!(out.status.code(), Some(4), "invalid input: {name}: {stderr}");
         assert!(stderr.contains(want), "{name}: {stderr}");
         assert!(stderr.contains("nothing was run"), "{name}: {stderr}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{name}: something ran");
     }
     let out = run(dir.path(), &["conflict-sim", "--file", "no-such-file.json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(3), "not found: {stderr}");
     assert!(stderr.contains("no-such-file.json: cannot read it"), "{stderr}");
     assert_eq!(stderr.matches("os error").count(), 1, "the reason once: {stderr}");
 }
