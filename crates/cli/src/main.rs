@@ -47,7 +47,7 @@ enum Command {
     Sync(commands::sync::SyncArgs),
     /// Run the sync server (SQLite by default, or PostgreSQL)
     Serve(commands::serve::ServeArgs),
-    /// Fill the store with realistic, deterministic notes
+    /// Fill the store with realistic, deterministic notes; also deletions, conflicts, failed entries, sync history, a second device
     Seed(commands::seed::SeedArgs),
     /// Outbox, sync and conflict state of the store (needs no key)
     Status(commands::status::StatusArgs),
