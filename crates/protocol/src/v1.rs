@@ -233,6 +233,131 @@ pub struct SessionResponse {
     pub kdf_params: Bytes,
 }
 
+/// The request header a device names itself with at register and log-in
+/// (`Outpost-Device-Name`), so `GET /v1/sessions` can tell its sessions
+/// apart. Optional. A header rather than a body field because postcard
+/// bodies cannot grow a field within `/v1`. The value is the name's UTF-8
+/// percent-encoded ([`encode_device_name`]); the server decodes it and
+/// keeps [`sanitize_device_name`] of it.
+pub const DEVICE_NAME_HEADER: &str = "outpost-device-name";
+/// Longest device name the server keeps, in characters (longer is cut).
+pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+
+/// A device name as the server keeps it: control and formatting characters
+/// (bidirectional overrides, zero-width) dropped, runs of white space made
+/// one space, trimmed, cut to [`MAX_DEVICE_NAME_CHARS`]; `None` if nothing
+/// is left. What a listing shows cannot rewrite a terminal or pass for
+/// another name by reordering text.
+pub fn sanitize_device_name(raw: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut pending_space = false;
+    for c in raw.chars() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if c.is_control() || is_format_char(c) {
+            continue;
+        }
+        if pending_space {
+            if count + 1 >= MAX_DEVICE_NAME_CHARS {
+                break;
+            }
+            out.push(' ');
+            count += 1;
+            pending_space = false;
+        }
+        if count >= MAX_DEVICE_NAME_CHARS {
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Unicode format characters (category Cf) that change how text around
+/// them shows: bidirectional controls, zero-width characters, the BOM.
+fn is_format_char(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The [`DEVICE_NAME_HEADER`] value for `name`: every byte outside
+/// printable ASCII, and `%`, as `%XX` of its UTF-8.
+pub fn encode_device_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The device name a [`DEVICE_NAME_HEADER`] value carries, sanitized.
+/// Never fails: a stray `%` stays as it is, bytes that are not UTF-8
+/// become U+FFFD.
+pub fn decode_device_name(value: &[u8]) -> Option<String> {
+    let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        let decoded = match (value[i], value.get(i + 1).copied().and_then(hex), value.get(i + 2).copied().and_then(hex))
+        {
+            (b'%', Some(hi), Some(lo)) => Some(hi << 4 | lo),
+            _ => None,
+        };
+        match decoded {
+            Some(b) => {
+                bytes.push(b);
+                i += 3;
+            }
+            None => {
+                bytes.push(value[i]);
+                i += 1;
+            }
+        }
+    }
+    sanitize_device_name(&String::from_utf8_lossy(&bytes))
+}
+
+/// One session of the caller's account, in `GET /v1/sessions`. Its `id` is
+/// random and public: it is not the token nor derived from it, and names
+/// the session only to its own account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    /// What the device called itself at log-in, sanitized; `None` if it
+    /// gave no name (or logged in before names existed).
+    pub device_name: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// The last authenticated request, to within a minute (the server
+    /// writes it at most once a minute per session).
+    pub last_seen_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// The session of the token this listing was asked with.
+    pub current: bool,
+}
+
+/// Answer to `GET /v1/sessions`: the account's live sessions, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// Answer to `POST /v1/sessions/revoke-others`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeOthersResponse {
+    /// How many sessions ended.
+    pub revoked: u64,
+}
+
 /// `GET /v1/account/key`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountKeyResponse {
@@ -376,6 +501,9 @@ pub mod error_code {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The username is taken.
     pub const USERNAME_TAKEN: &str = "username_taken";
+    /// `DELETE /v1/sessions/{id}`: the caller's account has no live
+    /// session with that id (whether or not another account has one).
+    pub const SESSION_NOT_FOUND: &str = "session_not_found";
     /// The path names a protocol version this server does not speak.
     pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
     pub const NOT_FOUND: &str = "not_found";
@@ -567,6 +695,43 @@ mod tests {
         assert!(err.to_string().contains("invalid postcard"), "{err}");
         // JSON cannot even write it: the text form has 12 hex digits.
         assert!(Encoding::Json.decode::<Change>(&Encoding::Json.encode(&change).expect("encode")).is_err());
+    }
+
+    #[test]
+    fn device_names_are_sanitized_and_round_trip_through_the_header() {
+        assert_eq!(sanitize_device_name("  my   laptop \n"), Some("my laptop".into()));
+        assert_eq!(sanitize_device_name("\u{1b}[2Jevil\u{202E}txt.exe"), Some("[2Jeviltxt.exe".into()));
+        assert_eq!(sanitize_device_name(" \t\u{200B} "), None);
+        let long = "é".repeat(200);
+        assert_eq!(sanitize_device_name(&long).map(|s| s.chars().count()), Some(MAX_DEVICE_NAME_CHARS));
+        let spaced = format!("{} b", "a".repeat(MAX_DEVICE_NAME_CHARS - 1));
+        assert_eq!(sanitize_device_name(&spaced).map(|s| s.chars().count()), Some(MAX_DEVICE_NAME_CHARS - 1));
+        for name in ["Zoë's phone", "100% mine", "tab\there", "plain"] {
+            let header = encode_device_name(name);
+            assert!(header.bytes().all(|b| b.is_ascii_graphic()), "{header}");
+            assert_eq!(decode_device_name(header.as_bytes()), sanitize_device_name(name), "{name}");
+        }
+        assert_eq!(decode_device_name(b"50%zz%"), Some("50%zz%".into()));
+        assert_eq!(decode_device_name(b"%FF%FEx"), Some("\u{FFFD}\u{FFFD}x".into()));
+        assert_eq!(decode_device_name(b"%00%1b%0A"), None);
+    }
+
+    #[test]
+    fn session_listing_round_trips() {
+        let list = SessionsResponse {
+            sessions: vec![SessionInfo {
+                id: Uuid::from_u128(9),
+                device_name: Some("laptop".into()),
+                created_at_ms: 1,
+                last_seen_at_ms: 2,
+                expires_at_ms: 3,
+                current: true,
+            }],
+        };
+        for enc in [Encoding::Json, Encoding::Postcard] {
+            let bytes = enc.encode(&list).expect("encode");
+            assert_eq!(enc.decode::<SessionsResponse>(&bytes).expect("decode"), list);
+        }
     }
 
     #[test]

@@ -219,7 +219,18 @@ impl FromRequestParts<AppState> for AuthUser {
             return Err(ApiError::InvalidToken);
         }
         let token_hash = token_hash(token);
-        let session = state.backend.session_user(&token_hash, crate::now_ms()).await?.ok_or(ApiError::InvalidToken)?;
+        let now = crate::now_ms();
+        let session = state.backend.session_user(&token_hash, now).await?.ok_or(ApiError::InvalidToken)?;
+        // Last seen is written at most once an interval per session: one
+        // small write a minute, not one per request. A failure to write it
+        // costs a stale time in the listing, never the request.
+        let every = i64::try_from(state.config.last_seen_interval.as_millis()).unwrap_or(i64::MAX);
+        let stale_before = now.saturating_sub(every);
+        if session.last_seen_ms <= stale_before {
+            if let Err(e) = state.backend.touch_session(&token_hash, now, stale_before.saturating_add(1)).await {
+                tracing::warn!(error = %e, "could not record a session as seen");
+            }
+        }
         Ok(AuthUser { user_id: session.user_id, token_hash })
     }
 }

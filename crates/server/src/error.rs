@@ -39,6 +39,8 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("that username is taken")]
     UsernameTaken,
+    #[error("this account has no session with that id (it may have ended already); list them with GET /v1/sessions")]
+    SessionNotFound,
     #[error("the request's headers exceed {count} headers or {bytes} bytes")]
     HeadersTooLarge { count: usize, bytes: usize },
     #[error("the request's path and query exceed {limit} bytes")]
@@ -79,6 +81,7 @@ impl ApiError {
             ApiError::InvalidChallenge => (StatusCode::UNAUTHORIZED, code::INVALID_CHALLENGE),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED),
             ApiError::UsernameTaken => (StatusCode::CONFLICT, code::USERNAME_TAKEN),
+            ApiError::SessionNotFound => (StatusCode::NOT_FOUND, code::SESSION_NOT_FOUND),
             ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
             ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an

@@ -115,6 +115,10 @@ pub struct Config {
     /// Longest wait for a response to start (an event stream's body goes
     /// on after it): then `503 timeout`.
     pub request_timeout: Duration,
+    /// A session's last-seen time is written at most this often (and
+    /// `GET /v1/sessions` is accurate to it): a request within it of the
+    /// last write writes nothing.
+    pub last_seen_interval: Duration,
 }
 
 impl Config {
@@ -130,6 +134,7 @@ impl Config {
             keep_alive: Duration::from_secs(15),
             request_timeout: Duration::from_secs(30),
             quota_bytes: 1024 * 1024 * 1024,
+            last_seen_interval: Duration::from_secs(60),
         }
     }
 }
@@ -149,6 +154,7 @@ impl std::fmt::Debug for Config {
             .field("keep_alive", &self.keep_alive)
             .field("request_timeout", &self.request_timeout)
             .field("quota_bytes", &self.quota_bytes)
+            .field("last_seen_interval", &self.last_seen_interval)
             .finish()
     }
 }

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub logins_failed: AtomicU64,
     pub logins_limited: AtomicU64,
     pub logouts: AtomicU64,
+    /// Sessions ended by their account from another session (or by id).
+    pub sessions_revoked: AtomicU64,
     pub push_requests: AtomicU64,
     pub ops_applied: AtomicU64,
     pub ops_duplicate: AtomicU64,
@@ -53,6 +55,11 @@ impl Metrics {
             ],
         );
         counter("outpost_logouts_total", "Sessions ended by log-out.", &[("", self.logouts.load(Relaxed))]);
+        counter(
+            "outpost_sessions_revoked_total",
+            "Sessions ended by revocation (GET /v1/sessions, then DELETE or revoke-others).",
+            &[("", self.sessions_revoked.load(Relaxed))],
+        );
         counter("outpost_push_requests_total", "Push batches accepted.", &[("", self.push_requests.load(Relaxed))]);
         counter(
             "outpost_push_ops_total",

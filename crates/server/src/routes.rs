@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use futures_util::Stream;
 use outpost_protocol::v1::{
     AccountKeyResponse, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse,
-    PushRequest, PushResponse, PushResult, RegisterRequest, SessionResponse, SessionToken, VERSION,
+    PushRequest, PushResponse, PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse,
+    SessionToken, SessionsResponse, DEVICE_NAME_HEADER, VERSION,
 };
 use outpost_protocol::Hlc;
 use serde::Deserialize;
@@ -28,7 +29,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, Attempt, AuthUser};
-use crate::backend::{Backend, NewUser, Poke, SessionEnded};
+use crate::backend::{Backend, NewSession, NewUser, Poke, SessionEnded};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire::{Accept, Reply, Wire};
@@ -48,6 +49,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/login", post(login))
         .route("/v1/logout", post(logout))
         .route("/v1/account/key", get(account_key))
+        .route("/v1/sessions", get(list_sessions))
+        .route("/v1/sessions/revoke-others", post(revoke_other_sessions))
+        .route("/v1/sessions/{id}", delete(revoke_session))
         .route("/v1/push", post(push))
         .route("/v1/pull", get(pull))
         .route("/v1/events", get(events))
@@ -166,9 +170,16 @@ fn validate_auth_key(key: &[u8]) -> Result<(), ApiError> {
     }
 }
 
+/// The name a device gave itself in the `Outpost-Device-Name` header,
+/// decoded and sanitized; none if absent or empty after that.
+fn device_name(headers: &HeaderMap) -> Option<String> {
+    headers.get(DEVICE_NAME_HEADER).and_then(|v| outpost_protocol::v1::decode_device_name(v.as_bytes()))
+}
+
 async fn new_session(
     state: &AppState,
     user_id: Uuid,
+    device_name: Option<String>,
     wrapped_key: Vec<u8>,
     kdf_params: Vec<u8>,
 ) -> Result<SessionResponse, ApiError> {
@@ -176,7 +187,10 @@ async fn new_session(
     let now = now_ms();
     let ttl = i64::try_from(state.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
     let expires = now.saturating_add(ttl);
-    state.backend.create_session(&hash, user_id, now, expires).await?;
+    // Random, so the public id says nothing about the token.
+    let id = Uuid::new_v4();
+    let session = NewSession { id, device_name, created_ms: now, expires_ms: expires };
+    state.backend.create_session(&hash, user_id, &session).await?;
     Ok(SessionResponse {
         token: SessionToken(token),
         user_id,
@@ -217,7 +231,8 @@ async fn register(
     state.backend.create_user(&user).await?;
     state.metrics.registrations.fetch_add(1, Relaxed);
     tracing::info!(user_id = %user.id, "account registered");
-    Ok(Reply(enc, new_session(&state, user.id, user.wrapped_key, user.kdf_params).await?))
+    let name = device_name(&headers);
+    Ok(Reply(enc, new_session(&state, user.id, name, user.wrapped_key, user.kdf_params).await?))
 }
 
 async fn login_start(
@@ -298,13 +313,69 @@ async fn login(
     };
     state.metrics.logins_ok.fetch_add(1, Relaxed);
     tracing::info!(user_id = %user.id, "logged in");
-    Ok(Reply(enc, new_session(&state, user.id, user.wrapped_key, user.kdf_params).await?))
+    let name = device_name(&headers);
+    Ok(Reply(enc, new_session(&state, user.id, name, user.wrapped_key, user.kdf_params).await?))
 }
 
 async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
     state.backend.delete_session(&user.token_hash).await?;
     state.metrics.logouts.fetch_add(1, Relaxed);
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn ms_to_u64(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0)
+}
+
+/// `GET /v1/sessions`: the caller's account's live sessions.
+async fn list_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+) -> Result<Reply<SessionsResponse>, ApiError> {
+    let sessions = state.backend.list_sessions(user.user_id, &user.token_hash, now_ms()).await?;
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionInfo {
+            id: s.id,
+            device_name: s.device_name,
+            created_at_ms: ms_to_u64(s.created_ms),
+            last_seen_at_ms: ms_to_u64(s.last_seen_ms),
+            expires_at_ms: ms_to_u64(s.expires_ms),
+            current: s.current,
+        })
+        .collect();
+    Ok(Reply(enc, SessionsResponse { sessions }))
+}
+
+/// `DELETE /v1/sessions/{id}`: ends one of the caller's account's sessions
+/// (its own included, as a log-out). An id that is not a UUID, unknown, or
+/// another account's all get the same `404 session_not_found`.
+async fn revoke_session(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = Uuid::try_parse(&id).map_err(|_| ApiError::SessionNotFound)?;
+    if !state.backend.revoke_session(user.user_id, id, now_ms()).await? {
+        return Err(ApiError::SessionNotFound);
+    }
+    state.metrics.sessions_revoked.fetch_add(1, Relaxed);
+    tracing::info!(user_id = %user.user_id, session_id = %id, "session revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/sessions/revoke-others`: ends every session of the caller's
+/// account but the caller's own.
+async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+) -> Result<Reply<RevokeOthersResponse>, ApiError> {
+    let revoked = state.backend.revoke_other_sessions(user.user_id, &user.token_hash, now_ms()).await?;
+    state.metrics.sessions_revoked.fetch_add(revoked, Relaxed);
+    tracing::info!(user_id = %user.user_id, revoked, "other sessions revoked");
+    Ok(Reply(enc, RevokeOthersResponse { revoked }))
 }
 
 async fn account_key(

@@ -53,7 +53,8 @@ pub struct Poke {
     pub seq: u64,
 }
 
-/// A session that ended by log-out, for the event streams opened with it.
+/// A session that ended (log-out or revocation), for the event streams
+/// opened with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionEnded {
     /// The session's token hash. `None`: sessions may have ended unheard
@@ -66,6 +67,32 @@ pub struct SessionEnded {
 pub struct LiveSession {
     pub user_id: Uuid,
     pub expires_ms: i64,
+    /// When it was last written as seen (see [`Backend::touch_session`]).
+    pub last_seen_ms: i64,
+}
+
+/// What a new session stores besides its token hash and user.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// Public and random: names the session to its own account, and is
+    /// neither the token nor derived from it.
+    pub id: Uuid,
+    /// Sanitized already (`outpost_protocol::v1::sanitize_device_name`).
+    pub device_name: Option<String>,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// A session as its account's listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub device_name: Option<String>,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    pub expires_ms: i64,
+    /// The session the listing was asked with.
+    pub current: bool,
 }
 
 /// What registration stores.
@@ -150,18 +177,32 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// restarts.
     async fn server_secret(&self, name: &str) -> Result<[u8; 32], BackendError>;
 
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user_id: Uuid,
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> Result<(), BackendError>;
+    async fn create_session(&self, token_hash: &[u8], user_id: Uuid, session: &NewSession) -> Result<(), BackendError>;
     /// The user and expiry of a live session.
     async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<LiveSession>, BackendError>;
+    /// Records the session as seen at `now_ms`, unless it was seen at or
+    /// after `stale_before_ms` (another request or instance got there
+    /// first): callers touch only sessions last seen long enough ago, so
+    /// this is one small write a minute per session, not one per request.
+    async fn touch_session(&self, token_hash: &[u8], now_ms: i64, stale_before_ms: i64) -> Result<(), BackendError>;
     /// Ends a session, and tells the event streams opened with it (on
     /// every instance) once that commits.
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), BackendError>;
+    /// The user's live sessions, oldest first; `current` marks the one
+    /// whose token hash is `current`.
+    async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        current: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Vec<SessionRecord>, BackendError>;
+    /// Ends the user's live session `id`, as [`Backend::delete_session`]
+    /// does. False when the user has no live session with that id, whoever
+    /// else may have one: nothing is ended then.
+    async fn revoke_session(&self, user_id: Uuid, id: Uuid, now_ms: i64) -> Result<bool, BackendError>;
+    /// Ends every session of the user but the one whose token hash is
+    /// `keep`; how many live ones ended.
+    async fn revoke_other_sessions(&self, user_id: Uuid, keep: &[u8; 32], now_ms: i64) -> Result<u64, BackendError>;
 
     /// Applies a batch of ops in one transaction; one result per op, in
     /// order. Pokes the user's devices after commit if anything applied.
@@ -221,8 +262,8 @@ pub trait Dialect: Database {
     /// process is to send it to its own subscribers after the commit.
     async fn poke_on_commit(tx: &mut Transaction<'static, Self>, user_id: Uuid, seq: u64) -> Result<bool, sqlx::Error>;
 
-    /// The same for the end of a session (a log-out), to the streams
-    /// opened with it.
+    /// The same for the end of a session (a log-out or a revocation), to
+    /// the streams opened with it.
     async fn session_end_on_commit(
         tx: &mut Transaction<'static, Self>,
         token_hash: &[u8; 32],
@@ -263,6 +304,61 @@ impl<DB: Dialect> SqlBackend<DB> {
 impl<DB: Dialect> Drop for SqlBackend<DB> {
     fn drop(&mut self) {
         self.stop_feeder();
+    }
+}
+
+/// The second parameter of a statement that ends sessions.
+enum SessionKey<'a> {
+    Id(Uuid),
+    TokenHash(&'a [u8; 32]),
+}
+
+impl<DB> SqlBackend<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Runs `delete` (which binds the user id and `key`, and returns the
+    /// token hash and expiry of each row it deletes) and tells the event
+    /// streams of every deleted session, on every instance, once it
+    /// commits: the mechanism log-out uses. How many were live at `now_ms`.
+    async fn end_sessions(
+        &self,
+        delete: &'static str,
+        user_id: Uuid,
+        key: SessionKey<'_>,
+        now_ms: i64,
+    ) -> Result<u64, BackendError> {
+        let mut tx = DB::begin_write(&self.writer).await?;
+        let query = sqlx::query_as::<DB, (Vec<u8>, i64)>(delete).bind(user_id);
+        let query = match key {
+            SessionKey::Id(id) => query.bind(id),
+            SessionKey::TokenHash(hash) => query.bind(hash.as_slice()),
+        };
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut hashes = Vec::with_capacity(rows.len());
+        let mut live = 0;
+        for (hash, expires_ms) in rows {
+            let hash: [u8; 32] = hash.try_into().map_err(|_| BackendError::Corrupt("a token hash is not 32 bytes"))?;
+            if expires_ms > now_ms {
+                live += 1;
+            }
+            if DB::session_end_on_commit(&mut tx, &hash).await? {
+                hashes.push(hash);
+            }
+        }
+        tx.commit().await?;
+        for hash in hashes {
+            // No receivers is fine: no stream was open.
+            let _ = self.signals.ends.send(SessionEnded { token_hash: Some(hash) });
+        }
+        Ok(live)
     }
 }
 
@@ -340,6 +436,7 @@ where
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
@@ -436,31 +533,93 @@ where
         value.try_into().map_err(|_| BackendError::Corrupt("a server secret is not 32 bytes"))
     }
 
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user_id: Uuid,
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> Result<(), BackendError> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user_id)
+    async fn create_session(&self, token_hash: &[u8], user_id: Uuid, s: &NewSession) -> Result<(), BackendError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, id, user_id, device_name, created_ms, last_seen_ms, expires_ms)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(s.id)
+        .bind(user_id)
+        .bind(s.device_name.clone())
+        .bind(s.created_ms)
+        .bind(s.expires_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<LiveSession>, BackendError> {
+        let row: Option<(Uuid, i64, i64)> = sqlx::query_as(
+            "SELECT user_id, expires_ms, last_seen_ms FROM sessions WHERE token_hash = $1 AND expires_ms > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|(user_id, expires_ms, last_seen_ms)| LiveSession { user_id, expires_ms, last_seen_ms }))
+    }
+
+    async fn touch_session(&self, token_hash: &[u8], now_ms: i64, stale_before_ms: i64) -> Result<(), BackendError> {
+        sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE token_hash = $2 AND last_seen_ms < $3")
             .bind(now_ms)
-            .bind(expires_ms)
+            .bind(token_hash)
+            .bind(stale_before_ms)
             .execute(&self.writer)
             .await?;
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<LiveSession>, BackendError> {
-        let row: Option<(Uuid, i64)> =
-            sqlx::query_as("SELECT user_id, expires_ms FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
-                .bind(token_hash)
-                .bind(now_ms)
-                .fetch_optional(&self.reader)
-                .await?;
-        Ok(row.map(|(user_id, expires_ms)| LiveSession { user_id, expires_ms }))
+    async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        current: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Vec<SessionRecord>, BackendError> {
+        type Row = (Vec<u8>, Uuid, Option<String>, i64, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT token_hash, id, device_name, created_ms, last_seen_ms, expires_ms FROM sessions
+             WHERE user_id = $1 AND expires_ms > $2 ORDER BY created_ms, id",
+        )
+        .bind(user_id)
+        .bind(now_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(hash, id, device_name, created_ms, last_seen_ms, expires_ms)| SessionRecord {
+                id,
+                device_name,
+                created_ms,
+                last_seen_ms,
+                expires_ms,
+                current: hash.as_slice() == current.as_slice(),
+            })
+            .collect())
+    }
+
+    async fn revoke_session(&self, user_id: Uuid, id: Uuid, now_ms: i64) -> Result<bool, BackendError> {
+        // Scoped by the caller's user id: another account's session id
+        // matches no row, exactly like an id nobody has.
+        let ended = self
+            .end_sessions(
+                "DELETE FROM sessions WHERE user_id = $1 AND id = $2 RETURNING token_hash, expires_ms",
+                user_id,
+                SessionKey::Id(id),
+                now_ms,
+            )
+            .await?;
+        Ok(ended > 0)
+    }
+
+    async fn revoke_other_sessions(&self, user_id: Uuid, keep: &[u8; 32], now_ms: i64) -> Result<u64, BackendError> {
+        self.end_sessions(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash, expires_ms",
+            user_id,
+            SessionKey::TokenHash(keep),
+            now_ms,
+        )
+        .await
     }
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), BackendError> {

@@ -1,0 +1,371 @@
+//! Sessions an account can see and end: `GET /v1/sessions`,
+//! `DELETE /v1/sessions/{id}`, `POST /v1/sessions/revoke-others`, against a
+//! real server on 127.0.0.1, on SQLite always and on PostgreSQL when
+//! `OUTPOST_TEST_PG_URL` is set (see `build.rs` and `tests/story.rs`).
+//!
+//! What must hold: a listing shows every device's session with its name and
+//! which one is the caller's; a revoked session's token is refused from then
+//! on and its open event stream ends within a second; revoke-others keeps
+//! the caller's; another account's session id is a 404 exactly like an
+//! unknown one, and ends nothing.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use outpost_protocol::v1::{
+    encode_device_name, Encoding, ErrorBody, LoginRequest, LoginStartRequest, LoginStartResponse, RegisterRequest,
+    RevokeOthersResponse, SessionResponse, SessionsResponse, DEVICE_NAME_HEADER,
+};
+use reqwest::{Method, StatusCode};
+use uuid::Uuid;
+
+mod common;
+use common::{pg_url, start_with};
+
+/// How soon a revoked session's event stream must end.
+const STREAM_ENDS_WITHIN: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+struct Device {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    enc: Encoding,
+}
+
+impl Device {
+    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("accept", self.enc.media_type())
+            .bearer_auth(&self.token)
+    }
+
+    async fn sessions(&self) -> Result<SessionsResponse, (StatusCode, ErrorBody)> {
+        let resp = self.req(Method::GET, "/v1/sessions").send().await.expect("list");
+        answer(self.enc, resp).await
+    }
+
+    async fn revoke(&self, id: &str) -> Result<(), (StatusCode, ErrorBody)> {
+        let resp = self.req(Method::DELETE, &format!("/v1/sessions/{id}")).send().await.expect("revoke");
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(());
+        }
+        Err(error(resp).await)
+    }
+
+    async fn revoke_others(&self) -> Result<RevokeOthersResponse, (StatusCode, ErrorBody)> {
+        let resp = self.req(Method::POST, "/v1/sessions/revoke-others").send().await.expect("revoke-others");
+        answer(self.enc, resp).await
+    }
+
+    /// Opens `/v1/events` and reads the poke sent on connect, so the
+    /// stream is known to be live before anything is revoked.
+    async fn open_events(&self) -> Events {
+        let resp = self.req(Method::GET, "/v1/events").send().await.expect("events");
+        assert_eq!(resp.status(), StatusCode::OK, "events open");
+        let mut events =
+            Events { stream: Box::pin(resp.bytes_stream().map(|r| r.map(|b| b.to_vec()))), buf: Vec::new() };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !events.buf.windows(11).any(|w| w == b"event: poke") {
+            match tokio::time::timeout_at(deadline, events.stream.next()).await {
+                Ok(Some(Ok(chunk))) => events.buf.extend_from_slice(&chunk),
+                other => panic!("no poke on connect: {other:?}"),
+            }
+        }
+        events
+    }
+}
+
+async fn answer<T: serde::de::DeserializeOwned>(
+    enc: Encoding,
+    resp: reqwest::Response,
+) -> Result<T, (StatusCode, ErrorBody)> {
+    if resp.status().is_success() {
+        let bytes = resp.bytes().await.expect("body");
+        Ok(enc.decode(&bytes).expect("decode answer"))
+    } else {
+        Err(error(resp).await)
+    }
+}
+
+async fn error(resp: reqwest::Response) -> (StatusCode, ErrorBody) {
+    let status = resp.status();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(ct.starts_with("application/json"), "errors are JSON, got {ct}");
+    (status, resp.json().await.expect("ErrorBody"))
+}
+
+struct Events {
+    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
+    buf: Vec<u8>,
+}
+
+impl Events {
+    /// How long the stream took to end, if it did within `wait`: the bound
+    /// is a timeout on reading it, not a sleep.
+    async fn ends_within(&mut self, wait: Duration) -> Option<Duration> {
+        let start = tokio::time::Instant::now();
+        let deadline = start + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return Some(start.elapsed()),
+                Ok(Some(Ok(_))) => continue, // keep-alives, pokes
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+struct Keys {
+    username: String,
+    auth_key: Vec<u8>,
+}
+
+async fn register(base: &str, enc: Encoding, name: &str, device: &str) -> (Keys, Device) {
+    let keys = Keys {
+        username: format!("{name}-{}", &Uuid::new_v4().simple().to_string()[..12]),
+        auth_key: (0..32).map(|_| rand::random::<u8>()).collect(),
+    };
+    let body = RegisterRequest {
+        username: keys.username.clone(),
+        auth_key: keys.auth_key.clone().into(),
+        wrapped_key: b"WRAPPED".to_vec().into(),
+        kdf_params: b"{}".to_vec().into(),
+    };
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/v1/register"))
+        .header("content-type", enc.media_type())
+        .header("accept", enc.media_type())
+        .header(DEVICE_NAME_HEADER, encode_device_name(device))
+        .body(enc.encode(&body).expect("encode"))
+        .send()
+        .await
+        .expect("register");
+    let session: SessionResponse = answer(enc, resp).await.expect("registered");
+    let device = Device { http, base: base.to_owned(), token: session.token.0, enc };
+    (keys, device)
+}
+
+/// A new device logging in to `keys`'s account, naming itself `device`
+/// (`None`: no header at all).
+async fn log_in(base: &str, enc: Encoding, keys: &Keys, device: Option<&str>) -> Device {
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Vec<u8>| {
+        let mut r = http
+            .post(format!("{base}{path}"))
+            .header("content-type", enc.media_type())
+            .header("accept", enc.media_type())
+            .body(body);
+        if let Some(name) = device {
+            r = r.header(DEVICE_NAME_HEADER, encode_device_name(name));
+        }
+        r.send()
+    };
+    let start = LoginStartRequest { username: keys.username.clone() };
+    let resp = post("/v1/login/start", enc.encode(&start).expect("encode")).await.expect("start");
+    let ls: LoginStartResponse = answer(enc, resp).await.expect("login start");
+    let body = LoginRequest {
+        username: keys.username.clone(),
+        challenge: ls.challenge,
+        auth_key: keys.auth_key.clone().into(),
+    };
+    let resp = post("/v1/login", enc.encode(&body).expect("encode")).await.expect("login");
+    let session: SessionResponse = answer(enc, resp).await.expect("logged in");
+    Device { http, base: base.to_owned(), token: session.token.0, enc }
+}
+
+fn assert_refused(result: Result<impl std::fmt::Debug, (StatusCode, ErrorBody)>, code: &str, what: &str) {
+    match result {
+        Err((status, body)) => {
+            assert_eq!(body.code, code, "{what}: {}", body.message);
+            let expected = match code {
+                "invalid_token" => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::NOT_FOUND,
+            };
+            assert_eq!(status, expected, "{what}");
+        }
+        Ok(v) => panic!("{what}: expected {code}, got {v:?}"),
+    }
+}
+
+async fn sessions_story(url: &str) {
+    let mut config = outpost_server::Config::new(url);
+    // Every request writes last seen, so the listing's times can be checked.
+    config.last_seen_interval = Duration::ZERO;
+    let server = start_with(config).await;
+    let base = server.base.as_str();
+
+    // Two devices of alice's (one speaks JSON, one postcard), one of bob's.
+    let (alice, laptop) = register(base, Encoding::Json, "alice", "Alice's laptop").await;
+    let phone = log_in(base, Encoding::Postcard, &alice, Some("Zoë's phone \u{202E}")).await;
+    let (_bob, bob) = register(base, Encoding::Json, "bob", "bob's desktop").await;
+
+    // The listing: both of alice's sessions, named, the caller's marked.
+    let list = laptop.sessions().await.expect("alice lists").sessions;
+    assert_eq!(list.len(), 2, "alice's two sessions, none of bob's: {list:?}");
+    let names: Vec<_> = list.iter().map(|s| s.device_name.as_deref()).collect();
+    assert_eq!(names, [Some("Alice's laptop"), Some("Zoë's phone")], "names, oldest first, sanitized");
+    assert_eq!(list.iter().map(|s| s.current).collect::<Vec<_>>(), [true, false], "the laptop asked");
+    let phone_view = phone.sessions().await.expect("the phone lists").sessions;
+    assert_eq!(phone_view.iter().map(|s| s.current).collect::<Vec<_>>(), [false, true], "the phone asked");
+    for s in &list {
+        assert!(s.created_at_ms > 0 && s.last_seen_at_ms >= s.created_at_ms && s.expires_at_ms > s.created_at_ms);
+        assert_eq!(s.id.get_version_num(), 4, "a random id");
+        let id = s.id.to_string();
+        assert!(!laptop.token.contains(&id) && !phone.token.contains(&id), "the id is not the token");
+    }
+    assert_ne!(list[0].id, list[1].id);
+    let (laptop_id, phone_id) = (list[0].id, list[1].id);
+    let bob_id = bob.sessions().await.expect("bob lists").sessions[0].id;
+
+    // Last seen moves with use (written on every request here).
+    let before = phone_view[1].last_seen_at_ms;
+    let again = phone.sessions().await.expect("again").sessions;
+    assert!(again[1].last_seen_at_ms >= before, "last seen never goes back");
+
+    // Bob, as an attacker, names alice's phone session: the answer is the
+    // one an unknown id gets, byte for byte, and the phone lives on.
+    let mut phone_events = phone.open_events().await;
+    let theirs = bob.revoke(&phone_id.to_string()).await.expect_err("another account's session");
+    let unknown = bob.revoke(&Uuid::new_v4().to_string()).await.expect_err("an unknown session");
+    assert_eq!(theirs.0, StatusCode::NOT_FOUND);
+    assert_eq!(theirs.1, unknown.1, "another account's id reads exactly like an unknown one");
+    assert_eq!(theirs.1.code, "session_not_found");
+    assert_refused(bob.revoke("not-a-uuid").await, "session_not_found", "a malformed id");
+    assert_refused(bob.revoke(&laptop_id.to_string()).await, "session_not_found", "alice's laptop, by bob");
+    assert_eq!(phone.sessions().await.expect("the phone still works").sessions.len(), 2);
+    assert_eq!(laptop.sessions().await.expect("alice's sessions").sessions.len(), 2, "bob ended nothing");
+
+    // Alice ends the phone's session from the laptop: its token is refused
+    // from then on and its open stream ends within a second.
+    laptop.revoke(&phone_id.to_string()).await.expect("alice revokes her phone");
+    let ended = phone_events.ends_within(STREAM_ENDS_WITHIN).await;
+    assert!(ended.is_some(), "the revoked session's event stream ended within {STREAM_ENDS_WITHIN:?}");
+    assert_refused(phone.sessions().await, "invalid_token", "the revoked token lists");
+    let pull = phone.req(Method::GET, "/v1/pull").send().await.expect("pull");
+    assert_eq!(pull.status(), StatusCode::UNAUTHORIZED, "the revoked token pulls");
+    let reopen = phone.req(Method::GET, "/v1/events").send().await.expect("events");
+    assert_eq!(reopen.status(), StatusCode::UNAUTHORIZED, "the revoked token cannot reopen its stream");
+    assert_refused(laptop.revoke(&phone_id.to_string()).await, "session_not_found", "revoking twice");
+    let left = laptop.sessions().await.expect("after revoke").sessions;
+    assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), [laptop_id]);
+
+    // Revoke-others: two more devices, one with a stream open and one that
+    // gave no name; the laptop keeps its session, bob keeps his.
+    let tablet = log_in(base, Encoding::Json, &alice, None).await;
+    let desktop = log_in(base, Encoding::Postcard, &alice, Some("desk")).await;
+    let listed = laptop.sessions().await.expect("three").sessions;
+    assert_eq!(
+        listed.iter().map(|s| s.device_name.as_deref()).collect::<Vec<_>>(),
+        [Some("Alice's laptop"), None, Some("desk")]
+    );
+    let mut desktop_events = desktop.open_events().await;
+    let mut bob_events = bob.open_events().await;
+    let revoked = laptop.revoke_others().await.expect("revoke others");
+    assert_eq!(revoked.revoked, 2);
+    assert!(desktop_events.ends_within(STREAM_ENDS_WITHIN).await.is_some(), "the desktop's stream ended within 1 s");
+    assert_refused(tablet.sessions().await, "invalid_token", "the tablet after revoke-others");
+    assert_refused(desktop.sessions().await, "invalid_token", "the desktop after revoke-others");
+    let kept = laptop.sessions().await.expect("the laptop keeps its session").sessions;
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].current && kept[0].id == laptop_id);
+    let bobs = bob.sessions().await.expect("bob's session is untouched").sessions;
+    assert_eq!(bobs.iter().map(|s| s.id).collect::<Vec<_>>(), [bob_id]);
+    assert!(bob_events.ends_within(Duration::from_millis(300)).await.is_none(), "bob's stream goes on");
+    assert_eq!(laptop.revoke_others().await.expect("nothing else").revoked, 0);
+
+    // Revoking one's own session is a log-out.
+    laptop.revoke(&laptop_id.to_string()).await.expect("alice revokes her own session");
+    assert_refused(laptop.sessions().await, "invalid_token", "after revoking one's own");
+
+    server.stop().await;
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("server.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sessions_story(&sqlite_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn sessions_on_postgres() {
+    sessions_story(&pg_url("sessions_on_postgres").await).await;
+}
+
+/// On PostgreSQL the revocation travels by `NOTIFY`: a stream on another
+/// instance than the one that revoked ends as fast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn revocation_crosses_instances_on_postgres() {
+    let url = pg_url("revocation_crosses_instances_on_postgres").await;
+    let one = start_with(outpost_server::Config::new(&url)).await;
+    let two = start_with(outpost_server::Config::new(&url)).await;
+    let (alice, laptop) = register(&one.base, Encoding::Json, "alice", "laptop").await;
+    let phone = log_in(&two.base, Encoding::Json, &alice, Some("phone")).await;
+    let mut phone_events = phone.open_events().await;
+    let list = laptop.sessions().await.expect("list").sessions;
+    let phone_id = list.iter().find(|s| !s.current).expect("the phone's session").id;
+    laptop.revoke(&phone_id.to_string()).await.expect("revoke on instance one");
+    assert!(phone_events.ends_within(STREAM_ENDS_WITHIN).await.is_some(), "the stream on instance two ended");
+    assert_refused(phone.sessions().await, "invalid_token", "the revoked token on instance two");
+    one.stop().await;
+    two.stop().await;
+}
+
+/// Sessions made before the migration that added ids and names get a
+/// random id, no name, and their creation time as last seen; their tokens
+/// still work.
+#[tokio::test]
+async fn existing_sqlite_sessions_get_an_id_and_no_name() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = sqlite_url(&dir);
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().expect("url");
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true)).await.expect("connect");
+    let mut before =
+        sqlx::migrate::Migrator::new(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")))
+            .await
+            .expect("migrations");
+    before.migrations = before.migrations.iter().filter(|m| m.version < 20250510000000).cloned().collect();
+    before.run(&mut conn).await.expect("migrate to before sessions had ids");
+    let user = Uuid::now_v7();
+    let (hash_a, hash_b) = ([1u8; 32], [2u8; 32]);
+    sqlx::query("INSERT INTO users (id, username, auth_hash, wrapped_key, kdf_params, seq, created_ms) VALUES ($1, 'old', 'x', x'00', x'', 0, 1)")
+        .bind(user)
+        .execute(&mut conn)
+        .await
+        .expect("user");
+    for (hash, created) in [(hash_a, 1000i64), (hash_b, 2000)] {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(hash.as_slice())
+            .bind(user)
+            .bind(created)
+            .bind(i64::MAX)
+            .execute(&mut conn)
+            .await
+            .expect("session");
+    }
+    conn.close().await.expect("close");
+
+    let backend = outpost_server::backend::open(&url).await.expect("open and migrate");
+    let list = backend.list_sessions(user, &hash_a, 5000).await.expect("list");
+    assert_eq!(list.len(), 2);
+    assert!(list[0].current && !list[1].current);
+    assert_ne!(list[0].id, list[1].id, "each its own id");
+    for (s, created) in list.iter().zip([1000, 2000]) {
+        assert_eq!(s.id.get_version_num(), 4, "a random version-4 id: {}", s.id);
+        assert_eq!(s.device_name, None);
+        assert_eq!((s.created_ms, s.last_seen_ms), (created, created));
+    }
+    assert_eq!(backend.session_user(&hash_b, 5000).await.expect("lookup").map(|s| s.user_id), Some(user));
+    assert!(backend.revoke_session(user, list[1].id, 5000).await.expect("revoke"));
+    assert_eq!(backend.session_user(&hash_b, 5000).await.expect("lookup"), None);
+    backend.close().await;
+}
