@@ -26,6 +26,11 @@ const COMMANDS: &[&str] = &[
     "set_sync_policy",
     "get_device_situation",
     "set_device_situation",
+    // sync monitor
+    "sync_history",
+    "outbox_entries",
+    "outbox_retry",
+    "outbox_discard",
     // account
     "account_info",
     "register",

@@ -60,6 +60,29 @@ export const commands = {
 	 *  (and `outpost net show` reads back).
 	 */
 	setDeviceSituation: (overrides: DeviceOverrides_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_device_situation", { overrides })),
+	/**
+	 *  The passes, newest first, and what they say (success rate, durations,
+	 *  bytes per day, the oldest unsent change and whether it is stale, failed
+	 *  entries), as of now.
+	 */
+	syncHistory: () => typedError<Report_Serialize, IpcError>(__TAURI_INVOKE("sync_history")),
+	/**
+	 *  Every outbox entry with its state, attempts and last error (no
+	 *  content, no title: what `outpost outbox list` shows), and the discarded
+	 *  ones.
+	 */
+	outboxEntries: () => typedError<OutboxListing_Serialize, IpcError>(__TAURI_INVOKE("outbox_entries")),
+	/**
+	 *  Put a failed entry (`seq`), or every failed one (`None`), back in the
+	 *  queue and sync now. Returns the entries put back.
+	 */
+	outboxRetry: (seq: number | null) => typedError<number[], IpcError>(__TAURI_INVOKE("outbox_retry", { seq })),
+	/**
+	 *  Stop sending entry `seq`: it moves, sealed, among the discarded entries;
+	 *  the note keeps its text on this device. The UI asks first. Returns the
+	 *  entries discarded.
+	 */
+	outboxDiscard: (seq: number) => typedError<number[], IpcError>(__TAURI_INVOKE("outbox_discard", { seq })),
 	accountInfo: () => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("account_info")),
 	/**
 	 *  Make this store an account on `server_url`; its notes go up at once.
@@ -178,6 +201,14 @@ export type Connectivity =
 /**  Nothing has been tried yet since start (or since switching back on). */
 "unknown";
 
+/**  Bytes of one UTC day. */
+export type DayBytes = {
+	/**  The day's first millisecond (UTC). */
+	day_start_ms: number,
+	sent: number,
+	received: number,
+};
+
 /**  What a tester set; `None` leaves the OS's reading. */
 export type DeviceOverrides = DeviceOverrides_Serialize | DeviceOverrides_Deserialize;
 
@@ -193,6 +224,106 @@ export type DeviceOverrides_Serialize = {
 	network?: Network,
 	power?: Power,
 	app?: AppState,
+};
+
+/**  A discarded entry, kept sealed in `outbox_discarded`. */
+export type DiscardedRow = DiscardedRow_Serialize | DiscardedRow_Deserialize;
+
+/**  A discarded entry, kept sealed in `outbox_discarded`. */
+export type DiscardedRow_Deserialize = {
+	seq: number,
+	note_id: string,
+	/**  What the entry was when discarded. */
+	state: string,
+	attempts: number,
+	last_error?: string | null,
+	created_at: number,
+	discarded_at: number,
+};
+
+/**  A discarded entry, kept sealed in `outbox_discarded`. */
+export type DiscardedRow_Serialize = {
+	seq: number,
+	note_id: string,
+	/**  What the entry was when discarded. */
+	state: string,
+	attempts: number,
+	last_error: string | null,
+	created_at: number,
+	discarded_at: number,
+};
+
+export type EntryState = 
+/**  Waiting to be sent (or for its answer). */
+"pending" | 
+/**  The server rejected it as invalid: not retried until `retry`. */
+"failed";
+
+/**  What the history and the outbox say, as of a moment. */
+export type Insights = Insights_Serialize | Insights_Deserialize;
+
+/**  What the history and the outbox say, as of a moment. */
+export type Insights_Deserialize = {
+	/**  Passes in the history, by outcome. */
+	passes: number,
+	ok: number,
+	failed: number,
+	deferred: number,
+	/**
+	 *  `ok / (ok + failed)`: deferred passes were not attempts. `None`
+	 *  without any attempt.
+	 */
+	success_rate?: number | null,
+	/**
+	 *  Nearest-rank median and 95th percentile of the durations of passes
+	 *  that ran (ok or failed).
+	 */
+	median_ms?: number | null,
+	p95_ms?: number | null,
+	/**  The last [`BYTES_DAYS`] UTC days, oldest first, today last. */
+	bytes_per_day: DayBytes[],
+	/**
+	 *  The oldest outbox entry (pending or failed): the change that has
+	 *  waited longest for the server.
+	 */
+	oldest_unsent?: Unsent | null,
+	/**  Waiting longer than this makes it stale. */
+	stale_after_ms: number,
+	stale: boolean,
+	/**  Entries the server rejected, with their last error. */
+	failed_entries: OutboxRow_Deserialize[],
+};
+
+/**  What the history and the outbox say, as of a moment. */
+export type Insights_Serialize = {
+	/**  Passes in the history, by outcome. */
+	passes: number,
+	ok: number,
+	failed: number,
+	deferred: number,
+	/**
+	 *  `ok / (ok + failed)`: deferred passes were not attempts. `None`
+	 *  without any attempt.
+	 */
+	success_rate: number | null,
+	/**
+	 *  Nearest-rank median and 95th percentile of the durations of passes
+	 *  that ran (ok or failed).
+	 */
+	median_ms: number | null,
+	p95_ms: number | null,
+	/**  The last [`BYTES_DAYS`] UTC days, oldest first, today last. */
+	bytes_per_day: DayBytes[],
+	/**
+	 *  The oldest outbox entry (pending or failed): the change that has
+	 *  waited longest for the server.
+	 */
+	oldest_unsent: Unsent | null,
+	/**  Waiting longer than this makes it stale. */
+	stale_after_ms: number,
+	stale: boolean,
+	/**  Entries the server rejected, with their last error. */
+	failed_entries: OutboxRow_Serialize[],
 };
 
 export type IpcError = {
@@ -391,6 +522,135 @@ export type NotesChangedEvent = {
 	all: boolean,
 };
 
+/**  The outbox in send order and the discarded entries, newest first. */
+export type OutboxListing = OutboxListing_Serialize | OutboxListing_Deserialize;
+
+/**  The outbox in send order and the discarded entries, newest first. */
+export type OutboxListing_Deserialize = {
+	entries: OutboxRow_Deserialize[],
+	/**  Kept sealed in the store; their notes kept their text here. */
+	discarded: DiscardedRow_Deserialize[],
+};
+
+/**  The outbox in send order and the discarded entries, newest first. */
+export type OutboxListing_Serialize = {
+	entries: OutboxRow_Serialize[],
+	/**  Kept sealed in the store; their notes kept their text here. */
+	discarded: DiscardedRow_Serialize[],
+};
+
+/**
+ *  An outbox entry as a person sees it: where it stands, never what it
+ *  carries.
+ */
+export type OutboxRow = OutboxRow_Serialize | OutboxRow_Deserialize;
+
+/**
+ *  An outbox entry as a person sees it: where it stands, never what it
+ *  carries.
+ */
+export type OutboxRow_Deserialize = {
+	/**  The entry's number (`outpost outbox retry N`). */
+	seq: number,
+	note_id: string,
+	op_id: string,
+	state: EntryState,
+	/**  The change deletes the note. */
+	deleted: boolean,
+	/**  Times it was sent (0: never; edits still fold into it). */
+	attempts: number,
+	/**  When it is sent next, if pending (ms since the epoch). */
+	next_attempt_at: number,
+	last_error?: string | null,
+	/**  When the change was made, and when the entry last changed. */
+	created_at: number,
+	updated_at: number,
+};
+
+/**
+ *  An outbox entry as a person sees it: where it stands, never what it
+ *  carries.
+ */
+export type OutboxRow_Serialize = {
+	/**  The entry's number (`outpost outbox retry N`). */
+	seq: number,
+	note_id: string,
+	op_id: string,
+	state: EntryState,
+	/**  The change deletes the note. */
+	deleted: boolean,
+	/**  Times it was sent (0: never; edits still fold into it). */
+	attempts: number,
+	/**  When it is sent next, if pending (ms since the epoch). */
+	next_attempt_at: number,
+	last_error: string | null,
+	/**  When the change was made, and when the entry last changed. */
+	created_at: number,
+	updated_at: number,
+};
+
+/**  How a pass ended. */
+export type Outcome = 
+/**  Pushed until nothing was due and pulled until drained. */
+"ok" | 
+/**  Stopped by an error (its code is kept). */
+"failed" | 
+/**  Not run, by policy (its reason is kept). */
+"deferred";
+
+/**  One pass of the history. Times in ms since the Unix epoch. */
+export type PassRecord = PassRecord_Serialize | PassRecord_Deserialize;
+
+/**  One pass of the history. Times in ms since the Unix epoch. */
+export type PassRecord_Deserialize = {
+	started_at: number,
+	duration_ms: number,
+	trigger: Trigger,
+	/**
+	 *  Changes the server applied ([`SyncReport::pushed`]); 0 for a pass
+	 *  that failed (a failing pass reports no counts).
+	 */
+	pushed: number,
+	/**  Changes pulled and applied ([`SyncReport::pulled`]); 0 likewise. */
+	pulled: number,
+	/**
+	 *  Bytes on the wire (as `remote::Traffic` counts them), measured for
+	 *  failed passes too.
+	 */
+	bytes_sent: number,
+	bytes_received: number,
+	outcome: Outcome,
+	/**  A failed pass: the error's stable code (`unreachable`, ...). */
+	error_code?: string | null,
+	/**  A deferred pass: why it did not run. */
+	reason?: string | null,
+};
+
+/**  One pass of the history. Times in ms since the Unix epoch. */
+export type PassRecord_Serialize = {
+	started_at: number,
+	duration_ms: number,
+	trigger: Trigger,
+	/**
+	 *  Changes the server applied ([`SyncReport::pushed`]); 0 for a pass
+	 *  that failed (a failing pass reports no counts).
+	 */
+	pushed: number,
+	/**  Changes pulled and applied ([`SyncReport::pulled`]); 0 likewise. */
+	pulled: number,
+	/**
+	 *  Bytes on the wire (as `remote::Traffic` counts them), measured for
+	 *  failed passes too.
+	 */
+	bytes_sent: number,
+	bytes_received: number,
+	outcome: Outcome,
+	/**  A failed pass: the error's stable code (`unreachable`, ...). */
+	error_code: string | null,
+	/**  A deferred pass: why it did not run. */
+	reason: string | null,
+};
+
 /**  What the engine is doing. */
 export type Phase = 
 /**  Nothing to do, or switched offline. */
@@ -463,6 +723,34 @@ export type RawMode_Serialize = {
 	mode: ModeName,
 	drop: number | null,
 	latency_ms: number | null,
+};
+
+/**
+ *  `outpost status --history`: the history, newest first, and its
+ *  insights.
+ */
+export type Report = Report_Serialize | Report_Deserialize;
+
+/**
+ *  `outpost status --history`: the history, newest first, and its
+ *  insights.
+ */
+export type Report_Deserialize = {
+	/**  The moment the insights are computed for. */
+	now_ms: number,
+	passes: PassRecord_Deserialize[],
+	insights: Insights_Deserialize,
+};
+
+/**
+ *  `outpost status --history`: the history, newest first, and its
+ *  insights.
+ */
+export type Report_Serialize = {
+	/**  The moment the insights are computed for. */
+	now_ms: number,
+	passes: PassRecord_Serialize[],
+	insights: Insights_Serialize,
 };
 
 /**  How the user settles a conflict. */
@@ -578,6 +866,32 @@ export type SyncStatus_Serialize = {
 	 */
 	deferred: string | null,
 	updated_ms: number,
+};
+
+/**  What woke the engine for a pass. */
+export type Trigger = 
+/**  A local change, after its debounce. */
+"local_change" | 
+/**  The server announced changes to pull. */
+"poke" | 
+/**  The safety-net timer. */
+"timer" | 
+/**  The server became reachable, or the testers' switch went back on. */
+"network_back" | 
+/**  Someone asked ("sync now"). */
+"sync_now" | 
+/**  The engine's own retry time, or an outbox entry's. */
+"retry" | 
+/**  The engine started: whatever queued while it was not running. */
+"start";
+
+/**  The oldest change not yet on the server. */
+export type Unsent = {
+	seq: number,
+	note_id: string,
+	state: EntryState,
+	/**  When the change was made. */
+	created_at: number,
 };
 
 /**  One side of a conflict, decrypted. */

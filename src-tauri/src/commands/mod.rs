@@ -5,5 +5,6 @@
 pub mod account;
 pub mod app;
 pub mod conflicts;
+pub mod monitor;
 pub mod notes;
 pub mod sync;
