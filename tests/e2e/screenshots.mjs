@@ -164,5 +164,30 @@ if (!only || only.includes('conflict')) {
   });
 }
 
+// 7. Sync panel: a week of recorded passes and two changes the server
+//    refused (`outpost seed --history --failed`), the rest synced.
+if (!only || only.includes('sync-panel')) {
+  const d = dataDir('shots-sync-panel');
+  await cli(d, ['seed', '--notes', '40', '--size', '1200', '--seed', '7', '--failed', '2', '--history', '80']);
+  await cli(d, ['account', 'register', '--server', env.serverUrl, '--user', 'shots-sync-panel']);
+  await cli(d, ['sync']);
+  await session('sync-panel', d, async (b) => {
+    await until(b, async () => b.$(byId('status-failed')).isExisting(), 'the failed count', T);
+    await bothThemes(b, 'sync-panel', {
+      show: async () => {
+        await click(b, 'sync-panel-button');
+        await until(b, async () => b.$(byId('sync-passes')).isExisting(), 'the sync panel', T);
+        // The dialog fades in (0.12 s), and WebKitGTK's overlay scrollbar of
+        // the list just filled floats over it until it fades (about 1 s).
+        await b.pause(1500);
+      },
+      hide: async () => {
+        await click(b, 'sync-panel-close');
+        await until(b, async () => !(await b.$(byId('sync-panel')).isExisting()), 'the sync panel to close', T);
+      },
+    });
+  });
+}
+
 writeFileSync(path.join(out, 'index.txt'), taken.map((f) => path.basename(f)).join('\n') + '\n');
 console.log(`screenshots: ${taken.length} in ${out}`);

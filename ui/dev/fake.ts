@@ -12,10 +12,15 @@ import type {
   NetMode,
   Note,
   NoteSummary,
+  OutboxRow,
+  DiscardedRow,
+  PassRecord,
+  PassTrigger,
   PolicySettings,
   SearchHit,
   Settings,
   Strategy,
+  SyncHistory,
   SyncStatus,
   Theme,
 } from '../src/api/types';
@@ -34,7 +39,8 @@ export type Scenario =
   | 'new_passphrase'
   | 'key_unavailable'
   | 'incoming'
-  | 'deferred';
+  | 'deferred'
+  | 'monitor';
 
 const WORDS = (
   'garden river budget meeting recipe travel lisbon notes draft ideas book chapter plan weekly review quarterly offline sync design ' +
@@ -134,6 +140,61 @@ async function waitFor(sel: string, tries = 100): Promise<HTMLElement | null> {
   return null;
 }
 
+const DAY_MS = 86_400_000;
+
+/** A week of passes, newest first, as the engine would have recorded them (seeded). */
+function makePasses(at: number, count: number): PassRecord[] {
+  const r = rng(7);
+  const triggers: PassTrigger[] = ['local_change', 'local_change', 'poke', 'timer', 'sync_now', 'network_back', 'start'];
+  const passes: PassRecord[] = [];
+  let t = at - 40_000;
+  for (let i = 0; i < count; i++) {
+    const trigger = triggers[Math.floor(r() * triggers.length)]!;
+    const roll = r();
+    if (roll < 0.08) {
+      passes.push({ started_at: t, duration_ms: 4000 + Math.floor(r() * 6000), trigger, pushed: 0, pulled: 0, bytes_sent: 0, bytes_received: 0, outcome: 'failed', error_code: r() < 0.5 ? 'unreachable' : 'timeout', reason: null });
+    } else if (roll < 0.12) {
+      passes.push({ started_at: t, duration_ms: 0, trigger, pushed: 0, pulled: 0, bytes_sent: 0, bytes_received: 0, outcome: 'deferred', error_code: null, reason: 'switched offline' });
+    } else {
+      const pushed = trigger === 'local_change' ? 1 + Math.floor(r() * 3) : 0;
+      const pulled = trigger === 'poke' ? 1 + Math.floor(r() * 5) : 0;
+      passes.push({ started_at: t, duration_ms: 80 + Math.floor(r() * r() * 1400), trigger, pushed, pulled, bytes_sent: 300 + pushed * (1500 + Math.floor(r() * 4000)), bytes_received: 250 + pulled * (1800 + Math.floor(r() * 5000)), outcome: 'ok', error_code: null, reason: null });
+    }
+    t -= Math.floor(r() * r() * 6 * 3_600_000) + 60_000;
+  }
+  return passes;
+}
+
+const nearestRank = (sorted: number[], p: number) => (sorted.length === 0 ? null : sorted[Math.max(1, Math.ceil((p * sorted.length) / 100)) - 1]!);
+
+/** What `outpost_core::monitor::insights` computes, for the fake. */
+export function fakeInsights(passes: PassRecord[], entries: OutboxRow[], at: number, staleAfterMs = 3_600_000): SyncHistory['insights'] {
+  const count = (o: PassRecord['outcome']) => passes.filter((p) => p.outcome === o).length;
+  const [ok, failed, deferred] = [count('ok'), count('failed'), count('deferred')];
+  const durations = passes.filter((p) => p.outcome !== 'deferred').map((p) => p.duration_ms).sort((a, b) => a - b);
+  const today = Math.floor(at / DAY_MS);
+  const bytes_per_day = Array.from({ length: 7 }, (_, k) => {
+    const day = today - 6 + k;
+    const of = passes.filter((p) => Math.floor(p.started_at / DAY_MS) === day);
+    return { day_start_ms: day * DAY_MS, sent: of.reduce((s, p) => s + p.bytes_sent, 0), received: of.reduce((s, p) => s + p.bytes_received, 0) };
+  });
+  const oldest = [...entries].sort((a, b) => a.created_at - b.created_at || a.seq - b.seq)[0];
+  return {
+    passes: passes.length,
+    ok,
+    failed,
+    deferred,
+    success_rate: ok + failed > 0 ? ok / (ok + failed) : null,
+    median_ms: nearestRank(durations, 50),
+    p95_ms: nearestRank(durations, 95),
+    bytes_per_day,
+    oldest_unsent: oldest ? { seq: oldest.seq, note_id: oldest.note_id, state: oldest.state, created_at: oldest.created_at } : null,
+    stale_after_ms: staleAfterMs,
+    stale: oldest !== undefined && at - oldest.created_at > staleAfterMs,
+    failed_entries: entries.filter((e) => e.state === 'failed'),
+  };
+}
+
 export function createFakeApi(opts: { scenario: Scenario; count: number; theme: Theme; bigFirst?: boolean }) {
   const { scenario } = opts;
   const notes = new Map<string, Note>(makeNotes(opts.count).map((n) => [n.id, n]));
@@ -159,6 +220,13 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       : { server_url: 'https://sync.example.org', username: 'ada', logged_in: true };
 
   const conflicts: ConflictView[] = [];
+  // The sync monitor: the pass history, the outbox entries the server
+  // refused (pending ones follow the notes' badges) and the discarded ones.
+  const passes: PassRecord[] = account.logged_in ? makePasses(now, scenario === 'monitor' ? 60 : 12) : [];
+  const refused: OutboxRow[] = [];
+  const discarded: DiscardedRow[] = [];
+  let outboxSeq = 100;
+  const pendingSince = new Map<string, number>();
   let status: SyncStatus = {
     connectivity: account.logged_in ? 'online' : 'unknown',
     net_mode: { mode: 'online' },
@@ -214,6 +282,21 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         },
       };
       break;
+    case 'monitor': {
+      // Two changes the server refused, the oldest three hours ago: stale.
+      for (const [k, why] of [
+        [2, 'invalid_change: the server refused this change: a tag is longer than 64 bytes'],
+        [3, 'invalid_change: the server refused this change: the note is larger than 1 MiB'],
+      ] as const) {
+        const id = ids[k]!;
+        notes.set(id, { ...notes.get(id)!, sync: 'failed' });
+        const made = now - (k === 2 ? 3 : 1) * 3_600_000;
+        refused.push({ seq: ++outboxSeq, note_id: id, op_id: `0190a1b2-0000-7000-8000-${(outboxSeq + 0x2000).toString(16).padStart(12, '0')}`, state: 'failed', deleted: false, attempts: 3, next_attempt_at: made, last_error: why, created_at: made, updated_at: made + 60_000 });
+      }
+      markPending(1);
+      status = { ...status, pending: 1, failed: refused.length };
+      break;
+    }
     case 'deferred':
       // A phone on mobile data, told to send nothing until Wi-Fi.
       markPending(3);
@@ -278,6 +361,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     if (passRunning || !account.logged_in) return;
     if (status.net_mode.mode === 'offline' || status.deferred !== null) return;
     passRunning = true;
+    const started = Date.now();
     const total = Math.max(pendingCount(), 1);
     for (let done = 0; done <= total; done++) {
       emit({ phase: 'pushing', progress: { done, total }, connectivity: 'online' });
@@ -289,10 +373,25 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       notes.set(n.id, { ...n, sync: 'synced' });
       sent.push(n.id);
     }
+    for (const id of sent) pendingSince.delete(id);
+    passes.unshift({ started_at: started, duration_ms: Date.now() - started, trigger: 'sync_now', pushed: sent.length, pulled: 0, bytes_sent: 300 + sent.length * 2100, bytes_received: 280, outcome: 'ok', error_code: null, reason: null });
     // Like the engine: the notes it wrote first, then the pass's status.
     if (sent.length > 0) notesChanged(sent);
     emit({ phase: 'idle', progress: null, pending: 0, last_success_ms: Date.now(), last_error: null, next_retry_ms: null });
     passRunning = false;
+  }
+
+  /** The outbox as the core lists it: pending notes' entries and the refused ones, in send order. */
+  function outboxEntries(): OutboxRow[] {
+    const pending: OutboxRow[] = [];
+    let k = 0;
+    for (const n of notes.values()) {
+      if (n.sync !== 'pending') continue;
+      if (!pendingSince.has(n.id)) pendingSince.set(n.id, Math.min(n.updated_at, Date.now()));
+      const made = pendingSince.get(n.id)!;
+      pending.push({ seq: 1 + k++, note_id: n.id, op_id: n.id, state: 'pending', deleted: n.deleted, attempts: 0, next_attempt_at: made, last_error: null, created_at: made, updated_at: made });
+    }
+    return [...pending, ...refused].sort((a, b) => a.seq - b.seq);
   }
 
   const find = (id: string) => {
@@ -440,6 +539,37 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       emit({});
       void pass();
     },
+    async syncHistory() {
+      const at = Date.now();
+      return { now_ms: at, passes: [...passes], insights: fakeInsights(passes, outboxEntries(), at) };
+    },
+    async outboxEntries() {
+      return { entries: outboxEntries(), discarded: [...discarded] };
+    },
+    async outboxRetry(seq) {
+      const chosen = refused.filter((e) => seq === null || e.seq === seq);
+      if (chosen.length === 0) throw new ApiError('invalid', seq === null ? 'no failed outbox entry' : `outbox entry ${seq} is not failed: nothing to retry`);
+      for (const e of chosen) {
+        refused.splice(refused.indexOf(e), 1);
+        const n = notes.get(e.note_id);
+        if (n) notes.set(n.id, { ...n, sync: 'pending' });
+      }
+      notesChanged(chosen.map((e) => e.note_id));
+      emit({ pending: pendingCount(), failed: refused.length });
+      void pass();
+      return chosen.map((e) => e.seq);
+    },
+    async outboxDiscard(seq) {
+      const e = refused.find((x) => x.seq === seq);
+      if (!e) throw new ApiError('invalid', `no outbox entry ${seq} (see \`outpost outbox list\`)`);
+      refused.splice(refused.indexOf(e), 1);
+      discarded.unshift({ seq: e.seq, note_id: e.note_id, state: e.state, attempts: e.attempts, last_error: e.last_error, created_at: e.created_at, discarded_at: Date.now() });
+      const n = notes.get(e.note_id);
+      if (n) notes.set(n.id, { ...n, sync: 'synced' });
+      notesChanged([e.note_id]);
+      emit({ failed: refused.length });
+      return [seq];
+    },
     async accountInfo() {
       return account;
     },
@@ -539,6 +669,10 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         await click('[data-testid="note-item"]');
         await click('[data-testid="settings-button"]');
         break;
+      case 'monitor':
+        await click('[data-testid="note-item"]');
+        await click('[data-testid="sync-panel-button"]');
+        break;
       case 'incoming': {
         // Another device keeps writing: the list and the open note follow.
         await click('[data-testid="note-item"]');
@@ -557,5 +691,8 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     }
   }
 
-  return { api, afterStart, remote, emitStatus: emit };
+  /** The sync monitor's data, for tests that shape it. */
+  const monitor = { passes, refused, discarded };
+
+  return { api, afterStart, remote, emitStatus: emit, monitor };
 }

@@ -2,7 +2,7 @@
 // to look at states without the Tauri shell. Served by `npm run dev:fake`;
 // never part of the production build (vite builds index.html only).
 //
-// URL parameters: ?scenario=empty|many|offline|syncing|conflict|settings|error|held|local|incoming|deferred
+// URL parameters: ?scenario=empty|many|offline|syncing|conflict|settings|error|held|local|incoming|deferred|monitor
 //                 &n=10000 &theme=light|dark &big (the first note is ~1 MB)
 import { render } from 'solid-js/web';
 import { App } from '../src/App';

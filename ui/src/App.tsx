@@ -10,6 +10,7 @@ import { NotePane } from './components/NotePane';
 import { preloadEditor } from './components/editor/LazyEditor';
 import { SettingsDialog } from './components/Settings';
 import { StatusBar } from './components/StatusBar';
+import { SyncPanel } from './components/SyncPanel';
 import { Toasts } from './components/Toasts';
 import { dispatchShortcut, isMacPlatform } from './lib/shortcuts';
 import { applyTheme, cacheTheme } from './lib/theme';
@@ -44,7 +45,7 @@ export function App(props: { api: Api }) {
 }
 
 function Workspace() {
-  const { ui, notes, editor, conflicts, sync, account, init } = useApp();
+  const { ui, notes, editor, conflicts, sync, account, monitor, init } = useApp();
   const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
   const mod = isMac ? '⌘' : 'Ctrl+';
   let search!: HTMLInputElement;
@@ -85,6 +86,8 @@ function Workspace() {
       close: () => {
         if (ui.networkOpen()) ui.setNetworkOpen(false);
         else if (ui.helpOpen()) ui.setHelpOpen(false);
+        else if (monitor.confirming() !== null) monitor.cancelDiscard();
+        else if (monitor.open()) monitor.setOpen(false);
         else if (ui.settingsOpen()) ui.setSettingsOpen(false);
         else if (conflicts.screen()) conflicts.close();
         else if (target === search && search.value) notes.setQuery('');
@@ -212,6 +215,9 @@ function Workspace() {
 
       <Show when={ui.settingsOpen()}>
         <SettingsDialog isMac={isMac} />
+      </Show>
+      <Show when={monitor.open()}>
+        <SyncPanel />
       </Show>
       <Show when={ui.helpOpen()}>
         <Dialog title="Keyboard shortcuts" testid="help" onClose={() => ui.setHelpOpen(false)}>

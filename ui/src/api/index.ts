@@ -14,6 +14,8 @@ import {
   type Note_Serialize,
   type NoteSummary as GenNoteSummary,
   type NotesChangedEvent,
+  type OutboxListing_Serialize,
+  type Report_Serialize,
   type PolicySettings as GenPolicySettings,
   type SearchHit as GenSearchHit,
   type SyncStatus_Serialize,
@@ -28,9 +30,11 @@ import type {
   NetMode,
   Note,
   NoteSummary,
+  OutboxListing,
   PolicySettings,
   SearchHit,
   Settings,
+  SyncHistory,
   SyncStatus,
   Theme,
 } from './types';
@@ -115,6 +119,10 @@ export const tauriApi: Api = {
   setDeviceSituation: async (overrides) => {
     await run(commands.setDeviceSituation(overrides));
   },
+  syncHistory: () => run(commands.syncHistory()),
+  outboxEntries: () => run(commands.outboxEntries()),
+  outboxRetry: (seq) => run(commands.outboxRetry(seq)),
+  outboxDiscard: (seq) => run(commands.outboxDiscard(seq)),
   accountInfo: () => run(commands.accountInfo()),
   register: ({ serverUrl, username, passphrase }) => run(commands.register(serverUrl, username, passphrase)),
   logIn: ({ serverUrl, username, passphrase }) => run(commands.logIn(serverUrl, username, passphrase)),
@@ -158,4 +166,6 @@ export type ContractChecks = [
   Fits<Omit<ConflictView_Serialize, 'kind' | 'resolution'>, Omit<ConflictView, 'kind' | 'resolution'>>,
   Fits<GenPolicySettings, PolicySettings>,
   Fits<DeviceOverrides_Serialize, DeviceOverrides>,
+  Fits<Report_Serialize, SyncHistory>,
+  Fits<OutboxListing_Serialize, OutboxListing>,
 ];

@@ -133,6 +133,97 @@ export interface DeviceOverrides {
   app?: DeviceApp | null;
 }
 
+/** What woke the engine for a pass. */
+export type PassTrigger = 'local_change' | 'poke' | 'timer' | 'network_back' | 'sync_now' | 'retry' | 'start';
+
+export type PassOutcome = 'ok' | 'failed' | 'deferred';
+
+/**
+ * One sync pass of the history (`outpost status --history`): plaintext
+ * metadata only, never a note's content or title. Times in ms since the epoch.
+ */
+export interface PassRecord {
+  started_at: number;
+  duration_ms: number;
+  trigger: PassTrigger;
+  pushed: number;
+  pulled: number;
+  bytes_sent: number;
+  bytes_received: number;
+  outcome: PassOutcome;
+  /** A failed pass: the error's stable code (`unreachable`, ...). */
+  error_code: string | null;
+  /** A deferred pass: why it did not run. */
+  reason: string | null;
+}
+
+export type EntryState = 'pending' | 'failed';
+
+/** An outbox entry: where it stands, never what it carries. */
+export interface OutboxRow {
+  /** The entry's number (`outpost outbox retry N`). */
+  seq: number;
+  note_id: string;
+  op_id: string;
+  state: EntryState;
+  /** The change deletes the note. */
+  deleted: boolean;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** An entry someone stopped sending, kept sealed in the store. */
+export interface DiscardedRow {
+  seq: number;
+  note_id: string;
+  state: string;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  discarded_at: number;
+}
+
+export interface DayBytes {
+  /** The UTC day's first millisecond. */
+  day_start_ms: number;
+  sent: number;
+  received: number;
+}
+
+/** What the history and the outbox say (`outpost_core::monitor::Insights`). */
+export interface Insights {
+  passes: number;
+  ok: number;
+  failed: number;
+  deferred: number;
+  /** ok / (ok + failed); null without any attempt. */
+  success_rate: number | null;
+  median_ms: number | null;
+  p95_ms: number | null;
+  /** The last 7 UTC days, oldest first, today last. */
+  bytes_per_day: DayBytes[];
+  /** The change that has waited longest for the server. */
+  oldest_unsent: { seq: number; note_id: string; state: EntryState; created_at: number } | null;
+  stale_after_ms: number;
+  stale: boolean;
+  failed_entries: OutboxRow[];
+}
+
+/** The history, newest first, with its insights as of `now_ms`. */
+export interface SyncHistory {
+  now_ms: number;
+  passes: PassRecord[];
+  insights: Insights;
+}
+
+export interface OutboxListing {
+  entries: OutboxRow[];
+  discarded: DiscardedRow[];
+}
+
 export interface AccountInfo {
   server_url: string | null;
   username: string | null;
@@ -209,6 +300,14 @@ export interface Api {
   getDeviceSituation(): Promise<DeviceOverrides>;
   /** Replaces the overrides whole; the engine applies them within a second. */
   setDeviceSituation(overrides: DeviceOverrides): Promise<void>;
+  /** The sync history and its insights (success rate, durations, bytes, the oldest unsent change). */
+  syncHistory(): Promise<SyncHistory>;
+  /** The outbox in send order, and the discarded entries. */
+  outboxEntries(): Promise<OutboxListing>;
+  /** A failed entry (or every failed one: null) back in the queue; syncs now. Returns the entries put back. */
+  outboxRetry(seq: number | null): Promise<number[]>;
+  /** Stop sending an entry: kept sealed among the discarded; the note keeps its text here. Ask first. */
+  outboxDiscard(seq: number): Promise<number[]>;
   accountInfo(): Promise<AccountInfo>;
   register(c: Credentials): Promise<AccountInfo>;
   logIn(c: Credentials): Promise<AccountInfo>;

@@ -2,11 +2,11 @@ import { createMemo, onCleanup, Show } from 'solid-js';
 import { statusView } from '../lib/status';
 import { fullTime } from '../lib/time';
 import { useApp } from '../state/context';
-import { IconHelp, IconSync, IconWarn, IconWifi } from './icons';
+import { IconActivity, IconHelp, IconSync, IconWarn, IconWifi } from './icons';
 import { NetworkControls } from './NetworkControls';
 
 export function StatusBar(props: { syncKeys: string }) {
-  const { ui, sync, account, conflicts } = useApp();
+  const { ui, sync, account, conflicts, monitor } = useApp();
   const view = createMemo(() => {
     const s = sync.status();
     return s ? statusView(s, account.info(), ui.now()) : null;
@@ -50,9 +50,16 @@ export function StatusBar(props: { syncKeys: string }) {
               {v().pending ?? 'Nothing pending'}
             </span>
             <Show when={v().failed}>
-              <span class="status-item tone-error-text" data-testid="status-failed" data-count={sync.status()?.failed ?? 0}>
+              <button
+                type="button"
+                class="status-link tone-error-text"
+                data-testid="status-failed"
+                data-count={sync.status()?.failed ?? 0}
+                title="See the refused changes, retry or discard them"
+                onClick={() => monitor.setOpen(true)}
+              >
                 {v().failed}
-              </span>
+              </button>
             </Show>
             <Show when={v().conflicts}>
               <button
@@ -128,6 +135,17 @@ export function StatusBar(props: { syncKeys: string }) {
           <IconSync />
         </button>
       </Show>
+      <button
+        type="button"
+        class="icon-btn sm"
+        aria-label="Sync activity"
+        title="Sync activity: history, insights, refused changes"
+        aria-haspopup="dialog"
+        data-testid="sync-panel-button"
+        onClick={() => monitor.setOpen(true)}
+      >
+        <IconActivity />
+      </button>
       <div class="net-anchor">
         <button
           ref={netButton}

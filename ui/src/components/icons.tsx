@@ -105,3 +105,8 @@ export const IconNote = () => (
     <path d="M14 3v6h6M8 13h8M8 17h5" />
   </Svg>
 );
+export const IconActivity = () => (
+  <Svg>
+    <path d="M3 12h4l3-8 4 16 3-8h4" />
+  </Svg>
+);

@@ -7,6 +7,7 @@ import type { Api } from '../api/types';
 import { createAccount } from './account';
 import { createConflicts } from './conflicts';
 import { createEditor } from './editor';
+import { createMonitor } from './monitor';
 import { createNotes } from './notes';
 import { loadLastNote } from './persist';
 import { createSync } from './sync';
@@ -15,6 +16,7 @@ import { createUi } from './ui';
 export type { AccountState } from './account';
 export type { ConflictScreen, ConflictsState } from './conflicts';
 export type { EditorState, LoadedNote } from './editor';
+export type { MonitorState } from './monitor';
 export type { NotesState } from './notes';
 export type { SyncState } from './sync';
 export type { UiState } from './ui';
@@ -44,6 +46,7 @@ export function createAppState(api: Api) {
     started,
   );
   const sync = createSync(api, { ui, notes, editor, conflicts, account });
+  const monitor = createMonitor(api, ui, sync.status);
 
   const disposers: (() => void)[] = [];
   let disposed = false;
@@ -75,6 +78,7 @@ export function createAppState(api: Api) {
     editor,
     conflicts,
     sync,
+    monitor,
     account,
     /** Load everything and start listening; later calls share the first one's work. */
     init: (): Promise<void> => (starting ??= start()),
