@@ -210,11 +210,11 @@ fn save_to_other_device(rt: &Runtime, a: &Device, b: &Device, rounds: usize) {
     }
 }
 
-/// CPU ticks (utime + stime) of this process's threads whose name is one
-/// of `names`.
-fn cpu_ticks(names: &[&str]) -> u64 {
-    let mut total = 0;
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+/// CPU ticks (utime + stime) of each of this process's threads whose name
+/// is one of `names`, by thread id.
+fn cpu_ticks(names: &[&str]) -> std::collections::HashMap<String, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return ticks };
     for task in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
         // pid (comm) state ...: the name may hold spaces, so split at ')'.
@@ -226,9 +226,22 @@ fn cpu_ticks(names: &[&str]) -> u64 {
         let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
         // utime and stime are fields 14 and 15 of stat; 12 and 13 here.
         let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        total += tick(11) + tick(12);
+        ticks.insert(task.file_name().to_string_lossy().into_owned(), tick(11) + tick(12));
     }
-    total
+    ticks
+}
+
+/// The ticks spent between two readings: by the threads alive at the
+/// second (a thread that started meanwhile counts whole), and how many of
+/// the first had ended (a runtime's idle worker does: their time after the
+/// first reading is lost, so the figure is a floor).
+fn ticks_between(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> (u64, usize) {
+    let spent = after.iter().map(|(tid, t)| t.saturating_sub(before.get(tid).copied().unwrap_or(0))).sum();
+    let ended = before.keys().filter(|tid| !after.contains_key(*tid)).count();
+    (spent, ended)
 }
 
 fn clock_ticks_per_second() -> u64 {
@@ -260,11 +273,14 @@ fn idle(rt: &Runtime, url: &str, secs: usize, what: &str, situation: Situation) 
     // The first metrics request is counted too, after it answered.
     let requests = rt.block_on(server_responses(url)) - requests0 - 1;
     let hz = clock_ticks_per_second();
-    let cpu_ms = (ticks1 - ticks0) * 1000 / hz;
+    let (ticks, ended) = ticks_between(&ticks0, &ticks1);
+    let cpu_ms = ticks * 1000 / hz;
     let per_min = |n: u64| n as f64 * 60.0 / took.as_secs_f64();
     println!("\n## Idle engine ({what}) over {:.0} s\n", took.as_secs_f64());
+    let ended =
+        if ended > 0 { format!("; {ended} threads ended meanwhile, their time not counted") } else { String::new() };
     println!(
-        "CPU time of the engine's threads: {cpu_ms} ms ({:.2} ms per minute; clock tick {} ms)",
+        "CPU time of the engine's threads: {cpu_ms} ms ({:.2} ms per minute; clock tick {} ms{ended})",
         cpu_ms as f64 * 60.0 / took.as_secs_f64(),
         1000 / hz
     );
