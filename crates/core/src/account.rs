@@ -15,6 +15,12 @@
 //! server, which keeps only an Argon2id hash of it). The server stores the
 //! wrapped data key and the KDF parameters, both useless without the
 //! passphrase.
+//!
+//! Each log-in (and registration) is a session the account can list and
+//! end from any of its devices (`Remote::sessions`, `revoke_session`,
+//! `revoke_other_sessions`). A device names its session with
+//! [`default_device_name`] unless the caller set a name on the [`Remote`]
+//! (`Remote::with_device_name`).
 
 use outpost_protocol::v1::{Bytes, LoginRequest, RegisterRequest, SessionResponse};
 use serde::{Deserialize, Serialize};
@@ -77,6 +83,38 @@ fn ensure_logged_out_or(current: Option<Account>, logged_in: bool, same: impl Fn
     }
 }
 
+/// The environment variable that names this device's sessions, overriding
+/// the host name.
+pub const DEVICE_NAME_ENV: &str = "OUTPOST_DEVICE_NAME";
+
+/// The name this device's sessions show under in the account's session
+/// list: `OUTPOST_DEVICE_NAME` if set, else the host name (from the
+/// environment or, on Linux and Android, the kernel), else "<os> device"
+/// ("linux device", "macos device"). Never a secret: the server keeps it
+/// and shows it to every device of the account.
+pub fn default_device_name() -> String {
+    let from_env = |var: &str| std::env::var(var).ok().and_then(|v| outpost_protocol::v1::sanitize_device_name(&v));
+    from_env(DEVICE_NAME_ENV)
+        .or_else(|| from_env("HOSTNAME"))
+        .or_else(|| from_env("COMPUTERNAME"))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .and_then(|h| outpost_protocol::v1::sanitize_device_name(&h))
+        })
+        .unwrap_or_else(|| format!("{} device", std::env::consts::OS))
+}
+
+/// `remote`, naming this device with [`default_device_name`] unless it
+/// names it already.
+fn named(remote: &Remote) -> std::borrow::Cow<'_, Remote> {
+    if remote.device_name().is_some() {
+        std::borrow::Cow::Borrowed(remote)
+    } else {
+        std::borrow::Cow::Owned(remote.clone().with_device_name(&default_device_name()))
+    }
+}
+
 /// Register `vault`'s data key as a new account on `remote`'s server, and
 /// remember the session. Notes already in the store go up on the next sync
 /// (they are all in the outbox).
@@ -93,7 +131,7 @@ pub async fn register_with(
     params: KdfParams,
 ) -> Result<Account> {
     let req = registration(vault, username, passphrase, params)?;
-    let session = remote.register(&req).await?;
+    let session = named(remote).register(&req).await?;
     remember(vault, remote, username, &session)
 }
 
@@ -140,7 +178,7 @@ pub async fn log_in_with(
         challenge: start.challenge,
         auth_key: Bytes(derived.auth.to_vec()),
     };
-    let session = match remote.login(&req).await {
+    let session = match named(remote).login(&req).await {
         Ok(s) => s,
         Err(RemoteError::Unauthorized(_)) => return Err(KeyError::WrongPassphrase.into()),
         Err(e) => return Err(e.into()),

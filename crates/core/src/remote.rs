@@ -16,7 +16,8 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::v1::{
     AccountKeyResponse, Encoding, ErrorBody, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op,
-    PokeEvent, PullResponse, PushRequest, PushResponse, RegisterRequest, SessionResponse, SessionToken,
+    PokeEvent, PullResponse, PushRequest, PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo,
+    SessionResponse, SessionToken, SessionsResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -88,6 +89,12 @@ impl RemoteError {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::CURSOR_OUT_OF_RANGE)
     }
 
+    /// The account has no live session with the id given (or it is
+    /// another account's: the server does not say which).
+    pub fn is_session_not_found(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::SESSION_NOT_FOUND)
+    }
+
     /// A stable code for the CLI and the app.
     pub fn code(&self) -> &str {
         match self {
@@ -112,6 +119,9 @@ pub struct Remote {
     /// The testers' network mode, read afresh for every request; `None`
     /// is the real network, untouched.
     net: Option<NetControl>,
+    /// Sent at register and log-in (`Outpost-Device-Name`), so the
+    /// account's session list can tell this device apart. Sanitized.
+    device_name: Option<String>,
 }
 
 /// What the simulated network does to one request.
@@ -144,12 +154,25 @@ impl Remote {
             .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
-        Ok(Self { base, http, token: None, traffic: Arc::default(), net: None })
+        Ok(Self { base, http, token: None, traffic: Arc::default(), net: None, device_name: None })
     }
 
     pub fn with_token(mut self, token: SessionToken) -> Self {
         self.token = Some(token);
         self
+    }
+
+    /// Names this device to the server at register and log-in (see
+    /// [`crate::account::default_device_name`]); sanitized as the server
+    /// would, and dropped if nothing is left.
+    pub fn with_device_name(mut self, name: &str) -> Self {
+        self.device_name = outpost_protocol::v1::sanitize_device_name(name);
+        self
+    }
+
+    /// The name sent at register and log-in, if any.
+    pub fn device_name(&self) -> Option<&str> {
+        self.device_name.as_deref()
     }
 
     /// Puts this remote (and its clones made afterwards) under a network
@@ -196,6 +219,27 @@ impl Remote {
     pub async fn logout(&self) -> Result<(), RemoteError> {
         let resp = self.send::<()>(Method::POST, "/v1/logout", None, true).await?;
         self.finish(resp).await.map(drop)
+    }
+
+    /// The account's live sessions, oldest first; `current` marks this one.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>, RemoteError> {
+        let list: SessionsResponse = self.call::<(), _>(Method::GET, "/v1/sessions", None, true).await?;
+        Ok(list.sessions)
+    }
+
+    /// Ends one of the account's sessions (this one included, which is a
+    /// log-out). An id the account does not have is
+    /// [`RemoteError::is_session_not_found`].
+    pub async fn revoke_session(&self, id: uuid::Uuid) -> Result<(), RemoteError> {
+        let resp = self.send::<()>(Method::DELETE, &format!("/v1/sessions/{id}"), None, true).await?;
+        self.finish(resp).await.map(drop)
+    }
+
+    /// Ends every session of the account but this one; how many ended.
+    pub async fn revoke_other_sessions(&self) -> Result<u64, RemoteError> {
+        let r: RevokeOthersResponse =
+            self.call::<(), _>(Method::POST, "/v1/sessions/revoke-others", None, true).await?;
+        Ok(r.revoked)
     }
 
     pub async fn account_key(&self) -> Result<AccountKeyResponse, RemoteError> {
@@ -328,6 +372,11 @@ impl Remote {
         if auth {
             let token = self.token.as_ref().ok_or_else(|| RemoteError::Unauthorized("no session".into()))?;
             req = req.bearer_auth(&token.0);
+        }
+        // Only where a session begins: the name belongs to the session.
+        if let (Some(name), "/v1/register" | "/v1/login") = (&self.device_name, path) {
+            let value = outpost_protocol::v1::encode_device_name(name);
+            req = req.header(outpost_protocol::v1::DEVICE_NAME_HEADER, value);
         }
         let mut body_len = 0;
         if let Some(b) = body {

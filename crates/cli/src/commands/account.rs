@@ -1,9 +1,13 @@
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use outpost_core::account::{self, Session};
-use outpost_core::remote::Remote;
+use outpost_core::remote::{Remote, RemoteError};
+use outpost_protocol::v1::SessionInfo;
+
+use super::fmt_time;
 
 use crate::unlock::{self, open_vault};
 
@@ -26,6 +30,10 @@ pub enum AccountCmd {
         server: String,
         #[arg(long)]
         user: String,
+        /// The name this device's session shows under in `outpost account sessions`
+        /// [default: OUTPOST_DEVICE_NAME, else the host name]
+        #[arg(long, value_name = "NAME")]
+        device_name: Option<String>,
     },
     /// Join an existing account from this device (an empty data directory gets the account's key)
     ///
@@ -38,6 +46,10 @@ pub enum AccountCmd {
         server: String,
         #[arg(long)]
         user: String,
+        /// The name this device's session shows under in `outpost account sessions`
+        /// [default: OUTPOST_DEVICE_NAME, else the host name]
+        #[arg(long, value_name = "NAME")]
+        device_name: Option<String>,
     },
     /// End this device's session; notes and unsent changes stay for the next log-in
     ///
@@ -50,14 +62,85 @@ pub enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The account's sessions: every device logged in to it, with when each was last seen
+    ///
+    /// One row per session: its id (for `outpost account revoke`), the name
+    /// the device gave when it logged in, when it logged in and when the
+    /// server last heard from it (to within a minute). This device's session
+    /// is marked.
+    Sessions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End another device's session, or every session but this device's
+    ///
+    /// The device's token is refused from then on and its open connection
+    /// to the server closes at once; its notes and unsent changes stay on
+    /// it until it logs in again. To end this device's own session, use
+    /// `outpost account logout`.
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["session_id", "others"]))]
+    Revoke {
+        /// The session's id, as `outpost account sessions` lists it
+        #[arg(value_name = "SESSION_ID")]
+        session_id: Option<String>,
+        /// Every session of the account except this device's
+        #[arg(long)]
+        others: bool,
+    },
+}
+
+/// The account's server, with this store's session, or why not.
+fn active_remote(dir: &Path) -> anyhow::Result<Remote> {
+    let vault = open_vault(dir)?;
+    match account::session(&vault)? {
+        Session::Active { remote, .. } => Ok(remote),
+        Session::LoggedOut(a) => {
+            bail!("this store is logged out of {} on {}; `outpost account login` first", a.username, a.server)
+        }
+        Session::None => bail!("this store is not logged in to any account; `outpost account login` first"),
+    }
+}
+
+/// A server from before session listing answers `404 not_found`.
+fn explain(e: RemoteError) -> anyhow::Error {
+    let old = matches!(&e, RemoteError::Server { status: 404, code, .. } if code == "not_found");
+    let e = anyhow::Error::from(outpost_core::Error::Remote(e));
+    if old {
+        e.context("this server does not list sessions yet (it is older than this device); update it")
+    } else {
+        e
+    }
+}
+
+/// The table; write errors (a closed pipe: `| head`) go back to main.
+fn print_sessions(out: &mut impl Write, sessions: &[SessionInfo]) -> std::io::Result<()> {
+    let ms = |v: u64| fmt_time(i64::try_from(v).unwrap_or(i64::MAX));
+    let name_width = sessions.iter().filter_map(|s| s.device_name.as_ref()).map(|n| n.chars().count()).max();
+    let w = name_width.unwrap_or(0).max("DEVICE".len());
+    writeln!(out, "{:<36}  {:<w$}  {:<20}  {:<20}", "ID", "DEVICE", "LOGGED IN", "LAST SEEN")?;
+    for s in sessions {
+        let name = s.device_name.as_deref().unwrap_or("(unnamed)");
+        let mark = if s.current { "  <- this device" } else { "" };
+        let (created, seen) = (ms(s.created_at_ms), ms(s.last_seen_at_ms));
+        writeln!(out, "{:<36}  {name:<w$}  {created:<20}  {seen:<20}{mark}", s.id)?;
+    }
+    Ok(())
+}
+
+/// Exits 3 (not found, as main.rs's table has it) once everything is
+/// dropped: main's table maps a refused request to 9 and cannot tell this
+/// one apart from the error alone.
+fn exit_not_found(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(3)
 }
 
 pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     match cmd {
-        AccountCmd::Register { server, user } => {
-            let remote = Remote::new(&server)?;
+        AccountCmd::Register { server, user, device_name } => {
+            let remote = with_name(Remote::new(&server)?, device_name.as_deref());
             let mut vault = open_vault(dir)?;
             outpost_core::account::ensure_can_register(&vault)?;
             let previous = vault.account()?;
@@ -81,8 +164,8 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 account.username, account.server
             );
         }
-        AccountCmd::Login { server, user } => {
-            let remote = Remote::new(&server)?;
+        AccountCmd::Login { server, user, device_name } => {
+            let remote = with_name(Remote::new(&server)?, device_name.as_deref());
             let (previous, logged_in) = match outpost_core::vault::peek_account(dir)? {
                 Some((a, logged_in)) => (Some(a), logged_in),
                 None => (None, false),
@@ -140,6 +223,65 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 println!("no account: notes stay on this device");
             }
         }
+        AccountCmd::Sessions { json } => {
+            let remote = active_remote(dir)?;
+            let sessions = rt.block_on(remote.sessions()).map_err(explain)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
+            } else {
+                print_sessions(&mut out, &sessions)?;
+            }
+        }
+        AccountCmd::Revoke { session_id: Some(id), .. } => {
+            let id = uuid::Uuid::try_parse(id.trim()).map_err(|_| {
+                outpost_core::Error::Invalid(format!(
+                    "{id:?} is not a session id (a UUID, as `outpost account sessions` lists them)"
+                ))
+            })?;
+            let remote = active_remote(dir)?;
+            let sessions = rt.block_on(remote.sessions()).map_err(explain)?;
+            if sessions.iter().any(|s| s.current && s.id == id) {
+                return Err(outpost_core::Error::Invalid(
+                    "that is this device's own session: end it with `outpost account logout`, which also \
+                     forgets it here"
+                        .into(),
+                )
+                .into());
+            }
+            match rt.block_on(remote.revoke_session(id)) {
+                Ok(()) => {
+                    let name = sessions.iter().find(|s| s.id == id).and_then(|s| s.device_name.clone());
+                    let name = name.map_or_else(String::new, |n| format!(" ({n})"));
+                    println!("revoked session {id}{name}: that device is logged out and must log in again");
+                }
+                Err(e) if e.is_session_not_found() => {
+                    drop(rt);
+                    exit_not_found(&format!(
+                        "this account has no session {id} (it may have ended already); `outpost account sessions` lists them"
+                    ))
+                }
+                Err(e) => return Err(explain(e)),
+            }
+        }
+        AccountCmd::Revoke { session_id: None, .. } => {
+            let remote = active_remote(dir)?;
+            let n = rt.block_on(remote.revoke_other_sessions()).map_err(explain)?;
+            match n {
+                0 => println!("no other sessions: this device is the only one logged in"),
+                1 => println!("revoked 1 other session: that device is logged out; this one stays logged in"),
+                n => println!("revoked {n} other sessions: those devices are logged out; this one stays logged in"),
+            }
+        }
     }
     Ok(())
+}
+
+/// `remote` naming this device `name` when given; otherwise the core's
+/// default (OUTPOST_DEVICE_NAME, else the host name) applies.
+fn with_name(remote: Remote, name: Option<&str>) -> Remote {
+    match name {
+        Some(n) => remote.with_device_name(n),
+        None => remote,
+    }
 }
