@@ -126,6 +126,9 @@ pub fn run() {
             builder.mount_events(app);
             let dir = early_dir.clone().unwrap_or_else(|| data_dir(app));
             app.manage(AppState::new(dir.clone(), std::env::var(SERVER_ENV).ok()));
+            // Phones: the platform's scheduler runs background passes on
+            // this store (crates/background-sync; nothing on the desktop).
+            app.handle().plugin(tauri_plugin_background_sync::init(dir.clone()))?;
             let early = early_open.take();
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {

@@ -7,8 +7,9 @@
 //!   `keyring` 3, so the store there is opened with its passphrase (asked
 //!   once per app start); an Android Keystore store is future work.
 //! - Background sync: the platform scheduler (a WorkManager `Worker` on
-//!   Android, a `BGAppRefreshTask` on iOS) calls `outpost_background_sync`
-//!   with the app's data directory; it runs one budgeted pass
+//!   Android, through the JNI function below; a `BGAppRefreshTask` on iOS,
+//!   directly; both in crates/background-sync) calls
+//!   `outpost_background_sync` with the app's data directory; it runs one budgeted pass
 //!   (`background.rs`, `outpost_core::background`) and returns 0 when the
 //!   pass completed, 1 when there is more to do or it should be retried
 //!   later, 2 when it cannot run until the user acts (the scheduler then
@@ -61,4 +62,19 @@ pub unsafe extern "C" fn outpost_background_sync(data_dir: *const c_char) -> i32
         Ok(None) => 1,
         Err(_) => NEEDS_USER,
     }
+}
+
+/// The Android worker's native method
+/// (`app.outpost.backgroundsync.SyncWorker.nativeBackgroundSync`).
+#[cfg(target_os = "android")]
+#[no_mangle]
+pub extern "system" fn Java_app_outpost_backgroundsync_SyncWorker_nativeBackgroundSync(
+    mut env: jni::JNIEnv<'_>,
+    _class: jni::objects::JClass<'_>,
+    data_dir: jni::objects::JString<'_>,
+) -> jni::sys::jint {
+    let Ok(dir) = env.get_string(&data_dir) else { return NEEDS_USER };
+    let Ok(dir) = std::ffi::CString::new(String::from(dir)) else { return NEEDS_USER };
+    // SAFETY: a valid NUL-terminated string, alive for the call.
+    unsafe { outpost_background_sync(dir.as_ptr()) }
 }
