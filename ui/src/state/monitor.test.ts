@@ -34,8 +34,6 @@ async function start(scenario: Parameters<typeof createFakeApi>[0]['scenario'] =
   return { fake, app, ...spies };
 }
 
-const settle = () => vi.waitFor(() => new Promise((r) => setTimeout(r, 0)));
-
 describe('the sync monitor state', () => {
   it('reads nothing until the panel opens, then the history and the outbox', async () => {
     const { app, syncHistory, outboxEntries } = await start();
@@ -53,13 +51,16 @@ describe('the sync monitor state', () => {
     await vi.waitFor(() => expect(app.monitor.history()).not.toBeNull());
     expect(syncHistory).toHaveBeenCalledTimes(1);
     fake.emitStatus({ progress: { done: 1, total: 4 } });
-    await settle();
+    // The app has taken this status (the monitor's effect runs in the same
+    // reactive update): no read followed.
+    await vi.waitFor(() => expect(app.sync.status()?.progress).toEqual({ done: 1, total: 4 }));
     expect(syncHistory).toHaveBeenCalledTimes(1);
     fake.emitStatus({ phase: 'idle', last_success_ms: Date.now() + 1 });
     await vi.waitFor(() => expect(syncHistory).toHaveBeenCalledTimes(2));
     app.monitor.setOpen(false);
-    fake.emitStatus({ last_success_ms: Date.now() + 2 });
-    await settle();
+    const later = Date.now() + 2;
+    fake.emitStatus({ last_success_ms: later });
+    await vi.waitFor(() => expect(app.sync.status()?.last_success_ms).toBe(later));
     expect(syncHistory).toHaveBeenCalledTimes(2);
   });
 
