@@ -82,14 +82,11 @@ export function createMonitor(api: Api, ui: UiState, status: () => SyncStatus | 
   const failed = createMemo(() => outbox()?.entries.filter((e) => e.state === 'failed') ?? []);
   const pending = createMemo(() => outbox()?.entries.filter((e) => e.state === 'pending') ?? []);
 
-  /** Put a failed entry (or every failed one: null) back in the queue; the engine syncs at once. */
-  async function retry(seq: number | null): Promise<boolean> {
-    setBusy(seq ?? 'all');
+  /** Run one outbox action with `which` shown busy, toast its outcome, then re-read. */
+  async function act(which: number | 'all', run: () => Promise<string>): Promise<boolean> {
+    setBusy(which);
     try {
-      const back = await api.outboxRetry(seq);
-      ui.toast(
-        `${back.length === 1 ? '1 change is' : `${back.length} changes are`} back in the queue and will be sent at the next sync.`,
-      );
+      ui.toast(await run());
       return true;
     } catch (e) {
       ui.toastError(e);
@@ -98,6 +95,14 @@ export function createMonitor(api: Api, ui: UiState, status: () => SyncStatus | 
       setBusy(null);
       await refresh();
     }
+  }
+
+  /** Put a failed entry (or every failed one: null) back in the queue; the engine syncs at once. */
+  function retry(seq: number | null): Promise<boolean> {
+    return act(seq ?? 'all', async () => {
+      const back = await api.outboxRetry(seq);
+      return `${back.length === 1 ? '1 change is' : `${back.length} changes are`} back in the queue and will be sent at the next sync.`;
+    });
   }
 
   /** Ask before discarding entry `seq`: the panel shows what is lost. */
@@ -116,18 +121,10 @@ export function createMonitor(api: Api, ui: UiState, status: () => SyncStatus | 
   async function confirmDiscard(seq: number): Promise<boolean> {
     if (confirming() !== seq) return false;
     setConfirming(null);
-    setBusy(seq);
-    try {
+    return act(seq, async () => {
       await api.outboxDiscard(seq);
-      ui.toast('Discarded: the change will not be sent. The note keeps its text on this device.');
-      return true;
-    } catch (e) {
-      ui.toastError(e);
-      return false;
-    } finally {
-      setBusy(null);
-      await refresh();
-    }
+      return 'Discarded: the change will not be sent. The note keeps its text on this device.';
+    });
   }
 
   return {
