@@ -248,3 +248,30 @@ fn migrate_commands() {
     let out = run_ok(d.path(), &["migrate", "new", "add_trash", "--dir", m.path().to_str().expect("utf-8")]);
     assert!(out.contains("0002_add_trash.sql") && m.path().join("0002_add_trash.sql").exists());
 }
+
+/// `outpost ... | head`: a reader that leaves early is not an error. The
+/// read end is closed before the command writes a byte, so every write
+/// meets a broken pipe: each listing stops quietly with exit 0, no panic.
+#[test]
+fn listings_stop_quietly_when_the_reader_leaves() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let id = run_ok(d, &["notes", "add", "--title", "piped", "--body", "text"]).trim().to_owned();
+    run_ok(d, &["notes", "edit", &id, "--body", "more text"]);
+    for args in [
+        vec!["notes", "list"],
+        vec!["outbox", "list"],
+        vec!["outbox", "list", "--json"],
+        vec!["status", "--history"],
+        vec!["conflicts", "list", "--all"],
+    ] {
+        let mut child =
+            outpost(d).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn outpost");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for outpost");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "`outpost {}`: {:?}, stderr: {stderr}", args.join(" "), out.status);
+        assert!(!stderr.contains("panicked"), "`outpost {}` panicked: {stderr}", args.join(" "));
+    }
+}

@@ -1,3 +1,4 @@
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -57,29 +58,30 @@ pub struct Choice {
 
 pub fn run(dir: &Path, cmd: ConflictsCmd) -> anyhow::Result<()> {
     let mut vault = open_vault(dir)?;
+    let mut out = std::io::stdout().lock();
     match cmd {
         ConflictsCmd::List { all, json } => {
             let list = vault.conflicts(all)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
                 return Ok(());
             }
             if list.is_empty() {
-                println!("no {}conflicts", if all { "" } else { "open " });
+                writeln!(out, "no {}conflicts", if all { "" } else { "open " })?;
             }
             for c in &list {
-                println!("{:>4}  {}  {:<16} {}  {}", c.id, c.note_id, kind(c), fmt_time(c.opened_at), title(c));
+                writeln!(out, "{:>4}  {}  {:<16} {}  {}", c.id, c.note_id, kind(c), fmt_time(c.opened_at), title(c))?;
             }
         }
         ConflictsCmd::Show { id, json } => {
             let c = vault.conflict(id)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?;
                 return Ok(());
             }
-            println!("conflict {} on note {} ({}), found {}", c.id, c.note_id, kind(&c), fmt_time(c.opened_at));
+            writeln!(out, "conflict {} on note {} ({}), found {}", c.id, c.note_id, kind(&c), fmt_time(c.opened_at))?;
             if let Some(base) = &c.base_body {
-                println!("\n--- base ---\n{base}");
+                writeln!(out, "\n--- base ---\n{base}")?;
             }
             let side = |v: &outpost_core::vault::VersionView| {
                 if v.deleted {
@@ -88,8 +90,8 @@ pub fn run(dir: &Path, cmd: ConflictsCmd) -> anyhow::Result<()> {
                     format!("{}\n{}", v.title, v.body)
                 }
             };
-            println!("\n--- mine ---\n{}", side(&c.mine));
-            println!("\n--- theirs ---\n{}", side(&c.theirs));
+            writeln!(out, "\n--- mine ---\n{}", side(&c.mine))?;
+            writeln!(out, "\n--- theirs ---\n{}", side(&c.theirs))?;
         }
         ConflictsCmd::Resolve { id, choice } => {
             let resolution = if choice.mine {

@@ -5,6 +5,7 @@
 //! `list` needs no key (plaintext metadata only); `retry` and `discard`
 //! write the store, so they unlock it like every other write.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use clap::{Args, Subcommand};
@@ -74,13 +75,14 @@ struct Listing {
 }
 
 fn list(dir: &Path, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     let (entries, discarded) = monitor::peek_outbox(dir)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&Listing { entries, discarded })?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&Listing { entries, discarded })?)?;
         return Ok(());
     }
     if entries.is_empty() {
-        println!("the outbox is empty: every change is on the server");
+        writeln!(out, "the outbox is empty: every change is on the server")?;
     }
     for e in &entries {
         let when = match e.state {
@@ -88,7 +90,8 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<()> {
             EntryState::Pending => "due now".to_owned(),
             EntryState::Failed => "not retried (`outpost outbox retry`)".to_owned(),
         };
-        println!(
+        writeln!(
+            out,
             "{:>6}  {}  {:<7}  {} {}  {}  made {}{}",
             e.seq,
             e.note_id,
@@ -98,12 +101,12 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<()> {
             when,
             fmt_time(e.created_at),
             e.last_error.as_deref().map(|m| format!("\n        last error: {m}")).unwrap_or_default()
-        );
+        )?;
     }
     if !discarded.is_empty() {
-        println!("discarded (kept sealed in the store; the notes kept their text here):");
+        writeln!(out, "discarded (kept sealed in the store; the notes kept their text here):")?;
         for d in &discarded {
-            println!("{:>6}  {}  was {}  discarded {}", d.seq, d.note_id, d.state, fmt_time(d.discarded_at));
+            writeln!(out, "{:>6}  {}  was {}  discarded {}", d.seq, d.note_id, d.state, fmt_time(d.discarded_at))?;
         }
     }
     Ok(())

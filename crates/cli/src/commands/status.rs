@@ -6,6 +6,7 @@
 //! (newest first) and its insights (`outpost_core::monitor`); no key
 //! needed either.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -212,15 +213,16 @@ fn watch(dir: &Path, json: bool, stale_after: i64) -> anyhow::Result<()> {
         .with_context(|| format!("watching {} for changes", dir.display()))?;
 
     let mut last = None;
+    let mut out = std::io::stdout().lock();
     loop {
         let view = look(dir, stale_after);
         if last.as_ref() != Some(&view) {
             if json {
-                println!("{}", serde_json::to_string(&view)?);
+                writeln!(out, "{}", serde_json::to_string(&view)?)?;
             } else {
-                println!("{}", describe_view(&view));
+                writeln!(out, "{}", describe_view(&view))?;
                 if let Some(insights) = &view.insights {
-                    println!("  {}", describe_insights(insights, now_ms()));
+                    writeln!(out, "  {}", describe_insights(insights, now_ms()))?;
                 }
             }
             last = Some(view);
@@ -319,32 +321,34 @@ fn retry(next: Option<i64>) -> String {
 /// `status --history`: the passes, newest first, then the insights.
 fn history(dir: &Path, json: bool, stale_after: i64) -> anyhow::Result<()> {
     let report = monitor::peek_report(dir, now_ms(), stale_after)?;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
     if report.passes.is_empty() {
-        println!("no sync pass recorded yet (the engine records its passes: the app, `outpost sync --watch`)");
+        writeln!(out, "no sync pass recorded yet (the engine records its passes: the app, `outpost sync --watch`)")?;
     }
     for p in &report.passes {
-        println!("{}", describe_pass(p));
+        writeln!(out, "{}", describe_pass(p))?;
     }
     let i = &report.insights;
-    println!("insights  {}", describe_insights(i, report.now_ms));
+    writeln!(out, "insights  {}", describe_insights(i, report.now_ms))?;
     let days: Vec<String> = i
         .bytes_per_day
         .iter()
         .map(|d| format!("{} {}/{}", &fmt_time(d.day_start_ms)[..10], bytes(d.sent), bytes(d.received)))
         .collect();
-    println!("per day   (sent/received) {}", days.join(", "));
+    writeln!(out, "per day   (sent/received) {}", days.join(", "))?;
     for e in &i.failed_entries {
-        println!(
+        writeln!(
+            out,
             "failed    entry {} of note {}, {} attempts: {}",
             e.seq,
             e.note_id,
             e.attempts,
             e.last_error.as_deref().unwrap_or("no error recorded")
-        );
+        )?;
     }
     Ok(())
 }
