@@ -366,6 +366,37 @@ pub struct AccountKeyResponse {
     pub kdf_params: Bytes,
 }
 
+/// `POST /v1/account/passphrase`: the caller's session changes the
+/// account's passphrase. The same data key, wrapped under the new
+/// passphrase, replaces the old wrapping; notes are not re-encrypted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePassphraseRequest {
+    /// Proof of the current passphrase: the auth key derived from it with
+    /// the account's current KDF parameters, checked like a log-in.
+    pub current_auth_key: Bytes,
+    /// The wrapped key this change replaces, exactly as the server sent it
+    /// (`GET /v1/account/key`). If another change won meanwhile, the server
+    /// answers `409 key_changed` and changes nothing.
+    pub current_wrapped_key: Bytes,
+    /// The auth key derived from the new passphrase; stored as an Argon2id
+    /// hash, as at registration.
+    pub auth_key: Bytes,
+    /// The same data key, wrapped under the new passphrase.
+    pub wrapped_key: Bytes,
+    /// The new salt and KDF parameters. Opaque to the server.
+    pub kdf_params: Bytes,
+    /// Keep the account's other sessions; by default every session but
+    /// the caller's ends (their event streams close).
+    pub keep_other_sessions: bool,
+}
+
+/// Answer to [`ChangePassphraseRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePassphraseResponse {
+    /// How many other sessions ended (0 with `keep_other_sessions`).
+    pub sessions_ended: u64,
+}
+
 /// One change a device wants the server to take.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
@@ -504,6 +535,13 @@ pub mod error_code {
     /// `DELETE /v1/sessions/{id}`: the caller's account has no live
     /// session with that id (whether or not another account has one).
     pub const SESSION_NOT_FOUND: &str = "session_not_found";
+    /// `POST /v1/account/passphrase`: the proof of the current passphrase
+    /// is wrong. Nothing changed. (403, not 401: the session is fine.)
+    pub const WRONG_PASSPHRASE: &str = "wrong_passphrase";
+    /// `POST /v1/account/passphrase`: the wrapped key named as the one
+    /// being replaced is no longer the account's (another device changed
+    /// the passphrase meanwhile). Nothing changed.
+    pub const KEY_CHANGED: &str = "key_changed";
     /// The path names a protocol version this server does not speak.
     pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
     pub const NOT_FOUND: &str = "not_found";
@@ -732,6 +770,24 @@ mod tests {
             let bytes = enc.encode(&list).expect("encode");
             assert_eq!(enc.decode::<SessionsResponse>(&bytes).expect("decode"), list);
         }
+    }
+
+    #[test]
+    fn passphrase_change_round_trips_and_hides_its_keys() {
+        let req = ChangePassphraseRequest {
+            current_auth_key: Bytes(b"OLDAUTH".to_vec()),
+            current_wrapped_key: Bytes(b"OLDWRAP".to_vec()),
+            auth_key: Bytes(b"NEWAUTH".to_vec()),
+            wrapped_key: Bytes(b"NEWWRAP".to_vec()),
+            kdf_params: Bytes(b"{}".to_vec()),
+            keep_other_sessions: true,
+        };
+        for enc in [Encoding::Json, Encoding::Postcard] {
+            let bytes = enc.encode(&req).expect("encode");
+            assert_eq!(enc.decode::<ChangePassphraseRequest>(&bytes).expect("decode"), req);
+        }
+        let s = format!("{req:?}");
+        assert!(!s.contains("AUTH") && !s.contains("WRAP"), "{s}");
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub enum ApiError {
     UsernameTaken,
     #[error("this account has no session with that id (it may have ended already); list them with GET /v1/sessions")]
     SessionNotFound,
+    #[error("the current passphrase is wrong; nothing was changed")]
+    WrongPassphrase,
+    #[error("the account's passphrase was changed meanwhile (by another device?); nothing was changed: try again, giving the passphrase now in force as the current one")]
+    KeyChanged,
     #[error("the request's headers exceed {count} headers or {bytes} bytes")]
     HeadersTooLarge { count: usize, bytes: usize },
     #[error("the request's path and query exceed {limit} bytes")]
@@ -82,6 +86,8 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED),
             ApiError::UsernameTaken => (StatusCode::CONFLICT, code::USERNAME_TAKEN),
             ApiError::SessionNotFound => (StatusCode::NOT_FOUND, code::SESSION_NOT_FOUND),
+            ApiError::WrongPassphrase => (StatusCode::FORBIDDEN, code::WRONG_PASSPHRASE),
+            ApiError::KeyChanged => (StatusCode::CONFLICT, code::KEY_CHANGED),
             ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
             ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an
@@ -100,6 +106,7 @@ impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> Self {
         match e {
             BackendError::UsernameTaken => ApiError::UsernameTaken,
+            BackendError::KeyChanged => ApiError::KeyChanged,
             BackendError::CursorOutOfRange { cursor, latest } => ApiError::CursorOutOfRange { cursor, latest },
             e @ BackendError::QuotaExceeded { .. } => ApiError::QuotaExceeded(e),
             BackendError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,

@@ -17,9 +17,10 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use futures_util::Stream;
 use outpost_protocol::v1::{
-    AccountKeyResponse, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse,
-    PushRequest, PushResponse, PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse,
-    SessionToken, SessionsResponse, DEVICE_NAME_HEADER, VERSION,
+    AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, HealthResponse, LoginRequest,
+    LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse, PushResult,
+    RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
+    DEVICE_NAME_HEADER, VERSION,
 };
 use outpost_protocol::Hlc;
 use serde::Deserialize;
@@ -29,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, Attempt, AuthUser};
-use crate::backend::{Backend, NewSession, NewUser, Poke, SessionEnded};
+use crate::backend::{Backend, NewSession, NewUser, PassphraseChange, Poke, SessionEnded};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire::{Accept, Reply, Wire};
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/login", post(login))
         .route("/v1/logout", post(logout))
         .route("/v1/account/key", get(account_key))
+        .route("/v1/account/passphrase", post(change_passphrase))
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/revoke-others", post(revoke_other_sessions))
         .route("/v1/sessions/{id}", delete(revoke_session))
@@ -170,6 +172,18 @@ fn validate_auth_key(key: &[u8]) -> Result<(), ApiError> {
     }
 }
 
+/// A wrapped data key and its KDF parameters, as registration and a
+/// passphrase change store them.
+fn validate_wrapping(wrapped_key: &[u8], kdf_params: &[u8]) -> Result<(), ApiError> {
+    if wrapped_key.is_empty() || wrapped_key.len() > MAX_WRAPPED_KEY_BYTES {
+        return Err(ApiError::MalformedBody("wrapped_key must be 1 to 4096 bytes".into()));
+    }
+    if kdf_params.len() > MAX_KDF_PARAMS_BYTES {
+        return Err(ApiError::MalformedBody("kdf_params must be at most 1024 bytes".into()));
+    }
+    Ok(())
+}
+
 /// The name a device gave itself in the `Outpost-Device-Name` header,
 /// decoded and sanitized; none if absent or empty after that.
 fn device_name(headers: &HeaderMap) -> Option<String> {
@@ -209,12 +223,7 @@ async fn register(
 ) -> Result<Reply<SessionResponse>, ApiError> {
     validate_username(&req.username)?;
     validate_auth_key(req.auth_key.as_ref())?;
-    if req.wrapped_key.is_empty() || req.wrapped_key.len() > MAX_WRAPPED_KEY_BYTES {
-        return Err(ApiError::MalformedBody("wrapped_key must be 1 to 4096 bytes".into()));
-    }
-    if req.kdf_params.len() > MAX_KDF_PARAMS_BYTES {
-        return Err(ApiError::MalformedBody("kdf_params must be at most 1024 bytes".into()));
-    }
+    validate_wrapping(req.wrapped_key.as_ref(), req.kdf_params.as_ref())?;
     state.register_limiter.check(Attempt::Register, "", client_ip(&state, peer, &headers))?;
     let auth_key = req.auth_key.0;
     let auth_hash = auth::run_kdf(move |memory| auth::hash_auth_key(&auth_key, memory))
@@ -392,6 +401,65 @@ async fn account_key(
             kdf_params: key.kdf_params.into(),
         },
     ))
+}
+
+/// `POST /v1/account/passphrase`: the caller's session, proving the
+/// current passphrase (its auth key, checked with Argon2id as at log-in
+/// and under the same limiter, keyed by the account's username), replaces
+/// the auth key, the wrapped data key and the KDF parameters, if the
+/// wrapped key it names is still the account's; then ends every other
+/// session unless asked not to. A wrong proof is `403 wrong_passphrase`
+/// (not 401: the session is fine), a lost race `409 key_changed`; either
+/// way nothing changed.
+async fn change_passphrase(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Accept(enc): Accept,
+    Wire(req): Wire<ChangePassphraseRequest>,
+) -> Result<Reply<ChangePassphraseResponse>, ApiError> {
+    validate_auth_key(req.current_auth_key.as_ref())?;
+    validate_auth_key(req.auth_key.as_ref())?;
+    validate_wrapping(req.wrapped_key.as_ref(), req.kdf_params.as_ref())?;
+    if req.current_wrapped_key.len() > MAX_WRAPPED_KEY_BYTES {
+        return Err(ApiError::MalformedBody("current_wrapped_key must be at most 4096 bytes".into()));
+    }
+    // The session is live, so the account is there, unless it went
+    // between the token's check and this read.
+    let (username, account) = state.backend.user_by_id(user.user_id).await?.ok_or(ApiError::InvalidToken)?;
+    // The same budget as logging in to this name: a stolen session cannot
+    // guess passphrases here faster than at log-in.
+    limit_login(&state, &username, client_ip(&state, peer, &headers))?;
+    let current = req.current_auth_key.0;
+    let phc = account.auth_hash;
+    let ok = auth::run_kdf(move |memory| auth::verify_auth_key(&current, &phc, memory))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    if !ok {
+        state.metrics.logins_failed.fetch_add(1, Relaxed);
+        return Err(ApiError::WrongPassphrase);
+    }
+    // Checked again inside the transaction; this spares a hash when the
+    // race is already lost.
+    if account.wrapped_key != req.current_wrapped_key.0 {
+        return Err(ApiError::KeyChanged);
+    }
+    let new_auth = req.auth_key.0;
+    let auth_hash = auth::run_kdf(move |memory| auth::hash_auth_key(&new_auth, memory))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    let change = PassphraseChange {
+        expected_wrapped_key: req.current_wrapped_key.0,
+        auth_hash,
+        wrapped_key: req.wrapped_key.0,
+        kdf_params: req.kdf_params.0,
+        end_other_sessions: !req.keep_other_sessions,
+    };
+    let ended = state.backend.change_passphrase(user.user_id, &user.token_hash, &change, now_ms()).await?;
+    state.metrics.sessions_revoked.fetch_add(ended, Relaxed);
+    tracing::info!(user_id = %user.user_id, sessions_ended = ended, "passphrase changed");
+    Ok(Reply(enc, ChangePassphraseResponse { sessions_ended: ended }))
 }
 
 async fn push(

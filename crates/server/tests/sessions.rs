@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use outpost_protocol::v1::{
-    encode_device_name, Encoding, ErrorBody, LoginRequest, LoginStartRequest, LoginStartResponse, RegisterRequest,
-    RevokeOthersResponse, SessionResponse, SessionsResponse, DEVICE_NAME_HEADER,
+    encode_device_name, AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, Encoding, ErrorBody,
+    LoginRequest, LoginStartRequest, LoginStartResponse, RegisterRequest, RevokeOthersResponse, SessionResponse,
+    SessionsResponse, DEVICE_NAME_HEADER,
 };
 use reqwest::{Method, StatusCode};
 use uuid::Uuid;
@@ -52,6 +53,25 @@ impl Device {
             return Ok(());
         }
         Err(error(resp).await)
+    }
+
+    async fn change_passphrase(
+        &self,
+        body: &ChangePassphraseRequest,
+    ) -> Result<ChangePassphraseResponse, (StatusCode, ErrorBody)> {
+        let resp = self
+            .req(Method::POST, "/v1/account/passphrase")
+            .header("content-type", self.enc.media_type())
+            .body(self.enc.encode(body).expect("encode"))
+            .send()
+            .await
+            .expect("change passphrase");
+        answer(self.enc, resp).await
+    }
+
+    async fn account_key(&self) -> AccountKeyResponse {
+        let resp = self.req(Method::GET, "/v1/account/key").send().await.expect("account key");
+        answer(self.enc, resp).await.expect("the account's key")
     }
 
     async fn revoke_others(&self) -> Result<RevokeOthersResponse, (StatusCode, ErrorBody)> {
@@ -151,6 +171,16 @@ async fn register(base: &str, enc: Encoding, name: &str, device: &str) -> (Keys,
 /// A new device logging in to `keys`'s account, naming itself `device`
 /// (`None`: no header at all).
 async fn log_in(base: &str, enc: Encoding, keys: &Keys, device: Option<&str>) -> Device {
+    try_log_in(base, enc, keys, device).await.expect("logged in")
+}
+
+/// [`log_in`], or the refusal.
+async fn try_log_in(
+    base: &str,
+    enc: Encoding,
+    keys: &Keys,
+    device: Option<&str>,
+) -> Result<Device, (StatusCode, ErrorBody)> {
     let http = reqwest::Client::new();
     let post = |path: &str, body: Vec<u8>| {
         let mut r = http
@@ -165,15 +195,15 @@ async fn log_in(base: &str, enc: Encoding, keys: &Keys, device: Option<&str>) ->
     };
     let start = LoginStartRequest { username: keys.username.clone() };
     let resp = post("/v1/login/start", enc.encode(&start).expect("encode")).await.expect("start");
-    let ls: LoginStartResponse = answer(enc, resp).await.expect("login start");
+    let ls: LoginStartResponse = answer(enc, resp).await?;
     let body = LoginRequest {
         username: keys.username.clone(),
         challenge: ls.challenge,
         auth_key: keys.auth_key.clone().into(),
     };
     let resp = post("/v1/login", enc.encode(&body).expect("encode")).await.expect("login");
-    let session: SessionResponse = answer(enc, resp).await.expect("logged in");
-    Device { http, base: base.to_owned(), token: session.token.0, enc }
+    let session: SessionResponse = answer(enc, resp).await?;
+    Ok(Device { http, base: base.to_owned(), token: session.token.0, enc })
 }
 
 fn assert_refused(result: Result<impl std::fmt::Debug, (StatusCode, ErrorBody)>, code: &str, what: &str) {
@@ -368,4 +398,173 @@ async fn existing_sqlite_sessions_get_an_id_and_no_name() {
     assert!(backend.revoke_session(user, list[1].id, 5000).await.expect("revoke"));
     assert_eq!(backend.session_user(&hash_b, 5000).await.expect("lookup"), None);
     backend.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// Passphrase change: `POST /v1/account/passphrase`.
+
+fn random_key() -> Vec<u8> {
+    (0..32).map(|_| rand::random::<u8>()).collect()
+}
+
+/// A change from `current` (the auth key and the wrapped key it replaces)
+/// to a new auth key and `wrapped`.
+fn change(current: &[u8], replaces: &[u8], new_auth: &[u8], wrapped: &[u8], keep: bool) -> ChangePassphraseRequest {
+    ChangePassphraseRequest {
+        current_auth_key: current.to_vec().into(),
+        current_wrapped_key: replaces.to_vec().into(),
+        auth_key: new_auth.to_vec().into(),
+        wrapped_key: wrapped.to_vec().into(),
+        kdf_params: format!("{{\"for\":\"{}\"}}", String::from_utf8_lossy(wrapped)).into_bytes().into(),
+        keep_other_sessions: keep,
+    }
+}
+
+fn assert_code<T: std::fmt::Debug>(
+    result: Result<T, (StatusCode, ErrorBody)>,
+    status: StatusCode,
+    code: &str,
+    what: &str,
+) {
+    match result {
+        Err((s, body)) => {
+            assert_eq!((s, body.code.as_str()), (status, code), "{what}: {}", body.message);
+        }
+        Ok(v) => panic!("{what}: expected {status} {code}, got {v:?}"),
+    }
+}
+
+async fn passphrase_story(url: &str) {
+    let mut config = outpost_server::Config::new(url);
+    // This story logs in often; the limiter has a test of its own below.
+    config.login_attempts = 1000;
+    let server = start_with(config).await;
+    let base = server.base.as_str();
+    let (mut alice, laptop) = register(base, Encoding::Json, "alice", "laptop").await;
+    let phone = log_in(base, Encoding::Postcard, &alice, Some("phone")).await;
+    let old_auth = alice.auth_key.clone();
+    let key = laptop.account_key().await;
+    assert_eq!(key.wrapped_key.0, b"WRAPPED");
+
+    // A wrong proof: refused as a wrong passphrase (403, the session is
+    // fine), and nothing changed: the key, the sessions, the old log-in.
+    let wrong = change(&random_key(), b"WRAPPED", &random_key(), b"WRAPPED-X", false);
+    assert_code(laptop.change_passphrase(&wrong).await, StatusCode::FORBIDDEN, "wrong_passphrase", "a wrong proof");
+    assert_eq!(phone.account_key().await.wrapped_key.0, b"WRAPPED", "the key is unchanged");
+    assert_eq!(phone.sessions().await.expect("the phone still lists").sessions.len(), 2, "no session ended");
+    log_in(base, Encoding::Json, &alice, None).await;
+    // So is a proof that is not even a key's length.
+    let short = change(b"short", b"WRAPPED", &random_key(), b"WRAPPED-X", false);
+    assert_code(laptop.change_passphrase(&short).await, StatusCode::BAD_REQUEST, "malformed_body", "a short proof");
+
+    // The right proof, naming a wrapped key that is not the account's
+    // (another change won): 409, nothing changed.
+    let stale = change(&old_auth, b"SOMETHING-ELSE", &random_key(), b"WRAPPED-X", false);
+    assert_code(laptop.change_passphrase(&stale).await, StatusCode::CONFLICT, "key_changed", "a stale key");
+    assert_eq!(laptop.account_key().await.wrapped_key.0, b"WRAPPED");
+    assert_eq!(laptop.sessions().await.expect("list").sessions.len(), 3, "no session ended");
+
+    // Two devices change at once from the same key: exactly one wins, the
+    // other is told the key changed, and the account holds the winner's.
+    let (a, b) = (random_key(), random_key());
+    let (to_a, to_b) =
+        (change(&old_auth, b"WRAPPED", &a, b"WRAPPED-A", true), change(&old_auth, b"WRAPPED", &b, b"WRAPPED-B", true));
+    let (ra, rb) = tokio::join!(laptop.change_passphrase(&to_a), phone.change_passphrase(&to_b));
+    let (won, winner_auth, winner_wrapped) = match (&ra, &rb) {
+        (Ok(_), Err((StatusCode::CONFLICT, e))) if e.code == "key_changed" => ("laptop", a, &b"WRAPPED-A"[..]),
+        (Err((StatusCode::CONFLICT, e)), Ok(_)) if e.code == "key_changed" => ("phone", b, &b"WRAPPED-B"[..]),
+        other => panic!("exactly one of two concurrent changes wins: {other:?}"),
+    };
+    let now = laptop.account_key().await;
+    assert_eq!(now.wrapped_key.0, winner_wrapped, "the {won}'s change is the account's");
+    assert_eq!(now.kdf_params.0, format!("{{\"for\":\"{}\"}}", String::from_utf8_lossy(winner_wrapped)).into_bytes());
+    // keep_other_sessions: nobody was logged out.
+    assert_eq!(laptop.sessions().await.expect("list").sessions.len(), 3, "kept every session");
+    for r in [&ra, &rb].into_iter().flatten() {
+        assert_eq!(r.sessions_ended, 0);
+    }
+    // The old passphrase no longer logs in; the new one does.
+    assert_code(
+        try_log_in(base, Encoding::Json, &alice, None).await.map(drop),
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the old auth key",
+    );
+    alice.auth_key = winner_auth.clone();
+    let tablet = log_in(base, Encoding::Postcard, &alice, Some("tablet")).await;
+    // The old proof is now wrong.
+    let again = change(&old_auth, winner_wrapped, &random_key(), b"WRAPPED-X", false);
+    assert_code(tablet.change_passphrase(&again).await, StatusCode::FORBIDDEN, "wrong_passphrase", "the old proof");
+
+    // Another change, ending the other sessions: their tokens are refused
+    // and their open event streams end within a second; the caller's
+    // session and another account's go on.
+    let (_bob, bob) = register(base, Encoding::Json, "bob", "bob's").await;
+    let mut phone_events = phone.open_events().await;
+    let mut bob_events = bob.open_events().await;
+    let sessions_before = tablet.sessions().await.expect("list").sessions.len() as u64;
+    let last = random_key();
+    let done = tablet
+        .change_passphrase(&change(&winner_auth, winner_wrapped, &last, b"WRAPPED-LAST", false))
+        .await
+        .expect("the tablet changes the passphrase");
+    assert_eq!(done.sessions_ended, sessions_before - 1, "every session but the tablet's");
+    assert!(phone_events.ends_within(STREAM_ENDS_WITHIN).await.is_some(), "the phone's stream ended within 1 s");
+    assert_refused(phone.sessions().await, "invalid_token", "the phone after the change");
+    assert_refused(laptop.sessions().await, "invalid_token", "the laptop after the change");
+    let left = tablet.sessions().await.expect("the tablet keeps its session").sessions;
+    assert_eq!(left.len(), 1);
+    assert!(left[0].current);
+    assert_eq!(tablet.account_key().await.wrapped_key.0, b"WRAPPED-LAST");
+    assert_eq!(bob.sessions().await.expect("bob's session").sessions.len(), 1, "bob is untouched");
+    assert!(bob_events.ends_within(Duration::from_millis(300)).await.is_none(), "bob's stream goes on");
+    alice.auth_key = last;
+    log_in(base, Encoding::Json, &alice, None).await;
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passphrase_change_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    passphrase_story(&sqlite_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn passphrase_change_on_postgres() {
+    passphrase_story(&pg_url("passphrase_change_on_postgres").await).await;
+}
+
+/// Proofs of the current passphrase draw on the log-in budget of the
+/// account's username: a stolen session cannot guess faster here than at
+/// log-in, nor reset its budget by switching between the two.
+#[tokio::test]
+async fn passphrase_proofs_share_the_log_in_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = outpost_server::Config::new(sqlite_url(&dir));
+    config.login_attempts = 4;
+    let server = start_with(config).await;
+    let (alice, laptop) = register(&server.base, Encoding::Json, "alice", "laptop").await;
+    // A log-in is two attempts (start and finish); two wrong proofs make four.
+    log_in(&server.base, Encoding::Json, &alice, None).await;
+    for _ in 0..2 {
+        let wrong = change(&random_key(), b"WRAPPED", &random_key(), b"WRAPPED-X", false);
+        assert_code(laptop.change_passphrase(&wrong).await, StatusCode::FORBIDDEN, "wrong_passphrase", "a guess");
+    }
+    let right = change(&alice.auth_key, b"WRAPPED", &random_key(), b"WRAPPED-X", false);
+    assert_code(
+        laptop.change_passphrase(&right).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "past the budget",
+    );
+    assert_code(
+        try_log_in(&server.base, Encoding::Json, &alice, None).await.map(drop),
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "log-in shares the budget",
+    );
+    assert_eq!(laptop.account_key().await.wrapped_key.0, b"WRAPPED", "nothing changed");
+    server.stop().await;
 }

@@ -129,6 +129,27 @@ pub struct AccountKey {
     pub kdf_params: Vec<u8>,
 }
 
+/// A passphrase change as the backend stores it (see
+/// [`Backend::change_passphrase`]).
+#[derive(Clone)]
+pub struct PassphraseChange {
+    /// The wrapped key the change replaces: it applies only if this is
+    /// still the account's.
+    pub expected_wrapped_key: Vec<u8>,
+    /// Argon2id PHC string of the new auth key.
+    pub auth_hash: String,
+    pub wrapped_key: Vec<u8>,
+    pub kdf_params: Vec<u8>,
+    /// End every session of the account but the caller's.
+    pub end_other_sessions: bool,
+}
+
+impl std::fmt::Debug for PassphraseChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassphraseChange").field("end_other_sessions", &self.end_other_sessions).finish_non_exhaustive()
+    }
+}
+
 /// A storage failure. Only the first two are the caller's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -148,6 +169,10 @@ pub enum BackendError {
     Files(std::path::PathBuf, #[source] std::io::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(&'static str),
+    /// A passphrase change named a wrapped key that is no longer the
+    /// account's: another change won.
+    #[error("the account's wrapped key is not the one this change replaces")]
+    KeyChanged,
 }
 
 /// The server's storage. Every method that touches user data takes the
@@ -203,6 +228,25 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// Ends every session of the user but the one whose token hash is
     /// `keep`; how many live ones ended.
     async fn revoke_other_sessions(&self, user_id: Uuid, keep: &[u8; 32], now_ms: i64) -> Result<u64, BackendError>;
+
+    /// The username and credentials of the account `user_id`, for a
+    /// passphrase change (which checks the current auth key and is limited
+    /// like a log-in under the username).
+    async fn user_by_id(&self, user_id: Uuid) -> Result<Option<(String, UserRecord)>, BackendError>;
+    /// Replaces the account's auth hash, wrapped key and KDF parameters in
+    /// one transaction, if its wrapped key is still
+    /// `change.expected_wrapped_key` (else [`BackendError::KeyChanged`],
+    /// and nothing changes); with `change.end_other_sessions`, ends every
+    /// session of the account but `caller` in the same transaction, and
+    /// tells their event streams as a revocation does. How many live
+    /// sessions ended.
+    async fn change_passphrase(
+        &self,
+        user_id: Uuid,
+        caller: &[u8; 32],
+        change: &PassphraseChange,
+        now_ms: i64,
+    ) -> Result<u64, BackendError>;
 
     /// Applies a batch of ops in one transaction; one result per op, in
     /// order. Pokes the user's devices after commit if anything applied.
@@ -307,6 +351,10 @@ impl<DB: Dialect> Drop for SqlBackend<DB> {
     }
 }
 
+/// Ends every session of user `$1` but the one with token hash `$2`.
+const DELETE_OTHER_SESSIONS: &str =
+    "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash, expires_ms";
+
 /// The second parameter of a statement that ends sessions.
 enum SessionKey<'a> {
     Id(Uuid),
@@ -336,12 +384,28 @@ where
         now_ms: i64,
     ) -> Result<u64, BackendError> {
         let mut tx = DB::begin_write(&self.writer).await?;
+        let (live, hashes) = Self::end_sessions_in(&mut tx, delete, user_id, key, now_ms).await?;
+        tx.commit().await?;
+        self.tell_ended(hashes);
+        Ok(live)
+    }
+
+    /// The work of [`SqlBackend::end_sessions`] inside the caller's
+    /// transaction: how many were live, and the token hashes to tell this
+    /// process's streams of once it commits ([`SqlBackend::tell_ended`]).
+    async fn end_sessions_in(
+        tx: &mut Transaction<'static, DB>,
+        delete: &'static str,
+        user_id: Uuid,
+        key: SessionKey<'_>,
+        now_ms: i64,
+    ) -> Result<(u64, Vec<[u8; 32]>), BackendError> {
         let query = sqlx::query_as::<DB, (Vec<u8>, i64)>(delete).bind(user_id);
         let query = match key {
             SessionKey::Id(id) => query.bind(id),
             SessionKey::TokenHash(hash) => query.bind(hash.as_slice()),
         };
-        let rows = query.fetch_all(&mut *tx).await?;
+        let rows = query.fetch_all(&mut **tx).await?;
         let mut hashes = Vec::with_capacity(rows.len());
         let mut live = 0;
         for (hash, expires_ms) in rows {
@@ -349,16 +413,20 @@ where
             if expires_ms > now_ms {
                 live += 1;
             }
-            if DB::session_end_on_commit(&mut tx, &hash).await? {
+            if DB::session_end_on_commit(tx, &hash).await? {
                 hashes.push(hash);
             }
         }
-        tx.commit().await?;
+        Ok((live, hashes))
+    }
+
+    /// Tells this process's event streams of sessions that ended, after
+    /// the commit that ended them.
+    fn tell_ended(&self, hashes: Vec<[u8; 32]>) {
         for hash in hashes {
             // No receivers is fine: no stream was open.
             let _ = self.signals.ends.send(SessionEnded { token_hash: Some(hash) });
         }
-        Ok(live)
     }
 }
 
@@ -613,13 +681,57 @@ where
     }
 
     async fn revoke_other_sessions(&self, user_id: Uuid, keep: &[u8; 32], now_ms: i64) -> Result<u64, BackendError> {
-        self.end_sessions(
-            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash, expires_ms",
-            user_id,
-            SessionKey::TokenHash(keep),
-            now_ms,
+        self.end_sessions(DELETE_OTHER_SESSIONS, user_id, SessionKey::TokenHash(keep), now_ms).await
+    }
+
+    async fn user_by_id(&self, user_id: Uuid) -> Result<Option<(String, UserRecord)>, BackendError> {
+        let row: Option<(String, String, Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT username, auth_hash, wrapped_key, kdf_params FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(username, auth_hash, wrapped_key, kdf_params)| {
+            (username, UserRecord { id: user_id, auth_hash, wrapped_key, kdf_params })
+        }))
+    }
+
+    async fn change_passphrase(
+        &self,
+        user_id: Uuid,
+        caller: &[u8; 32],
+        change: &PassphraseChange,
+        now_ms: i64,
+    ) -> Result<u64, BackendError> {
+        let mut tx = DB::begin_write(&self.writer).await?;
+        // The compare-and-swap: of two changes made from one wrapped key,
+        // the first to commit wins and the other matches no row, so the
+        // account never holds a key wrapped under a passphrase nobody
+        // was told. On PostgreSQL the row lock makes the second wait for
+        // the first and then see its key.
+        let updated: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE users SET auth_hash = $1, wrapped_key = $2, kdf_params = $3
+             WHERE id = $4 AND wrapped_key = $5 RETURNING id",
         )
-        .await
+        .bind(change.auth_hash.as_str())
+        .bind(change.wrapped_key.as_slice())
+        .bind(change.kdf_params.as_slice())
+        .bind(user_id)
+        .bind(change.expected_wrapped_key.as_slice())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if updated.is_none() {
+            // Dropping `tx` rolls back (nothing was written anyway).
+            return Err(BackendError::KeyChanged);
+        }
+        let (ended, hashes) = if change.end_other_sessions {
+            Self::end_sessions_in(&mut tx, DELETE_OTHER_SESSIONS, user_id, SessionKey::TokenHash(caller), now_ms)
+                .await?
+        } else {
+            (0, Vec::new())
+        };
+        tx.commit().await?;
+        self.tell_ended(hashes);
+        Ok(ended)
     }
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), BackendError> {
