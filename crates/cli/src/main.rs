@@ -40,7 +40,7 @@ enum Command {
     /// Create, read, change, search, import and export notes
     #[command(subcommand)]
     Notes(commands::notes::NotesCmd),
-    /// Register or join an account on a sync server; log out
+    /// Register or join an account on a sync server; log out; change the passphrase; sessions
     #[command(subcommand)]
     Account(commands::account::AccountCmd),
     /// Sync now (one pass), or keep syncing in the background with --watch
@@ -127,7 +127,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// 1 other, 2 usage, 3 not found, 4 invalid input, 5 key unavailable or
 /// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed,
 /// 8 server unreachable or switched offline by `outpost net` (try again
-/// later), 9 server refused the request, 10 sync held: it would delete many
+/// later), 9 server refused the request (for `account passphrase`: another
+/// device changed the passphrase first), 10 sync held: it would delete many
 /// notes and waits for approval.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use outpost_core::Error as E;
@@ -155,5 +156,6 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::Stale { .. } => 4,
         E::MassDeleteHeld { .. } => 10,
         E::LoggedIn { .. } => 4,
+        E::KeyChanged => 9,
     }
 }

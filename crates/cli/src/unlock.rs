@@ -14,6 +14,8 @@ use outpost_core::keys::{KeyStore, KeyringStore, PassphraseStore};
 use outpost_core::Vault;
 
 pub const PASSPHRASE_ENV: &str = "OUTPOST_PASSPHRASE";
+/// The new passphrase for `outpost account passphrase`, without a prompt.
+pub const NEW_PASSPHRASE_ENV: &str = "OUTPOST_NEW_PASSPHRASE";
 
 pub fn open_vault(dir: &Path) -> anyhow::Result<Vault> {
     let keys = key_store(dir)?;
@@ -70,6 +72,22 @@ pub fn account_passphrase(confirm: bool) -> anyhow::Result<String> {
     }
     let p = prompt("Account passphrase: ")?;
     if confirm && prompt("Repeat passphrase: ")? != p {
+        bail!("the passphrases differ; nothing was changed");
+    }
+    Ok(p)
+}
+
+/// The new account passphrase for a change: `OUTPOST_NEW_PASSPHRASE`, or
+/// asked for twice.
+pub fn new_account_passphrase() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(NEW_PASSPHRASE_ENV) {
+        return Ok(p);
+    }
+    let p = rpassword::prompt_password("New passphrase: ")
+        .with_context(|| format!("cannot ask for the new passphrase (no terminal?); set {NEW_PASSPHRASE_ENV}"))?;
+    let again = rpassword::prompt_password("Repeat new passphrase: ")
+        .with_context(|| format!("cannot ask for the new passphrase (no terminal?); set {NEW_PASSPHRASE_ENV}"))?;
+    if p != again {
         bail!("the passphrases differ; nothing was changed");
     }
     Ok(p)

@@ -16,20 +16,27 @@
 //! wrapped data key and the KDF parameters, both useless without the
 //! passphrase.
 //!
+//! The passphrase can be changed from any logged-in device
+//! ([`change_passphrase`]): the same data key is wrapped under the new
+//! passphrase (notes are not re-encrypted), the server swaps it in only if
+//! no other change won meanwhile, and every other session ends unless the
+//! user keeps them; other devices are asked for the new passphrase at their
+//! next log-in.
+//!
 //! Each log-in (and registration) is a session the account can list and
 //! end from any of its devices (`Remote::sessions`, `revoke_session`,
 //! `revoke_other_sessions`). A device names its session with
 //! [`default_device_name`] unless the caller set a name on the [`Remote`]
 //! (`Remote::with_device_name`).
 
-use outpost_protocol::v1::{Bytes, LoginRequest, RegisterRequest, SessionResponse};
+use outpost_protocol::v1::{Bytes, ChangePassphraseRequest, LoginRequest, RegisterRequest, SessionResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{DataKey, KeyId};
 use crate::error::{Error, Result};
 use crate::keys::{self, KdfParams, KdfPolicy, KeyError};
 use crate::remote::{Remote, RemoteError};
-use crate::vault::{Account, Vault};
+use crate::vault::{Account, LocalRewrap, Vault};
 
 /// What the server keeps as `kdf_params` (opaque to it): the KDF's cost and
 /// salt, and the id of the data key it wraps (bound into the wrapping).
@@ -196,4 +203,110 @@ pub fn remember(vault: &mut Vault, remote: &Remote, username: &str, session: &Se
     };
     vault.set_account(&account, &session.token)?;
     Ok(account)
+}
+
+/// What a change of passphrase did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PassphraseChanged {
+    /// The account's other sessions that ended (0 when kept).
+    pub sessions_ended: u64,
+    /// What became of this store's own passphrase slot.
+    pub local: LocalRewrap,
+}
+
+/// Change the account's passphrase from `current` to `new`, from this
+/// logged-in store. Proves `current` to the server (the auth key, derived
+/// with the account's current parameters, which must be within
+/// [`KdfPolicy::default`]), wraps the store's data key (the same key: notes
+/// are not re-encrypted) under `new` with a fresh salt and this device's
+/// own cost ([`KdfParams::recommended`]), and sends it; the server applies
+/// it only if the wrapped key is still the one this device read. Every
+/// other session of the account ends unless `keep_sessions`. A store
+/// opened with `current` as its passphrase is then re-wrapped under `new`
+/// too ([`Vault::rewrap_passphrase_slot`]).
+///
+/// Errors, with nothing changed: [`KeyError::EmptyPassphrase`] or
+/// [`KeyError::PassphraseTooShort`] for `new`,
+/// [`KeyError::WrongCurrentPassphrase`], [`Error::KeyChanged`] when another
+/// device changed the passphrase first, [`KeyError::UnsafeKdf`] for
+/// parameters outside the policy, and the server's refusals.
+pub async fn change_passphrase(
+    vault: &mut Vault,
+    remote: &Remote,
+    current: &str,
+    new: &str,
+    keep_sessions: bool,
+) -> Result<PassphraseChanged> {
+    change_passphrase_with(vault, remote, current, new, keep_sessions, KdfParams::recommended, &KdfPolicy::default())
+        .await
+}
+
+/// [`change_passphrase`] with explicit new costs and policy (tests that
+/// register with cheap ones).
+pub async fn change_passphrase_with(
+    vault: &mut Vault,
+    remote: &Remote,
+    current: &str,
+    new: &str,
+    keep_sessions: bool,
+    new_params: fn() -> KdfParams,
+    policy: &KdfPolicy,
+) -> Result<PassphraseChanged> {
+    keys::check_new_passphrase(new)?;
+    if current.is_empty() {
+        return Err(KeyError::WrongCurrentPassphrase.into());
+    }
+    if new == current {
+        return Err(Error::Invalid("the new passphrase is the current one; nothing was changed".into()));
+    }
+    let params = new_params();
+    // Both costs are checked before anything is derived: the server's (it
+    // could be hostile) and this device's own (a build's mistake).
+    policy.check(&params)?;
+    let now = remote.account_key().await?;
+    let kdf: AccountKdf = serde_json::from_slice(&now.kdf_params.0)
+        .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
+    policy.check(&kdf.kdf)?;
+    let old = keys::derive_account_keys(current, &kdf.kdf)?;
+    // Checked here first: a wrong passphrase never reaches the server, and
+    // the key the server holds must be this store's, which is what is
+    // wrapped anew.
+    let key = match keys::unwrap_key(&old.wrap, KeyId(kdf.key_id), &now.wrapped_key.0) {
+        Ok(key) => key,
+        Err(KeyError::WrongPassphrase) => return Err(KeyError::WrongCurrentPassphrase.into()),
+        Err(e) => return Err(e.into()),
+    };
+    if !vault.has_key(&key) {
+        return Err(Error::Invalid(
+            "the account's data key is not this store's key, so this store cannot change the account's \
+             passphrase; nothing was changed"
+                .into(),
+        ));
+    }
+    let derived = keys::derive_account_keys(new, &params)?;
+    let (key_id, wrapped) = vault.wrap_data_key(&derived.wrap);
+    let kdf_params =
+        serde_json::to_vec(&AccountKdf { key_id, kdf: params }).map_err(|e| Error::Invalid(e.to_string()))?;
+    let req = ChangePassphraseRequest {
+        current_auth_key: Bytes(old.auth.to_vec()),
+        current_wrapped_key: now.wrapped_key,
+        auth_key: Bytes(derived.auth.to_vec()),
+        wrapped_key: Bytes(wrapped),
+        kdf_params: Bytes(kdf_params),
+        keep_other_sessions: keep_sessions,
+    };
+    let done = match remote.change_passphrase(&req).await {
+        Ok(done) => done,
+        Err(e) if e.is_wrong_passphrase() => return Err(KeyError::WrongCurrentPassphrase.into()),
+        Err(e) if e.is_key_changed() => return Err(Error::KeyChanged),
+        Err(e) => return Err(e.into()),
+    };
+    // The account's passphrase has changed by now, whatever happens here:
+    // a store that cannot take its new wrapping keeps opening with the
+    // old passphrase, and says so, rather than reporting the change failed.
+    let local = vault.rewrap_passphrase_slot(current, new, new_params).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not re-wrap this store's key under the new passphrase");
+        LocalRewrap::Failed
+    });
+    Ok(PassphraseChanged { sessions_ended: done.sessions_ended, local })
 }

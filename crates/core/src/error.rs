@@ -64,6 +64,13 @@ pub enum Error {
          the app) to use another account. The notes stay on this device either way"
     )]
     LoggedIn { username: String, server: String },
+    /// A change of passphrase lost a race: another device changed the
+    /// account's passphrase (its wrapped key) first.
+    #[error(
+        "the account's passphrase was changed meanwhile, probably on another device; nothing was changed here. \
+         Try again, giving the passphrase now in force as the current one"
+    )]
+    KeyChanged,
 }
 
 impl Error {
@@ -83,6 +90,8 @@ impl Error {
             Error::Invalid(_) => "invalid",
             Error::Key(KeyError::WrongPassphrase) => "wrong_passphrase",
             Error::Key(KeyError::UnsafeKdf(_)) => "unsafe_kdf",
+            Error::Key(KeyError::WrongCurrentPassphrase) => "wrong_current_passphrase",
+            Error::Key(KeyError::EmptyPassphrase | KeyError::PassphraseTooShort { .. }) => "weak_passphrase",
             Error::Key(_) | Error::KeyMethodMismatch { .. } => "key_unavailable",
             Error::Decrypt { .. } | Error::Crypto(_) => "decrypt_failed",
             Error::Forged(_) => "forged_change",
@@ -101,6 +110,7 @@ impl Error {
             Error::ConflictNotFound(_) => "conflict_not_found",
             Error::Stale { .. } => "stale",
             Error::LoggedIn { .. } => "logged_in",
+            Error::KeyChanged => "key_changed",
         }
     }
 }

@@ -86,6 +86,14 @@ pub enum KeyError {
     Corrupt(String),
     #[error("passphrase must not be empty")]
     EmptyPassphrase,
+    /// A new passphrase (a change of passphrase) shorter than
+    /// [`MIN_NEW_PASSPHRASE_CHARS`].
+    #[error("the new passphrase is too short: use at least {min} characters (nothing was changed)")]
+    PassphraseTooShort { min: usize },
+    /// A change of passphrase whose current passphrase is wrong: it does
+    /// not open the account's key, or the server refused its proof.
+    #[error("the current passphrase is wrong (nothing was changed; try again)")]
+    WrongCurrentPassphrase,
     /// Key-derivation parameters outside [`KdfPolicy`]: refused before any
     /// derivation, so a hostile server can neither make the passphrase
     /// cheap to guess nor stall or exhaust the device.
@@ -95,6 +103,23 @@ pub enum KeyError {
          Check that this is your server"
     )]
     UnsafeKdf(String),
+}
+
+/// The fewest characters a new passphrase may have when changing one.
+/// (Registration takes any non-empty one, as it always has; the app's form
+/// asks for more.)
+pub const MIN_NEW_PASSPHRASE_CHARS: usize = 8;
+
+/// Whether `new` may become the passphrase: not empty, at least
+/// [`MIN_NEW_PASSPHRASE_CHARS`] characters.
+pub fn check_new_passphrase(new: &str) -> Result<(), KeyError> {
+    if new.is_empty() {
+        return Err(KeyError::EmptyPassphrase);
+    }
+    if new.chars().count() < MIN_NEW_PASSPHRASE_CHARS {
+        return Err(KeyError::PassphraseTooShort { min: MIN_NEW_PASSPHRASE_CHARS });
+    }
+    Ok(())
 }
 
 /// Unlocks or enrols a store's data key.

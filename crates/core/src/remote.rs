@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::v1::{
-    AccountKeyResponse, Encoding, ErrorBody, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op,
-    PokeEvent, PullResponse, PushRequest, PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo,
-    SessionResponse, SessionToken, SessionsResponse,
+    AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, Encoding, ErrorBody, HealthResponse,
+    LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest, PushResponse,
+    RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -93,6 +93,17 @@ impl RemoteError {
     /// another account's: the server does not say which).
     pub fn is_session_not_found(&self) -> bool {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::SESSION_NOT_FOUND)
+    }
+
+    /// A passphrase change's proof of the current passphrase was refused.
+    pub fn is_wrong_passphrase(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::WRONG_PASSPHRASE)
+    }
+
+    /// A passphrase change named a wrapped key that is no longer the
+    /// account's: another change won.
+    pub fn is_key_changed(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::KEY_CHANGED)
     }
 
     /// A stable code for the CLI and the app.
@@ -244,6 +255,17 @@ impl Remote {
 
     pub async fn account_key(&self) -> Result<AccountKeyResponse, RemoteError> {
         self.call::<(), _>(Method::GET, "/v1/account/key", None, true).await
+    }
+
+    /// Changes the account's passphrase (`POST /v1/account/passphrase`;
+    /// `account::change_passphrase` builds the request). A wrong proof is
+    /// [`RemoteError::is_wrong_passphrase`], a lost race
+    /// [`RemoteError::is_key_changed`].
+    pub async fn change_passphrase(
+        &self,
+        req: &ChangePassphraseRequest,
+    ) -> Result<ChangePassphraseResponse, RemoteError> {
+        self.call(Method::POST, "/v1/account/passphrase", Some(req), true).await
     }
 
     pub async fn push(&self, ops: Vec<Op>) -> Result<PushResponse, RemoteError> {

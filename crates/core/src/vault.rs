@@ -59,6 +59,7 @@ pub use replica::{
 };
 pub use rows::AGREED_STAMPS_PER_NOTE;
 pub use shared::{blocking, SharedVault};
+pub use unlock::LocalRewrap;
 pub use writer::Writer;
 
 use rows::{hlc_col, open_meta, open_text, read_note, uuid_col, BADGE_SQL};

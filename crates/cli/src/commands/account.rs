@@ -72,6 +72,23 @@ pub enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change the account's passphrase; every other device is logged out unless --keep-sessions
+    ///
+    /// Asks for the current passphrase (or reads OUTPOST_PASSPHRASE) and the
+    /// new one, twice (or reads OUTPOST_NEW_PASSPHRASE; at least 8
+    /// characters). The account's data key is wrapped under the new
+    /// passphrase; notes are not re-encrypted. Other devices are logged out
+    /// (their unsent changes wait on them) and ask for the new passphrase at
+    /// their next log-in. If this store is protected by the account's
+    /// passphrase, it opens with the new one from now on. Exit codes: 4 the
+    /// new passphrase is too short or the same, 5 the current passphrase is
+    /// wrong, 9 the server refused (another device changed the passphrase
+    /// meanwhile: try again with the one now in force).
+    Passphrase {
+        /// Keep the other devices logged in
+        #[arg(long)]
+        keep_sessions: bool,
+    },
     /// End another device's session, or every session but this device's
     ///
     /// The device's token is refused from then on and its open connection
@@ -91,9 +108,13 @@ pub enum AccountCmd {
 
 /// The account's server, with this store's session, or why not.
 fn active_remote(dir: &Path) -> anyhow::Result<Remote> {
-    let vault = open_vault(dir)?;
-    match account::session(&vault)? {
-        Session::Active { remote, .. } => Ok(remote),
+    active(&open_vault(dir)?).map(|(_, remote)| remote)
+}
+
+/// The store's account and a client with its session, or why not.
+fn active(vault: &outpost_core::Vault) -> anyhow::Result<(outpost_core::vault::Account, Remote)> {
+    match account::session(vault)? {
+        Session::Active { account, remote } => Ok((account, remote)),
         Session::LoggedOut(a) => {
             bail!("this store is logged out of {} on {}; `outpost account login` first", a.username, a.server)
         }
@@ -233,6 +254,7 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 print_sessions(&mut out, &sessions)?;
             }
         }
+        AccountCmd::Passphrase { keep_sessions } => change_passphrase(dir, &rt, keep_sessions)?,
         AccountCmd::Revoke { session_id: Some(id), .. } => {
             let id = uuid::Uuid::try_parse(id.trim()).map_err(|_| {
                 outpost_core::Error::Invalid(format!(
@@ -273,6 +295,40 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 n => println!("revoked {n} other sessions: those devices are logged out; this one stays logged in"),
             }
         }
+    }
+    Ok(())
+}
+
+/// `outpost account passphrase`.
+fn change_passphrase(dir: &Path, rt: &tokio::runtime::Runtime, keep_sessions: bool) -> anyhow::Result<()> {
+    use outpost_core::vault::LocalRewrap;
+    let mut vault = open_vault(dir)?;
+    let (account, remote) = active(&vault)?;
+    let current = unlock::account_passphrase(false)?;
+    let new = unlock::new_account_passphrase()?;
+    // A new passphrase that will not do is a mistake in the input (4), not
+    // a key that cannot be had (5).
+    outpost_core::keys::check_new_passphrase(&new).map_err(|e| outpost_core::Error::Invalid(e.to_string()))?;
+    let done = rt.block_on(account::change_passphrase(&mut vault, &remote, &current, &new, keep_sessions))?;
+    println!("changed the passphrase of {} on {}", account.username, account.server);
+    match done.sessions_ended {
+        _ if keep_sessions => {
+            println!("other devices stay logged in; they ask for the new passphrase at their next log-in")
+        }
+        0 => println!("no other device was logged in"),
+        1 => println!("1 other device was logged out: it asks for the new passphrase at its next log-in"),
+        n => println!("{n} other devices were logged out: they ask for the new passphrase at their next log-in"),
+    }
+    match done.local {
+        LocalRewrap::Rewrapped => {
+            println!("this store now opens with the new passphrase too (set {} to it)", unlock::PASSPHRASE_ENV)
+        }
+        LocalRewrap::SeparatePassphrase => println!("this store keeps its own passphrase, which was not the account's"),
+        LocalRewrap::NotPassphrase => {}
+        LocalRewrap::Failed => eprintln!(
+            "warning: this store could not be re-wrapped (see the log) and still opens with the old passphrase; \
+             the account uses the new one"
+        ),
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::crypto::{self, Binding, DataKey, Field, KeyId};
 use crate::error::{Error, Result};
-use crate::keys::{KeyError, KeyStore, Slot};
+use crate::keys::{KdfParams, KeyError, KeyStore, Method, PassphraseStore, Slot};
 
 const KEY_CHECK: &[u8] = b"outpost key check v1";
 
@@ -78,6 +78,66 @@ pub(super) fn unlock_or_enroll(
         }
     }
     Ok(key)
+}
+
+/// What a change of passphrase did to the store's own key slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRewrap {
+    /// The store is opened with the passphrase, and now with the new one.
+    Rewrapped,
+    /// The store is opened with a passphrase of its own (not the
+    /// account's): left as it is.
+    SeparatePassphrase,
+    /// The store is not opened with a passphrase (the OS keyring): there
+    /// is nothing to re-wrap.
+    NotPassphrase,
+    /// The store is opened with the passphrase, but writing its new
+    /// wrapping failed (a full disk): it still opens with the old one.
+    Failed,
+}
+
+impl super::Vault {
+    /// After the account's passphrase changed from `current` to `new`: if
+    /// this store is opened with a passphrase and that passphrase is
+    /// `current`, wrap its data key under `new` (with fresh `params`), so
+    /// the store opens with the same passphrase as the account. A store
+    /// with a passphrase of its own, or on the keyring, is left alone. One
+    /// statement: the slot is the old wrapping or the new one, never
+    /// neither.
+    pub fn rewrap_passphrase_slot(
+        &mut self,
+        current: &str,
+        new: &str,
+        params: fn() -> KdfParams,
+    ) -> Result<LocalRewrap> {
+        if self.method != Method::Passphrase {
+            return Ok(LocalRewrap::NotPassphrase);
+        }
+        let row: Option<(i64, Option<Vec<u8>>, Option<String>)> = self
+            .conn
+            .query_row("SELECT key_id, wrapped, kdf FROM keys WHERE method = ?1", [Method::Passphrase.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+        let Some((key_id, wrapped, kdf)) = row else { return Ok(LocalRewrap::NotPassphrase) };
+        let key_id = u32::try_from(key_id).map_err(|_| Error::Corrupt("key id out of range".into()))?;
+        let vault_id = crate::store::get_kv(&self.conn, "settings", "vault_id")?.unwrap_or_default();
+        let slot = Slot { wrapped, kdf };
+        match PassphraseStore::new(current)?.unlock(&vault_id, KeyId(key_id), &slot) {
+            Ok(key) if key.id() == self.key.id() && key.expose() == self.key.expose() => {}
+            Ok(_) => return Err(KeyError::WrongKey.into()),
+            Err(KeyError::WrongPassphrase) => return Ok(LocalRewrap::SeparatePassphrase),
+            Err(e) => return Err(e.into()),
+        }
+        let slot = PassphraseStore::with_params(new, params)?.enroll(&vault_id, &self.key)?;
+        self.conn.execute(
+            "UPDATE keys SET wrapped = ?1, kdf = ?2 WHERE method = ?3 AND key_id = ?4",
+            params![slot.wrapped, slot.kdf, Method::Passphrase.as_str(), i64::from(key_id)],
+        )?;
+        Ok(LocalRewrap::Rewrapped)
+    }
 }
 
 /// The data directory, made private to the user (0700) where it is not.

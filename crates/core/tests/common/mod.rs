@@ -25,6 +25,8 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
     /// The per-account storage quota, when a test sets one.
     quota: Option<u64>,
+    /// The test's own changes to the server's configuration.
+    tweak: Option<fn(&mut outpost_server::Config)>,
 }
 
 /// A copy of a [`TestServer`]'s database taken while it ran.
@@ -40,16 +42,23 @@ impl ServerBackup {
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_with(None).await
+        Self::start_with(None, None).await
     }
 
     /// A server whose accounts may store at most `bytes` of notes.
     #[allow(dead_code)] // not every test binary uses it
     pub async fn with_quota(bytes: u64) -> Self {
-        Self::start_with(Some(bytes)).await
+        Self::start_with(Some(bytes), None).await
     }
 
-    async fn start_with(quota: Option<u64>) -> Self {
+    /// A server whose configuration `tweak` changes (applied on every
+    /// start, `come_back` included).
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn with_config(tweak: fn(&mut outpost_server::Config)) -> Self {
+        Self::start_with(None, Some(tweak)).await
+    }
+
+    async fn start_with(quota: Option<u64>, tweak: Option<fn(&mut outpost_server::Config)>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut s = TestServer {
@@ -59,6 +68,7 @@ impl TestServer {
             stop: None,
             task: None,
             quota,
+            tweak,
         };
         s.serve(listener);
         s
@@ -72,6 +82,9 @@ impl TestServer {
         let mut config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
         if let Some(q) = self.quota {
             config.quota_bytes = q;
+        }
+        if let Some(tweak) = self.tweak {
+            tweak(&mut config);
         }
         let (tx, rx) = oneshot::channel::<()>();
         self.stop = Some(tx);
