@@ -13,9 +13,9 @@ use std::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
 use outpost_protocol::v1::{
-    AccountKeyResponse, Change, Encoding, ErrorBody, HealthResponse, LoginRequest, LoginStartRequest,
-    LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest, PushResponse, PushResult, RegisterRequest,
-    SessionResponse,
+    AccountKeyResponse, Change, ChangePassphraseRequest, ChangePassphraseResponse, Encoding, ErrorBody, HealthResponse,
+    LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest, PushResponse,
+    PushResult, RegisterRequest, SessionResponse,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -38,7 +38,7 @@ where
 fuzz_target!(|data: &[u8]| {
     let [which, enc, body @ ..] = data else { return };
     let enc = if enc & 1 == 0 { Encoding::Postcard } else { Encoding::Json };
-    match which % 15 {
+    match which % 17 {
         0 => round_trip::<RegisterRequest>(enc, body),
         1 => round_trip::<LoginStartRequest>(enc, body),
         2 => round_trip::<LoginStartResponse>(enc, body),
@@ -53,6 +53,8 @@ fuzz_target!(|data: &[u8]| {
         11 => round_trip::<ErrorBody>(enc, body),
         12 => round_trip::<Op>(enc, body),
         13 => round_trip::<Change>(enc, body),
+        14 => round_trip::<ChangePassphraseRequest>(enc, body),
+        15 => round_trip::<ChangePassphraseResponse>(enc, body),
         _ => round_trip::<PushResult>(enc, body),
     }
 });
