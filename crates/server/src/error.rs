@@ -39,6 +39,12 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("that username is taken")]
     UsernameTaken,
+    #[error("the passphrase is wrong; the account was not deleted")]
+    WrongPassphrase,
+    #[error(
+        "this session's account was deleted; the notes on this device stay there. Register or log in to sync again"
+    )]
+    AccountDeleted,
     #[error("this account has no session with that id (it may have ended already); list them with GET /v1/sessions")]
     SessionNotFound,
     #[error("the request's headers exceed {count} headers or {bytes} bytes")]
@@ -82,6 +88,8 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED),
             ApiError::UsernameTaken => (StatusCode::CONFLICT, code::USERNAME_TAKEN),
             ApiError::SessionNotFound => (StatusCode::NOT_FOUND, code::SESSION_NOT_FOUND),
+            ApiError::WrongPassphrase => (StatusCode::FORBIDDEN, code::WRONG_PASSPHRASE),
+            ApiError::AccountDeleted => (StatusCode::GONE, code::ACCOUNT_DELETED),
             ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
             ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an

@@ -17,9 +17,9 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use futures_util::Stream;
 use outpost_protocol::v1::{
-    AccountKeyResponse, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse,
-    PushRequest, PushResponse, PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse,
-    SessionToken, SessionsResponse, DEVICE_NAME_HEADER, VERSION,
+    AccountKeyResponse, DeleteAccountRequest, HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse,
+    PokeEvent, PullResponse, PushRequest, PushResponse, PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo,
+    SessionResponse, SessionToken, SessionsResponse, DEVICE_NAME_HEADER, VERSION,
 };
 use outpost_protocol::Hlc;
 use serde::Deserialize;
@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/login", post(login))
         .route("/v1/logout", post(logout))
         .route("/v1/account/key", get(account_key))
+        .route("/v1/account/delete", post(delete_account))
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/revoke-others", post(revoke_other_sessions))
         .route("/v1/sessions/{id}", delete(revoke_session))
@@ -392,6 +393,38 @@ async fn account_key(
             kdf_params: key.kdf_params.into(),
         },
     ))
+}
+
+/// `POST /v1/account/delete`: deletes the caller's account and all its
+/// data, given the session and proof of the passphrase (the log-in auth
+/// key, checked as log-in checks it, under the same limiter). Every
+/// session of the account ends, event streams included; its tokens are
+/// answered `410 account_deleted` from then on.
+async fn delete_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Wire(req): Wire<DeleteAccountRequest>,
+) -> Result<StatusCode, ApiError> {
+    validate_auth_key(req.auth_key.as_ref())?;
+    let (username, phc) = state.backend.account_credentials(user.user_id).await?.ok_or(ApiError::AccountDeleted)?;
+    // The log-in budget of the name: a stolen token gives no more guesses
+    // at the passphrase than the log-in does.
+    limit_login(&state, &username, client_ip(&state, peer, &headers))?;
+    let auth_key = req.auth_key.0;
+    let ok = auth::run_kdf(move |memory| auth::verify_auth_key(&auth_key, &phc, memory))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    if !ok {
+        state.metrics.logins_failed.fetch_add(1, Relaxed);
+        return Err(ApiError::WrongPassphrase);
+    }
+    if !state.backend.delete_account(user.user_id, now_ms()).await? {
+        return Err(ApiError::AccountDeleted);
+    }
+    tracing::info!(user_id = %user.user_id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn push(
