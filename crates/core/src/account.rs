@@ -21,6 +21,12 @@
 //! `revoke_other_sessions`). A device names its session with
 //! [`default_device_name`] unless the caller set a name on the [`Remote`]
 //! (`Remote::with_device_name`).
+//!
+//! [`delete_account`] deletes the account and all its data on the server,
+//! given the passphrase; the device forgets the account and keeps its
+//! notes. The account's other devices are answered
+//! [`RemoteError::AccountDeleted`] from then on: their sync stops for good
+//! (a permanent error) and their notes stay too.
 
 use outpost_protocol::v1::{Bytes, LoginRequest, RegisterRequest, SessionResponse};
 use serde::{Deserialize, Serialize};
@@ -196,4 +202,59 @@ pub fn remember(vault: &mut Vault, remote: &Remote, username: &str, session: &Se
     };
     vault.set_account(&account, &session.token)?;
     Ok(account)
+}
+
+// Account deletion.
+
+/// Deletes the account `remote`'s session belongs to, with everything the
+/// server keeps for it, after checking `passphrase`; then `vault` forgets
+/// the account and its session ([`Vault::forget_account`]). The notes stay
+/// on this device, every one queued again, and wait: with no account
+/// nothing syncs until this store registers or logs in somewhere.
+///
+/// A wrong passphrase is [`KeyError::WrongPassphrase`], found on the device
+/// (it does not unwrap the account's key) before the server is asked, and
+/// deletes nothing. An account deleted already (from another device) is
+/// forgotten here all the same. Returns the account forgotten.
+pub async fn delete_account(vault: &mut Vault, remote: &Remote, passphrase: &str) -> Result<Account> {
+    delete_account_with(vault, remote, passphrase, &KdfPolicy::default()).await
+}
+
+/// [`delete_account`] under another KDF policy (tests with cheap costs).
+pub async fn delete_account_with(
+    vault: &mut Vault,
+    remote: &Remote,
+    passphrase: &str,
+    policy: &KdfPolicy,
+) -> Result<Account> {
+    let Some(account) = vault.account()? else {
+        return Err(Error::Invalid("this store has no account to delete".into()));
+    };
+    match prove_and_delete(remote, passphrase, policy).await {
+        Ok(()) | Err(Error::Remote(RemoteError::AccountDeleted)) => {}
+        Err(e) => return Err(e),
+    }
+    vault.forget_account()?;
+    Ok(account)
+}
+
+/// The deletion request, with the auth key derived from `passphrase` under
+/// the account's own parameters, once the passphrase is known right.
+async fn prove_and_delete(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<()> {
+    if passphrase.is_empty() {
+        return Err(KeyError::EmptyPassphrase.into());
+    }
+    let key = remote.account_key().await?;
+    let kdf: AccountKdf = serde_json::from_slice(&key.kdf_params.0)
+        .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
+    policy.check(&kdf.kdf)?;
+    let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
+    // Unwrapping the account's key checks the passphrase here, so a wrong
+    // one costs the server nothing and spends no log-in attempt.
+    keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &key.wrapped_key.0)?;
+    match remote.delete_account(derived.auth.to_vec()).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_wrong_passphrase() => Err(KeyError::WrongPassphrase.into()),
+        Err(e) => Err(e.into()),
+    }
 }
