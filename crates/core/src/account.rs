@@ -230,16 +230,24 @@ pub async fn delete_account_with(
     let Some(account) = vault.account()? else {
         return Err(Error::Invalid("this store has no account to delete".into()));
     };
-    match prove_and_delete(remote, passphrase, policy).await {
-        Ok(()) | Err(Error::Remote(RemoteError::AccountDeleted)) => {}
-        Err(e) => return Err(e),
-    }
+    delete_on_server(remote, passphrase, policy).await?;
     vault.forget_account()?;
     Ok(account)
 }
 
-/// The deletion request, with the auth key derived from `passphrase` under
-/// the account's own parameters, once the passphrase is known right.
+/// The server half of [`delete_account_with`], with no vault: the app
+/// runs it without holding the store (saves never wait on the server),
+/// then calls [`Vault::forget_account`]. Checks `passphrase` against the
+/// account's wrapped key, then sends the deletion with the auth key derived
+/// under the account's own parameters. An account deleted already is
+/// success: what was asked for is done.
+pub async fn delete_on_server(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<()> {
+    match prove_and_delete(remote, passphrase, policy).await {
+        Ok(()) | Err(Error::Remote(RemoteError::AccountDeleted)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 async fn prove_and_delete(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<()> {
     if passphrase.is_empty() {
         return Err(KeyError::EmptyPassphrase.into());
