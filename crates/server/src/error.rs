@@ -108,6 +108,7 @@ impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> Self {
         match e {
             BackendError::UsernameTaken => ApiError::UsernameTaken,
+            BackendError::AccountDeleted => ApiError::AccountDeleted,
             BackendError::CursorOutOfRange { cursor, latest } => ApiError::CursorOutOfRange { cursor, latest },
             e @ BackendError::QuotaExceeded { .. } => ApiError::QuotaExceeded(e),
             BackendError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,

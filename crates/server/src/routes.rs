@@ -423,6 +423,7 @@ async fn delete_account(
     if !state.backend.delete_account(user.user_id, now_ms()).await? {
         return Err(ApiError::AccountDeleted);
     }
+    state.metrics.accounts_deleted.fetch_add(1, Relaxed);
     tracing::info!(user_id = %user.user_id, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 mod common;
 use common::devices::{answer, error, log_in, register, Device};
-use common::{pg_url, start};
+use common::{pg_url, start, start_with};
 
 /// How soon a deleted account's event streams must end.
 const STREAM_ENDS_WITHIN: Duration = Duration::from_secs(1);
@@ -277,4 +277,42 @@ async fn account_deletion_on_sqlite() {
 #[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
 async fn account_deletion_on_postgres() {
     deletion_story(&pg_url("account_deletion_on_postgres").await).await;
+}
+
+/// Guesses at the passphrase through deletion draw on the log-in budget of
+/// the name: past it, even the right proof waits, and nothing is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_at_deletion_are_rate_limited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = outpost_server::Config::new(format!("sqlite://{}", dir.path().join("server.db").display()));
+    config.login_attempts = 2;
+    let server = start_with(config).await;
+    let (alice, laptop) = register(&server.base, Encoding::Json, "alice", "laptop").await;
+    for guess in [1u8, 2] {
+        let refused = delete(&laptop, &[guess; 32]).await.expect_err("a wrong guess");
+        assert_eq!(refused.1.code, "wrong_passphrase");
+    }
+    let limited = delete(&laptop, &alice.auth_key).await.expect_err("over the budget");
+    assert_eq!((limited.0, limited.1.code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(laptop.sessions().await.expect("the account lives").sessions.len(), 1);
+    server.stop().await;
+}
+
+/// On PostgreSQL the end of the sessions travels by `NOTIFY`: a deletion
+/// on one instance ends a stream on another as fast, and that instance
+/// answers the token `410` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn deletion_crosses_instances_on_postgres() {
+    let url = pg_url("deletion_crosses_instances_on_postgres").await;
+    let one = start(&url).await;
+    let two = start(&url).await;
+    let (alice, laptop) = register(&one.base, Encoding::Json, "alice", "laptop").await;
+    let phone = log_in(&two.base, Encoding::Postcard, &alice, Some("phone")).await;
+    let mut phone_events = phone.open_events().await;
+    delete(&laptop, &alice.auth_key).await.expect("deleted on instance one");
+    assert!(phone_events.ends_within(STREAM_ENDS_WITHIN).await.is_some(), "the stream on instance two ended");
+    assert_gone(phone.sessions().await, "the phone on instance two");
+    one.stop().await;
+    two.stop().await;
 }

@@ -129,7 +129,8 @@ pub struct AccountKey {
     pub kdf_params: Vec<u8>,
 }
 
-/// A storage failure. Only the first two are the caller's fault.
+/// A storage failure. The first four answer the caller's request (or the
+/// account's state); the rest are faults.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("username is taken")]
@@ -138,6 +139,8 @@ pub enum BackendError {
     CursorOutOfRange { cursor: u64, latest: u64 },
     #[error("this push would store {would} bytes of notes; the account may store {quota} (it stores {stored})")]
     QuotaExceeded { stored: u64, would: u64, quota: u64 },
+    #[error("the account was deleted")]
+    AccountDeleted,
     #[error("unsupported database URL: expected sqlite://PATH or postgres://...")]
     UnsupportedUrl,
     #[error("database: {0}")]
@@ -665,7 +668,9 @@ where
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or(BackendError::Corrupt("session of a missing user"))?;
+                // The session was checked just before: the account was
+                // deleted in between.
+                .ok_or(BackendError::AccountDeleted)?;
         let mut seq = start;
         // Payload bytes the user's notes hold, as the batch goes.
         let mut bytes = stored;
