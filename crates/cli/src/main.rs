@@ -129,7 +129,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// 8 server unreachable or switched offline by `outpost net` (try again
 /// later), 9 server refused the request (for `account passphrase`: another
 /// device changed the passphrase first), 10 sync held: it would delete many
-/// notes and waits for approval.
+/// notes and waits for approval, 11 the account was deleted (from another
+/// device): this device no longer syncs with it.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use outpost_core::Error as E;
     use outpost_sim::scenario_file::ScenarioFileError as F;
@@ -151,6 +152,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::Io { .. } | E::Db(_) => 1,
         E::Remote(r) if r.is_retryable() => 8,
         E::Remote(outpost_core::remote::RemoteError::Offline) => 8,
+        E::Remote(outpost_core::remote::RemoteError::AccountDeleted) => 11,
         E::Remote(_) => 9,
         E::ConflictNotFound(_) => 3,
         E::Stale { .. } => 4,

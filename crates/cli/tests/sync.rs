@@ -5,22 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{outpost, run, run_ok, start_server, start_server_on};
-
-fn json(d: &Path, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&run_ok(d, args)).expect("json output")
-}
-
-fn titles(d: &Path) -> Vec<String> {
-    let mut t: Vec<String> = json(d, &["notes", "list", "--json"])
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    t.sort();
-    t
-}
+use common::{json, outpost, run, run_ok, start_server, start_server_on, titles};
 
 #[test]
 fn two_devices_sync_through_outpost_serve_and_users_stay_apart() {

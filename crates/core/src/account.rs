@@ -28,6 +28,12 @@
 //! `revoke_other_sessions`). A device names its session with
 //! [`default_device_name`] unless the caller set a name on the [`Remote`]
 //! (`Remote::with_device_name`).
+//!
+//! [`delete_account`] deletes the account and all its data on the server,
+//! given the passphrase; the device forgets the account and keeps its
+//! notes. The account's other devices are answered
+//! [`RemoteError::AccountDeleted`] from then on: their sync stops for good
+//! (a permanent error) and their notes stay too.
 
 use outpost_protocol::v1::{Bytes, ChangePassphraseRequest, LoginRequest, RegisterRequest, SessionResponse};
 use serde::{Deserialize, Serialize};
@@ -309,4 +315,67 @@ pub async fn change_passphrase_with(
         LocalRewrap::Failed
     });
     Ok(PassphraseChanged { sessions_ended: done.sessions_ended, local })
+}
+
+// Account deletion.
+
+/// Deletes the account `remote`'s session belongs to, with everything the
+/// server keeps for it, after checking `passphrase`; then `vault` forgets
+/// the account and its session ([`Vault::forget_account`]). The notes stay
+/// on this device, every one queued again, and wait: with no account
+/// nothing syncs until this store registers or logs in somewhere.
+///
+/// A wrong passphrase is [`KeyError::WrongPassphrase`], found on the device
+/// (it does not unwrap the account's key) before the server is asked, and
+/// deletes nothing. An account deleted already (from another device) is
+/// forgotten here all the same. Returns the account forgotten.
+pub async fn delete_account(vault: &mut Vault, remote: &Remote, passphrase: &str) -> Result<Account> {
+    delete_account_with(vault, remote, passphrase, &KdfPolicy::default()).await
+}
+
+/// [`delete_account`] under another KDF policy (tests with cheap costs).
+pub async fn delete_account_with(
+    vault: &mut Vault,
+    remote: &Remote,
+    passphrase: &str,
+    policy: &KdfPolicy,
+) -> Result<Account> {
+    let Some(account) = vault.account()? else {
+        return Err(Error::Invalid("this store has no account to delete".into()));
+    };
+    delete_on_server(remote, passphrase, policy).await?;
+    vault.forget_account()?;
+    Ok(account)
+}
+
+/// The server half of [`delete_account_with`], with no vault: the app
+/// runs it without holding the store (saves never wait on the server),
+/// then calls [`Vault::forget_account`]. Checks `passphrase` against the
+/// account's wrapped key, then sends the deletion with the auth key derived
+/// under the account's own parameters. An account deleted already is
+/// success: what was asked for is done.
+pub async fn delete_on_server(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<()> {
+    match prove_and_delete(remote, passphrase, policy).await {
+        Ok(()) | Err(Error::Remote(RemoteError::AccountDeleted)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn prove_and_delete(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<()> {
+    if passphrase.is_empty() {
+        return Err(KeyError::EmptyPassphrase.into());
+    }
+    let key = remote.account_key().await?;
+    let kdf: AccountKdf = serde_json::from_slice(&key.kdf_params.0)
+        .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
+    policy.check(&kdf.kdf)?;
+    let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
+    // Unwrapping the account's key checks the passphrase here, so a wrong
+    // one costs the server nothing and spends no log-in attempt.
+    keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &key.wrapped_key.0)?;
+    match remote.delete_account(derived.auth.to_vec()).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_wrong_passphrase() => Err(KeyError::WrongPassphrase.into()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -105,6 +105,7 @@ impl Error {
                 Some(StorageFault::Io) => "storage_io",
                 None => "database",
             },
+            Error::Remote(crate::remote::RemoteError::AccountDeleted) => "account_deleted",
             Error::Remote(_) => "network",
             Error::MassDeleteHeld { .. } => "mass_delete_held",
             Error::ConflictNotFound(_) => "conflict_not_found",
@@ -141,6 +142,8 @@ impl Error {
             // An answer that cannot be read (a captive portal, a proxy's
             // error page, a half-upgraded server) may read fine later.
             Error::Remote(RemoteError::Decode(_)) => Recovery::Retry,
+            // Among them the account deleted (from another device): for
+            // good, so the engine stops and says so; the notes stay.
             Error::Remote(_) => Recovery::Permanent,
             Error::MassDeleteHeld { .. } => Recovery::Held,
             Error::Key(_)

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::v1::{
-    AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, Encoding, ErrorBody, HealthResponse,
-    LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest, PushResponse,
-    RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
+    AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, Encoding, ErrorBody,
+    HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest,
+    PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -61,6 +61,13 @@ pub enum RemoteError {
     Unauthorized(String),
     #[error("the server's answer could not be read: {0}")]
     Decode(String),
+    /// The account was deleted (from this device or another): permanent.
+    /// The notes stay on this device; nothing syncs with the account again.
+    #[error(
+        "the account was deleted (from this device or another): this device no longer syncs with it. The notes \
+         stay here; register or log in to another account to sync them"
+    )]
+    AccountDeleted,
     /// The network control says offline; the request never left the device.
     #[error("switched offline (outpost net online to reconnect); nothing was sent")]
     Offline,
@@ -95,7 +102,8 @@ impl RemoteError {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::SESSION_NOT_FOUND)
     }
 
-    /// A passphrase change's proof of the current passphrase was refused.
+    /// `POST /v1/account/passphrase` or `/v1/account/delete` was refused:
+    /// the proof of the passphrase is wrong.
     pub fn is_wrong_passphrase(&self) -> bool {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::WRONG_PASSPHRASE)
     }
@@ -115,6 +123,7 @@ impl RemoteError {
             RemoteError::Server { code, .. } => code,
             RemoteError::Unauthorized(_) => "unauthorized",
             RemoteError::Decode(_) => "decode",
+            RemoteError::AccountDeleted => outpost_protocol::v1::error_code::ACCOUNT_DELETED,
             RemoteError::Offline => "offline",
         }
     }
@@ -251,6 +260,15 @@ impl Remote {
         let r: RevokeOthersResponse =
             self.call::<(), _>(Method::POST, "/v1/sessions/revoke-others", None, true).await?;
         Ok(r.revoked)
+    }
+
+    /// Deletes the account and all its data on the server, given the
+    /// passphrase's auth key (see `account::delete_account`). A wrong one
+    /// is [`RemoteError::is_wrong_passphrase`].
+    pub async fn delete_account(&self, auth_key: Vec<u8>) -> Result<(), RemoteError> {
+        let req = DeleteAccountRequest { auth_key: auth_key.into() };
+        let resp = self.send(Method::POST, "/v1/account/delete", Some(&req), true).await?;
+        self.finish(resp).await.map(drop)
     }
 
     pub async fn account_key(&self) -> Result<AccountKeyResponse, RemoteError> {
@@ -469,6 +487,9 @@ impl Remote {
             Some(b) => (b.code, b.message),
             None => (status.as_str().to_owned(), status.canonical_reason().unwrap_or("error").to_owned()),
         };
+        if status == StatusCode::GONE && code == outpost_protocol::v1::error_code::ACCOUNT_DELETED {
+            return Err(RemoteError::AccountDeleted);
+        }
         if status == StatusCode::UNAUTHORIZED {
             return Err(RemoteError::Unauthorized(message));
         }

@@ -586,3 +586,55 @@ async fn a_pass_names_the_notes_it_changed() {
     ea.shutdown().await;
     eb.shutdown().await;
 }
+
+/// An account deleted from one device: a wrong passphrase first deletes
+/// nothing; then the other device's engine learns of it with no action
+/// there (its poke stream ends, cannot reopen, and the pass it triggers is
+/// answered `account_deleted`), stops for good with the status saying so,
+/// and keeps its notes, one written afterwards included (queued, never
+/// sent, never marked failed). The deleting device forgets the account and
+/// keeps its notes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_stops_the_other_device_for_good_and_both_keep_their_notes() {
+    let srv = TestServer::start().await;
+    let a = first_device(&srv.url, "gwen").await;
+    let shared = a.create("Shared", "on both");
+    let b = joining_device(&srv.url, "gwen").await;
+    let (ea, eb) = (a.start(opts()), b.start(opts()));
+    wait_status(&ea, "A pushed", |s| s.pending == 0 && s.last_success_ms.is_some()).await;
+    wait_until("B has the note", || async { b.body(shared).is_some() }).await;
+    ea.shutdown().await;
+
+    let policy = KdfPolicy::insecure_for_tests();
+    let wrong = account::delete_on_server(&a.remote, "not pw", &policy).await.expect_err("wrong");
+    assert_eq!(wrong.code(), "wrong_passphrase", "{wrong}");
+    assert_eq!(a.remote.sessions().await.expect("sessions").len(), 2, "a wrong passphrase deletes nothing");
+    account::delete_on_server(&a.remote, "pw", &policy).await.expect("deleted");
+    {
+        let mut va = a.vault.lock();
+        assert_eq!(va.forget_account().expect("forget").map(|a| a.username).as_deref(), Some("gwen"));
+        assert_eq!(va.account().expect("account"), None, "A forgot the account");
+        assert!(va.session_token().expect("token").is_none());
+        assert_eq!(va.get(shared).expect("A keeps its note").body, "on both");
+    }
+
+    let s = wait_status(&eb, "B stopped by the deletion", |s| {
+        s.phase == Phase::Stopped && s.last_error.as_ref().is_some_and(|e| e.code == "account_deleted")
+    })
+    .await;
+    assert_eq!(s.next_retry_ms, None, "no retry planned: {s:?}");
+    assert!(s.last_error.as_ref().is_some_and(|e| e.message.contains("deleted")), "{s:?}");
+    let later = b.create("Written after", "stays here");
+    eb.local_change();
+    let passes = eb.stats().passes;
+    retries_of_a_witness(5).await;
+    assert_eq!(eb.stats().passes, passes, "a deleted account is not retried");
+    let s = eb.status().borrow().clone();
+    assert_eq!(s.phase, Phase::Stopped);
+    assert_eq!(s.last_error.as_ref().map(|e| e.code.as_str()), Some("account_deleted"));
+    assert_eq!(b.body(shared).as_deref(), Some("on both"), "B keeps the synced note");
+    assert_eq!(b.body(later).as_deref(), Some("stays here"), "and the one written after");
+    let counts = b.vault.lock().status().expect("status");
+    assert_eq!((counts.pending, counts.failed), (1, 0), "queued, never marked failed");
+    eb.shutdown().await;
+}

@@ -358,6 +358,16 @@ pub struct RevokeOthersResponse {
     pub revoked: u64,
 }
 
+/// `POST /v1/account/delete`: deletes the caller's account and all its
+/// data on the server. Sent with the session token; `auth_key` is the one
+/// log-in sends (derived from the passphrase with the account's KDF
+/// parameters, as `GET /v1/account/key` gives them), so a stolen token
+/// alone cannot delete an account. Answered `204` with no body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteAccountRequest {
+    pub auth_key: Bytes,
+}
+
 /// `GET /v1/account/key`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountKeyResponse {
@@ -535,13 +545,18 @@ pub mod error_code {
     /// `DELETE /v1/sessions/{id}`: the caller's account has no live
     /// session with that id (whether or not another account has one).
     pub const SESSION_NOT_FOUND: &str = "session_not_found";
-    /// `POST /v1/account/passphrase`: the proof of the current passphrase
-    /// is wrong. Nothing changed. (403, not 401: the session is fine.)
+    /// `POST /v1/account/passphrase` and `POST /v1/account/delete`: the
+    /// proof of the (current) passphrase is wrong. Nothing changed. (403,
+    /// not 401: the session is fine.)
     pub const WRONG_PASSPHRASE: &str = "wrong_passphrase";
     /// `POST /v1/account/passphrase`: the wrapped key named as the one
     /// being replaced is no longer the account's (another device changed
     /// the passphrase meanwhile). Nothing changed.
     pub const KEY_CHANGED: &str = "key_changed";
+    /// Status 410: the session's account was deleted (from this device or
+    /// another). Permanent: the device keeps its notes and stops syncing
+    /// with this account; the username may be registered again.
+    pub const ACCOUNT_DELETED: &str = "account_deleted";
     /// The path names a protocol version this server does not speak.
     pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
     pub const NOT_FOUND: &str = "not_found";

@@ -220,7 +220,14 @@ impl FromRequestParts<AppState> for AuthUser {
         }
         let token_hash = token_hash(token);
         let now = crate::now_ms();
-        let session = state.backend.session_user(&token_hash, now).await?.ok_or(ApiError::InvalidToken)?;
+        let Some(session) = state.backend.session_user(&token_hash, now).await? else {
+            // Only on the refusal path: a token of a deleted account gets
+            // its own answer, so its device knows to stop for good.
+            if state.backend.session_of_deleted_account(&token_hash, now).await? {
+                return Err(ApiError::AccountDeleted);
+            }
+            return Err(ApiError::InvalidToken);
+        };
         // Last seen is written at most once an interval per session: one
         // small write a minute, not one per request. A failure to write it
         // costs a stale time in the listing, never the request.

@@ -39,10 +39,14 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("that username is taken")]
     UsernameTaken,
+    #[error("the passphrase given to prove it is you is wrong; nothing was changed")]
+    WrongPassphrase,
+    #[error(
+        "this session's account was deleted; the notes on this device stay there. Register or log in to sync again"
+    )]
+    AccountDeleted,
     #[error("this account has no session with that id (it may have ended already); list them with GET /v1/sessions")]
     SessionNotFound,
-    #[error("the current passphrase is wrong; nothing was changed")]
-    WrongPassphrase,
     #[error("the account's passphrase was changed meanwhile (by another device?); nothing was changed: try again, giving the passphrase now in force as the current one")]
     KeyChanged,
     #[error("the request's headers exceed {count} headers or {bytes} bytes")]
@@ -88,6 +92,7 @@ impl ApiError {
             ApiError::SessionNotFound => (StatusCode::NOT_FOUND, code::SESSION_NOT_FOUND),
             ApiError::WrongPassphrase => (StatusCode::FORBIDDEN, code::WRONG_PASSPHRASE),
             ApiError::KeyChanged => (StatusCode::CONFLICT, code::KEY_CHANGED),
+            ApiError::AccountDeleted => (StatusCode::GONE, code::ACCOUNT_DELETED),
             ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
             ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an
@@ -107,6 +112,7 @@ impl From<BackendError> for ApiError {
         match e {
             BackendError::UsernameTaken => ApiError::UsernameTaken,
             BackendError::KeyChanged => ApiError::KeyChanged,
+            BackendError::AccountDeleted => ApiError::AccountDeleted,
             BackendError::CursorOutOfRange { cursor, latest } => ApiError::CursorOutOfRange { cursor, latest },
             e @ BackendError::QuotaExceeded { .. } => ApiError::QuotaExceeded(e),
             BackendError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,

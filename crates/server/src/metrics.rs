@@ -11,6 +11,8 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub registrations: AtomicU64,
+    /// Accounts deleted by their owner (`POST /v1/account/delete`).
+    pub accounts_deleted: AtomicU64,
     pub logins_ok: AtomicU64,
     pub logins_failed: AtomicU64,
     pub logins_limited: AtomicU64,
@@ -45,6 +47,11 @@ impl Metrics {
             }
         };
         counter("outpost_registrations_total", "Accounts created.", &[("", self.registrations.load(Relaxed))]);
+        counter(
+            "outpost_accounts_deleted_total",
+            "Accounts deleted by their owner.",
+            &[("", self.accounts_deleted.load(Relaxed))],
+        );
         counter(
             "outpost_logins_total",
             "Log-in attempts by outcome.",

@@ -17,9 +17,9 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use futures_util::Stream;
 use outpost_protocol::v1::{
-    AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, HealthResponse, LoginRequest,
-    LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse, PushResult,
-    RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
+    AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, HealthResponse,
+    LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse,
+    PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
     DEVICE_NAME_HEADER, VERSION,
 };
 use outpost_protocol::Hlc;
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/logout", post(logout))
         .route("/v1/account/key", get(account_key))
         .route("/v1/account/passphrase", post(change_passphrase))
+        .route("/v1/account/delete", post(delete_account))
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/revoke-others", post(revoke_other_sessions))
         .route("/v1/sessions/{id}", delete(revoke_session))
@@ -403,14 +404,36 @@ async fn account_key(
     ))
 }
 
+/// Checks a proof of the passphrase (its log-in auth key) against the
+/// account's stored hash, with Argon2id as at log-in and under the log-in
+/// limiter of `username`: a stolen session gives no more guesses at the
+/// passphrase than logging in does. A wrong proof is `403
+/// wrong_passphrase` (not 401: the session is fine).
+async fn check_passphrase_proof(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    username: &str,
+    auth_key: Vec<u8>,
+    phc: String,
+) -> Result<(), ApiError> {
+    limit_login(state, username, client_ip(state, peer, headers))?;
+    let ok = auth::run_kdf(move |memory| auth::verify_auth_key(&auth_key, &phc, memory))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    if !ok {
+        state.metrics.logins_failed.fetch_add(1, Relaxed);
+        return Err(ApiError::WrongPassphrase);
+    }
+    Ok(())
+}
+
 /// `POST /v1/account/passphrase`: the caller's session, proving the
-/// current passphrase (its auth key, checked with Argon2id as at log-in
-/// and under the same limiter, keyed by the account's username), replaces
-/// the auth key, the wrapped data key and the KDF parameters, if the
-/// wrapped key it names is still the account's; then ends every other
-/// session unless asked not to. A wrong proof is `403 wrong_passphrase`
-/// (not 401: the session is fine), a lost race `409 key_changed`; either
-/// way nothing changed.
+/// current passphrase ([`check_passphrase_proof`]), replaces the auth key,
+/// the wrapped data key and the KDF parameters, if the wrapped key it
+/// names is still the account's; then ends every other session unless
+/// asked not to. A wrong proof is `403 wrong_passphrase`, a lost race
+/// `409 key_changed`; either way nothing changed.
 async fn change_passphrase(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -428,18 +451,7 @@ async fn change_passphrase(
     // The session is live, so the account is there, unless it went
     // between the token's check and this read.
     let (username, account) = state.backend.user_by_id(user.user_id).await?.ok_or(ApiError::InvalidToken)?;
-    // The same budget as logging in to this name: a stolen session cannot
-    // guess passphrases here faster than at log-in.
-    limit_login(&state, &username, client_ip(&state, peer, &headers))?;
-    let current = req.current_auth_key.0;
-    let phc = account.auth_hash;
-    let ok = auth::run_kdf(move |memory| auth::verify_auth_key(&current, &phc, memory))
-        .await?
-        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
-    if !ok {
-        state.metrics.logins_failed.fetch_add(1, Relaxed);
-        return Err(ApiError::WrongPassphrase);
-    }
+    check_passphrase_proof(&state, peer, &headers, &username, req.current_auth_key.0, account.auth_hash).await?;
     // Checked again inside the transaction; this spares a hash when the
     // race is already lost.
     if account.wrapped_key != req.current_wrapped_key.0 {
@@ -460,6 +472,29 @@ async fn change_passphrase(
     state.metrics.sessions_revoked.fetch_add(ended, Relaxed);
     tracing::info!(user_id = %user.user_id, sessions_ended = ended, "passphrase changed");
     Ok(Reply(enc, ChangePassphraseResponse { sessions_ended: ended }))
+}
+
+/// `POST /v1/account/delete`: deletes the caller's account and all its
+/// data, given the session and proof of the passphrase
+/// ([`check_passphrase_proof`]). Every session of the account ends, event
+/// streams included; its tokens are answered `410 account_deleted` from
+/// then on.
+async fn delete_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Wire(req): Wire<DeleteAccountRequest>,
+) -> Result<StatusCode, ApiError> {
+    validate_auth_key(req.auth_key.as_ref())?;
+    let (username, account) = state.backend.user_by_id(user.user_id).await?.ok_or(ApiError::AccountDeleted)?;
+    check_passphrase_proof(&state, peer, &headers, &username, req.auth_key.0, account.auth_hash).await?;
+    if !state.backend.delete_account(user.user_id, now_ms()).await? {
+        return Err(ApiError::AccountDeleted);
+    }
+    state.metrics.accounts_deleted.fetch_add(1, Relaxed);
+    tracing::info!(user_id = %user.user_id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn push(

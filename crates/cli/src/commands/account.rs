@@ -104,6 +104,19 @@ pub enum AccountCmd {
         #[arg(long)]
         others: bool,
     },
+    /// Delete the account and everything the server keeps for it; this device keeps its notes
+    ///
+    /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE) and,
+    /// unless --yes, for the username, typed to confirm (read from standard
+    /// input). Every device of the account is logged out at once; each
+    /// keeps its notes, and its sync stops with "the account was deleted".
+    /// This store forgets the account: its notes stay here, queued for an
+    /// account it registers or logs in to later. Cannot be undone.
+    Delete {
+        /// Do not ask for the username: for scripts
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// The account's server, with this store's session, or why not.
@@ -286,6 +299,7 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 Err(e) => return Err(explain(e)),
             }
         }
+        AccountCmd::Delete { yes } => delete(dir, &rt, yes)?,
         AccountCmd::Revoke { session_id: None, .. } => {
             let remote = active_remote(dir)?;
             let n = rt.block_on(remote.revoke_other_sessions()).map_err(explain)?;
@@ -330,6 +344,48 @@ fn change_passphrase(dir: &Path, rt: &tokio::runtime::Runtime, keep_sessions: bo
              the account uses the new one"
         ),
     }
+    Ok(())
+}
+
+/// `outpost account delete`: confirm, prove the passphrase, delete, forget.
+fn delete(dir: &Path, rt: &tokio::runtime::Runtime, yes: bool) -> anyhow::Result<()> {
+    let mut vault = open_vault(dir)?;
+    let (account, remote) = match account::session(&vault)? {
+        Session::Active { account, remote } => (account, remote),
+        Session::LoggedOut(a) => bail!(
+            "this store is logged out of {} on {}; `outpost account login` first: deleting the account needs a \
+             session",
+            a.username,
+            a.server
+        ),
+        Session::None => bail!("this store has no account to delete; its notes are on this device only"),
+    };
+    if !yes {
+        eprintln!(
+            "This deletes the account {} on {} and every note the server keeps for it, and logs out all its \
+             devices. The notes on each device stay there. It cannot be undone.",
+            account.username, account.server
+        );
+        eprint!("Type the username ({}) to delete it: ", account.username);
+        std::io::stderr().flush().ok();
+        let mut typed = String::new();
+        std::io::stdin().read_line(&mut typed).context("reading the confirmation")?;
+        if typed.trim() != account.username {
+            return Err(outpost_core::Error::Invalid(
+                "the name typed is not the account's; nothing was deleted (pass --yes to skip the question)".into(),
+            )
+            .into());
+        }
+    }
+    let pass = unlock::account_passphrase(false)?;
+    let deleted = rt.block_on(account::delete_account(&mut vault, &remote, &pass))?;
+    let notes = vault.status()?.pending;
+    println!(
+        "deleted the account {} on {}: the server keeps nothing of it, and its other devices stop syncing. \
+         This store has no account now; its notes stay here ({notes} queued for an account you register or log \
+         in to later)",
+        deleted.username, deleted.server
+    );
     Ok(())
 }
 

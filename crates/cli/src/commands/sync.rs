@@ -71,7 +71,20 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     }
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let report = rt.block_on(outpost_core::monitor::sync_once_recorded(&mut vault, &remote))?;
+    let report = match rt.block_on(outpost_core::monitor::sync_once_recorded(&mut vault, &remote)) {
+        Err(e @ outpost_core::Error::Remote(RemoteError::AccountDeleted)) => {
+            // For good: forget it, so this store may register or log in
+            // elsewhere without a log-out the server can no longer answer.
+            vault.forget_account()?;
+            let kept = vault.status()?.pending;
+            return Err(anyhow::Error::from(e).context(format!(
+                "{} on {} was deleted; this store forgot it and keeps its notes ({kept} queued for an account \
+                 you register or log in to later)",
+                account.username, account.server
+            )));
+        }
+        other => other?,
+    };
     let status = vault.status()?;
     if args.json {
         println!("{}", serde_json::json!({ "report": report, "status": status }));

@@ -23,6 +23,23 @@ pub fn run_ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 
+/// A command's `--json` output, parsed.
+pub fn json(d: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run_ok(d, args)).expect("json output")
+}
+
+/// The titles of the store's notes, sorted.
+pub fn titles(d: &Path) -> Vec<String> {
+    let mut t: Vec<String> = json(d, &["notes", "list", "--json"])
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    t.sort();
+    t
+}
+
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     outpost(dir).args(args).output().expect("run outpost")
 }

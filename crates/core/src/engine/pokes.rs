@@ -87,6 +87,20 @@ pub(super) async fn run_pokes(
             }
             // Switched off meanwhile: the top of the loop waits.
             Err(RemoteError::Offline) => continue,
+            // For good: no stream opens again (the stream open at the
+            // deletion ended then). A poke ("unknown, pull anyway") has
+            // the engine run a pass now, which meets the same answer and
+            // stops sync with it in the status; then nothing more is tried.
+            Err(RemoteError::AccountDeleted) => {
+                tracing::info!("the account was deleted: no more poke stream");
+                monitor.record_error(&RemoteError::AccountDeleted);
+                tx.send_modify(|p| {
+                    p.count += 1;
+                    p.seq = 0;
+                });
+                let _ = stop.wait_for(|s| *s).await;
+                return;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "cannot open the poke stream");
                 monitor.record_error(&e);

@@ -79,6 +79,33 @@ impl Vault {
         Ok(())
     }
 
+    /// Forget the account and its session, after the account was deleted
+    /// on its server (`account::delete_account`). The notes stay. So that
+    /// an account this store registers or logs in to later gets them all,
+    /// what this store believed the deleted account held is forgotten and
+    /// every note queued again, as [`Vault::reset_sync_state`] does; until
+    /// then, with no account, nothing is sent. In one transaction. Returns
+    /// the account forgotten, if there was one.
+    pub fn forget_account(&mut self) -> Result<Option<Account>> {
+        let now = self.clock.wall_ms() as i64;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let account = account_in(&tx)?;
+        // Not a server reset: the time of the last real one stays as it was.
+        let last_reset = store::get_kv(&tx, "sync_state", "server_reset_at")?;
+        let reset = reset_sync_state_in(&tx, now)?;
+        match last_reset {
+            Some(at) => store::set_kv(&tx, "sync_state", "server_reset_at", &at)?,
+            None => {
+                tx.execute("DELETE FROM sync_state WHERE key = 'server_reset_at'", [])?;
+            }
+        }
+        tx.execute("DELETE FROM sync_state WHERE key IN ('server', 'username', 'user_id', 'token')", [])?;
+        tx.commit()?;
+        self.pass_deletes = 0;
+        tracing::info!(requeued = reset.requeued, "the account is forgotten; the notes stay on this device");
+        Ok(account)
+    }
+
     fn seal_secret(&self, secret: &[u8]) -> Result<Vec<u8>> {
         let id = Uuid::nil();
         Ok(crypto::seal(&self.key, &Binding { note_id: &id, field: Field::Secret, hlc: &Hlc::ZERO }, secret)?)

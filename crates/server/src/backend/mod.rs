@@ -150,7 +150,9 @@ impl std::fmt::Debug for PassphraseChange {
     }
 }
 
-/// A storage failure. Only the first two are the caller's fault.
+/// A storage failure. `UsernameTaken`, `CursorOutOfRange`,
+/// `QuotaExceeded`, `AccountDeleted` and `KeyChanged` answer the caller's
+/// request (or the account's state); the rest are faults.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("username is taken")]
@@ -159,6 +161,8 @@ pub enum BackendError {
     CursorOutOfRange { cursor: u64, latest: u64 },
     #[error("this push would store {would} bytes of notes; the account may store {quota} (it stores {stored})")]
     QuotaExceeded { stored: u64, would: u64, quota: u64 },
+    #[error("the account was deleted")]
+    AccountDeleted,
     #[error("unsupported database URL: expected sqlite://PATH or postgres://...")]
     UnsupportedUrl,
     #[error("database: {0}")]
@@ -229,9 +233,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// `keep`; how many live ones ended.
     async fn revoke_other_sessions(&self, user_id: Uuid, keep: &[u8; 32], now_ms: i64) -> Result<u64, BackendError>;
 
-    /// The username and credentials of the account `user_id`, for a
-    /// passphrase change (which checks the current auth key and is limited
-    /// like a log-in under the username).
+    /// The username and credentials of the account `user_id`, for the
+    /// requests that prove the passphrase again (a passphrase change, an
+    /// account deletion: checked and limited like a log-in under the
+    /// username).
     async fn user_by_id(&self, user_id: Uuid) -> Result<Option<(String, UserRecord)>, BackendError>;
     /// Replaces the account's auth hash, wrapped key and KDF parameters in
     /// one transaction, if its wrapped key is still
@@ -271,6 +276,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<PullResponse, BackendError>;
     /// The user's current sequence (0 before the first change).
     async fn latest_seq(&self, user_id: Uuid) -> Result<u64, BackendError>;
+
+    // Account deletion (`POST /v1/account/delete`).
+
+    /// Deletes the account and everything kept for it, in one transaction:
+    /// its notes, op ids, sessions, log-in challenges and the user row. The
+    /// tokens of its sessions still live are remembered by hash
+    /// ([`Backend::session_of_deleted_account`]) until they would have
+    /// expired, and their event streams end once it commits, on every
+    /// instance. False when there is no such account (deleted already).
+    async fn delete_account(&self, user_id: Uuid, now_ms: i64) -> Result<bool, BackendError>;
+    /// Whether `token_hash` is a session that ended because its account
+    /// was deleted (and would not have expired by `now_ms`).
+    async fn session_of_deleted_account(&self, token_hash: &[u8], now_ms: i64) -> Result<bool, BackendError>;
 
     /// Pokes of every user; subscribers filter by their own user id.
     fn subscribe(&self) -> broadcast::Receiver<Poke>;
@@ -761,7 +779,9 @@ where
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or(BackendError::Corrupt("session of a missing user"))?;
+                // The session was checked just before: the account was
+                // deleted in between.
+                .ok_or(BackendError::AccountDeleted)?;
         let mut seq = start;
         // Payload bytes the user's notes hold, as the batch goes.
         let mut bytes = stored;
@@ -882,6 +902,67 @@ where
             .fetch_optional(&self.reader)
             .await?;
         to_u64(seq.unwrap_or(0))
+    }
+
+    async fn delete_account(&self, user_id: Uuid, now_ms: i64) -> Result<bool, BackendError> {
+        let mut tx = DB::begin_write(&self.writer).await?;
+        // The user's counter row first, as a push takes it: a push of this
+        // account in flight commits before, or finds no user after.
+        let username: Option<String> =
+            sqlx::query_scalar("UPDATE users SET seq = seq WHERE id = $1 RETURNING username")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(username) = username else { return Ok(false) };
+        // Tokens of deleted accounts are kept only while they would live.
+        sqlx::query("DELETE FROM deleted_sessions WHERE expires_ms <= $1").bind(now_ms).execute(&mut *tx).await?;
+        let ended: Vec<(Vec<u8>, i64)> =
+            sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash, expires_ms")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut tell_here = Vec::with_capacity(ended.len());
+        for (hash, expires_ms) in ended {
+            let hash: [u8; 32] = hash.try_into().map_err(|_| BackendError::Corrupt("a token hash is not 32 bytes"))?;
+            if expires_ms > now_ms {
+                sqlx::query(
+                    "INSERT INTO deleted_sessions (token_hash, expires_ms) VALUES ($1, $2)
+                     ON CONFLICT (token_hash) DO NOTHING",
+                )
+                .bind(hash.as_slice())
+                .bind(expires_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if DB::session_end_on_commit(&mut tx, &hash).await? {
+                tell_here.push(hash);
+            }
+        }
+        for delete in ["DELETE FROM ops WHERE user_id = $1", "DELETE FROM notes WHERE user_id = $1"] {
+            sqlx::query(delete).bind(user_id).execute(&mut *tx).await?;
+        }
+        // Challenges are kept by name: a log-in started for it goes too.
+        sqlx::query("DELETE FROM login_challenges WHERE username = $1")
+            .bind(username.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        for hash in tell_here {
+            // No receivers is fine: no stream was open.
+            let _ = self.signals.ends.send(SessionEnded { token_hash: Some(hash) });
+        }
+        Ok(true)
+    }
+
+    async fn session_of_deleted_account(&self, token_hash: &[u8], now_ms: i64) -> Result<bool, BackendError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT expires_ms FROM deleted_sessions WHERE token_hash = $1 AND expires_ms > $2")
+                .bind(token_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.is_some())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Poke> {

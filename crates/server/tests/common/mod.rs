@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod devices;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
