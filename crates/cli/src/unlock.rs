@@ -77,6 +77,15 @@ pub fn account_passphrase(confirm: bool) -> anyhow::Result<String> {
     Ok(p)
 }
 
+/// The account's current passphrase, for a change: `OUTPOST_PASSPHRASE`,
+/// or asked for.
+pub fn current_account_passphrase() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(p);
+    }
+    prompt("Current passphrase: ")
+}
+
 /// The new account passphrase for a change: `OUTPOST_NEW_PASSPHRASE`, or
 /// asked for twice.
 pub fn new_account_passphrase() -> anyhow::Result<String> {

@@ -485,6 +485,16 @@ mod tests {
     }
 
     #[test]
+    fn a_new_passphrase_needs_eight_characters() {
+        assert!(matches!(check_new_passphrase(""), Err(KeyError::EmptyPassphrase)));
+        assert!(matches!(check_new_passphrase("seven77"), Err(KeyError::PassphraseTooShort { min: 8 })));
+        // Characters, not bytes: seven of them in fourteen bytes is short.
+        assert!(matches!(check_new_passphrase("ééééééé"), Err(KeyError::PassphraseTooShort { .. })));
+        assert!(check_new_passphrase("eight888").is_ok());
+        assert!(check_new_passphrase("éééééééé").is_ok());
+    }
+
+    #[test]
     fn empty_passphrase_is_refused() {
         assert!(matches!(PassphraseStore::new(""), Err(KeyError::EmptyPassphrase)));
     }

@@ -337,6 +337,17 @@ async fn passphrase_story(url: &str) {
     alice.auth_key = last;
     log_in(base, Encoding::Json, &alice, None).await;
 
+    // No auth key (raw, or in base64 as JSON carries it) nor wrapped key
+    // reached the server's log.
+    use base64::Engine as _;
+    let log = common::captured_logs();
+    let logged = |needle: &[u8]| log.windows(needle.len()).any(|w| w == needle);
+    for key in [&old_auth, &winner_auth, &alice.auth_key] {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        assert!(!logged(key) && !logged(b64.as_bytes()), "an auth key is in the log");
+    }
+    assert!(!logged(b"WRAPPED-LAST") && !logged(b"V1JBUFBFRC1MQVNU"), "a wrapped key is in the log");
+
     server.stop().await;
 }
 

@@ -318,7 +318,7 @@ fn change_passphrase(dir: &Path, rt: &tokio::runtime::Runtime, keep_sessions: bo
     use outpost_core::vault::LocalRewrap;
     let mut vault = open_vault(dir)?;
     let (account, remote) = active(&vault)?;
-    let current = unlock::account_passphrase(false)?;
+    let current = unlock::current_account_passphrase()?;
     let new = unlock::new_account_passphrase()?;
     // A new passphrase that will not do is a mistake in the input (4), not
     // a key that cannot be had (5).

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use outpost_protocol::Hlc;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension as _};
 use uuid::Uuid;
 
 use crate::crypto::{self, Binding, DataKey, Field, KeyId};
@@ -119,8 +119,7 @@ impl super::Vault {
             .query_row("SELECT key_id, wrapped, kdf FROM keys WHERE method = ?1", [Method::Passphrase.as_str()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
-            .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            .optional()?;
         let Some((key_id, wrapped, kdf)) = row else { return Ok(LocalRewrap::NotPassphrase) };
         let key_id = u32::try_from(key_id).map_err(|_| Error::Corrupt("key id out of range".into()))?;
         let vault_id = crate::store::get_kv(&self.conn, "settings", "vault_id")?.unwrap_or_default();
