@@ -429,8 +429,9 @@ pub struct PullResponse {
     /// Notes whose latest version has `seq > cursor`, in `seq` order, each
     /// once, at its latest version.
     pub changes: Vec<Change>,
-    /// The cursor for the next pull: the last change's `seq`, or the cursor
-    /// sent when `changes` is empty.
+    /// The cursor for the next pull: the `seq` of the last version the page
+    /// looked at, sent or left out as the device's own ([`SkipRanges`]), or
+    /// the cursor sent when the page looked at nothing.
     pub next_cursor: u64,
     /// More changes wait after `next_cursor`: pull again straight away.
     pub more: bool,
