@@ -197,3 +197,9 @@ CREATE TABLE outbox_discarded (
     created_at   INTEGER NOT NULL,
     discarded_at INTEGER NOT NULL
 ) STRICT;
+
+-- Server seqs of this device's own accepted pushes above the pull cursor:
+-- a pull asks the server to leave them out (no echo). See migration 0008.
+CREATE TABLE own_pushes (
+    seq INTEGER PRIMARY KEY
+) STRICT;

@@ -18,6 +18,7 @@ use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, Encoding, ErrorBody,
     HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest,
     PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
+    SkipRanges,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -292,6 +293,17 @@ impl Remote {
 
     pub async fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, RemoteError> {
         self.call::<(), _>(Method::GET, &format!("/v1/pull?cursor={cursor}&limit={limit}"), None, true).await
+    }
+
+    /// [`Remote::pull`] with the seqs of this device's own pushes to leave
+    /// out (`skip`; nothing added when empty). A server older than the
+    /// parameter ignores it and sends everything.
+    pub async fn pull_skipping(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Result<PullResponse, RemoteError> {
+        if skip.is_empty() {
+            return self.pull(cursor, limit).await;
+        }
+        let path = format!("/v1/pull?cursor={cursor}&limit={limit}&skip={}", skip.to_query());
+        self.call::<(), _>(Method::GET, &path, None, true).await
     }
 
     /// Server-sent pokes: yields the sequence number of each poke until the

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use outpost_protocol::v1::{Op, PullResponse, PushResponse, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
+use outpost_protocol::v1::{Op, PullResponse, PushResponse, SkipRanges, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -30,6 +30,18 @@ type TakeBatch = fn(&mut Vault, usize) -> Result<Vec<PendingOp>>;
 pub trait SyncTransport: Send + Sync {
     fn push(&self, ops: Vec<Op>) -> impl Future<Output = Result<PushResponse, RemoteError>> + Send;
     fn pull(&self, cursor: u64, limit: u32) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send;
+    /// [`SyncTransport::pull`], asking the server to leave out this
+    /// device's own pushes at the seqs in `skip` (no echo). A transport
+    /// that cannot ask pulls everything, which is always correct.
+    fn pull_skipping(
+        &self,
+        cursor: u64,
+        limit: u32,
+        skip: &SkipRanges,
+    ) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
+        let _ = skip;
+        self.pull(cursor, limit)
+    }
     /// Bytes on the wire so far, where the transport counts them.
     fn traffic(&self) -> Traffic {
         Traffic::default()
@@ -42,6 +54,14 @@ impl SyncTransport for Remote {
     }
     fn pull(&self, cursor: u64, limit: u32) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
         Remote::pull(self, cursor, limit)
+    }
+    fn pull_skipping(
+        &self,
+        cursor: u64,
+        limit: u32,
+        skip: &SkipRanges,
+    ) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
+        Remote::pull_skipping(self, cursor, limit, skip)
     }
     fn traffic(&self) -> Traffic {
         Remote::traffic(self)
@@ -219,9 +239,9 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
             break 'pass;
         }
         loop {
-            let cursor = vault.with(|v| v.cursor())?;
+            let (cursor, skip) = vault.with(|v| Ok::<_, Error>((v.cursor()?, v.pull_skip()?)))?;
             step(PassStep::Pulling { cursor, more: true });
-            let page = match remote.pull(cursor, page_limit).await {
+            let page = match remote.pull_skipping(cursor, page_limit, &skip).await {
                 Ok(page) => page,
                 // Once per pass: from cursor 0 the answer cannot recur, and
                 // a server that gave it anyway is not one to loop on.

@@ -381,6 +381,94 @@ async fn a_restored_server_never_has_a_newer_version_overwritten() {
     assert_eq!(b.live(), a.live());
 }
 
+/// An applied push sets the note's server revision to what the server
+/// answered, even below what the device believed. A server restored from
+/// an older backup, unnoticed (other devices pushed past this device's
+/// cursor first), numbers a note's revisions again from where the backup
+/// left it. Keeping the higher believed revision (`max`, as a duplicate
+/// answer rightly does) made the device skip every later change of that
+/// note up to the old number: another device's edit never arrived.
+#[tokio::test]
+async fn an_applied_push_takes_the_servers_revision_even_below_the_old_one() {
+    let mut srv = common::server().await;
+    let mut a = first_device(&srv.url, "rosa", None).await;
+    a.create("Pad", "before the backup\n");
+    a.sync().await;
+    let mut b = joining_device(&srv.url, "rosa", None).await;
+    b.sync().await;
+    let backup = srv.backup();
+
+    // x reaches revision 3 after the backup.
+    let x = a.create("Shared", "one\n");
+    a.sync().await;
+    for body in ["one\ntwo\n", "one\ntwo\nthree\n"] {
+        a.edit(x, body_patch(body));
+        a.sync().await;
+    }
+    assert_eq!(a.vault.get(x).expect("x").server_rev, Some(3));
+    srv.restore(&backup).await;
+    // b, synced before the backup, pushes past a's cursor: the restore goes
+    // unseen by a.
+    for i in 0..4 {
+        b.create(&format!("From b {i}"), "after the restore\n");
+    }
+    assert!(!b.sync().await.server_reset);
+
+    // The restored server has no x: a's edit is refused, sent again as new,
+    // and applied as revision 1.
+    a.edit(x, body_patch("one\ntwo\nthree\nfour\n"));
+    let r = a.sync().await;
+    assert!(!r.server_reset, "{r:?}");
+    assert_eq!((r.push_conflicts, r.pushed), (1, 1), "{r:?}");
+    assert_eq!(a.vault.get(x).expect("x").server_rev, Some(1), "the server's revision, as it answered");
+
+    // b edits x (revision 2); a must get it.
+    b.sync().await;
+    b.edit(x, body_patch("one\ntwo\nthree\nfour\nfive from b\n"));
+    b.sync().await;
+    let r = a.sync().await;
+    assert_eq!(r.pulled, 1, "{r:?}");
+    assert_eq!(a.body(x), "one\ntwo\nthree\nfour\nfive from b\n");
+    assert_eq!(a.vault.get(x).expect("x").server_rev, Some(2));
+}
+
+/// No echo never costs another device's change. The device names the seqs
+/// of its own recorded pushes for the pull to leave out; a server restored
+/// from an older backup, unnoticed, hands those numbers out again to other
+/// devices. The server leaves a version out only if the asking session
+/// wrote it, so the other device's version at a reused seq still comes.
+#[tokio::test]
+async fn a_reused_seq_after_an_unnoticed_restore_is_not_skipped() {
+    let mut srv = common::server().await;
+    let mut a = first_device(&srv.url, "sami", None).await;
+    a.create("Pad", "before the backup\n");
+    a.sync().await;
+    let mut b = joining_device(&srv.url, "sami", None).await;
+    b.sync().await;
+    let backup = srv.backup();
+
+    // a pushes x (seq 2) and records the answer, but does not pull yet.
+    a.create("Lost", "after the backup\n");
+    let batch = a.vault.take_push_batch(10).expect("batch");
+    let resp = a.remote.push(batch.iter().map(|p| p.op.clone()).collect()).await.expect("push");
+    assert!(matches!(resp.results[..], [PushResult::Applied { seq: 2, .. }]), "{resp:?}");
+    a.vault.apply_push_results(&batch, &resp.results).expect("record");
+    assert_eq!(a.vault.pull_skip().expect("skip").ranges(), &[(2, 2)]);
+
+    srv.restore(&backup).await;
+    // b's note gets seq 2 again.
+    let y = b.create("From b", "at a reused seq\n");
+    let r = b.sync().await;
+    assert_eq!(r.pushed, 1, "{r:?}");
+    assert_eq!(on_server(&b.remote).await[&y].0, 1);
+
+    let r = a.sync().await;
+    assert!(!r.server_reset, "a's cursor (1) is inside the restored range: {r:?}");
+    assert_eq!(r.pulled, 1, "b's note at the seq a recorded as its own: {r:?}");
+    assert_eq!(a.body(y), "at a reused seq\n");
+    assert!(a.vault.pull_skip().expect("skip").is_empty(), "the cursor passed it");
+}
+
 /// Joplin #883 and #4223 (DESIGN.md item 9), Standard Notes forum #367 (an
 /// app that had been away synced its "deficient version" to every other
 /// device): a device that was away for a month comes back with an old edit

@@ -470,11 +470,104 @@ pub struct PullResponse {
     /// Notes whose latest version has `seq > cursor`, in `seq` order, each
     /// once, at its latest version.
     pub changes: Vec<Change>,
-    /// The cursor for the next pull: the last change's `seq`, or the cursor
-    /// sent when `changes` is empty.
+    /// The cursor for the next pull: the `seq` of the last version the page
+    /// looked at, sent or left out as the device's own ([`SkipRanges`]), or
+    /// the cursor sent when the page looked at nothing.
     pub next_cursor: u64,
     /// More changes wait after `next_cursor`: pull again straight away.
     pub more: bool,
+}
+
+/// Most ranges one pull's `skip` parameter may carry.
+pub const MAX_SKIP_RANGES: usize = 64;
+
+/// The `skip` parameter of `GET /v1/pull`: the sequence numbers the server
+/// gave this device's own accepted pushes (applied or duplicate), as
+/// inclusive ranges, ascending and apart (`7-9,12,15-40`). The server leaves
+/// out a change at one of these numbers when the same session wrote it, and
+/// still moves `next_cursor` past it: the device already holds that version,
+/// so downloading it again (the echo) is waste. A server that does not know
+/// the parameter ignores it and sends everything, as before.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkipRanges(Vec<(u64, u64)>);
+
+/// A `skip` parameter that does not parse or breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("skip: {0}")]
+pub struct SkipRangesError(String);
+
+impl SkipRanges {
+    /// The ranges covering `seqs` (any order, repeats allowed), at most
+    /// [`MAX_SKIP_RANGES`] of them: the lowest, since a pull page starts at
+    /// the bottom; numbers above the last range are simply not skipped.
+    pub fn from_seqs(seqs: impl IntoIterator<Item = u64>) -> Self {
+        let mut all: Vec<u64> = seqs.into_iter().collect();
+        all.sort_unstable();
+        all.dedup();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for s in all {
+            let full = ranges.len() == MAX_SKIP_RANGES;
+            match ranges.last_mut() {
+                Some((_, hi)) if hi.checked_add(1) == Some(s) => *hi = s,
+                _ if full => break,
+                _ => ranges.push((s, s)),
+            }
+        }
+        Self(ranges)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn ranges(&self) -> &[(u64, u64)] {
+        &self.0
+    }
+
+    /// Whether `seq` is in one of the ranges.
+    pub fn contains(&self, seq: u64) -> bool {
+        let i = self.0.partition_point(|&(_, hi)| hi < seq);
+        self.0.get(i).is_some_and(|&(lo, _)| lo <= seq)
+    }
+
+    /// The query value: `7-9,12,15-40`.
+    pub fn to_query(&self) -> String {
+        let parts: Vec<String> =
+            self.0.iter().map(|&(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") }).collect();
+        parts.join(",")
+    }
+
+    /// Parses a query value. Ranges must ascend without touching, each
+    /// `lo <= hi`, at most [`MAX_SKIP_RANGES`]; an empty value is no range.
+    pub fn parse(value: &str) -> Result<Self, SkipRangesError> {
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        if value.is_empty() {
+            return Ok(Self(ranges));
+        }
+        for part in value.split(',') {
+            if ranges.len() == MAX_SKIP_RANGES {
+                return Err(SkipRangesError(format!("more than {MAX_SKIP_RANGES} ranges")));
+            }
+            let num = |t: &str| {
+                t.parse::<u64>()
+                    .map_err(|_| SkipRangesError(format!("{part:?} is not N or N-M with unsigned integers")))
+            };
+            let (lo, hi) = match part.split_once('-') {
+                Some((a, b)) => (num(a)?, num(b)?),
+                None => (num(part)?, num(part)?),
+            };
+            if lo > hi {
+                return Err(SkipRangesError(format!("{part:?} runs backwards")));
+            }
+            if let Some(&(_, last)) = ranges.last() {
+                if last.saturating_add(1) >= lo {
+                    return Err(SkipRangesError(format!("{part:?} does not come after the range before it")));
+                }
+            }
+            ranges.push((lo, hi));
+        }
+        Ok(Self(ranges))
+    }
 }
 
 /// The data of a `poke` server-sent event on `GET /v1/events`.
@@ -696,6 +789,29 @@ mod tests {
                 prop_assert_eq!(enc.decode::<PushResponse>(&bytes).expect("decode"), r.clone());
             }
         }
+    }
+
+    #[test]
+    fn skip_ranges_compact_parse_and_bound() {
+        let r = SkipRanges::from_seqs([12, 8, 7, 9, 9, 15, 16, 17]);
+        assert_eq!(r.ranges(), &[(7, 9), (12, 12), (15, 17)]);
+        assert_eq!(r.to_query(), "7-9,12,15-17");
+        assert_eq!(SkipRanges::parse(&r.to_query()), Ok(r.clone()));
+        assert!(r.contains(7) && r.contains(8) && r.contains(12) && r.contains(17));
+        assert!(!r.contains(6) && !r.contains(10) && !r.contains(14) && !r.contains(18));
+        assert_eq!(SkipRanges::parse(""), Ok(SkipRanges::default()));
+        for bad in ["x", "3-1", "1-2,2-4", "1-2,3", "5,4", "-1", "1-", ",", "1,,2"] {
+            assert!(SkipRanges::parse(bad).is_err(), "{bad}");
+        }
+        // Every other number: one range each, cut at the bound, lowest kept.
+        let sparse = SkipRanges::from_seqs((1..=500).map(|i| i * 2));
+        assert_eq!(sparse.ranges().len(), MAX_SKIP_RANGES);
+        assert_eq!(sparse.ranges()[0], (2, 2));
+        assert!(!sparse.contains(2 * (MAX_SKIP_RANGES as u64 + 1)));
+        assert_eq!(SkipRanges::parse(&sparse.to_query()), Ok(sparse.clone()));
+        let too_many: Vec<String> = (0..=MAX_SKIP_RANGES as u64).map(|i| (i * 2).to_string()).collect();
+        assert!(SkipRanges::parse(&too_many.join(",")).is_err());
+        assert_eq!(SkipRanges::from_seqs([u64::MAX, u64::MAX - 1]).ranges(), &[(u64::MAX - 1, u64::MAX)]);
     }
 
     #[test]

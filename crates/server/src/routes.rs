@@ -20,7 +20,7 @@ use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, HealthResponse,
     LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse,
     PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
-    DEVICE_NAME_HEADER, VERSION,
+    SkipRanges, DEVICE_NAME_HEADER, MAX_SKIP_RANGES, VERSION,
 };
 use outpost_protocol::Hlc;
 use serde::Deserialize;
@@ -536,7 +536,8 @@ async fn push(
     if req.ops.is_empty() {
         return Ok(Reply(enc, PushResponse { results: Vec::new() }));
     }
-    let results = state.backend.push_within(user.user_id, &req.ops, state.config.quota_bytes).await?;
+    let results =
+        state.backend.push_by(user.user_id, Some(&user.token_hash), &req.ops, state.config.quota_bytes).await?;
     for r in &results {
         let counter = match r {
             PushResult::Applied { .. } => &state.metrics.ops_applied,
@@ -552,6 +553,9 @@ async fn push(
 struct PullQuery {
     cursor: Option<u64>,
     limit: Option<u32>,
+    /// Seqs of this device's own accepted pushes, to leave out
+    /// ([`SkipRanges`]); absent for clients that predate it.
+    skip: Option<String>,
 }
 
 async fn pull(
@@ -567,7 +571,12 @@ async fn pull(
     if limit == 0 || limit > limits.max_pull_limit {
         return Err(ApiError::InvalidQuery(format!("limit must be 1 to {}", limits.max_pull_limit)));
     }
-    let page = state.backend.pull(user.user_id, q.cursor.unwrap_or(0), limit, limits.max_page_bytes).await?;
+    let skip = SkipRanges::parse(q.skip.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::InvalidQuery(format!("{e}; skip is up to {MAX_SKIP_RANGES} ranges N or N-M, ascending"))
+    })?;
+    let own = (!skip.is_empty()).then_some((&user.token_hash, &skip));
+    let page =
+        state.backend.pull_skipping(user.user_id, q.cursor.unwrap_or(0), limit, limits.max_page_bytes, own).await?;
     state.metrics.pull_requests.fetch_add(1, Relaxed);
     state.metrics.pull_changes.fetch_add(page.changes.len() as u64, Relaxed);
     Ok(Reply(enc, page))

@@ -113,7 +113,8 @@ impl SimAccount for BackendAccount {
 }
 
 /// The real sync server (`outpost_server::serve`) on 127.0.0.1:0 in this
-/// process, on SQLite in a scratch directory. Stops when dropped.
+/// process, on SQLite in a scratch directory (or on the PostgreSQL of
+/// [`HttpServer::start_on`]). Stops when dropped.
 #[derive(Debug)]
 pub struct HttpServer {
     url: String,
@@ -124,12 +125,22 @@ pub struct HttpServer {
 impl HttpServer {
     /// Must be called inside a tokio runtime, which then runs the server.
     pub async fn start() -> Result<Self, SimError> {
+        Self::start_on(None).await
+    }
+
+    /// [`HttpServer::start`] on the database `database_url` names (a
+    /// PostgreSQL URL); `None`: SQLite in a scratch directory.
+    pub async fn start_on(database_url: Option<&str>) -> Result<Self, SimError> {
         let dir = scratch_dir("outpost-sim-http-")?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(SimError::io("binding 127.0.0.1:0 for the sync server"))?;
         let addr = listener.local_addr().map_err(SimError::io("reading the server's address"))?;
-        let mut config = outpost_server::Config::new(format!("sqlite://{}", dir.path().join("server.db").display()));
+        let database_url = match database_url {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", dir.path().join("server.db").display()),
+        };
+        let mut config = outpost_server::Config::new(database_url);
         // Every simulated device logs in from 127.0.0.1.
         config.login_attempts = 100_000;
         config.register_attempts = 100_000;

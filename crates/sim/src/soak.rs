@@ -50,7 +50,7 @@ use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::remote::{Remote, RemoteError, Traffic};
 use outpost_core::sync::{sync_once, SyncReport, SyncTransport};
 use outpost_core::{Error as CoreError, NoteDraft, NotePatch, Vault};
-use outpost_protocol::v1::{Op, PullResponse, PushResponse};
+use outpost_protocol::v1::{Op, PullResponse, PushResponse, SkipRanges};
 use outpost_server::backend::NewUser;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
@@ -191,6 +191,13 @@ impl SyncTransport for TimedRemote {
     async fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, RemoteError> {
         let t = Instant::now();
         let r = self.remote.pull(cursor, limit).await;
+        self.shared.record("pull", t, r.as_ref().err().map(RemoteError::code));
+        r
+    }
+
+    async fn pull_skipping(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Result<PullResponse, RemoteError> {
+        let t = Instant::now();
+        let r = self.remote.pull_skipping(cursor, limit, skip).await;
         self.shared.record("pull", t, r.as_ref().err().map(RemoteError::code));
         r
     }

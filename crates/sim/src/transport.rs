@@ -8,12 +8,12 @@
 //! look the same from the device.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use outpost_core::remote::{RemoteError, Traffic};
 use outpost_core::sync::SyncTransport;
-use outpost_protocol::v1::{self, Op, PullResponse, PushResponse};
+use outpost_protocol::v1::{self, Op, PullResponse, PushResponse, SkipRanges};
 use outpost_server::{Backend, BackendError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,12 +27,19 @@ use uuid::Uuid;
 pub struct BackendTransport {
     backend: Arc<dyn Backend>,
     user_id: Uuid,
+    /// Stands for the session's token hash: the writer the server records
+    /// on what this transport pushes, so its pulls can leave those out.
+    session: [u8; 32],
     limits: outpost_server::Limits,
 }
 
 impl BackendTransport {
+    /// A transport as a new session of `user_id`: each one its own writer.
     pub fn new(backend: Arc<dyn Backend>, user_id: Uuid) -> Self {
-        Self { backend, user_id, limits: outpost_server::Limits::default() }
+        static SESSIONS: AtomicU64 = AtomicU64::new(1);
+        let mut session = [0u8; 32];
+        session[..8].copy_from_slice(&SESSIONS.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+        Self { backend, user_id, session, limits: outpost_server::Limits::default() }
     }
 
     pub fn user_id(&self) -> Uuid {
@@ -53,15 +60,24 @@ impl SyncTransport for BackendTransport {
         if ops.is_empty() {
             return Ok(PushResponse { results: Vec::new() });
         }
-        let results = self.backend.push(self.user_id, &ops).await.map_err(backend_error)?;
+        let results =
+            self.backend.push_by(self.user_id, Some(&self.session), &ops, u64::MAX).await.map_err(backend_error)?;
         Ok(PushResponse { results })
     }
 
     async fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, RemoteError> {
+        self.pull_skipping(cursor, limit, &SkipRanges::default()).await
+    }
+
+    async fn pull_skipping(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Result<PullResponse, RemoteError> {
         if limit == 0 || limit > self.limits.max_pull_limit {
             return Err(refused(400, v1::error_code::INVALID_QUERY, format!("limit {limit}")));
         }
-        self.backend.pull(self.user_id, cursor, limit, self.limits.max_page_bytes).await.map_err(backend_error)
+        let own = (!skip.is_empty()).then_some((&self.session, skip));
+        self.backend
+            .pull_skipping(self.user_id, cursor, limit, self.limits.max_page_bytes, own)
+            .await
+            .map_err(backend_error)
     }
 }
 
@@ -282,17 +298,21 @@ impl<T: SyncTransport> SyncTransport for FaultyTransport<T> {
     }
 
     async fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, RemoteError> {
+        self.pull_skipping(cursor, limit, &SkipRanges::default()).await
+    }
+
+    async fn pull_skipping(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Result<PullResponse, RemoteError> {
         match self.next_fault(false) {
             None => Err(unreachable("partitioned")),
-            Some(Fault::Deliver) => self.inner.pull(cursor, limit).await,
+            Some(Fault::Deliver) => self.inner.pull_skipping(cursor, limit, skip).await,
             Some(Fault::DropRequest | Fault::Hold) => Err(unreachable("request lost")),
             Some(Fault::DropAnswer) => {
-                let _ = self.inner.pull(cursor, limit).await;
+                let _ = self.inner.pull_skipping(cursor, limit, skip).await;
                 Err(unreachable("answer lost"))
             }
             Some(Fault::Duplicate) => {
-                let _ = self.inner.pull(cursor, limit).await;
-                self.inner.pull(cursor, limit).await
+                let _ = self.inner.pull_skipping(cursor, limit, skip).await;
+                self.inner.pull_skipping(cursor, limit, skip).await
             }
         }
     }

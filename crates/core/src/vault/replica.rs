@@ -18,13 +18,13 @@
 
 use std::collections::HashMap;
 
-use outpost_protocol::v1::{Change, Op, PullResponse, PushResult};
+use outpost_protocol::v1::{Change, Op, PullResponse, PushResult, SkipRanges};
 use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use super::reconcile::{merge_remote, MergeCounts, MergeCtx};
-use super::rows::{hlc_col, open_meta, open_text, queue_as_is, store_remote, upsert_base, uuid_col};
+use super::rows::{hlc_col, open_meta, open_text, queue_as_is, replace_base, store_remote, upsert_base, uuid_col};
 use super::Vault;
 use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
@@ -163,6 +163,7 @@ impl Vault {
             }
         }
         let now = self.clock.wall_ms() as i64;
+        let cursor = self.cursor()?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PushOutcome::default();
         for (i, (p, r)) in batch.iter().zip(results).enumerate() {
@@ -186,17 +187,42 @@ impl Vault {
                 continue;
             }
             match r {
-                PushResult::Applied { rev, .. } | PushResult::Duplicate { rev, .. } => {
-                    if matches!(r, PushResult::Applied { .. }) {
+                PushResult::Applied { rev, seq } | PushResult::Duplicate { rev, seq } => {
+                    let applied = matches!(r, PushResult::Applied { .. });
+                    if applied {
                         outcome.applied += 1;
                     } else {
                         outcome.duplicates += 1;
                     }
                     let sealed = Sealed::decode(&p.op.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
                     tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([p.seq])?;
-                    tx.prepare_cached("UPDATE notes SET server_rev = max(coalesce(server_rev, 0), ?2) WHERE id = ?1")?
+                    if applied {
+                        // The server stored this version as the note's
+                        // latest, at `rev`, just now: that is what it holds,
+                        // even below what this device believed (a server
+                        // restored from an older backup numbers revisions
+                        // again). Keeping a higher believed revision would
+                        // make the pull skip other devices' changes up to it.
+                        tx.prepare_cached("UPDATE notes SET server_rev = ?2 WHERE id = ?1")?
+                            .execute(params![p.op.note_id.as_bytes(), *rev as i64])?;
+                        replace_base(&tx, &p.op.note_id, *rev, &p.op.hlc, p.op.deleted, &sealed)?;
+                    } else {
+                        // A duplicate reports what the op got when it first
+                        // applied; the note may have moved on since, as this
+                        // device may already know.
+                        tx.prepare_cached(
+                            "UPDATE notes SET server_rev = max(coalesce(server_rev, 0), ?2) WHERE id = ?1",
+                        )?
                         .execute(params![p.op.note_id.as_bytes(), *rev as i64])?;
-                    upsert_base(&tx, &p.op.note_id, *rev, &p.op.hlc, p.op.deleted, &sealed)?;
+                        upsert_base(&tx, &p.op.note_id, *rev, &p.op.hlc, p.op.deleted, &sealed)?;
+                    }
+                    // This device holds that version: the pull need not
+                    // bring it back (no echo). Only above the cursor: one at
+                    // or below it was pulled past already.
+                    if *seq > cursor {
+                        tx.prepare_cached("INSERT OR IGNORE INTO own_pushes (seq) VALUES (?1)")?
+                            .execute([i64::try_from(*seq).map_err(|_| Error::Corrupt("server seq".into()))?])?;
+                    }
                 }
                 PushResult::Conflict { current: Some(change) } => {
                     // Refused, so never stored: the entry can go, replaced
@@ -326,6 +352,9 @@ impl Vault {
         }
         if page.next_cursor > cursor {
             store::set_kv(&tx, "sync_state", "cursor", &page.next_cursor.to_string())?;
+            // Own pushes the cursor has passed, left out or not, are done.
+            tx.prepare_cached("DELETE FROM own_pushes WHERE seq <= ?1")?
+                .execute([i64::try_from(page.next_cursor).unwrap_or(i64::MAX)])?;
         }
         tx.commit()?;
         self.pass_deletes += deletes;
@@ -436,6 +465,22 @@ impl Vault {
         Ok(())
     }
 
+    /// The `skip` of the next pull: the server seqs of this device's own
+    /// accepted pushes above the cursor, as at most
+    /// [`outpost_protocol::v1::MAX_SKIP_RANGES`] ranges (the lowest ones).
+    /// The server leaves out a version at one of them only if this
+    /// device's session wrote it; anything else comes as before.
+    pub fn pull_skip(&self) -> Result<SkipRanges> {
+        let cursor = i64::try_from(self.cursor()?).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached("SELECT seq FROM own_pushes WHERE seq > ?1 ORDER BY seq")?;
+        let seqs = stmt.query_map([cursor], |r| r.get::<_, i64>(0))?;
+        let mut out = Vec::new();
+        for seq in seqs {
+            out.push(u64::try_from(seq?).map_err(|_| Error::Corrupt("negative seq in own_pushes".into()))?);
+        }
+        Ok(SkipRanges::from_seqs(out))
+    }
+
     /// The pull cursor: the last server sequence number applied here.
     pub fn cursor(&self) -> Result<u64> {
         Ok(store::get_kv(&self.conn, "sync_state", "cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
@@ -526,6 +571,8 @@ pub(super) fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset
     let lowest: i64 = tx.query_row("SELECT coalesce(min(seq), 0) FROM quarantine", [], |r| r.get(0))?;
     tx.execute("UPDATE quarantine SET seq = ?1 - seq WHERE seq > 0", [lowest.min(0)])?;
     store::set_kv(tx, "sync_state", "cursor", "0")?;
+    // Seqs of the old server's numbering: the new one hands them out again.
+    tx.execute("DELETE FROM own_pushes", [])?;
     store::set_kv(tx, "sync_state", "server_reset_at", &now.to_string())?;
     // An approval of held deletions was for the old server's changes.
     tx.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;

@@ -280,6 +280,27 @@ pub(super) fn upsert_base(
     record_agreed(tx, note_id, hlc)
 }
 
+/// Make this version the note's merge base whatever the base was: the
+/// server just stored it as the note's latest (an applied push), so it is
+/// what both sides hold now, even at a lower revision than the old base (a
+/// server restored from an older backup numbers revisions again).
+pub(super) fn replace_base(
+    tx: &Connection,
+    note_id: &Uuid,
+    rev: u64,
+    hlc: &Hlc,
+    deleted: bool,
+    s: &Sealed,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
+           title = excluded.title, meta = excluded.meta, body = excluded.body",
+    )?
+    .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
+    record_agreed(tx, note_id, hlc)
+}
+
 /// Stamps of agreed versions kept per note. A server restored from a
 /// backup brings back versions from hours or days ago; a note synced this
 /// many times since then is merged without a base instead (nothing is lost

@@ -25,7 +25,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use outpost_protocol::v1::{Change, Op, PullResponse, PushResult};
+use outpost_protocol::v1::{Change, Op, PullResponse, PushResult, SkipRanges};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -263,7 +263,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// than before it, is refused whole ([`BackendError::QuotaExceeded`]).
     /// A batch that shrinks an account already over its quota (deletes,
     /// smaller edits) applies.
-    async fn push_within(&self, user_id: Uuid, ops: &[Op], quota_bytes: u64) -> Result<Vec<PushResult>, BackendError>;
+    async fn push_within(&self, user_id: Uuid, ops: &[Op], quota_bytes: u64) -> Result<Vec<PushResult>, BackendError> {
+        self.push_by(user_id, None, ops, quota_bytes).await
+    }
+    /// [`Backend::push_within`], recording `writer` (the session's token
+    /// hash) as the writer of each version it stores, so that session's
+    /// pulls can leave its own versions out ([`Backend::pull_skipping`]).
+    async fn push_by(
+        &self,
+        user_id: Uuid,
+        writer: Option<&[u8; 32]>,
+        ops: &[Op],
+        quota_bytes: u64,
+    ) -> Result<Vec<PushResult>, BackendError>;
     /// Notes whose latest version has `seq > cursor`, in seq order: at most
     /// `limit`, and stopping after the change that crosses `max_bytes` of
     /// payload.
@@ -273,6 +285,21 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
         cursor: u64,
         limit: u32,
         max_bytes: usize,
+    ) -> Result<PullResponse, BackendError> {
+        self.pull_skipping(user_id, cursor, limit, max_bytes, None).await
+    }
+    /// [`Backend::pull`], leaving out (but moving `next_cursor` past) each
+    /// version whose seq is in `skip.1` and which session `skip.0` wrote:
+    /// both the device's word (it recorded that seq as its own push) and
+    /// the server's (that session wrote what is there now) must agree. The
+    /// count limit bounds the rows looked at, skipped or not.
+    async fn pull_skipping(
+        &self,
+        user_id: Uuid,
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+        skip: Option<(&[u8; 32], &SkipRanges)>,
     ) -> Result<PullResponse, BackendError>;
     /// The user's current sequence (0 before the first change).
     async fn latest_seq(&self, user_id: Uuid) -> Result<u64, BackendError>;
@@ -473,6 +500,9 @@ fn to_u64(v: i64) -> Result<u64, BackendError> {
 
 /// A stored note row, as every statement below reads it.
 type NoteRow = (i64, Uuid, i64, String, bool, Vec<u8>);
+/// A note row with the token hash of the session that wrote it (NULL for
+/// versions stored before writers were recorded).
+type WriterRow = (i64, Uuid, i64, String, bool, Vec<u8>, Option<Vec<u8>>);
 
 fn row_to_change((seq, note_id, rev, hlc, deleted, payload): NoteRow) -> Result<Change, BackendError> {
     Ok(Change {
@@ -487,24 +517,43 @@ fn row_to_change((seq, note_id, rev, hlc, deleted, payload): NoteRow) -> Result<
 
 /// Collects a pull page from a row stream, honouring the count and byte
 /// budgets; reads one row past the page to know whether more wait.
-async fn collect_page<S>(mut rows: S, cursor: u64, limit: u32, max_bytes: usize) -> Result<PullResponse, BackendError>
+///
+/// A row `skip` names (its seq in the ranges, its writer the session) is
+/// left out but counts against `limit`, and `next_cursor` moves past it:
+/// the cursor is the last row looked at, sent or not.
+async fn collect_page<S>(
+    mut rows: S,
+    cursor: u64,
+    limit: u32,
+    max_bytes: usize,
+    skip: Option<(&[u8; 32], &SkipRanges)>,
+) -> Result<PullResponse, BackendError>
 where
-    S: futures_util::Stream<Item = Result<NoteRow, sqlx::Error>> + Unpin,
+    S: futures_util::Stream<Item = Result<WriterRow, sqlx::Error>> + Unpin,
 {
     use futures_util::TryStreamExt as _;
     let mut changes = Vec::new();
     let mut bytes = 0usize;
     let mut more = false;
-    while let Some(row) = rows.try_next().await? {
-        if changes.len() >= limit as usize || bytes >= max_bytes {
+    let mut looked = 0usize;
+    let mut next_cursor = cursor;
+    while let Some((seq, note_id, rev, hlc, deleted, payload, writer)) = rows.try_next().await? {
+        if looked >= limit as usize || bytes >= max_bytes {
             more = true;
             break;
         }
-        let change = row_to_change(row)?;
+        looked += 1;
+        next_cursor = to_u64(seq)?;
+        let own = skip.is_some_and(|(session, ranges)| {
+            writer.as_deref() == Some(session.as_slice()) && ranges.contains(next_cursor)
+        });
+        if own {
+            continue;
+        }
+        let change = row_to_change((seq, note_id, rev, hlc, deleted, payload))?;
         bytes += change.payload.len();
         changes.push(change);
     }
-    let next_cursor = changes.last().map_or(cursor, |c| c.seq);
     Ok(PullResponse { changes, next_cursor, more })
 }
 
@@ -525,7 +574,9 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+    for<'q> Option<Vec<u8>>: Decode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     async fn create_user(&self, u: &NewUser) -> Result<(), BackendError> {
@@ -768,7 +819,13 @@ where
         Ok(())
     }
 
-    async fn push_within(&self, user_id: Uuid, ops: &[Op], quota_bytes: u64) -> Result<Vec<PushResult>, BackendError> {
+    async fn push_by(
+        &self,
+        user_id: Uuid,
+        writer: Option<&[u8; 32]>,
+        ops: &[Op],
+        quota_bytes: u64,
+    ) -> Result<Vec<PushResult>, BackendError> {
         let mut tx = DB::begin_write(&self.writer).await?;
         // The user's counter row, taken first and held to commit (see the
         // module docs): it serialises this user's pushes, on every
@@ -823,10 +880,11 @@ where
             let new_len = i64::try_from(op.payload.len()).map_err(|_| BackendError::Corrupt("payload length"))?;
             bytes = bytes - old_len + new_len;
             sqlx::query(
-                "INSERT INTO notes (user_id, note_id, rev, seq, hlc, deleted, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO notes (user_id, note_id, rev, seq, hlc, deleted, payload, writer)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (user_id, note_id) DO UPDATE SET rev = excluded.rev, seq = excluded.seq,
-                   hlc = excluded.hlc, deleted = excluded.deleted, payload = excluded.payload",
+                   hlc = excluded.hlc, deleted = excluded.deleted, payload = excluded.payload,
+                   writer = excluded.writer",
             )
             .bind(user_id)
             .bind(op.note_id)
@@ -835,6 +893,7 @@ where
             .bind(op.hlc.to_string())
             .bind(op.deleted)
             .bind(op.payload.as_ref())
+            .bind(writer.map(|w| w.as_slice()))
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO ops (user_id, op_id, note_id, rev, seq) VALUES ($1, $2, $3, $4, $5)")
@@ -873,27 +932,28 @@ where
         Ok(results)
     }
 
-    async fn pull(
+    async fn pull_skipping(
         &self,
         user_id: Uuid,
         cursor: u64,
         limit: u32,
         max_bytes: usize,
+        skip: Option<(&[u8; 32], &SkipRanges)>,
     ) -> Result<PullResponse, BackendError> {
         let latest = self.latest_seq(user_id).await?;
         if cursor > latest {
             return Err(BackendError::CursorOutOfRange { cursor, latest });
         }
         let cursor_i = to_i64(cursor).ok_or(BackendError::CursorOutOfRange { cursor, latest })?;
-        let rows = sqlx::query_as::<DB, NoteRow>(
-            "SELECT seq, note_id, rev, hlc, deleted, payload FROM notes
+        let rows = sqlx::query_as::<DB, WriterRow>(
+            "SELECT seq, note_id, rev, hlc, deleted, payload, writer FROM notes
              WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(user_id)
         .bind(cursor_i)
         .bind(i64::from(limit) + 1)
         .fetch(&self.reader);
-        collect_page(rows, cursor, limit, max_bytes).await
+        collect_page(rows, cursor, limit, max_bytes, skip).await
     }
 
     async fn latest_seq(&self, user_id: Uuid) -> Result<u64, BackendError> {

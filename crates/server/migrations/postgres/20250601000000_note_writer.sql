@@ -1,0 +1,3 @@
+-- Which session wrote each note's latest version. Comments on the SQLite
+-- twin apply.
+ALTER TABLE notes ADD COLUMN writer BYTEA;
