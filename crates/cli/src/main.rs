@@ -128,8 +128,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed,
 /// 8 server unreachable or switched offline by `outpost net` (try again
 /// later), 9 server refused the request, 10 sync held: it would delete many
-/// notes and waits for approval.
+/// notes and waits for approval, 11 `notes import` imported nothing.
 fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
+        return 11;
+    }
     use outpost_core::Error as E;
     use outpost_sim::scenario_file::ScenarioFileError as F;
     match err.chain().find_map(|c| c.downcast_ref::<F>()) {

@@ -189,17 +189,34 @@ fn import_export_round_trip() {
     assert_eq!(notes(a.path()), notes(b.path()), "export then import keeps title, body, tags and pin");
 }
 
+/// A bad line is named and skipped; the rest is imported (exit 0). An
+/// input with nothing importable exits 11 and changes nothing.
 #[test]
-fn bad_import_names_the_line_and_imports_nothing() {
+fn bad_import_lines_are_named_and_skipped() {
     let src = tempfile::tempdir().expect("tempdir");
     let f = src.path().join("bad.jsonl");
     std::fs::write(&f, "{\"title\":\"ok\",\"body\":\"b\"}\n{\"title\": 5}\n").expect("write");
     let d = tempfile::tempdir().expect("tempdir");
     run_ok(d.path(), &["notes", "add", "--title", "existing"]);
-    let before = snapshot(d.path());
     let out = run(d.path(), &["notes", "import", f.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("imported 1 notes") && stdout.contains("skipped line 2"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read 2: 1 imported"), "progress on stderr");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(d.path(), &["notes", "import", f.to_str().expect("utf-8"), "--json"]))
+            .expect("json");
+    assert_eq!((json["imported"].as_u64(), json["duplicates"].as_u64()), (Some(0), Some(1)), "{json}");
+    assert_eq!(json["skipped"][0]["at"], "line 2");
+
+    let none = src.path().join("none.jsonl");
+    std::fs::write(&none, "{\"title\": 5}\nnot json\n").expect("write");
+    let before = snapshot(d.path());
+    let out = run(d.path(), &["notes", "import", none.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(11), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could be imported"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped line 1"));
     assert_eq!(snapshot(d.path()), before);
 }
 
