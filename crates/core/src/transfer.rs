@@ -17,6 +17,7 @@
 //! Export writes one Markdown file per note with front matter, which
 //! import reads back.
 
+pub mod dates;
 pub mod jsonl;
 pub mod markdown;
 
@@ -86,6 +87,9 @@ pub struct ImportSummary {
     pub duplicates: u64,
     /// Notes left out, with where and why.
     pub skipped: Vec<Skipped>,
+    /// Parts of imported notes that were not imported (attachments), with
+    /// where and why; the note itself is imported.
+    pub left_out: Vec<Skipped>,
 }
 
 /// How far an import has got; reported after each batch.
@@ -104,6 +108,19 @@ pub struct Incoming {
     /// Where in the input, as [`Skipped::at`].
     pub at: String,
     pub draft: NoteDraft,
+    /// When the note was made and last changed, in milliseconds since the
+    /// Unix epoch, where the input says ([`crate::Writer::create_dated`]).
+    pub created: Option<i64>,
+    pub updated: Option<i64>,
+    /// Attachments the note refers to that are not imported (there are
+    /// none in Outpost yet): reported in [`ImportSummary::left_out`].
+    pub attachments: Vec<String>,
+}
+
+impl Incoming {
+    pub fn new(at: String, draft: NoteDraft) -> Self {
+        Self { at, draft, created: None, updated: None, attachments: Vec::new() }
+    }
 }
 
 /// One step of a reader: a note, or one it had to leave out. A reader
@@ -123,7 +140,7 @@ pub fn import(
         Some(f) => f,
         None => Format::detect(path)?,
     };
-    let mut summary = ImportSummary { format, imported: 0, duplicates: 0, skipped: Vec::new() };
+    let mut summary = ImportSummary { format, imported: 0, duplicates: 0, skipped: Vec::new(), left_out: Vec::new() };
     match format {
         Format::Jsonl => write_all(vault, jsonl::open(path)?, &mut summary, progress)?,
         Format::Markdown => write_all(vault, markdown::open(path)?, &mut summary, progress)?,
@@ -176,6 +193,7 @@ pub fn write_all(
                 Err(skip) => skipped.push((read, skip)),
             }
         }
+        let mut left_out = Vec::new();
         let (imported, duplicates) = vault.batch(|w| {
             // A failed batch ends the run, so `seen` never outlives a rollback.
             let (mut imported, mut duplicates) = (0u64, 0u64);
@@ -188,10 +206,17 @@ pub fn write_all(
                 let title = short(&note.draft.title);
                 // The writer checks every limit before it writes, so a
                 // refused note leaves nothing behind in the transaction.
-                match w.create(note.draft) {
+                match w.create_dated(note.draft, note.created, note.updated) {
                     Ok(_) => {
                         seen.insert(hash);
                         imported += 1;
+                        left_out.extend(note.attachments.into_iter().map(|name| Skipped {
+                            at: note.at.clone(),
+                            title: Some(title.clone()),
+                            reason: format!(
+                                "attachment {name:?} not imported: Outpost has no attachments yet (the note keeps its reference)"
+                            ),
+                        }));
                     }
                     Err(e @ (Error::TooLarge { .. } | Error::Invalid(_))) => {
                         skipped.push((i, Skipped { at: note.at, title: Some(title), reason: e.to_string() }))
@@ -202,6 +227,7 @@ pub fn write_all(
             Ok((imported, duplicates))
         })?;
         summary.imported += imported;
+        summary.left_out.extend(left_out);
         summary.duplicates += duplicates;
         skipped.sort_by_key(|(i, _)| *i);
         summary.skipped.extend(skipped.into_iter().map(|(_, s)| s));
@@ -251,7 +277,7 @@ pub fn export(vault: &Vault, dir: &Path) -> Result<usize> {
 pub fn to_markdown(title: &str, tags: &[String], pinned: bool, body: &str) -> String {
     let tags: Vec<String> = tags.iter().map(|t| serde_json::to_string(t).unwrap_or_default()).collect();
     format!(
-        "---\ntitle: {}\ntags: [{}]\npinned: {pinned}\n---\n{body}",
+        "---\ntitle: {}\ntags: [{}]\npinned: {pinned}\n---\n\n{body}",
         serde_json::to_string(title).unwrap_or_default(),
         tags.join(", "),
     )

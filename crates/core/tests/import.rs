@@ -128,3 +128,140 @@ fn a_file_with_no_notes_imports_nothing_and_says_why() {
     assert!(s.skipped[1].reason.contains("missing field `title`"), "{}", s.skipped[1].reason);
     assert!(v.list().expect("list").is_empty());
 }
+
+fn sample(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/import").join(name)
+}
+
+/// Every live note by title: (tags, body, created, updated).
+fn by_title(v: &Vault) -> std::collections::BTreeMap<String, (Vec<String>, String, i64, i64)> {
+    v.list()
+        .expect("list")
+        .into_iter()
+        .map(|s| {
+            let n = v.get(s.id).expect("get");
+            (n.title, (n.tags, n.body, n.created_at, n.updated_at))
+        })
+        .collect()
+}
+
+/// An Obsidian vault: front matter (lists, inline lists, dates with and
+/// without zone or seconds), nested folders as tags, `.obsidian` left
+/// alone, a UTF-8 file with a byte order mark and CRLF, a UTF-16 file,
+/// a Latin-1 file (reported and skipped), embedded attachments (reported,
+/// the reference kept).
+#[test]
+fn obsidian_vault() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let (s, _) = import(&mut v, &sample("obsidian"), None);
+    assert_eq!(s.format, Format::Markdown);
+    assert_eq!(s.imported, 5, "{s:?}");
+    assert_eq!(s.skipped.len(), 1, "{s:?}");
+    assert_eq!(s.skipped[0].at, "Latin1.md");
+    assert!(s.skipped[0].reason.contains("not UTF-8"), "{}", s.skipped[0].reason);
+    let left: Vec<(&str, &str)> = s.left_out.iter().map(|l| (l.at.as_str(), l.reason.as_str())).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left[0].0 == "Projects/Garden plan.md" && left[0].1.contains("\"../attachments/diagram.png\""), "{left:?}");
+    assert!(left[1].0 == "Welcome.md" && left[1].1.contains("\"diagram.png\""), "{left:?}");
+
+    let notes = by_title(&v);
+    let welcome = &notes["Welcome"];
+    assert_eq!(welcome.0, ["inbox", "reading"]);
+    assert_eq!((welcome.2, welcome.3), (1_672_906_500_000, 1_676_142_153_000), "front matter dates kept");
+    assert!(welcome.1.starts_with("---\naliases:\n  - Start here\n---\nThis vault"), "{:?}", welcome.1);
+    assert!(welcome.1.contains("![[diagram.png]]"), "the reference stays");
+
+    let garden = &notes["Garden plan"];
+    assert_eq!(garden.0, ["garden", "outdoors", "Projects"]);
+    assert_eq!((garden.2, garden.3), (1_678_786_200_000, 1_680_364_800_000), "no zone is UTC; +02:00 applied");
+    assert!(garden.1.starts_with("## Beds\n\n- [ ] Turn the compost"), "{:?}", garden.1);
+
+    let old = &notes["Old ideas"];
+    assert_eq!(old.0, ["Projects/Archive"], "nested folders: the path as a tag");
+    assert!(old.1.starts_with("A note without front matter"));
+    assert!(old.3 > 1_700_000_000_000, "no date in the file: the file's own time");
+
+    let windows = &notes["Saved on Windows"];
+    assert_eq!((windows.0.as_slice(), windows.1.as_str()), (&["windows".to_owned()][..], "Line one\nLine two\n"));
+    let notepad = &notes["Notepad note"];
+    assert_eq!(notepad.1, "UTF-16 text: café, naïve, 東京\n");
+
+    // Again: all there already; the bad file is still reported.
+    let (again, _) = import(&mut v, &sample("obsidian"), Some(Format::Markdown));
+    assert_eq!((again.imported, again.duplicates, again.skipped.len()), (0, 5, 1));
+}
+
+/// A Joplin "Markdown + Front Matter" export, as its specification shows
+/// one: notebooks as folders, dates in UTC with a space (with and without
+/// seconds), a blank line after the front matter, extra keys kept, a
+/// resource in `_resources` referenced by a note.
+#[test]
+fn joplin_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let (s, _) = import(&mut v, &sample("joplin"), None);
+    assert_eq!((s.imported, s.skipped.len()), (3, 0), "{s:?}");
+    assert_eq!(s.left_out.len(), 1, "{s:?}");
+    assert_eq!(s.left_out[0].at, "Travel/Lisbon.md");
+    assert_eq!(s.left_out[0].title.as_deref(), Some("Lisbon"));
+
+    let notes = by_title(&v);
+    let lisbon = &notes["Lisbon"];
+    assert_eq!(lisbon.0, ["travel", "portugal", "Travel"]);
+    assert_eq!((lisbon.2, lisbon.3), (1_619_773_920_000, 1_619_888_040_000));
+    assert!(
+        lisbon.1.starts_with("---\nsource: https://joplinapp.org\nauthor: Joplin\nlatitude: 38.72225200\n"),
+        "Joplin's other fields are kept: {:?}",
+        lisbon.1
+    );
+    assert!(
+        lisbon.1.contains("---\nTram 28 early"),
+        "the blank line after the front matter is not body: {:?}",
+        lisbon.1
+    );
+    let packing = &notes["Packing list"];
+    assert_eq!((packing.2, packing.3), (1_619_887_200_000, 1_623_974_340_000), "minutes without seconds");
+    assert!(packing.1.contains("completed?: no") && packing.1.ends_with("- [ ] Passport\n- [ ] Adapter\n"));
+    let meeting = &notes["Meeting notes"];
+    assert_eq!(meeting.0, ["Work"]);
+    assert_eq!(meeting.1, "**Decisions**\n\n1. Ship on Friday\n");
+}
+
+/// Imported notes keep their dates, but are queued now: the outbox does
+/// not look years old.
+#[test]
+fn imported_dates_do_not_age_the_outbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    import(&mut v, &sample("joplin"), None);
+    let oldest = v.status().expect("status").oldest_pending_at.expect("pending");
+    assert!(oldest > 1_700_000_000_000, "queued at import time, not 2021: {oldest}");
+}
+
+/// JSON Lines dates: milliseconds (`created_at`, as `notes show --json`
+/// writes) or RFC 3339 text; a date in the future is taken as now, and a
+/// date that does not parse is left out (not the note).
+#[test]
+fn jsonl_dates() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let path = src.path().join("dated.jsonl");
+    let lines = [
+        r#"{"title":"ms","body":"a","created_at":1619773920000,"updated_at":1619888040000}"#,
+        r#"{"title":"text","body":"b","created":"2021-04-30 09:12:00Z","updated":"2021-05-01T18:54:00+02:00"}"#,
+        r#"{"title":"future","body":"c","created":"2999-01-01T00:00:00Z"}"#,
+        r#"{"title":"unreadable date","body":"d","created":"last Tuesday"}"#,
+    ];
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    assert_eq!(import(&mut v, &path, None).0.imported, 4);
+    let notes = by_title(&v);
+    assert_eq!((notes["ms"].2, notes["ms"].3), (1_619_773_920_000, 1_619_888_040_000));
+    assert_eq!((notes["text"].2, notes["text"].3), (1_619_773_920_000, 1_619_888_040_000));
+    for t in ["future", "unreadable date"] {
+        assert!(notes[t].2 >= before && notes[t].2 < 2_000_000_000_000, "{t}: {}", notes[t].2);
+        assert_eq!(notes[t].2, notes[t].3);
+    }
+}

@@ -262,6 +262,9 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                     let title = s.title.as_deref().map(|t| format!(" ({t:?})")).unwrap_or_default();
                     writeln!(out, "  skipped {}{title}: {}", s.at, s.reason)?;
                 }
+                for s in &summary.left_out {
+                    writeln!(out, "  in {}: {}", s.at, s.reason)?;
+                }
             }
             if summary.imported == 0 && summary.duplicates == 0 {
                 return Err(NothingImported(path.display().to_string()).into());

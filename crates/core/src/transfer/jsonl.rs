@@ -1,5 +1,8 @@
-//! JSON Lines: one `{"title", "body", "tags", "pinned"}` object per line,
-//! read a line at a time so a file of any size imports in flat memory.
+//! JSON Lines: one `{"title", "body", "tags", "pinned"}` object per line
+//! (`body`, `tags` and `pinned` optional; `created`/`created_at` and
+//! `updated`/`updated_at` as milliseconds since the Unix epoch or an RFC
+//! 3339 date kept when given), read a line at a time so a file of any size
+//! imports in flat memory.
 //! A line that is not such an object, or too long to be one note, is
 //! reported with its number and skipped.
 
@@ -7,6 +10,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use serde::Deserialize;
+
+use super::dates::parse_date;
 use super::{Incoming, Item, Skipped};
 use crate::error::{Error, Result};
 use crate::model::{limits, NoteDraft};
@@ -108,17 +114,60 @@ impl<R: BufRead> Iterator for Lines<R> {
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some(Ok(parse_line(text)
-                .map(|draft| Incoming { at: at.clone(), draft })
-                .map_err(|(title, reason)| Skipped { at, title, reason })));
+            return Some(Ok(match parse_line(text) {
+                Ok(line) => Ok(line.into_incoming(at)),
+                Err((title, reason)) => Err(Skipped { at, title, reason }),
+            }));
         }
         None
     }
 }
 
+/// One line of the file.
+#[derive(Debug, Deserialize)]
+struct Line {
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    pinned: bool,
+    #[serde(default, alias = "created_at")]
+    created: Option<When>,
+    #[serde(default, alias = "updated_at")]
+    updated: Option<When>,
+}
+
+/// A date: milliseconds since the Unix epoch, or text [`parse_date`] reads
+/// (a date it cannot read is left out, not the note).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum When {
+    Ms(i64),
+    Text(String),
+}
+
+impl When {
+    fn ms(&self) -> Option<i64> {
+        match self {
+            When::Ms(ms) => Some(*ms),
+            When::Text(t) => parse_date(t),
+        }
+    }
+}
+
+impl Line {
+    fn into_incoming(self, at: String) -> Incoming {
+        let (created, updated) = (self.created.and_then(|w| w.ms()), self.updated.and_then(|w| w.ms()));
+        let draft = NoteDraft { title: self.title, body: self.body, tags: self.tags, pinned: self.pinned };
+        Incoming { created, updated, ..Incoming::new(at, draft) }
+    }
+}
+
 /// One line as a note; else the title if one could be read, and why not.
-fn parse_line(text: &[u8]) -> std::result::Result<NoteDraft, (Option<String>, String)> {
-    serde_json::from_slice::<NoteDraft>(text).map_err(|e| {
+fn parse_line(text: &[u8]) -> std::result::Result<Line, (Option<String>, String)> {
+    serde_json::from_slice::<Line>(text).map_err(|e| {
         let title = serde_json::from_slice::<serde_json::Value>(text)
             .ok()
             .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(super::short));
