@@ -4,7 +4,9 @@
 //! - a JSON Lines file of `{"title", "body", "tags", "pinned"}` objects
 //!   ([`jsonl`]), of any size, a line at a time;
 //! - a folder of Markdown files as Obsidian and Joplin export them, or one
-//!   `.md` file ([`markdown`]).
+//!   `.md` file ([`markdown`]);
+//! - Evernote's `.enex` ([`enex`]), streamed a note at a time;
+//! - Standard Notes' decrypted backup ([`standard_notes`]).
 //!
 //! Limits apply per note: a note over a limit, a malformed line or an
 //! unreadable file is reported in the [`ImportSummary`] (where and why)
@@ -18,8 +20,10 @@
 //! import reads back.
 
 pub mod dates;
+pub mod enex;
 pub mod jsonl;
 pub mod markdown;
+pub mod standard_notes;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -45,25 +49,53 @@ pub enum Format {
     Markdown,
     /// JSON Lines: one `{"title", "body", "tags", "pinned"}` per line.
     Jsonl,
+    /// Evernote's export.
+    Enex,
+    /// Standard Notes' decrypted backup.
+    StandardNotes,
 }
 
 impl Format {
     /// The format of `path` from what it is: a folder or `.md` file is
-    /// Markdown, anything else JSON Lines if its extension says so.
+    /// Markdown, `.enex` Evernote, `.jsonl`/`.ndjson` JSON Lines; a `.json`
+    /// or `.txt` file (Standard Notes names its backups `... .txt`) is a
+    /// Standard Notes backup when it is one JSON object with `items`,
+    /// else JSON Lines.
     pub fn detect(path: &Path) -> Result<Format> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-        if meta.is_dir() || ext == "md" || ext == "markdown" {
-            Ok(Format::Markdown)
-        } else if ext == "jsonl" || ext == "ndjson" || ext == "json" {
-            Ok(Format::Jsonl)
-        } else {
-            Err(Error::Invalid(format!(
-                "{}: import takes a folder of Markdown files, a .md file or a .jsonl file",
+        match ext.as_str() {
+            _ if meta.is_dir() => Ok(Format::Markdown),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "enex" => Ok(Format::Enex),
+            "jsonl" | "ndjson" => Ok(Format::Jsonl),
+            "json" | "txt" => sniff_json(path),
+            _ => Err(Error::Invalid(format!(
+                "{}: import takes a folder of Markdown files, a .md, .jsonl or .enex file, or a Standard Notes \
+                 backup (.json or .txt); say which with --format if the name does not",
                 path.display()
-            )))
+            ))),
         }
     }
+}
+
+/// A Standard Notes backup or JSON Lines, from the first line: a whole
+/// object with `title` is a line of notes; an object with `items`, or the
+/// start of one spread over lines, a backup.
+fn sniff_json(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    Ok(match serde_json::from_slice::<serde_json::Value>(first) {
+        Ok(v) if v.get("items").is_some() => Format::StandardNotes,
+        Ok(_) => Format::Jsonl,
+        Err(_) if head.windows(7).any(|w| w == b"\"items\"") => Format::StandardNotes,
+        Err(_) => Format::Jsonl,
+    })
 }
 
 /// A note import left out, and why.
@@ -144,6 +176,8 @@ pub fn import(
     match format {
         Format::Jsonl => write_all(vault, jsonl::open(path)?, &mut summary, progress)?,
         Format::Markdown => write_all(vault, markdown::open(path)?, &mut summary, progress)?,
+        Format::Enex => write_all(vault, enex::open(path)?, &mut summary, progress)?,
+        Format::StandardNotes => write_all(vault, standard_notes::open(path)?, &mut summary, progress)?,
     }
     Ok(summary)
 }
@@ -185,13 +219,20 @@ pub fn write_all(
     while items.peek().is_some() {
         batch.clear();
         let mut skipped: Vec<(u64, Skipped)> = Vec::new();
+        // The input failing part way (an I/O error) ends the import, after
+        // the notes read before it are written.
+        let mut fatal = None;
         while batch.len() < BATCH {
             let Some(item) = items.next() else { break };
-            read += 1;
-            match item? {
-                Ok(note) => batch.push((read, note)),
-                Err(skip) => skipped.push((read, skip)),
+            match item {
+                Ok(Ok(note)) => batch.push((read + 1, note)),
+                Ok(Err(skip)) => skipped.push((read + 1, skip)),
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
             }
+            read += 1;
         }
         let mut left_out = Vec::new();
         let (imported, duplicates) = vault.batch(|w| {
@@ -237,6 +278,9 @@ pub fn write_all(
             duplicates: summary.duplicates,
             skipped: summary.skipped.len() as u64,
         });
+        if let Some(e) = fatal {
+            return Err(e);
+        }
     }
     Ok(())
 }

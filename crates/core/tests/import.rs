@@ -265,3 +265,110 @@ fn jsonl_dates() {
         assert_eq!(notes[t].2, notes[t].3);
     }
 }
+
+/// An Evernote export with two notes (one with its ENML in CDATA, one
+/// escaped), tags, dates, a resource (reported, not imported), checklists,
+/// lists, links and HTML entities.
+#[test]
+fn evernote_enex() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let (s, _) = import(&mut v, &sample("evernote/Travel.enex"), None);
+    assert_eq!(s.format, Format::Enex);
+    assert_eq!((s.imported, s.skipped.len()), (2, 0), "{s:?}");
+    assert_eq!(s.left_out.len(), 1, "{s:?}");
+    assert_eq!((s.left_out[0].at.as_str(), s.left_out[0].title.as_deref()), ("note 1", Some("Lisbon & Porto")));
+    assert!(s.left_out[0].reason.contains("\"tram.jpg\""), "{}", s.left_out[0].reason);
+
+    let notes = by_title(&v);
+    let lisbon = &notes["Lisbon & Porto"];
+    assert_eq!(lisbon.0, ["travel", "portugal"]);
+    assert_eq!((lisbon.2, lisbon.3), (1_619_773_920_000, 1_619_888_040_000));
+    assert_eq!(
+        lisbon.1,
+        "Tram 28 early, before the crowds.\n\n## Packing\n- [x] Passport\n- [ ] Adapter\n- Lisbon: **3 nights**\n\
+         - Porto: 2 nights\nTickets: [CP trains](https://www.cp.pt/)\n[attachment not imported: image/jpeg]\n"
+    );
+    let reading = &notes["Reading list"];
+    assert_eq!(reading.0, ["books"]);
+    assert_eq!(reading.1, "1. The Name of the Rose\n2. Invisible Cities\nCafé reading — weekends\n");
+    assert_eq!((reading.2, reading.3), (1_662_976_800_000, 1_662_982_200_000));
+}
+
+/// Bad ENEX: a note whose ENML is broken is reported and skipped, the
+/// others imported; a file cut off mid-note keeps what came before and
+/// says where it stopped.
+#[test]
+fn malformed_enex() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let note = |title: &str, enml: &str| {
+        format!("<note><title>{title}</title><content><![CDATA[<en-note>{enml}</en-note>]]></content></note>")
+    };
+    let text = format!(
+        "<?xml version=\"1.0\"?><en-export>{}{}{}<note><title>cut",
+        note("good one", "<div>fine</div>"),
+        note("broken", "<div>never closed"),
+        note("good two", "<div>also fine</div>"),
+    );
+    let path = src.path().join("bad.enex");
+    std::fs::write(&path, text).expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let (s, _) = import(&mut v, &path, None);
+    assert_eq!(s.imported, 2, "{s:?}");
+    assert_eq!(s.skipped.len(), 2, "{s:?}");
+    assert_eq!((s.skipped[0].at.as_str(), s.skipped[0].title.as_deref()), ("note 2", Some("broken")));
+    assert!(s.skipped[0].reason.contains("not valid ENML"), "{}", s.skipped[0].reason);
+    assert!(s.skipped[1].at.starts_with("note 4"), "{:?}", s.skipped[1]);
+    assert!(s.skipped[1].reason.contains("not valid ENEX from here on"), "{}", s.skipped[1].reason);
+    let titles: Vec<String> = by_title(&v).into_keys().collect();
+    assert_eq!(titles, ["good one", "good two"]);
+}
+
+/// A decrypted Standard Notes backup: notes with their tags (a nested one
+/// by its path), pin and dates; the trashed note reported and skipped; the
+/// app's own items ignored. Found by looking, not by the extension.
+#[test]
+fn standard_notes_backup() {
+    let src = tempfile::tempdir().expect("tempdir");
+    // Standard Notes names its backups "... .txt".
+    let path = src.path().join("Standard Notes Backup and Import File.txt");
+    std::fs::copy(sample("standard-notes/backup.json"), &path).expect("copy");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let (s, _) = import(&mut v, &path, None);
+    assert_eq!(s.format, Format::StandardNotes);
+    assert_eq!(s.imported, 2, "{s:?}");
+    assert_eq!(s.skipped.len(), 1, "{s:?}");
+    assert_eq!(s.skipped[0].title.as_deref(), Some("Old draft"));
+    assert!(s.skipped[0].reason.contains("trash"));
+
+    let notes = by_title(&v);
+    let lisbon = &notes["Lisbon"];
+    assert_eq!(
+        (lisbon.0.as_slice(), lisbon.1.as_str()),
+        (&["travel".to_owned()][..], "Tram 28 early.\n\n- [ ] Passport")
+    );
+    assert_eq!((lisbon.2, lisbon.3), (1_619_773_920_000, 1_619_888_040_000));
+    let pinned: Vec<bool> = v.list().expect("list").iter().map(|n| n.pinned).collect();
+    assert_eq!(pinned, [true, false], "Lisbon is pinned");
+    let standup = &notes["Standup"];
+    assert_eq!(standup.0, ["work/meetings"]);
+    assert_eq!((standup.2, standup.3), (1_664_611_200_000, 1_664_697_600_000));
+}
+
+#[test]
+fn an_encrypted_standard_notes_backup_is_refused_with_what_to_do() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let path = src.path().join("backup.json");
+    std::fs::write(
+        &path,
+        r#"{"version":"004","keyParams":{"identifier":"a@b.c","version":"004"},"items":[{"uuid":"x","content_type":"Note","content":"004:abc:def"}]}"#,
+    )
+    .expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let err = transfer::import(&mut v, &path, None, &mut |_| {}).expect_err("encrypted");
+    assert!(err.to_string().contains("download a decrypted"), "{err}");
+    assert!(v.list().expect("list").is_empty());
+}

@@ -60,7 +60,7 @@ pub enum NotesCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Import a folder of Markdown files (Obsidian, Joplin), a .md file or a JSON Lines file
+    /// Import notes: a Markdown folder (Obsidian, Joplin), a .md, JSON Lines or Evernote .enex file, or a Standard Notes backup
     ///
     /// Notes over a limit, malformed lines and unreadable files are reported
     /// and skipped; notes already in the store are not imported twice, so an
@@ -86,6 +86,8 @@ pub enum ImportFormat {
     Auto,
     Markdown,
     Jsonl,
+    Enex,
+    StandardNotes,
 }
 
 impl ImportFormat {
@@ -94,6 +96,8 @@ impl ImportFormat {
             ImportFormat::Auto => None,
             ImportFormat::Markdown => Some(Format::Markdown),
             ImportFormat::Jsonl => Some(Format::Jsonl),
+            ImportFormat::Enex => Some(Format::Enex),
+            ImportFormat::StandardNotes => Some(Format::StandardNotes),
         }
     }
 }
