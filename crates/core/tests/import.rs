@@ -2,6 +2,8 @@
 //! with bad lines among good ones, re-runs after an interruption, and the
 //! formats other apps export (samples in `tests/data/import/`).
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 
@@ -9,6 +11,7 @@ use outpost_core::keys::MemoryStore;
 use outpost_core::model::limits;
 use outpost_core::transfer::{self, Format, ImportSummary, Progress};
 use outpost_core::Vault;
+use outpost_faultvfs::{Fault, FaultVfs, Inject, Persistence};
 
 fn vault(dir: &Path) -> Vault {
     Vault::open(dir, &MemoryStore::new()).expect("open the vault")
@@ -371,4 +374,45 @@ fn an_encrypted_standard_notes_backup_is_refused_with_what_to_do() {
     let err = transfer::import(&mut v, &path, None, &mut |_| {}).expect_err("encrypted");
     assert!(err.to_string().contains("download a decrypted"), "{err}");
     assert!(v.list().expect("list").is_empty());
+}
+
+/// A disk that fills up part way through an import: the import fails with
+/// the disk's error, the store holds whole batches only (every note with
+/// its outbox entry, integrity intact), and running the import again once
+/// there is room adds exactly the notes that are missing.
+#[test]
+fn a_disk_fault_mid_import_leaves_whole_batches_and_a_rerun_finishes() {
+    let src = tempfile::tempdir().expect("tempdir");
+    let path = src.path().join("notes.jsonl");
+    let notes = 2 * transfer::BATCH + 200;
+    let text: Vec<String> =
+        (0..notes).map(|i| line(&format!("n{i}"), &format!("body {i} {}", "x".repeat(300)), &[])).collect();
+    std::fs::write(&path, text.join("\n")).expect("write");
+    let keys = MemoryStore::new();
+    let vfs = FaultVfs::register().expect("register vfs");
+    let points = {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut v = Vault::open_with_vfs(dir.path(), &keys, vfs.name()).expect("open");
+        vfs.count();
+        import(&mut v, &path, None);
+        vfs.counts().points()
+    };
+    let mut partial = Vec::new();
+    for at in [points / 4, points / 2, points * 3 / 4, points - 1] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut v = Vault::open_with_vfs(dir.path(), &keys, vfs.name()).expect("open");
+        vfs.arm(Fault { at, inject: Inject::DiskFull, persistence: Persistence::Persistent });
+        let err = transfer::import(&mut v, &path, None, &mut |_| {}).expect_err("the disk is full");
+        vfs.disarm();
+        assert_eq!(err.code(), "disk_full", "{err}");
+        let kept = v.list().expect("list").len();
+        assert_eq!(kept % transfer::BATCH, 0, "fault at {at}/{points}: whole batches only, {kept} notes");
+        assert_eq!(v.outbox().expect("outbox").len(), kept, "each kept note has its outbox entry");
+        common::integrity_ok(v.connection());
+        let (rest, _) = import(&mut v, &path, None);
+        assert_eq!((rest.imported as usize, rest.duplicates as usize), (notes - kept, kept), "fault at {at}");
+        assert_eq!(v.list().expect("list").len(), notes);
+        partial.push(kept);
+    }
+    assert!(partial.iter().any(|&k| k > 0), "some fault came after a batch was written: {partial:?}");
 }
