@@ -1,10 +1,11 @@
 //! Note import (`outpost notes import`, `outpost_core::transfer`): the
-//! Markdown parser (front matter, heading titles) and the JSON Lines
-//! parser, from arbitrary text; and export followed by import, from an
-//! arbitrary note.
+//! Markdown parser (front matter, heading titles), the JSON Lines parser,
+//! the Evernote reader and its ENML converter, the Standard Notes backup
+//! parser and the date parser, from arbitrary input; and export followed
+//! by import, from an arbitrary note.
 //!
 //! Checked:
-//! - no panic on any text;
+//! - no panic on any input;
 //! - a note exported as Markdown (`transfer::to_markdown`, what
 //!   `outpost notes export` writes) imports back with the same title, tags,
 //!   pinned flag and body, so export and import move notes between devices
@@ -16,12 +17,16 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use outpost_core::transfer::{parse_jsonl, parse_markdown, to_markdown};
+use outpost_core::transfer::{dates, enex, parse_jsonl, parse_markdown, standard_notes, to_markdown};
 
 #[derive(Arbitrary, Debug)]
 enum Input {
     Markdown(String),
     Jsonl(String),
+    Enex(Vec<u8>),
+    Enml(String),
+    StandardNotes(Vec<u8>),
+    Date(String),
     Export { title: String, tags: Vec<String>, pinned: bool, body: String },
 }
 
@@ -37,9 +42,25 @@ fuzz_target!(|input: Input| match input {
     }
     Input::Jsonl(text) => {
         if let Ok(drafts) = parse_jsonl(&text) {
+            // A byte order mark before the first line is not part of it.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
             assert_eq!(drafts.len(), lines, "one note per non-blank line");
         }
+    }
+    Input::Enex(bytes) => {
+        for item in enex::Notes::new(&bytes[..]) {
+            let _ = item;
+        }
+    }
+    Input::Enml(text) => {
+        let _ = enex::enml_to_markdown(&text);
+    }
+    Input::StandardNotes(bytes) => {
+        let _ = standard_notes::parse(&bytes);
+    }
+    Input::Date(text) => {
+        let _ = dates::parse_date(&text);
     }
     Input::Export { title, tags, pinned, body } => {
         if title.is_empty() {

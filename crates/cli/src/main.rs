@@ -130,8 +130,12 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// later), 9 server refused the request (for `account passphrase`: another
 /// device changed the passphrase first), 10 sync held: it would delete many
 /// notes and waits for approval, 11 the account was deleted (from another
-/// device): this device no longer syncs with it.
+/// device): this device no longer syncs with it, 12 `notes import` imported
+/// nothing.
 fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
+        return 12;
+    }
     use outpost_core::Error as E;
     use outpost_sim::scenario_file::ScenarioFileError as F;
     match err.chain().find_map(|c| c.downcast_ref::<F>()) {

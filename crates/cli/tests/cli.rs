@@ -189,18 +189,78 @@ fn import_export_round_trip() {
     assert_eq!(notes(a.path()), notes(b.path()), "export then import keeps title, body, tags and pin");
 }
 
+/// A bad line is named and skipped; the rest is imported (exit 0). An
+/// input with nothing importable exits 12 and changes nothing.
 #[test]
-fn bad_import_names_the_line_and_imports_nothing() {
+fn bad_import_lines_are_named_and_skipped() {
     let src = tempfile::tempdir().expect("tempdir");
     let f = src.path().join("bad.jsonl");
     std::fs::write(&f, "{\"title\":\"ok\",\"body\":\"b\"}\n{\"title\": 5}\n").expect("write");
     let d = tempfile::tempdir().expect("tempdir");
     run_ok(d.path(), &["notes", "add", "--title", "existing"]);
-    let before = snapshot(d.path());
     let out = run(d.path(), &["notes", "import", f.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("imported 1 notes") && stdout.contains("skipped line 2"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read 2: 1 imported"), "progress on stderr");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(d.path(), &["notes", "import", f.to_str().expect("utf-8"), "--json"]))
+            .expect("json");
+    assert_eq!((json["imported"].as_u64(), json["duplicates"].as_u64()), (Some(0), Some(1)), "{json}");
+    assert_eq!(json["skipped"][0]["at"], "line 2");
+
+    let none = src.path().join("none.jsonl");
+    std::fs::write(&none, "{\"title\": 5}\nnot json\n").expect("write");
+    let before = snapshot(d.path());
+    let out = run(d.path(), &["notes", "import", none.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could be imported"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped line 1"));
     assert_eq!(snapshot(d.path()), before);
+}
+
+/// Every format through the command line, from the core's sample
+/// exports: the summary as JSON, `--format` over a name that says nothing,
+/// and a path that is not there.
+#[test]
+fn import_each_format() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data/import");
+    let d = tempfile::tempdir().expect("tempdir");
+    let summary = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["notes", "import"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        serde_json::from_str(&run_ok(d.path(), &all)).expect("json summary")
+    };
+    let path = |p: &str| samples.join(p).to_str().expect("utf-8").to_owned();
+    let s = summary(&[&path("obsidian")]);
+    assert_eq!((s["format"].as_str(), s["imported"].as_u64()), (Some("markdown"), Some(5)), "{s}");
+    assert_eq!(s["skipped"][0]["at"], "Latin1.md");
+    let s = summary(&[&path("joplin")]);
+    assert_eq!(s["imported"].as_u64(), Some(3), "{s}");
+    let s = summary(&[&path("evernote/Travel.enex")]);
+    assert_eq!((s["format"].as_str(), s["imported"].as_u64()), (Some("enex"), Some(2)), "{s}");
+    assert!(s["left_out"][0]["reason"].as_str().unwrap_or_default().contains("tram.jpg"), "{s}");
+    let s = summary(&[&path("standard-notes/backup.json")]);
+    assert_eq!((s["format"].as_str(), s["imported"].as_u64()), (Some("standard-notes"), Some(2)), "{s}");
+    assert!(s["skipped"][0]["reason"].as_str().unwrap_or_default().contains("trash"), "{s}");
+    let list: serde_json::Value = serde_json::from_str(&run_ok(d.path(), &["notes", "list", "--json"])).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(12));
+
+    // A backup under a name that says nothing: --format says what it is.
+    let src = tempfile::tempdir().expect("tempdir");
+    let odd = src.path().join("export.data");
+    std::fs::write(&odd, "{\"title\":\"odd\",\"body\":\"x\"}\n").expect("write");
+    let out = run(d.path(), &["notes", "import", odd.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(4), "an unknown extension without --format is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+    let s = summary(&[odd.to_str().expect("utf-8"), "--format", "jsonl"]);
+    assert_eq!(s["imported"].as_u64(), Some(1), "{s}");
+    let missing = src.path().join("not-there.jsonl");
+    let out = run(d.path(), &["notes", "import", missing.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-there.jsonl"));
 }
 
 #[test]

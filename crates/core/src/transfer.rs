@@ -1,203 +1,297 @@
 //! Import and export of notes as files people already have.
 //!
-//! Import reads a folder of Markdown files (as Obsidian and Joplin export
-//! them: one `.md` per note, optional YAML front matter with `title`,
-//! `tags` and `pinned`, folders becoming a tag) or a JSON Lines file of
-//! `{"title", "body", "tags"}` objects. Export writes one Markdown file
-//! per note with front matter, which import reads back.
+//! Import reads, as a stream of notes:
+//! - a JSON Lines file of `{"title", "body", "tags", "pinned"}` objects
+//!   ([`jsonl`]), of any size, a line at a time;
+//! - a folder of Markdown files as Obsidian and Joplin export them, or one
+//!   `.md` file ([`markdown`]);
+//! - Evernote's `.enex` ([`enex`]), streamed a note at a time;
+//! - Standard Notes' decrypted backup ([`standard_notes`]).
 //!
-//! Parsing happens before anything is written, and the whole import is one
-//! transaction: a bad file aborts it with the file and line named, and the
-//! store is unchanged.
+//! Limits apply per note: a note over a limit, a malformed line or an
+//! unreadable file is reported in the [`ImportSummary`] (where and why)
+//! and skipped, and the rest is imported. Notes are written in
+//! transactions of [`BATCH`] notes, so memory stays flat and a batch is
+//! all or nothing; a note whose title and body are already in the store
+//! (or earlier in the same input) is counted as a duplicate and not
+//! written again, so an interrupted import can simply be run again.
+//!
+//! Export writes one Markdown file per note with front matter, which
+//! import reads back.
 
-use std::path::{Path, PathBuf};
+pub mod dates;
+pub mod enex;
+pub mod jsonl;
+pub mod markdown;
+pub mod standard_notes;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::model::{limits, NoteDraft};
+use crate::model::NoteDraft;
 use crate::vault::Vault;
 
-/// Largest file import will read: a note body plus room for front matter.
-const MAX_FILE_BYTES: u64 = limits::MAX_BODY_BYTES as u64 + 64 * 1024;
+pub use jsonl::parse_jsonl;
+pub use markdown::parse_markdown;
 
-/// Parse `path` (a folder of `.md`/`.markdown`/`.txt` files, or a `.jsonl`
-/// file) into drafts without touching any store.
-pub fn read_drafts(path: &Path) -> Result<Vec<NoteDraft>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    if meta.is_dir() {
-        let mut files = Vec::new();
-        collect_markdown(path, &mut files)?;
-        files.sort();
-        files.iter().map(|f| read_markdown(path, f)).collect()
-    } else if path.extension().is_some_and(|e| e == "jsonl" || e == "ndjson" || e == "json") {
-        read_jsonl(path)
-    } else if path.extension().is_some_and(|e| e == "md" || e == "markdown") {
-        let parent = path.parent().unwrap_or(Path::new("."));
-        Ok(vec![read_markdown(parent, path)?])
-    } else {
-        Err(Error::Invalid(format!(
-            "{}: import takes a folder of Markdown files, a .md file or a .jsonl file",
-            path.display()
-        )))
+/// Notes written per transaction.
+pub const BATCH: usize = 500;
+
+/// What an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// A folder of Markdown files (Obsidian, Joplin) or one `.md` file.
+    Markdown,
+    /// JSON Lines: one `{"title", "body", "tags", "pinned"}` per line.
+    Jsonl,
+    /// Evernote's export.
+    Enex,
+    /// Standard Notes' decrypted backup.
+    StandardNotes,
+}
+
+impl Format {
+    /// The format of `path` from what it is: a folder or `.md` file is
+    /// Markdown, `.enex` Evernote, `.jsonl`/`.ndjson` JSON Lines; a `.json`
+    /// or `.txt` file (Standard Notes names its backups `... .txt`) is a
+    /// Standard Notes backup when it is one JSON object with `items`,
+    /// else JSON Lines.
+    pub fn detect(path: &Path) -> Result<Format> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        match ext.as_str() {
+            _ if meta.is_dir() => Ok(Format::Markdown),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "enex" => Ok(Format::Enex),
+            "jsonl" | "ndjson" => Ok(Format::Jsonl),
+            "json" | "txt" => sniff_json(path),
+            _ => Err(Error::Invalid(format!(
+                "{}: import takes a folder of Markdown files, a .md, .jsonl or .enex file, or a Standard Notes \
+                 backup (.json or .txt); say which with --format if the name does not",
+                path.display()
+            ))),
+        }
     }
 }
 
-/// Import everything at `path` in one transaction; returns how many notes.
-pub fn import(vault: &mut Vault, path: &Path) -> Result<usize> {
-    let drafts = read_drafts(path)?;
-    let n = drafts.len();
-    vault.batch(|w| {
-        for d in drafts {
-            w.create(d)?;
-        }
-        Ok(())
-    })?;
-    Ok(n)
+/// A Standard Notes backup or JSON Lines, from the first line: a whole
+/// object with `title` is a line of notes; an object with `items`, or the
+/// start of one spread over lines, a backup.
+fn sniff_json(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    Ok(match serde_json::from_slice::<serde_json::Value>(first) {
+        Ok(v) if v.get("items").is_some() => Format::StandardNotes,
+        Ok(_) => Format::Jsonl,
+        Err(_) if head.windows(7).any(|w| w == b"\"items\"") => Format::StandardNotes,
+        Err(_) => Format::Jsonl,
+    })
 }
 
-fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-        let p = entry.path();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue; // .obsidian, .git, editor swap files
+/// A note import left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Where in the input: `line 12`, or a file's path inside the folder.
+    pub at: String,
+    /// The note's title, when it could be read.
+    pub title: Option<String>,
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub format: Format,
+    /// Notes written to the store.
+    pub imported: u64,
+    /// Notes whose title and body were already in the store or earlier in
+    /// the input: not written again.
+    pub duplicates: u64,
+    /// Notes left out, with where and why.
+    pub skipped: Vec<Skipped>,
+    /// Parts of imported notes that were not imported (attachments), with
+    /// where and why; the note itself is imported.
+    pub left_out: Vec<Skipped>,
+}
+
+/// How far an import has got; reported after each batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Notes read from the input so far (imported, duplicate or skipped).
+    pub read: u64,
+    pub imported: u64,
+    pub duplicates: u64,
+    pub skipped: u64,
+}
+
+/// A note read from the input, before the limits are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// Where in the input, as [`Skipped::at`].
+    pub at: String,
+    pub draft: NoteDraft,
+    /// When the note was made and last changed, in milliseconds since the
+    /// Unix epoch, where the input says ([`crate::Writer::create_dated`]).
+    pub created: Option<i64>,
+    pub updated: Option<i64>,
+    /// Attachments the note refers to that are not imported (there are
+    /// none in Outpost yet): reported in [`ImportSummary::left_out`].
+    pub attachments: Vec<String>,
+}
+
+impl Incoming {
+    pub fn new(at: String, draft: NoteDraft) -> Self {
+        Self { at, draft, created: None, updated: None, attachments: Vec::new() }
+    }
+}
+
+/// One step of a reader: a note, or one it had to leave out. A reader
+/// returns `Err` only when the input as a whole cannot be read further
+/// (an I/O error); notes before it are imported.
+pub type Item = std::result::Result<Incoming, Skipped>;
+
+/// Import everything at `path` in `format` (or the one [`Format::detect`]
+/// finds), calling `progress` after each batch.
+pub fn import(
+    vault: &mut Vault,
+    path: &Path,
+    format: Option<Format>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<ImportSummary> {
+    let format = match format {
+        Some(f) => f,
+        None => Format::detect(path)?,
+    };
+    let mut summary = ImportSummary { format, imported: 0, duplicates: 0, skipped: Vec::new(), left_out: Vec::new() };
+    match format {
+        Format::Jsonl => write_all(vault, jsonl::open(path)?, &mut summary, progress)?,
+        Format::Markdown => write_all(vault, markdown::open(path)?, &mut summary, progress)?,
+        Format::Enex => write_all(vault, enex::open(path)?, &mut summary, progress)?,
+        Format::StandardNotes => write_all(vault, standard_notes::open(path)?, &mut summary, progress)?,
+    }
+    Ok(summary)
+}
+
+/// The identity of a note's content for spotting duplicates: SHA-256 of
+/// title and body, length-prefixed so no two pairs collide by framing.
+fn content_hash(title: &str, body: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((title.len() as u64).to_le_bytes());
+    h.update(title.as_bytes());
+    h.update(body.as_bytes());
+    h.finalize().into()
+}
+
+/// Hashes of the live notes already in the store (held in memory for the
+/// run only; no plaintext and no hash is written anywhere).
+fn stored_hashes(vault: &Vault) -> Result<HashSet<[u8; 32]>> {
+    let mut seen = HashSet::new();
+    for s in vault.list()? {
+        let n = vault.get(s.id)?;
+        seen.insert(content_hash(&n.title, &n.body));
+    }
+    Ok(seen)
+}
+
+/// Write the notes `items` yields in batches of [`BATCH`], one transaction
+/// each, counting into `summary`.
+pub fn write_all(
+    vault: &mut Vault,
+    items: impl Iterator<Item = Result<Item>>,
+    summary: &mut ImportSummary,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<()> {
+    let mut seen = stored_hashes(vault)?;
+    let mut read = 0u64;
+    // Each note with its place in the input, so skips are reported in order.
+    let mut batch: Vec<(u64, Incoming)> = Vec::with_capacity(BATCH);
+    let mut items = items.peekable();
+    while items.peek().is_some() {
+        batch.clear();
+        let mut skipped: Vec<(u64, Skipped)> = Vec::new();
+        // The input failing part way (an I/O error) ends the import, after
+        // the notes read before it are written.
+        let mut fatal = None;
+        while batch.len() < BATCH {
+            let Some(item) = items.next() else { break };
+            match item {
+                Ok(Ok(note)) => batch.push((read + 1, note)),
+                Ok(Err(skip)) => skipped.push((read + 1, skip)),
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+            read += 1;
         }
-        let ft = entry.file_type().map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
-        if ft.is_dir() {
-            collect_markdown(&p, out)?;
-        } else if ft.is_file() && p.extension().is_some_and(|e| e == "md" || e == "markdown" || e == "txt") {
-            out.push(p);
+        let mut left_out = Vec::new();
+        let (imported, duplicates) = vault.batch(|w| {
+            // A failed batch ends the run, so `seen` never outlives a rollback.
+            let (mut imported, mut duplicates) = (0u64, 0u64);
+            for (i, note) in batch.drain(..) {
+                let hash = content_hash(&note.draft.title, &note.draft.body);
+                if seen.contains(&hash) {
+                    duplicates += 1;
+                    continue;
+                }
+                let title = short(&note.draft.title);
+                // The writer checks every limit before it writes, so a
+                // refused note leaves nothing behind in the transaction.
+                match w.create_dated(note.draft, note.created, note.updated) {
+                    Ok(_) => {
+                        seen.insert(hash);
+                        imported += 1;
+                        left_out.extend(note.attachments.into_iter().map(|name| Skipped {
+                            at: note.at.clone(),
+                            title: Some(title.clone()),
+                            reason: format!(
+                                "attachment {name:?} not imported: Outpost has no attachments yet (the note keeps its reference)"
+                            ),
+                        }));
+                    }
+                    Err(e @ (Error::TooLarge { .. } | Error::Invalid(_))) => {
+                        skipped.push((i, Skipped { at: note.at, title: Some(title), reason: e.to_string() }))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((imported, duplicates))
+        })?;
+        summary.imported += imported;
+        summary.left_out.extend(left_out);
+        summary.duplicates += duplicates;
+        skipped.sort_by_key(|(i, _)| *i);
+        summary.skipped.extend(skipped.into_iter().map(|(_, s)| s));
+        progress(&Progress {
+            read,
+            imported: summary.imported,
+            duplicates: summary.duplicates,
+            skipped: summary.skipped.len() as u64,
+        });
+        if let Some(e) = fatal {
+            return Err(e);
         }
     }
     Ok(())
 }
 
-fn read_text(path: &Path) -> Result<String> {
-    let len = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(Error::TooLarge { what: "file", size: len as usize, limit: MAX_FILE_BYTES as usize });
+/// A title as a report shows it: at most 80 characters.
+pub(crate) fn short(title: &str) -> String {
+    let mut s: String = title.chars().take(80).collect();
+    if s.len() < title.len() {
+        s.push('…');
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    String::from_utf8(bytes).map_err(|_| Error::Invalid(format!("{}: not UTF-8 text", path.display())))
-}
-
-fn read_markdown(root: &Path, path: &Path) -> Result<NoteDraft> {
-    let text = read_text(path)?;
-    let mut draft = parse_markdown(&text).map_err(|m| Error::Invalid(format!("{}: {m}", path.display())))?;
-    if draft.title.is_empty() {
-        draft.title = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    }
-    // A sub-folder is a notebook: keep it as a tag.
-    if let Some(parent) = path.parent().and_then(|p| p.strip_prefix(root).ok()) {
-        let folder = parent.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
-        if !folder.is_empty() && !draft.tags.contains(&folder) {
-            draft.tags.push(folder);
-        }
-    }
-    Ok(draft)
-}
-
-/// Split optional `---` front matter (`title:`, `tags:` as `[a, b]` or a
-/// `- a` list, `pinned:`) from the body. Only these keys are read; others
-/// are kept in the body untouched, so nothing is lost.
-pub fn parse_markdown(text: &str) -> std::result::Result<NoteDraft, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut draft = NoteDraft::default();
-    let body = match text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) {
-        Some(rest) => {
-            let end = rest.find("\n---").ok_or("front matter opened with --- is never closed")?;
-            let front = &rest[..end];
-            let after = &rest[end + 4..];
-            let after = after.strip_prefix('\r').unwrap_or(after);
-            let after = after.strip_prefix('\n').unwrap_or(after);
-            let mut other = Vec::new();
-            let mut in_tags = false;
-            for line in front.lines() {
-                let trimmed = line.trim();
-                if in_tags {
-                    if let Some(tag) = trimmed.strip_prefix("- ") {
-                        draft.tags.push(unquote(tag));
-                        continue;
-                    }
-                    in_tags = false;
-                }
-                if let Some(v) = trimmed.strip_prefix("title:") {
-                    draft.title = unquote(v.trim());
-                } else if let Some(v) = trimmed.strip_prefix("tags:") {
-                    let v = v.trim();
-                    if v.is_empty() {
-                        in_tags = true;
-                    } else if let Ok(tags) = serde_json::from_str::<Vec<String>>(v) {
-                        // What `to_markdown` writes: a JSON array, so tags
-                        // with commas, quotes or escapes come back whole.
-                        draft.tags.extend(tags.into_iter().filter(|t| !t.is_empty()));
-                    } else {
-                        let v = v.trim_start_matches('[').trim_end_matches(']');
-                        draft.tags.extend(v.split(',').map(|t| unquote(t.trim())).filter(|t| !t.is_empty()));
-                    }
-                } else if let Some(v) = trimmed.strip_prefix("pinned:") {
-                    draft.pinned = v.trim() == "true";
-                } else if !trimmed.is_empty() {
-                    other.push(line);
-                }
-            }
-            if other.is_empty() {
-                after.to_owned()
-            } else {
-                format!("---\n{}\n---\n{after}", other.join("\n"))
-            }
-        }
-        None => text.to_owned(),
-    };
-    if draft.title.is_empty() {
-        // Joplin and many others: the first `# heading` is the title.
-        if let Some(first) = body.lines().next() {
-            if let Some(h) = first.strip_prefix("# ") {
-                draft.title = h.trim().to_owned();
-                draft.body = body.lines().skip(1).collect::<Vec<_>>().join("\n").trim_start_matches('\n').to_owned();
-                return Ok(draft);
-            }
-        }
-    }
-    draft.body = body;
-    Ok(draft)
-}
-
-/// A front-matter value: a JSON string (what `to_markdown` writes, escapes
-/// and all), else a single- or double-quoted or bare YAML-ish value.
-fn unquote(s: &str) -> String {
-    let s = s.trim();
-    if s.starts_with('"') {
-        if let Ok(v) = serde_json::from_str::<String>(s) {
-            return v;
-        }
-    }
-    for q in ['"', '\''] {
-        if let Some(inner) = s.strip_prefix(q).and_then(|x| x.strip_suffix(q)) {
-            return inner.to_owned();
-        }
-    }
-    s.to_owned()
-}
-
-fn read_jsonl(path: &Path) -> Result<Vec<NoteDraft>> {
-    let text = read_text(path)?;
-    parse_jsonl(&text).map_err(|m| Error::Invalid(format!("{} {m}", path.display())))
-}
-
-/// One note per non-blank line, each a `{"title", "body", "tags",
-/// "pinned"}` object; the error names the first bad line.
-pub fn parse_jsonl(text: &str) -> std::result::Result<Vec<NoteDraft>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let draft: NoteDraft = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        out.push(draft);
-    }
-    Ok(out)
+    s
 }
 
 /// Write every live note to `dir` as `<title>.md` with front matter;
@@ -223,11 +317,11 @@ pub fn export(vault: &Vault, dir: &Path) -> Result<usize> {
 }
 
 /// One note as a Markdown file with front matter, as [`export`] writes it
-/// and [`parse_markdown`] reads it back.
+/// and [`markdown::parse_markdown`] reads it back.
 pub fn to_markdown(title: &str, tags: &[String], pinned: bool, body: &str) -> String {
     let tags: Vec<String> = tags.iter().map(|t| serde_json::to_string(t).unwrap_or_default()).collect();
     format!(
-        "---\ntitle: {}\ntags: [{}]\npinned: {pinned}\n---\n{body}",
+        "---\ntitle: {}\ntags: [{}]\npinned: {pinned}\n---\n\n{body}",
         serde_json::to_string(title).unwrap_or_default(),
         tags.join(", "),
     )
@@ -251,51 +345,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn front_matter_is_read() {
-        let d = parse_markdown("---\ntitle: \"Groceries\"\ntags: [home, 'food']\npinned: true\n---\n- milk\n")
-            .expect("parse");
-        assert_eq!(d.title, "Groceries");
-        assert_eq!(d.tags, vec!["home", "food"]);
-        assert!(d.pinned);
-        assert_eq!(d.body, "- milk\n");
-    }
-
-    #[test]
-    fn yaml_list_tags_and_unknown_keys_are_kept() {
-        let d = parse_markdown("---\ntags:\n  - a\n  - b\naliases: x\n---\nbody").expect("parse");
-        assert_eq!(d.tags, vec!["a", "b"]);
-        assert_eq!(d.body, "---\naliases: x\n---\nbody");
-    }
-
-    /// Found by fuzzing (`notes_import`): quotes, backslashes, control
-    /// characters and commas came back escaped or split.
-    #[test]
-    fn exported_titles_and_tags_with_escapes_come_back_whole() {
-        let title = "a \"quoted\" title \\ with \u{2} and, a comma";
-        let tags = vec!["one, two".to_owned(), "say \"hi\"".to_owned()];
-        let d = parse_markdown(&to_markdown(title, &tags, true, "body\n")).expect("parse");
-        assert_eq!(d.title, title);
-        assert_eq!(d.tags, tags);
-        assert!(d.pinned);
-        assert_eq!(d.body, "body\n");
-    }
-
-    #[test]
-    fn heading_becomes_title() {
-        let d = parse_markdown("# Trip\n\nPack boots").expect("parse");
-        assert_eq!(d.title, "Trip");
-        assert_eq!(d.body, "Pack boots");
-    }
-
-    #[test]
-    fn unclosed_front_matter_is_an_error() {
-        assert!(parse_markdown("---\ntitle: x\nbody").is_err());
-    }
-
-    #[test]
     fn file_stems_are_safe() {
         assert_eq!(file_stem("a/b\\c:d"), "a_b_c_d");
         assert_eq!(file_stem("..."), "Untitled");
         assert_eq!(file_stem(""), "Untitled");
+    }
+
+    #[test]
+    fn content_hash_frames_title_and_body() {
+        assert_ne!(content_hash("ab", "c"), content_hash("a", "bc"));
+        assert_eq!(content_hash("a", "b"), content_hash("a", "b"));
     }
 }

@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use outpost_core::transfer::{self, Format, Progress};
 use outpost_core::{NoteDraft, NotePatch, Vault};
 
 use super::fmt_time;
@@ -59,11 +60,59 @@ pub enum NotesCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Import a folder of Markdown files (Obsidian, Joplin) or a JSON Lines file
-    Import { path: PathBuf },
+    /// Import notes: a Markdown folder (Obsidian, Joplin), a .md, JSON Lines or Evernote .enex file, or a Standard Notes backup
+    ///
+    /// Notes over a limit, malformed lines and unreadable files are reported
+    /// and skipped; notes already in the store are not imported twice, so an
+    /// interrupted import can be run again. Progress goes to stderr, the
+    /// summary to stdout. Exit 0 when some note was imported or was already
+    /// there, 12 when nothing in PATH could be imported.
+    Import {
+        path: PathBuf,
+        /// What PATH holds; auto guesses from the folder or the extension
+        #[arg(long, value_enum, default_value = "auto")]
+        format: ImportFormat,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Export every note as a Markdown file with front matter into DIR
     Export { dir: PathBuf },
 }
+
+/// `--format` of `notes import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    Auto,
+    Markdown,
+    Jsonl,
+    Enex,
+    StandardNotes,
+}
+
+impl ImportFormat {
+    fn format(self) -> Option<Format> {
+        match self {
+            ImportFormat::Auto => None,
+            ImportFormat::Markdown => Some(Format::Markdown),
+            ImportFormat::Jsonl => Some(Format::Jsonl),
+            ImportFormat::Enex => Some(Format::Enex),
+            ImportFormat::StandardNotes => Some(Format::StandardNotes),
+        }
+    }
+}
+
+/// `notes import` found nothing it could import: exit code 12.
+#[derive(Debug)]
+pub struct NothingImported(pub String);
+
+impl std::fmt::Display for NothingImported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "nothing in {} could be imported (no notes found, or every one was skipped)", self.0)
+    }
+}
+
+impl std::error::Error for NothingImported {}
 
 #[derive(Debug, Args)]
 #[group(multiple = false)]
@@ -187,12 +236,43 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                 }
             }
         }
-        NotesCmd::Import { path } => {
-            // Parse first: a bad file names itself before the store opens.
-            outpost_core::transfer::read_drafts(&path)?;
+        NotesCmd::Import { path, format, json } => {
+            // What PATH is, before the store opens: a wrong path names itself.
+            let format = match format.format() {
+                Some(f) => f,
+                None => Format::detect(&path)?,
+            };
             let mut vault = open_vault(dir)?;
-            let n = outpost_core::transfer::import(&mut vault, &path)?;
-            writeln!(out, "imported {n} notes from {}", path.display())?;
+            let mut report = |p: &Progress| {
+                eprintln!(
+                    "read {}: {} imported, {} already there, {} skipped",
+                    p.read, p.imported, p.duplicates, p.skipped
+                );
+            };
+            let summary = transfer::import(&mut vault, &path, Some(format), &mut report)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &summary)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "imported {} notes from {}; {} already there, {} skipped",
+                    summary.imported,
+                    path.display(),
+                    summary.duplicates,
+                    summary.skipped.len()
+                )?;
+                for s in &summary.skipped {
+                    let title = s.title.as_deref().map(|t| format!(" ({t:?})")).unwrap_or_default();
+                    writeln!(out, "  skipped {}{title}: {}", s.at, s.reason)?;
+                }
+                for s in &summary.left_out {
+                    writeln!(out, "  in {}: {}", s.at, s.reason)?;
+                }
+            }
+            if summary.imported == 0 && summary.duplicates == 0 {
+                return Err(NothingImported(path.display().to_string()).into());
+            }
         }
         NotesCmd::Export { dir: target } => {
             let vault = open_vault(dir)?;

@@ -31,13 +31,38 @@ impl Writer<'_> {
     /// them), without re-reading and re-sealing it each time. The seeder
     /// uses this.
     pub fn create_folded(&mut self, draft: NoteDraft, folded_edits: u32) -> Result<Note> {
+        self.create_at(draft, folded_edits, None, None)
+    }
+
+    /// Create a note that already has a history elsewhere (an import):
+    /// `created` and `updated` (milliseconds since the Unix epoch) become
+    /// the dates the note shows and syncs, where given (one stands in for
+    /// the other when only one is). A date in the future is taken as now,
+    /// and `updated` is never before `created`.
+    /// The order of changes (the clock stamp) and the outbox entry are
+    /// those of now, as for any local change.
+    pub fn create_dated(&mut self, draft: NoteDraft, created: Option<i64>, updated: Option<i64>) -> Result<Note> {
+        self.create_at(draft, 0, created, updated)
+    }
+
+    fn create_at(
+        &mut self,
+        draft: NoteDraft,
+        folded_edits: u32,
+        created: Option<i64>,
+        updated: Option<i64>,
+    ) -> Result<Note> {
         let title = check_title(draft.title)?;
         check_body(&draft.body)?;
         let tags = clean_tags(draft.tags)?;
         let id = Uuid::now_v7();
         let hlc = self.clock.tick();
-        let now = self.clock.wall_ms() as i64;
-        let meta = Meta { tags, pinned: draft.pinned, created: now, updated: now };
+        let wall = self.clock.wall_ms() as i64;
+        // Made when given (else when last changed, else now); last changed
+        // when given (else when made); neither after now.
+        let created = created.or(updated).map_or(wall, |c| c.min(wall));
+        let now = updated.unwrap_or(created).clamp(created, wall);
+        let meta = Meta { tags, pinned: draft.pinned, created, updated: now };
         self.write(&LocalChange {
             id,
             hlc,
@@ -47,13 +72,19 @@ impl Writer<'_> {
             deleted: false,
             folded_edits,
         })?;
+        if now != wall {
+            // The outbox entry was dated with the note; it is queued now.
+            self.conn
+                .prepare_cached("UPDATE outbox SET created_at = ?2, updated_at = ?2 WHERE note_id = ?1")?
+                .execute(rusqlite::params![id.as_bytes(), wall])?;
+        }
         Ok(Note {
             id,
             title,
             body: draft.body,
             tags: meta.tags,
             pinned: meta.pinned,
-            created_at: now,
+            created_at: created,
             updated_at: now,
             hlc,
             server_rev: None,
