@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{outpost, run, run_ok, start_server, Lines};
+use common::{json, outpost, run, run_ok, start_server, titles, Lines};
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -89,21 +89,6 @@ impl Drop for Watching {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn json(d: &Path, args: &[&str]) -> Value {
-    serde_json::from_str(&run_ok(d, args)).expect("json output")
-}
-
-fn titles(d: &Path) -> Vec<String> {
-    let mut t: Vec<String> = json(d, &["notes", "list", "--json"])
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    t.sort();
-    t
 }
 
 fn body(d: &Path, id: &str) -> String {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{outpost, run_ok, start_server, Lines, PASS};
+use common::{json, outpost, run_ok, start_server, Lines, PASS};
 use outpost_core::keys::PassphraseStore;
 use outpost_core::Vault;
 use serde_json::Value;
@@ -27,10 +27,6 @@ const SYNCED: [&str; 4] = ["Quokkaledger", "wombat saffron lantern", "tagzircon"
 const FROM_A: &str = "pelican tamarind";
 const FROM_B: &str = "narwhal juniper";
 const SETTLED: &str = "ocelot bramble";
-
-fn json(d: &Path, args: &[&str]) -> Value {
-    serde_json::from_str(&run_ok(d, args)).expect("json output")
-}
 
 /// The device's session token, read through the store's key.
 fn token(d: &Path) -> String {

@@ -5,12 +5,8 @@
 
 mod common;
 
-use common::{run, run_ok, start_server};
+use common::{json, run, run_ok, start_server, titles};
 use serde_json::Value;
-
-fn json(dir: &std::path::Path, args: &[&str]) -> Value {
-    serde_json::from_str(&run_ok(dir, args)).expect("json")
-}
 
 #[test]
 fn the_extras_are_what_the_other_commands_show() {
@@ -146,16 +142,6 @@ fn devices_2_makes_a_second_device_of_the_account_that_has_diverged() {
     // Syncing brings them together.
     run_ok(&b_dir, &["sync"]);
     run_ok(a.path(), &["sync"]);
-    let titles = |dir: &std::path::Path| {
-        let mut t: Vec<String> = json(dir, &["notes", "list", "--json"])
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        t.sort();
-        t
-    };
     assert_eq!(titles(a.path()), titles(&b_dir));
 
     // Run again: the second device is used as it is (already signed in).
