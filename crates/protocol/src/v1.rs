@@ -942,6 +942,26 @@ mod tests {
     }
 
     #[test]
+    fn totp_bodies_round_trip_and_hide_their_secrets() {
+        let setup = TotpSetupResponse {
+            secret_base32: "SECRETSECRET".into(),
+            otpauth_uri: "otpauth://totp/Outpost:a?secret=SECRETSECRET&issuer=Outpost".into(),
+            digits: 6,
+            step_secs: 30,
+        };
+        let disable = TotpDisableRequest { auth_key: Bytes(b"AUTH".to_vec()), code: "123456".into() };
+        for enc in [Encoding::Json, Encoding::Postcard] {
+            assert_eq!(enc.decode::<TotpSetupResponse>(&enc.encode(&setup).expect("encode")).expect("decode"), setup);
+            assert_eq!(
+                enc.decode::<TotpDisableRequest>(&enc.encode(&disable).expect("encode")).expect("decode"),
+                disable
+            );
+        }
+        let shown = format!("{setup:?} {disable:?}");
+        assert!(!shown.contains("SECRET") && !shown.contains("AUTH"), "{shown}");
+    }
+
+    #[test]
     fn device_names_are_sanitized_and_round_trip_through_the_header() {
         assert_eq!(sanitize_device_name("  my   laptop \n"), Some("my laptop".into()));
         assert_eq!(sanitize_device_name("\u{1b}[2Jevil\u{202E}txt.exe"), Some("[2Jeviltxt.exe".into()));
