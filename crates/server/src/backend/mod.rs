@@ -1057,7 +1057,7 @@ where
         let row: Option<(Vec<u8>, Option<i64>, Option<i64>)> =
             sqlx::query_as("SELECT secret, enabled_ms, last_step FROM account_totp WHERE user_id = $1")
                 .bind(user_id)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&self.reader)
                 .await?;
         Ok(row.map(|(secret, enabled_ms, last_step)| TotpRecord { secret, enabled: enabled_ms.is_some(), last_step }))
     }
