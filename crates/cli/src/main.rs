@@ -125,7 +125,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Exit codes, documented in the README:
 /// 1 other, 2 usage, 3 not found, 4 invalid input, 5 key unavailable or
-/// wrong passphrase, 6 not a store / too new / damaged, 7 decryption failed,
+/// wrong passphrase (and a missing or wrong two-factor code), 6 not a store / too new / damaged, 7 decryption failed,
 /// 8 server unreachable or switched offline by `outpost net` (try again
 /// later), 9 server refused the request (for `account passphrase`: another
 /// device changed the passphrase first), 10 sync held: it would delete many
@@ -157,6 +157,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::Remote(r) if r.is_retryable() => 8,
         E::Remote(outpost_core::remote::RemoteError::Offline) => 8,
         E::Remote(outpost_core::remote::RemoteError::AccountDeleted) => 11,
+        E::Remote(outpost_core::remote::RemoteError::TotpRequired | outpost_core::remote::RemoteError::TotpInvalid) => {
+            5
+        }
         E::Remote(_) => 9,
         E::ConflictNotFound(_) => 3,
         E::Stale { .. } => 4,

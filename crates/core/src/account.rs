@@ -35,7 +35,9 @@
 //! [`RemoteError::AccountDeleted`] from then on: their sync stops for good
 //! (a permanent error) and their notes stay too.
 
-use outpost_protocol::v1::{Bytes, ChangePassphraseRequest, LoginRequest, RegisterRequest, SessionResponse};
+use outpost_protocol::v1::{
+    Bytes, ChangePassphraseRequest, LoginRequest, RegisterRequest, SessionResponse, TotpSetupResponse,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{DataKey, KeyId};
@@ -181,6 +183,22 @@ pub async fn log_in_with(
     passphrase: &str,
     policy: &KdfPolicy,
 ) -> Result<(DataKey, SessionResponse)> {
+    log_in_with_code(remote, username, passphrase, None, policy).await
+}
+
+/// [`log_in_with`] with the current code of the account's authenticator
+/// app (two-factor log-in), if the caller has one. An account with
+/// two-factor log-in on refuses a log-in without a code with
+/// [`RemoteError::TotpRequired`] (only once the passphrase is right), and a
+/// wrong, stale or used code with [`RemoteError::TotpInvalid`]; either way
+/// log in again, with a code. Accounts without it ignore the code.
+pub async fn log_in_with_code(
+    remote: &Remote,
+    username: &str,
+    passphrase: &str,
+    totp_code: Option<&str>,
+    policy: &KdfPolicy,
+) -> Result<(DataKey, SessionResponse)> {
     let start = remote.login_start(username).await?;
     let kdf: AccountKdf = serde_json::from_slice(&start.kdf_params.0)
         .map_err(|e| Error::Corrupt(format!("the server's key parameters for {username}: {e}")))?;
@@ -191,7 +209,7 @@ pub async fn log_in_with(
         challenge: start.challenge,
         auth_key: Bytes(derived.auth.to_vec()),
     };
-    let session = match named(remote).login(&req).await {
+    let session = match named(remote).login_with_code(&req, totp_code).await {
         Ok(s) => s,
         Err(RemoteError::Unauthorized(_)) => return Err(KeyError::WrongPassphrase.into()),
         Err(e) => return Err(e.into()),
@@ -362,6 +380,20 @@ pub async fn delete_on_server(remote: &Remote, passphrase: &str, policy: &KdfPol
 }
 
 async fn prove_and_delete(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<()> {
+    let auth_key = passphrase_proof(remote, passphrase, policy).await?;
+    match remote.delete_account(auth_key).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_wrong_passphrase() => Err(KeyError::WrongPassphrase.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The auth key that proves `passphrase` to the server for the account of
+/// `remote`'s session, derived under the account's own parameters, after
+/// checking it here: it must unwrap the account's key, so a wrong one is
+/// [`KeyError::WrongPassphrase`], costs the server nothing and spends no
+/// log-in attempt.
+async fn passphrase_proof(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<Vec<u8>> {
     if passphrase.is_empty() {
         return Err(KeyError::EmptyPassphrase.into());
     }
@@ -370,10 +402,41 @@ async fn prove_and_delete(remote: &Remote, passphrase: &str, policy: &KdfPolicy)
         .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
     policy.check(&kdf.kdf)?;
     let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
-    // Unwrapping the account's key checks the passphrase here, so a wrong
-    // one costs the server nothing and spends no log-in attempt.
     keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &key.wrapped_key.0)?;
-    match remote.delete_account(derived.auth.to_vec()).await {
+    Ok(derived.auth.to_vec())
+}
+
+// Two-factor log-in (TOTP, RFC 6238). The server keeps the secret and
+// checks the codes; the device only relays them.
+
+/// Starts turning on two-factor log-in for the account of `remote`'s
+/// session, after checking `passphrase` (as [`delete_account`] does): the
+/// server makes a secret and returns it (base32 and `otpauth://` URI) for
+/// the user's authenticator app. Nothing is asked at log-in until
+/// [`totp_enable`] confirms a code. A wrong passphrase is
+/// [`KeyError::WrongPassphrase`]; an account that has it on already is
+/// [`RemoteError::is_totp_already_enabled`].
+pub async fn totp_setup(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<TotpSetupResponse> {
+    let auth_key = passphrase_proof(remote, passphrase, policy).await?;
+    match remote.totp_setup(auth_key).await {
+        Ok(setup) => Ok(setup),
+        Err(e) if e.is_wrong_passphrase() => Err(KeyError::WrongPassphrase.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Turns two-factor log-in on, with a current code of the secret
+/// [`totp_setup`] gave. A wrong code is [`RemoteError::TotpInvalid`].
+pub async fn totp_enable(remote: &Remote, code: &str) -> Result<()> {
+    Ok(remote.totp_enable(code).await?)
+}
+
+/// Turns two-factor log-in off, given the passphrase and a current code.
+/// A wrong passphrase is [`KeyError::WrongPassphrase`], a wrong code
+/// [`RemoteError::TotpInvalid`]; either way nothing changed.
+pub async fn totp_disable(remote: &Remote, passphrase: &str, code: &str, policy: &KdfPolicy) -> Result<()> {
+    let auth_key = passphrase_proof(remote, passphrase, policy).await?;
+    match remote.totp_disable(auth_key, code).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_wrong_passphrase() => Err(KeyError::WrongPassphrase.into()),
         Err(e) => Err(e.into()),

@@ -48,9 +48,11 @@ impl Connectivity {
         match e {
             RemoteError::Unreachable(_) => Some(Connectivity::Offline),
             RemoteError::Server { status, .. } if *status >= 500 => Some(Connectivity::Offline),
-            RemoteError::Server { .. } | RemoteError::Unauthorized(_) | RemoteError::AccountDeleted => {
-                Some(Connectivity::Online)
-            }
+            RemoteError::Server { .. }
+            | RemoteError::Unauthorized(_)
+            | RemoteError::AccountDeleted
+            | RemoteError::TotpRequired
+            | RemoteError::TotpInvalid => Some(Connectivity::Online),
             RemoteError::Offline => Some(Connectivity::SwitchedOff),
             RemoteError::Decode(_) | RemoteError::BadUrl(_) | RemoteError::InsecureUrl(_) => None,
         }

@@ -106,6 +106,8 @@ impl Error {
                 None => "database",
             },
             Error::Remote(crate::remote::RemoteError::AccountDeleted) => "account_deleted",
+            Error::Remote(crate::remote::RemoteError::TotpRequired) => "totp_required",
+            Error::Remote(crate::remote::RemoteError::TotpInvalid) => "totp_invalid",
             Error::Remote(_) => "network",
             Error::MassDeleteHeld { .. } => "mass_delete_held",
             Error::ConflictNotFound(_) => "conflict_not_found",

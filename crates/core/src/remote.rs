@@ -18,7 +18,7 @@ use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, Encoding, ErrorBody,
     HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest,
     PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
-    SkipRanges,
+    SkipRanges, TotpDisableRequest, TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, TOTP_CODE_HEADER,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -69,6 +69,14 @@ pub enum RemoteError {
          stay here; register or log in to another account to sync them"
     )]
     AccountDeleted,
+    /// Log-in: the passphrase is right, but the account has a second factor
+    /// on and no code was given. Log in again with the authenticator's code.
+    #[error("this account has two-factor log-in on: give the current 6-digit code of its authenticator app")]
+    TotpRequired,
+    /// The authenticator code was wrong, not current or already used (at
+    /// log-in, or turning two-factor log-in on or off). Nothing changed.
+    #[error("the authenticator code is wrong, not current or already used; try again with the code now shown")]
+    TotpInvalid,
     /// The network control says offline; the request never left the device.
     #[error("switched offline (outpost net online to reconnect); nothing was sent")]
     Offline,
@@ -115,6 +123,18 @@ impl RemoteError {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::KEY_CHANGED)
     }
 
+    /// Two-factor log-in is on already (setting up a new secret needs it
+    /// turned off first).
+    pub fn is_totp_already_enabled(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::TOTP_ALREADY_ENABLED)
+    }
+
+    /// Two-factor log-in is not set up (enable without a setup first, or
+    /// disable while it is off).
+    pub fn is_totp_not_set_up(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::TOTP_NOT_SET_UP)
+    }
+
     /// A stable code for the CLI and the app.
     pub fn code(&self) -> &str {
         match self {
@@ -125,6 +145,8 @@ impl RemoteError {
             RemoteError::Unauthorized(_) => "unauthorized",
             RemoteError::Decode(_) => "decode",
             RemoteError::AccountDeleted => outpost_protocol::v1::error_code::ACCOUNT_DELETED,
+            RemoteError::TotpRequired => outpost_protocol::v1::error_code::TOTP_REQUIRED,
+            RemoteError::TotpInvalid => outpost_protocol::v1::error_code::TOTP_INVALID,
             RemoteError::Offline => "offline",
         }
     }
@@ -234,7 +256,46 @@ impl Remote {
     }
 
     pub async fn login(&self, req: &LoginRequest) -> Result<SessionResponse, RemoteError> {
-        self.call(Method::POST, "/v1/login", Some(req), false).await
+        self.login_with_code(req, None).await
+    }
+
+    /// [`Remote::login`] with the account's current TOTP code, if any (sent
+    /// in the `Outpost-Totp-Code` header; servers and accounts without
+    /// TOTP ignore it). An account with TOTP on answers
+    /// [`RemoteError::TotpRequired`] without one, [`RemoteError::TotpInvalid`]
+    /// for a wrong, stale or used one.
+    pub async fn login_with_code(
+        &self,
+        req: &LoginRequest,
+        totp_code: Option<&str>,
+    ) -> Result<SessionResponse, RemoteError> {
+        let extra = totp_code.map(|code| (TOTP_CODE_HEADER, code));
+        let resp = self.send_with(Method::POST, "/v1/login", Some(req), false, extra).await?;
+        let bytes = self.finish(resp).await?;
+        Encoding::Postcard.decode(&bytes).map_err(|e| RemoteError::Decode(e.to_string()))
+    }
+
+    /// Starts setting up two-factor log-in: a new secret from the server,
+    /// pending until [`Remote::totp_enable`]. `auth_key` proves the
+    /// passphrase (see `account::totp_setup`).
+    pub async fn totp_setup(&self, auth_key: Vec<u8>) -> Result<TotpSetupResponse, RemoteError> {
+        let req = TotpSetupRequest { auth_key: auth_key.into() };
+        self.call(Method::POST, "/v1/account/totp/setup", Some(&req), true).await
+    }
+
+    /// Turns two-factor log-in on with a current code of the pending secret.
+    pub async fn totp_enable(&self, code: &str) -> Result<(), RemoteError> {
+        let req = TotpEnableRequest { code: code.to_owned() };
+        let resp = self.send(Method::POST, "/v1/account/totp/enable", Some(&req), true).await?;
+        self.finish(resp).await.map(drop)
+    }
+
+    /// Turns two-factor log-in off, given proof of the passphrase and a
+    /// current code.
+    pub async fn totp_disable(&self, auth_key: Vec<u8>, code: &str) -> Result<(), RemoteError> {
+        let req = TotpDisableRequest { auth_key: auth_key.into(), code: code.to_owned() };
+        let resp = self.send(Method::POST, "/v1/account/totp/disable", Some(&req), true).await?;
+        self.finish(resp).await.map(drop)
     }
 
     pub async fn logout(&self) -> Result<(), RemoteError> {
@@ -414,6 +475,18 @@ impl Remote {
         body: Option<&B>,
         auth: bool,
     ) -> Result<reqwest::Response, RemoteError> {
+        self.send_with(method, path, body, auth, None).await
+    }
+
+    /// [`Remote::send`] with one more header (`extra`: name and value).
+    async fn send_with<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        auth: bool,
+        extra: Option<(&str, &str)>,
+    ) -> Result<reqwest::Response, RemoteError> {
         // The mode is read per request, so a switch applies to the next one.
         let mode = self.net.as_ref().map(NetControl::mode).unwrap_or_default();
         if mode == NetMode::Offline {
@@ -429,6 +502,9 @@ impl Remote {
         if let (Some(name), "/v1/register" | "/v1/login") = (&self.device_name, path) {
             let value = outpost_protocol::v1::encode_device_name(name);
             req = req.header(outpost_protocol::v1::DEVICE_NAME_HEADER, value);
+        }
+        if let Some((name, value)) = extra {
+            req = req.header(name, value);
         }
         let mut body_len = 0;
         if let Some(b) = body {
@@ -501,6 +577,13 @@ impl Remote {
         };
         if status == StatusCode::GONE && code == outpost_protocol::v1::error_code::ACCOUNT_DELETED {
             return Err(RemoteError::AccountDeleted);
+        }
+        // Before the 401 below: these are not a lost session.
+        if code == outpost_protocol::v1::error_code::TOTP_REQUIRED {
+            return Err(RemoteError::TotpRequired);
+        }
+        if code == outpost_protocol::v1::error_code::TOTP_INVALID {
+            return Err(RemoteError::TotpInvalid);
         }
         if status == StatusCode::UNAUTHORIZED {
             return Err(RemoteError::Unauthorized(message));

@@ -240,6 +240,17 @@ pub struct SessionResponse {
 /// percent-encoded ([`encode_device_name`]); the server decodes it and
 /// keeps [`sanitize_device_name`] of it.
 pub const DEVICE_NAME_HEADER: &str = "outpost-device-name";
+/// Header carrying the current code of the account's second factor
+/// (TOTP, RFC 6238: 6 digits, 30 s steps, SHA-1) on `POST /v1/login`.
+/// Needed once the account has turned TOTP on
+/// (`POST /v1/account/totp/enable`); ignored for accounts without it. A
+/// header rather than a body field, so the postcard body of older clients
+/// stays valid.
+pub const TOTP_CODE_HEADER: &str = "outpost-totp-code";
+/// Digits of a TOTP code.
+pub const TOTP_DIGITS: usize = 6;
+/// Seconds per TOTP time step.
+pub const TOTP_STEP_SECS: u64 = 30;
 /// Longest device name the server keeps, in characters (longer is cut).
 pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 
@@ -366,6 +377,56 @@ pub struct RevokeOthersResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteAccountRequest {
     pub auth_key: Bytes,
+}
+
+/// `POST /v1/account/totp/setup`: the caller's session, proving the
+/// passphrase (`auth_key`, as for [`DeleteAccountRequest`]), asks for a new
+/// TOTP secret. It is kept pending, not yet asked for at log-in, until
+/// `POST /v1/account/totp/enable` confirms a code made from it; a new setup
+/// replaces a pending secret. Refused `409 totp_already_enabled` while TOTP
+/// is on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetupRequest {
+    pub auth_key: Bytes,
+}
+
+/// Answer to [`TotpSetupRequest`]: the new secret, for an authenticator
+/// app. Shown to the user once; the server never sends it again.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetupResponse {
+    /// The secret, base32 without padding (what apps accept typed in).
+    pub secret_base32: String,
+    /// `otpauth://totp/...` with the same secret, issuer and username (for
+    /// a QR code).
+    pub otpauth_uri: String,
+    pub digits: u32,
+    pub step_secs: u64,
+}
+
+impl std::fmt::Debug for TotpSetupResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpSetupResponse")
+            .field("secret_base32", &"<redacted>")
+            .field("digits", &self.digits)
+            .field("step_secs", &self.step_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/account/totp/enable`: turns TOTP on, given a current code
+/// made from the pending secret. Answered `204`. From then on log-in needs
+/// a code ([`TOTP_CODE_HEADER`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnableRequest {
+    pub code: String,
+}
+
+/// `POST /v1/account/totp/disable`: turns TOTP off, given proof of the
+/// passphrase and a current code. Answered `204`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpDisableRequest {
+    pub auth_key: Bytes,
+    pub code: String,
 }
 
 /// `GET /v1/account/key`.
@@ -646,6 +707,20 @@ pub mod error_code {
     /// being replaced is no longer the account's (another device changed
     /// the passphrase meanwhile). Nothing changed.
     pub const KEY_CHANGED: &str = "key_changed";
+    /// Status 401, `POST /v1/login`: passphrase right, but the account
+    /// has TOTP on and the request had no code ([`super::TOTP_CODE_HEADER`]).
+    /// The challenge is spent: start the log-in again, with a code.
+    pub const TOTP_REQUIRED: &str = "totp_required";
+    /// Status 401 at log-in, 403 at `POST /v1/account/totp/enable` and
+    /// `/disable`: the code is wrong, not current (more than one 30 s step
+    /// off) or already used. Counts against the log-in rate limit.
+    pub const TOTP_INVALID: &str = "totp_invalid";
+    /// Status 409: `POST /v1/account/totp/setup` while TOTP is on (turn it
+    /// off first).
+    pub const TOTP_ALREADY_ENABLED: &str = "totp_already_enabled";
+    /// Status 409: `POST /v1/account/totp/enable` with no pending secret
+    /// (set up first), or `/disable` while TOTP is off.
+    pub const TOTP_NOT_SET_UP: &str = "totp_not_set_up";
     /// Status 410: the session's account was deleted (from this device or
     /// another). Permanent: the device keeps its notes and stops syncing
     /// with this account; the username may be registered again.
@@ -864,6 +939,26 @@ mod tests {
         assert!(err.to_string().contains("invalid postcard"), "{err}");
         // JSON cannot even write it: the text form has 12 hex digits.
         assert!(Encoding::Json.decode::<Change>(&Encoding::Json.encode(&change).expect("encode")).is_err());
+    }
+
+    #[test]
+    fn totp_bodies_round_trip_and_hide_their_secrets() {
+        let setup = TotpSetupResponse {
+            secret_base32: "SECRETSECRET".into(),
+            otpauth_uri: "otpauth://totp/Outpost:a?secret=SECRETSECRET&issuer=Outpost".into(),
+            digits: 6,
+            step_secs: 30,
+        };
+        let disable = TotpDisableRequest { auth_key: Bytes(b"AUTH".to_vec()), code: "123456".into() };
+        for enc in [Encoding::Json, Encoding::Postcard] {
+            assert_eq!(enc.decode::<TotpSetupResponse>(&enc.encode(&setup).expect("encode")).expect("decode"), setup);
+            assert_eq!(
+                enc.decode::<TotpDisableRequest>(&enc.encode(&disable).expect("encode")).expect("decode"),
+                disable
+            );
+        }
+        let shown = format!("{setup:?} {disable:?}");
+        assert!(!shown.contains("SECRET") && !shown.contains("AUTH"), "{shown}");
     }
 
     #[test]

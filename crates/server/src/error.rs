@@ -49,6 +49,18 @@ pub enum ApiError {
     SessionNotFound,
     #[error("the account's passphrase was changed meanwhile (by another device?); nothing was changed: try again, giving the passphrase now in force as the current one")]
     KeyChanged,
+    #[error(
+        "this account asks for a second factor: log in again with the current 6-digit code of its authenticator app"
+    )]
+    TotpRequired,
+    #[error("the authenticator code is wrong, not current or already used: log in again with the code now shown")]
+    TotpInvalid,
+    #[error("the authenticator code is wrong, not current or already used; nothing was changed: try again with the code now shown")]
+    TotpWrongCode,
+    #[error("two-factor log-in is already on for this account; turn it off before setting up a new secret")]
+    TotpAlreadyEnabled,
+    #[error("two-factor log-in is not set up for this account (enable needs a setup first; disable needs it on)")]
+    TotpNotSetUp,
     #[error("the request's headers exceed {count} headers or {bytes} bytes")]
     HeadersTooLarge { count: usize, bytes: usize },
     #[error("the request's path and query exceed {limit} bytes")]
@@ -93,6 +105,12 @@ impl ApiError {
             ApiError::WrongPassphrase => (StatusCode::FORBIDDEN, code::WRONG_PASSPHRASE),
             ApiError::KeyChanged => (StatusCode::CONFLICT, code::KEY_CHANGED),
             ApiError::AccountDeleted => (StatusCode::GONE, code::ACCOUNT_DELETED),
+            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, code::TOTP_REQUIRED),
+            ApiError::TotpInvalid => (StatusCode::UNAUTHORIZED, code::TOTP_INVALID),
+            // 403, not 401: the session is fine, as for a wrong passphrase.
+            ApiError::TotpWrongCode => (StatusCode::FORBIDDEN, code::TOTP_INVALID),
+            ApiError::TotpAlreadyEnabled => (StatusCode::CONFLICT, code::TOTP_ALREADY_ENABLED),
+            ApiError::TotpNotSetUp => (StatusCode::CONFLICT, code::TOTP_NOT_SET_UP),
             ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
             ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an

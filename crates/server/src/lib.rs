@@ -40,6 +40,7 @@ pub mod backend;
 mod error;
 mod metrics;
 mod routes;
+mod totp;
 mod wire;
 
 pub use crate::backend::{Backend, BackendError};
@@ -119,6 +120,41 @@ pub struct Config {
     /// `GET /v1/sessions` is accurate to it): a request within it of the
     /// last write writes nothing.
     pub last_seen_interval: Duration,
+    /// The wall clock TOTP codes are checked against: the system's, or a
+    /// hand-set one in tests (so they need not wait for a 30 s step).
+    pub clock: Clock,
+}
+
+/// Seconds since the Unix epoch, for TOTP: the system clock, or a
+/// [`Clock::manual`] one whose copies all share the time set on any of them.
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::atomic::AtomicU64>>);
+
+impl Clock {
+    /// A clock that stands at `unix_secs` until [`Clock::set`] moves it.
+    pub fn manual(unix_secs: u64) -> Self {
+        Clock(Some(Arc::new(std::sync::atomic::AtomicU64::new(unix_secs))))
+    }
+
+    /// Sets a manual clock (and all its copies); nothing for the system's.
+    pub fn set(&self, unix_secs: u64) {
+        if let Some(t) = &self.0 {
+            t.store(unix_secs, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    pub fn unix_secs(&self) -> u64 {
+        match &self.0 {
+            Some(t) => t.load(std::sync::atomic::Ordering::SeqCst),
+            None => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "manual" } else { "system" })
+    }
 }
 
 impl Config {
@@ -135,6 +171,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             quota_bytes: 1024 * 1024 * 1024,
             last_seen_interval: Duration::from_secs(60),
+            clock: Clock::default(),
         }
     }
 }
@@ -155,6 +192,7 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("quota_bytes", &self.quota_bytes)
             .field("last_seen_interval", &self.last_seen_interval)
+            .field("clock", &self.clock)
             .finish()
     }
 }

@@ -20,7 +20,8 @@ use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, HealthResponse,
     LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse,
     PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
-    SkipRanges, DEVICE_NAME_HEADER, MAX_SKIP_RANGES, VERSION,
+    SkipRanges, TotpDisableRequest, TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, DEVICE_NAME_HEADER,
+    MAX_SKIP_RANGES, TOTP_CODE_HEADER, TOTP_DIGITS, TOTP_STEP_SECS, VERSION,
 };
 use outpost_protocol::Hlc;
 use serde::Deserialize;
@@ -34,7 +35,7 @@ use crate::backend::{Backend, NewSession, NewUser, PassphraseChange, Poke, Sessi
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire::{Accept, Reply, Wire};
-use crate::{now_ms, AppState};
+use crate::{now_ms, totp, AppState};
 
 /// How long a log-in challenge stays valid.
 const CHALLENGE_TTL: Duration = Duration::from_secs(60);
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/account/key", get(account_key))
         .route("/v1/account/passphrase", post(change_passphrase))
         .route("/v1/account/delete", post(delete_account))
+        .route("/v1/account/totp/setup", post(totp_setup))
+        .route("/v1/account/totp/enable", post(totp_enable))
+        .route("/v1/account/totp/disable", post(totp_disable))
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/revoke-others", post(revoke_other_sessions))
         .route("/v1/sessions/{id}", delete(revoke_session))
@@ -321,6 +325,24 @@ async fn login(
     let Some(user) = user.filter(|_| ok) else {
         return Err(failed(ApiError::InvalidCredentials));
     };
+    // The second factor, asked for only after the passphrase is right, so
+    // whether an account has it on tells nothing to who lacks that. Every
+    // try, right or wrong, went through the log-in limiter above.
+    if let Some(record) = state.backend.totp(user.id).await?.filter(|t| t.enabled) {
+        let Some(code) = headers.get(TOTP_CODE_HEADER).filter(|v| !v.is_empty()) else {
+            return Err(failed(ApiError::TotpRequired));
+        };
+        // A header that is not text is a wrong code, not a missing one.
+        let code = code.to_str().unwrap_or("");
+        let step = totp::accept(&record.secret, code, state.config.clock.unix_secs(), record.last_step);
+        let fresh = match step {
+            Some(step) => state.backend.use_totp_step(user.id, step).await?,
+            None => false,
+        };
+        if !fresh {
+            return Err(failed(ApiError::TotpInvalid));
+        }
+    }
     state.metrics.logins_ok.fetch_add(1, Relaxed);
     tracing::info!(user_id = %user.id, "logged in");
     let name = device_name(&headers);
@@ -494,6 +516,93 @@ async fn delete_account(
     }
     state.metrics.accounts_deleted.fetch_add(1, Relaxed);
     tracing::info!(user_id = %user.user_id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/account/totp/setup`: given the session and proof of the
+/// passphrase, makes a new TOTP secret, keeps it pending and returns it
+/// (base32 and `otpauth://` URI). Log-in asks for codes only once
+/// `/enable` confirms one. `409 totp_already_enabled` while TOTP is on.
+async fn totp_setup(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Accept(enc): Accept,
+    Wire(req): Wire<TotpSetupRequest>,
+) -> Result<Reply<TotpSetupResponse>, ApiError> {
+    validate_auth_key(req.auth_key.as_ref())?;
+    let (username, account) = state.backend.user_by_id(user.user_id).await?.ok_or(ApiError::InvalidToken)?;
+    check_passphrase_proof(&state, peer, &headers, &username, req.auth_key.0, account.auth_hash).await?;
+    let secret = totp::new_secret();
+    if !state.backend.put_pending_totp(user.user_id, &secret).await? {
+        return Err(ApiError::TotpAlreadyEnabled);
+    }
+    let (secret_base32, otpauth_uri) = totp::describe(&secret, &username);
+    tracing::info!(user_id = %user.user_id, "totp secret made (pending)");
+    Ok(Reply(
+        enc,
+        TotpSetupResponse {
+            secret_base32,
+            otpauth_uri,
+            digits: u32::try_from(TOTP_DIGITS).unwrap_or(6),
+            step_secs: TOTP_STEP_SECS,
+        },
+    ))
+}
+
+/// `POST /v1/account/totp/enable`: turns TOTP on, given a current code of
+/// the pending secret (proof the authenticator has it). Each try counts
+/// against the log-in limiter of the account's name. `403 totp_invalid`
+/// for a wrong code, `409 totp_not_set_up` without a pending secret,
+/// `409 totp_already_enabled` if it is on.
+async fn totp_enable(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Wire(req): Wire<TotpEnableRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (username, _) = state.backend.user_by_id(user.user_id).await?.ok_or(ApiError::InvalidToken)?;
+    limit_login(&state, &username, client_ip(&state, peer, &headers))?;
+    let record = match state.backend.totp(user.user_id).await? {
+        None => return Err(ApiError::TotpNotSetUp),
+        Some(r) if r.enabled => return Err(ApiError::TotpAlreadyEnabled),
+        Some(r) => r,
+    };
+    let step =
+        totp::accept(&record.secret, &req.code, state.config.clock.unix_secs(), None).ok_or(ApiError::TotpWrongCode)?;
+    // False if a new setup replaced the secret (or another enable won)
+    // since the read above: the code was for a secret no longer pending.
+    if !state.backend.enable_totp(user.user_id, &record.secret, step, now_ms()).await? {
+        return Err(ApiError::TotpNotSetUp);
+    }
+    tracing::info!(user_id = %user.user_id, "totp enabled");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/account/totp/disable`: turns TOTP off and forgets the
+/// secret, given the session, proof of the passphrase and a current code
+/// not used before. `403 wrong_passphrase` or `403 totp_invalid`, `409
+/// totp_not_set_up` if it is off; nothing changes on any refusal.
+async fn totp_disable(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Wire(req): Wire<TotpDisableRequest>,
+) -> Result<StatusCode, ApiError> {
+    validate_auth_key(req.auth_key.as_ref())?;
+    let (username, account) = state.backend.user_by_id(user.user_id).await?.ok_or(ApiError::InvalidToken)?;
+    check_passphrase_proof(&state, peer, &headers, &username, req.auth_key.0, account.auth_hash).await?;
+    let record = state.backend.totp(user.user_id).await?.filter(|r| r.enabled).ok_or(ApiError::TotpNotSetUp)?;
+    let step = totp::accept(&record.secret, &req.code, state.config.clock.unix_secs(), record.last_step)
+        .ok_or(ApiError::TotpWrongCode)?;
+    if !state.backend.disable_totp(user.user_id, step).await? {
+        // Used meanwhile by a log-in, or turned off by another device.
+        return Err(ApiError::TotpWrongCode);
+    }
+    tracing::info!(user_id = %user.user_id, "totp disabled");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -164,9 +164,13 @@ async fn deletion_story(url: &str) {
         .await
         .expect("login start");
     assert_eq!(started.status(), StatusCode::OK);
+    // A second factor set up (pending is enough for a row).
+    laptop.totp_setup(&alice.auth_key).await.expect("totp setup");
     let alice_id = user_id(&laptop).await;
     let before = rows_of(url, alice_id, &alice.username).await;
-    for (table, n) in [("users", 1), ("sessions", 2), ("notes", 1), ("ops", 1), ("login_challenges", 1)] {
+    for (table, n) in
+        [("users", 1), ("sessions", 2), ("notes", 1), ("ops", 1), ("login_challenges", 1), ("account_totp", 1)]
+    {
         assert_eq!(count_in(&before, table), n, "{table} before: {before:?}");
     }
 

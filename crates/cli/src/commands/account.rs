@@ -50,6 +50,11 @@ pub enum AccountCmd {
         /// [default: OUTPOST_DEVICE_NAME, else the host name]
         #[arg(long, value_name = "NAME")]
         device_name: Option<String>,
+        /// The current code of the account's authenticator app, if it has
+        /// two-factor log-in on; without it, the code is asked for (read
+        /// from standard input) when the server says it is needed
+        #[arg(long, value_name = "CODE", env = TOTP_CODE_ENV, hide_env_values = true)]
+        totp_code: Option<String>,
     },
     /// End this device's session; notes and unsent changes stay for the next log-in
     ///
@@ -104,6 +109,9 @@ pub enum AccountCmd {
         #[arg(long)]
         others: bool,
     },
+    /// Two-factor log-in: a code from an authenticator app at every log-in, on top of the passphrase
+    #[command(subcommand)]
+    Totp(TotpCmd),
     /// Delete the account and everything the server keeps for it; this device keeps its notes
     ///
     /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE) and,
@@ -117,6 +125,52 @@ pub enum AccountCmd {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `outpost account totp`.
+#[derive(Debug, Subcommand)]
+pub enum TotpCmd {
+    /// Turn two-factor log-in on: prints a new secret for an authenticator app, then asks for its code
+    ///
+    /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE), then
+    /// prints the secret (base32, to type into the app) and an otpauth://
+    /// URI (for a QR code), then reads the app's current 6-digit code from
+    /// standard input. From then on every log-in to the account, on any
+    /// device, needs a code (`outpost account login --totp-code`). Devices
+    /// logged in now stay logged in. Exit codes: 5 the passphrase or the
+    /// code is wrong (run it again: it makes a new secret), 9 it is on
+    /// already.
+    Enable,
+    /// Turn two-factor log-in off; needs the passphrase and a current code
+    ///
+    /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE) and
+    /// reads the code from --code, OUTPOST_TOTP_CODE or standard input.
+    /// Exit codes: 5 the passphrase or the code is wrong (nothing changed),
+    /// 9 it is off.
+    Disable {
+        /// The current code of the authenticator app
+        #[arg(long, value_name = "CODE", env = TOTP_CODE_ENV, hide_env_values = true)]
+        code: Option<String>,
+    },
+}
+
+/// A TOTP code without a prompt, for `login` and `totp disable`.
+const TOTP_CODE_ENV: &str = "OUTPOST_TOTP_CODE";
+
+/// A code read from standard input after `prompt` (on standard error). An
+/// empty answer (nothing typed, or no input at all) is an error that
+/// leaves everything as it is.
+fn read_code(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    let mut typed = String::new();
+    std::io::stdin().read_line(&mut typed).context("reading the code")?;
+    let code = typed.trim();
+    if code.is_empty() {
+        return Err(anyhow::Error::from(outpost_core::Error::Remote(RemoteError::TotpRequired))
+            .context(format!("no code was given (pass --totp-code, or set {TOTP_CODE_ENV})")));
+    }
+    Ok(code.to_owned())
 }
 
 /// The account's server, with this store's session, or why not.
@@ -198,7 +252,7 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 account.username, account.server
             );
         }
-        AccountCmd::Login { server, user, device_name } => {
+        AccountCmd::Login { server, user, device_name, totp_code } => {
             let remote = with_name(Remote::new(&server)?, device_name.as_deref());
             let (previous, logged_in) = match outpost_core::vault::peek_account(dir)? {
                 Some((a, logged_in)) => (Some(a), logged_in),
@@ -206,7 +260,18 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
             };
             outpost_core::account::ensure_can_log_in(previous.clone(), logged_in, &remote, &user)?;
             let pass = unlock::account_passphrase(false)?;
-            let (key, session) = rt.block_on(outpost_core::account::log_in(&remote, &user, &pass))?;
+            let policy = outpost_core::keys::KdfPolicy::default();
+            let log_in =
+                |code: Option<&str>| rt.block_on(account::log_in_with_code(&remote, &user, &pass, code, &policy));
+            let (key, session) = match log_in(totp_code.as_deref()) {
+                // Asked only when the server says so: accounts without it
+                // never see the question.
+                Err(outpost_core::Error::Remote(RemoteError::TotpRequired)) if totp_code.is_none() => {
+                    let code = read_code(&format!("{user} has two-factor log-in on. Authenticator code: "))?;
+                    log_in(Some(&code))?
+                }
+                other => other?,
+            };
             let keys = unlock::key_store(dir)?;
             let mut vault = outpost_core::Vault::open_for_account(dir, keys.as_ref(), key)
                 .with_context(|| format!("opening the store in {}", dir.display()))?;
@@ -300,6 +365,24 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
             }
         }
         AccountCmd::Delete { yes } => delete(dir, &rt, yes)?,
+        AccountCmd::Totp(TotpCmd::Enable) => totp_enable(dir, &rt)?,
+        AccountCmd::Totp(TotpCmd::Disable { code }) => {
+            let remote = active_remote(dir)?;
+            let pass = unlock::account_passphrase(false)?;
+            let code = match code {
+                Some(c) => c,
+                None => read_code("Authenticator code: ")?,
+            };
+            let policy = outpost_core::keys::KdfPolicy::default();
+            match rt.block_on(account::totp_disable(&remote, &pass, &code, &policy)) {
+                Err(outpost_core::Error::Remote(e)) if e.is_totp_not_set_up() => {
+                    return Err(anyhow::Error::from(outpost_core::Error::Remote(e))
+                        .context("two-factor log-in is off for this account already"))
+                }
+                other => other?,
+            }
+            println!("two-factor log-in is off: log-ins to this account need only the passphrase again");
+        }
         AccountCmd::Revoke { session_id: None, .. } => {
             let remote = active_remote(dir)?;
             let n = rt.block_on(remote.revoke_other_sessions()).map_err(explain)?;
@@ -385,6 +468,40 @@ fn delete(dir: &Path, rt: &tokio::runtime::Runtime, yes: bool) -> anyhow::Result
          This store has no account now; its notes stay here ({notes} queued for an account you register or log \
          in to later)",
         deleted.username, deleted.server
+    );
+    Ok(())
+}
+
+/// `outpost account totp enable`: prove the passphrase, show the new
+/// secret, confirm a code.
+fn totp_enable(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let (account, remote) = active(&open_vault(dir)?)?;
+    let pass = unlock::account_passphrase(false)?;
+    let policy = outpost_core::keys::KdfPolicy::default();
+    let setup = match rt.block_on(account::totp_setup(&remote, &pass, &policy)) {
+        Err(outpost_core::Error::Remote(e)) if e.is_totp_already_enabled() => {
+            return Err(anyhow::Error::from(outpost_core::Error::Remote(e)).context(
+                "two-factor log-in is on already; to use a new authenticator, `outpost account totp disable` first",
+            ))
+        }
+        other => other?,
+    };
+    println!("Add this account to your authenticator app ({} digits, every {} s):", setup.digits, setup.step_secs);
+    println!("secret: {}", setup.secret_base32);
+    println!("uri: {}", setup.otpauth_uri);
+    let code = read_code("Code the app shows now: ")?;
+    match rt.block_on(account::totp_enable(&remote, &code)) {
+        Err(outpost_core::Error::Remote(RemoteError::TotpInvalid)) => {
+            return Err(anyhow::Error::from(outpost_core::Error::Remote(RemoteError::TotpInvalid)).context(
+                "two-factor log-in is still off; run `outpost account totp enable` again (it makes a new secret: \
+                 remove this one from the app)",
+            ))
+        }
+        other => other?,
+    }
+    println!(
+        "two-factor log-in is on for {} on {}: every log-in needs the passphrase and a code from the app",
+        account.username, account.server
     );
     Ok(())
 }

@@ -17,6 +17,11 @@ pub struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a proxy that sets it)
     #[arg(long)]
     trust_forwarded_for: bool,
+    /// Log-in attempts allowed per username and client address per minute
+    /// (a log-in is two: start and finish; passphrase proofs and two-factor
+    /// codes count too) [default: 10]
+    #[arg(long, value_name = "N")]
+    login_attempts: Option<u32>,
 }
 
 /// Run the sync server until Ctrl-C or SIGTERM, then shut down gracefully.
@@ -36,6 +41,9 @@ pub fn run(dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut config = outpost_server::Config::new(db.clone());
     config.trust_forwarded_for = args.trust_forwarded_for;
+    if let Some(n) = args.login_attempts {
+        config.login_attempts = n;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

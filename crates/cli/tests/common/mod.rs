@@ -79,11 +79,17 @@ pub fn start_server(dir: &Path) -> Server {
 /// [`start_server`] on a given address (a server that comes back where it
 /// was). Its log is appended to.
 pub fn start_server_on(dir: &Path, addr: SocketAddr) -> Server {
+    start_server_with(dir, addr, &[])
+}
+
+/// [`start_server_on`] with more `outpost serve` options.
+pub fn start_server_with(dir: &Path, addr: SocketAddr, options: &[&str]) -> Server {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
         .arg("--data-dir")
         .arg(dir)
         .args(["--log", "debug", "serve", "--listen", &addr.to_string()])
+        .args(options)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

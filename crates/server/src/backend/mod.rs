@@ -107,6 +107,22 @@ pub struct NewUser {
     pub created_ms: i64,
 }
 
+/// An account's TOTP secret and state (`account_totp`).
+#[derive(Clone)]
+pub struct TotpRecord {
+    pub secret: Vec<u8>,
+    /// False while the secret is pending (set up, not yet confirmed).
+    pub enabled: bool,
+    /// The time step of the last code accepted.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpRecord").field("enabled", &self.enabled).finish_non_exhaustive()
+    }
+}
+
 /// What log-in needs about a user.
 #[derive(Clone)]
 pub struct UserRecord {
@@ -313,6 +329,23 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// expired, and their event streams end once it commits, on every
     /// instance. False when there is no such account (deleted already).
     async fn delete_account(&self, user_id: Uuid, now_ms: i64) -> Result<bool, BackendError>;
+    /// The account's TOTP record, pending or enabled; none without one.
+    async fn totp(&self, user_id: Uuid) -> Result<Option<TotpRecord>, BackendError>;
+    /// Makes `secret` the account's pending TOTP secret, replacing a
+    /// pending one. False, and nothing changed, if TOTP is on.
+    async fn put_pending_totp(&self, user_id: Uuid, secret: &[u8]) -> Result<bool, BackendError>;
+    /// Turns TOTP on with `step` used, if `secret` is still the pending
+    /// one (no setup replaced it meanwhile). False, and nothing changed,
+    /// otherwise.
+    async fn enable_totp(&self, user_id: Uuid, secret: &[u8], step: i64, now_ms: i64) -> Result<bool, BackendError>;
+    /// Records `step` as used, if TOTP is on and no code of `step` or a
+    /// later one was accepted: atomic, so of two log-ins with one code
+    /// exactly one gets true.
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, BackendError>;
+    /// Turns TOTP off (forgets the secret), on the terms of
+    /// [`Backend::use_totp_step`] for `step`. False, and nothing changed,
+    /// if those are not met.
+    async fn disable_totp(&self, user_id: Uuid, step: i64) -> Result<bool, BackendError>;
     /// Whether `token_hash` is a session that ended because its account
     /// was deleted (and would not have expired by `now_ms`).
     async fn session_of_deleted_account(&self, token_hash: &[u8], now_ms: i64) -> Result<bool, BackendError>;
@@ -413,6 +446,7 @@ where
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Decode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
@@ -998,7 +1032,11 @@ where
                 tell_here.push(hash);
             }
         }
-        for delete in ["DELETE FROM ops WHERE user_id = $1", "DELETE FROM notes WHERE user_id = $1"] {
+        for delete in [
+            "DELETE FROM ops WHERE user_id = $1",
+            "DELETE FROM notes WHERE user_id = $1",
+            "DELETE FROM account_totp WHERE user_id = $1",
+        ] {
             sqlx::query(delete).bind(user_id).execute(&mut *tx).await?;
         }
         // Challenges are kept by name: a log-in started for it goes too.
@@ -1013,6 +1051,70 @@ where
             let _ = self.signals.ends.send(SessionEnded { token_hash: Some(hash) });
         }
         Ok(true)
+    }
+
+    async fn totp(&self, user_id: Uuid) -> Result<Option<TotpRecord>, BackendError> {
+        let row: Option<(Vec<u8>, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT secret, enabled_ms, last_step FROM account_totp WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(secret, enabled_ms, last_step)| TotpRecord { secret, enabled: enabled_ms.is_some(), last_step }))
+    }
+
+    async fn put_pending_totp(&self, user_id: Uuid, secret: &[u8]) -> Result<bool, BackendError> {
+        let done: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO account_totp (user_id, secret) VALUES ($1, $2)
+             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, last_step = NULL
+             WHERE account_totp.enabled_ms IS NULL
+             RETURNING user_id",
+        )
+        .bind(user_id)
+        .bind(secret)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    async fn enable_totp(&self, user_id: Uuid, secret: &[u8], step: i64, now_ms: i64) -> Result<bool, BackendError> {
+        let done: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE account_totp SET enabled_ms = $3, last_step = $4
+             WHERE user_id = $1 AND secret = $2 AND enabled_ms IS NULL
+             RETURNING user_id",
+        )
+        .bind(user_id)
+        .bind(secret)
+        .bind(now_ms)
+        .bind(step)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, BackendError> {
+        let done: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE account_totp SET last_step = $2
+             WHERE user_id = $1 AND enabled_ms IS NOT NULL AND (last_step IS NULL OR last_step < $2)
+             RETURNING user_id",
+        )
+        .bind(user_id)
+        .bind(step)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    async fn disable_totp(&self, user_id: Uuid, step: i64) -> Result<bool, BackendError> {
+        let done: Option<Uuid> = sqlx::query_scalar(
+            "DELETE FROM account_totp
+             WHERE user_id = $1 AND enabled_ms IS NOT NULL AND (last_step IS NULL OR last_step < $2)
+             RETURNING user_id",
+        )
+        .bind(user_id)
+        .bind(step)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(done.is_some())
     }
 
     async fn session_of_deleted_account(&self, token_hash: &[u8], now_ms: i64) -> Result<bool, BackendError> {

@@ -8,7 +8,8 @@ use futures_util::StreamExt as _;
 use outpost_protocol::v1::{
     encode_device_name, AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, Encoding, ErrorBody,
     LoginRequest, LoginStartRequest, LoginStartResponse, RegisterRequest, RevokeOthersResponse, SessionResponse,
-    SessionsResponse, DEVICE_NAME_HEADER,
+    SessionsResponse, TotpDisableRequest, TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, DEVICE_NAME_HEADER,
+    TOTP_CODE_HEADER,
 };
 use reqwest::{Method, StatusCode};
 use uuid::Uuid;
@@ -54,6 +55,42 @@ impl Device {
             .await
             .expect("change passphrase");
         answer(self.enc, resp).await
+    }
+
+    /// `POST` of `body` to `path`, answered `204` (`Ok`) or an error.
+    async fn post_no_content<T: serde::Serialize>(&self, path: &str, body: &T) -> Result<(), (StatusCode, ErrorBody)> {
+        let resp = self
+            .req(Method::POST, path)
+            .header("content-type", self.enc.media_type())
+            .body(self.enc.encode(body).expect("encode"))
+            .send()
+            .await
+            .expect(path);
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(());
+        }
+        Err(error(resp).await)
+    }
+
+    pub async fn totp_setup(&self, auth_key: &[u8]) -> Result<TotpSetupResponse, (StatusCode, ErrorBody)> {
+        let body = TotpSetupRequest { auth_key: auth_key.to_vec().into() };
+        let resp = self
+            .req(Method::POST, "/v1/account/totp/setup")
+            .header("content-type", self.enc.media_type())
+            .body(self.enc.encode(&body).expect("encode"))
+            .send()
+            .await
+            .expect("totp setup");
+        answer(self.enc, resp).await
+    }
+
+    pub async fn totp_enable(&self, code: &str) -> Result<(), (StatusCode, ErrorBody)> {
+        self.post_no_content("/v1/account/totp/enable", &TotpEnableRequest { code: code.to_owned() }).await
+    }
+
+    pub async fn totp_disable(&self, auth_key: &[u8], code: &str) -> Result<(), (StatusCode, ErrorBody)> {
+        let body = TotpDisableRequest { auth_key: auth_key.to_vec().into(), code: code.to_owned() };
+        self.post_no_content("/v1/account/totp/disable", &body).await
     }
 
     pub async fn account_key(&self) -> AccountKeyResponse {
@@ -168,6 +205,17 @@ pub async fn try_log_in(
     keys: &Keys,
     device: Option<&str>,
 ) -> Result<Device, (StatusCode, ErrorBody)> {
+    try_log_in_with_code(base, enc, keys, device, None).await
+}
+
+/// [`try_log_in`], sending `totp_code` (if any) in its header at finish.
+pub async fn try_log_in_with_code(
+    base: &str,
+    enc: Encoding,
+    keys: &Keys,
+    device: Option<&str>,
+    totp_code: Option<&str>,
+) -> Result<Device, (StatusCode, ErrorBody)> {
     let http = reqwest::Client::new();
     let post = |path: &str, body: Vec<u8>| {
         let mut r = http
@@ -178,17 +226,21 @@ pub async fn try_log_in(
         if let Some(name) = device {
             r = r.header(DEVICE_NAME_HEADER, encode_device_name(name));
         }
-        r.send()
+        r
     };
     let start = LoginStartRequest { username: keys.username.clone() };
-    let resp = post("/v1/login/start", enc.encode(&start).expect("encode")).await.expect("start");
+    let resp = post("/v1/login/start", enc.encode(&start).expect("encode")).send().await.expect("start");
     let ls: LoginStartResponse = answer(enc, resp).await?;
     let body = LoginRequest {
         username: keys.username.clone(),
         challenge: ls.challenge,
         auth_key: keys.auth_key.clone().into(),
     };
-    let resp = post("/v1/login", enc.encode(&body).expect("encode")).await.expect("login");
+    let mut finish = post("/v1/login", enc.encode(&body).expect("encode"));
+    if let Some(code) = totp_code {
+        finish = finish.header(TOTP_CODE_HEADER, code);
+    }
+    let resp = finish.send().await.expect("login");
     let session: SessionResponse = answer(enc, resp).await?;
     Ok(Device { http, base: base.to_owned(), token: session.token.0, enc })
 }
