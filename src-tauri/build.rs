@@ -36,6 +36,11 @@ const COMMANDS: &[&str] = &[
     "register",
     "log_in",
     "log_out",
+    "list_sessions",
+    "revoke_session",
+    "revoke_other_sessions",
+    "change_passphrase",
+    "delete_account",
     // app
     "app_info",
     "unlock",

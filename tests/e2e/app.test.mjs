@@ -231,4 +231,31 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     const conflictsOnB = await cli(B, ['conflicts', 'list', '--json'], { json: true });
     assert.equal(conflictsOnB.length, 0, 'device B has no open conflict');
   }));
+
+  test('e. Settings > Account: the sessions, device B signed out from the app, then the account deleted, the notes kept', { timeout: 180_000 }, guard(async () => {
+    const notesBefore = Number(await attr(browser, 'note-list', 'data-count'));
+    await click(browser, 'settings-button');
+    await until(browser, async () => (await browser.$$(byId('session'))).length === 2, 'two sessions: this device and B', T);
+    const mine = await browser.$(`${byId('session')}[data-current="true"]`);
+    assert.equal(await mine.$(byId('session-this')).isExisting(), true);
+    await snap(browser, 'account-sessions');
+
+    // Sign B out from here: B's next sync is refused.
+    await click(browser, 'session-revoke');
+    await until(browser, async () => (await browser.$$(byId('session'))).length === 1, 'only this device left', T);
+    await assert.rejects(onB(['sync']));
+
+    // Delete the account: the username typed, the passphrase.
+    await click(browser, 'delete-account-open');
+    await browser.$(byId('del-user')).setValue('e2e');
+    await browser.$(byId('del-pass')).setValue(env.passphrase);
+    await snap(browser, 'account-delete-form');
+    await click(browser, 'delete-account-submit');
+    await until(browser, async () => browser.$(byId('account-form')).isExisting(), 'the signed-out account form', T);
+    await snap(browser, 'account-deleted');
+    await click(browser, 'settings-close');
+    await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) === notesBefore, 'the notes still listed', T);
+    // The server no longer knows the account.
+    await assert.rejects(cli(path.join(env.work, 'after-delete'), ['account', 'login', '--server', env.serverUrl, '--user', 'e2e']));
+  }));
 });

@@ -189,5 +189,31 @@ if (!only || only.includes('sync-panel')) {
   });
 }
 
+// 8. Settings > Account: a small store registered as "Work laptop", two
+//    more devices of the account logged in with the CLI.
+if (!only || only.includes('settings-account')) {
+  const user = 'shots-account';
+  const d = dataDir('shots-account');
+  const named = (name) => ({ extraEnv: { OUTPOST_DEVICE_NAME: name } });
+  await cli(d, ['seed', '--notes', '40', '--size', '1200', '--seed', '7']);
+  await cli(d, ['account', 'register', '--server', env.serverUrl, '--user', user], named('Work laptop'));
+  await cli(d, ['sync']);
+  for (const name of ['Field phone', 'Kitchen tablet']) {
+    await cli(dataDir(`shots-account-${name.split(' ')[0]}`), ['account', 'login', '--server', env.serverUrl, '--user', user], named(name));
+  }
+  await session('settings-account', d, async (b) => {
+    await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+    await bothThemes(b, 'settings-account', {
+      show: async () => {
+        await click(b, 'settings-button');
+        await until(b, async () => (await b.$$(byId('session'))).length === 3, 'the three sessions', T);
+        await click(b, 'change-passphrase-open');
+        await b.pause(300); // the dialog's fade-in (0.12 s)
+      },
+      hide: async () => click(b, 'settings-close'),
+    });
+  });
+}
+
 writeFileSync(path.join(out, 'index.txt'), taken.map((f) => path.basename(f)).join('\n') + '\n');
 console.log(`screenshots: ${taken.length} in ${out}`);

@@ -5,6 +5,7 @@
 import { ApiError } from '../src/api/errors';
 import type {
   AccountInfo,
+  AccountSession,
   Api,
   Lock,
   ConflictView,
@@ -218,6 +219,16 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     scenario === 'empty' || scenario === 'local'
       ? { server_url: null, username: null, logged_in: false }
       : { server_url: 'https://sync.example.org', username: 'ada', logged_in: true };
+
+  // The account's sessions and passphrase (null: changed on another device).
+  let accountPassphrase: string | null = 'correct horse battery';
+  let sessions: AccountSession[] = account.logged_in
+    ? [
+        { id: '0190a000-0000-7000-8000-000000000001', device_name: 'ada-laptop', created_at_ms: now - 40 * 86_400_000, last_seen_at_ms: now, current: true },
+        { id: '0190a000-0000-7000-8000-000000000002', device_name: 'Pixel 8', created_at_ms: now - 12 * 86_400_000, last_seen_at_ms: now - 3 * 3_600_000, current: false },
+        { id: '0190a000-0000-7000-8000-000000000003', device_name: null, created_at_ms: now - 90 * 86_400_000, last_seen_at_ms: now - 20 * 86_400_000, current: false },
+      ]
+    : [];
 
   const conflicts: ConflictView[] = [];
   // The sync monitor: the pass history, the outbox entries the server
@@ -593,6 +604,42 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       emit({ phase: 'stopped', connectivity: 'unknown' });
       return { pending };
     },
+    async listSessions() {
+      await sleep(50);
+      if (!account.logged_in) throw new ApiError('no_account', 'this device has no account yet: register or log in in Settings to sync');
+      return sessions.map((x) => ({ ...x }));
+    },
+    async revokeSession(id) {
+      await sleep(50);
+      const i = sessions.findIndex((x) => x.id === id && !x.current);
+      if (i < 0) throw new ApiError('session_not_found', 'no such session for this account');
+      sessions.splice(i, 1);
+    },
+    async revokeOtherSessions() {
+      await sleep(50);
+      const n = sessions.filter((x) => !x.current).length;
+      sessions = sessions.filter((x) => x.current);
+      return n;
+    },
+    async changePassphrase(current, next, keep) {
+      await sleep(100);
+      if (next.length < 8) throw new ApiError('weak_passphrase', 'the passphrase is too short: use at least 8 characters');
+      if (accountPassphrase === null) throw new ApiError('key_changed', 'the passphrase was changed on another device first; nothing was changed');
+      if (current !== accountPassphrase) throw new ApiError('wrong_current_passphrase', 'the current passphrase is wrong; nothing was changed');
+      accountPassphrase = next;
+      const ended = keep ? 0 : sessions.filter((x) => !x.current).length;
+      if (!keep) sessions = sessions.filter((x) => x.current);
+      return { sessions_ended: ended, local: 'rewrapped' as const };
+    },
+    async deleteAccount(username, passphrase) {
+      await sleep(100);
+      if (username !== account.username) throw new ApiError('username_mismatch', `type the account's username, ${account.username}, to confirm; nothing was deleted`);
+      if (passphrase !== accountPassphrase) throw new ApiError('wrong_passphrase', 'Wrong passphrase for this account.');
+      account = { server_url: null, username: null, logged_in: false };
+      sessions = [];
+      emit({ phase: 'stopped', connectivity: 'unknown' });
+      return { notes_kept: notes.size };
+    },
     async getSettings() {
       return settings;
     },
@@ -694,5 +741,12 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
   /** The sync monitor's data, for tests that shape it. */
   const monitor = { passes, refused, discarded };
 
-  return { api, afterStart, remote, emitStatus: emit, monitor };
+  /** The account as other devices change it (tests). */
+  const elsewhere = {
+    changePassphrase() {
+      accountPassphrase = null;
+    },
+    sessions: () => sessions.map((x) => ({ ...x })),
+  };
+  return { api, afterStart, remote, emitStatus: emit, monitor, elsewhere };
 }

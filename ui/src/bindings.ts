@@ -96,6 +96,31 @@ export const commands = {
 	logIn: (serverUrl: string, username: string, passphrase: string) => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("log_in", { serverUrl, username, passphrase })),
 	/**  Forget the session on this device. Unsent changes stay and are counted. */
 	logOut: () => typedError<LogOutReport, IpcError>(__TAURI_INVOKE("log_out")),
+	/**  The account's live sessions, oldest first; `current` marks this device's. */
+	listSessions: () => typedError<AccountSession_Serialize[], IpcError>(__TAURI_INVOKE("list_sessions")),
+	/**
+	 *  Sign another device out (its session ends; its notes stay on it). An
+	 *  unknown id is code `session_not_found`.
+	 */
+	revokeSession: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("revoke_session", { id })),
+	/**  Sign out every device but this one; how many were signed out. */
+	revokeOtherSessions: () => typedError<number, IpcError>(__TAURI_INVOKE("revoke_other_sessions")),
+	/**
+	 *  Change the account's passphrase. Codes: `wrong_current_passphrase`,
+	 *  `weak_passphrase` (too short), `key_changed` (changed on another device
+	 *  first), `invalid` (the same as the current one). The store is held only
+	 *  to compare keys and, after the server took the change, to re-wrap its
+	 *  own passphrase slot.
+	 */
+	changePassphrase: (currentPassphrase: string, newPassphrase: string, keepOtherSessions: boolean) => typedError<PassphraseChangeReport, IpcError>(__TAURI_INVOKE("change_passphrase", { currentPassphrase, newPassphrase, keepOtherSessions })),
+	/**
+	 *  Delete the account and everything the server keeps for it. `username`
+	 *  must be the account's (code `username_mismatch`), `passphrase` its
+	 *  passphrase (code `wrong_passphrase`, checked before the server is
+	 *  asked). Then sync stops and the device forgets the account: its notes
+	 *  stay here, signed out.
+	 */
+	deleteAccount: (username: string, passphrase: string) => typedError<AccountDeletedReport, IpcError>(__TAURI_INVOKE("delete_account", { username, passphrase })),
 	appInfo: () => typedError<AppInfo, IpcError>(__TAURI_INVOKE("app_info")),
 	/**
 	 *  Open a passphrase store, or create one with this passphrase where there
@@ -107,6 +132,12 @@ export const commands = {
 };
 
 /* Types */
+/**  What deleting the account kept on this device. */
+export type AccountDeletedReport = {
+	/**  Notes that stay on this device. */
+	notes_kept: number,
+};
+
 export type AccountInfo = AccountInfo_Serialize | AccountInfo_Deserialize;
 
 export type AccountInfo_Deserialize = {
@@ -121,6 +152,35 @@ export type AccountInfo_Serialize = {
 	server_url: string | null,
 	username: string | null,
 	logged_in: boolean,
+};
+
+/**  One of the account's live sessions (one per signed-in device). */
+export type AccountSession = AccountSession_Serialize | AccountSession_Deserialize;
+
+/**  One of the account's live sessions (one per signed-in device). */
+export type AccountSession_Deserialize = {
+	id: string,
+	/**  What the device called itself at log-in; `None` if it gave no name. */
+	device_name?: string | null,
+	/**  Milliseconds since the Unix epoch. */
+	created_at_ms: number,
+	/**  The last request, to within a minute. */
+	last_seen_at_ms: number,
+	/**  This device's own session. */
+	current: boolean,
+};
+
+/**  One of the account's live sessions (one per signed-in device). */
+export type AccountSession_Serialize = {
+	id: string,
+	/**  What the device called itself at log-in; `None` if it gave no name. */
+	device_name: string | null,
+	/**  Milliseconds since the Unix epoch. */
+	created_at_ms: number,
+	/**  The last request, to within a minute. */
+	last_seen_at_ms: number,
+	/**  This device's own session. */
+	current: boolean,
 };
 
 export type AppInfo = {
@@ -330,6 +390,17 @@ export type IpcError = {
 	code: string,
 	message: string,
 };
+
+/**  What became of this store's own passphrase after a change. */
+export type LocalPassphrase = 
+/**  The store opens with the new passphrase from now on. */
+"rewrapped" | 
+/**  The store has a passphrase of its own: unchanged. */
+"separate" | 
+/**  The store's key is in the OS keyring: nothing to change. */
+"not_passphrase" | 
+/**  Writing the new wrapping failed: the store still opens with the old one. */
+"failed";
 
 /**  Why the store is not open yet. */
 export type Lock = 
@@ -649,6 +720,12 @@ export type PassRecord_Serialize = {
 	error_code: string | null,
 	/**  A deferred pass: why it did not run. */
 	reason: string | null,
+};
+
+export type PassphraseChangeReport = {
+	/**  The account's other sessions that ended (0 when kept). */
+	sessions_ended: number,
+	local: LocalPassphrase,
 };
 
 /**  What the engine is doing. */

@@ -276,6 +276,33 @@ pub async fn change_passphrase_with(
     new_params: fn() -> KdfParams,
     policy: &KdfPolicy,
 ) -> Result<PassphraseChanged> {
+    let ended =
+        change_on_server(remote, current, new, keep_sessions, |key| Ok(vault.has_key(key)), new_params, policy).await?;
+    // The account's passphrase has changed by now, whatever happens here:
+    // a store that cannot take its new wrapping keeps opening with the
+    // old passphrase, and says so, rather than reporting the change failed.
+    let local = vault.rewrap_passphrase_slot(current, new, new_params).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not re-wrap this store's key under the new passphrase");
+        LocalRewrap::Failed
+    });
+    Ok(PassphraseChanged { sessions_ended: ended, local })
+}
+
+/// The server half of [`change_passphrase_with`], with no vault: the app
+/// runs it without holding the store (saves never wait on the server),
+/// asking `is_store_key` (which holds the store only for that) whether the
+/// account's key is the store's, then re-wraps the store's own passphrase
+/// slot with [`Vault::rewrap_passphrase_slot`]. Returns how many other
+/// sessions ended. Same checks and errors as [`change_passphrase`].
+pub async fn change_on_server(
+    remote: &Remote,
+    current: &str,
+    new: &str,
+    keep_sessions: bool,
+    is_store_key: impl FnOnce(&DataKey) -> Result<bool>,
+    new_params: fn() -> KdfParams,
+    policy: &KdfPolicy,
+) -> Result<u64> {
     keys::check_new_passphrase(new)?;
     if current.is_empty() {
         return Err(KeyError::WrongCurrentPassphrase.into());
@@ -300,7 +327,7 @@ pub async fn change_passphrase_with(
         Err(KeyError::WrongPassphrase) => return Err(KeyError::WrongCurrentPassphrase.into()),
         Err(e) => return Err(e.into()),
     };
-    if !vault.has_key(&key) {
+    if !is_store_key(&key)? {
         return Err(Error::Invalid(
             "the account's data key is not this store's key, so this store cannot change the account's \
              passphrase; nothing was changed"
@@ -308,9 +335,10 @@ pub async fn change_passphrase_with(
         ));
     }
     let derived = keys::derive_account_keys(new, &params)?;
-    let (key_id, wrapped) = vault.wrap_data_key(&derived.wrap);
-    let kdf_params =
-        serde_json::to_vec(&AccountKdf { key_id, kdf: params }).map_err(|e| Error::Invalid(e.to_string()))?;
+    // The same key as the store's (checked above), wrapped under `new`.
+    let wrapped = keys::wrap_key(&derived.wrap, &key);
+    let kdf_params = serde_json::to_vec(&AccountKdf { key_id: key.id().0, kdf: params })
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     let req = ChangePassphraseRequest {
         current_auth_key: Bytes(old.auth.to_vec()),
         current_wrapped_key: now.wrapped_key,
@@ -319,20 +347,12 @@ pub async fn change_passphrase_with(
         kdf_params: Bytes(kdf_params),
         keep_other_sessions: keep_sessions,
     };
-    let done = match remote.change_passphrase(&req).await {
-        Ok(done) => done,
-        Err(e) if e.is_wrong_passphrase() => return Err(KeyError::WrongCurrentPassphrase.into()),
-        Err(e) if e.is_key_changed() => return Err(Error::KeyChanged),
-        Err(e) => return Err(e.into()),
-    };
-    // The account's passphrase has changed by now, whatever happens here:
-    // a store that cannot take its new wrapping keeps opening with the
-    // old passphrase, and says so, rather than reporting the change failed.
-    let local = vault.rewrap_passphrase_slot(current, new, new_params).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "could not re-wrap this store's key under the new passphrase");
-        LocalRewrap::Failed
-    });
-    Ok(PassphraseChanged { sessions_ended: done.sessions_ended, local })
+    match remote.change_passphrase(&req).await {
+        Ok(done) => Ok(done.sessions_ended),
+        Err(e) if e.is_wrong_passphrase() => Err(KeyError::WrongCurrentPassphrase.into()),
+        Err(e) if e.is_key_changed() => Err(Error::KeyChanged),
+        Err(e) => Err(e.into()),
+    }
 }
 
 // Account deletion.

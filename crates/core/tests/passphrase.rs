@@ -155,3 +155,51 @@ async fn a_changed_passphrase_works_everywhere_and_the_old_one_nowhere() {
     assert_eq!(done.local, LocalRewrap::NotPassphrase);
     assert_eq!(done.sessions_ended, 2, "A's and B's sessions");
 }
+
+/// The server half the app uses (`change_on_server`, no vault): a key that
+/// is not the store's is refused before anything is sent, and the old
+/// passphrase still logs in; with the store's key it changes the account's
+/// passphrase, and the store's own slot is then re-wrapped separately.
+#[tokio::test]
+async fn the_server_half_asks_whether_the_key_is_the_stores_and_changes_nothing_otherwise() {
+    let srv = common::TestServer::with_config(|c| c.login_attempts = 1000).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut a = Vault::open(dir.path(), &store(OLD)).expect("open");
+    let remote = Remote::new(&srv.url).expect("remote");
+    account::register_with(&mut a, &remote, "carol", OLD, KdfParams::insecure_for_tests()).await.expect("register");
+    let remote = remote.with_token(a.session_token().expect("token").expect("logged in"));
+
+    let refused =
+        account::change_on_server(&remote, OLD, NEW, false, |_| Ok(false), KdfParams::insecure_for_tests, &policy())
+            .await
+            .expect_err("not the store's key");
+    assert!(matches!(refused, Error::Invalid(_)), "{refused:?}");
+    account::log_in_with(&Remote::new(&srv.url).expect("remote"), "carol", OLD, &policy())
+        .await
+        .expect("old still works");
+
+    let mut asked = 0;
+    let ended = account::change_on_server(
+        &remote,
+        OLD,
+        NEW,
+        true,
+        |key| {
+            asked += 1;
+            Ok(a.has_key(key))
+        },
+        KdfParams::insecure_for_tests,
+        &policy(),
+    )
+    .await
+    .expect("changed");
+    assert_eq!((ended, asked), (0, 1));
+    let e =
+        account::log_in_with(&Remote::new(&srv.url).expect("remote"), "carol", OLD, &policy()).await.expect_err("old");
+    assert!(matches!(e, Error::Key(KeyError::WrongPassphrase)), "{e:?}");
+    account::log_in_with(&Remote::new(&srv.url).expect("remote"), "carol", NEW, &policy()).await.expect("new works");
+    assert_eq!(
+        a.rewrap_passphrase_slot(OLD, NEW, KdfParams::insecure_for_tests).expect("rewrap"),
+        LocalRewrap::Rewrapped
+    );
+}

@@ -7,6 +7,8 @@ import { listen } from '@tauri-apps/api/event';
 import { getCurrentWindow } from '@tauri-apps/api/window';
 import {
   type AccountInfo_Serialize,
+  type AccountSession_Serialize as GenAccountSession,
+  type PassphraseChangeReport as GenPassphraseChangeReport,
   commands,
   type ConflictView_Serialize,
   type DeviceOverrides_Serialize,
@@ -23,6 +25,7 @@ import {
 import { toApiError } from './errors';
 import type {
   AccountInfo,
+  AccountSession,
   Api,
   ConflictKind,
   ConflictView,
@@ -31,6 +34,7 @@ import type {
   Note,
   NoteSummary,
   OutboxListing,
+  PassphraseChangeReport,
   PolicySettings,
   SearchHit,
   Settings,
@@ -127,6 +131,13 @@ export const tauriApi: Api = {
   register: ({ serverUrl, username, passphrase }) => run(commands.register(serverUrl, username, passphrase)),
   logIn: ({ serverUrl, username, passphrase }) => run(commands.logIn(serverUrl, username, passphrase)),
   logOut: () => run(commands.logOut()),
+  listSessions: () => run(commands.listSessions()),
+  revokeSession: async (id) => {
+    await run(commands.revokeSession(id));
+  },
+  revokeOtherSessions: () => run(commands.revokeOtherSessions()),
+  changePassphrase: (current, next, keep) => run(commands.changePassphrase(current, next, keep)),
+  deleteAccount: (username, passphrase) => run(commands.deleteAccount(username, passphrase)),
   getSettings: async (): Promise<Settings> => ({ theme: toTheme((await run(commands.getSettings())).theme) }),
   setSettings: async (settings) => {
     await run(commands.setSettings(settings));
@@ -168,4 +179,6 @@ export type ContractChecks = [
   Fits<DeviceOverrides_Serialize, DeviceOverrides>,
   Fits<Report_Serialize, SyncHistory>,
   Fits<OutboxListing_Serialize, OutboxListing>,
+  Fits<GenAccountSession, AccountSession>,
+  Fits<GenPassphraseChangeReport, PassphraseChangeReport>,
 ];

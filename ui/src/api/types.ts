@@ -230,6 +230,24 @@ export interface AccountInfo {
   logged_in: boolean;
 }
 
+/** One of the account's live sessions (one per signed-in device). */
+export interface AccountSession {
+  id: string;
+  device_name: string | null;
+  created_at_ms: number;
+  last_seen_at_ms: number;
+  /** This device's own session. */
+  current: boolean;
+}
+
+/** What became of this store's own passphrase after the account's changed. */
+export type LocalPassphrase = 'rewrapped' | 'separate' | 'not_passphrase' | 'failed';
+
+export interface PassphraseChangeReport {
+  sessions_ended: number;
+  local: LocalPassphrase;
+}
+
 export type Theme = 'system' | 'light' | 'dark';
 
 export interface Settings {
@@ -312,6 +330,16 @@ export interface Api {
   register(c: Credentials): Promise<AccountInfo>;
   logIn(c: Credentials): Promise<AccountInfo>;
   logOut(): Promise<{ pending: number }>;
+  /** The account's live sessions; needs a signed-in device. */
+  listSessions(): Promise<AccountSession[]>;
+  /** Sign another device out (code `session_not_found` if it was already). */
+  revokeSession(id: string): Promise<void>;
+  /** Sign out every device but this one; how many were. */
+  revokeOtherSessions(): Promise<number>;
+  /** Codes: `wrong_current_passphrase`, `weak_passphrase`, `key_changed`. */
+  changePassphrase(current: string, next: string, keepOtherSessions: boolean): Promise<PassphraseChangeReport>;
+  /** Deletes the account on the server; sync stops, the notes stay here. Codes: `username_mismatch`, `wrong_passphrase`. */
+  deleteAccount(username: string, passphrase: string): Promise<{ notes_kept: number }>;
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<void>;
   onSyncStatus(cb: (s: SyncStatus) => void): Promise<Unlisten>;

@@ -3,6 +3,7 @@ import { toApiError } from '../api/errors';
 import type { MeteredUse, Theme } from '../api/types';
 import { type AccountErrors, type AccountMode, fieldForError, validateAccountForm } from '../lib/account';
 import { useApp } from '../state/context';
+import { AccountManage } from './AccountManage';
 import { Dialog } from './Dialog';
 import { ShortcutTable } from './Help';
 import { STRATEGIES } from './NotePane';
@@ -217,6 +218,8 @@ function AccountSection() {
             .
           </p>
           <p class="muted small">Notes are encrypted on this device before they leave it; the server never sees them.</p>
+          <AccountManage />
+          <h4>This device</h4>
           <Show
             when={confirmLogout()}
             fallback={

@@ -1,7 +1,7 @@
 // The account and the app's settings: read from the core once the app
 // starts, changed here, and written back.
 import { type Accessor, createResource } from 'solid-js';
-import type { AccountInfo, Api, Credentials, PolicySettings, Settings, Strategy, Theme } from '../api/types';
+import type { AccountInfo, Api, Credentials, PassphraseChangeReport, PolicySettings, Settings, Strategy, Theme } from '../api/types';
 import { SavedValue } from '../lib/saved';
 import type { UiState } from './ui';
 
@@ -100,6 +100,39 @@ export function createAccount(api: Api, ui: UiState, hooks: AccountHooks, starte
     }
   }
 
+  /** Throws for the form to show (wrong current passphrase, too short, changed elsewhere). */
+  async function changePassphrase(current: string, next: string, keepOthers: boolean): Promise<PassphraseChangeReport> {
+    const r = await api.changePassphrase(current, next, keepOthers);
+    const others =
+      r.sessions_ended > 0
+        ? ` ${r.sessions_ended} other ${r.sessions_ended === 1 ? 'device was' : 'devices were'} signed out; log in there with the new passphrase.`
+        : keepOthers
+          ? ' Other devices stay signed in and ask for it at their next log-in.'
+          : '';
+    const local =
+      r.local === 'rewrapped'
+        ? ' This device now unlocks with it too.'
+        : r.local === 'failed'
+          ? ' This device could not save it and still unlocks with the old passphrase.'
+          : '';
+    ui.toast(`Passphrase changed.${others}${local}`);
+    return r;
+  }
+
+  /**
+   * Delete the account on the server. Sync stops and the device shows as
+   * signed out; the notes stay here. Throws for the form to show.
+   */
+  async function deleteAccount(username: string, passphrase: string): Promise<void> {
+    await hooks.flush();
+    const r = await api.deleteAccount(username, passphrase);
+    const server_url = account.latest?.server_url ?? null;
+    setAccount.mutate(await api.accountInfo().catch(() => ({ server_url, username: null, logged_in: false })));
+    ui.toast(
+      `Account ${username} deleted. ${r.notes_kept} ${r.notes_kept === 1 ? 'note stays' : 'notes stay'} on this device, no longer synced.`,
+    );
+  }
+
   async function setTheme(theme: Theme): Promise<void> {
     const next = { ...(settings.latest ?? DEFAULT_SETTINGS), theme };
     setSettings.mutate(next);
@@ -132,6 +165,8 @@ export function createAccount(api: Api, ui: UiState, hooks: AccountHooks, starte
     register,
     logIn,
     logOut,
+    changePassphrase,
+    deleteAccount,
     setTheme,
     setStrategyForApp,
   };
