@@ -40,6 +40,10 @@ const SNIPPET_AFTER: usize = 50;
 
 /// A word folded for matching: NFD, combining marks dropped, lowercase.
 pub fn fold(word: &str) -> String {
+    if word.is_ascii() {
+        // The common case, without decomposing.
+        return word.to_ascii_lowercase();
+    }
     word.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
 }
 
@@ -151,17 +155,31 @@ fn folded_tags(tags: &[String]) -> impl Iterator<Item = String> + '_ {
     tags.iter().map(|t| fold(t.trim_start_matches('#')))
 }
 
-fn has_sequence(haystack: &[String], needle: &[String]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether `phrase` occurs, word after word, in `text`; stops at the
+/// first occurrence.
+fn has_phrase(text: &str, phrase: &[String]) -> bool {
+    if phrase.is_empty() {
+        return false;
+    }
+    let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::with_capacity(phrase.len());
+    for (_, _, w) in words(text) {
+        if last.len() == phrase.len() {
+            last.pop_front();
+        }
+        last.push_back(w);
+        if last.len() == phrase.len() && last.iter().zip(phrase).all(|(a, b)| a == b) {
+            return true;
+        }
+    }
+    false
 }
 
 fn phrases_match(q: &Query, doc: &Doc) -> bool {
-    if q.phrases.is_empty() {
-        return true;
-    }
-    let title: Vec<String> = words(&doc.title).map(|(_, _, w)| w).collect();
-    let body: Vec<String> = words(&doc.body).map(|(_, _, w)| w).collect();
-    q.phrases.iter().all(|p| has_sequence(&title, p) || has_sequence(&body, p))
+    q.phrases.iter().all(|p| has_phrase(&doc.title, p) || has_phrase(&doc.body, p))
+}
+
+fn has_seq(haystack: &[u32], needle: &[u32]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn filters_match(q: &Query, doc: &Doc) -> bool {
@@ -279,6 +297,18 @@ struct Entry {
     len: f32,
     /// The distinct words, to take the note out of the postings.
     terms: Vec<String>,
+    /// The title's and the body's words in order (ids in `vocab`), for
+    /// phrases.
+    title_seq: Box<[u32]>,
+    body_seq: Box<[u32]>,
+    /// The tags, folded, for `tag:`.
+    tags: Vec<String>,
+}
+
+impl Entry {
+    fn filters_match(&self, q: &Query) -> bool {
+        (!q.pinned || self.doc.pinned) && q.tags.iter().all(|t| self.tags.contains(t))
+    }
 }
 
 /// A note that matched, and its score (higher is better).
@@ -295,6 +325,9 @@ pub struct Index {
     free: Vec<u32>,
     by_id: HashMap<Uuid, u32>,
     postings: BTreeMap<String, HashMap<u32, Tf>>,
+    /// Every word seen, numbered (for the word sequences); grows with the
+    /// vocabulary only.
+    vocab: HashMap<String, u32>,
     total_len: f64,
     /// What the store looked like when the index was last brought up to
     /// date (kept by the vault).
@@ -355,19 +388,28 @@ impl Index {
         self.remove(&id);
         let mut tfs: HashMap<String, Tf> = HashMap::new();
         let mut len = 0.0;
-        let title_words = words(&doc.title)
-            .map(|(_, _, w)| w)
-            .chain(doc.tags.iter().flat_map(|t| words(t).map(|(_, _, w)| w).collect::<Vec<_>>()));
-        for w in title_words {
-            let tf = tfs.entry(w).or_default();
-            tf.title = tf.title.saturating_add(1);
-            len += TITLE_WEIGHT;
+        let mut seq = |text: &str, tfs: &mut HashMap<String, Tf>, title: bool| -> Box<[u32]> {
+            let mut out = Vec::new();
+            for (_, _, w) in words(text) {
+                let next = self.vocab.len() as u32;
+                out.push(*self.vocab.entry(w.clone()).or_insert(next));
+                let tf = tfs.entry(w).or_default();
+                if title {
+                    tf.title = tf.title.saturating_add(1);
+                    len += TITLE_WEIGHT;
+                } else {
+                    tf.body = tf.body.saturating_add(1);
+                    len += 1.0;
+                }
+            }
+            out.into_boxed_slice()
+        };
+        let title_seq = seq(&doc.title, &mut tfs, true);
+        for t in &doc.tags {
+            seq(t, &mut tfs, true);
         }
-        for (_, _, w) in words(&doc.body) {
-            let tf = tfs.entry(w).or_default();
-            tf.body = tf.body.saturating_add(1);
-            len += 1.0;
-        }
+        let body_seq = seq(&doc.body, &mut tfs, false);
+        let tags = folded_tags(&doc.tags).collect();
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -381,7 +423,7 @@ impl Index {
             terms.push(w);
         }
         self.total_len += f64::from(len);
-        self.slots[slot as usize] = Some(Entry { id, hlc, updated_at, doc, len, terms });
+        self.slots[slot as usize] = Some(Entry { id, hlc, updated_at, doc, len, terms, title_seq, body_seq, tags });
         self.by_id.insert(id, slot);
     }
 
@@ -460,6 +502,12 @@ impl Index {
             (None, None) => self.by_id.values().copied().collect(),
         };
         let idfs: Vec<f32> = lists.iter().map(|p| self.idf(p.len())).collect();
+        // Every phrase word is in `postings`, so in `vocab`.
+        let phrase_seqs: Vec<Vec<u32>> = q
+            .phrases
+            .iter()
+            .map(|p| p.iter().map(|w| self.vocab.get(w).copied().unwrap_or(u32::MAX)).collect())
+            .collect();
         let mut out = Vec::new();
         'next: for slot in candidates {
             let Some(entry) = self.slots[slot as usize].as_ref() else { continue };
@@ -476,7 +524,9 @@ impl Index {
                     None => continue,
                 }
             }
-            if !filters_match(q, &entry.doc) || !phrases_match(q, &entry.doc) {
+            if !entry.filters_match(q)
+                || !phrase_seqs.iter().all(|p| has_seq(&entry.title_seq, p) || has_seq(&entry.body_seq, p))
+            {
                 continue;
             }
             out.push((Ranked { id: entry.id, score }, entry.doc.pinned, entry.updated_at));
@@ -485,37 +535,6 @@ impl Index {
             b.0.score.total_cmp(&a.0.score).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)).then(a.0.id.cmp(&b.0.id))
         });
         out.into_iter().map(|(r, _, _)| r).collect()
-    }
-
-    /// Bytes the index holds on the heap, roughly (strings, maps, the
-    /// notes' text): for the benchmark.
-    pub fn heap_bytes(&self) -> usize {
-        const MAP_ENTRY_OVERHEAD: usize = 16;
-        let postings: usize = self
-            .postings
-            .iter()
-            .map(|(w, p)| {
-                w.capacity()
-                    + std::mem::size_of::<String>()
-                    + p.capacity() * (std::mem::size_of::<(u32, Tf)>() + 1)
-                    + MAP_ENTRY_OVERHEAD
-            })
-            .sum();
-        let entries: usize = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|e| {
-                e.doc.title.capacity()
-                    + e.doc.body.capacity()
-                    + e.doc.tags.iter().map(|t| t.capacity() + std::mem::size_of::<String>()).sum::<usize>()
-                    + e.terms.iter().map(|t| t.capacity() + std::mem::size_of::<String>()).sum::<usize>()
-            })
-            .sum();
-        postings
-            + entries
-            + self.slots.capacity() * std::mem::size_of::<Option<Entry>>()
-            + self.by_id.capacity() * (std::mem::size_of::<(Uuid, u32)>() + 1)
     }
 }
 

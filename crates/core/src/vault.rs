@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use outpost_protocol::Hlc;
 use rand::RngCore;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use crate::clock::{HlcClock, SystemTime, TimeSource};
@@ -304,6 +304,19 @@ impl Vault {
         Ok(out)
     }
 
+    /// The badges of `ids` that are not simply synced.
+    fn badges_of(&self, ids: impl Iterator<Item = Uuid>) -> Result<HashMap<Uuid, SyncBadge>> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {BADGE_SQL} FROM notes n WHERE n.id = ?1"))?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let code: Option<i64> = stmt.query_row([id.as_bytes()], |r| r.get(0)).optional()?;
+            if let Some(code) = code.filter(|c| *c != 0) {
+                out.insert(id, rows::badge(code));
+            }
+        }
+        Ok(out)
+    }
+
     /// The badge of every note that is not simply synced, in two scans
     /// (one per table) instead of three lookups per listed note.
     fn badges(&self) -> Result<HashMap<Uuid, SyncBadge>> {
@@ -327,10 +340,12 @@ impl Vault {
     /// phrases", `tag:NAME`, `is:pinned`; see [`crate::search`]), best
     /// first, each with a snippet of its body around the first match.
     pub fn search(&self, query: &str) -> Result<Vec<SearchHit>> {
-        Ok(self.search_ranked(query)?.into_iter().map(|r| r.hit).collect())
+        Ok(self.search_ranked(query, usize::MAX)?.into_iter().map(|r| r.hit).collect())
     }
 
-    /// [`Vault::search`] with scores and the ranges to highlight.
+    /// [`Vault::search`] with scores and the ranges to highlight, the best
+    /// `limit` hits only (a list shows the first few; snippets are made
+    /// only for those).
     ///
     /// The index lives in memory only. Before each query it is brought up
     /// to date: if anything was written to the store since the last query
@@ -340,18 +355,20 @@ impl Vault {
     /// re-indexed; deleted ones are dropped. Every writer (local edits,
     /// pulls, merges, conflict resolution, start-over) is covered without
     /// hooks in each of them.
-    pub fn search_ranked(&self, query: &str) -> Result<Vec<RankedHit>> {
+    pub fn search_ranked(&self, query: &str, limit: usize) -> Result<Vec<RankedHit>> {
         let q = Query::parse(query);
         if q.is_empty() {
             return Ok(Vec::new());
         }
         self.refresh_index()?;
         let index = self.index.borrow();
-        let ranked = index.search(&q);
+        let mut ranked = index.search(&q);
+        ranked.truncate(limit);
         if ranked.is_empty() {
             return Ok(Vec::new());
         }
-        let badges = self.badges()?;
+        // A few hits: their badges one by one; many: in two scans.
+        let badges = if ranked.len() <= 200 { self.badges_of(ranked.iter().map(|r| r.id))? } else { self.badges()? };
         let mut out = Vec::with_capacity(ranked.len());
         for r in ranked {
             let (Some(doc), Some(updated_at)) = (index.doc(&r.id), index.updated_at(&r.id)) else { continue };
@@ -442,11 +459,10 @@ impl Vault {
         Ok(stale.len())
     }
 
-    /// Notes in the search index and the bytes it holds, roughly (for the
-    /// benchmark and `status`-like tools).
+    /// Notes and distinct words in the search index (for the benchmark).
     pub fn index_size(&self) -> (usize, usize) {
         let index = self.index.borrow();
-        (index.len(), index.heap_bytes())
+        (index.len(), index.word_count())
     }
 
     /// Outbox entries in send order.
