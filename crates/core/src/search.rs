@@ -295,8 +295,9 @@ struct Entry {
     doc: Doc,
     /// Weighted length, for BM25's length normalisation.
     len: f32,
-    /// The distinct words, to take the note out of the postings.
-    terms: Vec<String>,
+    /// The distinct words (ids in `vocab`), to take the note out of the
+    /// postings.
+    terms: Box<[u32]>,
     /// The title's and the body's words in order (ids in `vocab`), for
     /// phrases.
     title_seq: Box<[u32]>,
@@ -328,6 +329,8 @@ pub struct Index {
     /// Every word seen, numbered (for the word sequences); grows with the
     /// vocabulary only.
     vocab: HashMap<String, u32>,
+    /// `vocab` the other way round.
+    spelled: Vec<String>,
     total_len: f64,
     /// What the store looked like when the index was last brought up to
     /// date (kept by the vault).
@@ -391,8 +394,16 @@ impl Index {
         let mut seq = |text: &str, tfs: &mut HashMap<String, Tf>, title: bool| -> Box<[u32]> {
             let mut out = Vec::new();
             for (_, _, w) in words(text) {
-                let next = self.vocab.len() as u32;
-                out.push(*self.vocab.entry(w.clone()).or_insert(next));
+                let id = match self.vocab.get(&w) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.spelled.len() as u32;
+                        self.vocab.insert(w.clone(), id);
+                        self.spelled.push(w.clone());
+                        id
+                    }
+                };
+                out.push(id);
                 let tf = tfs.entry(w).or_default();
                 if title {
                     tf.title = tf.title.saturating_add(1);
@@ -419,9 +430,10 @@ impl Index {
         };
         let mut terms = Vec::with_capacity(tfs.len());
         for (w, tf) in tfs {
-            self.postings.entry(w.clone()).or_default().insert(slot, tf);
-            terms.push(w);
+            terms.push(self.vocab[&w]);
+            self.postings.entry(w).or_default().insert(slot, tf);
         }
+        let terms = terms.into_boxed_slice();
         self.total_len += f64::from(len);
         self.slots[slot as usize] = Some(Entry { id, hlc, updated_at, doc, len, terms, title_seq, body_seq, tags });
         self.by_id.insert(id, slot);
@@ -431,7 +443,8 @@ impl Index {
     pub fn remove(&mut self, id: &Uuid) {
         let Some(slot) = self.by_id.remove(id) else { return };
         let Some(entry) = self.slots[slot as usize].take() else { return };
-        for w in &entry.terms {
+        for &t in entry.terms.iter() {
+            let w = &self.spelled[t as usize];
             if let Some(p) = self.postings.get_mut(w) {
                 p.remove(&slot);
                 if p.is_empty() {
@@ -456,6 +469,11 @@ impl Index {
 
     /// The notes matching `q`, best first.
     pub fn search(&self, q: &Query) -> Vec<Ranked> {
+        self.search_top(q, usize::MAX)
+    }
+
+    /// The best `limit` notes matching `q`, best first.
+    pub fn search_top(&self, q: &Query, limit: usize) -> Vec<Ranked> {
         if q.is_empty() || self.is_empty() {
             return Vec::new();
         }
@@ -531,9 +549,15 @@ impl Index {
             }
             out.push((Ranked { id: entry.id, score }, entry.doc.pinned, entry.updated_at));
         }
-        out.sort_by(|a, b| {
+        let order = |a: &(Ranked, bool, i64), b: &(Ranked, bool, i64)| {
             b.0.score.total_cmp(&a.0.score).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)).then(a.0.id.cmp(&b.0.id))
-        });
+        };
+        if limit < out.len() {
+            // Only the best `limit` need sorting.
+            out.select_nth_unstable_by(limit, order);
+            out.truncate(limit);
+        }
+        out.sort_by(order);
         out.into_iter().map(|(r, _, _)| r).collect()
     }
 }
@@ -629,6 +653,8 @@ mod tests {
             doc("Misc", "many words here and one lantern among plenty of other words in the body", &[], false),
         ]);
         assert_eq!(found(&ix, "lantern "), [ids(1), ids(0), ids(2)]);
+        let top: Vec<Uuid> = ix.search_top(&Query::parse("lantern "), 2).into_iter().map(|r| r.id).collect();
+        assert_eq!(top, [ids(1), ids(0)], "the best two, in order");
         ix.remove(&ids(1));
         assert_eq!(found(&ix, "lantern "), [ids(0), ids(2)]);
         ix.insert(ids(0), Hlc::ZERO, 9, doc("Shopping", "only bread", &[], false));

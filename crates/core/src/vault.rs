@@ -362,8 +362,7 @@ impl Vault {
         }
         self.refresh_index()?;
         let index = self.index.borrow();
-        let mut ranked = index.search(&q);
-        ranked.truncate(limit);
+        let ranked = index.search_top(&q, limit);
         if ranked.is_empty() {
             return Ok(Vec::new());
         }
