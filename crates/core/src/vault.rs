@@ -350,8 +350,8 @@ impl Vault {
     /// The index lives in memory only. Before each query it is brought up
     /// to date: if anything was written to the store since the last query
     /// (this connection's change counter or SQLite's `data_version` for
-    /// other connections moved), the notes' stamps are read (no
-    /// decryption) and only notes whose stamp changed are decrypted and
+    /// other connections moved), the live notes' stamps are read from the
+    /// covering list index (no note row, no decryption) and only notes whose stamp changed are decrypted and
     /// re-indexed; deleted ones are dropped. Every writer (local edits,
     /// pulls, merges, conflict resolution, start-over) is covered without
     /// hooks in each of them.
@@ -403,13 +403,12 @@ impl Vault {
         let mut live = std::collections::HashSet::new();
         let mut stale = Vec::new();
         {
-            let mut stmt = self.conn.prepare_cached("SELECT id, hlc, deleted FROM notes")?;
+            // Live notes only, from the covering `notes_list` index (it
+            // holds `id` and `hlc`): no note row is read.
+            let mut stmt = self.conn.prepare_cached(STAMPS_SQL)?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let id = uuid_col(r, 0)?;
-                if r.get::<_, bool>(2)? {
-                    continue;
-                }
                 live.insert(id);
                 if index.indexed_stamp(&id) != Some(hlc_col(r, 1)?) {
                     stale.push(id);
@@ -516,6 +515,9 @@ fn preference_key(key: &str) -> Result<String> {
     Ok(format!("ui.{key}"))
 }
 
+/// The stamps of the live notes, for the search index's refresh.
+const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0";
+
 /// The list: served by the `notes_list` index alone (migration 6), in its
 /// order, without reading the table's rows (bodies included).
 const LIST_SQL: &str = "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
@@ -524,6 +526,16 @@ const LIST_SQL: &str = "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_search_refresh_reads_only_a_covering_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vault = Vault::open(dir.path(), &crate::keys::MemoryStore::new()).expect("open");
+        let mut stmt = vault.conn.prepare(&format!("EXPLAIN QUERY PLAN {STAMPS_SQL}")).expect("explain");
+        let plan: Vec<String> =
+            stmt.query_map([], |r| r.get(3)).expect("plan").collect::<rusqlite::Result<_>>().expect("rows");
+        assert!(plan.iter().any(|step| step.contains("USING COVERING INDEX")), "{plan:?}");
+    }
 
     #[test]
     fn the_list_reads_only_its_covering_index() {
