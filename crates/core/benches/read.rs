@@ -1,6 +1,7 @@
 //! Reading a store of `OUTPOST_BENCH_NOTES` (10,000) seeded ~2 KB notes:
-//! `Vault::list` (decrypts every title) and `Vault::search` (decrypts every
-//! title, body and meta, then matches in memory).
+//! `Vault::list` (decrypts every title) and `Vault::search` (since issue
+//! 16 through the in-memory index, which the first, untimed call builds;
+//! `benches/search.rs` measures search in detail).
 //!
 //! `cargo bench -p outpost-core --bench read`; `OUTPOST_BENCH_RUNS` (50)
 //! sets the number of list runs; search runs a fifth as often.

@@ -56,6 +56,7 @@ pub mod net;
 pub mod payload;
 pub mod policy;
 pub mod remote;
+pub mod search;
 pub mod seed;
 pub mod store;
 pub mod sync;

@@ -11,6 +11,7 @@
 //!   search), preferences, the outbox as it stands, counts.
 //! - `writer`: local changes, validated and written with their outbox
 //!   entry inside one transaction ([`Writer`]).
+//! - `crate::search`: the in-memory search index `search` keeps current.
 //! - `rows`: table-level reads and writes (sealing and opening on the way),
 //!   under everything else here.
 //! - `replica`: the store's side of sync: push batches and their answers,
@@ -23,13 +24,14 @@
 //! - `peek`: reading a store without its key.
 //! - `shared`: [`SharedVault`], the vault shared by the app or the engine.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use outpost_protocol::Hlc;
 use rand::RngCore;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use crate::clock::{HlcClock, SystemTime, TimeSource};
@@ -38,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyStore, Method};
 use crate::model::{Note, NoteDraft, NotePatch, NoteSummary, OutboxEntry, SearchHit, StoreStatus, SyncBadge};
 use crate::policy::PolicySettings;
+use crate::search::{self, Doc, Index, Query, RankedHit};
 use crate::store::{self, migrate};
 
 mod account;
@@ -80,6 +83,9 @@ pub struct Vault {
     /// Deletions pulled since the last completed sync pass (the
     /// mass-delete rail counts a pass, not a page).
     pass_deletes: u64,
+    /// The search index: memory only, built on the first search and
+    /// brought up to date before each one (see [`Vault::search`]).
+    index: RefCell<Index>,
 }
 
 /// What a freshly opened vault had to do.
@@ -159,7 +165,7 @@ impl Vault {
         };
         tx.commit()?;
         let clock = HlcClock::new(node, time, last);
-        Ok((Self { conn, path, key, clock, method: keys.method(), pass_deletes: 0 }, report))
+        Ok((Self { conn, path, key, clock, method: keys.method(), pass_deletes: 0, index: RefCell::default() }, report))
     }
 
     /// Path of the database file.
@@ -298,6 +304,19 @@ impl Vault {
         Ok(out)
     }
 
+    /// The badges of `ids` that are not simply synced.
+    fn badges_of(&self, ids: impl Iterator<Item = Uuid>) -> Result<HashMap<Uuid, SyncBadge>> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {BADGE_SQL} FROM notes n WHERE n.id = ?1"))?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let code: Option<i64> = stmt.query_row([id.as_bytes()], |r| r.get(0)).optional()?;
+            if let Some(code) = code.filter(|c| *c != 0) {
+                out.insert(id, rows::badge(code));
+            }
+        }
+        Ok(out)
+    }
+
     /// The badge of every note that is not simply synced, in two scans
     /// (one per table) instead of three lookups per listed note.
     fn badges(&self) -> Result<HashMap<Uuid, SyncBadge>> {
@@ -317,43 +336,131 @@ impl Vault {
         Ok(out)
     }
 
-    /// Notes whose title, body or tags contain every word of `query`
-    /// (case-insensitive), decrypted in memory; newest first.
+    /// Notes matching `query` (words, the last one a prefix, "quoted
+    /// phrases", `tag:NAME`, `is:pinned`; see [`crate::search`]), best
+    /// first, each with a snippet of its body around the first match.
     pub fn search(&self, query: &str) -> Result<Vec<SearchHit>> {
-        let terms: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-        if terms.is_empty() {
+        Ok(self.search_ranked(query, usize::MAX)?.into_iter().map(|r| r.hit).collect())
+    }
+
+    /// [`Vault::search`] with scores and the ranges to highlight, the best
+    /// `limit` hits only (a list shows the first few; snippets are made
+    /// only for those).
+    ///
+    /// The index lives in memory only. Before each query it is brought up
+    /// to date: if anything was written to the store since the last query
+    /// (this connection's change counter or SQLite's `data_version` for
+    /// other connections moved), the live notes' stamps are read from the
+    /// covering list index (no note row, no decryption) and only notes whose stamp changed are decrypted and
+    /// re-indexed; deleted ones are dropped. Every writer (local edits,
+    /// pulls, merges, conflict resolution, start-over) is covered without
+    /// hooks in each of them.
+    pub fn search_ranked(&self, query: &str, limit: usize) -> Result<Vec<RankedHit>> {
+        let q = Query::parse(query);
+        if q.is_empty() {
             return Ok(Vec::new());
         }
-        let badges = self.badges()?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title, n.meta, n.body
-             FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let id = uuid_col(r, 0)?;
-            let hlc = hlc_col(r, 1)?;
-            let title = open_text(&self.key, &id, Field::Title, &hlc, r.get_ref(4)?.as_blob()?)?;
-            let meta = open_meta(&self.key, &id, &hlc, r.get_ref(5)?.as_blob()?)?;
-            let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(6)?.as_blob()?)?;
-            let (lt, lb) = (title.to_lowercase(), body.to_lowercase());
-            let tags = meta.tags.join(" ").to_lowercase();
-            if terms.iter().all(|t| lt.contains(t) || lb.contains(t) || tags.contains(t)) {
-                let snippet = snippet(&body, &terms[0]);
-                out.push(SearchHit {
+        self.refresh_index()?;
+        let index = self.index.borrow();
+        let ranked = index.search_top(&q, limit);
+        if ranked.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A few hits: their badges one by one; many: in two scans.
+        let badges = if ranked.len() <= 200 { self.badges_of(ranked.iter().map(|r| r.id))? } else { self.badges()? };
+        let mut out = Vec::with_capacity(ranked.len());
+        for r in ranked {
+            let (Some(doc), Some(updated_at)) = (index.doc(&r.id), index.updated_at(&r.id)) else { continue };
+            let snippet = search::snippet(&q, &doc.body);
+            out.push(RankedHit {
+                hit: SearchHit {
                     note: NoteSummary {
-                        id,
-                        title,
-                        pinned: r.get(2)?,
-                        updated_at: r.get(3)?,
-                        sync: badges.get(&id).copied().unwrap_or(SyncBadge::Synced),
+                        id: r.id,
+                        title: doc.title.clone(),
+                        pinned: doc.pinned,
+                        updated_at,
+                        sync: badges.get(&r.id).copied().unwrap_or(SyncBadge::Synced),
                     },
-                    snippet,
-                });
-            }
+                    snippet: snippet.text,
+                },
+                score: r.score,
+                snippet_highlights: snippet.highlights,
+                title_highlights: search::highlights(&q, &doc.title),
+            });
         }
         Ok(out)
+    }
+
+    /// Bring the search index up to date with the store (see
+    /// [`Vault::search_ranked`]); returns how many notes were decrypted.
+    pub fn refresh_index(&self) -> Result<usize> {
+        let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let stamp = (self.conn.total_changes(), data_version);
+        let mut index = self.index.borrow_mut();
+        if index.stamp == Some(stamp) {
+            return Ok(0);
+        }
+        let mut live = std::collections::HashSet::new();
+        let mut stale = Vec::new();
+        {
+            // Live notes only, from the covering `notes_list` index (it
+            // holds `id` and `hlc`): no note row is read.
+            let mut stmt = self.conn.prepare_cached(STAMPS_SQL)?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let id = uuid_col(r, 0)?;
+                live.insert(id);
+                if index.indexed_stamp(&id) != Some(hlc_col(r, 1)?) {
+                    stale.push(id);
+                }
+            }
+        }
+        let gone: Vec<Uuid> = index.ids().filter(|id| !live.contains(id)).collect();
+        for id in &gone {
+            index.remove(id);
+        }
+        if stale.len() > live.len() / 4 {
+            // Many (the first build): one pass over the table.
+            let stale: std::collections::HashSet<Uuid> = stale.drain(..).collect();
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, hlc, updated_at, title, meta, body FROM notes WHERE deleted = 0")?;
+            let mut rows = stmt.query([])?;
+            let mut n = 0;
+            while let Some(r) = rows.next()? {
+                let id = uuid_col(r, 0)?;
+                if !stale.contains(&id) {
+                    continue;
+                }
+                let hlc = hlc_col(r, 1)?;
+                let title = open_text(&self.key, &id, Field::Title, &hlc, r.get_ref(3)?.as_blob()?)?;
+                let meta = open_meta(&self.key, &id, &hlc, r.get_ref(4)?.as_blob()?)?;
+                let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(5)?.as_blob()?)?;
+                index.insert(id, hlc, r.get(2)?, Doc { title, body, tags: meta.tags, pinned: meta.pinned });
+                n += 1;
+            }
+            index.stamp = Some(stamp);
+            return Ok(n);
+        }
+        for id in &stale {
+            match read_note(&self.conn, &self.key, *id)? {
+                Some(n) if !n.deleted => index.insert(
+                    n.id,
+                    n.hlc,
+                    n.updated_at,
+                    Doc { title: n.title, body: n.body, tags: n.tags, pinned: n.pinned },
+                ),
+                _ => index.remove(id),
+            }
+        }
+        index.stamp = Some(stamp);
+        Ok(stale.len())
+    }
+
+    /// Notes and distinct words in the search index (for the benchmark).
+    pub fn index_size(&self) -> (usize, usize) {
+        let index = self.index.borrow();
+        (index.len(), index.word_count())
     }
 
     /// Outbox entries in send order.
@@ -408,23 +515,8 @@ fn preference_key(key: &str) -> Result<String> {
     Ok(format!("ui.{key}"))
 }
 
-/// About 80 characters of `body` around the first `term`, on char
-/// boundaries.
-fn snippet(body: &str, term: &str) -> String {
-    let lower = body.to_lowercase();
-    let chars: Vec<char> = body.chars().collect();
-    let at = lower.find(term).map(|byte| lower[..byte].chars().count()).unwrap_or(0).min(chars.len());
-    let start = at.saturating_sub(30);
-    let end = (at + 50).min(chars.len());
-    let mut s: String = chars[start..end].iter().collect::<String>().replace(['\n', '\r'], " ");
-    if start > 0 {
-        s.insert(0, '…');
-    }
-    if end < chars.len() {
-        s.push('…');
-    }
-    s
-}
+/// The stamps of the live notes, for the search index's refresh.
+const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0";
 
 /// The list: served by the `notes_list` index alone (migration 6), in its
 /// order, without reading the table's rows (bodies included).
@@ -436,6 +528,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_search_refresh_reads_only_a_covering_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vault = Vault::open(dir.path(), &crate::keys::MemoryStore::new()).expect("open");
+        let mut stmt = vault.conn.prepare(&format!("EXPLAIN QUERY PLAN {STAMPS_SQL}")).expect("explain");
+        let plan: Vec<String> =
+            stmt.query_map([], |r| r.get(3)).expect("plan").collect::<rusqlite::Result<_>>().expect("rows");
+        assert!(plan.iter().any(|step| step.contains("USING COVERING INDEX")), "{plan:?}");
+    }
+
+    #[test]
     fn the_list_reads_only_its_covering_index() {
         let dir = tempfile::tempdir().expect("tempdir");
         let vault = Vault::open(dir.path(), &crate::keys::MemoryStore::new()).expect("open");
@@ -444,13 +546,5 @@ mod tests {
             stmt.query_map([], |r| r.get(3)).expect("plan").collect::<rusqlite::Result<_>>().expect("rows");
         assert!(plan.iter().any(|step| step.contains("USING COVERING INDEX notes_list")), "{plan:?}");
         assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "no sort outside the index: {plan:?}");
-    }
-
-    #[test]
-    fn snippet_is_char_safe() {
-        let body =
-            "ééééééééééééééééééééééééééééééééééééééé needle ééééééééééééééééééééééééééééééééééééééééééééééééééééééé";
-        let s = snippet(body, "needle");
-        assert!(s.contains("needle"), "{s}");
     }
 }

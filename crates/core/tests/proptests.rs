@@ -12,7 +12,11 @@
 //!   which side is "local";
 //! - the outbox: any sequence of edits, deletes and sends leaves at most
 //!   one unsent entry per note, carrying the note's latest content, and
-//!   an entry's op id and content never change once it has been sent.
+//!   an entry's op id and content never change once it has been sent;
+//! - search: over random small corpora, the in-memory index returns exactly
+//!   the notes a brute-force scan of the decrypted notes finds, through
+//!   local edits and deletes, pulled changes and writes by another
+//!   connection.
 //!
 //! Case counts keep the file to a few seconds in CI; `PROPTEST_CASES`
 //! raises every count for a longer run.
@@ -501,6 +505,198 @@ proptest! {
                     prop_assert_eq!((&note.title, &note.body), (&m.title, &m.body));
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- search
+
+/// A small vocabulary with case and accent variants, so words collide.
+const VOCAB: [&str; 12] =
+    ["apple", "Apple", "pear", "café", "CAFE", "harbour", "harb", "fox", "red", "the", "naïve", "Ünïcode"];
+
+fn arb_text(max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        (prop::sample::select(VOCAB.to_vec()), prop::sample::select(vec![" ", ", ", "\n", "-", ". ", "'"])),
+        0..max,
+    )
+    .prop_map(|ws| ws.into_iter().map(|(w, sep)| format!("{w}{sep}")).collect())
+}
+
+fn arb_draft() -> impl Strategy<Value = NoteDraft> {
+    (
+        arb_text(4),
+        arb_text(12),
+        proptest::sample::subsequence(vec!["work", "Work", "home", "Café"], 0..3),
+        any::<bool>(),
+    )
+        .prop_map(|(title, body, tags, pinned)| NoteDraft {
+            title,
+            body,
+            tags: tags.into_iter().map(str::to_owned).collect(),
+            pinned,
+        })
+}
+
+/// A query as a user types it: words, maybe a phrase, filters, and a last
+/// word maybe cut short (a prefix) or ended by a space.
+fn arb_query() -> impl Strategy<Value = String> {
+    (
+        proptest::collection::vec(prop::sample::select(VOCAB.to_vec()), 0..3),
+        proptest::option::of((prop::sample::select(VOCAB.to_vec()), prop::sample::select(VOCAB.to_vec()))),
+        proptest::option::of(prop::sample::select(vec!["work", "HOME", "cafe", "nothing"])),
+        any::<bool>(),
+        proptest::option::of((prop::sample::select(VOCAB.to_vec()), 1usize..4)),
+    )
+        .prop_map(|(words, phrase, tag, pinned, prefix)| {
+            let mut q = Vec::new();
+            if let Some((a, b)) = phrase {
+                q.push(format!("\"{a} {b}\""));
+            }
+            if let Some(t) = tag {
+                q.push(format!("tag:{t}"));
+            }
+            if pinned {
+                q.push("is:pinned".into());
+            }
+            q.extend(words.into_iter().map(str::to_owned));
+            let mut q = q.join(" ");
+            match prefix {
+                Some((w, n)) => {
+                    q.push(' ');
+                    q.extend(w.chars().take(n));
+                }
+                None => q.push(' '),
+            }
+            q
+        })
+}
+
+#[derive(Debug, Clone)]
+enum SearchStep {
+    Create(NoteDraft),
+    Edit(usize, NoteDraft),
+    Delete(usize),
+    /// Another device creates a note; this one pulls it.
+    PullCreate(NoteDraft),
+    /// Another device edits (or deletes) one of its notes; pulled here.
+    PullEdit(usize, Option<NoteDraft>),
+    /// Another connection to this store (the CLI beside the app) writes.
+    OtherConnection(NoteDraft),
+    Query(String),
+}
+
+fn arb_search_step() -> impl Strategy<Value = SearchStep> {
+    prop_oneof![
+        3 => arb_draft().prop_map(SearchStep::Create),
+        2 => (any::<usize>(), arb_draft()).prop_map(|(i, d)| SearchStep::Edit(i, d)),
+        1 => any::<usize>().prop_map(SearchStep::Delete),
+        2 => arb_draft().prop_map(SearchStep::PullCreate),
+        1 => (any::<usize>(), proptest::option::of(arb_draft())).prop_map(|(i, d)| SearchStep::PullEdit(i, d)),
+        1 => arb_draft().prop_map(SearchStep::OtherConnection),
+        4 => arb_query().prop_map(SearchStep::Query),
+    ]
+}
+
+fn shared_key() -> crypto::DataKey {
+    crypto::DataKey::from_parts(KeyId(7), [0x5a; 32])
+}
+
+/// Hand device `from`'s queued changes to `to` as a pulled page.
+fn pull_from(from: &mut Vault, to: &mut Vault, seq: &mut u64) {
+    let batch = from.take_push_batch(100).expect("batch");
+    let changes = batch
+        .iter()
+        .map(|p| {
+            *seq += 1;
+            outpost_protocol::v1::Change {
+                seq: *seq,
+                note_id: p.op.note_id,
+                rev: *seq,
+                hlc: p.op.hlc,
+                deleted: p.op.deleted,
+                payload: p.op.payload.clone(),
+            }
+        })
+        .collect();
+    let page = outpost_protocol::v1::PullResponse { changes, next_cursor: *seq, more: false };
+    to.apply_pull_page(&page).expect("apply the pulled page");
+}
+
+/// What a brute-force scan of every live note finds for `query`.
+fn brute_force(v: &Vault, query: &str) -> HashSet<Uuid> {
+    let q = outpost_core::search::Query::parse(query);
+    v.all_ids()
+        .expect("ids")
+        .into_iter()
+        .filter(|(_, deleted)| !deleted)
+        .filter_map(|(id, _)| {
+            let n = v.get(id).expect("get");
+            let doc = outpost_core::search::Doc { title: n.title, body: n.body, tags: n.tags, pinned: n.pinned };
+            outpost_core::search::matches(&q, &doc).then_some(id)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(cases(32))]
+
+    #[test]
+    fn the_index_finds_exactly_what_a_scan_finds(steps in proptest::collection::vec(arb_search_step(), 1..30)) {
+        let dir_a = tempfile::tempdir().expect("tempdir");
+        let dir_b = tempfile::tempdir().expect("tempdir");
+        let keys_a = MemoryStore::new();
+        let mut a = Vault::open_for_account(dir_a.path(), &keys_a, shared_key()).expect("open a");
+        let mut b = Vault::open_for_account(dir_b.path(), &MemoryStore::new(), shared_key()).expect("open b");
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        let mut seq = 0;
+        for step in steps {
+            match step {
+                SearchStep::Create(d) => mine.push(a.create(d).expect("create").id),
+                SearchStep::Edit(i, d) if !mine.is_empty() => {
+                    let id = mine[i % mine.len()];
+                    let patch = NotePatch { title: Some(d.title), body: Some(d.body), tags: Some(d.tags), pinned: Some(d.pinned) };
+                    a.edit(id, patch).expect("edit");
+                }
+                SearchStep::Delete(i) if !mine.is_empty() => {
+                    let id = mine.remove(i % mine.len());
+                    a.delete(id).expect("delete");
+                }
+                SearchStep::PullCreate(d) => {
+                    theirs.push(b.create(d).expect("create on b").id);
+                    pull_from(&mut b, &mut a, &mut seq);
+                }
+                SearchStep::PullEdit(i, d) if !theirs.is_empty() => {
+                    let id = theirs[i % theirs.len()];
+                    match d {
+                        Some(d) => {
+                            let patch = NotePatch { title: Some(d.title), body: Some(d.body), tags: Some(d.tags), pinned: Some(d.pinned) };
+                            b.edit(id, patch).expect("edit on b");
+                        }
+                        None => {
+                            theirs.retain(|t| *t != id);
+                            b.delete(id).expect("delete on b");
+                        }
+                    }
+                    pull_from(&mut b, &mut a, &mut seq);
+                }
+                SearchStep::OtherConnection(d) => {
+                    let mut other = Vault::open(dir_a.path(), &keys_a).expect("open again");
+                    mine.push(other.create(d).expect("create elsewhere").id);
+                }
+                SearchStep::Query(q) => {
+                    let found: Vec<Uuid> = a.search(&q).expect("search").into_iter().map(|h| h.note.id).collect();
+                    let unique: HashSet<Uuid> = found.iter().copied().collect();
+                    prop_assert_eq!(unique.len(), found.len(), "a note found twice for {:?}", q);
+                    prop_assert_eq!(unique, brute_force(&a, &q), "query {:?}", q);
+                }
+                _ => {}
+            }
+        }
+        // And once more at the end, for every query shape.
+        for q in ["apple ", "caf", "tag:work", "is:pinned", "\"red fox\"", "harb"] {
+            let found: HashSet<Uuid> = a.search(q).expect("search").into_iter().map(|h| h.note.id).collect();
+            prop_assert_eq!(found, brute_force(&a, q), "query {:?}", q);
         }
     }
 }
