@@ -19,10 +19,15 @@ pub async fn note_summaries(state: State<'_, AppState>, ids: Vec<String>) -> Ipc
     state.with_vault(|v| v.summaries(&ids))
 }
 
+/// The most search hits the list is given: the best by rank. Snippets are
+/// made only for these, so a query matching nearly every note (a common
+/// word, the first letter typed) costs what a short list costs.
+const SEARCH_HITS: usize = 500;
+
 #[tauri::command]
 #[specta::specta]
 pub async fn search_notes(state: State<'_, AppState>, query: String) -> IpcResult<Vec<SearchHit>> {
-    state.with_vault(|v| v.search(&query))
+    state.with_vault(|v| Ok(v.search_ranked(&query, SEARCH_HITS)?.into_iter().map(|r| r.hit).collect()))
 }
 
 #[tauri::command]
