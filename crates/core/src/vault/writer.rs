@@ -113,6 +113,13 @@ impl Writer<'_> {
         if let Some(p) = patch.pinned {
             note.pinned = p;
         }
+        // The new version orders after the one it replaces, even when that
+        // one was stamped by another connection to this store (the CLI
+        // beside the app) whose clock is ahead within the same millisecond:
+        // without this the two versions could carry one stamp, and the
+        // search index, which re-reads a note when its stamp changes, would
+        // keep the old text.
+        self.clock.observe(note.hlc);
         note.hlc = self.clock.tick();
         note.updated_at = self.clock.wall_ms() as i64;
         let meta =
