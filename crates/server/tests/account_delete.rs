@@ -30,18 +30,7 @@ const STREAM_ENDS_WITHIN: Duration = Duration::from_secs(1);
 const TABLES_OF_NO_ACCOUNT: [&str; 3] = ["server_secrets", "deleted_sessions", "_sqlx_migrations"];
 
 async fn delete(device: &Device, auth_key: &[u8]) -> Result<(), (StatusCode, ErrorBody)> {
-    let body = DeleteAccountRequest { auth_key: auth_key.to_vec().into() };
-    let resp = device
-        .req(Method::POST, "/v1/account/delete")
-        .header("content-type", device.enc.media_type())
-        .body(device.enc.encode(&body).expect("encode"))
-        .send()
-        .await
-        .expect("delete");
-    if resp.status() == StatusCode::NO_CONTENT {
-        return Ok(());
-    }
-    Err(error(resp).await)
+    device.post_no_content("/v1/account/delete", &DeleteAccountRequest { auth_key: auth_key.to_vec().into() }).await
 }
 
 async fn user_id(device: &Device) -> Uuid {
@@ -59,14 +48,7 @@ async fn push_one(device: &Device) {
         deleted: false,
         payload: b"CIPHERTEXT".to_vec().into(),
     };
-    let resp = device
-        .req(Method::POST, "/v1/push")
-        .header("content-type", device.enc.media_type())
-        .body(device.enc.encode(&PushRequest { ops: vec![op] }).expect("encode"))
-        .send()
-        .await
-        .expect("push");
-    let answer: PushResponse = answer(device.enc, resp).await.expect("pushed");
+    let answer: PushResponse = device.post("/v1/push", &PushRequest { ops: vec![op] }).await.expect("pushed");
     assert_eq!(answer.results.len(), 1);
 }
 

@@ -47,25 +47,34 @@ impl Device {
         &self,
         body: &ChangePassphraseRequest,
     ) -> Result<ChangePassphraseResponse, (StatusCode, ErrorBody)> {
-        let resp = self
-            .req(Method::POST, "/v1/account/passphrase")
+        self.post("/v1/account/passphrase", body).await
+    }
+
+    /// `POST` of `body` to `path`, its answer decoded, or the error.
+    pub async fn post<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<R, (StatusCode, ErrorBody)> {
+        answer(self.enc, self.send_post(path, body).await).await
+    }
+
+    async fn send_post<T: serde::Serialize>(&self, path: &str, body: &T) -> reqwest::Response {
+        self.req(Method::POST, path)
             .header("content-type", self.enc.media_type())
             .body(self.enc.encode(body).expect("encode"))
             .send()
             .await
-            .expect("change passphrase");
-        answer(self.enc, resp).await
+            .expect(path)
     }
 
     /// `POST` of `body` to `path`, answered `204` (`Ok`) or an error.
-    async fn post_no_content<T: serde::Serialize>(&self, path: &str, body: &T) -> Result<(), (StatusCode, ErrorBody)> {
-        let resp = self
-            .req(Method::POST, path)
-            .header("content-type", self.enc.media_type())
-            .body(self.enc.encode(body).expect("encode"))
-            .send()
-            .await
-            .expect(path);
+    pub async fn post_no_content<T: serde::Serialize>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<(), (StatusCode, ErrorBody)> {
+        let resp = self.send_post(path, body).await;
         if resp.status() == StatusCode::NO_CONTENT {
             return Ok(());
         }
@@ -73,15 +82,7 @@ impl Device {
     }
 
     pub async fn totp_setup(&self, auth_key: &[u8]) -> Result<TotpSetupResponse, (StatusCode, ErrorBody)> {
-        let body = TotpSetupRequest { auth_key: auth_key.to_vec().into() };
-        let resp = self
-            .req(Method::POST, "/v1/account/totp/setup")
-            .header("content-type", self.enc.media_type())
-            .body(self.enc.encode(&body).expect("encode"))
-            .send()
-            .await
-            .expect("totp setup");
-        answer(self.enc, resp).await
+        self.post("/v1/account/totp/setup", &TotpSetupRequest { auth_key: auth_key.to_vec().into() }).await
     }
 
     pub async fn totp_enable(&self, code: &str) -> Result<(), (StatusCode, ErrorBody)> {
