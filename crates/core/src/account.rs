@@ -314,19 +314,14 @@ pub async fn change_on_server(
     // Both costs are checked before anything is derived: the server's (it
     // could be hostile) and this device's own (a build's mistake).
     policy.check(&params)?;
-    let now = remote.account_key().await?;
-    let kdf: AccountKdf = serde_json::from_slice(&now.kdf_params.0)
-        .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
-    policy.check(&kdf.kdf)?;
-    let old = keys::derive_account_keys(current, &kdf.kdf)?;
     // Checked here first: a wrong passphrase never reaches the server, and
     // the key the server holds must be this store's, which is what is
     // wrapped anew.
-    let key = match keys::unwrap_key(&old.wrap, KeyId(kdf.key_id), &now.wrapped_key.0) {
-        Ok(key) => key,
-        Err(KeyError::WrongPassphrase) => return Err(KeyError::WrongCurrentPassphrase.into()),
-        Err(e) => return Err(e.into()),
-    };
+    let Proven { wrapped_key: current_wrapped_key, auth: current_auth, key } =
+        match prove_on_device(remote, current, policy).await {
+            Err(Error::Key(KeyError::WrongPassphrase)) => return Err(KeyError::WrongCurrentPassphrase.into()),
+            other => other?,
+        };
     if !is_store_key(&key)? {
         return Err(Error::Invalid(
             "the account's data key is not this store's key, so this store cannot change the account's \
@@ -340,8 +335,8 @@ pub async fn change_on_server(
     let kdf_params = serde_json::to_vec(&AccountKdf { key_id: key.id().0, kdf: params })
         .map_err(|e| Error::Invalid(e.to_string()))?;
     let req = ChangePassphraseRequest {
-        current_auth_key: Bytes(old.auth.to_vec()),
-        current_wrapped_key: now.wrapped_key,
+        current_auth_key: Bytes(current_auth),
+        current_wrapped_key: Bytes(current_wrapped_key),
         auth_key: Bytes(derived.auth.to_vec()),
         wrapped_key: Bytes(wrapped),
         kdf_params: Bytes(kdf_params),
@@ -414,16 +409,33 @@ async fn prove_and_delete(remote: &Remote, passphrase: &str, policy: &KdfPolicy)
 /// [`KeyError::WrongPassphrase`], costs the server nothing and spends no
 /// log-in attempt.
 async fn passphrase_proof(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<Vec<u8>> {
+    Ok(prove_on_device(remote, passphrase, policy).await?.auth)
+}
+
+/// What checking a passphrase on the device against the account's key
+/// gives: the wrapped key as the server holds it now, the auth key that
+/// proves the passphrase, and the data key it unwrapped.
+struct Proven {
+    wrapped_key: Vec<u8>,
+    auth: Vec<u8>,
+    key: DataKey,
+}
+
+/// Reads the account's wrapped key and parameters, checks the parameters
+/// against `policy` before deriving anything (the server could be
+/// hostile), and unwraps the key with `passphrase`: a wrong one is
+/// [`KeyError::WrongPassphrase`], found here.
+async fn prove_on_device(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<Proven> {
     if passphrase.is_empty() {
         return Err(KeyError::EmptyPassphrase.into());
     }
-    let key = remote.account_key().await?;
-    let kdf: AccountKdf = serde_json::from_slice(&key.kdf_params.0)
+    let account = remote.account_key().await?;
+    let kdf: AccountKdf = serde_json::from_slice(&account.kdf_params.0)
         .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
     policy.check(&kdf.kdf)?;
     let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
-    keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &key.wrapped_key.0)?;
-    Ok(derived.auth.to_vec())
+    let key = keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &account.wrapped_key.0)?;
+    Ok(Proven { wrapped_key: account.wrapped_key.0, auth: derived.auth.to_vec(), key })
 }
 
 // Two-factor log-in (TOTP, RFC 6238). The server keeps the secret and
