@@ -4,45 +4,18 @@
 // all others, the passphrase change with the core's refusals, and account
 // deletion, after which the app shows the signed-out state and the notes.
 import { render } from 'solid-js/web';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createFakeApi } from '../../dev/fake';
 import { App } from '../App';
+import { $, $$, appDom, until } from '../testing/app-dom';
 
-beforeAll(() => {
-  window.matchMedia ??= ((q: string) =>
-    ({ matches: false, media: q, addEventListener() {}, removeEventListener() {} }) as unknown as MediaQueryList) as typeof window.matchMedia;
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
-
-let dispose: (() => void) | null = null;
-afterEach(() => {
-  dispose?.();
-  dispose = null;
-  document.body.innerHTML = '';
-  localStorage.clear();
-});
-
-const $ = (id: string, within: ParentNode = document) => within.querySelector<HTMLElement>(`[data-testid="${id}"]`);
-const $$ = (id: string, within: ParentNode = document) => [...within.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)];
-const until = <T,>(f: () => T | null | undefined | false) =>
-  vi.waitFor(
-    () => {
-      const v = f();
-      if (!v) throw new Error(`still waiting for ${f.toString()}`);
-      return v;
-    },
-    { timeout: 10_000, interval: 5 },
-  );
+const mounted = appDom();
 
 async function openSettings() {
   const fake = createFakeApi({ scenario: 'many', count: 5, theme: 'light' });
   const root = document.createElement('div');
   document.body.appendChild(root);
-  dispose = render(() => <App api={fake.api} />, root);
+  mounted.dispose = render(() => <App api={fake.api} />, root);
   (await until(() => $('settings-button'))).click();
   await until(() => $$('session').length === 3);
   return fake;

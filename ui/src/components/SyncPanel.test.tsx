@@ -3,46 +3,19 @@
 // opened from the status bar, the insights and the stale warning as the
 // core says them, Retry, and Discard behind its confirmation.
 import { render } from 'solid-js/web';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createFakeApi } from '../../dev/fake';
 import { App } from '../App';
+import { $, $$, appDom, until } from '../testing/app-dom';
 
-beforeAll(() => {
-  window.matchMedia ??= ((q: string) =>
-    ({ matches: false, media: q, addEventListener() {}, removeEventListener() {} }) as unknown as MediaQueryList) as typeof window.matchMedia;
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
-
-let dispose: (() => void) | null = null;
-afterEach(() => {
-  dispose?.();
-  dispose = null;
-  document.body.innerHTML = '';
-  localStorage.clear();
-});
-
-const $ = (id: string, within: ParentNode = document) => within.querySelector<HTMLElement>(`[data-testid="${id}"]`);
-const $$ = (id: string, within: ParentNode = document) => [...within.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)];
-const until = <T,>(f: () => T | null | undefined | false) =>
-  vi.waitFor(
-    () => {
-      const v = f();
-      if (!v) throw new Error(`still waiting for ${f.toString()}`);
-      return v;
-    },
-    { timeout: 10_000, interval: 5 },
-  );
+const mounted = appDom();
 
 function start(scenario: Parameters<typeof createFakeApi>[0]['scenario'], before?: (fake: ReturnType<typeof createFakeApi>) => void) {
   const fake = createFakeApi({ scenario, count: 20, theme: 'light' });
   before?.(fake);
   const root = document.createElement('div');
   document.body.appendChild(root);
-  dispose = render(() => <App api={fake.api} />, root);
+  mounted.dispose = render(() => <App api={fake.api} />, root);
   return fake;
 }
 
@@ -79,7 +52,7 @@ describe('the Sync panel', () => {
     await openPanel();
     expect($('sync-stale-warning')!.textContent).toContain('A change has waited 3 h for the server, longer than 60 min.');
     expect($('sync-stale-warning')!.getAttribute('role')).toBe('alert');
-    dispose?.();
+    mounted.dispose?.();
     document.body.innerHTML = '';
     start('monitor', (fake) => {
       const real = fake.api.syncHistory.bind(fake.api);
