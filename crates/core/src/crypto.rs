@@ -50,6 +50,8 @@ pub enum Field {
     KeyCheck = 0xF0,
     /// The sync session token, sealed at rest.
     Secret = 0xF1,
+    /// A chunk of a bootstrap snapshot (`snapshot.rs`).
+    Snapshot = 0xE0,
 }
 
 /// Identifies a data key; written into every blob so keys can be rotated.

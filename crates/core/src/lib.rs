@@ -58,6 +58,7 @@ pub mod policy;
 pub mod remote;
 pub mod search;
 pub mod seed;
+pub mod snapshot;
 pub mod store;
 pub mod sync;
 pub mod time;

@@ -18,7 +18,8 @@ use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, Encoding, ErrorBody,
     HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest,
     PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
-    SkipRanges, TotpDisableRequest, TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, TOTP_CODE_HEADER,
+    SkipRanges, SnapshotChunk, SnapshotChunkUpload, SnapshotInfo, SnapshotPutResponse, TotpDisableRequest,
+    TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, TOTP_CODE_HEADER,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -131,6 +132,10 @@ impl RemoteError {
 
     /// Two-factor log-in is not set up (enable without a setup first, or
     /// disable while it is off).
+    pub fn is_snapshot_stale(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::SNAPSHOT_STALE)
+    }
+
     pub fn is_totp_not_set_up(&self) -> bool {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::TOTP_NOT_SET_UP)
     }
@@ -365,6 +370,34 @@ impl Remote {
         }
         let path = format!("/v1/pull?cursor={cursor}&limit={limit}&skip={}", skip.to_query());
         self.call::<(), _>(Method::GET, &path, None, true).await
+    }
+
+    /// The account's bootstrap snapshot (`GET /v1/snapshot`); `None` when
+    /// it has none (or the server is older than snapshots).
+    pub async fn snapshot_info(&self) -> Result<Option<SnapshotInfo>, RemoteError> {
+        match self.call::<(), SnapshotInfo>(Method::GET, "/v1/snapshot", None, true).await {
+            Ok(info) => Ok(Some(info)),
+            Err(RemoteError::Server { code, .. })
+                if code == outpost_protocol::v1::error_code::NO_SNAPSHOT
+                    || code == outpost_protocol::v1::error_code::NOT_FOUND =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One chunk of the snapshot at `cursor` (`GET /v1/snapshot/{cursor}/{index}`).
+    pub async fn snapshot_chunk(&self, cursor: u64, index: u32) -> Result<Vec<u8>, RemoteError> {
+        let chunk: SnapshotChunk =
+            self.call::<(), _>(Method::GET, &format!("/v1/snapshot/{cursor}/{index}"), None, true).await?;
+        Ok(chunk.data.0)
+    }
+
+    /// Uploads one chunk of a snapshot (`POST /v1/snapshot`); a snapshot
+    /// at a higher cursor on the server is [`RemoteError::is_snapshot_stale`].
+    pub async fn put_snapshot_chunk(&self, upload: &SnapshotChunkUpload) -> Result<SnapshotPutResponse, RemoteError> {
+        self.call(Method::POST, "/v1/snapshot", Some(upload), true).await
     }
 
     /// Server-sent pokes: yields the sequence number of each poke until the

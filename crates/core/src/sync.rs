@@ -13,7 +13,10 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use outpost_protocol::v1::{Op, PullResponse, PushResponse, SkipRanges, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
+use outpost_protocol::v1::{
+    Op, PullResponse, PushResponse, SkipRanges, SnapshotChunkUpload, SnapshotInfo, SnapshotPutResponse,
+    MAX_OPS_PER_PUSH, MAX_PULL_LIMIT,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -46,6 +49,25 @@ pub trait SyncTransport: Send + Sync {
     fn traffic(&self) -> Traffic {
         Traffic::default()
     }
+    /// Whether this transport carries bootstrap snapshots (the methods
+    /// below); a pass that cannot use them pulls, which is always correct.
+    fn snapshots(&self) -> bool {
+        false
+    }
+    fn snapshot_info(&self) -> impl Future<Output = Result<Option<SnapshotInfo>, RemoteError>> + Send {
+        async { Ok(None) }
+    }
+    fn snapshot_chunk(&self, cursor: u64, index: u32) -> impl Future<Output = Result<Vec<u8>, RemoteError>> + Send {
+        let _ = (cursor, index);
+        async { Err(RemoteError::Decode("this transport carries no snapshots".into())) }
+    }
+    fn put_snapshot_chunk(
+        &self,
+        upload: &SnapshotChunkUpload,
+    ) -> impl Future<Output = Result<SnapshotPutResponse, RemoteError>> + Send {
+        let _ = upload;
+        async { Err(RemoteError::Decode("this transport carries no snapshots".into())) }
+    }
 }
 
 impl SyncTransport for Remote {
@@ -65,6 +87,21 @@ impl SyncTransport for Remote {
     }
     fn traffic(&self) -> Traffic {
         Remote::traffic(self)
+    }
+    fn snapshots(&self) -> bool {
+        true
+    }
+    fn snapshot_info(&self) -> impl Future<Output = Result<Option<SnapshotInfo>, RemoteError>> + Send {
+        Remote::snapshot_info(self)
+    }
+    fn snapshot_chunk(&self, cursor: u64, index: u32) -> impl Future<Output = Result<Vec<u8>, RemoteError>> + Send {
+        Remote::snapshot_chunk(self, cursor, index)
+    }
+    fn put_snapshot_chunk(
+        &self,
+        upload: &SnapshotChunkUpload,
+    ) -> impl Future<Output = Result<SnapshotPutResponse, RemoteError>> + Send {
+        Remote::put_snapshot_chunk(self, upload)
     }
 }
 
@@ -123,6 +160,11 @@ pub struct SyncReport {
     /// Server versions this device's notes already contained (older ones a
     /// restored server still had): this device's version went on top.
     pub fast_forwarded: usize,
+    /// This store started from the account's bootstrap snapshot (its
+    /// notes counted in `pulled`), then pulled what came after it.
+    pub from_snapshot: bool,
+    /// This pass made and uploaded a new bootstrap snapshot.
+    pub snapshot_uploaded: bool,
     /// A backlog larger than the pass's [`Download`] allowed waits on the
     /// server (a new device's first download, or a long time away, on a
     /// metered network): the pass stopped pulling after the first page.
@@ -213,6 +255,7 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     let started = Instant::now();
     let before = remote.traffic();
     let mut report = SyncReport::default();
+    let mut tried_snapshot = false;
     'pass: loop {
         // What is due first; then changes sent before whose answer never
         // came (a timeout, a crash), backoff or not: until the server has
@@ -241,6 +284,22 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
         loop {
             let (cursor, skip) = vault.with(|v| Ok::<_, Error>((v.cursor()?, v.pull_skip()?)))?;
             step(PassStep::Pulling { cursor, more: true });
+            if cursor == 0 && !tried_snapshot && limits.download == Download::All && remote.snapshots() {
+                tried_snapshot = true;
+                if let Some(outcome) = bootstrap(vault, remote).await? {
+                    report.from_snapshot = true;
+                    report.pulled += outcome.applied;
+                    report.pull_skipped += outcome.skipped;
+                    report.pull_conflicts += outcome.conflicts;
+                    report.merged += outcome.merge.merged;
+                    report.conflicts_opened += outcome.merge.opened;
+                    report.restored += outcome.merge.restored;
+                    report.fast_forwarded += outcome.merge.fast_forwarded;
+                    report.undecryptable += outcome.undecryptable;
+                    step(PassStep::Changed(&[]));
+                    continue;
+                }
+            }
             let page = match remote.pull_skipping(cursor, page_limit, &skip).await {
                 Ok(page) => page,
                 // Once per pass: from cursor 0 the answer cannot recur, and
@@ -281,6 +340,9 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
                 break 'pass;
             }
         }
+    }
+    if limits == PassLimits::FULL && remote.snapshots() && !report.download_waits {
+        report.snapshot_uploaded = offer_snapshot(vault, remote).await;
     }
     vault.with(|v| v.record_sync_success())?;
     let after = remote.traffic();
@@ -333,4 +395,109 @@ async fn push<A: VaultAccess, T: SyncTransport>(
             Ok(())
         }
     }
+}
+
+/// Starts a store at cursor 0 from the account's bootstrap snapshot, if the
+/// server has one and it opens: `None` otherwise (the pass then pulls from
+/// 0, which is always correct). Only the mass-delete rail stops the pass,
+/// as it would stop the same changes pulled one by one.
+async fn bootstrap<A: VaultAccess, T: SyncTransport>(
+    vault: &A,
+    remote: &T,
+) -> Result<Option<crate::vault::PullOutcome>> {
+    let info = match remote.snapshot_info().await {
+        Ok(Some(info)) => info,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not ask for the account's snapshot; pulling every change instead");
+            return Ok(None);
+        }
+    };
+    let mut chunks = Vec::with_capacity(info.chunks as usize);
+    for index in 0..info.chunks {
+        match remote.snapshot_chunk(info.cursor, index).await {
+            Ok(chunk) => chunks.push(chunk),
+            Err(e) => {
+                tracing::warn!(error = %e, index, "could not download the account's snapshot; pulling every change instead");
+                return Ok(None);
+            }
+        }
+    }
+    match vault.with(|v| v.apply_snapshot(info.cursor, &chunks)) {
+        Ok(outcome) => {
+            tracing::info!(
+                cursor = info.cursor,
+                bytes = info.bytes,
+                notes = outcome.applied,
+                "started from the account's snapshot"
+            );
+            Ok(Some(outcome))
+        }
+        Err(e @ Error::MassDeleteHeld { .. }) => Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "the account's snapshot did not open; pulling every change instead");
+            Ok(None)
+        }
+    }
+}
+
+/// After a full pass: makes and uploads a new bootstrap snapshot when this
+/// store's cursor has moved well past the newest one it knows of (see
+/// [`crate::vault::SNAPSHOT_MIN_CHANGES`]) and the server has none as
+/// recent. Never fails the pass: a snapshot only saves other devices
+/// bytes. True when one was uploaded whole.
+async fn offer_snapshot<A: VaultAccess, T: SyncTransport>(vault: &A, remote: &T) -> bool {
+    match vault.with(|v| v.snapshot_due()) {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check whether a snapshot is due");
+            return false;
+        }
+    }
+    match remote.snapshot_info().await {
+        Ok(Some(info)) => {
+            let due = vault.with(|v| {
+                v.record_snapshot(info.cursor)?;
+                v.snapshot_due()
+            });
+            if !matches!(due, Ok(true)) {
+                return false;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "could not ask for the account's snapshot");
+            return false;
+        }
+    }
+    let made = match vault.with(|v| v.make_snapshot()) {
+        Ok(Some(made)) => made,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not make a snapshot");
+            return false;
+        }
+    };
+    let of = made.chunks.len() as u32;
+    for (index, chunk) in made.chunks.into_iter().enumerate() {
+        let upload = SnapshotChunkUpload { cursor: made.cursor, index: index as u32, of, data: chunk.into() };
+        match remote.put_snapshot_chunk(&upload).await {
+            Ok(r) if r.complete => {
+                if let Err(e) = vault.with(|v| v.record_snapshot(made.cursor)) {
+                    tracing::warn!(error = %e, "could not record the snapshot made");
+                }
+                tracing::info!(cursor = made.cursor, notes = made.notes, chunks = of, "uploaded a snapshot");
+                return true;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !e.is_snapshot_stale() {
+                    tracing::warn!(error = %e, "could not upload a snapshot; the next pass tries again");
+                }
+                return false;
+            }
+        }
+    }
+    false
 }

@@ -45,6 +45,10 @@ pub const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Longest username, in bytes.
 pub const MAX_USERNAME_BYTES: usize = 64;
+/// Most chunks one bootstrap snapshot may have ([`SnapshotChunkUpload`]).
+pub const MAX_SNAPSHOT_CHUNKS: u32 = 256;
+/// Largest chunk of a bootstrap snapshot, in bytes.
+pub const MAX_SNAPSHOT_CHUNK_BYTES: usize = 6 * 1024 * 1024;
 
 /// An opaque byte string: ciphertext, a wrapped key, KDF parameters.
 ///
@@ -437,6 +441,51 @@ pub struct AccountKeyResponse {
     pub kdf_params: Bytes,
 }
 
+/// `GET /v1/snapshot`: the account's bootstrap snapshot, complete, with
+/// the highest cursor (404 `no_snapshot` when there is none).
+///
+/// A snapshot is what a device that had synced everything up to `cursor`
+/// holds, compressed and sealed by that device under the account's data
+/// key, in `chunks` opaque pieces the server cannot read. A new device
+/// downloads it, then pulls from `cursor`: far fewer bytes than pulling
+/// every note sealed alone, because the notes compress together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    pub cursor: u64,
+    pub chunks: u32,
+    /// Sum of the chunks' sizes.
+    pub bytes: u64,
+}
+
+/// `POST /v1/snapshot`: one chunk of a snapshot at `cursor` (which must
+/// not be past the account's latest change), `index` of `of`. Idempotent:
+/// the same chunk again replaces itself. When the last missing chunk
+/// arrives the snapshot becomes the account's, and every older one
+/// (complete or not) is dropped. `409 snapshot_stale` when the account has
+/// a snapshot (complete or being uploaded) at a higher cursor: the upload
+/// is not needed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotChunkUpload {
+    pub cursor: u64,
+    pub index: u32,
+    pub of: u32,
+    pub data: Bytes,
+}
+
+/// Answer to [`SnapshotChunkUpload`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotPutResponse {
+    /// Every chunk of this snapshot is now stored: it is the account's.
+    pub complete: bool,
+}
+
+/// `GET /v1/snapshot/{cursor}/{index}`: one stored chunk (404
+/// `no_snapshot` when that snapshot or chunk is not, or no longer, there).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotChunk {
+    pub data: Bytes,
+}
+
 /// `POST /v1/account/passphrase`: the caller's session changes the
 /// account's passphrase. The same data key, wrapped under the new
 /// passphrase, replaces the old wrapping; notes are not re-encrypted.
@@ -725,6 +774,12 @@ pub mod error_code {
     /// another). Permanent: the device keeps its notes and stops syncing
     /// with this account; the username may be registered again.
     pub const ACCOUNT_DELETED: &str = "account_deleted";
+    /// Status 404: the account has no bootstrap snapshot, or not the one
+    /// (or the chunk) asked for; pull from 0 instead.
+    pub const NO_SNAPSHOT: &str = "no_snapshot";
+    /// Status 409: a snapshot upload that a snapshot at a higher cursor
+    /// makes needless; stop uploading it.
+    pub const SNAPSHOT_STALE: &str = "snapshot_stale";
     /// The path names a protocol version this server does not speak.
     pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
     pub const NOT_FOUND: &str = "not_found";

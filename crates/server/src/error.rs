@@ -61,6 +61,10 @@ pub enum ApiError {
     TotpAlreadyEnabled,
     #[error("two-factor log-in is not set up for this account (enable needs a setup first; disable needs it on)")]
     TotpNotSetUp,
+    #[error("this account has no bootstrap snapshot here (or not that one any more); pull from 0")]
+    NoSnapshot,
+    #[error("the account has a snapshot at a higher cursor; this one is not needed")]
+    SnapshotStale,
     #[error("the request's headers exceed {count} headers or {bytes} bytes")]
     HeadersTooLarge { count: usize, bytes: usize },
     #[error("the request's path and query exceed {limit} bytes")]
@@ -111,6 +115,8 @@ impl ApiError {
             ApiError::TotpWrongCode => (StatusCode::FORBIDDEN, code::TOTP_INVALID),
             ApiError::TotpAlreadyEnabled => (StatusCode::CONFLICT, code::TOTP_ALREADY_ENABLED),
             ApiError::TotpNotSetUp => (StatusCode::CONFLICT, code::TOTP_NOT_SET_UP),
+            ApiError::NoSnapshot => (StatusCode::NOT_FOUND, code::NO_SNAPSHOT),
+            ApiError::SnapshotStale => (StatusCode::CONFLICT, code::SNAPSHOT_STALE),
             ApiError::HeadersTooLarge { .. } => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, code::HEADERS_TOO_LARGE),
             ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, code::URI_TOO_LONG),
             // 5xx, not 408: devices retry a 5xx, while most 4xx mark an

@@ -20,8 +20,9 @@ use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, HealthResponse,
     LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse,
     PushResult, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
-    SkipRanges, TotpDisableRequest, TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, DEVICE_NAME_HEADER,
-    MAX_SKIP_RANGES, TOTP_CODE_HEADER, TOTP_DIGITS, TOTP_STEP_SECS, VERSION,
+    SkipRanges, SnapshotChunk, SnapshotChunkUpload, SnapshotInfo, SnapshotPutResponse, TotpDisableRequest,
+    TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, DEVICE_NAME_HEADER, MAX_SKIP_RANGES, MAX_SNAPSHOT_CHUNKS,
+    MAX_SNAPSHOT_CHUNK_BYTES, TOTP_CODE_HEADER, TOTP_DIGITS, TOTP_STEP_SECS, VERSION,
 };
 use outpost_protocol::Hlc;
 use serde::Deserialize;
@@ -31,7 +32,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, Attempt, AuthUser};
-use crate::backend::{Backend, NewSession, NewUser, PassphraseChange, Poke, SessionEnded};
+use crate::backend::{Backend, NewSession, NewUser, PassphraseChange, Poke, SessionEnded, SnapshotPut};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire::{Accept, Reply, Wire};
@@ -60,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/revoke-others", post(revoke_other_sessions))
         .route("/v1/sessions/{id}", delete(revoke_session))
         .route("/v1/push", post(push))
+        .route("/v1/snapshot", get(snapshot_info).post(put_snapshot_chunk))
+        .route("/v1/snapshot/{cursor}/{index}", get(snapshot_chunk))
         .route("/v1/pull", get(pull))
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
@@ -689,6 +692,55 @@ async fn pull(
     state.metrics.pull_requests.fetch_add(1, Relaxed);
     state.metrics.pull_changes.fetch_add(page.changes.len() as u64, Relaxed);
     Ok(Reply(enc, page))
+}
+
+/// `GET /v1/snapshot`: the account's newest complete bootstrap snapshot.
+async fn snapshot_info(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+) -> Result<Reply<SnapshotInfo>, ApiError> {
+    let s = state.backend.snapshot(user.user_id).await?.ok_or(ApiError::NoSnapshot)?;
+    Ok(Reply(enc, SnapshotInfo { cursor: s.cursor, chunks: s.chunks, bytes: s.bytes }))
+}
+
+/// `POST /v1/snapshot`: one chunk of a snapshot a device uploads.
+async fn put_snapshot_chunk(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+    Wire(req): Wire<SnapshotChunkUpload>,
+) -> Result<Reply<SnapshotPutResponse>, ApiError> {
+    if req.of == 0 || req.of > MAX_SNAPSHOT_CHUNKS || req.index >= req.of {
+        return Err(ApiError::MalformedBody(format!(
+            "a snapshot has 1 to {MAX_SNAPSHOT_CHUNKS} chunks and index is below of (got index {} of {})",
+            req.index, req.of
+        )));
+    }
+    if req.data.is_empty() || req.data.len() > MAX_SNAPSHOT_CHUNK_BYTES {
+        return Err(ApiError::LimitExceeded(format!(
+            "a snapshot chunk holds 1 to {MAX_SNAPSHOT_CHUNK_BYTES} bytes (got {})",
+            req.data.len()
+        )));
+    }
+    match state.backend.put_snapshot_chunk(user.user_id, req.cursor, req.index, req.of, &req.data.0, now_ms()).await? {
+        SnapshotPut::Stored { complete } => Ok(Reply(enc, SnapshotPutResponse { complete })),
+        SnapshotPut::Stale => Err(ApiError::SnapshotStale),
+        SnapshotPut::CursorOutOfRange { latest } => Err(ApiError::CursorOutOfRange { cursor: req.cursor, latest }),
+    }
+}
+
+/// `GET /v1/snapshot/{cursor}/{index}`: one chunk.
+async fn snapshot_chunk(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+    path: Result<Path<(u64, u32)>, axum::extract::rejection::PathRejection>,
+) -> Result<Reply<SnapshotChunk>, ApiError> {
+    let Path((cursor, index)) =
+        path.map_err(|e| ApiError::InvalidQuery(format!("{}; the path is /v1/snapshot/CURSOR/INDEX", e.body_text())))?;
+    let data = state.backend.snapshot_chunk(user.user_id, cursor, index).await?.ok_or(ApiError::NoSnapshot)?;
+    Ok(Reply(enc, SnapshotChunk { data: data.into() }))
 }
 
 /// Counts an open event stream for as long as it lives.

@@ -105,6 +105,12 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
             report.bytes_sent,
             report.bytes_received
         );
+        if report.from_snapshot {
+            println!("this device started from the account's snapshot (its notes compressed together), then pulled what came after");
+        }
+        if report.snapshot_uploaded {
+            println!("uploaded a new snapshot of the account for new devices to start from");
+        }
         if status.pending > 0 || status.failed > 0 || status.open_conflicts > 0 {
             println!(
                 "still here: {} pending, {} failed, {} conflicts (both versions kept; see `outpost status`)",

@@ -166,6 +166,26 @@ impl std::fmt::Debug for PassphraseChange {
     }
 }
 
+/// What storing one snapshot chunk did ([`Backend::put_snapshot_chunk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotPut {
+    /// Stored; `complete` when it was the last one missing.
+    Stored { complete: bool },
+    /// The account has a snapshot (complete or being uploaded) at a higher
+    /// cursor: nothing stored.
+    Stale,
+    /// The cursor is past the account's latest change: nothing stored.
+    CursorOutOfRange { latest: u64 },
+}
+
+/// The account's complete snapshot with the highest cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub cursor: u64,
+    pub chunks: u32,
+    pub bytes: u64,
+}
+
 /// A storage failure. `UsernameTaken`, `CursorOutOfRange`,
 /// `QuotaExceeded`, `AccountDeleted` and `KeyChanged` answer the caller's
 /// request (or the account's state); the rest are faults.
@@ -349,6 +369,28 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// Whether `token_hash` is a session that ended because its account
     /// was deleted (and would not have expired by `now_ms`).
     async fn session_of_deleted_account(&self, token_hash: &[u8], now_ms: i64) -> Result<bool, BackendError>;
+
+    // Bootstrap snapshots (`/v1/snapshot`).
+
+    /// Stores chunk `index` of `chunks` of the user's snapshot at `cursor`
+    /// (replacing the same chunk sent before), unless a snapshot at a
+    /// higher cursor exists, complete or not ([`SnapshotPut::Stale`]), or
+    /// `cursor` is past the user's latest change. A chunk for a new cursor
+    /// drops every older snapshot that is not complete; the chunk that
+    /// completes a snapshot drops every older one.
+    async fn put_snapshot_chunk(
+        &self,
+        user_id: Uuid,
+        cursor: u64,
+        index: u32,
+        chunks: u32,
+        data: &[u8],
+        now_ms: i64,
+    ) -> Result<SnapshotPut, BackendError>;
+    /// The user's complete snapshot with the highest cursor.
+    async fn snapshot(&self, user_id: Uuid) -> Result<Option<SnapshotRecord>, BackendError>;
+    /// Chunk `index` of the user's snapshot at `cursor`, if stored.
+    async fn snapshot_chunk(&self, user_id: Uuid, cursor: u64, index: u32) -> Result<Option<Vec<u8>>, BackendError>;
 
     /// Pokes of every user; subscribers filter by their own user id.
     fn subscribe(&self) -> broadcast::Receiver<Poke>;
@@ -1036,6 +1078,7 @@ where
             "DELETE FROM ops WHERE user_id = $1",
             "DELETE FROM notes WHERE user_id = $1",
             "DELETE FROM account_totp WHERE user_id = $1",
+            "DELETE FROM snapshots WHERE user_id = $1",
         ] {
             sqlx::query(delete).bind(user_id).execute(&mut *tx).await?;
         }
@@ -1051,6 +1094,105 @@ where
             let _ = self.signals.ends.send(SessionEnded { token_hash: Some(hash) });
         }
         Ok(true)
+    }
+
+    async fn put_snapshot_chunk(
+        &self,
+        user_id: Uuid,
+        cursor: u64,
+        index: u32,
+        chunks: u32,
+        data: &[u8],
+        now_ms: i64,
+    ) -> Result<SnapshotPut, BackendError> {
+        // Past any account's latest change (which is an i64).
+        let Some(at) = to_i64(cursor) else {
+            return Ok(SnapshotPut::CursorOutOfRange { latest: self.latest_seq(user_id).await? });
+        };
+        let mut tx = DB::begin_write(&self.writer).await?;
+        // The counter row, as a push takes it: the latest change cannot move
+        // under this check, and an account deletion waits or comes first.
+        let latest: Option<i64> = sqlx::query_scalar("UPDATE users SET seq = seq WHERE id = $1 RETURNING seq")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(latest) = latest else { return Err(BackendError::AccountDeleted) };
+        if at > latest {
+            return Ok(SnapshotPut::CursorOutOfRange { latest: to_u64(latest)? });
+        }
+        let higher: Option<i64> = sqlx::query_scalar("SELECT max(at_seq) FROM snapshots WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if higher.is_some_and(|h| h > at) {
+            return Ok(SnapshotPut::Stale);
+        }
+        // One upload at a time: older incomplete ones go, and so does this
+        // cursor's if it was cut into another number of chunks.
+        sqlx::query(
+            "DELETE FROM snapshots WHERE user_id = $1 AND ((at_seq < $2 AND at_seq NOT IN (
+                 SELECT at_seq FROM snapshots WHERE user_id = $1 GROUP BY at_seq, chunks HAVING count(*) = chunks))
+               OR (at_seq = $2 AND chunks <> $3))",
+        )
+        .bind(user_id)
+        .bind(at)
+        .bind(i64::from(chunks))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO snapshots (user_id, at_seq, idx, chunks, data, created_ms) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (user_id, at_seq, idx) DO UPDATE SET data = excluded.data, created_ms = excluded.created_ms",
+        )
+        .bind(user_id)
+        .bind(at)
+        .bind(i64::from(index))
+        .bind(i64::from(chunks))
+        .bind(data)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM snapshots WHERE user_id = $1 AND at_seq = $2")
+            .bind(user_id)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+        let complete = stored == i64::from(chunks);
+        if complete {
+            sqlx::query("DELETE FROM snapshots WHERE user_id = $1 AND at_seq < $2")
+                .bind(user_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(SnapshotPut::Stored { complete })
+    }
+
+    async fn snapshot(&self, user_id: Uuid) -> Result<Option<SnapshotRecord>, BackendError> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT at_seq, chunks, sum(length(data)) FROM snapshots WHERE user_id = $1
+             GROUP BY at_seq, chunks HAVING count(*) = chunks ORDER BY at_seq DESC LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|(cursor, chunks, bytes)| {
+            Ok(SnapshotRecord {
+                cursor: to_u64(cursor)?,
+                chunks: u32::try_from(chunks).map_err(|_| BackendError::Corrupt("a snapshot's chunk count"))?,
+                bytes: to_u64(bytes)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn snapshot_chunk(&self, user_id: Uuid, cursor: u64, index: u32) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(sqlx::query_scalar("SELECT data FROM snapshots WHERE user_id = $1 AND at_seq = $2 AND idx = $3")
+            .bind(user_id)
+            .bind(to_i64(cursor).unwrap_or(i64::MAX))
+            .bind(i64::from(index))
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
     async fn totp(&self, user_id: Uuid) -> Result<Option<TotpRecord>, BackendError> {

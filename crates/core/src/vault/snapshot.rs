@@ -1,0 +1,156 @@
+//! Making and applying bootstrap snapshots (see `crate::snapshot` for the
+//! format and why). A snapshot holds each note's last version agreed with
+//! the server (`merge_base`), tombstones included, never a local edit the
+//! server has not taken: so it is what the server held at this device's
+//! cursor, or newer for this device's own acknowledged pushes (which a
+//! device pulling from the cursor then skips as already held).
+
+use outpost_protocol::v1::{Bytes, Change, PullResponse};
+use outpost_protocol::Hlc;
+
+use super::rows::{hlc_col, open_text, uuid_col};
+use super::{PullOutcome, Vault};
+use crate::crypto::{self, Binding, Field};
+use crate::error::{Error, Result};
+use crate::payload::Sealed;
+use crate::snapshot::{self, Entry};
+use crate::store;
+
+/// A snapshot made by [`Vault::make_snapshot`], sealed and ready to upload.
+#[derive(Debug, Clone)]
+pub struct MadeSnapshot {
+    pub cursor: u64,
+    pub chunks: Vec<Vec<u8>>,
+    pub notes: usize,
+    /// Plaintext bytes of the entries, before compression.
+    pub plain_bytes: usize,
+}
+
+impl MadeSnapshot {
+    pub fn sealed_bytes(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+}
+
+/// A device makes a snapshot once its cursor has moved this many changes
+/// past the last snapshot it knows of, and at least a fifth of the cursor:
+/// small accounts pull fast anyway, and a large one is not re-uploaded for
+/// every few edits.
+pub const SNAPSHOT_MIN_CHANGES: u64 = 200;
+
+impl Vault {
+    /// This store's snapshot at its cursor, or `None` when it has nothing
+    /// to offer: it never synced, or holds pulled changes it could not
+    /// open (its view of the server has holes).
+    pub fn make_snapshot(&self) -> Result<Option<MadeSnapshot>> {
+        let cursor = self.cursor()?;
+        let quarantined: i64 = self.conn.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0))?;
+        if cursor == 0 || quarantined > 0 {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT note_id, rev, hlc, deleted, title, meta, body FROM merge_base ORDER BY note_id")?;
+        let mut rows = stmt.query([])?;
+        let mut entries = Vec::new();
+        let mut plain_bytes = 0;
+        while let Some(r) = rows.next()? {
+            let id = uuid_col(r, 0)?;
+            let rev: i64 = r.get(1)?;
+            let hlc = hlc_col(r, 2)?;
+            let title = open_text(&self.key, &id, Field::Title, &hlc, r.get_ref(4)?.as_blob()?)?;
+            let meta = crypto::open(
+                &self.key,
+                &Binding { note_id: &id, field: Field::Meta, hlc: &hlc },
+                r.get_ref(5)?.as_blob()?,
+            )
+            .map_err(|source| Error::Decrypt { note: id.to_string(), source })?;
+            let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(6)?.as_blob()?)?;
+            let entry = Entry {
+                id,
+                rev: u64::try_from(rev).map_err(|_| Error::Corrupt("a merge base's revision".into()))?,
+                hlc: hlc.to_bytes(),
+                deleted: r.get(3)?,
+                title,
+                meta,
+                body,
+            };
+            plain_bytes += entry.title.len() + entry.meta.len() + entry.body.len();
+            entries.push(entry);
+        }
+        let notes = entries.len();
+        let parts = snapshot::cut(entries);
+        let count = u32::try_from(parts.len()).map_err(|_| Error::Invalid("too many snapshot chunks".into()))?;
+        let chunks = parts
+            .iter()
+            .enumerate()
+            .map(|(i, part)| snapshot::seal_chunk(&self.key, cursor, i as u32, count, part))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(MadeSnapshot { cursor, chunks, notes, plain_bytes }))
+    }
+
+    /// Applies a downloaded snapshot at `cursor` as one pulled page: each
+    /// note sealed again here under its own stamp, then stored, merged or
+    /// skipped exactly as a pull from 0 would, and the cursor set to
+    /// `cursor`. Only on a store whose cursor is 0; every chunk is opened
+    /// (authenticated) before anything is written, so a bad chunk changes
+    /// nothing.
+    pub fn apply_snapshot(&mut self, cursor: u64, chunks: &[Vec<u8>]) -> Result<PullOutcome> {
+        if self.cursor()? != 0 {
+            return Err(Error::Invalid("a snapshot applies only to a store that has not pulled yet".into()));
+        }
+        let count = u32::try_from(chunks.len()).map_err(|_| Error::Invalid("too many snapshot chunks".into()))?;
+        let mut entries = Vec::new();
+        for (i, blob) in chunks.iter().enumerate() {
+            entries.extend(snapshot::open_chunk(&self.key, cursor, i as u32, count, blob)?);
+        }
+        let mut changes = Vec::with_capacity(entries.len());
+        for (i, e) in entries.into_iter().enumerate() {
+            let hlc = Hlc::from_bytes(&e.hlc);
+            let seal =
+                |field, data: &[u8]| crypto::seal(&self.key, &Binding { note_id: &e.id, field, hlc: &hlc }, data);
+            let sealed = Sealed {
+                title: seal(Field::Title, e.title.as_bytes())?,
+                meta: seal(Field::Meta, &e.meta)?,
+                body: seal(Field::Body, e.body.as_bytes())?,
+            };
+            changes.push(Change {
+                // Distinct and at most the cursor: a snapshot holds at most
+                // one version per change the server numbered.
+                seq: (i as u64 + 1).min(cursor),
+                note_id: e.id,
+                rev: e.rev,
+                hlc,
+                deleted: e.deleted,
+                payload: Bytes(sealed.encode()),
+            });
+        }
+        let outcome = self.apply_pull_page(&PullResponse { changes, next_cursor: cursor, more: true })?;
+        self.record_snapshot(cursor)?;
+        Ok(outcome)
+    }
+
+    /// The cursor of the newest snapshot this store made, applied or saw
+    /// on the server (0: none).
+    pub fn known_snapshot(&self) -> Result<u64> {
+        Ok(store::get_kv(&self.conn, "sync_state", "snapshot_cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    }
+
+    /// Remembers a snapshot at `cursor` (made, applied or seen).
+    pub fn record_snapshot(&mut self, cursor: u64) -> Result<()> {
+        if cursor > self.known_snapshot()? {
+            store::set_kv(&self.conn, "sync_state", "snapshot_cursor", &cursor.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Whether this store's cursor has moved far enough past the last
+    /// snapshot it knows of to make a new one worth its upload
+    /// ([`SNAPSHOT_MIN_CHANGES`]).
+    pub fn snapshot_due(&self) -> Result<bool> {
+        let cursor = self.cursor()?;
+        let known = self.known_snapshot()?;
+        let moved = cursor.saturating_sub(known);
+        Ok(moved >= SNAPSHOT_MIN_CHANGES && moved >= cursor / 5)
+    }
+}
