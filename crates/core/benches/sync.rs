@@ -4,6 +4,9 @@
 //! (`scripts/pg-test-env.sh` prints one).
 //!
 //! `cargo bench -p outpost-core --bench sync`
+//! `OUTPOST_BENCH_CORPUS=real cargo bench -p outpost-core --bench sync`:
+//! notes of real prose (`outpost-corpus`; `scripts/corpus-deps.sh`) instead
+//! of the generated 2 KB ones.
 
 mod common;
 
@@ -14,7 +17,7 @@ use common::*;
 use outpost_core::account;
 use outpost_core::keys::{KdfParams, KdfPolicy, MemoryStore};
 use outpost_core::remote::Remote;
-use outpost_core::sync::sync_once;
+use outpost_core::sync::{sync_once, WithoutSnapshots};
 use outpost_core::{NotePatch, Vault};
 use outpost_protocol::v1::{Bytes, Op};
 use outpost_protocol::Hlc;
@@ -101,14 +104,53 @@ async fn bench_backend(name: &str, pg: Option<String>, notes: usize, devices: us
     let server = start(pg).await;
     println!("\n## Sync on loopback, {name} backend\n");
     let (mut a, ra, _da) = device(&server.url, "alice", false).await;
-    seed_notes(&mut a, notes, 2048);
+    let real = std::env::var("OUTPOST_BENCH_CORPUS").is_ok_and(|v| v == "real");
+    if real {
+        let corpus = outpost_corpus::load(1).expect("the real-prose corpus (scripts/corpus-deps.sh)");
+        let drafts = outpost_corpus::scaled(&corpus, notes);
+        println!("notes: {} (real prose, outpost-corpus)", outpost_corpus::stats(&drafts));
+        for batch in drafts.chunks(500) {
+            a.batch(|w| {
+                for n in batch {
+                    w.create(outpost_core::NoteDraft {
+                        title: n.title.clone(),
+                        body: n.body.clone(),
+                        tags: n.tags.clone(),
+                        pinned: false,
+                    })?;
+                }
+                Ok(())
+            })
+            .expect("create the corpus's notes");
+        }
+    } else {
+        println!("notes: {notes} generated notes of about 2 KB (seed 1)");
+        seed_notes(&mut a, notes, 2048);
+    }
+    // The first device's first pass: its notes go up, then (a full pass
+    // with the cursor far past any snapshot) it makes and uploads one.
     let t = Instant::now();
     let up = sync_once(&mut a, &ra).await.expect("first push");
     println!(
-        "push of {notes} new notes from the first device: {} ms, {} B sent",
+        "push of {notes} new notes from the first device: {} ms, {} B sent (snapshot uploaded: {})",
         t.elapsed().as_millis(),
-        up.bytes_sent
+        up.bytes_sent,
+        up.snapshot_uploaded
     );
+
+    // Initial sync of a fresh device pulling note by note (no snapshot).
+    let (mut c, rc, _dc) = device(&server.url, "alice", true).await;
+    let t = Instant::now();
+    let r = sync_once(&mut c, &WithoutSnapshots(&rc)).await.expect("initial sync without a snapshot");
+    let took = t.elapsed();
+    assert_eq!((r.pulled, r.from_snapshot), (notes, false));
+    println!(
+        "initial sync of {notes} notes to a fresh device, note by note: {:.3} s; {} B received, {} B sent",
+        took.as_secs_f64(),
+        r.bytes_received,
+        r.bytes_sent
+    );
+    drop(c);
 
     // Initial sync of a fresh device.
     let (mut b, rb, _db) = device(&server.url, "alice", true).await;
@@ -116,7 +158,10 @@ async fn bench_backend(name: &str, pg: Option<String>, notes: usize, devices: us
     let r = sync_once(&mut b, &rb).await.expect("initial sync");
     let took = t.elapsed();
     assert_eq!(r.pulled, notes);
+    println!("(the next device started from the snapshot: {}; {} B received)", r.from_snapshot, r.bytes_received);
     let payload = payload_bytes(&b);
+    // (from a snapshot the payloads are sealed here, so this compares the
+    // wire with what the device stores.)
     let wire = r.bytes_sent + r.bytes_received;
     let sample = b.list().expect("list")[notes / 2].id;
     b.get(sample).expect("a pulled note decrypts");

@@ -105,6 +105,32 @@ impl SyncTransport for Remote {
     }
 }
 
+/// A transport as it is, but carrying no bootstrap snapshots: a pass over
+/// it pulls every change (what a server older than snapshots gives; the
+/// benchmarks and tests compare the two).
+#[derive(Debug)]
+pub struct WithoutSnapshots<'a, T>(pub &'a T);
+
+impl<T: SyncTransport> SyncTransport for WithoutSnapshots<'_, T> {
+    fn push(&self, ops: Vec<Op>) -> impl Future<Output = Result<PushResponse, RemoteError>> + Send {
+        self.0.push(ops)
+    }
+    fn pull(&self, cursor: u64, limit: u32) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
+        self.0.pull(cursor, limit)
+    }
+    fn pull_skipping(
+        &self,
+        cursor: u64,
+        limit: u32,
+        skip: &SkipRanges,
+    ) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
+        self.0.pull_skipping(cursor, limit, skip)
+    }
+    fn traffic(&self) -> Traffic {
+        self.0.traffic()
+    }
+}
+
 /// Brief access to the vault for one local step of a pass.
 pub trait VaultAccess {
     fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R;

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use outpost_core::keys::MemoryStore;
 use outpost_core::remote::{Remote, RemoteError, Traffic};
-use outpost_core::sync::{sync_once, SyncReport, SyncTransport};
+use outpost_core::sync::{sync_once, SyncReport, SyncTransport, WithoutSnapshots};
 use outpost_core::{Note, NoteDraft, NotePatch, Vault};
 use outpost_protocol::v1::{Op, PullResponse, PushResponse, SkipRanges, SnapshotChunkUpload};
 use outpost_sim::{HttpAccount, HttpServer, SimAccount};
@@ -48,13 +48,9 @@ impl Device {
     }
 }
 
-/// A transport that hides snapshots (an older server, or a pass that must
-/// pull everything), or flips a byte of each snapshot chunk it downloads
-/// (a hostile server).
+/// A hostile server: flips a byte of each snapshot chunk it hands out.
 struct Twisted<'a> {
     inner: &'a Remote,
-    snapshots: bool,
-    tamper: bool,
 }
 
 impl SyncTransport for Twisted<'_> {
@@ -76,7 +72,7 @@ impl SyncTransport for Twisted<'_> {
         self.inner.traffic()
     }
     fn snapshots(&self) -> bool {
-        self.snapshots
+        true
     }
     fn snapshot_info(
         &self,
@@ -85,10 +81,8 @@ impl SyncTransport for Twisted<'_> {
     }
     async fn snapshot_chunk(&self, cursor: u64, index: u32) -> Result<Vec<u8>, RemoteError> {
         let mut chunk = self.inner.snapshot_chunk(cursor, index).await?;
-        if self.tamper {
-            let middle = chunk.len() / 2;
-            chunk[middle] ^= 0x40;
-        }
+        let middle = chunk.len() / 2;
+        chunk[middle] ^= 0x40;
         Ok(chunk)
     }
     fn put_snapshot_chunk(
@@ -161,7 +155,7 @@ async fn starts_from_the_snapshot(url: Option<&str>) {
 
     // The same account pulled note by note, for comparison.
     let mut c = Device::join(&account).await;
-    let plain = Twisted { inner: &c.remote, snapshots: false, tamper: false };
+    let plain = WithoutSnapshots(&c.remote);
     let pulled = sync_once(&mut c.vault, &plain).await.expect("sync");
     assert!(!pulled.from_snapshot);
     assert_eq!(c.everything(), a.everything());
@@ -189,7 +183,7 @@ async fn starts_from_the_snapshot(url: Option<&str>) {
 
     // A hostile server's tampered chunk: refused, and the pass pulls instead.
     let mut d = Device::join(&account).await;
-    let hostile = Twisted { inner: &d.remote, snapshots: true, tamper: true };
+    let hostile = Twisted { inner: &d.remote };
     let fell_back = sync_once(&mut d.vault, &hostile).await.expect("sync");
     assert!(!fell_back.from_snapshot, "{fell_back:?}");
     assert_eq!(d.everything(), a.everything());
