@@ -131,7 +131,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// device changed the passphrase first), 10 sync held: it would delete many
 /// notes and waits for approval, 11 the account was deleted (from another
 /// device): this device no longer syncs with it, 12 `notes import` imported
-/// nothing.
+/// nothing, 13 the note was deleted for good (purged from the trash): it and
+/// its history cannot be brought back.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
         return 12;
@@ -166,5 +167,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::MassDeleteHeld { .. } => 10,
         E::LoggedIn { .. } => 4,
         E::KeyChanged => 9,
+        E::VersionNotFound { .. } | E::VersionOfAnotherNote { .. } => 3,
+        E::Purged(_) => 13,
+        E::NotInTrash(_) => 4,
     }
 }

@@ -108,6 +108,10 @@ pub(crate) struct Meta {
     pub pinned: bool,
     pub created: i64,
     pub updated: i64,
+    /// In the trash since (ms since the epoch); absent when not. Left out
+    /// of the JSON when absent, so notes never trashed seal as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<i64>,
 }
 
 /// What `outpost status` reports about a store.
