@@ -112,6 +112,20 @@ pub(crate) struct Meta {
     /// of the JSON when absent, so notes never trashed seal as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trashed_at: Option<i64>,
+    /// A merge result's own input that no server holds (the merging
+    /// device's side), carried so every device keeps both inputs of a
+    /// merge in its history. Only in merge results; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<CarriedVersion>,
+}
+
+/// A version carried inside a merge result's sealed meta: its stamp and
+/// its three fields exactly as sealed under that stamp (the payload
+/// framing, base64), so it opens only as that version of that note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CarriedVersion {
+    pub hlc: String,
+    pub sealed: String,
 }
 
 /// What `outpost status` reports about a store.

@@ -159,6 +159,7 @@ impl Vault {
             }
         };
         let key = unlock::unlock_or_enroll(&tx, &vault_id, keys, account_key.as_ref(), &mut report.created)?;
+        history::mirror_trash_once(&tx, &key)?;
         let last: Option<String> = tx.query_row(
             "SELECT max(h) FROM (SELECT max(hlc) AS h FROM notes UNION ALL SELECT max(hlc) FROM outbox)",
             [],

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::devices::now_ms;
+use common::devices::{self, now_ms};
 use outpost_core::clock::ManualTime;
 use outpost_core::history::{HistorySettings, VersionWhy};
 use outpost_core::keys::MemoryStore;
@@ -261,4 +261,94 @@ fn the_trash_purges_after_its_period_and_thinning_is_deterministic() {
     assert_eq!(daily.len(), days.len(), "one a day up to 90 days");
     assert!(first.iter().filter(|at| age(at) > 91).count() <= 17, "one a week beyond");
     assert!(dropped > 400, "{dropped}");
+}
+
+/// The versions of note `id` on a device, by reason, as their bodies.
+fn history_of(v: &Vault, id: Uuid) -> Vec<(VersionWhy, String)> {
+    v.versions(id)
+        .expect("versions")
+        .iter()
+        .map(|i| (i.why, v.version(id, &i.version).expect("version opens").body))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_overlapping_edit_keeps_both_inputs_and_the_merge_in_history_on_both_devices() {
+    let srv = common::server().await;
+    let start = now_ms();
+    let mut a = devices::first(&srv.url, "alice", start).await;
+    let n = a.vault.create(draft("Trip", "pack\nbook\nleave\n")).expect("create");
+    a.sync().await;
+    let mut b = devices::joining(&srv.url, "alice", start).await;
+    b.sync().await;
+
+    // Past the 5-minute burst, so A's edit does not fold into its first save.
+    a.advance(10 * MINUTE_MS);
+    b.advance(10 * MINUTE_MS);
+    a.vault.edit(n.id, body("pack\nbook the train from A\nleave\n")).expect("edit on A");
+    b.vault.edit(n.id, body("pack\nbook the ferry from B\nleave\n")).expect("edit on B");
+    a.sync().await;
+    b.sync().await; // B's push is refused; B merges (an overlap) and sends the result
+    a.sync().await;
+    b.sync().await;
+
+    let merged = a.vault.get(n.id).expect("on A").body;
+    assert_eq!(merged, b.vault.get(n.id).expect("on B").body, "converged");
+    assert!(merged.contains("train from A") && merged.contains("ferry from B"), "{merged}");
+    for (device, v) in [("A", &a.vault), ("B", &b.vault)] {
+        let h = history_of(v, n.id);
+        let has = |text: &str| h.iter().any(|(_, b)| b == text);
+        assert!(has("pack\nbook the train from A\nleave\n"), "{device}: A's input missing: {h:?}");
+        assert!(has("pack\nbook the ferry from B\nleave\n"), "{device}: B's input missing: {h:?}");
+        assert!(has(&merged), "{device}: the merge result missing: {h:?}");
+        assert!(has("pack\nbook\nleave\n"), "{device}: the version before missing: {h:?}");
+    }
+    let on_b: Vec<VersionWhy> = history_of(&b.vault, n.id).into_iter().map(|(w, _)| w).collect();
+    assert!(on_b.contains(&VersionWhy::Merge) && on_b.contains(&VersionWhy::MergeInput), "{on_b:?}");
+    let on_a: Vec<VersionWhy> = history_of(&a.vault, n.id).into_iter().map(|(w, _)| w).collect();
+    assert!(on_a.contains(&VersionWhy::Remote) && on_a.contains(&VersionWhy::MergeInput), "{on_a:?}");
+}
+
+#[tokio::test]
+async fn a_delete_on_one_device_is_in_the_others_trash_and_comes_back_from_there() {
+    let srv = common::server().await;
+    let start = now_ms();
+    let mut a = devices::first(&srv.url, "alice", start).await;
+    let n = a.vault.create(draft("Recipe", "flour, water")).expect("create");
+    a.sync().await;
+    let mut b = devices::joining(&srv.url, "alice", start).await;
+    b.sync().await;
+
+    a.vault.trash(n.id).expect("delete on A");
+    a.sync().await;
+    b.sync().await;
+    assert!(b.vault.list().expect("list").is_empty(), "gone from B's list");
+    let trash = b.vault.trash_list().expect("trash");
+    assert_eq!(trash.iter().map(|t| t.id).collect::<Vec<_>>(), vec![n.id], "in B's trash");
+
+    b.vault.untrash(n.id).expect("restored on B");
+    b.sync().await;
+    a.sync().await;
+    assert_eq!(a.vault.list().expect("list").iter().map(|s| s.id).collect::<Vec<_>>(), vec![n.id], "back on A");
+    assert!(a.vault.trash_list().expect("trash").is_empty());
+    assert_eq!(a.vault.get(n.id).expect("note").body, "flour, water");
+
+    // Trashed again and left there: past the trash period, the first
+    // device to keep house deletes it for good, and so does everyone.
+    a.vault.trash(n.id).expect("trash again");
+    a.sync().await;
+    b.sync().await;
+    a.advance(31 * DAY_MS);
+    assert_eq!(a.vault.housekeep().expect("housekeep").purged, 1);
+    a.sync().await;
+    b.sync().await;
+    for v in [&mut a.vault, &mut b.vault] {
+        assert!(v.trash_list().expect("trash").is_empty());
+        assert_eq!(v.untrash(n.id).expect_err("purged").code(), "purged");
+        let left: i64 = v
+            .connection()
+            .query_row("SELECT count(*) FROM versions WHERE note_id = ?1", [n.id.as_bytes()], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0, "no version of it is left");
+    }
 }

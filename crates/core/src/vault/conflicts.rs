@@ -168,7 +168,7 @@ impl Vault {
         let hlc = clock.tick();
         let now = clock.wall_ms() as i64;
         let trashed_at = if deleted { None } else { super::writer::trashed_at(&tx, &c.note_id)? };
-        let meta = Meta { tags, pinned, created: current.created_at, updated: now, trashed_at };
+        let meta = Meta { tags, pinned, created: current.created_at, updated: now, trashed_at, carried: Vec::new() };
         let (title, body) = if deleted { (String::new(), String::new()) } else { (title, body) };
         let change =
             LocalChange { id: c.note_id, hlc, title: &title, body: &body, meta: &meta, deleted, folded_edits: 0, why };

@@ -10,7 +10,7 @@ use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::rows::{hlc_col, open_text, open_version, uuid_col};
+use super::rows::{hlc_col, open_meta, open_text, open_version, uuid_col};
 use super::versions;
 use super::Vault;
 use crate::crypto::Field;
@@ -250,6 +250,28 @@ impl Vault {
         }
         self.housekeep().map(Some)
     }
+}
+
+/// Fill the plaintext `trashed_at` mirror from the sealed meta of every live
+/// note, once per store (the first open after migration 9): a store whose
+/// older build pulled a note another device had trashed holds that in the
+/// meta only. Recorded in `sync_state` so it runs once.
+pub(super) fn mirror_trash_once(tx: &Connection, key: &crate::crypto::DataKey) -> Result<()> {
+    if store::get_kv(tx, "sync_state", "trash_mirrored")?.is_some() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, Hlc, Vec<u8>)> = {
+        let mut stmt = tx.prepare("SELECT id, hlc, meta FROM notes WHERE deleted = 0 AND trashed_at IS NULL")?;
+        let rows = stmt.query_map([], |r| Ok((uuid_col(r, 0)?, hlc_col(r, 1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut set = tx.prepare("UPDATE notes SET trashed_at = ?2 WHERE id = ?1")?;
+    for (id, hlc, meta) in rows {
+        if let Some(at) = open_meta(key, &id, &hlc, &meta)?.trashed_at {
+            set.execute(params![id.as_bytes(), at])?;
+        }
+    }
+    store::set_kv(tx, "sync_state", "trash_mirrored", "1")
 }
 
 /// Thin the history of every note that has something to thin.

@@ -21,6 +21,8 @@
 //!   Last-writer-wins and edit-beats-delete are recorded as settled
 //!   conflicts, so the losing version can still be read.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use outpost_protocol::v1::Change;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -34,7 +36,7 @@ use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
 use crate::merge::{self, Outcome, Side};
-use crate::model::Meta;
+use crate::model::{CarriedVersion, Meta};
 use crate::payload::Sealed;
 
 /// What merges did during one page or push.
@@ -105,7 +107,7 @@ pub(super) fn merge_remote(
         versions::mark_merge_input(ctx.tx, &id, &local_stored.hlc)?;
     }
     if !c.deleted {
-        record_remote(ctx.tx, c, &remote_sealed)?;
+        record_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
     }
 
     if let Some(seq) = refused {
@@ -121,6 +123,7 @@ pub(super) fn merge_remote(
             created: created.min(remote_meta.created),
             updated: ctx.now,
             trashed_at: if merged.deleted { None } else { trashed_at },
+            carried: carry(ctx.tx, &id, &local_stored)?,
         };
         let hlc = ctx.clock.tick();
         let change = LocalChange {
@@ -167,6 +170,24 @@ pub(super) fn merge_remote(
         }
     }
     Ok(())
+}
+
+/// Sealed versions larger than this are not carried in a merge result
+/// (the result holds their words anyway); it also bounds a chain of merge
+/// results each carrying the one before, far below the 4 MiB a sealed
+/// field may open to.
+const CARRY_MAX_BYTES: usize = 256 * 1024;
+
+/// This device's input to a merge, to carry in the result's meta when no
+/// server holds it (it was never accepted: the other devices would not
+/// otherwise see it).
+fn carry(tx: &Connection, id: &uuid::Uuid, local: &Stored) -> Result<Vec<CarriedVersion>> {
+    let s = &local.sealed;
+    if local.deleted || is_agreed(tx, id, &local.hlc)? || s.title.len() + s.meta.len() + s.body.len() > CARRY_MAX_BYTES
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CarriedVersion { hlc: local.hlc.to_string(), sealed: BASE64.encode(s.encode()) }])
 }
 
 /// The trash state of a merge, per field like pinned: the side that

@@ -7,6 +7,8 @@
 //! Nothing here decides anything about sync or merging: it turns rows into
 //! values and values into rows, sealing and opening on the way.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use outpost_protocol::v1::Change;
 use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -201,15 +203,31 @@ pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &
     if c.deleted {
         versions::forget(tx, &c.note_id)?;
     } else {
-        record_remote(tx, c, sealed)?;
+        record_remote(tx, c, sealed, meta)?;
     }
     upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
     Ok(())
 }
 
-/// Keep another device's version `c` in its note's history.
-pub(super) fn record_remote(tx: &Connection, c: &Change, sealed: &Sealed) -> Result<()> {
-    record_version(tx, &c.note_id, &c.hlc, VersionWhy::Remote, sealed)
+/// Keep another device's version `c` in its note's history, and the merge
+/// input it carries, if any (`meta` is `c`'s, opened). A carried version
+/// that does not decode is left out (the result holds its words); one that
+/// decodes is stored as it was sealed and opens, like any version, only as
+/// that version of that note.
+pub(super) fn record_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
+    record_version(tx, &c.note_id, &c.hlc, VersionWhy::Remote, sealed)?;
+    for carried in &meta.carried {
+        let decoded = BASE64.decode(&carried.sealed).ok().and_then(|b| Sealed::decode(&b).ok());
+        match (carried.hlc.parse::<Hlc>(), decoded) {
+            (Ok(hlc), Some(input)) if hlc < c.hlc => {
+                record_version(tx, &c.note_id, &hlc, VersionWhy::MergeInput, &input)?;
+            }
+            _ => {
+                tracing::warn!(note = %c.note_id, "a merge input carried in a pulled version does not decode; left out")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Keep version `hlc` of note `id` in its history as `why`.

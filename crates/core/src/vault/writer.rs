@@ -63,7 +63,7 @@ impl Writer<'_> {
         // when given (else when made); neither after now.
         let created = created.or(updated).map_or(wall, |c| c.min(wall));
         let now = updated.unwrap_or(created).clamp(created, wall);
-        let meta = Meta { tags, pinned: draft.pinned, created, updated: now, trashed_at: None };
+        let meta = Meta { tags, pinned: draft.pinned, created, updated: now, trashed_at: None, carried: Vec::new() };
         self.write(&LocalChange {
             id,
             hlc,
@@ -150,6 +150,7 @@ impl Writer<'_> {
                 Some(t) => t,
                 None => trashed_at(self.conn, &id)?,
             },
+            carried: Vec::new(),
         };
         self.write(&LocalChange {
             id,
@@ -201,7 +202,8 @@ impl Writer<'_> {
         let created = created.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
         let hlc = self.clock.tick();
         let now = self.clock.wall_ms() as i64;
-        let meta = Meta { tags: Vec::new(), pinned: false, created, updated: now, trashed_at: None };
+        let meta =
+            Meta { tags: Vec::new(), pinned: false, created, updated: now, trashed_at: None, carried: Vec::new() };
         self.write(&LocalChange {
             id,
             hlc,

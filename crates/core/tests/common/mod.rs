@@ -192,6 +192,7 @@ pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
     (
         9,
         "DROP TABLE versions; DROP INDEX notes_list; ALTER TABLE notes DROP COLUMN trashed_at;
+         DELETE FROM sync_state WHERE key = 'trash_mirrored';
          CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);",
     ),
     (8, "DROP TABLE own_pushes;"),
