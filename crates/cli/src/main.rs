@@ -67,6 +67,11 @@ enum Command {
     /// Schema migrations: status, up, new, check
     #[command(subcommand)]
     Migrate(commands::migrate::MigrateCmd),
+    /// Notes deleted on any device: list them, bring one back, empty the trash
+    #[command(subcommand)]
+    Trash(commands::trash::TrashCmd),
+    /// Note history and trash retention: show or change the settings
+    Retention(commands::trash::RetentionArgs),
     /// Test-suite helpers
     #[command(subcommand, hide = true)]
     Debug(commands::debug::DebugCmd),
@@ -108,6 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConflictSim(args) => commands::conflict_sim::run(args),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
         Command::Debug(cmd) => commands::debug::run(&dir, cmd),
+        Command::Trash(cmd) => commands::trash::run(&dir, cmd),
+        Command::Retention(args) => commands::trash::retention(&dir, args),
     }
 }
 
