@@ -51,11 +51,14 @@ CREATE TABLE notes (
     -- NULL follows the app-wide setting (settings.conflict_strategy); a
     -- value overrides it for this note. Not note content: safe in plaintext.
     conflict_strategy TEXT
-        CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask'))
+        CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask')),
+    -- In the trash since (ms since epoch), NULL when not: the plaintext
+    -- mirror of the `trashed_at` sealed in meta, for the list and the trash.
+    trashed_at        INTEGER
 ) STRICT;
 -- The list walks this index alone (id, stamp, pinned, time and the title
 -- ciphertext), never the rows with their bodies.
-CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);
+CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title, trashed_at);
 
 -- The last version both this device and the server agreed on, per note:
 -- the base of three-way merges.
@@ -203,3 +206,28 @@ CREATE TABLE outbox_discarded (
 CREATE TABLE own_pushes (
     seq INTEGER PRIMARY KEY
 ) STRICT;
+
+-- Note history (migration 0009): every version of a note this device saw,
+-- as the three sealed fields exactly as sealed under the version's stamp
+-- (`hlc`, the version's id, bound into the ciphertext with the note id).
+-- `why`: edit (a burst of local saves, coalesced), merge (a merge result),
+-- remote (from another device), restore (a version brought back),
+-- lww_loser (the side last-writer-wins did not keep), merge_input (a side
+-- of a merge not otherwise kept), trash, untrash. `started_at`: the first
+-- save of a coalesced burst; `at`: when the version was made (its stamp's
+-- wall time); `size`: bytes of the sealed fields. Local only, never synced;
+-- thinned by the retention rules (`crate::history`).
+CREATE TABLE versions (
+    note_id    BLOB NOT NULL REFERENCES notes (id) ON DELETE CASCADE,
+    hlc        TEXT NOT NULL,
+    why        TEXT NOT NULL
+        CHECK (why IN ('edit', 'merge', 'remote', 'restore', 'lww_loser', 'merge_input', 'trash', 'untrash')),
+    started_at INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    title      BLOB NOT NULL,
+    meta       BLOB NOT NULL,
+    body       BLOB NOT NULL,
+    PRIMARY KEY (note_id, hlc)
+) STRICT;
+CREATE INDEX versions_hlc ON versions (hlc);

@@ -67,6 +67,11 @@ enum Command {
     /// Schema migrations: status, up, new, check
     #[command(subcommand)]
     Migrate(commands::migrate::MigrateCmd),
+    /// Notes deleted on any device: list them, bring one back, empty the trash
+    #[command(subcommand)]
+    Trash(commands::trash::TrashCmd),
+    /// Note history and trash retention: show or change the settings
+    Retention(commands::trash::RetentionArgs),
     /// Test-suite helpers
     #[command(subcommand, hide = true)]
     Debug(commands::debug::DebugCmd),
@@ -108,6 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConflictSim(args) => commands::conflict_sim::run(args),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
         Command::Debug(cmd) => commands::debug::run(&dir, cmd),
+        Command::Trash(cmd) => commands::trash::run(&dir, cmd),
+        Command::Retention(args) => commands::trash::retention(&dir, args),
     }
 }
 
@@ -131,7 +138,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// device changed the passphrase first), 10 sync held: it would delete many
 /// notes and waits for approval, 11 the account was deleted (from another
 /// device): this device no longer syncs with it, 12 `notes import` imported
-/// nothing.
+/// nothing, 13 the note was deleted for good (purged from the trash): it and
+/// its history cannot be brought back.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
         return 12;
@@ -166,5 +174,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::MassDeleteHeld { .. } => 10,
         E::LoggedIn { .. } => 4,
         E::KeyChanged => 9,
+        E::VersionNotFound { .. } | E::VersionOfAnotherNote { .. } => 3,
+        E::Purged(_) => 13,
+        E::NotInTrash(_) => 4,
     }
 }

@@ -29,7 +29,7 @@ fn add_edit_show_list_search_rm() {
         (status["notes"].as_u64(), status["pending"].as_u64(), status["coalesced"].as_u64()),
         (Some(1), Some(1), Some(1))
     );
-    run_ok(d, &["notes", "rm", &id]);
+    run_ok(d, &["notes", "rm", "--for-good", &id]);
     assert_eq!(run(d, &["notes", "show", &id]).status.code(), Some(3));
     let status: serde_json::Value = serde_json::from_str(&run_ok(d, &["status", "--json"])).expect("json");
     assert_eq!((status["notes"].as_u64(), status["tombstones"].as_u64()), (Some(0), Some(1)));

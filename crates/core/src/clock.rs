@@ -35,6 +35,9 @@ impl ManualTime {
     pub fn set(&self, ms: u64) {
         self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
+    pub fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl TimeSource for ManualTime {

@@ -71,6 +71,19 @@ pub enum Error {
          Try again, giving the passphrase now in force as the current one"
     )]
     KeyChanged,
+    #[error(
+        "note {note} has no version {version}; `outpost notes history {note}` lists its versions. Nothing was changed"
+    )]
+    VersionNotFound { note: String, version: String },
+    #[error("version {version} is a version of note {owner}, not of note {note}; nothing was changed")]
+    VersionOfAnotherNote { note: String, version: String, owner: String },
+    #[error(
+        "note {0} was deleted for good (the trash was emptied, or its time in the trash ran out); it and its \
+         history can no longer be brought back. Nothing was changed"
+    )]
+    Purged(String),
+    #[error("note {0} is not in the trash; nothing was changed")]
+    NotInTrash(String),
 }
 
 impl Error {
@@ -114,6 +127,10 @@ impl Error {
             Error::Stale { .. } => "stale",
             Error::LoggedIn { .. } => "logged_in",
             Error::KeyChanged => "key_changed",
+            Error::VersionNotFound { .. } => "version_not_found",
+            Error::VersionOfAnotherNote { .. } => "version_of_another_note",
+            Error::Purged(_) => "purged",
+            Error::NotInTrash(_) => "not_in_trash",
         }
     }
 }

@@ -108,6 +108,24 @@ pub(crate) struct Meta {
     pub pinned: bool,
     pub created: i64,
     pub updated: i64,
+    /// In the trash since (ms since the epoch); absent when not. Left out
+    /// of the JSON when absent, so notes never trashed seal as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<i64>,
+    /// A merge result's own input that no server holds (the merging
+    /// device's side), carried so every device keeps both inputs of a
+    /// merge in its history. Only in merge results; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<CarriedVersion>,
+}
+
+/// A version carried inside a merge result's sealed meta: its stamp and
+/// its three fields exactly as sealed under that stamp (the payload
+/// framing, base64), so it opens only as that version of that note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CarriedVersion {
+    pub hlc: String,
+    pub sealed: String,
 }
 
 /// What `outpost status` reports about a store.

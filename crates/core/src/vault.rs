@@ -19,6 +19,9 @@
 //! - `reconcile`: another device's version meeting local changes, inside a
 //!   push's or a pull's transaction.
 //! - `conflicts`: conflicts for the user, and the strategy.
+//! - `history`: note history (versions, restore) and the trash, with the
+//!   retention rules' housekeeping; `versions` records each version a
+//!   writer stores, under `rows`.
 //! - `account`: the account and its sealed session token.
 //! - `unlock`: the data key, checked or enrolled; fails closed.
 //! - `peek`: reading a store without its key.
@@ -45,6 +48,7 @@ use crate::store::{self, migrate};
 
 mod account;
 mod conflicts;
+mod history;
 mod peek;
 mod reconcile;
 mod replica;
@@ -52,6 +56,7 @@ mod rows;
 mod shared;
 mod snapshot;
 mod unlock;
+mod versions;
 mod writer;
 
 pub use account::Account;
@@ -156,6 +161,7 @@ impl Vault {
             }
         };
         let key = unlock::unlock_or_enroll(&tx, &vault_id, keys, account_key.as_ref(), &mut report.created)?;
+        history::mirror_trash_once(&tx, &key)?;
         let last: Option<String> = tx.query_row(
             "SELECT max(h) FROM (SELECT max(hlc) AS h FROM notes UNION ALL SELECT max(hlc) FROM outbox)",
             [],
@@ -195,7 +201,9 @@ impl Vault {
         self.batch(|w| w.edit_from(id, patch, base_hlc, base_body))
     }
 
-    /// Delete a note: it becomes a tombstone (content erased) that syncs.
+    /// Delete a note for good: it becomes a tombstone (content erased, its
+    /// history with it) that syncs. What a person's "delete" does is
+    /// [`Vault::trash`]; this is emptying the trash for one note.
     pub fn delete(&mut self, id: Uuid) -> Result<()> {
         self.batch(|w| w.delete(id))
     }
@@ -212,7 +220,8 @@ impl Vault {
         Ok(out)
     }
 
-    /// One note, decrypted. Tombstones are reported as not found.
+    /// One note, decrypted. Tombstones are reported as not found; a note in
+    /// the trash is returned (see [`Vault::trash_list`]).
     pub fn get(&self, id: Uuid) -> Result<Note> {
         let note = read_note(&self.conn, &self.key, id)?.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
         if note.deleted {
@@ -258,7 +267,8 @@ impl Vault {
         )?)
     }
 
-    /// All live notes, titles only: pinned first, then newest first.
+    /// All live notes not in the trash, titles only: pinned first, then
+    /// newest first.
     /// Reads the `notes_list` index alone (it covers these columns).
     pub fn list(&self) -> Result<Vec<NoteSummary>> {
         let badges = self.badges()?;
@@ -282,11 +292,12 @@ impl Vault {
     }
 
     /// The live notes among `ids`, as the list shows them (in the list's
-    /// order); an id that is deleted or unknown is left out. What the app
+    /// order); an id that is deleted, in the trash or unknown is left out. What the app
     /// re-reads after a sync pass changed a few notes, instead of the list.
     pub fn summaries(&self, ids: &[Uuid]) -> Result<Vec<NoteSummary>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL} FROM notes n WHERE n.id = ?1 AND n.deleted = 0"
+            "SELECT n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL} FROM notes n \
+             WHERE n.id = ?1 AND n.deleted = 0 AND n.trashed_at IS NULL"
         ))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -517,13 +528,13 @@ fn preference_key(key: &str) -> Result<String> {
     Ok(format!("ui.{key}"))
 }
 
-/// The stamps of the live notes, for the search index's refresh.
-const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0";
+/// The stamps of the live notes not in the trash, for the search index's refresh.
+const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0 AND n.trashed_at IS NULL";
 
 /// The list: served by the `notes_list` index alone (migration 6), in its
 /// order, without reading the table's rows (bodies included).
 const LIST_SQL: &str = "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
-     FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC";
+     FROM notes n WHERE n.deleted = 0 AND n.trashed_at IS NULL ORDER BY n.pinned DESC, n.updated_at DESC";
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,9 @@ fn no_plaintext_or_key_on_disk() {
     let mut markers: Vec<Vec<u8>> = Vec::new();
     {
         let mut v = Vault::open(dir.path(), &keys).expect("open");
+        // Every save a version of its own: history holds each text (sealed).
+        let no_bursts = outpost_core::history::HistorySettings { coalesce_minutes: 0, ..Default::default() };
+        v.set_history_settings(&no_bursts).expect("history settings");
         for i in 0..50 {
             let (t, b, tag) = (format!("zebratitle{i}q"), format!("quokkabody{i}x"), format!("wombattag{i}z"));
             // Long enough to be compressed, and short (stored raw) ones too.
@@ -74,8 +77,22 @@ fn no_plaintext_or_key_on_disk() {
             if i % 5 == 0 {
                 v.delete(n.id).expect("delete");
             }
+            // History and trash hold the same words, sealed too.
+            if i % 5 == 1 {
+                v.trash(n.id).expect("trash");
+            }
+            if i % 5 == 2 {
+                let first = v.versions(n.id).expect("versions").last().expect("first").version.clone();
+                v.restore_version(n.id, &first).expect("restore");
+            }
             markers.extend([t, b, tag, edit].map(String::into_bytes));
         }
+        // History and trash as they are (the downgrade below drops them).
+        let versions: i64 = v.connection().query_row("SELECT count(*) FROM versions", [], |r| r.get(0)).expect("count");
+        assert!(versions >= 100, "{versions} versions scanned");
+        // Every marker starts with one of these: stricter, and quick.
+        let stems = ["zebratitle", "quokkabody", "wombattag", "narwhaledit"].map(|s| s.as_bytes().to_vec());
+        assert_no_marker(dir.path(), &stems);
         // Force a migration backup into the directory too.
         drop(v);
         downgrade_to_v1(dir.path());
@@ -88,7 +105,10 @@ fn no_plaintext_or_key_on_disk() {
         let n = assert_no_marker(dir.path(), &markers);
         assert!(n >= 4, "expected db, wal, shm and a backup, found {n} files");
         assert!(files_in(dir.path()).iter().any(|f| f.to_string_lossy().contains(".backup-v1-")));
-        assert_eq!(v.list().expect("list").len(), 40);
+        // The trash survives the migration (its mirror is rebuilt from the
+        // sealed meta on the first open).
+        assert_eq!(v.list().expect("list").len(), 30);
+        assert_eq!(v.trash_list().expect("trash").len(), 10);
     }
     // ... and after closing (checkpointed).
     assert_no_marker(dir.path(), &markers);

@@ -11,6 +11,7 @@ pub mod seed;
 pub mod serve;
 pub mod status;
 pub mod sync;
+pub mod trash;
 
 /// A time in ms since the epoch as local-ish ISO text (UTC).
 pub fn fmt_time(ms: i64) -> String {

@@ -41,18 +41,41 @@ pub enum NotesCmd {
         #[arg(long)]
         unpin: bool,
     },
-    /// Delete a note (it syncs as a tombstone)
-    Rm { id: String },
+    /// Move a note to the trash, on every device once synced (`outpost trash` brings it back)
+    Rm {
+        id: String,
+        /// Delete it for good now instead (a tombstone that syncs; its history goes too)
+        #[arg(long)]
+        for_good: bool,
+    },
     /// List notes: pinned first, then newest
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Show one note
+    /// Show one note, or one version of it from its history
+    #[command(disable_version_flag = true)]
     Show {
+        id: String,
+        /// A version id from `notes history ID`
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The versions of a note this device holds, newest first (version id, time, device, size, why)
+    History {
         id: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Bring back a version of a note: it becomes a new version (nothing in the history changes) and syncs
+    #[command(disable_version_flag = true)]
+    Restore {
+        id: String,
+        /// A version id from `notes history ID`
+        #[arg(long, value_name = "V")]
+        version: String,
     },
     /// Notes containing every word of QUERY (title, body, tags)
     Search {
@@ -194,9 +217,46 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
             let note = vault.edit(id, patch)?;
             writeln!(out, "{}", note.id)?;
         }
-        NotesCmd::Rm { id } => {
+        NotesCmd::Rm { id, for_good } => {
             let id = Vault::parse_id(&id)?;
-            open_vault(dir)?.delete(id)?;
+            let mut vault = open_vault(dir)?;
+            if for_good {
+                vault.delete(id)?;
+            } else {
+                vault.trash(id)?;
+            }
+        }
+        NotesCmd::History { id, json } => {
+            let id = Vault::parse_id(&id)?;
+            let versions = open_vault(dir)?.versions(id)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &versions)?;
+                writeln!(out)?;
+            } else {
+                for v in &versions {
+                    writeln!(out, "{}", super::trash::history_line(v))?;
+                }
+            }
+        }
+        NotesCmd::Show { id, version: Some(version), json } => {
+            let id = Vault::parse_id(&id)?;
+            let v = open_vault(dir)?.version(id, &version)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &v)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "# {}", v.title)?;
+                writeln!(out, "{}", super::trash::history_line(&v.info))?;
+                if !v.tags.is_empty() {
+                    writeln!(out, "tags: {}", v.tags.join(", "))?;
+                }
+                writeln!(out, "\n{}", v.body)?;
+            }
+        }
+        NotesCmd::Restore { id, version } => {
+            let id = Vault::parse_id(&id)?;
+            let note = open_vault(dir)?.restore_version(id, &version)?;
+            writeln!(out, "{}", note.id)?;
         }
         NotesCmd::List { json } => {
             let notes = open_vault(dir)?.list()?;
@@ -210,7 +270,7 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                 }
             }
         }
-        NotesCmd::Show { id, json } => {
+        NotesCmd::Show { id, version: None, json } => {
             let id = Vault::parse_id(&id)?;
             let note = open_vault(dir)?.get(id)?;
             if json {

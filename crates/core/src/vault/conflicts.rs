@@ -13,6 +13,7 @@ use super::writer::{check_body, check_title, clean_tags};
 use super::Vault;
 use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
+use crate::history::VersionWhy;
 use crate::merge::Strategy;
 use crate::model::{Meta, Note};
 use crate::payload::Sealed;
@@ -155,6 +156,9 @@ impl Vault {
                 (current.title.clone(), body, current.tags.clone(), current.pinned, false, "merged")
             }
         };
+        // A settled conflict is a decision, kept as its own version (never
+        // folded into by later saves).
+        let why = if label == "merged" { VersionWhy::Merge } else { VersionWhy::Restore };
         let title = check_title(title)?;
         check_body(&body)?;
         let tags = clean_tags(tags)?;
@@ -163,10 +167,11 @@ impl Vault {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let hlc = clock.tick();
         let now = clock.wall_ms() as i64;
-        let meta = Meta { tags, pinned, created: current.created_at, updated: now };
+        let trashed_at = if deleted { None } else { super::writer::trashed_at(&tx, &c.note_id)? };
+        let meta = Meta { tags, pinned, created: current.created_at, updated: now, trashed_at, carried: Vec::new() };
         let (title, body) = if deleted { (String::new(), String::new()) } else { (title, body) };
         let change =
-            LocalChange { id: c.note_id, hlc, title: &title, body: &body, meta: &meta, deleted, folded_edits: 0 };
+            LocalChange { id: c.note_id, hlc, title: &title, body: &body, meta: &meta, deleted, folded_edits: 0, why };
         write_local(&tx, key, &change)?;
         tx.execute("UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1", params![id, now, label])?;
         tx.commit()?;

@@ -21,18 +21,22 @@
 //!   Last-writer-wins and edit-beats-delete are recorded as settled
 //!   conflicts, so the losing version can still be read.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use outpost_protocol::v1::Change;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{
-    drop_unsent, is_agreed, open_version, queue_as_is, read_base, read_stored, set_server_rev, store_remote,
-    strategy_for, upsert_base, write_local, LocalChange, Stored,
+    drop_unsent, is_agreed, open_version, queue_as_is, read_base, read_stored, record_remote, record_version,
+    set_server_rev, store_remote, strategy_for, upsert_base, write_local, LocalChange, Stored,
 };
+use super::versions;
 use crate::clock::HlcClock;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
+use crate::history::VersionWhy;
 use crate::merge::{self, Outcome, Side};
-use crate::model::Meta;
+use crate::model::{CarriedVersion, Meta};
 use crate::payload::Sealed;
 
 /// What merges did during one page or push.
@@ -77,20 +81,40 @@ pub(super) fn merge_remote(
     if c.hlc < local_stored.hlc && is_agreed(ctx.tx, &id, &c.hlc)? {
         return fast_forward(ctx, c, refused, &remote_sealed, counts);
     }
-    let (local, _) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
+    let (local, local_meta) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
     let base_stored = read_base(ctx.tx, &id)?;
-    let base = match &base_stored {
-        Some(b) => Some(open_version(ctx.key, &id, b.hlc, b.deleted, &b.sealed)?.0),
-        None => None,
+    let (base, base_meta) = match &base_stored {
+        Some(b) => {
+            let (v, m) = open_version(ctx.key, &id, b.hlc, b.deleted, &b.sealed)?;
+            (Some(v), Some(m))
+        }
+        None => (None, None),
     };
     let strategy = strategy_for(ctx.tx, &id)?;
     let merged = merge::merge(base.as_ref(), &local, &remote, strategy);
+    let trashed_at = merged_trash(
+        base_meta.as_ref().filter(|_| base.as_ref().is_some_and(|b| !b.deleted)),
+        &local_meta,
+        &remote_meta,
+        merged.outcome,
+        if remote.hlc > local.hlc { Side::Remote } else { Side::Local },
+    );
+
+    // Both inputs stay in the note's history: this device's side (saved
+    // here already, no longer folded into by later saves) and the other's.
+    if !local_stored.deleted {
+        record_version(ctx.tx, &id, &local_stored.hlc, VersionWhy::MergeInput, &local_stored.sealed)?;
+        versions::mark_merge_input(ctx.tx, &id, &local_stored.hlc)?;
+    }
+    if !c.deleted {
+        record_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
+    }
 
     if let Some(seq) = refused {
         ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
     }
     drop_unsent(ctx.tx, &id)?;
-    if merged.same_content(&remote) {
+    if merged.same_content(&remote) && trashed_at == remote_meta.trashed_at {
         store_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
     } else {
         let meta = Meta {
@@ -98,6 +122,8 @@ pub(super) fn merge_remote(
             pinned: merged.pinned,
             created: created.min(remote_meta.created),
             updated: ctx.now,
+            trashed_at: if merged.deleted { None } else { trashed_at },
+            carried: carry(ctx.tx, &id, &local_stored)?,
         };
         let hlc = ctx.clock.tick();
         let change = LocalChange {
@@ -108,6 +134,7 @@ pub(super) fn merge_remote(
             meta: &meta,
             deleted: merged.deleted,
             folded_edits: 0,
+            why: VersionWhy::Merge,
         };
         write_local(ctx.tx, ctx.key, &change)?;
         set_server_rev(ctx.tx, &id, c.rev)?;
@@ -124,7 +151,18 @@ pub(super) fn merge_remote(
                 counts.opened += 1;
             }
         }
-        Outcome::LastWriterWins { winner } => settled_conflict(ctx, &record, "last_writer_wins", winner)?,
+        Outcome::LastWriterWins { winner } => {
+            // The loser stays in the history too, marked as such.
+            let (hlc, sealed) = match winner {
+                Side::Local => (&c.hlc, &remote_sealed),
+                Side::Remote => (&local_stored.hlc, &local_stored.sealed),
+            };
+            let lost_deleted = if winner == Side::Local { c.deleted } else { local_stored.deleted };
+            if !lost_deleted && !merged.deleted {
+                record_version(ctx.tx, &id, hlc, VersionWhy::LwwLoser, sealed)?;
+            }
+            settled_conflict(ctx, &record, "last_writer_wins", winner)?
+        }
         Outcome::Restored { edited } => {
             counts.restored += 1;
             tracing::info!(note = %id, "a note deleted on one device and edited on another was kept");
@@ -132,6 +170,45 @@ pub(super) fn merge_remote(
         }
     }
     Ok(())
+}
+
+/// Sealed versions larger than this are not carried in a merge result
+/// (the result holds their words anyway); it also bounds a chain of merge
+/// results each carrying the one before, far below the 4 MiB a sealed
+/// field may open to.
+const CARRY_MAX_BYTES: usize = 256 * 1024;
+
+/// This device's input to a merge, to carry in the result's meta when no
+/// server holds it (it was never accepted: the other devices would not
+/// otherwise see it).
+fn carry(tx: &Connection, id: &uuid::Uuid, local: &Stored) -> Result<Vec<CarriedVersion>> {
+    let s = &local.sealed;
+    if local.deleted || is_agreed(tx, id, &local.hlc)? || s.title.len() + s.meta.len() + s.body.len() > CARRY_MAX_BYTES
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CarriedVersion { hlc: local.hlc.to_string(), sealed: BASE64.encode(s.encode()) }])
+}
+
+/// The trash state of a merge, per field like pinned: the side that
+/// changed it (both did: the later stamp); last-writer-wins and an edit
+/// meeting a delete take the winning side's.
+fn merged_trash(base: Option<&Meta>, local: &Meta, remote: &Meta, outcome: Outcome, later: Side) -> Option<i64> {
+    let side = match outcome {
+        Outcome::LastWriterWins { winner } => winner,
+        Outcome::Restored { edited } => edited,
+        _ if local.trashed_at == remote.trashed_at => Side::Local,
+        _ => match base.map(|b| b.trashed_at) {
+            Some(b) if b == local.trashed_at => Side::Remote,
+            Some(b) if b == remote.trashed_at => Side::Local,
+            _ => later,
+        },
+    };
+    if side == Side::Local {
+        local.trashed_at
+    } else {
+        remote.trashed_at
+    }
 }
 
 /// The remote version `c` is one this device agreed on before, so its note

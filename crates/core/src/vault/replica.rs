@@ -487,12 +487,14 @@ impl Vault {
     }
 
     /// Mark a completed sync pass. An approval of held deletions is used
-    /// up by it.
+    /// up by it. History housekeeping (retention, trash purges) runs here
+    /// when due; the purges it queues go with the next pass.
     pub fn record_sync_success(&mut self) -> Result<()> {
         let now = self.clock.wall_ms() as i64;
         self.pass_deletes = 0;
         self.conn.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
-        store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())
+        store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())?;
+        self.housekeep_if_due().map(|_| ())
     }
 
     /// Start over with a server that does not know this device's sync

@@ -7,13 +7,17 @@
 //! Nothing here decides anything about sync or merging: it turns rows into
 //! values and values into rows, sealing and opening on the way.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use outpost_protocol::v1::Change;
 use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
+use super::versions::{self, SealedRef};
 use crate::crypto::{self, Binding, DataKey, Field};
 use crate::error::{Error, Result};
+use crate::history::VersionWhy;
 use crate::merge::{Strategy, Version};
 use crate::model::{Meta, Note, SyncBadge};
 use crate::payload::Sealed;
@@ -31,12 +35,14 @@ pub(super) struct LocalChange<'a> {
     /// Offline edits already folded into this one (the seeder's shortcut);
     /// counted in the outbox entry's `coalesced`.
     pub folded_edits: u32,
+    /// What the version is, for the note's history.
+    pub why: VersionWhy,
 }
 
 /// Write a local change: seal the three fields under the change's stamp,
 /// upsert the note's row and queue (or coalesce) its outbox entry.
 pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>) -> Result<()> {
-    let LocalChange { id, hlc, title, body, meta, deleted, folded_edits } = *c;
+    let LocalChange { id, hlc, title, body, meta, deleted, folded_edits, why } = *c;
     let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &id, field, hlc: &hlc }, data);
     let title_ct = seal(Field::Title, title.as_bytes())?;
     let body_ct = seal(Field::Body, body.as_bytes())?;
@@ -44,11 +50,12 @@ pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>)
     let meta_ct = seal(Field::Meta, &meta_json)?;
     let hlc_s = hlc.to_string();
     conn.prepare_cached(
-        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body, trashed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
                updated_at = excluded.updated_at, deleted = excluded.deleted,
-               title = excluded.title, meta = excluded.meta, body = excluded.body",
+               title = excluded.title, meta = excluded.meta, body = excluded.body,
+               trashed_at = excluded.trashed_at",
     )?
     .execute(params![
         id.as_bytes(),
@@ -59,8 +66,15 @@ pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>)
         deleted,
         title_ct,
         meta_ct,
-        body_ct
+        body_ct,
+        meta.trashed_at
     ])?;
+    if deleted {
+        versions::forget(conn, &id)?;
+    } else {
+        let sealed = SealedRef { title: &title_ct, meta: &meta_ct, body: &body_ct };
+        versions::record(conn, &id, &hlc, why, sealed, meta.updated)?;
+    }
     let now = meta.updated;
     // Coalesce into the note's unsent entry: one that has never been
     // attempted, so no server can have seen its op id.
@@ -165,12 +179,13 @@ pub(super) fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> 
 /// Store a remote version as the note, exactly as it came.
 pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body,
+           trashed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
            created_at = excluded.created_at, updated_at = excluded.updated_at,
            server_rev = excluded.server_rev, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body",
+           title = excluded.title, meta = excluded.meta, body = excluded.body, trashed_at = excluded.trashed_at",
     )?
     .execute(params![
         c.note_id.as_bytes(),
@@ -182,10 +197,44 @@ pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &
         c.deleted,
         sealed.title,
         sealed.meta,
-        sealed.body
+        sealed.body,
+        meta.trashed_at
     ])?;
+    if c.deleted {
+        versions::forget(tx, &c.note_id)?;
+    } else {
+        record_remote(tx, c, sealed, meta)?;
+    }
     upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
     Ok(())
+}
+
+/// Keep another device's version `c` in its note's history, and the merge
+/// input it carries, if any (`meta` is `c`'s, opened). A carried version
+/// that does not decode is left out (the result holds its words); one that
+/// decodes is stored as it was sealed and opens, like any version, only as
+/// that version of that note.
+pub(super) fn record_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
+    record_version(tx, &c.note_id, &c.hlc, VersionWhy::Remote, sealed)?;
+    for carried in &meta.carried {
+        let decoded = BASE64.decode(&carried.sealed).ok().and_then(|b| Sealed::decode(&b).ok());
+        match (carried.hlc.parse::<Hlc>(), decoded) {
+            (Ok(hlc), Some(input)) if hlc < c.hlc => {
+                record_version(tx, &c.note_id, &hlc, VersionWhy::MergeInput, &input)?;
+            }
+            _ => {
+                tracing::warn!(note = %c.note_id, "a merge input carried in a pulled version does not decode; left out")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keep version `hlc` of note `id` in its history as `why`.
+pub(super) fn record_version(tx: &Connection, id: &Uuid, hlc: &Hlc, why: VersionWhy, sealed: &Sealed) -> Result<()> {
+    let at = i64::try_from(hlc.wall_ms).unwrap_or(i64::MAX);
+    let sealed = SealedRef { title: &sealed.title, meta: &sealed.meta, body: &sealed.body };
+    versions::record(tx, id, hlc, why, sealed, at)
 }
 
 /// The strategy for a note: its own, else the app's, else auto-merge.

@@ -10,6 +10,7 @@ use super::rows::{read_note, write_local, LocalChange};
 use crate::clock::HlcClock;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
+use crate::history::VersionWhy;
 use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, SyncBadge};
 
 /// Writes inside one transaction; see [`Vault::batch`].
@@ -62,7 +63,7 @@ impl Writer<'_> {
         // when given (else when made); neither after now.
         let created = created.or(updated).map_or(wall, |c| c.min(wall));
         let now = updated.unwrap_or(created).clamp(created, wall);
-        let meta = Meta { tags, pinned: draft.pinned, created, updated: now };
+        let meta = Meta { tags, pinned: draft.pinned, created, updated: now, trashed_at: None, carried: Vec::new() };
         self.write(&LocalChange {
             id,
             hlc,
@@ -71,6 +72,7 @@ impl Writer<'_> {
             meta: &meta,
             deleted: false,
             folded_edits,
+            why: VersionWhy::Edit,
         })?;
         if now != wall {
             // The outbox entry was dated with the note; it is queued now.
@@ -94,10 +96,27 @@ impl Writer<'_> {
     }
 
     pub fn edit(&mut self, id: Uuid, patch: NotePatch) -> Result<Note> {
+        self.edit_as(id, patch, VersionWhy::Edit)
+    }
+
+    /// [`Writer::edit`], kept in the note's history as `why`.
+    pub(super) fn edit_as(&mut self, id: Uuid, patch: NotePatch, why: VersionWhy) -> Result<Note> {
+        self.edit_with(id, patch, why, None)
+    }
+
+    /// [`Writer::edit_as`] that also moves the note into the trash
+    /// (`Some(Some(when))`) or out of it (`Some(None)`); `None` leaves it.
+    pub(super) fn edit_with(
+        &mut self,
+        id: Uuid,
+        patch: NotePatch,
+        why: VersionWhy,
+        trash: Option<Option<i64>>,
+    ) -> Result<Note> {
         let mut note = read_note(self.conn, self.key, id)?
             .filter(|n| !n.deleted)
             .ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
-        if patch.is_empty() {
+        if patch.is_empty() && trash.is_none() {
             return Ok(note);
         }
         if let Some(t) = patch.title {
@@ -122,8 +141,17 @@ impl Writer<'_> {
         self.clock.observe(note.hlc);
         note.hlc = self.clock.tick();
         note.updated_at = self.clock.wall_ms() as i64;
-        let meta =
-            Meta { tags: note.tags.clone(), pinned: note.pinned, created: note.created_at, updated: note.updated_at };
+        let meta = Meta {
+            tags: note.tags.clone(),
+            pinned: note.pinned,
+            created: note.created_at,
+            updated: note.updated_at,
+            trashed_at: match trash {
+                Some(t) => t,
+                None => trashed_at(self.conn, &id)?,
+            },
+            carried: Vec::new(),
+        };
         self.write(&LocalChange {
             id,
             hlc: note.hlc,
@@ -132,6 +160,7 @@ impl Writer<'_> {
             meta: &meta,
             deleted: false,
             folded_edits: 0,
+            why,
         })?;
         note.sync = SyncBadge::Pending;
         Ok(note)
@@ -173,13 +202,32 @@ impl Writer<'_> {
         let created = created.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
         let hlc = self.clock.tick();
         let now = self.clock.wall_ms() as i64;
-        let meta = Meta { tags: Vec::new(), pinned: false, created, updated: now };
-        self.write(&LocalChange { id, hlc, title: "", body: "", meta: &meta, deleted: true, folded_edits: 0 })
+        let meta =
+            Meta { tags: Vec::new(), pinned: false, created, updated: now, trashed_at: None, carried: Vec::new() };
+        self.write(&LocalChange {
+            id,
+            hlc,
+            title: "",
+            body: "",
+            meta: &meta,
+            deleted: true,
+            folded_edits: 0,
+            why: VersionWhy::Edit,
+        })
     }
 
     fn write(&mut self, change: &LocalChange<'_>) -> Result<()> {
         write_local(self.conn, self.key, change)
     }
+}
+
+/// When note `id` went to the trash, from the plaintext mirror of its meta.
+pub(super) fn trashed_at(conn: &Connection, id: &Uuid) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT trashed_at FROM notes WHERE id = ?1")?
+        .query_row([id.as_bytes()], |r| r.get(0))
+        .optional()?
+        .flatten())
 }
 
 pub(super) fn check_title(title: String) -> Result<String> {

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+pub mod devices;
+
 /// Long enough for a loaded CI machine; only a hang ever reaches it.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -187,6 +189,12 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// How to undo each migration after the first in place, data kept, newest
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
+    (
+        9,
+        "DROP TABLE versions; DROP INDEX notes_list; ALTER TABLE notes DROP COLUMN trashed_at;
+         DELETE FROM sync_state WHERE key = 'trash_mirrored';
+         CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);",
+    ),
     (8, "DROP TABLE own_pushes;"),
     (7, "DROP TABLE outbox_discarded; DROP TABLE sync_passes;"),
     (6, "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC);"),

@@ -1,0 +1,125 @@
+//! The `versions` table: recording each version of a note a device sees,
+//! inside the caller's transaction, sealed exactly as it was sealed (no
+//! re-encryption on the save path). Under `rows`, which calls it from every
+//! writer of a note row; decides nothing about sync.
+//!
+//! Rules kept here:
+//! - A local save ([`VersionWhy::Edit`]) folds into the note's newest
+//!   version when that is this device's own edit and its burst started
+//!   less than the coalescing window ago; anything else starts a version.
+//! - A version already recorded under the same stamp is not written again;
+//!   only [`VersionWhy::LwwLoser`] relabels one (the loss is the news).
+//! - A tombstone (a note deleted for good) takes the note's versions with it.
+
+use outpost_protocol::Hlc;
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::history::{HistorySettings, VersionWhy};
+use crate::store;
+
+/// A version's three sealed fields, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SealedRef<'a> {
+    pub title: &'a [u8],
+    pub meta: &'a [u8],
+    pub body: &'a [u8],
+}
+
+impl SealedRef<'_> {
+    fn size(&self) -> i64 {
+        (self.title.len() + self.meta.len() + self.body.len()) as i64
+    }
+}
+
+/// The store's history settings (the defaults until set).
+pub(super) fn settings(conn: &Connection) -> Result<HistorySettings> {
+    match store::get_kv(conn, "settings", "history")? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| Error::Corrupt(format!("history setting: {e}"))),
+        None => Ok(HistorySettings::default()),
+    }
+}
+
+/// Record version `hlc` of note `id`, `now` being this device's wall time.
+pub(super) fn record(
+    conn: &Connection,
+    id: &Uuid,
+    hlc: &Hlc,
+    why: VersionWhy,
+    sealed: SealedRef<'_>,
+    now: i64,
+) -> Result<()> {
+    let hlc_s = hlc.to_string();
+    let at = i64::try_from(hlc.wall_ms).unwrap_or(i64::MAX);
+    if why == VersionWhy::Edit && coalesce(conn, id, hlc, &hlc_s, at, sealed, now)? {
+        return Ok(());
+    }
+    let sql = if why == VersionWhy::LwwLoser {
+        "INSERT INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (note_id, hlc) DO UPDATE SET why = excluded.why"
+    } else {
+        "INSERT OR IGNORE INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    };
+    conn.prepare_cached(sql)?.execute(params![
+        id.as_bytes(),
+        hlc_s,
+        why.as_str(),
+        now,
+        at,
+        sealed.size(),
+        sealed.title,
+        sealed.meta,
+        sealed.body
+    ])?;
+    Ok(())
+}
+
+/// Fold a local save into the note's newest version if that is this
+/// device's own edit whose burst began within the window. Returns whether
+/// it did.
+fn coalesce(
+    conn: &Connection,
+    id: &Uuid,
+    hlc: &Hlc,
+    hlc_s: &str,
+    at: i64,
+    sealed: SealedRef<'_>,
+    now: i64,
+) -> Result<bool> {
+    let newest: Option<(String, String, i64)> = conn
+        .prepare_cached("SELECT hlc, why, started_at FROM versions WHERE note_id = ?1 ORDER BY hlc DESC LIMIT 1")?
+        .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((prev, why, started_at)) = newest else { return Ok(false) };
+    if why != VersionWhy::Edit.as_str() || prev.as_str() >= hlc_s {
+        return Ok(false);
+    }
+    let prev_node = prev.parse::<Hlc>().map_err(|_| Error::Corrupt(format!("bad version stamp {prev:?}")))?.node;
+    let window = settings(conn)?.coalesce_ms();
+    if prev_node != hlc.node || now < started_at || now - started_at >= window {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "UPDATE versions SET hlc = ?3, at = ?4, size = ?5, title = ?6, meta = ?7, body = ?8
+         WHERE note_id = ?1 AND hlc = ?2",
+    )?
+    .execute(params![id.as_bytes(), prev, hlc_s, at, sealed.size(), sealed.title, sealed.meta, sealed.body])?;
+    Ok(true)
+}
+
+/// Mark this device's version `hlc` of note `id` as one side of a merge,
+/// so later saves start a new version instead of folding into it.
+pub(super) fn mark_merge_input(conn: &Connection, id: &Uuid, hlc: &Hlc) -> Result<()> {
+    conn.prepare_cached("UPDATE versions SET why = 'merge_input' WHERE note_id = ?1 AND hlc = ?2 AND why = 'edit'")?
+        .execute(params![id.as_bytes(), hlc.to_string()])?;
+    Ok(())
+}
+
+/// A note deleted for good: its history goes with it.
+pub(super) fn forget(conn: &Connection, id: &Uuid) -> Result<()> {
+    conn.prepare_cached("DELETE FROM versions WHERE note_id = ?1")?.execute([id.as_bytes()])?;
+    Ok(())
+}
