@@ -67,6 +67,9 @@ enum Command {
     /// Schema migrations: status, up, new, check
     #[command(subcommand)]
     Migrate(commands::migrate::MigrateCmd),
+    /// Files attached to notes: add, list, get, rm; cache settings
+    #[command(subcommand)]
+    Files(commands::files::FilesCmd),
     /// Test-suite helpers
     #[command(subcommand, hide = true)]
     Debug(commands::debug::DebugCmd),
@@ -108,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConflictSim(args) => commands::conflict_sim::run(args),
         Command::Migrate(cmd) => commands::migrate::run(&dir, cmd),
         Command::Debug(cmd) => commands::debug::run(&dir, cmd),
+        Command::Files(cmd) => commands::files::run(&dir, cmd),
     }
 }
 
@@ -131,7 +135,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// device changed the passphrase first), 10 sync held: it would delete many
 /// notes and waits for approval, 11 the account was deleted (from another
 /// device): this device no longer syncs with it, 12 `notes import` imported
-/// nothing.
+/// nothing, 14 the account's storage on the server is full (quota).
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
         return 12;
@@ -154,6 +158,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::NotADatabase { .. } | E::SchemaTooNew { .. } | E::Corrupt(_) | E::Migration { .. } => 6,
         E::Decrypt { .. } | E::Crypto(_) | E::Forged(_) => 7,
         E::Io { .. } | E::Db(_) => 1,
+        E::Remote(r) if r.is_quota_exceeded() => 14,
         E::Remote(r) if r.is_retryable() => 8,
         E::Remote(outpost_core::remote::RemoteError::Offline) => 8,
         E::Remote(outpost_core::remote::RemoteError::AccountDeleted) => 11,
@@ -166,5 +171,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::MassDeleteHeld { .. } => 10,
         E::LoggedIn { .. } => 4,
         E::KeyChanged => 9,
+        E::FileNotFound(_) => 3,
+        E::FileNotDownloaded { .. } => 8,
     }
 }
