@@ -78,6 +78,13 @@ impl TestServer {
         self.dir.path().join("server.db")
     }
 
+    /// The directory of the server's database (and its WAL), for tests
+    /// that look at (or tamper with) what the server stores.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let mut config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
         if let Some(q) = self.quota {
