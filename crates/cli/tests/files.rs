@@ -228,3 +228,29 @@ fn a_device_killed_mid_upload_and_mid_download_resumes_where_it_stopped() {
     // a dead process); never a partial file at PATH.
     assert!(leftovers.len() <= 1, "{leftovers:?}");
 }
+
+#[test]
+fn a_full_account_keeps_the_file_queued_and_says_so() {
+    let srv = tempfile::tempdir().expect("server dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let server = common::start_server_with(srv.path(), addr, &["--file-quota-mib", "1"]);
+    let (a, work) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("w"));
+    let (a, work) = (a.path(), work.path());
+    let n = note(a, "Too big for the account");
+    let path = work.join("scan.pdf");
+    write_file(&path, 2 * 1024 * 1024, b"MARKER-quota");
+    let id = run_ok(a, &["files", "add", &n, path.to_str().expect("utf-8")]).trim().to_owned();
+    run_ok(a, &["account", "register", "--server", &server.url, "--user", "alice"]);
+    let out = run(a, &["sync"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 14, "{stderr}");
+    assert!(stderr.contains("quota_exceeded") && stderr.contains("notes synced"), "{stderr}");
+    assert_eq!(server.metric(STORED), 0, "nothing of the file stored");
+    let status = json(a, &["status", "--json"]);
+    assert_eq!((status["pending"].as_u64(), status["files"]["upload_files"].as_u64()), (Some(0), Some(1)), "{status}");
+    // Still queued, whole; removing it frees the queue.
+    run_ok(a, &["files", "rm", &id]);
+    run_ok(a, &["sync"]);
+    assert_eq!(json(a, &["status", "--json"])["files"]["upload_files"], 0);
+}
