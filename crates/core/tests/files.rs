@@ -197,3 +197,58 @@ async fn a_tampered_or_truncated_chunk_is_refused_and_the_download_resumes() {
         .expect_err("a moved chunk");
     assert!(matches!(&e, Error::Forged(m) if m.contains("chunk 1")), "{e}");
 }
+
+/// Polls `check` until it holds, within a bound (a real condition, not a
+/// sleep standing in for one).
+async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_engine_uploads_files_in_their_own_task_and_a_note_passes_a_large_upload() {
+    use outpost_core::engine::{Engine, EngineOptions};
+    use outpost_core::SharedVault;
+    let srv = common::server().await;
+    // 80 ms on every request: the 20 chunks take at least 1.6 s.
+    let control = NetControl::new(NetMode::Flaky { drop: 0.0, latency_ms: 80 });
+    let a = first_device(&srv.url, "eve", control.clone()).await;
+    let mut b = joining_device(&srv.url, "eve").await;
+    let data = random_with_marker(20 * MIB, b"MARKER-engine");
+    let shared = SharedVault::new(a.vault);
+    let n = shared.lock().create(NoteDraft { title: "Film".into(), ..Default::default() }).expect("note").id;
+    let id = shared.lock().add_file(n, "film.mkv", &data).expect("add").id;
+    let opts =
+        EngineOptions { status_file: false, debounce: std::time::Duration::from_millis(20), ..Default::default() };
+    let engine = Engine::start(shared.clone(), a.remote.clone(), a.dir.path(), opts).expect("engine");
+    engine.local_change();
+    wait_until("the upload to start", || async { srv.metric(STORED).await >= 2 }).await;
+
+    // A note saved now reaches B while the upload goes on.
+    let late = shared.lock().create(NoteDraft { title: "Written during the upload".into(), ..Default::default() });
+    let late = late.expect("note").id;
+    engine.local_change();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "the note never reached B");
+        sync_once(&mut b.vault, &b.remote).await.expect("pull on B");
+        if b.vault.get(late).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stored_when_the_note_arrived = srv.metric(STORED).await;
+    assert!(stored_when_the_note_arrived < 20, "the note waited for the whole upload");
+    wait_until("the whole upload", || async { srv.metric(STORED).await == 20 }).await;
+    wait_until("the file synced", || async {
+        shared.lock().file_info(&id).map(|i| i.state == FileState::Synced).unwrap_or(false)
+    })
+    .await;
+    engine.shutdown().await;
+    let mut r = FilePassReport::default();
+    transfer::download(&std::sync::Mutex::new(&mut b.vault), &b.remote, &id, &mut r).await.expect("download");
+    assert_eq!(b.vault.read_file(&id).expect("read"), data);
+}
