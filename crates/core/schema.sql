@@ -231,3 +231,32 @@ CREATE TABLE versions (
     PRIMARY KEY (note_id, hlc)
 ) STRICT;
 CREATE INDEX versions_hlc ON versions (hlc);
+-- Attached files (migration 0010): what this device knows of each file
+-- (sealed manifest; state upload, synced, remote or removing), its sealed
+-- chunks (upload queue and download cache) and the notes referencing it.
+CREATE TABLE files (
+    id          BLOB PRIMARY KEY,              -- keyed hash of the plaintext, 32 bytes
+    manifest    BLOB NOT NULL,                 -- sealed: name, type, size, chunking
+    chunk_count INTEGER NOT NULL,
+    sealed_size INTEGER NOT NULL,              -- sealed chunks together
+    state       TEXT NOT NULL CHECK (state IN ('upload', 'synced', 'remote', 'removing')),
+    want        INTEGER NOT NULL DEFAULT 0,    -- download asked for
+    last_used   INTEGER NOT NULL,              -- ms; eviction order
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE file_chunks (
+    file_id BLOB NOT NULL,
+    idx     INTEGER NOT NULL,
+    data    BLOB NOT NULL,                     -- sealed, as on the server
+    sent    INTEGER NOT NULL DEFAULT 0,        -- the server holds it
+    PRIMARY KEY (file_id, idx)
+) STRICT;
+
+CREATE TABLE note_files (
+    note_id  BLOB NOT NULL,
+    file_id  BLOB NOT NULL,
+    declared INTEGER NOT NULL DEFAULT 0,       -- the server was told
+    PRIMARY KEY (note_id, file_id)
+) STRICT;
+CREATE INDEX note_files_by_file ON note_files (file_id);

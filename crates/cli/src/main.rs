@@ -72,6 +72,9 @@ enum Command {
     Trash(commands::trash::TrashCmd),
     /// Note history and trash retention: show or change the settings
     Retention(commands::trash::RetentionArgs),
+    /// Files attached to notes: add, list, get, rm; cache settings
+    #[command(subcommand)]
+    Files(commands::files::FilesCmd),
     /// Test-suite helpers
     #[command(subcommand, hide = true)]
     Debug(commands::debug::DebugCmd),
@@ -115,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Debug(cmd) => commands::debug::run(&dir, cmd),
         Command::Trash(cmd) => commands::trash::run(&dir, cmd),
         Command::Retention(args) => commands::trash::retention(&dir, args),
+        Command::Files(cmd) => commands::files::run(&dir, cmd),
     }
 }
 
@@ -139,7 +143,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// notes and waits for approval, 11 the account was deleted (from another
 /// device): this device no longer syncs with it, 12 `notes import` imported
 /// nothing, 13 the note was deleted for good (purged from the trash): it and
-/// its history cannot be brought back.
+/// its history cannot be brought back, 14 the account's storage on the
+/// server is full (quota).
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
         return 12;
@@ -162,6 +167,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::NotADatabase { .. } | E::SchemaTooNew { .. } | E::Corrupt(_) | E::Migration { .. } => 6,
         E::Decrypt { .. } | E::Crypto(_) | E::Forged(_) => 7,
         E::Io { .. } | E::Db(_) => 1,
+        E::Remote(r) if r.is_quota_exceeded() => 14,
         E::Remote(r) if r.is_retryable() => 8,
         E::Remote(outpost_core::remote::RemoteError::Offline) => 8,
         E::Remote(outpost_core::remote::RemoteError::AccountDeleted) => 11,
@@ -177,5 +183,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::VersionNotFound { .. } | E::VersionOfAnotherNote { .. } => 3,
         E::Purged(_) => 13,
         E::NotInTrash(_) => 4,
+        E::FileNotFound(_) => 3,
+        E::FileNotDownloaded { .. } => 8,
     }
 }

@@ -227,6 +227,66 @@ pub fn authenticate(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result
     decrypt(key, binding, blob).map(drop)
 }
 
+/// Compress (where it helps) and encrypt `plaintext` under the blob format
+/// above, with `context` in place of the note binding in the associated
+/// data (attached files: file id, part, index, count; see `crate::files`).
+/// A context is never 37 bytes long, the length of a note binding, so a
+/// blob of one kind never opens as the other.
+pub fn seal_in_context(key: &DataKey, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if plaintext.len() > MAX_PLAINTEXT {
+        return Err(CryptoError::TooLarge(plaintext.len()));
+    }
+    let mut flags = 0u8;
+    let compressed;
+    let body: &[u8] = match zstd::bulk::compress(plaintext, ZSTD_LEVEL) {
+        Ok(c) if plaintext.len() >= COMPRESS_MIN && c.len() < plaintext.len() => {
+            flags |= FLAG_ZSTD;
+            compressed = c;
+            &compressed
+        }
+        _ => plaintext,
+    };
+    let mut header = [0u8; HEADER_LEN];
+    header[0] = VERSION;
+    header[1] = flags;
+    header[2..6].copy_from_slice(&key.id.0.to_be_bytes());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let mut aad = Vec::with_capacity(HEADER_LEN + context.len());
+    aad.extend_from_slice(&header);
+    aad.extend_from_slice(context);
+    let ct = key
+        .cipher()
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: body, aad: &aad })
+        .map_err(|_| CryptoError::TooLarge(body.len()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ct.len());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Authenticate, decrypt and decompress a blob sealed by
+/// [`seal_in_context`] for `context`.
+pub fn open_in_context(key: &DataKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let header = check_header(key, blob)?;
+    let mut aad = Vec::with_capacity(HEADER_LEN + context.len());
+    aad.extend_from_slice(&header);
+    aad.extend_from_slice(context);
+    let body = key
+        .cipher()
+        .decrypt(
+            Nonce::from_slice(&blob[HEADER_LEN..HEADER_LEN + NONCE_LEN]),
+            Payload { msg: &blob[HEADER_LEN + NONCE_LEN..], aad: &aad },
+        )
+        .map_err(|_| CryptoError::Authentication)?;
+    if header[1] & FLAG_ZSTD != 0 {
+        zstd::bulk::decompress(&body, MAX_PLAINTEXT).map_err(|e| CryptoError::Decompress(e.to_string()))
+    } else {
+        Ok(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

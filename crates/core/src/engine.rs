@@ -67,6 +67,7 @@ use crate::remote::Remote;
 use crate::time::Backoff;
 use crate::vault::SharedVault;
 
+mod files;
 mod pokes;
 mod status;
 mod worker;
@@ -221,6 +222,8 @@ struct Wakes {
     pub(crate) local: AtomicBool,
     pub(crate) now: AtomicBool,
     pub(crate) notify: Notify,
+    /// Wakes the file task (`engine/files.rs`).
+    pub(crate) files: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -279,6 +282,14 @@ impl Engine {
         let situation_now = overrides_rx.borrow().over(opts.situation);
         let plan = policy::plan(situation_now, opts.policy, opts.interval, MAX_OPS_PER_PUSH);
         let (pokes_wanted, pokes_wanted_rx) = watch::channel(plan.pokes);
+        let files_task = files::run_files(
+            vault.clone(),
+            remote.clone(),
+            net.clone(),
+            wakes.clone(),
+            stop_rx.clone(),
+            Backoff::new(opts.retry_min, opts.retry_max),
+        );
         let worker = Worker {
             policy_rx,
             situation_rx,
@@ -327,6 +338,7 @@ impl Engine {
                 Backoff::new(opts.probe_min, opts.probe_max),
             )),
             runtime.spawn(monitor.run(remote, stop_rx)),
+            runtime.spawn(files_task),
         ];
         Ok(Engine { wakes, publisher, net, stop, tasks, control, counters, changed, situation, policy })
     }
@@ -371,6 +383,7 @@ impl Engine {
     pub fn local_change(&self) {
         self.wakes.local.store(true, Ordering::Release);
         self.wakes.notify.notify_one();
+        self.wakes.files.notify_one();
     }
 
     /// Run a pass now: also retries after a permanent failure (after the
@@ -378,6 +391,7 @@ impl Engine {
     pub fn sync_now(&self) {
         self.wakes.now.store(true, Ordering::Release);
         self.wakes.notify.notify_one();
+        self.wakes.files.notify_one();
     }
 
     /// The network mode the engine obeys: the app's "work offline" switch

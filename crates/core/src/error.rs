@@ -84,6 +84,16 @@ pub enum Error {
     Purged(String),
     #[error("note {0} is not in the trash; nothing was changed")]
     NotInTrash(String),
+    /// No attached file with that id on this device (nor, where asked, on
+    /// the server for this account).
+    #[error("no file with id {0} (file ids are 64 hex digits; `outpost files list NOTE_ID` shows them)")]
+    FileNotFound(String),
+    /// The file's bytes are not all on this device yet.
+    #[error(
+        "file {id} is not on this device yet ({missing} of its {chunks} chunks missing): get it while online \
+         (`outpost files get`), or sync; what was downloaded is kept"
+    )]
+    FileNotDownloaded { id: String, missing: usize, chunks: u32 },
 }
 
 impl Error {
@@ -131,6 +141,8 @@ impl Error {
             Error::VersionOfAnotherNote { .. } => "version_of_another_note",
             Error::Purged(_) => "purged",
             Error::NotInTrash(_) => "not_in_trash",
+            Error::FileNotFound(_) => "file_not_found",
+            Error::FileNotDownloaded { .. } => "file_not_downloaded",
         }
     }
 }

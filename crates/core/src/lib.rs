@@ -48,6 +48,7 @@ pub mod crypto;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod history;
 pub mod keys;
 pub mod merge;

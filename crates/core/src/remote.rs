@@ -16,10 +16,11 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, Encoding, ErrorBody,
-    HealthResponse, LoginRequest, LoginStartRequest, LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest,
-    PushResponse, RegisterRequest, RevokeOthersResponse, SessionInfo, SessionResponse, SessionToken, SessionsResponse,
-    SkipRanges, SnapshotChunk, SnapshotChunkUpload, SnapshotInfo, SnapshotPutResponse, TotpDisableRequest,
-    TotpEnableRequest, TotpSetupRequest, TotpSetupResponse, TOTP_CODE_HEADER,
+    FileDeclareRequest, FileListResponse, FileStatusResponse, HealthResponse, LoginRequest, LoginStartRequest,
+    LoginStartResponse, Op, PokeEvent, PullResponse, PushRequest, PushResponse, RegisterRequest, RevokeOthersResponse,
+    SessionInfo, SessionResponse, SessionToken, SessionsResponse, SkipRanges, SnapshotChunk, SnapshotChunkUpload,
+    SnapshotInfo, SnapshotPutResponse, TotpDisableRequest, TotpEnableRequest, TotpSetupRequest, TotpSetupResponse,
+    TOTP_CODE_HEADER,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -97,6 +98,11 @@ impl RemoteError {
     /// and must wait (never be marked failed) until space is freed.
     pub fn is_quota_exceeded(&self) -> bool {
         matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::QUOTA_EXCEEDED)
+    }
+
+    /// The account has no file with that id (another account's included).
+    pub fn is_file_not_found(&self) -> bool {
+        matches!(self, RemoteError::Server { code, .. } if code == outpost_protocol::v1::error_code::FILE_NOT_FOUND)
     }
 
     /// The server does not know the pull cursor sent: it is past the
@@ -400,6 +406,47 @@ impl Remote {
         self.call(Method::POST, "/v1/snapshot", Some(upload), true).await
     }
 
+    // Attached files (`/v1/files`, docs/protocol.md "Files").
+
+    /// Every file of the account.
+    pub async fn list_files(&self) -> Result<FileListResponse, RemoteError> {
+        self.call::<(), _>(Method::GET, "/v1/files", None, true).await
+    }
+
+    /// Declares file `id` of a note (idempotent); the answer says which
+    /// chunks the server holds. A full account is
+    /// [`RemoteError::is_quota_exceeded`].
+    pub async fn declare_file(&self, id: &str, req: &FileDeclareRequest) -> Result<FileStatusResponse, RemoteError> {
+        self.call(Method::PUT, &format!("/v1/files/{id}"), Some(req), true).await
+    }
+
+    /// The account's file `id` and the chunks the server holds; another
+    /// account's id is [`RemoteError::is_file_not_found`], like no id.
+    pub async fn file_status(&self, id: &str) -> Result<FileStatusResponse, RemoteError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/files/{id}"), None, true).await
+    }
+
+    /// Drops every note's reference to the file: the server deletes it at
+    /// its garbage collection after a grace period.
+    pub async fn drop_file(&self, id: &str) -> Result<(), RemoteError> {
+        let resp = self.send::<()>(Method::DELETE, &format!("/v1/files/{id}"), None, true).await?;
+        self.finish(resp).await.map(drop)
+    }
+
+    /// Uploads one sealed chunk (resending one the server holds is fine).
+    pub async fn put_chunk(&self, id: &str, index: u32, sealed: Vec<u8>) -> Result<(), RemoteError> {
+        let path = format!("/v1/files/{id}/chunks/{index}");
+        let body = Some((sealed, outpost_protocol::v1::FILE_CHUNK_MEDIA_TYPE));
+        let resp = self.send_encoded(Method::PUT, &path, body, true, None).await?;
+        self.finish(resp).await.map(drop)
+    }
+
+    /// Downloads one sealed chunk, as the server holds it (check it!).
+    pub async fn get_chunk(&self, id: &str, index: u32) -> Result<Vec<u8>, RemoteError> {
+        let resp = self.send::<()>(Method::GET, &format!("/v1/files/{id}/chunks/{index}"), None, true).await?;
+        self.finish(resp).await
+    }
+
     /// Server-sent pokes: yields the sequence number of each poke until the
     /// stream ends or breaks. Opening it is one request under the network
     /// control (refused offline, delayed or dropped when flaky); an open
@@ -520,6 +567,26 @@ impl Remote {
         auth: bool,
         extra: Option<(&str, &str)>,
     ) -> Result<reqwest::Response, RemoteError> {
+        let body = match body {
+            Some(b) => Some((
+                Encoding::Postcard.encode(b).map_err(|e| RemoteError::Decode(e.to_string()))?,
+                Encoding::Postcard.media_type(),
+            )),
+            None => None,
+        };
+        self.send_encoded(method, path, body, auth, extra).await
+    }
+
+    /// [`Remote::send_with`] with the body already encoded (its bytes and
+    /// media type): postcard, or a file chunk's raw bytes.
+    async fn send_encoded(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Vec<u8>, &'static str)>,
+        auth: bool,
+        extra: Option<(&str, &str)>,
+    ) -> Result<reqwest::Response, RemoteError> {
         // The mode is read per request, so a switch applies to the next one.
         let mode = self.net.as_ref().map(NetControl::mode).unwrap_or_default();
         if mode == NetMode::Offline {
@@ -540,10 +607,9 @@ impl Remote {
             req = req.header(name, value);
         }
         let mut body_len = 0;
-        if let Some(b) = body {
-            let bytes = Encoding::Postcard.encode(b).map_err(|e| RemoteError::Decode(e.to_string()))?;
+        if let Some((bytes, media_type)) = body {
             body_len = bytes.len();
-            req = req.header("content-type", Encoding::Postcard.media_type()).body(bytes);
+            req = req.header("content-type", media_type).body(bytes);
         }
         if path == EVENTS_PATH {
             // The poke stream stays open: the client's whole-request timeout

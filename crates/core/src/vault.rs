@@ -48,6 +48,7 @@ use crate::store::{self, migrate};
 
 mod account;
 mod conflicts;
+mod files;
 mod history;
 mod peek;
 mod reconcile;
@@ -61,6 +62,7 @@ mod writer;
 
 pub use account::Account;
 pub use conflicts::{ConflictView, Resolution, VersionView};
+pub use files::{file_counts, peek_file_counts, PendingDeclaration, DEFAULT_CACHE_LIMIT};
 pub use peek::{key_methods, peek_account, peek_status};
 pub use reconcile::MergeCounts;
 pub use replica::{

@@ -688,6 +688,87 @@ pub struct PokeEvent {
     pub seq: u64,
 }
 
+/// Largest plaintext of one attached file: 100 MiB. Devices refuse a
+/// larger file before writing anything.
+pub const MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
+/// Plaintext bytes per chunk of an attached file (the last may be shorter).
+pub const FILE_CHUNK_BYTES: usize = 1024 * 1024;
+/// Largest sealed chunk the server stores: 4 MiB of plaintext and the
+/// sealing overhead, so devices may pick chunks of up to 4 MiB.
+pub const MAX_FILE_CHUNK_BYTES: usize = 4 * 1024 * 1024 + 1024;
+/// Most chunks of one file.
+pub const MAX_FILE_CHUNKS: u32 = 4096;
+/// Largest sealed manifest (name, type, size of a file).
+pub const MAX_FILE_MANIFEST_BYTES: usize = 16 * 1024;
+/// Largest declared sealed size of one file: the plaintext limit plus the
+/// sealing overhead of every chunk.
+pub const MAX_FILE_SEALED_BYTES: u64 = MAX_FILE_BYTES + MAX_FILE_CHUNKS as u64 * 64;
+/// Bytes of a file id: a keyed hash of the file's plaintext, 64 hex
+/// characters in paths.
+pub const FILE_ID_BYTES: usize = 32;
+/// The media type of a chunk's body (`PUT` and `GET
+/// /v1/files/{id}/chunks/{index}`): the sealed bytes as they are.
+pub const FILE_CHUNK_MEDIA_TYPE: &str = "application/octet-stream";
+
+/// `PUT /v1/files/{id}`: declares a file of a note (creating it on first
+/// use, with its sizes and sealed manifest; adding the note as a reference
+/// otherwise). Idempotent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDeclareRequest {
+    /// The note whose text references the file.
+    pub note_id: Uuid,
+    pub chunk_count: u32,
+    /// Sealed bytes of all chunks together: counted against the quota.
+    pub size: u64,
+    /// Sealed name, type and plaintext size: opaque to the server.
+    pub manifest: Bytes,
+}
+
+/// A stored file as the server knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// 64 lowercase hex characters.
+    pub file_id: String,
+    pub chunk_count: u32,
+    pub size: u64,
+    /// How many of its chunks the server holds (all: the file is complete).
+    pub stored_chunks: u32,
+    pub manifest: Bytes,
+    /// Notes that declared it.
+    pub notes: Vec<Uuid>,
+}
+
+/// Answer to `PUT` and `GET /v1/files/{id}`: the file and the indexes of
+/// the chunks the server holds, so an upload resumes at what is missing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStatusResponse {
+    pub file: FileEntry,
+    pub have: Vec<u32>,
+}
+
+/// Answer to `GET /v1/files`: every file of the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileListResponse {
+    pub files: Vec<FileEntry>,
+}
+
+/// A file id as a path segment: 64 hex characters (either case), or `None`.
+pub fn parse_file_id(s: &str) -> Option<[u8; FILE_ID_BYTES]> {
+    if s.len() != FILE_ID_BYTES * 2 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; FILE_ID_BYTES];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The path form of a file id: 64 lowercase hex characters.
+pub fn file_id_hex(id: &[u8; FILE_ID_BYTES]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Answer to `GET /v1/health`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthResponse {
@@ -788,6 +869,12 @@ pub mod error_code {
     pub const INTERNAL: &str = "internal";
     /// The database does not answer.
     pub const UNAVAILABLE: &str = "unavailable";
+    /// Status 404 on `/v1/files/{id}...`: the account has no file with
+    /// that id (another account's id included: the server does not say).
+    pub const FILE_NOT_FOUND: &str = "file_not_found";
+    /// Status 404 on `GET /v1/files/{id}/chunks/{index}`: the file is
+    /// declared but that chunk has not been uploaded (yet).
+    pub const CHUNK_NOT_FOUND: &str = "chunk_not_found";
 }
 
 /// A body encoding of the `/v1` API.

@@ -75,6 +75,12 @@ pub enum ApiError {
     UnsupportedVersion,
     #[error("no such endpoint")]
     NotFound,
+    #[error("this account has no file with that id")]
+    FileNotFound,
+    #[error("chunk {0} of this file has not been uploaded (yet)")]
+    ChunkNotFound(u32),
+    #[error("{0}; nothing of this file was stored: delete files or ask the server's operator for more room")]
+    FileQuotaExceeded(BackendError),
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
     #[error("the database is not answering; try again later")]
@@ -124,6 +130,11 @@ impl ApiError {
             ApiError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, code::TIMEOUT),
             ApiError::UnsupportedVersion => (StatusCode::NOT_FOUND, code::UNSUPPORTED_VERSION),
             ApiError::NotFound => (StatusCode::NOT_FOUND, code::NOT_FOUND),
+            ApiError::FileNotFound => (StatusCode::NOT_FOUND, code::FILE_NOT_FOUND),
+            ApiError::ChunkNotFound(_) => (StatusCode::NOT_FOUND, code::CHUNK_NOT_FOUND),
+            // Its own status: 413 says "this request is too large", while a
+            // full account needs room, not a smaller request.
+            ApiError::FileQuotaExceeded(_) => (StatusCode::INSUFFICIENT_STORAGE, code::QUOTA_EXCEEDED),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, code::UNAVAILABLE),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL),
@@ -139,6 +150,7 @@ impl From<BackendError> for ApiError {
             BackendError::AccountDeleted => ApiError::AccountDeleted,
             BackendError::CursorOutOfRange { cursor, latest } => ApiError::CursorOutOfRange { cursor, latest },
             e @ BackendError::QuotaExceeded { .. } => ApiError::QuotaExceeded(e),
+            e @ BackendError::FileQuotaExceeded { .. } => ApiError::FileQuotaExceeded(e),
             BackendError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,
             other => ApiError::internal(other),
         }

@@ -123,6 +123,15 @@ pub struct Config {
     /// The wall clock TOTP codes are checked against: the system's, or a
     /// hand-set one in tests (so they need not wait for a 30 s step).
     pub clock: Clock,
+    /// Sealed bytes one account's attached files may hold (declared sizes):
+    /// a file past it is refused before any byte of it is written.
+    pub file_quota_bytes: u64,
+    /// How long a file no live note references is kept before garbage
+    /// collection deletes it (a restored note finds its files meanwhile).
+    pub file_gc_grace: Duration,
+    /// How often this instance collects file garbage; zero: never (another
+    /// instance, or a test, does).
+    pub file_gc_interval: Duration,
 }
 
 /// Seconds since the Unix epoch, for TOTP: the system clock, or a
@@ -172,6 +181,9 @@ impl Config {
             quota_bytes: 1024 * 1024 * 1024,
             last_seen_interval: Duration::from_secs(60),
             clock: Clock::default(),
+            file_quota_bytes: 10 * 1024 * 1024 * 1024,
+            file_gc_grace: Duration::from_secs(7 * 24 * 3600),
+            file_gc_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -193,6 +205,9 @@ impl std::fmt::Debug for Config {
             .field("quota_bytes", &self.quota_bytes)
             .field("last_seen_interval", &self.last_seen_interval)
             .field("clock", &self.clock)
+            .field("file_quota_bytes", &self.file_quota_bytes)
+            .field("file_gc_grace", &self.file_gc_grace)
+            .field("file_gc_interval", &self.file_gc_interval)
             .finish()
     }
 }
@@ -258,6 +273,7 @@ pub async fn serve(
     let backend = backend::open(&config.database_url).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(addr = %listener.local_addr()?, config = ?config, "serving /v1");
+    let collector = files_gc_task(backend.clone(), &config);
     let app = app(backend.clone(), config, stop_rx.clone());
     let trigger = tokio::spawn(async move {
         shutdown.await;
@@ -272,9 +288,36 @@ pub async fn serve(
         })
         .await;
     trigger.abort();
+    if let Some(task) = collector {
+        task.abort();
+    }
     backend.close().await;
     tracing::info!("stopped");
     Ok(result?)
+}
+
+/// Collects file garbage every `file_gc_interval` (none when zero). Every
+/// instance may run it: the statements are safe to run side by side.
+fn files_gc_task(backend: Arc<dyn Backend>, config: &Config) -> Option<tokio::task::JoinHandle<()>> {
+    let every = config.file_gc_interval;
+    if every.is_zero() {
+        return None;
+    }
+    let grace = i64::try_from(config.file_gc_grace.as_millis()).unwrap_or(i64::MAX);
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match backend.collect_files(now_ms(), grace).await {
+                Ok(r) if r.deleted > 0 || r.marked > 0 => {
+                    tracing::info!(marked = r.marked, deleted = r.deleted, bytes = r.bytes, "file garbage collected");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "file garbage collection failed; trying again later"),
+            }
+        }
+    }))
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -27,6 +27,10 @@ pub struct Metrics {
     pub pull_changes: AtomicU64,
     pub pokes_sent: AtomicU64,
     pub event_streams: AtomicI64,
+    /// File chunks by what a `PUT` did, and chunks served.
+    pub file_chunks_stored: AtomicU64,
+    pub file_chunks_resent: AtomicU64,
+    pub file_chunks_served: AtomicU64,
     /// Responses by status code (bounded: HTTP has few codes).
     responses: Mutex<BTreeMap<u16, u64>>,
 }
@@ -78,6 +82,19 @@ impl Metrics {
             ],
         );
         counter("outpost_pull_requests_total", "Pull pages served.", &[("", self.pull_requests.load(Relaxed))]);
+        counter(
+            "outpost_file_chunks_put_total",
+            "File chunk uploads by result.",
+            &[
+                ("{result=\"stored\"}", self.file_chunks_stored.load(Relaxed)),
+                ("{result=\"already_there\"}", self.file_chunks_resent.load(Relaxed)),
+            ],
+        );
+        counter(
+            "outpost_file_chunks_served_total",
+            "File chunks downloaded.",
+            &[("", self.file_chunks_served.load(Relaxed))],
+        );
         counter("outpost_pull_changes_total", "Changes sent in pull pages.", &[("", self.pull_changes.load(Relaxed))]);
         counter("outpost_pokes_sent_total", "Poke events written to streams.", &[("", self.pokes_sent.load(Relaxed))]);
         let _ = writeln!(

@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use futures_util::Stream;
+use outpost_protocol::v1 as p;
 use outpost_protocol::v1::{
     AccountKeyResponse, ChangePassphraseRequest, ChangePassphraseResponse, DeleteAccountRequest, HealthResponse,
     LoginRequest, LoginStartRequest, LoginStartResponse, PokeEvent, PullResponse, PushRequest, PushResponse,
@@ -32,7 +33,10 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, Attempt, AuthUser};
-use crate::backend::{Backend, NewSession, NewUser, PassphraseChange, Poke, SessionEnded, SnapshotPut};
+use crate::backend::{
+    Backend, ChunkPut, FileDeclaration, FileRecord, NewSession, NewUser, PassphraseChange, Poke, SessionEnded,
+    SnapshotPut,
+};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::wire::{Accept, Reply, Wire};
@@ -65,6 +69,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/snapshot/{cursor}/{index}", get(snapshot_chunk))
         .route("/v1/pull", get(pull))
         .route("/v1/events", get(events))
+        .route("/v1/files", get(list_files))
+        .route("/v1/files/{id}", put(declare_file).get(file_status).delete(drop_file))
+        .route("/v1/files/{id}/chunks/{index}", put(put_chunk).get(get_chunk))
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics));
     with_error_layers(routes, state)
@@ -741,6 +748,168 @@ async fn snapshot_chunk(
         path.map_err(|e| ApiError::InvalidQuery(format!("{}; the path is /v1/snapshot/CURSOR/INDEX", e.body_text())))?;
     let data = state.backend.snapshot_chunk(user.user_id, cursor, index).await?.ok_or(ApiError::NoSnapshot)?;
     Ok(Reply(enc, SnapshotChunk { data: data.into() }))
+}
+
+/// A file id from the path: 64 hex characters. Anything else names no
+/// file of any account.
+fn file_id(s: &str) -> Result<[u8; p::FILE_ID_BYTES], ApiError> {
+    p::parse_file_id(s).ok_or(ApiError::FileNotFound)
+}
+
+fn chunk_index(s: &str) -> Result<u32, ApiError> {
+    s.parse().map_err(|_| ApiError::InvalidQuery(format!("{s:?} is not a chunk index (an unsigned integer)")))
+}
+
+fn file_entry(r: FileRecord) -> (p::FileEntry, Vec<u32>) {
+    let entry = p::FileEntry {
+        file_id: p::file_id_hex(&r.file_id),
+        chunk_count: r.chunk_count,
+        size: r.size,
+        stored_chunks: u32::try_from(r.have.len()).unwrap_or(u32::MAX),
+        manifest: r.manifest.into(),
+        notes: r.notes,
+    };
+    (entry, r.have)
+}
+
+async fn list_files(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Accept(enc): Accept,
+) -> Result<Reply<p::FileListResponse>, ApiError> {
+    let files = state.backend.files(user.user_id).await?;
+    Ok(Reply(enc, p::FileListResponse { files: files.into_iter().map(|r| file_entry(r).0).collect() }))
+}
+
+async fn declare_file(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Accept(enc): Accept,
+    Wire(req): Wire<p::FileDeclareRequest>,
+) -> Result<Reply<p::FileStatusResponse>, ApiError> {
+    let id = file_id(&id)?;
+    // Every limit before anything is written.
+    if req.chunk_count == 0 || req.chunk_count > p::MAX_FILE_CHUNKS {
+        return Err(ApiError::LimitExceeded(format!(
+            "a file has 1 to {} chunks; this one declares {}",
+            p::MAX_FILE_CHUNKS,
+            req.chunk_count
+        )));
+    }
+    if req.size > p::MAX_FILE_SEALED_BYTES || req.size > u64::from(req.chunk_count) * p::MAX_FILE_CHUNK_BYTES as u64 {
+        return Err(ApiError::LimitExceeded(format!(
+            "a file of {} sealed bytes in {} chunks is over the limit ({} MiB of plaintext per file, {} bytes per chunk)",
+            req.size,
+            req.chunk_count,
+            p::MAX_FILE_BYTES / (1024 * 1024),
+            p::MAX_FILE_CHUNK_BYTES
+        )));
+    }
+    if req.manifest.0.len() > p::MAX_FILE_MANIFEST_BYTES {
+        return Err(ApiError::LimitExceeded(format!(
+            "a file's manifest is at most {} bytes; this one is {}",
+            p::MAX_FILE_MANIFEST_BYTES,
+            req.manifest.0.len()
+        )));
+    }
+    let declaration = FileDeclaration {
+        file_id: &id,
+        note_id: req.note_id,
+        chunk_count: req.chunk_count,
+        size: req.size,
+        manifest: &req.manifest.0,
+    };
+    let record = state.backend.declare_file(user.user_id, &declaration, state.config.file_quota_bytes).await?;
+    let (file, have) = file_entry(record);
+    Ok(Reply(enc, p::FileStatusResponse { file, have }))
+}
+
+async fn file_status(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Accept(enc): Accept,
+) -> Result<Reply<p::FileStatusResponse>, ApiError> {
+    let id = file_id(&id)?;
+    let record = state.backend.file(user.user_id, &id).await?.ok_or(ApiError::FileNotFound)?;
+    let (file, have) = file_entry(record);
+    Ok(Reply(enc, p::FileStatusResponse { file, have }))
+}
+
+async fn drop_file(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = file_id(&id)?;
+    if state.backend.drop_file(user.user_id, &id, now_ms()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::FileNotFound)
+    }
+}
+
+async fn put_chunk(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, index)): Path<(String, String)>,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    let id = file_id(&id)?;
+    let index = chunk_index(&index)?;
+    let limit = p::MAX_FILE_CHUNK_BYTES;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    let body = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+    if body.is_empty() {
+        return Err(ApiError::MalformedBody("a chunk is never empty".into()));
+    }
+    match state.backend.put_chunk(user.user_id, &id, index, &body).await? {
+        ChunkPut::Stored => {
+            state.metrics.file_chunks_stored.fetch_add(1, Relaxed);
+            Ok(StatusCode::NO_CONTENT)
+        }
+        ChunkPut::AlreadyThere => {
+            state.metrics.file_chunks_resent.fetch_add(1, Relaxed);
+            Ok(StatusCode::NO_CONTENT)
+        }
+        ChunkPut::NoFile => Err(ApiError::FileNotFound),
+        ChunkPut::OutOfRange { chunk_count } => {
+            Err(ApiError::InvalidQuery(format!("chunk index {index} is not below the file's {chunk_count} chunks")))
+        }
+        ChunkPut::OverSize { size } => Err(ApiError::LimitExceeded(format!(
+            "this chunk would take the file past the {size} sealed bytes it was declared with"
+        ))),
+    }
+}
+
+async fn get_chunk(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, index)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = file_id(&id)?;
+    let index = chunk_index(&index)?;
+    match state.backend.chunk(user.user_id, &id, index).await? {
+        Some(data) => {
+            state.metrics.file_chunks_served.fetch_add(1, Relaxed);
+            let mut r = data.into_response();
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(p::FILE_CHUNK_MEDIA_TYPE),
+            );
+            Ok(r)
+        }
+        None if state.backend.file(user.user_id, &id).await?.is_some() => Err(ApiError::ChunkNotFound(index)),
+        None => Err(ApiError::FileNotFound),
+    }
 }
 
 /// Counts an open event stream for as long as it lives.

@@ -2,6 +2,7 @@ pub mod account;
 pub mod conflict_sim;
 pub mod conflicts;
 pub mod debug;
+pub mod files;
 pub mod migrate;
 pub mod net;
 pub mod notes;

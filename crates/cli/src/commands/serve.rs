@@ -22,6 +22,19 @@ pub struct ServeArgs {
     /// codes count too) [default: 10]
     #[arg(long, value_name = "N")]
     login_attempts: Option<u32>,
+    /// MiB of attached files (sealed) one account may store; a file past
+    /// it is refused with `507 quota_exceeded` before any of it is written
+    /// [default: 10240]
+    #[arg(long, value_name = "MIB")]
+    file_quota_mib: Option<u64>,
+    /// Hours a file no live note references is kept before garbage
+    /// collection deletes it [default: 168]
+    #[arg(long, value_name = "HOURS")]
+    file_gc_grace_hours: Option<u64>,
+    /// Seconds between garbage collections on this instance (0: none)
+    /// [default: 3600]
+    #[arg(long, value_name = "SECS")]
+    file_gc_every_secs: Option<u64>,
 }
 
 /// Run the sync server until Ctrl-C or SIGTERM, then shut down gracefully.
@@ -43,6 +56,15 @@ pub fn run(dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     config.trust_forwarded_for = args.trust_forwarded_for;
     if let Some(n) = args.login_attempts {
         config.login_attempts = n;
+    }
+    if let Some(mib) = args.file_quota_mib {
+        config.file_quota_bytes = mib.saturating_mul(1024 * 1024);
+    }
+    if let Some(h) = args.file_gc_grace_hours {
+        config.file_gc_grace = std::time::Duration::from_secs(h.saturating_mul(3600));
+    }
+    if let Some(s) = args.file_gc_every_secs {
+        config.file_gc_interval = std::time::Duration::from_secs(s);
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {

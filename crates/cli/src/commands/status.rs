@@ -59,8 +59,13 @@ pub fn run(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         return history(dir, args.json, args.stale_after);
     }
     let s = outpost_core::vault::peek_status(dir)?;
+    let files = outpost_core::vault::peek_file_counts(dir)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut v = serde_json::to_value(&s)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("files".into(), serde_json::to_value(files)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("store      {}", dir.display());
@@ -73,6 +78,10 @@ pub fn run(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         s.oldest_pending_at.map(|t| format!(", oldest from {}", fmt_time(t))).unwrap_or_default()
     );
     println!("conflicts  {} open", s.open_conflicts);
+    println!(
+        "files      {} to upload ({} B), {} to download ({} B), {} B cached",
+        files.upload_files, files.upload_bytes, files.download_files, files.download_bytes, files.cached_bytes
+    );
     println!("server     {}", s.server.as_deref().unwrap_or("none (local only)"));
     println!("last sync  {}", s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()));
     println!("cursor     {}", s.cursor.as_deref().unwrap_or("-"));

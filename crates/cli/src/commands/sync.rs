@@ -85,9 +85,21 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
         }
         other => other?,
     };
+    // Files after notes: a large upload never holds a note back. What
+    // fails here is reported after the notes' summary; done work is kept.
+    let files = rt.block_on(outpost_core::files::transfer::sync_files(&std::sync::Mutex::new(&mut vault), &remote));
     let status = vault.status()?;
+    let file_counts = vault.file_counts()?;
     if args.json {
-        println!("{}", serde_json::json!({ "report": report, "status": status }));
+        let (files_report, files_error) = match &files {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        println!(
+            "{}",
+            serde_json::json!({ "report": report, "status": status, "files": files_report,
+                "files_error": files_error, "file_counts": file_counts })
+        );
     } else {
         if report.server_reset {
             println!(
@@ -118,10 +130,23 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
             );
         }
     }
+    if let Ok(f) = &files {
+        if !args.json && (f.chunks_sent > 0 || f.chunks_received > 0 || f.declared > 0 || f.removed > 0) {
+            println!(
+                "files: {} chunks sent ({} B), {} received ({} B), {} declared, {} removed",
+                f.chunks_sent, f.bytes_sent, f.chunks_received, f.bytes_received, f.declared, f.removed
+            );
+        }
+    }
     if report.rejected > 0 {
         bail!("the server rejected {} changes; they are marked failed and kept", report.rejected);
     }
-    Ok(())
+    files.map(drop).map_err(|e| {
+        anyhow::Error::from(e).context(format!(
+            "notes synced; files stopped ({} files, {} B still to upload; the next sync resumes)",
+            file_counts.upload_files, file_counts.upload_bytes
+        ))
+    })
 }
 
 /// The engine, headless: runs until SIGINT or SIGTERM, then shuts down

@@ -80,6 +80,13 @@ impl TestServer {
         self.dir.path().join("server.db")
     }
 
+    /// The directory of the server's database (and its WAL), for tests
+    /// that look at (or tamper with) what the server stores.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let mut config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
         if let Some(q) = self.quota {
@@ -195,6 +202,7 @@ pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
          DELETE FROM sync_state WHERE key = 'trash_mirrored';
          CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);",
     ),
+    (10, "DROP TABLE note_files; DROP TABLE file_chunks; DROP TABLE files;"),
     (8, "DROP TABLE own_pushes;"),
     (7, "DROP TABLE outbox_discarded; DROP TABLE sync_passes;"),
     (6, "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC);"),

@@ -31,8 +31,11 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+mod files;
 mod postgres;
 mod sqlite;
+
+pub use files::{ChunkPut, FileDeclaration, FileGcReport, FileRecord};
 
 /// The SQLite backend: one file, WAL, the default.
 pub type SqliteBackend = SqlBackend<sqlx::Sqlite>;
@@ -213,6 +216,9 @@ pub enum BackendError {
     /// account's: another change won.
     #[error("the account's wrapped key is not the one this change replaces")]
     KeyChanged,
+    /// Declaring a file would take the account's files past their quota.
+    #[error("this file of {size} bytes does not fit: the account's files may hold {quota} bytes and hold {stored}")]
+    FileQuotaExceeded { stored: u64, size: u64, quota: u64 },
 }
 
 /// The server's storage. Every method that touches user data takes the
@@ -391,6 +397,44 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     async fn snapshot(&self, user_id: Uuid) -> Result<Option<SnapshotRecord>, BackendError>;
     /// Chunk `index` of the user's snapshot at `cursor`, if stored.
     async fn snapshot_chunk(&self, user_id: Uuid, cursor: u64, index: u32) -> Result<Option<Vec<u8>>, BackendError>;
+    // Attached files (`/v1/files`, `files.rs`).
+
+    /// Declares file `d.file_id` of note `d.note_id`: creates it (its
+    /// declared size counted against `quota_bytes`, else
+    /// [`BackendError::FileQuotaExceeded`] and nothing written) or, if the
+    /// account has it, adds the note as a reference. Idempotent.
+    async fn declare_file(
+        &self,
+        user_id: Uuid,
+        d: &FileDeclaration<'_>,
+        quota_bytes: u64,
+    ) -> Result<FileRecord, BackendError>;
+    /// The account's file, with the chunks stored; none for an id it does
+    /// not have (whoever else does).
+    async fn file(&self, user_id: Uuid, file_id: &[u8; 32]) -> Result<Option<FileRecord>, BackendError>;
+    /// Every file of the account, oldest first.
+    async fn files(&self, user_id: Uuid) -> Result<Vec<FileRecord>, BackendError>;
+    /// Stores chunk `idx` of the account's file; a chunk already there is
+    /// kept as it is (a resend changes nothing).
+    async fn put_chunk(
+        &self,
+        user_id: Uuid,
+        file_id: &[u8; 32],
+        idx: u32,
+        data: &[u8],
+    ) -> Result<ChunkPut, BackendError>;
+    async fn chunk(&self, user_id: Uuid, file_id: &[u8; 32], idx: u32) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Forgets every note's reference to the file: it is unreferenced from
+    /// `now_ms` and goes at the garbage collection after the grace period.
+    /// False when the account has no such file.
+    async fn drop_file(&self, user_id: Uuid, file_id: &[u8; 32], now_ms: i64) -> Result<bool, BackendError>;
+    /// Declared sealed bytes of the account's files (what the quota counts).
+    async fn file_usage(&self, user_id: Uuid) -> Result<u64, BackendError>;
+    /// Garbage collection, every account: marks files no live note
+    /// references (a reference lives while its note is not a tombstone on
+    /// the server), unmarks those referenced again, and deletes with their
+    /// chunks those marked at least `grace_ms` before `now_ms`.
+    async fn collect_files(&self, now_ms: i64, grace_ms: i64) -> Result<FileGcReport, BackendError>;
 
     /// Pokes of every user; subscribers filter by their own user id.
     fn subscribe(&self) -> broadcast::Receiver<Poke>;
@@ -1079,6 +1123,10 @@ where
             "DELETE FROM notes WHERE user_id = $1",
             "DELETE FROM account_totp WHERE user_id = $1",
             "DELETE FROM snapshots WHERE user_id = $1",
+            "DELETE FROM file_chunks WHERE user_id = $1",
+            "DELETE FROM file_refs WHERE user_id = $1",
+            "DELETE FROM files WHERE user_id = $1",
+            "DELETE FROM file_usage WHERE user_id = $1",
         ] {
             sqlx::query(delete).bind(user_id).execute(&mut *tx).await?;
         }
@@ -1267,6 +1315,49 @@ where
                 .fetch_optional(&self.reader)
                 .await?;
         Ok(found.is_some())
+    }
+
+    async fn declare_file(
+        &self,
+        user_id: Uuid,
+        d: &FileDeclaration<'_>,
+        quota_bytes: u64,
+    ) -> Result<FileRecord, BackendError> {
+        self.files_declare(user_id, d, quota_bytes).await
+    }
+
+    async fn file(&self, user_id: Uuid, file_id: &[u8; 32]) -> Result<Option<FileRecord>, BackendError> {
+        self.files_get(user_id, file_id).await
+    }
+
+    async fn files(&self, user_id: Uuid) -> Result<Vec<FileRecord>, BackendError> {
+        self.files_list(user_id).await
+    }
+
+    async fn put_chunk(
+        &self,
+        user_id: Uuid,
+        file_id: &[u8; 32],
+        idx: u32,
+        data: &[u8],
+    ) -> Result<ChunkPut, BackendError> {
+        self.files_put_chunk(user_id, file_id, idx, data).await
+    }
+
+    async fn chunk(&self, user_id: Uuid, file_id: &[u8; 32], idx: u32) -> Result<Option<Vec<u8>>, BackendError> {
+        self.files_get_chunk(user_id, file_id, idx).await
+    }
+
+    async fn drop_file(&self, user_id: Uuid, file_id: &[u8; 32], now_ms: i64) -> Result<bool, BackendError> {
+        self.files_drop(user_id, file_id, now_ms).await
+    }
+
+    async fn file_usage(&self, user_id: Uuid) -> Result<u64, BackendError> {
+        self.files_usage(user_id).await
+    }
+
+    async fn collect_files(&self, now_ms: i64, grace_ms: i64) -> Result<FileGcReport, BackendError> {
+        self.files_collect(now_ms, grace_ms).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Poke> {
