@@ -50,35 +50,39 @@ fn new_writes_the_migration_for_a_schema_change_and_check_then_agrees() {
     let m = copy_of_migrations();
     let mdir = m.path().to_str().expect("utf-8").to_owned();
     let before = sql_files(m.path());
-    let next = format!("{:04}_trash.sql", before.len() + 1);
+    let next = format!("{:04}_archive.sql", before.len() + 1);
 
     let s = tempfile::tempdir().expect("tempdir");
     let original = declared();
     // A new table with an index, a new nullable column on notes, and a
     // column type change on quarantine (a rebuild).
-    let changed = original.replace("    error   TEXT NOT NULL,\n", "    error   ANY NOT NULL,\n").replace(
-        "        CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask'))\n",
-        "        CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask')),\n    trashed_at INTEGER\n",
-    ) + "\nCREATE TABLE trash (note_id BLOB PRIMARY KEY, at INTEGER NOT NULL) STRICT;\n\
-         CREATE INDEX trash_at ON trash (at);\n";
+    // The new column goes last in the notes table, whatever is last now.
+    let notes = original.find("CREATE TABLE notes (").expect("schema.sql declares notes");
+    let close = notes + original[notes..].find("\n) STRICT;").expect("the notes table ends");
+    let with_column = format!("{},\n    archived_at INTEGER{}", &original[..close], &original[close..]);
+    let changed = with_column.replace("    error   TEXT NOT NULL,\n", "    error   ANY NOT NULL,\n")
+        + "\nCREATE TABLE archive (note_id BLOB PRIMARY KEY, at INTEGER NOT NULL) STRICT;\n\
+         CREATE INDEX archive_at ON archive (at);\n";
     assert!(changed.contains("error   ANY NOT NULL"), "the test's edit of schema.sql must apply");
-    assert!(changed.contains("trashed_at"), "the test's edit of schema.sql must apply");
+    assert!(changed.contains("archived_at"), "the test's edit of schema.sql must apply");
     let schema = write(s.path(), "schema.sql", &changed);
 
     // Before: the migrations fall short of the declared schema.
     let out = run(d, &["migrate", "check", "--dir", &mdir, "--schema", &schema]);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("table trash is declared in schema.sql, but no migration makes it"), "{text}");
-    assert!(text.contains("notes.trashed_at") && text.contains("quarantine.error"), "{text}");
+    assert!(text.contains("table archive is declared in schema.sql, but no migration makes it"), "{text}");
+    assert!(text.contains("notes.archived_at") && text.contains("quarantine.error"), "{text}");
 
-    let out = run_ok(d, &["migrate", "new", "trash", "--dir", &mdir, "--schema", &schema]);
+    let out = run_ok(d, &["migrate", "new", "archive", "--dir", &mdir, "--schema", &schema]);
     assert!(out.contains(&next), "{out}");
-    for line in ["new table trash", "new column notes.trashed_at", "new index trash_at", "rebuild table quarantine"] {
+    for line in
+        ["new table archive", "new column notes.archived_at", "new index archive_at", "rebuild table quarantine"]
+    {
         assert!(out.contains(line), "{line:?} not in {out}");
     }
     let sql = std::fs::read_to_string(m.path().join(&next)).expect("read the new migration");
-    assert!(sql.contains("ALTER TABLE \"notes\" ADD COLUMN trashed_at INTEGER;"), "{sql}");
+    assert!(sql.contains("ALTER TABLE \"notes\" ADD COLUMN archived_at INTEGER;"), "{sql}");
     assert!(sql.contains("Rebuild table quarantine") && sql.contains("column error changes"), "{sql}");
 
     // After: no drift, and nothing more to write.
