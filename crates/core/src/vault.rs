@@ -50,6 +50,7 @@ mod reconcile;
 mod replica;
 mod rows;
 mod shared;
+mod tags;
 mod unlock;
 mod writer;
 
@@ -62,6 +63,7 @@ pub use replica::{
 };
 pub use rows::AGREED_STAMPS_PER_NOTE;
 pub use shared::{blocking, SharedVault};
+pub use tags::TagCount;
 pub use unlock::LocalRewrap;
 pub use writer::Writer;
 
