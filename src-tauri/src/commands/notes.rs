@@ -1,3 +1,4 @@
+use outpost_core::vault::TagCount;
 use outpost_core::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, Vault};
 use tauri::State;
 
@@ -78,4 +79,12 @@ pub async fn delete_note(state: State<'_, AppState>, id: String) -> IpcResult<()
     state.with_vault(|v| v.delete(Vault::parse_id(&id)?))?;
     state.changed().await;
     Ok(())
+}
+
+/// Every tag in use with how many notes carry it (the tag editor's
+/// completion).
+#[tauri::command]
+#[specta::specta]
+pub async fn tag_counts(state: State<'_, AppState>) -> IpcResult<Vec<TagCount>> {
+    state.with_vault(|v| v.tag_counts())
 }
