@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "update_note",
     "delete_note",
     "tag_counts",
+    "note_created_times",
     // links
     "open_external",
     // conflicts

@@ -33,6 +33,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             notes::update_note,
             notes::delete_note,
             notes::tag_counts,
+            notes::note_created_times,
             links::open_external,
             conflicts::list_conflicts,
             conflicts::resolve_conflict,

@@ -644,6 +644,9 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       emit({ phase: 'stopped', connectivity: 'unknown' });
       return { notes_kept: notes.size };
     },
+    async noteCreatedTimes() {
+      return [...notes.values()].filter((n) => !n.deleted).map((n) => ({ id: n.id, created_at: n.created_at }));
+    },
     async tagCounts() {
       const counts = new Map<string, number>();
       for (const n of notes.values()) if (!n.deleted) for (const t of n.tags) counts.set(t, (counts.get(t) ?? 0) + 1);

@@ -29,6 +29,11 @@ export const commands = {
 	 *  completion).
 	 */
 	tagCounts: () => typedError<TagCount[], IpcError>(__TAURI_INVOKE("tag_counts")),
+	/**
+	 *  Every live note's creation time (the list's "sort by created"; the
+	 *  list itself carries only the time of the last change).
+	 */
+	noteCreatedTimes: () => typedError<NoteCreated[], IpcError>(__TAURI_INVOKE("note_created_times")),
 	/**  Open a web or mail link in the system's browser or mail app. */
 	openExternal: (url: string) => typedError<null, IpcError>(__TAURI_INVOKE("open_external", { url })),
 	listConflicts: () => typedError<ConflictView_Serialize[], IpcError>(__TAURI_INVOKE("list_conflicts")),
@@ -560,6 +565,12 @@ export type Network =
 
 /**  A decrypted note. */
 export type Note = Note_Serialize | Note_Deserialize;
+
+/**  When a note was made, for sorting the list by it. */
+export type NoteCreated = {
+	id: string,
+	created_at: number,
+};
 
 /**  A new note. */
 export type NoteDraft = NoteDraft_Serialize | NoteDraft_Deserialize;

@@ -45,6 +45,7 @@ use crate::store::{self, migrate};
 
 mod account;
 mod conflicts;
+mod created;
 mod peek;
 mod reconcile;
 mod replica;

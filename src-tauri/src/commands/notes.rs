@@ -88,3 +88,20 @@ pub async fn delete_note(state: State<'_, AppState>, id: String) -> IpcResult<()
 pub async fn tag_counts(state: State<'_, AppState>) -> IpcResult<Vec<TagCount>> {
     state.with_vault(|v| v.tag_counts())
 }
+
+/// When a note was made, for sorting the list by it.
+#[derive(Debug, Clone, Copy, serde::Serialize, specta::Type)]
+pub struct NoteCreated {
+    pub id: uuid::Uuid,
+    pub created_at: i64,
+}
+
+/// Every live note's creation time (the list's "sort by created"; the
+/// list itself carries only the time of the last change).
+#[tauri::command]
+#[specta::specta]
+pub async fn note_created_times(state: State<'_, AppState>) -> IpcResult<Vec<NoteCreated>> {
+    state.with_vault(|v| {
+        Ok(v.created_times()?.into_iter().map(|(id, created_at)| NoteCreated { id, created_at }).collect())
+    })
+}

@@ -146,6 +146,7 @@ export const tauriApi: Api = {
   revokeOtherSessions: () => run(commands.revokeOtherSessions()),
   changePassphrase: (current, next, keep) => run(commands.changePassphrase(current, next, keep)),
   deleteAccount: (username, passphrase) => run(commands.deleteAccount(username, passphrase)),
+  noteCreatedTimes: () => run(commands.noteCreatedTimes()),
   tagCounts: () => run(commands.tagCounts()),
   openExternal: async (url) => {
     await run(commands.openExternal(url));

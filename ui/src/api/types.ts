@@ -379,6 +379,8 @@ export interface Api {
   changePassphrase(current: string, next: string, keepOtherSessions: boolean): Promise<PassphraseChangeReport>;
   /** Deletes the account on the server; sync stops, the notes stay here. Codes: `username_mismatch`, `wrong_passphrase`. */
   deleteAccount(username: string, passphrase: string): Promise<{ notes_kept: number }>;
+  /** When each live note was made (the list's sort by created). */
+  noteCreatedTimes(): Promise<{ id: string; created_at: number }[]>;
   /** Every tag in use, most used first. */
   tagCounts(): Promise<TagCount[]>;
   /** Open a web or mail link in the system's browser (the shell refuses other schemes). */
