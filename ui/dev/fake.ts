@@ -459,7 +459,12 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         const at = n.body.toLowerCase().indexOf(q);
         if (!inTitle && at < 0) continue;
         const snippet = at >= 0 ? n.body.slice(Math.max(0, at - 20), at + 60).replace(/\s+/g, ' ') : '';
-        hits.push({ ...summary(n), snippet });
+        const marks = (text: string): [number, number][] => {
+          const out: [number, number][] = [];
+          for (let i = text.toLowerCase().indexOf(q); q && i >= 0; i = text.toLowerCase().indexOf(q, i + q.length)) out.push([i, i + q.length]);
+          return out;
+        };
+        hits.push({ ...summary(n), snippet, title_highlights: marks(n.title), snippet_highlights: marks(snippet) });
         if (hits.length >= 500) break;
       }
       return hits;

@@ -13,7 +13,7 @@ export const commands = {
 	 *  deleted or gone. What the UI re-reads on `notes-changed`.
 	 */
 	noteSummaries: (ids: string[]) => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("note_summaries", { ids })),
-	searchNotes: (query: string) => typedError<SearchHit[], IpcError>(__TAURI_INVOKE("search_notes", { query })),
+	searchNotes: (query: string) => typedError<RankedHit[], IpcError>(__TAURI_INVOKE("search_notes", { query })),
 	getNote: (id: string) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("get_note", { id })),
 	createNote: (draft: NoteDraft_Deserialize) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("create_note", { draft })),
 	/**
@@ -854,6 +854,15 @@ export type Progress = {
 	done: number,
 	total: number,
 };
+
+/**
+ *  A search hit with what to highlight: ranges `[start, end)` of the title
+ *  and of the snippet, in UTF-16 code units (how JavaScript indexes strings).
+ */
+export type RankedHit = {
+	title_highlights: ([number, number])[],
+	snippet_highlights: ([number, number])[],
+} & SearchHit;
 
 /**
  *  The file as written, flat, so serde reports every mistake with its

@@ -25,10 +25,30 @@ pub async fn note_summaries(state: State<'_, AppState>, ids: Vec<String>) -> Ipc
 /// word, the first letter typed) costs what a short list costs.
 const SEARCH_HITS: usize = 500;
 
+/// A search hit with what to highlight: ranges `[start, end)` of the title
+/// and of the snippet, in UTF-16 code units (how JavaScript indexes strings).
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct RankedHit {
+    #[serde(flatten)]
+    pub hit: SearchHit,
+    pub title_highlights: Vec<(u32, u32)>,
+    pub snippet_highlights: Vec<(u32, u32)>,
+}
+
 #[tauri::command]
 #[specta::specta]
-pub async fn search_notes(state: State<'_, AppState>, query: String) -> IpcResult<Vec<SearchHit>> {
-    state.with_vault(|v| Ok(v.search_ranked(&query, SEARCH_HITS)?.into_iter().map(|r| r.hit).collect()))
+pub async fn search_notes(state: State<'_, AppState>, query: String) -> IpcResult<Vec<RankedHit>> {
+    let ranges = |hs: Vec<outpost_core::search::Highlight>| hs.into_iter().map(|h| (h.start, h.end)).collect();
+    state.with_vault(|v| {
+        Ok(v.search_ranked(&query, SEARCH_HITS)?
+            .into_iter()
+            .map(|r| RankedHit {
+                hit: r.hit,
+                title_highlights: ranges(r.title_highlights),
+                snippet_highlights: ranges(r.snippet_highlights),
+            })
+            .collect())
+    })
 }
 
 #[tauri::command]

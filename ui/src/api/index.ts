@@ -19,7 +19,7 @@ import {
   type OutboxListing_Serialize,
   type Report_Serialize,
   type PolicySettings as GenPolicySettings,
-  type SearchHit as GenSearchHit,
+  type RankedHit as GenSearchHit,
   type SyncStatus_Serialize,
   type ImportProgress as GenImportProgress,
   type ImportReport_Serialize as GenImportReport,

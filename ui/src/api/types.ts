@@ -16,6 +16,9 @@ export interface NoteSummary {
 
 export interface SearchHit extends NoteSummary {
   snippet: string;
+  /** What to highlight: `[start, end)` ranges of the title and of the snippet, in UTF-16 units. */
+  title_highlights?: [number, number][];
+  snippet_highlights?: [number, number][];
 }
 
 export interface Note {

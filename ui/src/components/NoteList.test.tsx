@@ -54,11 +54,15 @@ describe('the notes list', () => {
     expect(Number(/translateY\((\d+)px\)/.exec(rows[0]!.style.transform)![1])).toBeGreaterThan(notesHeading);
   });
 
-  it('shows no sections while searching', async () => {
+  it('shows no sections while searching, and marks the matches', async () => {
     await start();
     ($('search-input') as HTMLInputElement).value = 'a';
     $('search-input')!.dispatchEvent(new InputEvent('input', { bubbles: true }));
     await until(() => !$('list-heading-pinned'));
     expect($('list-heading-notes')).toBeNull();
+    // The matches are marked in the titles.
+    const marks = await until(() => [...document.querySelectorAll('[data-testid="note-item-title"] mark')]);
+    expect(marks.length).toBeGreaterThan(0);
+    expect(marks.every((m) => m.textContent!.toLowerCase() === 'a')).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
-import { type ListItem, pinnedCount, type SortKey } from '../lib/search';
+import { highlightParts, type ListItem, pinnedCount, type SortKey } from '../lib/search';
 import { relativeTime } from '../lib/time';
 import { moveIndex, scrollToReveal, visibleWindow } from '../lib/virtual';
 import { Badge } from './Badge';
@@ -232,14 +232,18 @@ export function NoteList(props: NoteListProps) {
                           </span>
                         </Show>
                         <span class="note-row-title" classList={{ untitled: !item.title.trim() }} data-testid="note-item-title">
-                          {item.title.trim() || 'Untitled'}
+                          <Show when={item.title.trim()} fallback="Untitled">
+                            <Marked text={item.title} ranges={item.title_highlights} />
+                          </Show>
                         </span>
                         <Badge sync={item.sync} />
                       </div>
                       <div class="note-row-meta">
                         <time>{relativeTime(item.updated_at, props.now)}</time>
                         <Show when={item.snippet}>
-                          <span class="snippet">{item.snippet}</span>
+                          <span class="snippet" data-testid="note-item-snippet">
+                            <Marked text={item.snippet ?? ''} ranges={item.snippet_highlights} />
+                          </span>
                         </Show>
                       </div>
                     </div>
@@ -252,6 +256,11 @@ export function NoteList(props: NoteListProps) {
       </Show>
     </div>
   );
+}
+
+/** Text with the search's matches marked. */
+function Marked(props: { text: string; ranges: [number, number][] | undefined }) {
+  return <For each={highlightParts(props.text, props.ranges)}>{(p) => (p.mark ? <mark>{p.text}</mark> : p.text)}</For>;
 }
 
 function ListSkeleton() {

@@ -2,7 +2,21 @@
 // is current when several searches are in flight.
 import type { NoteSummary, SearchHit } from '../api/types';
 
-export type ListItem = NoteSummary & { snippet?: string };
+export type ListItem = NoteSummary & Partial<Pick<SearchHit, 'snippet' | 'title_highlights' | 'snippet_highlights'>>;
+
+/** `text` cut at the highlighted ranges (UTF-16 `[start, end)`, as the core gives them); bad ranges are ignored. */
+export function highlightParts(text: string, ranges: readonly [number, number][] | undefined): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  let at = 0;
+  for (const [start, end] of [...(ranges ?? [])].sort((a, b) => a[0] - b[0])) {
+    if (start < at || end <= start || end > text.length) continue;
+    if (start > at) out.push({ text: text.slice(at, start), mark: false });
+    out.push({ text: text.slice(start, end), mark: true });
+    at = end;
+  }
+  if (at < text.length || out.length === 0) out.push({ text: text.slice(at), mark: false });
+  return out;
+}
 
 /** How the list is ordered (pinned notes always first). */
 export type SortKey = 'updated' | 'created' | 'title';

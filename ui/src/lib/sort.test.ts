@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NoteSummary } from '../api/types';
-import { applyChanges, compareBy, pinnedCount, sortNotes, upsertSummary } from './search';
+import { applyChanges, compareBy, highlightParts, pinnedCount, sortNotes, upsertSummary } from './search';
 
 const n = (id: string, title: string, updated_at: number, pinned = false): NoteSummary => ({ id, title, updated_at, pinned, sync: 'synced' });
 
@@ -37,5 +37,17 @@ describe('sorting the list', () => {
     expect(pinnedCount(list, '')).toBe(1);
     expect(pinnedCount(list, 'apple')).toBe(0);
     expect(pinnedCount([], '')).toBe(0);
+  });
+});
+
+describe('highlightParts', () => {
+  it('cuts text at the matches and ignores ranges that do not fit', () => {
+    expect(highlightParts('Water at the spring', [[13, 19], [0, 5]])).toEqual([
+      { text: 'Water', mark: true },
+      { text: ' at the ', mark: false },
+      { text: 'spring', mark: true },
+    ]);
+    expect(highlightParts('abc', [[2, 9], [1, 1]])).toEqual([{ text: 'abc', mark: false }]);
+    expect(highlightParts('', undefined)).toEqual([{ text: '', mark: false }]);
   });
 });
