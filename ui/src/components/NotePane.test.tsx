@@ -74,7 +74,7 @@ describe('links in the preview', () => {
     links[0]!.click();
     await until(() => $('link-dialog'));
     expect($('link-url')!.textContent).toBe('https://example.org/page');
-    $('link-cancel')!.click();
+    $('link-dialog')!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
     await until(() => !$('link-dialog'));
     expect(fake.transfer.opened).toEqual([]);
     links[0]!.click();
