@@ -266,9 +266,9 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     await until(browser, async () => (await attr(browser, 'note-pane', 'data-note-id')) !== noteId, 'the new note to open', T);
     const linkId = await attr(browser, 'note-pane', 'data-note-id');
     await browser.$(byId('note-title')).setValue('Trailhead');
-    await typeBody(browser, `See [[${TITLE}]] before leaving`);
+    await typeBody(browser, `See [[${TITLE}]] before leaving\n- [ ] fill the bottles`);
     await waitSaved();
-    await until(browser, async () => (await editorText(browser)).includes(`[[${TITLE}]]`), 'the link in the text', T);
+    await until(browser, async () => (await editorText(browser)).endsWith('- [ ] fill the bottles'), 'the link and the task in the text', T);
 
     // The tag editor: type a tag, Enter; it is saved with the note.
     const tagInput = await browser.$(byId('tag-input'));
@@ -293,8 +293,16 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     });
     await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) >= 2, 'the whole list back', T);
 
-    // The preview: the [[link]] opens the first note.
+    // The preview: the task's checkbox ticks it in the text (saved), and
+    // the [[link]] opens the first note.
     await click(browser, 'preview-toggle');
+    const box = await browser.$(`${byId('preview')} .task-box`);
+    await box.waitForDisplayed({ timeout: T });
+    await box.click();
+    // The preview is drawn anew from the changed text: ask for the box again.
+    await until(browser, async () => (await browser.$(`${byId('preview')} .task-box`).getAttribute('aria-checked')) === 'true', 'the task ticked in the preview', T);
+    await until(browser, async () => (await editorText(browser)).endsWith('- [x] fill the bottles'), 'the task ticked in the text', T);
+    await waitSaved();
     const link = await browser.$(`${byId('preview')} a.wikilink`);
     await link.waitForDisplayed({ timeout: T });
     assert.equal(await link.getText(), TITLE);
