@@ -12,6 +12,10 @@ const COMMANDS: &[&str] = &[
     "create_note",
     "update_note",
     "delete_note",
+    "tag_counts",
+    "note_created_times",
+    // links
+    "open_external",
     // conflicts
     "list_conflicts",
     "resolve_conflict",
@@ -26,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "set_sync_policy",
     "get_device_situation",
     "set_device_situation",
+    "start_over",
     // sync monitor
     "sync_history",
     "outbox_entries",
@@ -46,6 +51,10 @@ const COMMANDS: &[&str] = &[
     "unlock",
     "get_settings",
     "set_settings",
+    // import and export
+    "pick_path",
+    "import_notes",
+    "export_notes",
 ];
 
 fn main() {

@@ -3,6 +3,8 @@
 //! keeps only the open vault and the sync engine (`state.rs`), and errors
 //! cross IPC as one type with a stable code (`error.rs`). The webview never
 //! sees SQL or key material: no SQL plugin, no file-system plugin.
+//! The opener and dialog plugins are registered for the shell's own use
+//! (links, import and export pickers); the window has no permission of theirs.
 
 pub mod background;
 pub mod commands;
@@ -30,6 +32,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             notes::create_note,
             notes::update_note,
             notes::delete_note,
+            notes::tag_counts,
+            notes::note_created_times,
+            links::open_external,
             conflicts::list_conflicts,
             conflicts::resolve_conflict,
             conflicts::get_conflict_strategy,
@@ -42,6 +47,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             sync::set_sync_policy,
             sync::get_device_situation,
             sync::set_device_situation,
+            sync::start_over,
             monitor::sync_history,
             monitor::outbox_entries,
             monitor::outbox_retry,
@@ -59,9 +65,13 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             app::unlock,
             app::get_settings,
             app::set_settings,
+            transfer::pick_path,
+            transfer::import_notes,
+            transfer::export_notes,
         ])
         .typ::<outpost_core::engine::SyncStatus>()
         .typ::<state::NotesChangedEvent>()
+        .typ::<commands::transfer::ImportProgress>()
         .dangerously_cast_bigints_to_number()
 }
 
@@ -126,6 +136,11 @@ pub fn run() {
     });
     let builder = specta_builder();
     let result = tauri::Builder::default()
+        // Both used from Rust only (commands::links, commands::transfer);
+        // no capability gives the window their own commands.
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
+        .manage(commands::transfer::Picked::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

@@ -5,6 +5,7 @@
 // Run through tests/e2e/run.sh (it builds, starts the server and
 // tauri-driver, and prepares A and B).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -257,5 +258,75 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) === notesBefore, 'the notes still listed', T);
     // The server no longer knows the account.
     await assert.rejects(cli(path.join(env.work, 'after-delete'), ['account', 'login', '--server', env.serverUrl, '--user', 'e2e']));
+  }));
+
+  test('f. a [[link]] opens its note; a tag added in the editor finds the note by tag: in search; a folder imported from Settings', { timeout: 180_000 }, guard(async () => {
+    // A second note that links to the first and holds a task.
+    await click(browser, 'new-note');
+    await until(browser, async () => (await attr(browser, 'note-pane', 'data-note-id')) !== noteId, 'the new note to open', T);
+    const linkId = await attr(browser, 'note-pane', 'data-note-id');
+    await browser.$(byId('note-title')).setValue('Trailhead');
+    await typeBody(browser, `See [[${TITLE}]] before leaving\n- [ ] fill the bottles`);
+    await waitSaved();
+    await until(browser, async () => (await editorText(browser)).endsWith('- [ ] fill the bottles'), 'the link and the task in the text', T);
+
+    // The tag editor: type a tag, Enter; it is saved with the note.
+    const tagInput = await browser.$(byId('tag-input'));
+    await tagInput.click();
+    await typeLines(browser, 'ridge-trip\n');
+    await until(browser, async () => (await browser.$$(byId('tag-chip'))).length === 1, 'the tag chip', T);
+    await waitSaved();
+    await snap(browser, 'tag-added');
+
+    // Found by tag: in search, and only it.
+    const search = await browser.$(byId('search-input'));
+    await search.click();
+    await typeLines(browser, 'tag:ridge-trip');
+    await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) === 1, 'one note found by tag', T);
+    const found = await browser.execute(() => document.querySelector('[data-testid="note-item"]')?.getAttribute('data-note-id'));
+    assert.equal(found, linkId);
+    await snap(browser, 'found-by-tag');
+    await browser.execute(() => {
+      const input = document.querySelector('[data-testid="search-input"]');
+      input.value = '';
+      input.dispatchEvent(new InputEvent('input', { bubbles: true }));
+    });
+    await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) >= 2, 'the whole list back', T);
+
+    // The preview: the task's checkbox ticks it in the text (saved), and
+    // the [[link]] opens the first note.
+    await click(browser, 'preview-toggle');
+    const box = await browser.$(`${byId('preview')} .task-box`);
+    await box.waitForDisplayed({ timeout: T });
+    await box.click();
+    // The preview is drawn anew from the changed text: ask for the box again.
+    await until(browser, async () => (await browser.$(`${byId('preview')} .task-box`).getAttribute('aria-checked')) === 'true', 'the task ticked in the preview', T);
+    await until(browser, async () => (await editorText(browser)).endsWith('- [x] fill the bottles'), 'the task ticked in the text', T);
+    await waitSaved();
+    const link = await browser.$(`${byId('preview')} a.wikilink`);
+    await link.waitForDisplayed({ timeout: T });
+    assert.equal(await link.getText(), TITLE);
+    await snap(browser, 'preview-link');
+    await link.click();
+    await until(browser, async () => (await attr(browser, 'note-pane', 'data-note-id')) === noteId, 'the linked note to open', T);
+
+    // Import a folder from Settings (the picker answers E2E_IMPORT_DIR).
+    const dir = process.env.E2E_IMPORT_DIR;
+    fs.mkdirSync(path.join(dir, 'Trips'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'Packing list.md'), '---\ntags: [gear]\n---\n\n- [ ] stove\n- [x] map\n');
+    fs.writeFileSync(path.join(dir, 'Trips', 'North loop.md'), 'Three days, two passes.');
+    fs.writeFileSync(path.join(dir, 'Too big.md'), 'x'.repeat(1024 * 1024 + 10));
+    const before = Number(await attr(browser, 'note-list', 'data-count'));
+    await click(browser, 'settings-button');
+    await click(browser, 'import-folder');
+    const summary = await browser.$(byId('import-summary'));
+    await summary.waitForDisplayed({ timeout: 60_000 });
+    assert.equal(await text(browser, byId('import-imported')), '2 notes imported');
+    assert.equal((await browser.$$(byId('import-skipped-item'))).length, 1);
+    assert.match(await text(browser, byId('import-skipped')), /Too big\.md/);
+    await snap(browser, 'import-summary');
+    await click(browser, 'import-summary-done');
+    await click(browser, 'settings-close');
+    await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) === before + 2, 'the imported notes listed', T);
   }));
 });

@@ -126,7 +126,11 @@ export E2E_DRIVER_PORT
 E2E_DRIVER_PORT=$(free_port)
 native_port=$(free_port)
 while [[ "$native_port" == "$E2E_DRIVER_PORT" ]]; do native_port=$(free_port); done
-OUTPOST_DATA_DIR="$E2E_DEVICE_A" OUTPOST_SERVER_URL="$E2E_SERVER_URL" \
+# The native file picker cannot be driven through WebDriver: the app's
+# picker answers this folder instead (OUTPOST_E2E_PICK), which the import
+# test fills with Markdown files before it clicks Import.
+export E2E_IMPORT_DIR="$work/import"
+OUTPOST_DATA_DIR="$E2E_DEVICE_A" OUTPOST_SERVER_URL="$E2E_SERVER_URL" OUTPOST_E2E_PICK="$E2E_IMPORT_DIR" \
   XDG_DATA_HOME="$work/xdg/data" XDG_CACHE_HOME="$work/xdg/cache" XDG_CONFIG_HOME="$work/xdg/config" \
   setsid xvfb-run -a -s "-screen 0 1280x800x24" \
   bash -c 'echo $$ >"$1"; exec tauri-driver --port "$2" --native-port "$3"' _ \

@@ -4,7 +4,7 @@
 // app instance. Output: $CARGO_TARGET_DIR/e2e-artifacts/screenshots/.
 //
 //   tests/e2e/run.sh screenshots        (npm run screenshots)
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attr, byId, cli, click, dataDir, env, isolated, shot, startApp, typeLines, until } from './lib.mjs';
 
@@ -34,10 +34,10 @@ async function bothThemes(browser, name, { show = async () => {}, hide = async (
   }
 }
 
-async function session(name, dir, fn) {
+async function session(name, dir, fn, extraEnv = {}) {
   if (only && !only.includes(name)) return;
   const t0 = Date.now();
-  const browser = await startApp(isolated(dir, { OUTPOST_DATA_DIR: dir }));
+  const browser = await startApp(isolated(dir, { OUTPOST_DATA_DIR: dir, ...extraEnv }));
   try {
     await until(browser, async () => browser.$(byId('app')).isExisting(), 'the app', T);
     await fn(browser);
@@ -213,6 +213,67 @@ if (!only || only.includes('settings-account')) {
       hide: async () => click(b, 'settings-close'),
     });
   });
+}
+
+// 9. The tag editor with its completion, search results with the matches
+//    highlighted: 40 seeded notes and three tagged ones added with the CLI.
+if (!only || only.some((s) => ['tag-editor', 'search'].includes(s))) {
+  const d = dataDir('shots-organise');
+  await cli(d, ['seed', '--notes', '40', '--size', '1200', '--seed', '7']);
+  await cli(d, ['notes', 'add', '--title', 'Ridge walk, north spring', '--body', 'Water at the north spring. The ridge path is dry after noon.\n\n- [ ] refill at the spring\n- [x] check the ridge forecast', '--tag', 'trips', '--tag', 'water']);
+  await cli(d, ['notes', 'add', '--title', 'Spring planting', '--body', 'Beans along the fence, water every second evening.', '--tag', 'garden', '--tag', 'water']);
+  await cli(d, ['notes', 'add', '--title', 'Trip budget', '--body', 'Train, two huts, one ridge taxi.', '--tag', 'trips', '--tag', 'travel']);
+  await session('tag-editor', d, async (b) => {
+    await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+    await b.$('[data-testid="note-item"]').click();
+    await until(b, async () => b.$(byId('tag-chip')).isExisting(), 'the note with its tags', T);
+    await bothThemes(b, 'tag-editor', {
+      show: async () => {
+        await b.$(byId('tag-input')).click();
+        await typeLines(b, 'wa');
+        await until(b, async () => (await b.$$(byId('tag-suggestion'))).length > 0, 'the suggestions', T);
+      },
+      hide: async () => {
+        // Clear what was typed (a blur would add it as a tag), then close.
+        await b.keys(['Control', 'a']);
+        await b.keys('Backspace');
+        await b.keys('Escape');
+      },
+    });
+  });
+  await session('search', d, async (b) => {
+    await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+    await b.$(byId('search-input')).click();
+    await typeLines(b, 'spring water');
+    await until(b, async () => (await b.$$(`${byId('note-item')} mark`)).length > 0, 'highlighted matches', T);
+    await b.$('[data-testid="note-item"]').click();
+    await bothThemes(b, 'search');
+  });
+}
+
+// 10. The import summary: a folder of Markdown notes (one over the size
+//     limit) imported from Settings; the picker answers the folder
+//     (OUTPOST_E2E_PICK). One store per theme, so each shows a first import.
+if (!only || only.includes('import')) {
+  const folder = path.join(env.work, 'shots-import-folder');
+  mkdirSync(path.join(folder, 'Trips'), { recursive: true });
+  writeFileSync(path.join(folder, 'Packing list.md'), '---\ntags: [gear]\n---\n\n- [ ] stove\n- [x] map\n');
+  writeFileSync(path.join(folder, 'Trips', 'North loop.md'), 'Three days, two passes. See [[Packing list]].');
+  writeFileSync(path.join(folder, 'Trips', 'Hut phone numbers.md'), 'Refuge: call before 18:00.');
+  writeFileSync(path.join(folder, 'Scanned lease.md'), 'x'.repeat(1024 * 1024 + 10));
+  for (const theme of ['light', 'dark']) {
+    const d = dataDir(`shots-import-${theme}`);
+    await cli(d, ['seed', '--notes', '20', '--size', '1200', '--seed', '7']);
+    await session(`import`, d, async (b) => {
+      await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+      await setTheme(b, theme);
+      await click(b, 'settings-button');
+      await click(b, 'import-folder');
+      await until(b, async () => b.$(byId('import-summary')).isExisting(), 'the import summary', T);
+      await b.pause(300); // the dialog's fade-in (0.12 s)
+      taken.push(await shot(b, out, `import-summary-${theme}`));
+    }, { OUTPOST_E2E_PICK: folder });
+  }
 }
 
 writeFileSync(path.join(out, 'index.txt'), taken.map((f) => path.basename(f)).join('\n') + '\n');

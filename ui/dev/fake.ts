@@ -4,6 +4,7 @@
 // device whose changes a pull brings in (the `notes-changed` event).
 import { ApiError } from '../src/api/errors';
 import type {
+  ImportProgress,
   AccountInfo,
   AccountSession,
   Api,
@@ -231,6 +232,9 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     : [];
 
   const conflicts: ConflictView[] = [];
+  // Links opened, pickers shown and what they answer, exports (tests read and set these).
+  const transfer = { opened: [] as string[], picks: [] as string[], pick: '/home/ada/Obsidian vault' as string | null, exported: [] as string[], startedOver: 0 };
+  const progressListeners = new Set<(p: ImportProgress) => void>();
   // The sync monitor: the pass history, the outbox entries the server
   // refused (pending ones follow the notes' badges) and the discarded ones.
   const passes: PassRecord[] = account.logged_in ? makePasses(now, scenario === 'monitor' ? 60 : 12) : [];
@@ -455,7 +459,12 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         const at = n.body.toLowerCase().indexOf(q);
         if (!inTitle && at < 0) continue;
         const snippet = at >= 0 ? n.body.slice(Math.max(0, at - 20), at + 60).replace(/\s+/g, ' ') : '';
-        hits.push({ ...summary(n), snippet });
+        const marks = (text: string): [number, number][] => {
+          const out: [number, number][] = [];
+          for (let i = text.toLowerCase().indexOf(q); q && i >= 0; i = text.toLowerCase().indexOf(q, i + q.length)) out.push([i, i + q.length]);
+          return out;
+        };
+        hits.push({ ...summary(n), snippet, title_highlights: marks(n.title), snippet_highlights: marks(snippet) });
         if (hits.length >= 500) break;
       }
       return hits;
@@ -640,6 +649,54 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       emit({ phase: 'stopped', connectivity: 'unknown' });
       return { notes_kept: notes.size };
     },
+    async noteCreatedTimes() {
+      return [...notes.values()].filter((n) => !n.deleted).map((n) => ({ id: n.id, created_at: n.created_at }));
+    },
+    async tagCounts() {
+      const counts = new Map<string, number>();
+      for (const n of notes.values()) if (!n.deleted) for (const t of n.tags) counts.set(t, (counts.get(t) ?? 0) + 1);
+      return [...counts].map(([tag, count]) => ({ tag, count })).sort((a, b) => b.count - a.count || a.tag.localeCompare(b.tag));
+    },
+    async openExternal(url) {
+      if (!/^(https?:\/\/[^/\s]|mailto:\S)/i.test(url)) throw new ApiError('invalid', `only web and mail links open outside the app, not "${url}"`);
+      transfer.opened.push(url);
+    },
+    async startOver() {
+      if (!account.logged_in) throw new ApiError('no_account', 'this device has no account yet: register or log in in Settings to sync');
+      transfer.startedOver++;
+      return { requeued: [...notes.values()].length, pending: pendingCount() };
+    },
+    async pickPath(kind) {
+      transfer.picks.push(kind);
+      return transfer.pick;
+    },
+    async importNotes(path) {
+      await sleep(50);
+      const titles = ['Reading list', 'Garden plan', 'Trip to Lisbon'];
+      let k = 0;
+      for (const title of titles) {
+        const t = Date.now();
+        const id = uuid(++seq);
+        notes.set(id, { id, title, body: `Imported from ${path}.`, tags: ['imported'], pinned: false, created_at: t, updated_at: t, hlc: `${t.toString(16)}-0000-dev`, server_rev: null, deleted: false, sync: 'pending' });
+        k++;
+        for (const cb of progressListeners) cb({ read: k, imported: k, duplicates: 0, skipped: 0 });
+      }
+      return {
+        format: 'markdown',
+        imported: titles.length,
+        duplicates: 1,
+        skipped: [{ at: 'Attachments/huge.md', title: 'Scan of the lease', reason: 'the body is 2.3 MB; the limit is 1 MiB' }],
+        left_out: [{ at: 'Garden plan.md', title: 'Garden plan', reason: 'attachment beds.png is not imported (Outpost has no attachments yet)' }],
+      };
+    },
+    async exportNotes(path) {
+      transfer.exported.push(path);
+      return [...notes.values()].filter((n) => !n.deleted).length;
+    },
+    async onImportProgress(cb) {
+      progressListeners.add(cb);
+      return () => progressListeners.delete(cb);
+    },
     async getSettings() {
       return settings;
     },
@@ -748,5 +805,5 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     },
     sessions: () => sessions.map((x) => ({ ...x })),
   };
-  return { api, afterStart, remote, emitStatus: emit, monitor, elsewhere };
+  return { api, afterStart, remote, emitStatus: emit, monitor, elsewhere, transfer };
 }

@@ -167,6 +167,8 @@ function Workspace() {
           onOpen={(id) => void editor.open(id)}
           onNew={() => void newNote()}
           newKeys={`${mod}N`}
+          sort={notes.sort()}
+          onSort={(key) => void notes.setSort(key)}
         />
       </aside>
 

@@ -13,7 +13,7 @@ export const commands = {
 	 *  deleted or gone. What the UI re-reads on `notes-changed`.
 	 */
 	noteSummaries: (ids: string[]) => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("note_summaries", { ids })),
-	searchNotes: (query: string) => typedError<SearchHit[], IpcError>(__TAURI_INVOKE("search_notes", { query })),
+	searchNotes: (query: string) => typedError<RankedHit[], IpcError>(__TAURI_INVOKE("search_notes", { query })),
 	getNote: (id: string) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("get_note", { id })),
 	createNote: (draft: NoteDraft_Deserialize) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("create_note", { draft })),
 	/**
@@ -24,6 +24,18 @@ export const commands = {
 	 */
 	updateNote: (id: string, patch: NotePatch_Deserialize, baseHlc: string | null, baseBody: string | null) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("update_note", { id, patch, baseHlc, baseBody })),
 	deleteNote: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_note", { id })),
+	/**
+	 *  Every tag in use with how many notes carry it (the tag editor's
+	 *  completion).
+	 */
+	tagCounts: () => typedError<TagCount[], IpcError>(__TAURI_INVOKE("tag_counts")),
+	/**
+	 *  Every live note's creation time (the list's "sort by created"; the
+	 *  list itself carries only the time of the last change).
+	 */
+	noteCreatedTimes: () => typedError<NoteCreated[], IpcError>(__TAURI_INVOKE("note_created_times")),
+	/**  Open a web or mail link in the system's browser or mail app. */
+	openExternal: (url: string) => typedError<null, IpcError>(__TAURI_INVOKE("open_external", { url })),
 	listConflicts: () => typedError<ConflictView_Serialize[], IpcError>(__TAURI_INVOKE("list_conflicts")),
 	resolveConflict: (id: number, resolution: ResolutionArg) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("resolve_conflict", { id, resolution })),
 	/**
@@ -60,6 +72,14 @@ export const commands = {
 	 *  (and `outpost net show` reads back).
 	 */
 	setDeviceSituation: (overrides: DeviceOverrides_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_device_situation", { overrides })),
+	/**
+	 *  Start over with the server: forget what this device believed the
+	 *  server held, send every note again and pull everything
+	 *  (`Vault::reset_sync_state`). No note changes; one the server also has
+	 *  from elsewhere is merged as usual. The engine is stopped first, so no
+	 *  pass is half-way through, and started again, which syncs at once.
+	 */
+	startOver: () => typedError<StartOver, IpcError>(__TAURI_INVOKE("start_over")),
 	/**
 	 *  The passes, newest first, and what they say (success rate, durations,
 	 *  bytes per day, the oldest unsent change and whether it is stale, failed
@@ -129,6 +149,18 @@ export const commands = {
 	unlock: (passphrase: string) => typedError<AppInfo, IpcError>(__TAURI_INVOKE("unlock", { passphrase })),
 	getSettings: () => typedError<Settings, IpcError>(__TAURI_INVOKE("get_settings")),
 	setSettings: (settings: Settings) => typedError<null, IpcError>(__TAURI_INVOKE("set_settings", { settings })),
+	/**  Open the native picker; `None` when the user cancelled. */
+	pickPath: (kind: PickKind) => typedError<string | null, IpcError>(__TAURI_INVOKE("pick_path", { kind })),
+	/**
+	 *  Import what the picker returned (a folder or a file), off the async
+	 *  workers; `import-progress` events follow it.
+	 */
+	importNotes: (path: string) => typedError<ImportReport_Serialize, IpcError>(__TAURI_INVOKE("import_notes", { path })),
+	/**
+	 *  Export every note to the folder the picker returned, one Markdown file
+	 *  with front matter each (import reads them back); how many.
+	 */
+	exportNotes: (path: string) => typedError<number, IpcError>(__TAURI_INVOKE("export_notes", { path })),
 };
 
 /* Types */
@@ -319,6 +351,41 @@ export type EntryState =
 /**  The server rejected it as invalid: not retried until `retry`. */
 "failed";
 
+/**  How far an import has got (after each batch of notes). */
+export type ImportProgress = {
+	read: number,
+	imported: number,
+	duplicates: number,
+	skipped: number,
+};
+
+/**  What an import did, for the summary dialog. */
+export type ImportReport = ImportReport_Serialize | ImportReport_Deserialize;
+
+/**  What an import did, for the summary dialog. */
+export type ImportReport_Deserialize = {
+	/**  `markdown`, `jsonl`, `enex` or `standard-notes`. */
+	format: string,
+	imported: number,
+	/**  Already in the store (same title and body): not written again. */
+	duplicates: number,
+	skipped: SkippedNote_Deserialize[],
+	/**  Attachments of imported notes that were not imported. */
+	left_out: SkippedNote_Deserialize[],
+};
+
+/**  What an import did, for the summary dialog. */
+export type ImportReport_Serialize = {
+	/**  `markdown`, `jsonl`, `enex` or `standard-notes`. */
+	format: string,
+	imported: number,
+	/**  Already in the store (same title and body): not written again. */
+	duplicates: number,
+	skipped: SkippedNote_Serialize[],
+	/**  Attachments of imported notes that were not imported. */
+	left_out: SkippedNote_Serialize[],
+};
+
 /**  What the history and the outbox say, as of a moment. */
 export type Insights = Insights_Serialize | Insights_Deserialize;
 
@@ -498,6 +565,12 @@ export type Network =
 
 /**  A decrypted note. */
 export type Note = Note_Serialize | Note_Deserialize;
+
+/**  When a note was made, for sorting the list by it. */
+export type NoteCreated = {
+	id: string,
+	created_at: number,
+};
 
 /**  A new note. */
 export type NoteDraft = NoteDraft_Serialize | NoteDraft_Deserialize;
@@ -748,6 +821,15 @@ export type Phase =
  */
 "stopped";
 
+/**  What the picker is asked for. */
+export type PickKind = 
+/**  A folder of Markdown files (Obsidian, Joplin). */
+"import_folder" | 
+/**  One file: Evernote `.enex`, a Standard Notes backup, JSON Lines, Markdown. */
+"import_file" | 
+/**  Where an export goes. */
+"export_folder";
+
 /**  The user's settings for the policy. */
 export type PolicySettings = {
 	metered: MeteredUse,
@@ -772,6 +854,15 @@ export type Progress = {
 	done: number,
 	total: number,
 };
+
+/**
+ *  A search hit with what to highlight: ranges `[start, end)` of the title
+ *  and of the snippet, in UTF-16 code units (how JavaScript indexes strings).
+ */
+export type RankedHit = {
+	title_highlights: ([number, number])[],
+	snippet_highlights: ([number, number])[],
+} & SearchHit;
 
 /**
  *  The file as written, flat, so serde reports every mistake with its
@@ -841,6 +932,33 @@ export type SearchHit = {
 export type Settings = {
 	/**  `system`, `light` or `dark`. */
 	theme: string,
+};
+
+/**  A note an import left out (or a part of one it did not import), where and why. */
+export type SkippedNote = SkippedNote_Serialize | SkippedNote_Deserialize;
+
+/**  A note an import left out (or a part of one it did not import), where and why. */
+export type SkippedNote_Deserialize = {
+	/**  `line 12`, or a file's path inside the folder. */
+	at: string,
+	title?: string | null,
+	reason: string,
+};
+
+/**  A note an import left out (or a part of one it did not import), where and why. */
+export type SkippedNote_Serialize = {
+	/**  `line 12`, or a file's path inside the folder. */
+	at: string,
+	title: string | null,
+	reason: string,
+};
+
+/**  What starting over did (`outpost sync --start-over`). */
+export type StartOver = {
+	/**  Notes (live and deleted) queued to be sent again, as they stand. */
+	requeued: number,
+	/**  Changes that were queued already, now based on whatever the server has. */
+	pending: number,
 };
 
 /**  The error behind the current status, in words a user can act on. */
@@ -943,6 +1061,12 @@ export type SyncStatus_Serialize = {
 	 */
 	deferred: string | null,
 	updated_ms: number,
+};
+
+/**  A tag and how many live notes carry it. */
+export type TagCount = {
+	tag: string,
+	count: number,
 };
 
 /**  What woke the engine for a pass. */

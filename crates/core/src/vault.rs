@@ -50,12 +50,14 @@ mod account;
 mod conflicts;
 mod files;
 mod history;
+mod created;
 mod peek;
 mod reconcile;
 mod replica;
 mod rows;
 mod shared;
 mod snapshot;
+mod tags;
 mod unlock;
 mod versions;
 mod writer;
@@ -71,6 +73,7 @@ pub use replica::{
 pub use rows::AGREED_STAMPS_PER_NOTE;
 pub use shared::{blocking, SharedVault};
 pub use snapshot::{MadeSnapshot, SNAPSHOT_MIN_CHANGES};
+pub use tags::TagCount;
 pub use unlock::LocalRewrap;
 pub use writer::Writer;
 

@@ -5,6 +5,8 @@
 pub mod account;
 pub mod app;
 pub mod conflicts;
+pub mod links;
 pub mod monitor;
 pub mod notes;
 pub mod sync;
+pub mod transfer;

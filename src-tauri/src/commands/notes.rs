@@ -1,3 +1,4 @@
+use outpost_core::vault::TagCount;
 use outpost_core::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, Vault};
 use tauri::State;
 
@@ -24,10 +25,30 @@ pub async fn note_summaries(state: State<'_, AppState>, ids: Vec<String>) -> Ipc
 /// word, the first letter typed) costs what a short list costs.
 const SEARCH_HITS: usize = 500;
 
+/// A search hit with what to highlight: ranges `[start, end)` of the title
+/// and of the snippet, in UTF-16 code units (how JavaScript indexes strings).
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct RankedHit {
+    #[serde(flatten)]
+    pub hit: SearchHit,
+    pub title_highlights: Vec<(u32, u32)>,
+    pub snippet_highlights: Vec<(u32, u32)>,
+}
+
 #[tauri::command]
 #[specta::specta]
-pub async fn search_notes(state: State<'_, AppState>, query: String) -> IpcResult<Vec<SearchHit>> {
-    state.with_vault(|v| Ok(v.search_ranked(&query, SEARCH_HITS)?.into_iter().map(|r| r.hit).collect()))
+pub async fn search_notes(state: State<'_, AppState>, query: String) -> IpcResult<Vec<RankedHit>> {
+    let ranges = |hs: Vec<outpost_core::search::Highlight>| hs.into_iter().map(|h| (h.start, h.end)).collect();
+    state.with_vault(|v| {
+        Ok(v.search_ranked(&query, SEARCH_HITS)?
+            .into_iter()
+            .map(|r| RankedHit {
+                hit: r.hit,
+                title_highlights: ranges(r.title_highlights),
+                snippet_highlights: ranges(r.snippet_highlights),
+            })
+            .collect())
+    })
 }
 
 #[tauri::command]
@@ -78,4 +99,29 @@ pub async fn delete_note(state: State<'_, AppState>, id: String) -> IpcResult<()
     state.with_vault(|v| v.delete(Vault::parse_id(&id)?))?;
     state.changed().await;
     Ok(())
+}
+
+/// Every tag in use with how many notes carry it (the tag editor's
+/// completion).
+#[tauri::command]
+#[specta::specta]
+pub async fn tag_counts(state: State<'_, AppState>) -> IpcResult<Vec<TagCount>> {
+    state.with_vault(|v| v.tag_counts())
+}
+
+/// When a note was made, for sorting the list by it.
+#[derive(Debug, Clone, Copy, serde::Serialize, specta::Type)]
+pub struct NoteCreated {
+    pub id: uuid::Uuid,
+    pub created_at: i64,
+}
+
+/// Every live note's creation time (the list's "sort by created"; the
+/// list itself carries only the time of the last change).
+#[tauri::command]
+#[specta::specta]
+pub async fn note_created_times(state: State<'_, AppState>) -> IpcResult<Vec<NoteCreated>> {
+    state.with_vault(|v| {
+        Ok(v.created_times()?.into_iter().map(|(id, created_at)| NoteCreated { id, created_at }).collect())
+    })
 }

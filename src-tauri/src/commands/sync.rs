@@ -2,7 +2,7 @@ use outpost_core::device::{self, DeviceOverrides};
 use outpost_core::engine::SyncStatus;
 use outpost_core::net::{self, NetMode};
 use outpost_core::policy::PolicySettings;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use crate::error::{IpcError, IpcResult};
 use crate::state::AppState;
@@ -78,4 +78,36 @@ pub async fn get_device_situation(state: State<'_, AppState>) -> IpcResult<Devic
 #[specta::specta]
 pub async fn set_device_situation(state: State<'_, AppState>, overrides: DeviceOverrides) -> IpcResult<()> {
     device::write_device(&state.data_dir, &overrides).map_err(|e| IpcError::new("invalid", e.to_string()))
+}
+
+/// What starting over did (`outpost sync --start-over`).
+#[derive(Debug, Clone, Copy, serde::Serialize, specta::Type)]
+pub struct StartOver {
+    /// Notes (live and deleted) queued to be sent again, as they stand.
+    pub requeued: u32,
+    /// Changes that were queued already, now based on whatever the server has.
+    pub pending: u32,
+}
+
+/// Start over with the server: forget what this device believed the
+/// server held, send every note again and pull everything
+/// (`Vault::reset_sync_state`). No note changes; one the server also has
+/// from elsewhere is merged as usual. The engine is stopped first, so no
+/// pass is half-way through, and started again, which syncs at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_over(app: AppHandle, state: State<'_, AppState>) -> IpcResult<StartOver> {
+    if state.engine(|_| ()).await.is_none() {
+        return Err(IpcError::no_account());
+    }
+    state.stop_engine().await;
+    let reset = state.with_vault(|v| v.reset_sync_state());
+    // Started again whatever the reset did: sync must not stay off.
+    let started = state.start_engine(&app).await;
+    let reset = reset?;
+    started?;
+    Ok(StartOver {
+        requeued: u32::try_from(reset.requeued).unwrap_or(u32::MAX),
+        pending: u32::try_from(reset.pending).unwrap_or(u32::MAX),
+    })
 }

@@ -19,8 +19,12 @@ import {
   type OutboxListing_Serialize,
   type Report_Serialize,
   type PolicySettings as GenPolicySettings,
-  type SearchHit as GenSearchHit,
+  type RankedHit as GenSearchHit,
   type SyncStatus_Serialize,
+  type ImportProgress as GenImportProgress,
+  type ImportReport_Serialize as GenImportReport,
+  type StartOver as GenStartOver,
+  type TagCount as GenTagCount,
 } from '../bindings';
 import { toApiError } from './errors';
 import type {
@@ -30,6 +34,8 @@ import type {
   ConflictKind,
   ConflictView,
   DeviceOverrides,
+  ImportProgress,
+  ImportReport,
   NetMode,
   Note,
   NoteSummary,
@@ -38,8 +44,10 @@ import type {
   PolicySettings,
   SearchHit,
   Settings,
+  StartOverReport,
   SyncHistory,
   SyncStatus,
+  TagCount,
   Theme,
 } from './types';
 
@@ -138,6 +146,16 @@ export const tauriApi: Api = {
   revokeOtherSessions: () => run(commands.revokeOtherSessions()),
   changePassphrase: (current, next, keep) => run(commands.changePassphrase(current, next, keep)),
   deleteAccount: (username, passphrase) => run(commands.deleteAccount(username, passphrase)),
+  noteCreatedTimes: () => run(commands.noteCreatedTimes()),
+  tagCounts: () => run(commands.tagCounts()),
+  openExternal: async (url) => {
+    await run(commands.openExternal(url));
+  },
+  startOver: () => run(commands.startOver()),
+  pickPath: (kind) => run(commands.pickPath(kind)),
+  importNotes: (path) => run(commands.importNotes(path)),
+  exportNotes: (path) => run(commands.exportNotes(path)),
+  onImportProgress: async (cb) => listen<GenImportProgress>('import-progress', (e) => cb(e.payload)),
   getSettings: async (): Promise<Settings> => ({ theme: toTheme((await run(commands.getSettings())).theme) }),
   setSettings: async (settings) => {
     await run(commands.setSettings(settings));
@@ -181,4 +199,8 @@ export type ContractChecks = [
   Fits<OutboxListing_Serialize, OutboxListing>,
   Fits<GenAccountSession, AccountSession>,
   Fits<GenPassphraseChangeReport, PassphraseChangeReport>,
+  Fits<GenTagCount, TagCount>,
+  Fits<GenStartOver, StartOverReport>,
+  Fits<GenImportReport, ImportReport>,
+  Fits<GenImportProgress, ImportProgress>,
 ];

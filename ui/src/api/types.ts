@@ -16,6 +16,9 @@ export interface NoteSummary {
 
 export interface SearchHit extends NoteSummary {
   snippet: string;
+  /** What to highlight: `[start, end)` ranges of the title and of the snippet, in UTF-16 units. */
+  title_highlights?: [number, number][];
+  snippet_highlights?: [number, number][];
 }
 
 export interface Note {
@@ -254,6 +257,45 @@ export interface Settings {
   theme: Theme;
 }
 
+/** A tag in use and how many notes carry it (the tag editor's completion). */
+export interface TagCount {
+  tag: string;
+  count: number;
+}
+
+/** What starting over with the server did. */
+export interface StartOverReport {
+  /** Notes queued to be sent again, as they stand. */
+  requeued: number;
+  /** Changes that were queued already, now based on what the server has. */
+  pending: number;
+}
+
+/** What the native picker is asked for. */
+export type PickKind = 'import_folder' | 'import_file' | 'export_folder';
+
+/** A note an import left out (or a part of one), where and why. */
+export interface SkippedNote {
+  at: string;
+  title: string | null;
+  reason: string;
+}
+
+export interface ImportReport {
+  format: string;
+  imported: number;
+  duplicates: number;
+  skipped: SkippedNote[];
+  left_out: SkippedNote[];
+}
+
+export interface ImportProgress {
+  read: number;
+  imported: number;
+  duplicates: number;
+  skipped: number;
+}
+
 export interface Credentials {
   serverUrl: string;
   username: string;
@@ -340,6 +382,20 @@ export interface Api {
   changePassphrase(current: string, next: string, keepOtherSessions: boolean): Promise<PassphraseChangeReport>;
   /** Deletes the account on the server; sync stops, the notes stay here. Codes: `username_mismatch`, `wrong_passphrase`. */
   deleteAccount(username: string, passphrase: string): Promise<{ notes_kept: number }>;
+  /** When each live note was made (the list's sort by created). */
+  noteCreatedTimes(): Promise<{ id: string; created_at: number }[]>;
+  /** Every tag in use, most used first. */
+  tagCounts(): Promise<TagCount[]>;
+  /** Open a web or mail link in the system's browser (the shell refuses other schemes). */
+  openExternal(url: string): Promise<void>;
+  /** Forget what the server holds, send every note again and pull everything. Code `no_account` without one. */
+  startOver(): Promise<StartOverReport>;
+  /** The native picker; null when cancelled. Import and export take only a path it returned. */
+  pickPath(kind: PickKind): Promise<string | null>;
+  importNotes(path: string): Promise<ImportReport>;
+  /** Every note as Markdown with front matter into the folder; how many. */
+  exportNotes(path: string): Promise<number>;
+  onImportProgress(cb: (p: ImportProgress) => void): Promise<Unlisten>;
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<void>;
   onSyncStatus(cb: (s: SyncStatus) => void): Promise<Unlisten>;

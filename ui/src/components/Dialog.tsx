@@ -16,6 +16,12 @@ export function Dialog(props: { title: string; onClose: () => void; children: JS
   onCleanup(() => before?.focus?.());
 
   function trap(e: KeyboardEvent) {
+    // Escape the app-wide handler left alone (a dialog it does not know of).
+    if (e.key === 'Escape' && !e.defaultPrevented) {
+      e.preventDefault();
+      props.onClose();
+      return;
+    }
     if (e.key !== 'Tab') return;
     const items = [...panel.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null);
     if (items.length === 0) return;

@@ -1,5 +1,5 @@
 import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
-import type { ListItem } from '../lib/search';
+import { highlightParts, type ListItem, pinnedCount, type SortKey } from '../lib/search';
 import { relativeTime } from '../lib/time';
 import { moveIndex, scrollToReveal, visibleWindow } from '../lib/virtual';
 import { Badge } from './Badge';
@@ -7,6 +7,14 @@ import { IconPin } from './icons';
 
 /** Fixed row height (px): the windowing maths depends on it; CSS uses the same value. */
 export const ROW_HEIGHT = 58;
+/** Height (px) of a section heading (Pinned, Notes); CSS uses the same value. */
+export const HEADING_HEIGHT = 28;
+
+export const SORTS: { value: SortKey; label: string }[] = [
+  { value: 'updated', label: 'Last edited' },
+  { value: 'created', label: 'Date created' },
+  { value: 'title', label: 'Title' },
+];
 
 export interface NoteListProps {
   items: readonly ListItem[];
@@ -17,6 +25,8 @@ export interface NoteListProps {
   onOpen: (id: string) => void;
   onNew: () => void;
   newKeys: string;
+  sort: SortKey;
+  onSort: (key: SortKey) => void;
 }
 
 export function NoteList(props: NoteListProps) {
@@ -37,7 +47,15 @@ export function NoteList(props: NoteListProps) {
     }
   };
 
-  const win = createMemo(() => visibleWindow(props.items.length, ROW_HEIGHT, scrollTop(), height()));
+  // Pinned notes are a section of their own at the top (not while searching).
+  const pinned = createMemo(() => pinnedCount(props.items, props.query));
+  const hasOthers = () => pinned() > 0 && pinned() < props.items.length;
+  /** Where row `i` starts below the plain grid: the headings above it. */
+  const offset = (i: number) => (pinned() === 0 ? 0 : i < pinned() ? HEADING_HEIGHT : 2 * HEADING_HEIGHT);
+  const headings = () => (pinned() === 0 ? 0 : hasOthers() ? 2 : 1) * HEADING_HEIGHT;
+  // The headings shift rows by at most two heading heights: the window's
+  // overscan covers that.
+  const win = createMemo(() => visibleWindow(props.items.length, ROW_HEIGHT, Math.max(0, scrollTop() - headings()), height()));
   // The items themselves, not copies: <For> keeps a row for as long as its
   // item is the same object, and the list store keeps an item's object
   // across reloads and patches, so only new rows are drawn and a changed
@@ -55,10 +73,13 @@ export function NoteList(props: NoteListProps) {
 
   function reveal(i: number) {
     if (!scroller || i < 0) return;
-    const top = scrollToReveal(i, ROW_HEIGHT, scroller.scrollTop, scroller.clientHeight);
+    // The first row of a section brings its heading into view with it.
+    const heading = pinned() > 0 && (i === 0 || i === pinned()) ? HEADING_HEIGHT : 0;
+    const top = scrollToReveal(0, ROW_HEIGHT + heading, scroller.scrollTop - (i * ROW_HEIGHT + offset(i) - heading), scroller.clientHeight);
     if (top !== null) {
-      scroller.scrollTop = top;
-      setScrollTop(top);
+      const abs = top + i * ROW_HEIGHT + offset(i) - heading;
+      scroller.scrollTop = abs;
+      setScrollTop(abs);
     }
   }
 
@@ -112,6 +133,19 @@ export function NoteList(props: NoteListProps) {
 
   return (
     <div class="note-list-wrap">
+      <div class="list-tools">
+        <label class="list-sort">
+          <span class="muted small">Sort by</span>
+          <select
+            data-testid="sort-select"
+            aria-label="Sort notes by"
+            value={props.sort}
+            onChange={(e) => props.onSort(e.currentTarget.value as SortKey)}
+          >
+            <For each={SORTS}>{(o) => <option value={o.value}>{o.label}</option>}</For>
+          </select>
+        </label>
+      </div>
       <Show when={!props.loading || props.items.length > 0} fallback={<ListSkeleton />}>
         <Show
           when={props.items.length > 0}
@@ -150,7 +184,22 @@ export function NoteList(props: NoteListProps) {
             onKeyDown={onKeyDown}
             onFocus={() => setCursor(-1)}
           >
-            <div class="note-list-spacer" style={{ height: `${win().totalHeight}px` }}>
+            <div class="note-list-spacer" style={{ height: `${win().totalHeight + headings()}px` }}>
+              <Show when={pinned() > 0}>
+                <div class="list-heading" data-testid="list-heading-pinned" aria-hidden="true">
+                  Pinned
+                </div>
+              </Show>
+              <Show when={hasOthers()}>
+                <div
+                  class="list-heading"
+                  data-testid="list-heading-notes"
+                  aria-hidden="true"
+                  style={{ transform: `translateY(${HEADING_HEIGHT + pinned() * ROW_HEIGHT}px)` }}
+                >
+                  Notes
+                </div>
+              </Show>
               <For each={visible()}>
                 {(item, i) => {
                   const index = () => win().start + i();
@@ -169,7 +218,7 @@ export function NoteList(props: NoteListProps) {
                       data-testid="note-item"
                       data-note-id={item.id}
                       data-sync={item.sync}
-                      style={{ transform: `translateY(${index() * ROW_HEIGHT}px)` }}
+                      style={{ transform: `translateY(${index() * ROW_HEIGHT + offset(index())}px)` }}
                       onClick={() => {
                         setCursor(index());
                         props.onOpen(item.id);
@@ -183,14 +232,18 @@ export function NoteList(props: NoteListProps) {
                           </span>
                         </Show>
                         <span class="note-row-title" classList={{ untitled: !item.title.trim() }} data-testid="note-item-title">
-                          {item.title.trim() || 'Untitled'}
+                          <Show when={item.title.trim()} fallback="Untitled">
+                            <Marked text={item.title} ranges={item.title_highlights} />
+                          </Show>
                         </span>
                         <Badge sync={item.sync} />
                       </div>
                       <div class="note-row-meta">
                         <time>{relativeTime(item.updated_at, props.now)}</time>
                         <Show when={item.snippet}>
-                          <span class="snippet">{item.snippet}</span>
+                          <span class="snippet" data-testid="note-item-snippet">
+                            <Marked text={item.snippet ?? ''} ranges={item.snippet_highlights} />
+                          </span>
                         </Show>
                       </div>
                     </div>
@@ -203,6 +256,11 @@ export function NoteList(props: NoteListProps) {
       </Show>
     </div>
   );
+}
+
+/** Text with the search's matches marked. */
+function Marked(props: { text: string; ranges: [number, number][] | undefined }) {
+  return <For each={highlightParts(props.text, props.ranges)}>{(p) => (p.mark ? <mark>{p.text}</mark> : p.text)}</For>;
 }
 
 function ListSkeleton() {

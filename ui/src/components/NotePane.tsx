@@ -1,9 +1,13 @@
 import { createEffect, createMemo, createSignal, ErrorBoundary, For, lazy, Match, on, onCleanup, Show, Suspense, Switch, untrack } from 'solid-js';
 import type { Note, Strategy } from '../api/types';
 import type { SaveState } from '../lib/autosave';
+import { toggleTask } from '../lib/links';
 import { fullTime, relativeTime } from '../lib/time';
+import { type Counts, countLabel, countWords } from '../lib/wordcount';
 import { useApp } from '../state/context';
 import { Badge } from './Badge';
+import { Dialog } from './Dialog';
+import { TagEditor } from './TagEditor';
 import { Editor, type EditorHandle } from './editor/LazyEditor';
 import { IconBack, IconEye, IconMore, IconPencil, IconPin, IconWarn } from './icons';
 
@@ -36,7 +40,34 @@ export interface NotePaneProps {
 }
 
 export function NotePane(props: NotePaneProps) {
-  const { ui, editor, conflicts } = useApp();
+  const { ui, editor, conflicts, api } = useApp();
+  // A link the user clicked that needs a yes first: a web or mail link, or
+  // a `[[Title]]` no note has (offer to create it).
+  const [asking, setAsking] = createSignal<{ kind: 'external'; url: string } | { kind: 'missing'; title: string } | null>(null);
+  const [counts, setCounts] = createSignal<Counts>({ words: 0, characters: 0 });
+  // Counting a large note on every key would cost typing time: after a pause.
+  let countTimer: ReturnType<typeof setTimeout> | undefined;
+  function countLater(read: () => string) {
+    clearTimeout(countTimer);
+    countTimer = setTimeout(() => setCounts(countWords(read())), 250);
+  }
+  onCleanup(() => clearTimeout(countTimer));
+
+  async function followNoteLink(title: string) {
+    try {
+      if ((await editor.openTitle(title)) === 'missing') setAsking({ kind: 'missing', title });
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
+
+  function tickTask(line: number) {
+    const text = cm?.text() ?? previewText();
+    const edit = toggleTask(text, line);
+    if (!edit || !cm) return;
+    cm.replace(edit.from, edit.to, edit.insert);
+    setPreviewText(cm.text());
+  }
   let cm: EditorHandle | undefined;
   const [menuOpen, setMenuOpen] = createSignal(false);
   const [confirmDelete, setConfirmDelete] = createSignal(false);
@@ -78,7 +109,12 @@ export function NotePane(props: NotePaneProps) {
         // echo (which may be behind what is typed).
         const loadedTitle = createMemo(on(version, () => untrack(() => note()?.title ?? '')));
         const loadedBody = () => untrack(() => note()?.body ?? '');
-        createEffect(on(version, () => setPreviewText(loadedBody())));
+        createEffect(
+          on(version, () => {
+            setPreviewText(loadedBody());
+            setCounts(countWords(loadedBody()));
+          }),
+        );
         return (
         <section class="note-pane" aria-label="Note" data-testid="note-pane" data-note-id={noteId}>
           <header class="note-toolbar">
@@ -279,10 +315,20 @@ export function NotePane(props: NotePaneProps) {
                 }
               }}
             />
+            <TagEditor
+              tags={note()?.tags ?? []}
+              onChange={(tags) => void editor.setTags(noteId, tags)}
+              loadKnown={() => api.tagCounts()}
+            />
             <Show when={preview()}>
               <ErrorBoundary fallback={<div class="preview muted">The preview could not load. Your text is unchanged.</div>}>
                 <Suspense fallback={<div class="preview muted">Rendering…</div>}>
-                  <Preview source={previewText()} />
+                  <Preview
+                    source={previewText()}
+                    onNoteLink={(title) => void followNoteLink(title)}
+                    onExternalLink={(url) => setAsking({ kind: 'external', url })}
+                    onToggleTask={tickTask}
+                  />
                 </Suspense>
               </ErrorBoundary>
             </Show>
@@ -294,7 +340,10 @@ export function NotePane(props: NotePaneProps) {
                   label="Note text (Markdown)"
                   placeholder="Start writing…"
                   markers={untrack(() => note()?.sync === 'conflict')}
-                  onChange={(read) => editor.editBody(noteId, read)}
+                  onChange={(read) => {
+                    editor.editBody(noteId, read);
+                    countLater(read);
+                  }}
                   onBlur={() => void editor.flush(noteId)}
                   ref={(h) => {
                     cm = h;
@@ -304,6 +353,54 @@ export function NotePane(props: NotePaneProps) {
               </Suspense>
             </div>
           </div>
+          <footer class="note-footer">
+            <span class="word-count" data-testid="word-count" data-words={counts().words} data-characters={counts().characters}>
+              {countLabel(counts())}
+            </span>
+          </footer>
+          <Show when={asking()} keyed>
+            {(a) => (
+              <Dialog
+                title={a.kind === 'external' ? 'Open this link?' : 'No note has this title'}
+                testid="link-dialog"
+                onClose={() => setAsking(null)}
+              >
+                <Show
+                  when={a.kind === 'external' && a}
+                  fallback={
+                    <p>
+                      No note is titled <strong>“{a.kind === 'missing' ? a.title : ''}”</strong>. Create it?
+                    </p>
+                  }
+                >
+                  {(ext) => (
+                    <p>
+                      This opens <span class="mono link-url" data-testid="link-url">{ext().url}</span> in your browser (or mail app),
+                      outside Outpost.
+                    </p>
+                  )}
+                </Show>
+                <div class="row dialog-actions">
+                  <button type="button" class="btn" data-testid="link-cancel" onClick={() => setAsking(null)}>
+                    Cancel
+                  </button>
+                  <button
+                    type="button"
+                    class="btn btn-primary"
+                    data-testid="link-confirm"
+                    autofocus
+                    onClick={() => {
+                      setAsking(null);
+                      if (a.kind === 'external') void api.openExternal(a.url).catch((e) => ui.toastError(e));
+                      else void editor.create(a.title);
+                    }}
+                  >
+                    {a.kind === 'external' ? 'Open in browser' : 'Create note'}
+                  </button>
+                </div>
+              </Dialog>
+            )}
+          </Show>
         </section>
         );
       }}

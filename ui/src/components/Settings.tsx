@@ -8,6 +8,7 @@ import { Dialog } from './Dialog';
 import { ShortcutTable } from './Help';
 import { STRATEGIES } from './NotePane';
 import { NetworkControls } from './NetworkControls';
+import { StartOverSection, TransferSection } from './Transfer';
 
 const THEMES: { value: Theme; label: string }[] = [
   { value: 'system', label: 'System' },
@@ -84,6 +85,18 @@ export function SettingsDialog(props: { isMac: boolean }) {
             )}
           </For>
         </div>
+      </section>
+
+      <Show when={account.info()?.logged_in}>
+        <section class="settings-section" aria-labelledby="set-start-over">
+          <h3 id="set-start-over">Start over with the server</h3>
+          <StartOverSection />
+        </section>
+      </Show>
+
+      <section class="settings-section" aria-labelledby="set-transfer">
+        <h3 id="set-transfer">Import and export</h3>
+        <TransferSection />
       </section>
 
       <section class="settings-section" aria-labelledby="set-net">

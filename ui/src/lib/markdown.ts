@@ -3,8 +3,9 @@
 // handlers and dangerous URLs. The result is safe to assign to innerHTML.
 import DOMPurify from 'dompurify';
 import MarkdownIt from 'markdown-it';
+import { taskLists, wikiLinks } from './links';
 
-const md = new MarkdownIt({ html: true, linkify: true, typographer: true, breaks: false });
+const md = new MarkdownIt({ html: true, linkify: true, typographer: true, breaks: false }).use(wikiLinks).use(taskLists);
 
 type Purifier = ReturnType<typeof DOMPurify>;
 let purifier: Purifier | null = null;

@@ -2,14 +2,65 @@
 // is current when several searches are in flight.
 import type { NoteSummary, SearchHit } from '../api/types';
 
-export type ListItem = NoteSummary & { snippet?: string };
+export type ListItem = NoteSummary & Partial<Pick<SearchHit, 'snippet' | 'title_highlights' | 'snippet_highlights'>>;
 
-/** Pinned first; then newest first. Stable for equal keys. */
-export function sortNotes<T extends NoteSummary>(notes: readonly T[]): T[] {
+/** `text` cut at the highlighted ranges (UTF-16 `[start, end)`, as the core gives them); bad ranges are ignored. */
+export function highlightParts(text: string, ranges: readonly [number, number][] | undefined): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  let at = 0;
+  for (const [start, end] of [...(ranges ?? [])].sort((a, b) => a[0] - b[0])) {
+    if (start < at || end <= start || end > text.length) continue;
+    if (start > at) out.push({ text: text.slice(at, start), mark: false });
+    out.push({ text: text.slice(start, end), mark: true });
+    at = end;
+  }
+  if (at < text.length || out.length === 0) out.push({ text: text.slice(at), mark: false });
+  return out;
+}
+
+/** How the list is ordered (pinned notes always first). */
+export type SortKey = 'updated' | 'created' | 'title';
+
+export type Compare = (a: NoteSummary, b: NoteSummary) => number;
+
+const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
+
+export const BY_UPDATED: Compare = (a, b) => b.updated_at - a.updated_at;
+
+/**
+ * The order for `key`: last edited first, made last first (`created` by
+ * note id; a note it lacks counts as made when last edited), or by title
+ * A to Z with untitled notes last.
+ */
+export function compareBy(key: SortKey, created?: ReadonlyMap<string, number>): Compare {
+  switch (key) {
+    case 'updated':
+      return BY_UPDATED;
+    case 'created':
+      return (a, b) => (created?.get(b.id) ?? b.updated_at) - (created?.get(a.id) ?? a.updated_at);
+    case 'title':
+      return (a, b) => {
+        const ta = a.title.trim();
+        const tb = b.title.trim();
+        return Number(!ta) - Number(!tb) || collator.compare(ta, tb) || BY_UPDATED(a, b);
+      };
+  }
+}
+
+/** Pinned first; then by `order` (newest first by default). Stable for equal keys. */
+export function sortNotes<T extends NoteSummary>(notes: readonly T[], order: Compare = BY_UPDATED): T[] {
   return notes
     .map((n, i) => ({ n, i }))
-    .sort((a, b) => Number(b.n.pinned) - Number(a.n.pinned) || b.n.updated_at - a.n.updated_at || a.i - b.i)
+    .sort((a, b) => Number(b.n.pinned) - Number(a.n.pinned) || order(a.n, b.n) || a.i - b.i)
     .map((x) => x.n);
+}
+
+/** How many lines at the top are pinned (the list's Pinned section); none while searching. */
+export function pinnedCount(items: readonly NoteSummary[], query: string): number {
+  if (query.trim()) return 0;
+  let n = 0;
+  while (n < items.length && items[n]!.pinned) n++;
+  return n;
 }
 
 /** Search hits keep the core's relevance order, pinned ones first. */
@@ -26,16 +77,16 @@ export function toSummary(n: NoteSummary): NoteSummary {
 }
 
 /** Put a changed note's line in the list (or add it), keeping the order rules. */
-export function upsertSummary(list: readonly ListItem[], note: NoteSummary, query: string): ListItem[] {
+export function upsertSummary(list: readonly ListItem[], note: NoteSummary, query: string, order: Compare = BY_UPDATED): ListItem[] {
   const s = toSummary(note);
   const i = list.findIndex((n) => n.id === s.id);
   if (i >= 0) {
     const next = list.slice();
     next[i] = { ...list[i], ...s };
-    return query.trim() ? next : sortNotes(next);
+    return query.trim() ? next : sortNotes(next, order);
   }
   // A note created while searching shows only once the search includes it.
-  return query.trim() ? list.slice() : sortNotes([s, ...list]);
+  return query.trim() ? list.slice() : sortNotes([s, ...list], order);
 }
 
 export function removeSummary(list: readonly ListItem[], id: string): ListItem[] {
@@ -54,6 +105,7 @@ export function applyChanges(
   asked: readonly string[],
   found: readonly NoteSummary[],
   query: string,
+  order: Compare = BY_UPDATED,
 ): ListItem[] {
   const fresh = new Map(found.map((n) => [n.id, toSummary(n)]));
   const gone = new Set(asked.filter((id) => !fresh.has(id)));
@@ -69,7 +121,7 @@ export function applyChanges(
     fresh.delete(item.id);
   }
   if (query.trim()) return next;
-  return sortNotes([...fresh.values(), ...next]);
+  return sortNotes([...fresh.values(), ...next], order);
 }
 
 export interface SearchSource {
@@ -98,6 +150,8 @@ export class SearchController {
     private readonly deliver: (r: SearchResult) => void,
     private readonly onError: (e: unknown) => void = () => undefined,
     private readonly delayMs = 120,
+    /** The list's order when no query is typed. */
+    private readonly order: () => Compare = () => BY_UPDATED,
   ) {}
 
   /** The user typed: search after a short pause. */
@@ -141,7 +195,7 @@ export class SearchController {
   private async load(my: number): Promise<void> {
     const q = this.query.trim();
     try {
-      const items: ListItem[] = q ? orderHits(await this.source.searchNotes(q)) : sortNotes(await this.source.listNotes());
+      const items: ListItem[] = q ? orderHits(await this.source.searchNotes(q)) : sortNotes(await this.source.listNotes(), this.order());
       if (my === this.seq) this.deliver({ query: this.query, items });
     } catch (e) {
       if (my === this.seq) this.onError(e);

@@ -4,6 +4,7 @@ import { batch, createSignal } from 'solid-js';
 import { toApiError } from '../api/errors';
 import type { Api, Note, NotePatch, Strategy } from '../api/types';
 import { Autosaver, type SaveState } from '../lib/autosave';
+import { resolveTitle } from '../lib/links';
 import type { NotesState } from './notes';
 import { loadPreviewIds, saveLastNote, savePreviewIds } from './persist';
 import type { UiState } from './ui';
@@ -140,9 +141,9 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState, leaving: 
     }
   }
 
-  async function create(): Promise<Note | null> {
+  async function create(title = ''): Promise<Note | null> {
     try {
-      const note = await api.createNote({ title: '', body: '', tags: [], pinned: false });
+      const note = await api.createNote({ title, body: '', tags: [], pinned: false });
       if (notes.resultQuery().trim()) notes.setQuery('');
       notes.upsert(note, '');
       batch(() => {
@@ -194,6 +195,27 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState, leaving: 
     const cur = current();
     if (cur && cur.note.id === id) setCurrent({ ...cur, note: { ...cur.note, pinned } });
     await autosaver.flush(id);
+  }
+
+  /** The tags of `id`, saved like any edit. */
+  async function setTags(id: string, tags: string[]): Promise<void> {
+    autosaver.edit(id, { tags });
+    const cur = current();
+    if (cur && cur.note.id === id) setCurrent({ ...cur, note: { ...cur.note, tags } });
+    await autosaver.flush(id);
+  }
+
+  /**
+   * Open the note a `[[Title]]` names: of several with that title, the one
+   * edited most recently (and say so). `missing` when none has it.
+   */
+  async function openTitle(title: string): Promise<'opened' | 'missing'> {
+    // The whole list, not what a search shows.
+    const found = resolveTitle(await api.listNotes(), title);
+    if (!found) return 'missing';
+    if (found.count > 1) ui.toast(`${found.count} notes are titled “${found.note.title}”: opened the one edited most recently.`);
+    await open(found.note.id);
+    return 'opened';
   }
 
   async function setStrategyForNote(id: string, s: Strategy | null): Promise<void> {
@@ -252,6 +274,8 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState, leaving: 
     reread,
     remove,
     setPinned,
+    setTags,
+    openTitle,
     setStrategyForNote,
     editTitle(id: string, title: string): void {
       autosaver.edit(id, { title });

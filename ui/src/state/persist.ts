@@ -45,3 +45,15 @@ export function loadPreviewIds(): Set<string> {
 export function savePreviewIds(ids: ReadonlySet<string>): void {
   write(PREVIEW_KEY, JSON.stringify([...ids].slice(-PREVIEW_LIMIT)));
 }
+
+const SORT_KEY = 'outpost.sort';
+
+/** The list's order: last edited unless the user chose another. */
+export function loadSort(): 'updated' | 'created' | 'title' {
+  const v = read(SORT_KEY);
+  return v === 'created' || v === 'title' ? v : 'updated';
+}
+
+export function saveSort(key: 'updated' | 'created' | 'title'): void {
+  write(SORT_KEY, key === 'updated' ? null : key);
+}

@@ -6,6 +6,8 @@ export interface EditorHandle {
   focus(): void;
   openSearch(): void;
   text(): string;
+  /** One edit of the text (saved like typing). */
+  replace(from: number, to: number, insert: string): void;
 }
 
 export interface EditorProps {
@@ -45,6 +47,7 @@ export function Editor(props: EditorProps) {
       focus: () => view?.focus(),
       openSearch: () => view && openSearchPanel(view),
       text: () => view?.state.doc.toString() ?? '',
+      replace: (from, to, insert) => view?.dispatch({ changes: { from, to, insert }, userEvent: 'input' }),
     });
   });
 
