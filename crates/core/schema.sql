@@ -203,3 +203,12 @@ CREATE TABLE outbox_discarded (
 CREATE TABLE own_pushes (
     seq INTEGER PRIMARY KEY
 ) STRICT;
+
+-- Data keys of the account besides the one this store is unlocked with
+-- (older keys, and newer ones after a rotation), each sealed under the
+-- store's own key. See migration 0009.
+CREATE TABLE data_keys (
+    key_id   INTEGER PRIMARY KEY,
+    sealed   BLOB NOT NULL,
+    added_at INTEGER NOT NULL
+) STRICT;

@@ -166,5 +166,6 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::MassDeleteHeld { .. } => 10,
         E::LoggedIn { .. } => 4,
         E::KeyChanged => 9,
+        E::KeyRotated { .. } => 5,
     }
 }

@@ -29,7 +29,7 @@ use super::rows::{
     strategy_for, upsert_base, write_local, LocalChange, Stored,
 };
 use crate::clock::HlcClock;
-use crate::crypto::DataKey;
+use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::merge::{self, Outcome, Side};
 use crate::model::Meta;
@@ -53,7 +53,7 @@ pub struct MergeCounts {
 /// The transaction and what a merge needs of the vault.
 pub(super) struct MergeCtx<'a> {
     pub tx: &'a Connection,
-    pub key: &'a DataKey,
+    pub key: &'a KeyRing,
     pub clock: &'a HlcClock,
     pub now: i64,
 }
