@@ -103,6 +103,13 @@ pub enum KeyError {
          Check that this is your server"
     )]
     UnsafeKdf(String),
+    /// A rotation past the most keys the account's key ring holds on the
+    /// server ([`MAX_OLD_KEYS`] older keys).
+    #[error(
+        "the account's data key was rotated {max} times already, the most its key ring holds (every old key is \
+         kept so old versions stay readable); nothing was changed"
+    )]
+    TooManyKeys { max: usize },
 }
 
 /// The fewest characters a new passphrase may have when changing one.
@@ -390,6 +397,8 @@ const WRAPPED_LEN: usize = 12 + 32 + 16;
 const RING_ENTRY_LEN: usize = 4 + WRAPPED_LEN;
 /// The most bytes a wrapped key may have on the server (its limit).
 pub const MAX_WRAPPED_RING_BYTES: usize = 4096;
+/// The most older keys a wrapped ring holds within that limit (63).
+pub const MAX_OLD_KEYS: usize = (MAX_WRAPPED_RING_BYTES - WRAPPED_LEN) / RING_ENTRY_LEN;
 
 fn old_key_aad(key_id: KeyId, under: KeyId) -> [u8; 24] {
     let mut aad = *b"outpost-old-key-\0\0\0\0\0\0\0\0";
@@ -433,16 +442,13 @@ pub fn open_key_under(under: &DataKey, key_id: KeyId, sealed: &[u8]) -> Result<D
 /// passphrase-derived key), then each older key sealed under the current
 /// one. A ring without old keys is exactly [`wrap_key`]'s output.
 pub fn wrap_ring(wrap: &[u8; 32], ring: &KeyRing) -> Result<Vec<u8>, KeyError> {
+    if ring.others().len() > MAX_OLD_KEYS {
+        return Err(KeyError::TooManyKeys { max: MAX_OLD_KEYS });
+    }
     let mut out = wrap_key(wrap, ring.current());
     for old in ring.others() {
         out.extend_from_slice(&old.id().0.to_be_bytes());
         out.extend_from_slice(&seal_key_under(ring.current(), old));
-    }
-    if out.len() > MAX_WRAPPED_RING_BYTES {
-        return Err(KeyError::Corrupt(format!(
-            "the account has {} old data keys, more than its key ring can hold; nothing was changed",
-            ring.others().len()
-        )));
     }
     Ok(out)
 }
@@ -604,6 +610,14 @@ mod tests {
         tampered[last] ^= 1;
         assert!(matches!(unwrap_ring(&wrap, k3.id(), &tampered), Err(KeyError::Corrupt(_))));
         assert!(matches!(unwrap_ring(&wrap, k3.id(), &wrapped[..wrapped.len() - 1]), Err(KeyError::Corrupt(_))));
+        // A full ring fits the server's limit; one more key does not.
+        let mut full = KeyRing::new(DataKey::generate());
+        while full.others().len() < MAX_OLD_KEYS {
+            full.insert(DataKey::generate());
+        }
+        assert!(wrap_ring(&wrap, &full).expect("a full ring").len() <= MAX_WRAPPED_RING_BYTES);
+        full.insert(DataKey::generate());
+        assert!(matches!(wrap_ring(&wrap, &full), Err(KeyError::TooManyKeys { max: 63 })));
     }
 
     #[test]
