@@ -220,7 +220,8 @@ impl AppState {
 
     /// Replace an empty store (nothing written yet on this device) by one
     /// under an account's key, keeping the old file aside.
-    pub async fn adopt_account_key(&self, key: outpost_core::crypto::KeyRing) -> IpcResult<SharedVault> {
+    pub async fn adopt_account_key(&self, key: impl Into<outpost_core::crypto::KeyRing>) -> IpcResult<SharedVault> {
+        let key = key.into();
         self.stop_engine().await;
         let opened = self.opened()?;
         {
