@@ -199,6 +199,52 @@ async fn story(srv: common::TestServer) {
     assert_eq!(loser.key_status().expect("status").current, won.new_key);
 }
 
+/// A device without the new key edits a note that another device edited
+/// after rotating: its push is refused in favour of a version it cannot
+/// read yet. That version is not overwritten (it is a real edit): the
+/// change waits, and once the key is fetched the two edits are merged.
+#[tokio::test]
+async fn an_edit_meeting_a_version_under_a_key_it_lacks_waits_and_is_merged_once_it_has_the_key() {
+    let srv = common::TestServer::start().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let mut a = Vault::open(dir_a.path(), &store(PASS)).expect("open A");
+    let remote = Remote::new(&srv.url).expect("remote");
+    account::register_with(&mut a, &remote, "both", PASS, KdfParams::insecure_for_tests()).await.expect("register");
+    let a_remote = remote.with_token(a.session_token().expect("token").expect("logged in"));
+    let note = a
+        .create(NoteDraft {
+            title: "shared".into(),
+            body: "line one\nline two\nline three\n".into(),
+            ..Default::default()
+        })
+        .expect("create");
+    sync_once(&mut a, &a_remote).await.expect("A syncs");
+    let (mut b, b_remote) = log_in(&srv.url, "both", dir_b.path(), &MemoryStore::new()).await;
+    sync_once(&mut b, &b_remote).await.expect("B syncs");
+
+    rotate(&mut a, &a_remote, PASS).await.expect("rotate");
+    let edit = |body: &str| NotePatch { body: Some(body.into()), ..Default::default() };
+    a.edit(note.id, edit("line one, edited on A\nline two\nline three\n")).expect("A edits");
+    sync_once(&mut a, &a_remote).await.expect("A syncs");
+    b.edit(note.id, edit("line one\nline two\nline three, edited on B\n")).expect("B edits");
+
+    // B's push is refused in favour of A's version, which B cannot read:
+    // B's change waits; A's version stays the server's.
+    sync_once(&mut b, &b_remote).await.expect("B syncs");
+    assert_eq!(b.status().expect("status").pending, 1, "B's edit waits");
+    sync_once(&mut a, &a_remote).await.expect("A syncs");
+    assert_eq!(a.get(note.id).expect("get").body, "line one, edited on A\nline two\nline three\n");
+
+    // B fetches the key: its edit goes at once and merges with A's.
+    account::fetch_keys(&mut b, &b_remote, PASS, &policy()).await.expect("fetch");
+    sync_once(&mut b, &b_remote).await.expect("B syncs");
+    sync_once(&mut a, &a_remote).await.expect("A syncs");
+    let merged = "line one, edited on A\nline two\nline three, edited on B\n";
+    assert_eq!(b.get(note.id).expect("get").body, merged);
+    assert_eq!(a.get(note.id).expect("get").body, merged);
+    assert_eq!((a.status().expect("a").pending, b.status().expect("b").pending), (0, 0));
+}
+
 /// A rotation whose answer never came (a crash or a lost connection after
 /// the server took the new key) keeps the key here as pending; running the
 /// rotation again finds the server has it and finishes, with no new key.

@@ -164,8 +164,14 @@ impl Vault {
     pub fn learn_keys(&mut self, account: &KeyRing) -> Result<LearnedKeys> {
         let root = self.root_key()?;
         let mut ring = self.key.clone();
+        let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let learned = learn_in(&tx, &root, &mut ring, account)?;
+        if learned.added > 0 {
+            // Changes that waited for a key (refused in favour of a version
+            // under it) go at the next push, to be merged with it.
+            tx.execute("UPDATE outbox SET next_attempt_at = min(next_attempt_at, ?1) WHERE state = 'pending'", [now])?;
+        }
         tx.commit()?;
         self.key = ring;
         let mut learned = learned;

@@ -62,6 +62,11 @@ pub struct PullOutcome {
     pub undecryptable: usize,
 }
 
+/// How long a change refused in favour of a version under a data key this
+/// device lacks waits before it is sent again (fetching the key sends it at
+/// once).
+const KEY_WAIT_MS: i64 = 5 * 60 * 1000;
+
 /// The mass-delete rail: more deletions than this in one pass stop and ask.
 pub const MASS_DELETE_MAX: u64 = 100;
 /// ... as do deletions of half the notes of a device holding at least this many.
@@ -154,11 +159,23 @@ impl Vault {
         // stays queued (the edit is kept) and replaces it, and the rest of
         // the batch and the pull go on; the pull sets that version aside.
         let mut unreadable: HashMap<usize, String> = HashMap::new();
+        // A server version under a data key this device does not hold yet
+        // (another device rotated the key) is not overwritten: it may be a
+        // real edit. The entry waits, on its old base, until the key is
+        // here ([`Vault::learn_keys`]); then it meets that version again
+        // and is merged with it.
+        let mut waiting: HashMap<usize, String> = HashMap::new();
         for (i, r) in results.iter().enumerate() {
             if let PushResult::Conflict { current: Some(change) } = r {
-                if let Err(e) = self.authenticate_change(change) {
-                    tracing::warn!(note = %change.note_id, error = %e, "the server's version of a refused change set aside");
-                    unreadable.insert(i, e.to_string());
+                match self.authenticate_change(change) {
+                    Ok(()) => {}
+                    Err(e @ Error::KeyRotated { .. }) => {
+                        waiting.insert(i, e.to_string());
+                    }
+                    Err(e) => {
+                        tracing::warn!(note = %change.note_id, error = %e, "the server's version of a refused change set aside");
+                        unreadable.insert(i, e.to_string());
+                    }
                 }
             }
         }
@@ -167,6 +184,15 @@ impl Vault {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PushOutcome::default();
         for (i, (p, r)) in batch.iter().zip(results).enumerate() {
+            if let Some(error) = waiting.get(&i) {
+                outcome.conflicts += 1;
+                tx.prepare_cached(
+                    "UPDATE outbox SET attempts = 0, next_attempt_at = ?2, last_error = ?3, updated_at = ?4
+                     WHERE seq = ?1",
+                )?
+                .execute(params![p.seq, now + KEY_WAIT_MS, error, now])?;
+                continue;
+            }
             if let (Some(error), PushResult::Conflict { current: Some(head) }) = (unreadable.get(&i), r) {
                 // The server's head of the note is not a version this
                 // account made as it stands (set aside by the pull too).
