@@ -8,6 +8,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
+    // The PostgreSQL integration tests run only when OUTPOST_TEST_PG_URL is
+    // set at build time (else they are marked ignored, with a reason cargo
+    // prints): the same switch as crates/server/build.rs.
+    println!("cargo:rerun-if-env-changed=OUTPOST_TEST_PG_URL");
+    println!("cargo:rustc-check-cfg=cfg(outpost_pg_tests)");
+    if std::env::var_os("OUTPOST_TEST_PG_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo:rustc-cfg=outpost_pg_tests");
+    }
     let dir = Path::new("migrations");
     println!("cargo:rerun-if-changed=migrations");
     let mut files: Vec<_> = std::fs::read_dir(dir)

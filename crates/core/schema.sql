@@ -260,3 +260,11 @@ CREATE TABLE note_files (
     PRIMARY KEY (note_id, file_id)
 ) STRICT;
 CREATE INDEX note_files_by_file ON note_files (file_id);
+-- Data keys of the account besides the one this store is unlocked with
+-- (older keys, and newer ones after a rotation), each sealed under the
+-- store's own key. See migration 0011.
+CREATE TABLE data_keys (
+    key_id   INTEGER PRIMARY KEY,
+    sealed   BLOB NOT NULL,
+    added_at INTEGER NOT NULL
+) STRICT;

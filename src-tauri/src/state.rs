@@ -220,12 +220,16 @@ impl AppState {
 
     /// Replace an empty store (nothing written yet on this device) by one
     /// under an account's key, keeping the old file aside.
-    pub async fn adopt_account_key(&self, key: outpost_core::crypto::DataKey) -> IpcResult<SharedVault> {
+    pub async fn adopt_account_key(&self, key: impl Into<outpost_core::crypto::KeyRing>) -> IpcResult<SharedVault> {
+        let key = key.into();
         self.stop_engine().await;
         let opened = self.opened()?;
         {
-            let v = opened.vault.lock();
-            if v.has_key(&key) {
+            let mut v = opened.vault.lock();
+            // One of the account's keys (after a rotation, an older or a
+            // newer one): the store takes in the others.
+            if key.iter().any(|k| v.has_key(k)) {
+                v.learn_keys(&key)?;
                 return Ok(opened.vault.clone());
             }
             if !v.is_empty()? {

@@ -223,6 +223,8 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
 
   // The account's sessions and passphrase (null: changed on another device).
   let accountPassphrase: string | null = 'correct horse battery';
+  /** The code two-factor log-in wants, once a test turns it on. */
+  let totpCode: string | null = null;
   let sessions: AccountSession[] = account.logged_in
     ? [
         { id: '0190a000-0000-7000-8000-000000000001', device_name: 'ada-laptop', created_at_ms: now - 40 * 86_400_000, last_seen_at_ms: now, current: true },
@@ -603,6 +605,10 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     async logIn(c) {
       await sleep(400);
       if (c.passphrase !== 'correct horse battery') throw new ApiError('wrong_passphrase', 'Wrong passphrase for this account.');
+      if (totpCode !== null && !c.totpCode)
+        throw new ApiError('totp_required', 'this account has two-factor log-in on: give the code from your authenticator app');
+      if (totpCode !== null && c.totpCode !== totpCode)
+        throw new ApiError('totp_invalid', 'the two-factor code is wrong, expired or already used; nothing was changed');
       account = { server_url: c.serverUrl, username: c.username, logged_in: true };
       emit({ connectivity: 'online', phase: 'idle' });
       return account;
@@ -802,6 +808,10 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
   const elsewhere = {
     changePassphrase() {
       accountPassphrase = null;
+    },
+    /** Two-factor log-in on, wanting `code` at every log-in. */
+    enableTotp(code: string) {
+      totpCode = code;
     },
     sessions: () => sessions.map((x) => ({ ...x })),
   };

@@ -112,8 +112,11 @@ export const commands = {
 	/**
 	 *  Join an existing account from this device. A device with nothing of its
 	 *  own yet takes the account's key; one holding its own notes is refused.
+	 *  An account with two-factor log-in on answers `totp_required` until the
+	 *  form sends the authenticator's current code (`totp_code`), and
+	 *  `totp_invalid` for a wrong or used one.
 	 */
-	logIn: (serverUrl: string, username: string, passphrase: string) => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("log_in", { serverUrl, username, passphrase })),
+	logIn: (serverUrl: string, username: string, passphrase: string, totpCode: string | null) => typedError<AccountInfo_Serialize, IpcError>(__TAURI_INVOKE("log_in", { serverUrl, username, passphrase, totpCode })),
 	/**  Forget the session on this device. Unsent changes stay and are counted. */
 	logOut: () => typedError<LogOutReport, IpcError>(__TAURI_INVOKE("log_out")),
 	/**  The account's live sessions, oldest first; `current` marks this device's. */

@@ -185,5 +185,6 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::NotInTrash(_) => 4,
         E::FileNotFound(_) => 3,
         E::FileNotDownloaded { .. } => 8,
+        E::KeyRotated { .. } => 5,
     }
 }

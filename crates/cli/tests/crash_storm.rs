@@ -12,13 +12,22 @@
 //!   back); the one save in flight at the kill is there whole or not at
 //!   all, and if it is there it must stay.
 //!
+//! Some kills are rotations of the account's data key instead: a device's
+//! write-loop is stopped, `outpost account rotate-key` runs on its store
+//! and is killed at a random moment (or left to finish), and the device is
+//! checked and started again. A rotation cut anywhere (before the server
+//! took the key, after, in the middle of re-encrypting) must leave every
+//! reported save readable; the other device, which lacks the new key, sets
+//! the changes under it aside, and takes the key in when it starts again.
+//!
 //! Kill points follow the devices' reported progress, not a clock. At the
 //! end of the storm each device must hold notes of the other: sync ran
 //! during the storm, not only in the final rounds.
 //!
 //! After the storm both devices sync until quiet and must hold the same
 //! notes: every reported save with its last content, nothing else (no
-//! duplicates), no failed change and no conflict (each note has one writer).
+//! duplicates), no failed change and no conflict (each note has one writer),
+//! nothing set aside, and every note under the account's current key.
 //!
 //! `OUTPOST_STORM_KILLS` sets the number of kills (default 200),
 //! `OUTPOST_STORM_SEED` replays a storm's kill schedule (the seed is
@@ -41,6 +50,9 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const USER: &str = "storm";
+
+/// Rotations of the data key in one storm, at most.
+const MAX_ROTATIONS: u64 = 40;
 
 /// Only a hung process ever reaches it.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -288,6 +300,42 @@ impl Drop for Server {
     }
 }
 
+/// `outpost account rotate-key` on `d`'s store (its write-loop stopped),
+/// killed after `kill_after`, or left to finish when that is `None`.
+/// Returns whether it finished and succeeded.
+fn rotate(d: &Device, kill_after: Option<Duration>) -> bool {
+    let mut child = outpost(d.dir.path())
+        .args(["account", "rotate-key", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rotate-key");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let out = child.wait_with_output().expect("rotate-key output");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "device {}: rotate-key panicked: {stderr}", d.name);
+            // 8: the server was down (killed just before); nothing else.
+            assert!(
+                status.success() || status.code() == Some(8),
+                "device {}: rotate-key failed ({status}): {stderr}",
+                d.name
+            );
+            return status.success();
+        }
+        if kill_after.is_some_and(|k| started.elapsed() >= k) {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+            return false;
+        }
+        assert!(started.elapsed() < PATIENCE, "device {}: rotate-key hangs", d.name);
+        // Polls the child; the kill moment is the schedule's, not a wait
+        // for a condition.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Both stores made here, with the cheap key parameters: A registers, B
 /// logs in to the same account.
 fn set_up_devices(url: &str) -> (Device, Device) {
@@ -305,12 +353,14 @@ fn set_up_devices(url: &str) -> (Device, Device) {
     let remote = Remote::new(url).expect("remote");
     rt.block_on(async {
         let mut va = Vault::open(a.dir.path(), &keys()).expect("store a");
-        outpost_core::account::register_with(&mut va, &remote, USER, PASS, KdfParams::insecure_for_tests())
+        // The account's parameters are the real ones (its stores' are
+        // cheap): `outpost account rotate-key` and `outpost sync` refuse
+        // cheaper ones, as any device would.
+        outpost_core::account::register_with(&mut va, &remote, USER, PASS, KdfParams::recommended())
             .await
             .expect("register");
-        let (key, session) = outpost_core::account::log_in_with(&remote, USER, PASS, &KdfPolicy::insecure_for_tests())
-            .await
-            .expect("log in");
+        let (key, session) =
+            outpost_core::account::log_in_with(&remote, USER, PASS, &KdfPolicy::default()).await.expect("log in");
         let mut vb = Vault::open_for_account(b.dir.path(), &keys(), key).expect("store b");
         outpost_core::account::remember(&mut vb, &remote, USER, &session).expect("remember");
     });
@@ -347,14 +397,20 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
     b.spawn();
 
     let mut server_kills = 0;
+    let (mut rotations, mut rotations_done) = (0u64, 0u64);
     for k in 0..kills {
         let when = format!("kill {k} (seed {seed})");
         // Kill points follow progress, not a clock: the victim is killed
         // once a device has reported 0 to 19 more saves (20 ms apart), so
         // anywhere from a device's start-up to deep into its loop, and a
         // slow machine shifts nothing.
-        let victim = rng.gen_range(0..5);
+        let mut victim = rng.gen_range(0..6);
         let more = rng.gen_range(0..20);
+        // The account keeps every key (at most 64): a long storm rotates
+        // this often, then kills devices instead.
+        if victim == 5 && rotations >= MAX_ROTATIONS {
+            victim = more % 4;
+        }
         // Then a random offset inside one step (a save, then the 20 ms
         // pause), so kills land inside saves as well as between them. It
         // only places the kill; nothing waits on it.
@@ -373,6 +429,21 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
                 b.kill();
                 b.check(&when);
                 b.spawn();
+            }
+            5 => {
+                // A rotation of the data key, killed at a random moment
+                // (a third of them run to the end).
+                let d = if more % 2 == 0 { &mut a } else { &mut b };
+                d.wait_for_steps(d.steps() + more, &when);
+                d.kill();
+                d.check(&when);
+                let kill_after = (more % 3 != 0).then(|| Duration::from_micros(rng.gen_range(0..1_500_000)));
+                rotations += 1;
+                if rotate(d, kill_after) {
+                    rotations_done += 1;
+                }
+                d.check(&format!("{when}, after a rotation"));
+                d.spawn();
             }
             _ => {
                 let d = if more % 2 == 0 { &a } else { &b };
@@ -422,11 +493,25 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
     }
     assert_eq!(on_a.len(), want.len(), "notes nobody saved (duplicates?)");
     for d in [&a, &b] {
-        let s = d.open().status().expect("status");
+        let vault = d.open();
+        let s = vault.status().expect("status");
         assert_eq!((s.pending, s.failed, s.open_conflicts), (0, 0, 0), "device {}: {s:?}", d.name);
+        let keys = vault.key_status().expect("key status");
+        assert_eq!(
+            (keys.notes_under_old_keys, keys.missing.len(), vault.quarantined().expect("quarantine").len()),
+            (0, 0, 0),
+            "device {}: every note under the current key, nothing set aside: {keys:?}",
+            d.name
+        );
     }
+    let (ka, kb) = (a.open().key_status().expect("keys"), b.open().key_status().expect("keys"));
+    assert_eq!(ka.current, kb.current, "both devices write with the account's key");
     server.check("after the storm");
     assert!(a.reported > 0 && b.reported > 0, "a device saved nothing: the storm tested nothing");
+    eprintln!(
+        "crash storm: {rotations} key rotations ({rotations_done} ran to the end, the account holds {} keys)",
+        ka.keys.len()
+    );
     eprintln!(
         "crash storm: {kills} kills ({} of device a, {} of device b, {server_kills} of the server), \
          {} saves reported, {} committed unreported at a kill, {} notes; synced during the storm: {crossed_to_a} \

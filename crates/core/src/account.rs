@@ -29,6 +29,18 @@
 //! [`default_device_name`] unless the caller set a name on the [`Remote`]
 //! (`Remote::with_device_name`).
 //!
+//! The account's data key can be rotated from any logged-in device that
+//! has the passphrase ([`rotate_data_key`]), for a suspected compromise of
+//! the key: a new key is made here and sent wrapped under the passphrase,
+//! with every older key sealed under it (a key ring: `keys::wrap_ring`),
+//! through the same compare-and-swap as a passphrase change, the other
+//! sessions kept. The store then seals every change with the new key and
+//! re-seals its notes in the background (`Vault::reencrypt`, run by each
+//! sync pass); every key stays readable everywhere. Another device meets a
+//! change under a key it lacks at its next pull, stops there
+//! ([`Error::KeyRotated`]), and carries on once it has the keys: a new
+//! log-in, or [`fetch_keys`] with the passphrase.
+//!
 //! [`delete_account`] deletes the account and all its data on the server,
 //! given the passphrase; the device forgets the account and keeps its
 //! notes. The account's other devices are answered
@@ -40,11 +52,11 @@ use outpost_protocol::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{DataKey, KeyId};
+use crate::crypto::{DataKey, KeyId, KeyRing};
 use crate::error::{Error, Result};
 use crate::keys::{self, KdfParams, KdfPolicy, KeyError};
 use crate::remote::{Remote, RemoteError};
-use crate::vault::{Account, LocalRewrap, Vault};
+use crate::vault::{Account, LearnedKeys, LocalRewrap, Vault};
 
 /// What the server keeps as `kdf_params` (opaque to it): the KDF's cost and
 /// salt, and the id of the data key it wraps (bound into the wrapping).
@@ -158,7 +170,7 @@ pub fn registration(vault: &Vault, username: &str, passphrase: &str, params: Kdf
         return Err(KeyError::EmptyPassphrase.into());
     }
     let derived = keys::derive_account_keys(passphrase, &params)?;
-    let (key_id, wrapped) = vault.wrap_data_key(&derived.wrap);
+    let (key_id, wrapped) = vault.wrap_data_key(&derived.wrap)?;
     let kdf = serde_json::to_vec(&AccountKdf { key_id, kdf: params }).map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(RegisterRequest {
         username: username.to_owned(),
@@ -168,10 +180,11 @@ pub fn registration(vault: &Vault, username: &str, passphrase: &str, params: Kdf
     })
 }
 
-/// Log in to an existing account: returns the account's data key (for a
-/// joining device's store) and the session. The server's key-derivation
+/// Log in to an existing account: returns the account's data keys (for a
+/// joining device's store: the current key, and the older ones after a
+/// rotation) and the session. The server's key-derivation
 /// parameters must be within [`KdfPolicy::default`].
-pub async fn log_in(remote: &Remote, username: &str, passphrase: &str) -> Result<(DataKey, SessionResponse)> {
+pub async fn log_in(remote: &Remote, username: &str, passphrase: &str) -> Result<(KeyRing, SessionResponse)> {
     log_in_with(remote, username, passphrase, &KdfPolicy::default()).await
 }
 
@@ -182,7 +195,7 @@ pub async fn log_in_with(
     username: &str,
     passphrase: &str,
     policy: &KdfPolicy,
-) -> Result<(DataKey, SessionResponse)> {
+) -> Result<(KeyRing, SessionResponse)> {
     log_in_with_code(remote, username, passphrase, None, policy).await
 }
 
@@ -198,7 +211,7 @@ pub async fn log_in_with_code(
     passphrase: &str,
     totp_code: Option<&str>,
     policy: &KdfPolicy,
-) -> Result<(DataKey, SessionResponse)> {
+) -> Result<(KeyRing, SessionResponse)> {
     let start = remote.login_start(username).await?;
     let kdf: AccountKdf = serde_json::from_slice(&start.kdf_params.0)
         .map_err(|e| Error::Corrupt(format!("the server's key parameters for {username}: {e}")))?;
@@ -214,8 +227,8 @@ pub async fn log_in_with_code(
         Err(RemoteError::Unauthorized(_)) => return Err(KeyError::WrongPassphrase.into()),
         Err(e) => return Err(e.into()),
     };
-    let key = keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &session.wrapped_key.0)?;
-    Ok((key, session))
+    let ring = keys::unwrap_ring(&derived.wrap, KeyId(kdf.key_id), &session.wrapped_key.0)?;
+    Ok((ring, session))
 }
 
 /// Store the account and session in `vault`.
@@ -317,12 +330,12 @@ pub async fn change_on_server(
     // Checked here first: a wrong passphrase never reaches the server, and
     // the key the server holds must be this store's, which is what is
     // wrapped anew.
-    let Proven { wrapped_key: current_wrapped_key, auth: current_auth, key } =
+    let Proven { wrapped_key: current_wrapped_key, auth: current_auth, ring } =
         match prove_on_device(remote, current, policy).await {
             Err(Error::Key(KeyError::WrongPassphrase)) => return Err(KeyError::WrongCurrentPassphrase.into()),
             other => other?,
         };
-    if !is_store_key(&key)? {
+    if !is_store_key(ring.current())? {
         return Err(Error::Invalid(
             "the account's data key is not this store's key, so this store cannot change the account's \
              passphrase; nothing was changed"
@@ -330,9 +343,9 @@ pub async fn change_on_server(
         ));
     }
     let derived = keys::derive_account_keys(new, &params)?;
-    // The same key as the store's (checked above), wrapped under `new`.
-    let wrapped = keys::wrap_key(&derived.wrap, &key);
-    let kdf_params = serde_json::to_vec(&AccountKdf { key_id: key.id().0, kdf: params })
+    // The same keys as the store's (checked above), wrapped under `new`.
+    let wrapped = keys::wrap_ring(&derived.wrap, &ring)?;
+    let kdf_params = serde_json::to_vec(&AccountKdf { key_id: ring.current().id().0, kdf: params })
         .map_err(|e| Error::Invalid(e.to_string()))?;
     let req = ChangePassphraseRequest {
         current_auth_key: Bytes(current_auth),
@@ -348,6 +361,146 @@ pub async fn change_on_server(
         Err(e) if e.is_key_changed() => Err(Error::KeyChanged),
         Err(e) => Err(e.into()),
     }
+}
+
+// Data-key rotation.
+
+/// What a data-key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rotation {
+    /// The key changes were sealed with before (8 hex digits).
+    pub old_key: String,
+    /// The account's new key, which changes are sealed with from now on.
+    pub new_key: String,
+    /// This finished a rotation cut short before its answer came (a crash,
+    /// a lost connection): the server had the new key already.
+    pub resumed: bool,
+    /// Keys the account holds now, the new one included.
+    pub keys: usize,
+    /// Live notes still sealed under older keys, to re-encrypt
+    /// ([`Vault::reencrypt`]; every sync pass does).
+    pub to_reencrypt: u64,
+}
+
+/// Rotate the account's data key from this logged-in store, given the
+/// passphrase (checked here first, as for a deletion): a new key is made
+/// and kept here, then sent wrapped under the passphrase (fresh salt, this
+/// device's cost) with every older key sealed under it; the server swaps it
+/// in only if the wrapped key is still the one read here, and keeps the
+/// other sessions. The store then seals changes with the new key; its
+/// notes are re-sealed by [`Vault::reencrypt`] (the caller, or the next
+/// sync pass), and sync like any edit.
+///
+/// Errors, with nothing changed: [`KeyError::WrongPassphrase`],
+/// [`Error::KeyChanged`] when another device changed the passphrase or the
+/// key first (sync, then try again), [`KeyError::UnsafeKdf`] for
+/// parameters outside the policy, and the server's refusals. A request
+/// whose answer is lost keeps the new key here as pending: running the
+/// rotation again finishes it (the server has it) or sends the same key.
+pub async fn rotate_data_key(vault: &mut Vault, remote: &Remote, passphrase: &str) -> Result<Rotation> {
+    rotate_data_key_with(vault, remote, passphrase, KdfParams::recommended, &KdfPolicy::default()).await
+}
+
+/// [`rotate_data_key`] with explicit new costs and policy (tests that
+/// register with cheap ones).
+pub async fn rotate_data_key_with(
+    vault: &mut Vault,
+    remote: &Remote,
+    passphrase: &str,
+    new_params: fn() -> KdfParams,
+    policy: &KdfPolicy,
+) -> Result<Rotation> {
+    let params = new_params();
+    policy.check(&params)?;
+    let Proven { wrapped_key, auth, ring } = prove_on_device(remote, passphrase, policy).await?;
+    let old_key = vault.key_ring().current().id();
+    let pending = vault.pending_rotation()?;
+    // The account's keys must be this store's; any this store lacks
+    // (another device's rotation) are taken in first.
+    vault.learn_keys(&ring)?;
+    if pending == Some(ring.current().id()) {
+        // The server took this store's new key, but the answer never came.
+        return rotation(vault, old_key, true);
+    }
+    let new = vault.rotation_key()?;
+    let mut new_ring = KeyRing::new(new.clone());
+    for key in vault.key_ring().iter().filter(|k| k.id() != new.id()) {
+        new_ring.insert(key.clone());
+    }
+    let derived = keys::derive_account_keys(passphrase, &params)?;
+    let wrapped = keys::wrap_ring(&derived.wrap, &new_ring)?;
+    let kdf_params = serde_json::to_vec(&AccountKdf { key_id: new.id().0, kdf: params })
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let req = ChangePassphraseRequest {
+        current_auth_key: Bytes(auth),
+        current_wrapped_key: Bytes(wrapped_key),
+        auth_key: Bytes(derived.auth.to_vec()),
+        wrapped_key: Bytes(wrapped),
+        kdf_params: Bytes(kdf_params),
+        keep_other_sessions: true,
+    };
+    match remote.change_passphrase(&req).await {
+        Ok(_) => {
+            vault.learn_keys(&new_ring)?;
+            rotation(vault, old_key, false)
+        }
+        // Refused: the server did not take the key, so it is forgotten.
+        Err(e) if matches!(e, RemoteError::Server { .. }) && !e.is_retryable() => {
+            vault.abandon_rotation_key(new.id())?;
+            Err(if e.is_wrong_passphrase() {
+                KeyError::WrongPassphrase.into()
+            } else if e.is_key_changed() {
+                Error::KeyChanged
+            } else {
+                e.into()
+            })
+        }
+        // No answer: the server may have taken it. Kept as pending.
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn rotation(vault: &Vault, old_key: KeyId, resumed: bool) -> Result<Rotation> {
+    let ring = vault.key_ring();
+    Ok(Rotation {
+        old_key: format!("{:08x}", old_key.0),
+        new_key: format!("{:08x}", ring.current().id().0),
+        resumed,
+        keys: ring.iter().count(),
+        to_reencrypt: vault.notes_under_old_keys()?,
+    })
+}
+
+/// The account's data keys, unwrapped with `passphrase` (checked on the
+/// device; parameters within `policy`), with no vault: what a device needs
+/// after another device rotated the key ([`Error::KeyRotated`]). The app
+/// runs it without holding the store, then [`Vault::learn_keys`].
+pub async fn account_keys(remote: &Remote, passphrase: &str, policy: &KdfPolicy) -> Result<KeyRing> {
+    Ok(prove_on_device(remote, passphrase, policy).await?.ring)
+}
+
+/// The id of the account's current data key, as the server holds it (no
+/// passphrase needed): a store whose current key differs has a rotation to
+/// take in ([`fetch_keys`]) or to finish.
+pub async fn server_key_id(remote: &Remote) -> Result<KeyId> {
+    let account = remote.account_key().await?;
+    let kdf: AccountKdf = serde_json::from_slice(&account.kdf_params.0)
+        .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
+    Ok(KeyId(kdf.key_id))
+}
+
+/// Fetch the account's data keys with `passphrase` and take them into
+/// `vault` ([`account_keys`], then [`Vault::learn_keys`]): after another
+/// device rotated the key, this store reads and writes with the new one.
+/// A rotation of this store's own that was cut short is finished too.
+pub async fn fetch_keys(
+    vault: &mut Vault,
+    remote: &Remote,
+    passphrase: &str,
+    policy: &KdfPolicy,
+) -> Result<LearnedKeys> {
+    let ring = account_keys(remote, passphrase, policy).await?;
+    vault.learn_keys(&ring)
 }
 
 // Account deletion.
@@ -414,11 +567,11 @@ async fn passphrase_proof(remote: &Remote, passphrase: &str, policy: &KdfPolicy)
 
 /// What checking a passphrase on the device against the account's key
 /// gives: the wrapped key as the server holds it now, the auth key that
-/// proves the passphrase, and the data key it unwrapped.
+/// proves the passphrase, and the data keys it unwrapped.
 struct Proven {
     wrapped_key: Vec<u8>,
     auth: Vec<u8>,
-    key: DataKey,
+    ring: KeyRing,
 }
 
 /// Reads the account's wrapped key and parameters, checks the parameters
@@ -434,8 +587,8 @@ async fn prove_on_device(remote: &Remote, passphrase: &str, policy: &KdfPolicy) 
         .map_err(|e| Error::Corrupt(format!("the server's key parameters for this account: {e}")))?;
     policy.check(&kdf.kdf)?;
     let derived = keys::derive_account_keys(passphrase, &kdf.kdf)?;
-    let key = keys::unwrap_key(&derived.wrap, KeyId(kdf.key_id), &account.wrapped_key.0)?;
-    Ok(Proven { wrapped_key: account.wrapped_key.0, auth: derived.auth.to_vec(), key })
+    let ring = keys::unwrap_ring(&derived.wrap, KeyId(kdf.key_id), &account.wrapped_key.0)?;
+    Ok(Proven { wrapped_key: account.wrapped_key.0, auth: derived.auth.to_vec(), ring })
 }
 
 // Two-factor log-in (TOTP, RFC 6238). The server keeps the secret and

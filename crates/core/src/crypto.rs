@@ -120,6 +120,130 @@ pub enum CryptoError {
     Decompress(String),
     #[error("plaintext of {0} bytes is larger than the {MAX_PLAINTEXT}-byte limit")]
     TooLarge(usize),
+    /// A blob sealed under a data key this device does not hold: the
+    /// account's key was rotated on another device and this one has not
+    /// fetched the new key yet.
+    #[error(
+        "encrypted data was made with data key {0:08x}, which this device does not have yet: the account's data \
+         key was changed on another device. Give the account passphrase to fetch it (`outpost account keys`, or \
+         log in again)"
+    )]
+    UnknownKey(u32),
+}
+
+/// The keys a blob can be sealed with and opened with: one [`DataKey`], or
+/// a store's [`KeyRing`].
+pub trait Keys {
+    /// The key new blobs are sealed with.
+    fn sealing_key(&self) -> &DataKey;
+    /// The key with id `id`, to open a blob that names it.
+    fn opening_key(&self, id: u32) -> Result<&DataKey, CryptoError>;
+}
+
+impl Keys for DataKey {
+    fn sealing_key(&self) -> &DataKey {
+        self
+    }
+    fn opening_key(&self, id: u32) -> Result<&DataKey, CryptoError> {
+        if id == self.id.0 {
+            Ok(self)
+        } else {
+            Err(CryptoError::WrongKeyId { found: id, expected: self.id.0 })
+        }
+    }
+}
+
+/// Every data key a store can read, and the one it writes with (the
+/// newest, after a rotation). Old keys stay so that what they sealed
+/// stays readable.
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    current: DataKey,
+    /// The other keys, oldest first; never the current one.
+    others: Vec<DataKey>,
+}
+
+impl KeyRing {
+    pub fn new(current: DataKey) -> Self {
+        Self { current, others: Vec::new() }
+    }
+
+    /// The key new blobs are sealed with.
+    pub fn current(&self) -> &DataKey {
+        &self.current
+    }
+
+    /// Every key but the current one, oldest first.
+    pub fn others(&self) -> &[DataKey] {
+        &self.others
+    }
+
+    pub fn get(&self, id: KeyId) -> Option<&DataKey> {
+        std::iter::once(&self.current).chain(&self.others).find(|k| k.id == id)
+    }
+
+    /// Whether `key` (its id and its bytes) is one of these keys.
+    pub fn contains(&self, key: &DataKey) -> bool {
+        self.get(key.id()).is_some_and(|k| k.bytes == key.bytes)
+    }
+
+    /// Adds `key` as an old key; a key held already is left as it is.
+    /// False when another key has its id (ids are random: a forgery).
+    pub fn insert(&mut self, key: DataKey) -> bool {
+        match self.get(key.id()) {
+            Some(k) => k.bytes == key.bytes,
+            None => {
+                self.others.push(key);
+                true
+            }
+        }
+    }
+
+    /// Makes the held key `id` the current one; false if not held.
+    pub fn make_current(&mut self, id: KeyId) -> bool {
+        if self.current.id == id {
+            return true;
+        }
+        let Some(at) = self.others.iter().position(|k| k.id == id) else { return false };
+        let new = self.others.remove(at);
+        let old = std::mem::replace(&mut self.current, new);
+        self.others.push(old);
+        true
+    }
+
+    /// The oldest key this ring holds: the same on every device of the
+    /// account whatever rotations happened since (the ring travels whole),
+    /// so keyed ids that must not change with a rotation (attached files'
+    /// ids) derive from it.
+    pub fn first(&self) -> &DataKey {
+        self.others.first().unwrap_or(&self.current)
+    }
+
+    /// Every key, the current one first.
+    pub fn iter(&self) -> impl Iterator<Item = &DataKey> {
+        std::iter::once(&self.current).chain(&self.others)
+    }
+}
+
+impl From<DataKey> for KeyRing {
+    fn from(key: DataKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl Keys for KeyRing {
+    fn sealing_key(&self) -> &DataKey {
+        &self.current
+    }
+    fn opening_key(&self, id: u32) -> Result<&DataKey, CryptoError> {
+        self.get(KeyId(id)).ok_or(CryptoError::UnknownKey(id))
+    }
+}
+
+/// The id of the key `blob` names in its header, if it is a blob.
+pub fn key_id_of(blob: &[u8]) -> Option<KeyId> {
+    (blob.len() >= OVERHEAD && blob[0] == VERSION)
+        .then(|| KeyId(u32::from_be_bytes([blob[2], blob[3], blob[4], blob[5]])))
 }
 
 /// Where a blob belongs: checked on every open.
@@ -140,7 +264,8 @@ fn aad(header: &[u8; HEADER_LEN], b: &Binding<'_>) -> [u8; HEADER_LEN + 16 + 1 +
 }
 
 /// Compress (where it helps) and encrypt `plaintext` for `binding`.
-pub fn seal(key: &DataKey, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn seal<K: Keys + ?Sized>(keys: &K, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let key = keys.sealing_key();
     if plaintext.len() > MAX_PLAINTEXT {
         return Err(CryptoError::TooLarge(plaintext.len()));
     }
@@ -177,8 +302,12 @@ pub fn seal(key: &DataKey, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Ve
     Ok(out)
 }
 
-/// Check a blob's length, version, flags and key id; returns its header.
-fn check_header(key: &DataKey, blob: &[u8]) -> Result<[u8; HEADER_LEN], CryptoError> {
+/// Check a blob's length, version, flags and key id; returns its header
+/// and the key it names.
+fn check_header<'k, K: Keys + ?Sized>(
+    keys: &'k K,
+    blob: &[u8],
+) -> Result<([u8; HEADER_LEN], &'k DataKey), CryptoError> {
     if blob.len() < OVERHEAD {
         return Err(CryptoError::Malformed);
     }
@@ -191,15 +320,16 @@ fn check_header(key: &DataKey, blob: &[u8]) -> Result<[u8; HEADER_LEN], CryptoEr
         return Err(CryptoError::Malformed);
     }
     let key_id = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
-    if key_id != key.id.0 {
-        return Err(CryptoError::WrongKeyId { found: key_id, expected: key.id.0 });
-    }
-    Ok(header)
+    Ok((header, keys.opening_key(key_id)?))
 }
 
 /// Authenticate and decrypt (without inflating) a blob sealed for `binding`.
-fn decrypt(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<([u8; HEADER_LEN], Vec<u8>), CryptoError> {
-    let header = check_header(key, blob)?;
+fn decrypt<K: Keys + ?Sized>(
+    keys: &K,
+    binding: &Binding<'_>,
+    blob: &[u8],
+) -> Result<([u8; HEADER_LEN], Vec<u8>), CryptoError> {
+    let (header, key) = check_header(keys, blob)?;
     let aad = aad(&header, binding);
     let body = key
         .cipher()
@@ -212,8 +342,8 @@ fn decrypt(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<([u8; HE
 }
 
 /// Authenticate, decrypt and decompress a blob sealed for `binding`.
-pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let (header, body) = decrypt(key, binding, blob)?;
+pub fn open<K: Keys + ?Sized>(keys: &K, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let (header, body) = decrypt(keys, binding, blob)?;
     if header[1] & FLAG_ZSTD != 0 {
         zstd::bulk::decompress(&body, MAX_PLAINTEXT).map_err(|e| CryptoError::Decompress(e.to_string()))
     } else {
@@ -223,8 +353,8 @@ pub fn open(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>
 
 /// Check that a blob authenticates for `binding` without inflating it:
 /// what a pull does before it stores a change from elsewhere.
-pub fn authenticate(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result<(), CryptoError> {
-    decrypt(key, binding, blob).map(drop)
+pub fn authenticate<K: Keys + ?Sized>(keys: &K, binding: &Binding<'_>, blob: &[u8]) -> Result<(), CryptoError> {
+    decrypt(keys, binding, blob).map(drop)
 }
 
 /// Compress (where it helps) and encrypt `plaintext` under the blob format
@@ -232,7 +362,8 @@ pub fn authenticate(key: &DataKey, binding: &Binding<'_>, blob: &[u8]) -> Result
 /// data (attached files: file id, part, index, count; see `crate::files`).
 /// A context is never 37 bytes long, the length of a note binding, so a
 /// blob of one kind never opens as the other.
-pub fn seal_in_context(key: &DataKey, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn seal_in_context<K: Keys + ?Sized>(keys: &K, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let key = keys.sealing_key();
     if plaintext.len() > MAX_PLAINTEXT {
         return Err(CryptoError::TooLarge(plaintext.len()));
     }
@@ -268,8 +399,8 @@ pub fn seal_in_context(key: &DataKey, context: &[u8], plaintext: &[u8]) -> Resul
 
 /// Authenticate, decrypt and decompress a blob sealed by
 /// [`seal_in_context`] for `context`.
-pub fn open_in_context(key: &DataKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let header = check_header(key, blob)?;
+pub fn open_in_context<K: Keys + ?Sized>(keys: &K, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let (header, key) = check_header(keys, blob)?;
     let mut aad = Vec::with_capacity(HEADER_LEN + context.len());
     aad.extend_from_slice(&header);
     aad.extend_from_slice(context);

@@ -67,8 +67,8 @@ pub enum Error {
     /// A change of passphrase lost a race: another device changed the
     /// account's passphrase (its wrapped key) first.
     #[error(
-        "the account's passphrase was changed meanwhile, probably on another device; nothing was changed here. \
-         Try again, giving the passphrase now in force as the current one"
+        "the account's passphrase (or its data key) was changed meanwhile, probably on another device; nothing was \
+         changed here. Sync, then try again, giving the passphrase now in force"
     )]
     KeyChanged,
     #[error(
@@ -94,11 +94,30 @@ pub enum Error {
          (`outpost files get`), or sync; what was downloaded is kept"
     )]
     FileNotDownloaded { id: String, missing: usize, chunks: u32 },
+    /// A change sealed under a data key this device does not hold: the
+    /// account's key was rotated on another device. A pulled one is set
+    /// aside and applies once the key is fetched with the passphrase
+    /// (`Vault::learn_keys`); nothing is lost.
+    #[error(
+        "a change could not be decrypted yet: it was made with data key {key_id}, which this device does not \
+         have (the account's data key was changed on another device). Nothing is lost: give the account \
+         passphrase to fetch the key (`outpost account keys`, or log in again) and it applies"
+    )]
+    KeyRotated { key_id: String },
 }
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
+    }
+
+    /// A blob of note `note` that did not open: [`Error::KeyRotated`] when
+    /// its key is one this device does not hold yet, else [`Error::Decrypt`].
+    pub(crate) fn decrypt(note: String, source: CryptoError) -> Self {
+        match source {
+            CryptoError::UnknownKey(id) => Error::KeyRotated { key_id: format!("{id:08x}") },
+            source => Error::Decrypt { note, source },
+        }
     }
 
     /// A stable machine-readable code, for the CLI's exit codes and the
@@ -143,6 +162,7 @@ impl Error {
             Error::NotInTrash(_) => "not_in_trash",
             Error::FileNotFound(_) => "file_not_found",
             Error::FileNotDownloaded { .. } => "file_not_downloaded",
+            Error::KeyRotated { .. } => "key_rotated",
         }
     }
 }
@@ -178,6 +198,7 @@ impl Error {
             Error::Remote(_) => Recovery::Permanent,
             Error::MassDeleteHeld { .. } => Recovery::Held,
             Error::Key(_)
+            | Error::KeyRotated { .. }
             | Error::KeyMethodMismatch { .. }
             | Error::NotADatabase { .. }
             | Error::SchemaTooNew { .. }

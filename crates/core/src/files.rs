@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::crypto::{self, CryptoError, DataKey};
+use crate::crypto::{self, CryptoError, DataKey, Keys};
 
 pub mod transfer;
 
@@ -223,8 +223,8 @@ fn manifest_context(id: &FileId) -> Vec<u8> {
     c
 }
 
-pub fn seal_chunk(
-    key: &DataKey,
+pub fn seal_chunk<K: Keys + ?Sized>(
+    key: &K,
     id: &FileId,
     index: u32,
     count: u32,
@@ -233,16 +233,22 @@ pub fn seal_chunk(
     crypto::seal_in_context(key, &chunk_context(id, index, count), plaintext)
 }
 
-pub fn open_chunk(key: &DataKey, id: &FileId, index: u32, count: u32, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn open_chunk<K: Keys + ?Sized>(
+    key: &K,
+    id: &FileId,
+    index: u32,
+    count: u32,
+    blob: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     crypto::open_in_context(key, &chunk_context(id, index, count), blob)
 }
 
-pub fn seal_manifest(key: &DataKey, id: &FileId, m: &Manifest) -> Result<Vec<u8>, CryptoError> {
+pub fn seal_manifest<K: Keys + ?Sized>(key: &K, id: &FileId, m: &Manifest) -> Result<Vec<u8>, CryptoError> {
     let json = serde_json::to_vec(m).map_err(|_| CryptoError::Malformed)?;
     crypto::seal_in_context(key, &manifest_context(id), &json)
 }
 
-pub fn open_manifest(key: &DataKey, id: &FileId, blob: &[u8]) -> Result<Manifest, CryptoError> {
+pub fn open_manifest<K: Keys + ?Sized>(key: &K, id: &FileId, blob: &[u8]) -> Result<Manifest, CryptoError> {
     let json = crypto::open_in_context(key, &manifest_context(id), blob)?;
     serde_json::from_slice(&json).map_err(|_| CryptoError::Malformed)
 }

@@ -23,7 +23,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::crypto::{DataKey, KeyId};
+use crate::crypto::{DataKey, KeyId, KeyRing};
 
 /// How a store's data key is unlocked. Stored in `keys.method`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +103,13 @@ pub enum KeyError {
          Check that this is your server"
     )]
     UnsafeKdf(String),
+    /// A rotation past the most keys the account's key ring holds on the
+    /// server ([`MAX_OLD_KEYS`] older keys).
+    #[error(
+        "the account's data key was rotated {max} times already, the most its key ring holds (every old key is \
+         kept so old versions stay readable); nothing was changed"
+    )]
+    TooManyKeys { max: usize },
 }
 
 /// The fewest characters a new passphrase may have when changing one.
@@ -361,7 +368,7 @@ pub fn wrap_key(wrap: &[u8; 32], key: &DataKey) -> Vec<u8> {
 
 /// Open a key sealed by [`wrap_key`]; a wrong passphrase fails here.
 pub fn unwrap_key(wrap: &[u8; 32], key_id: KeyId, wrapped: &[u8]) -> Result<DataKey, KeyError> {
-    if wrapped.len() != 12 + 32 + 16 {
+    if wrapped.len() != WRAPPED_LEN {
         return Err(KeyError::Corrupt("wrapped key has the wrong length".into()));
     }
     let cipher = Aes256Gcm::new(wrap.into());
@@ -373,6 +380,95 @@ pub fn unwrap_key(wrap: &[u8; 32], key_id: KeyId, wrapped: &[u8]) -> Result<Data
     );
     let bytes: [u8; 32] = pt.as_slice().try_into().map_err(|_| KeyError::Corrupt("bad key length".into()))?;
     Ok(DataKey::from_parts(key_id, bytes))
+}
+
+// A key ring for the server: after a data-key rotation the account's
+// wrapped key is the current key wrapped as above (60 bytes), followed by
+// each older key sealed under the current one:
+//
+//     key id (4, BE) | nonce (12) | ciphertext (32) | tag (16)
+//
+// so the passphrase opens the current key, and the current key the old
+// ones; a holder of an old key learns nothing of the newer ones.
+
+/// Bytes of a key wrapped by [`wrap_key`] or sealed by [`seal_key_under`].
+const WRAPPED_LEN: usize = 12 + 32 + 16;
+/// Bytes of one old key in a wrapped key ring.
+const RING_ENTRY_LEN: usize = 4 + WRAPPED_LEN;
+/// The most bytes a wrapped key may have on the server (its limit).
+pub const MAX_WRAPPED_RING_BYTES: usize = 4096;
+/// The most older keys a wrapped ring holds within that limit (63).
+pub const MAX_OLD_KEYS: usize = (MAX_WRAPPED_RING_BYTES - WRAPPED_LEN) / RING_ENTRY_LEN;
+
+fn old_key_aad(key_id: KeyId, under: KeyId) -> [u8; 24] {
+    let mut aad = *b"outpost-old-key-\0\0\0\0\0\0\0\0";
+    aad[16..20].copy_from_slice(&key_id.0.to_be_bytes());
+    aad[20..].copy_from_slice(&under.0.to_be_bytes());
+    aad
+}
+
+/// Seal data key `key` under data key `under`: `nonce (12) | ciphertext |
+/// tag (16)`, bound to both ids.
+pub fn seal_key_under(under: &DataKey, key: &DataKey) -> Vec<u8> {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let cipher = Aes256Gcm::new(under.expose().into());
+    let aad = old_key_aad(key.id(), under.id());
+    let mut out = nonce.to_vec();
+    // Encrypting 32 bytes cannot exceed AES-GCM's length limit.
+    if let Ok(ct) = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: key.expose(), aad: &aad }) {
+        out.extend_from_slice(&ct);
+    }
+    out
+}
+
+/// Open data key `key_id` sealed by [`seal_key_under`] under `under`.
+pub fn open_key_under(under: &DataKey, key_id: KeyId, sealed: &[u8]) -> Result<DataKey, KeyError> {
+    if sealed.len() != WRAPPED_LEN {
+        return Err(KeyError::Corrupt("a sealed data key has the wrong length".into()));
+    }
+    let cipher = Aes256Gcm::new(under.expose().into());
+    let aad = old_key_aad(key_id, under.id());
+    let pt = Zeroizing::new(
+        cipher
+            .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: &aad })
+            .map_err(|_| KeyError::Corrupt(format!("data key {:08x} does not open under its key", key_id.0)))?,
+    );
+    let bytes: [u8; 32] = pt.as_slice().try_into().map_err(|_| KeyError::Corrupt("bad key length".into()))?;
+    Ok(DataKey::from_parts(key_id, bytes))
+}
+
+/// `ring` for the server: its current key wrapped under `wrap` (a
+/// passphrase-derived key), then each older key sealed under the current
+/// one. A ring without old keys is exactly [`wrap_key`]'s output.
+pub fn wrap_ring(wrap: &[u8; 32], ring: &KeyRing) -> Result<Vec<u8>, KeyError> {
+    if ring.others().len() > MAX_OLD_KEYS {
+        return Err(KeyError::TooManyKeys { max: MAX_OLD_KEYS });
+    }
+    let mut out = wrap_key(wrap, ring.current());
+    for old in ring.others() {
+        out.extend_from_slice(&old.id().0.to_be_bytes());
+        out.extend_from_slice(&seal_key_under(ring.current(), old));
+    }
+    Ok(out)
+}
+
+/// Open a ring made by [`wrap_ring`] (or a single key made by
+/// [`wrap_key`]) whose current key is `key_id`. A wrong passphrase fails
+/// here; so does a ring whose old keys do not open under its current key.
+pub fn unwrap_ring(wrap: &[u8; 32], key_id: KeyId, wrapped: &[u8]) -> Result<KeyRing, KeyError> {
+    if wrapped.len() < WRAPPED_LEN || !(wrapped.len() - WRAPPED_LEN).is_multiple_of(RING_ENTRY_LEN) {
+        return Err(KeyError::Corrupt("wrapped key has the wrong length".into()));
+    }
+    let mut ring = KeyRing::new(unwrap_key(wrap, key_id, &wrapped[..WRAPPED_LEN])?);
+    for entry in wrapped[WRAPPED_LEN..].chunks_exact(RING_ENTRY_LEN) {
+        let id = KeyId(u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]));
+        let old = open_key_under(ring.current(), id, &entry[4..])?;
+        if !ring.insert(old) {
+            return Err(KeyError::Corrupt(format!("the account's key ring holds key {:08x} twice", id.0)));
+        }
+    }
+    Ok(ring)
 }
 
 /// A passphrase that unwraps the DEK kept (wrapped) in the database.
@@ -492,6 +588,36 @@ mod tests {
         assert!(matches!(check_new_passphrase("ééééééé"), Err(KeyError::PassphraseTooShort { .. })));
         assert!(check_new_passphrase("eight888").is_ok());
         assert!(check_new_passphrase("éééééééé").is_ok());
+    }
+
+    #[test]
+    fn a_wrapped_ring_opens_with_every_key_and_a_lone_key_is_a_ring_of_one() {
+        let wrap = [9u8; 32];
+        let (k1, k2, k3) = (DataKey::generate(), DataKey::generate(), DataKey::generate());
+        let lone = wrap_key(&wrap, &k1);
+        let one = unwrap_ring(&wrap, k1.id(), &lone).expect("a lone key");
+        assert!(one.contains(&k1) && one.others().is_empty());
+        let mut ring = KeyRing::new(k3.clone());
+        assert!(ring.insert(k1.clone()) && ring.insert(k2.clone()));
+        let wrapped = wrap_ring(&wrap, &ring).expect("wrap");
+        assert_eq!(wrapped.len(), WRAPPED_LEN + 2 * RING_ENTRY_LEN);
+        let back = unwrap_ring(&wrap, k3.id(), &wrapped).expect("unwrap");
+        assert_eq!(back.current().id(), k3.id());
+        assert!(back.contains(&k1) && back.contains(&k2) && back.contains(&k3));
+        assert!(matches!(unwrap_ring(&[8u8; 32], k3.id(), &wrapped), Err(KeyError::WrongPassphrase)));
+        let mut tampered = wrapped.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(matches!(unwrap_ring(&wrap, k3.id(), &tampered), Err(KeyError::Corrupt(_))));
+        assert!(matches!(unwrap_ring(&wrap, k3.id(), &wrapped[..wrapped.len() - 1]), Err(KeyError::Corrupt(_))));
+        // A full ring fits the server's limit; one more key does not.
+        let mut full = KeyRing::new(DataKey::generate());
+        while full.others().len() < MAX_OLD_KEYS {
+            full.insert(DataKey::generate());
+        }
+        assert!(wrap_ring(&wrap, &full).expect("a full ring").len() <= MAX_WRAPPED_RING_BYTES);
+        full.insert(DataKey::generate());
+        assert!(matches!(wrap_ring(&wrap, &full), Err(KeyError::TooManyKeys { max: 63 })));
     }
 
     #[test]

@@ -23,7 +23,9 @@ use outpost_protocol::Hlc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::crypto::{self, Binding, DataKey, Field};
+#[cfg(test)]
+use crate::crypto::DataKey;
+use crate::crypto::{self, Binding, Field, Keys};
 use crate::error::{Error, Result};
 
 /// The note id every snapshot chunk is bound to: no note has it (notes
@@ -84,7 +86,13 @@ pub fn cut(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
 }
 
 /// Compresses and seals chunk `index` of `count` of a snapshot at `cursor`.
-pub fn seal_chunk(key: &DataKey, cursor: u64, index: u32, count: u32, entries: &[Entry]) -> Result<Vec<u8>> {
+pub fn seal_chunk<K: Keys + ?Sized>(
+    key: &K,
+    cursor: u64,
+    index: u32,
+    count: u32,
+    entries: &[Entry],
+) -> Result<Vec<u8>> {
     let plain = Encoding::Postcard.encode(&entries).map_err(|e| Error::Invalid(e.to_string()))?;
     if plain.len() > MAX_CHUNK_PLAINTEXT {
         return Err(Error::Invalid(format!("a snapshot chunk of {} bytes is over the limit", plain.len())));
@@ -97,7 +105,7 @@ pub fn seal_chunk(key: &DataKey, cursor: u64, index: u32, count: u32, entries: &
 /// Opens chunk `index` of `count` of a snapshot at `cursor`: refused if it
 /// was tampered with, sealed under another key, or belongs to another
 /// snapshot or place.
-pub fn open_chunk(key: &DataKey, cursor: u64, index: u32, count: u32, blob: &[u8]) -> Result<Vec<Entry>> {
+pub fn open_chunk<K: Keys + ?Sized>(key: &K, cursor: u64, index: u32, count: u32, blob: &[u8]) -> Result<Vec<Entry>> {
     let hlc = binding_hlc(cursor, index, count);
     let packed = crypto::open(key, &Binding { note_id: &SNAPSHOT_ID, field: Field::Snapshot, hlc: &hlc }, blob)
         .map_err(|source| Error::Decrypt { note: format!("snapshot chunk {index} of {count}"), source })?;

@@ -198,6 +198,31 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub elapsed_ms: u64,
+    /// Notes re-sealed under the account's current data key (after a
+    /// data-key rotation; see `Vault::reencrypt`) and sent by this pass.
+    pub reencrypted: usize,
+}
+
+/// Notes re-sealed per transaction by a pass's re-encryption step: saves
+/// wait for one batch at most.
+pub const REENCRYPT_BATCH: usize = 100;
+
+/// After a data-key rotation: re-seal the notes still under an older key
+/// with the current one (local changes, in batches). Run once a pass has
+/// pulled everything, so a version another device re-sealed already is not
+/// re-sealed again here; the pass then goes round once more to send them.
+/// A rotation cut short by a crash carries on at the next pass.
+fn reencrypt<A: VaultAccess>(vault: &A, report: &mut SyncReport) -> Result<bool> {
+    let mut done = 0;
+    loop {
+        let n = vault.with(|v| v.reencrypt(REENCRYPT_BATCH))?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    report.reencrypted += done;
+    Ok(done > 0)
 }
 
 /// How much one pass may download (the sync policy's "large work").
@@ -359,6 +384,9 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
             report.undecryptable += outcome.undecryptable;
             step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
             if !page.more {
+                if reencrypt(vault, &mut report)? {
+                    continue 'pass;
+                }
                 break 'pass;
             }
             if matches!(limits.download, Download::UpTo(_)) {

@@ -38,7 +38,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use crate::clock::{HlcClock, SystemTime, TimeSource};
-use crate::crypto::{DataKey, Field};
+use crate::crypto::{Field, KeyId, KeyRing};
 use crate::error::{Error, Result};
 use crate::keys::{KeyStore, Method};
 use crate::model::{Note, NoteDraft, NotePatch, NoteSummary, OutboxEntry, SearchHit, StoreStatus, SyncBadge};
@@ -48,9 +48,10 @@ use crate::store::{self, migrate};
 
 mod account;
 mod conflicts;
+mod created;
 mod files;
 mod history;
-mod created;
+mod keyring;
 mod peek;
 mod reconcile;
 mod replica;
@@ -65,6 +66,7 @@ mod writer;
 pub use account::Account;
 pub use conflicts::{ConflictView, Resolution, VersionView};
 pub use files::{file_counts, peek_file_counts, PendingDeclaration, DEFAULT_CACHE_LIMIT};
+pub use keyring::{KeyStatus, LearnedKeys};
 pub use peek::{key_methods, peek_account, peek_status};
 pub use reconcile::MergeCounts;
 pub use replica::{
@@ -86,8 +88,13 @@ pub struct Vault {
     conn: Connection,
     /// `outpost.db` inside the data directory.
     path: PathBuf,
-    /// The unlocked data key; lives only in memory.
-    key: DataKey,
+    /// The unlocked data keys (lives only in memory): the one the store is
+    /// unlocked with and the account's others; changes are sealed with the
+    /// ring's current key.
+    key: KeyRing,
+    /// The id of the key the store is unlocked with (its key store's), the
+    /// one the others are sealed under at rest.
+    root: KeyId,
     /// Issues the stamp of every local change.
     clock: HlcClock,
     /// How the key was unlocked, for `status`.
@@ -132,15 +139,19 @@ impl Vault {
     /// `account_key` (a device joining an account). A new store adopts that
     /// key; an existing one must already have it: a store holding notes
     /// under another key is refused, never re-keyed silently.
-    pub fn open_for_account(dir: &Path, keys: &dyn KeyStore, account_key: DataKey) -> Result<Self> {
-        Self::open_inner(dir, keys, Arc::new(SystemTime), Some(account_key), None).map(|(v, _)| v)
+    ///
+    /// The account's key ring (its older keys, after a rotation) is taken
+    /// in: an existing store may hold any one of the account's keys, and
+    /// learns the others.
+    pub fn open_for_account(dir: &Path, keys: &dyn KeyStore, account_key: impl Into<KeyRing>) -> Result<Self> {
+        Self::open_inner(dir, keys, Arc::new(SystemTime), Some(account_key.into()), None).map(|(v, _)| v)
     }
 
     fn open_inner(
         dir: &Path,
         keys: &dyn KeyStore,
         time: Arc<dyn TimeSource>,
-        account_key: Option<DataKey>,
+        account_key: Option<KeyRing>,
         vfs: Option<&str>,
     ) -> Result<(Self, OpenReport)> {
         unlock::create_private_dir(dir)?;
@@ -165,7 +176,9 @@ impl Vault {
                 node
             }
         };
-        let key = unlock::unlock_or_enroll(&tx, &vault_id, keys, account_key.as_ref(), &mut report.created)?;
+        let root = unlock::unlock_or_enroll(&tx, &vault_id, keys, account_key.as_ref(), &mut report.created)?;
+        let root_id = root.id();
+        let key = keyring::load(&tx, root, account_key.as_ref())?;
         history::mirror_trash_once(&tx, &key)?;
         let last: Option<String> = tx.query_row(
             "SELECT max(h) FROM (SELECT max(hlc) AS h FROM notes UNION ALL SELECT max(hlc) FROM outbox)",
@@ -178,7 +191,17 @@ impl Vault {
         };
         tx.commit()?;
         let clock = HlcClock::new(node, time, last);
-        Ok((Self { conn, path, key, clock, method: keys.method(), pass_deletes: 0, index: RefCell::default() }, report))
+        let vault = Self {
+            conn,
+            path,
+            key,
+            root: root_id,
+            clock,
+            method: keys.method(),
+            pass_deletes: 0,
+            index: RefCell::default(),
+        };
+        Ok((vault, report))
     }
 
     /// Path of the database file.

@@ -228,7 +228,7 @@ async fn a_mass_delete_stops_and_asks() {
 /// under a known key and unwrap it.
 fn a_key(v: &Vault) -> outpost_core::crypto::DataKey {
     let wrap = [5u8; 32];
-    let (id, wrapped) = v.wrap_data_key(&wrap);
+    let (id, wrapped) = v.wrap_data_key(&wrap).expect("wrap");
     outpost_core::keys::unwrap_key(&wrap, outpost_core::crypto::KeyId(id), &wrapped).expect("unwrap")
 }
 

@@ -207,7 +207,7 @@ impl SimAccount for HttpAccount {
             account::log_in_with(&remote, &self.username, PASSPHRASE, &KdfPolicy::insecure_for_tests())
                 .await
                 .map_err(SimError::core(&self.username))?;
-        if key.id() != self.key.id() {
+        if key.current().id() != self.key.id() {
             return Err(SimError::KeyMismatch);
         }
         Ok(remote.with_token(session.token))

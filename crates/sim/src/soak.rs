@@ -747,7 +747,7 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, SoakError> {
             let result = account::log_in_with(&remote, &p.username, PASSPHRASE, &KdfPolicy::insecure_for_tests()).await;
             shared.record("login", t, result.as_ref().err().map(CoreError::code));
             let (key, session) = result.map_err(core(&dev.name))?;
-            if key.id() != p.key.id() {
+            if key.current().id() != p.key.id() {
                 return Err(SoakError::Server(format!("{}: the server returned another account key", dev.name)));
             }
             account::remember(&mut dev.vault, &remote, &p.username, &session).map_err(core(&dev.name))?;

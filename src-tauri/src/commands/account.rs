@@ -60,6 +60,9 @@ pub async fn register(
 
 /// Join an existing account from this device. A device with nothing of its
 /// own yet takes the account's key; one holding its own notes is refused.
+/// An account with two-factor log-in on answers `totp_required` until the
+/// form sends the authenticator's current code (`totp_code`), and
+/// `totp_invalid` for a wrong or used one.
 #[tauri::command]
 #[specta::specta]
 pub async fn log_in(
@@ -68,9 +71,12 @@ pub async fn log_in(
     server_url: String,
     username: String,
     passphrase: String,
+    totp_code: Option<String>,
 ) -> IpcResult<AccountInfo> {
     let remote = Remote::new(&server_url)?;
-    let (key, session) = account::log_in(&remote, username.trim(), &passphrase).await?;
+    let code = totp_code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let (key, session) =
+        account::log_in_with_code(&remote, username.trim(), &passphrase, code, &KdfPolicy::default()).await?;
     let vault = state.adopt_account_key(key).await?;
     {
         let mut v = vault.lock();

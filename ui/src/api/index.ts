@@ -137,7 +137,8 @@ export const tauriApi: Api = {
   outboxDiscard: (seq) => run(commands.outboxDiscard(seq)),
   accountInfo: () => run(commands.accountInfo()),
   register: ({ serverUrl, username, passphrase }) => run(commands.register(serverUrl, username, passphrase)),
-  logIn: ({ serverUrl, username, passphrase }) => run(commands.logIn(serverUrl, username, passphrase)),
+  logIn: ({ serverUrl, username, passphrase, totpCode }) =>
+    run(commands.logIn(serverUrl, username, passphrase, totpCode ?? null)),
   logOut: () => run(commands.logOut()),
   listSessions: () => run(commands.listSessions()),
   revokeSession: async (id) => {

@@ -300,6 +300,8 @@ export interface Credentials {
   serverUrl: string;
   username: string;
   passphrase: string;
+  /** Log-in only: the authenticator's current code, once the server asked (`totp_required`). */
+  totpCode?: string | null;
 }
 
 /**

@@ -183,10 +183,16 @@ function AccountSection() {
   const [formError, setFormError] = createSignal<string | null>(null);
   const [busy, setBusy] = createSignal(false);
   const [confirmLogout, setConfirmLogout] = createSignal(false);
+  // Two-factor log-in: asked for only once the server says the account
+  // needs it (`totp_required`), then sent with the next attempt.
+  const [totpAsked, setTotpAsked] = createSignal(false);
+  const [totp, setTotp] = createSignal('');
+  const [totpError, setTotpError] = createSignal<string | null>(null);
 
   async function submit(e: Event) {
     e.preventDefault();
     setFormError(null);
+    setTotpError(null);
     const r = validateAccountForm(mode(), {
       serverUrl: serverUrl(),
       username: username(),
@@ -198,14 +204,31 @@ function AccountSection() {
       return;
     }
     setErrors({});
+    const asking = mode() === 'login' && totpAsked();
+    const code = totp().replace(/\s/g, '');
+    if (asking && !/^\d{6}$/.test(code)) {
+      setTotpError('Enter the 6-digit code your authenticator app shows for this account.');
+      return;
+    }
     setBusy(true);
     try {
       if (mode() === 'register') await account.register(r.creds);
-      else await account.logIn(r.creds);
+      else await account.logIn(asking ? { ...r.creds, totpCode: code } : r.creds);
       setPassphrase('');
       setConfirm('');
+      setTotp('');
+      setTotpAsked(false);
     } catch (err) {
       const ae = toApiError(err);
+      if (ae.code === 'totp_required') {
+        setTotpAsked(true);
+        return;
+      }
+      if (ae.code === 'totp_invalid') {
+        setTotp('');
+        setTotpError('That code is wrong or was used already. Enter the code your authenticator app shows now.');
+        return;
+      }
       const field = fieldForError(ae.code);
       if (field) setErrors({ [field]: ae.message });
       else setFormError(ae.message);
@@ -361,6 +384,30 @@ function AccountSection() {
           <p class="muted small">
             Your passphrase encrypts the key to your notes. Nobody can reset it for you: keep it somewhere safe.
           </p>
+        </Show>
+        <Show when={mode() === 'login' && totpAsked()}>
+          <div class="field">
+            <label for="acc-totp">Authenticator code</label>
+            <p class="muted small" id="acc-totp-hint" data-testid="totp-hint">
+              This account has two-factor log-in on: enter the 6-digit code from your authenticator app.
+            </p>
+            <input
+              id="acc-totp"
+              inputmode="numeric"
+              autocomplete="one-time-code"
+              maxlength="8"
+              data-testid="settings-totp"
+              value={totp()}
+              aria-invalid={!!totpError()}
+              aria-describedby={totpError() ? 'acc-totp-hint acc-totp-err' : 'acc-totp-hint'}
+              onInput={(e) => setTotp(e.currentTarget.value)}
+            />
+            <Show when={totpError()}>
+              <p class="field-error" id="acc-totp-err" data-testid="acc-totp-error">
+                {totpError()}
+              </p>
+            </Show>
+          </div>
         </Show>
         <Show when={mode() === 'login'}>
           <p class="muted small">On a second device, log in with the same username and passphrase to unlock your notes.</p>

@@ -112,6 +112,37 @@ pub enum AccountCmd {
     /// Two-factor log-in: a code from an authenticator app at every log-in, on top of the passphrase
     #[command(subcommand)]
     Totp(TotpCmd),
+    /// Rotate the account's data key (a suspected compromise of the key): notes are re-encrypted under a new one
+    ///
+    /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE). A new
+    /// data key is made here and sent to the server wrapped under the
+    /// passphrase, with the old keys sealed under it, so every device can
+    /// still read everything. This store then encrypts every change with the
+    /// new key, and re-encrypts its notes now (they go up at the next sync,
+    /// like edits; the next sync pass finishes the job if this is cut
+    /// short). Other devices stay logged in; each fetches the new key with
+    /// the passphrase at its next sync or log-in (`outpost account keys`).
+    /// Close the app on this device first: another program that has this
+    /// store open learns the new key only when it opens the store again.
+    /// Running it again after a crash or a lost connection finishes the
+    /// rotation that was cut short. Exit codes: 5 the passphrase is wrong,
+    /// 9 the server refused (another device changed the key or the
+    /// passphrase meanwhile: sync, then try again).
+    RotateKey {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch the account's data keys with the passphrase (after another device rotated the key)
+    ///
+    /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE), takes
+    /// in every key of the account this store lacks, and prints the keys this
+    /// store holds, which one it encrypts with, and how many notes are still
+    /// under an older key. `outpost sync` does this by itself when it meets
+    /// a change under a key it lacks and OUTPOST_PASSPHRASE is set.
+    Keys {
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete the account and everything the server keeps for it; this device keeps its notes
     ///
     /// Asks for the account passphrase (or reads OUTPOST_PASSPHRASE) and,
@@ -365,6 +396,20 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
             }
         }
         AccountCmd::Delete { yes } => delete(dir, &rt, yes)?,
+        AccountCmd::RotateKey { json } => rotate_key(dir, &rt, json)?,
+        AccountCmd::Keys { json } => {
+            let mut vault = open_vault(dir)?;
+            let (_, remote) = active(&vault)?;
+            let pass = unlock::account_passphrase(false)?;
+            let policy = outpost_core::keys::KdfPolicy::default();
+            let learned = rt.block_on(account::fetch_keys(&mut vault, &remote, &pass, &policy))?;
+            let status = vault.key_status()?;
+            if json {
+                println!("{}", serde_json::json!({ "learned": learned, "keys": status }));
+            } else {
+                print_keys(learned.added, &status);
+            }
+        }
         AccountCmd::Totp(TotpCmd::Enable) => totp_enable(dir, &rt)?,
         AccountCmd::Totp(TotpCmd::Disable { code }) => {
             let remote = active_remote(dir)?;
@@ -428,6 +473,65 @@ fn change_passphrase(dir: &Path, rt: &tokio::runtime::Runtime, keep_sessions: bo
         ),
     }
     Ok(())
+}
+
+/// `outpost account rotate-key`: rotate on the server, then re-encrypt
+/// this store's notes, saying how far it got.
+fn rotate_key(dir: &Path, rt: &tokio::runtime::Runtime, json: bool) -> anyhow::Result<()> {
+    let mut vault = open_vault(dir)?;
+    let (account, remote) = active(&vault)?;
+    let pass = unlock::account_passphrase(false)?;
+    let rotation = rt.block_on(account::rotate_data_key(&mut vault, &remote, &pass))?;
+    if !json {
+        if rotation.resumed {
+            println!("finished the rotation that was cut short: the server had the new key already");
+        }
+        println!(
+            "the data key of {} on {} is now {} (was {}); the account keeps {} keys, so everything stays readable",
+            account.username, account.server, rotation.new_key, rotation.old_key, rotation.keys
+        );
+    }
+    let total = rotation.to_reencrypt;
+    let mut done = 0u64;
+    loop {
+        let n = vault.reencrypt(outpost_core::sync::REENCRYPT_BATCH)? as u64;
+        if n == 0 {
+            break;
+        }
+        done += n;
+        if !json {
+            eprintln!("re-encrypted {done} of {total} notes");
+        }
+    }
+    let status = vault.key_status()?;
+    if json {
+        println!("{}", serde_json::json!({ "rotation": rotation, "reencrypted": done, "keys": status }));
+    } else {
+        println!(
+            "re-encrypted {done} notes under the new key; they go up at the next `outpost sync`. Other devices \
+             fetch the new key with the passphrase at their next sync or log-in"
+        );
+    }
+    Ok(())
+}
+
+fn print_keys(added: usize, status: &outpost_core::vault::KeyStatus) {
+    if added > 0 {
+        println!("fetched {added} new keys of the account");
+    }
+    println!("encrypting with key {} (holds {})", status.current, status.keys.join(", "));
+    if let Some(p) = &status.pending {
+        println!("a rotation to key {p} was cut short: run `outpost account rotate-key` again to finish it");
+    }
+    if !status.missing.is_empty() {
+        println!(
+            "changes made with key {} wait here: the account no longer has it (were they forged?)",
+            status.missing.join(", ")
+        );
+    }
+    if status.notes_under_old_keys > 0 {
+        println!("{} notes are still under an older key: the next sync re-encrypts them", status.notes_under_old_keys);
+    }
 }
 
 /// `outpost account delete`: confirm, prove the passphrase, delete, forget.

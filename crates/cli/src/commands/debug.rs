@@ -85,6 +85,21 @@ pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
 fn start_engine(rt: &tokio::runtime::Runtime, dir: &Path, vault: SharedVault) -> anyhow::Result<Engine> {
     let session = account::session(&vault.lock())?;
     let Session::Active { remote, .. } = session else { bail!("--sync needs a logged-in store with an account") };
+    // The engine cannot ask for a passphrase: take in a data key another
+    // device rotated to now, with OUTPOST_PASSPHRASE, or sync stops at its
+    // first change (best effort: offline, it waits for the next start).
+    // A test tool: the tests' accounts use cheap key derivation.
+    if let Ok(pass) = std::env::var(crate::unlock::PASSPHRASE_ENV) {
+        let current = vault.lock().key_ring().current().id();
+        let changed = rt.block_on(account::server_key_id(&remote)).is_ok_and(|id| id != current);
+        if changed {
+            let policy = outpost_core::keys::KdfPolicy::insecure_for_tests();
+            let ring = rt.block_on(account::account_keys(&remote, &pass, &policy));
+            if let Err(e) = ring.and_then(|ring| vault.lock().learn_keys(&ring)) {
+                eprintln!("warning: could not fetch the account's keys: {e}");
+            }
+        }
+    }
     let mode = net::read_control(dir)?;
     let remote = remote.with_net(NetControl::new(mode));
     let opts = EngineOptions {

@@ -71,7 +71,31 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     }
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let report = match rt.block_on(outpost_core::monitor::sync_once_recorded(&mut vault, &remote)) {
+    let mut result = rt.block_on(outpost_core::monitor::sync_once_recorded(&mut vault, &remote));
+    // Another device rotated the account's data key: its changes wait aside
+    // (or a merge stopped at one). With the passphrase at hand, fetch the
+    // keys (the changes aside apply) and go on, once; else say how.
+    let rotated = matches!(&result, Err(outpost_core::Error::KeyRotated { .. }));
+    if rotated || (result.is_ok() && !vault.missing_keys()?.is_empty()) {
+        match std::env::var(crate::unlock::PASSPHRASE_ENV) {
+            Ok(pass) => {
+                let policy = outpost_core::keys::KdfPolicy::default();
+                let learned = rt.block_on(account::fetch_keys(&mut vault, &remote, &pass, &policy))?;
+                eprintln!(
+                    "the account's data key was changed on another device: fetched {} new keys, {} changes set \
+                     aside for it applied",
+                    learned.added, learned.replayed
+                );
+                result = rt.block_on(outpost_core::monitor::sync_once_recorded(&mut vault, &remote));
+            }
+            Err(_) if !rotated => eprintln!(
+                "warning: the account's data key was changed on another device; changes made with it wait on \
+                 this device until you fetch it with the passphrase: `outpost account keys`"
+            ),
+            Err(_) => {}
+        }
+    }
+    let report = match result {
         Err(e @ outpost_core::Error::Remote(RemoteError::AccountDeleted)) => {
             // For good: forget it, so this store may register or log in
             // elsewhere without a log-out the server can no longer answer.

@@ -11,6 +11,7 @@ use super::replica::reset_sync_state_in;
 use super::Vault;
 use crate::crypto::{self, Binding, DataKey, Field};
 use crate::error::{Error, Result};
+use crate::keys::KeyError;
 use crate::store;
 
 /// The account this store syncs with.
@@ -111,15 +112,17 @@ impl Vault {
         Ok(crypto::seal(&self.key, &Binding { note_id: &id, field: Field::Secret, hlc: &Hlc::ZERO }, secret)?)
     }
 
-    /// The data key wrapped under `wrap` (a passphrase-derived key), for
-    /// registering an account.
-    pub fn wrap_data_key(&self, wrap: &[u8; 32]) -> (u32, Vec<u8>) {
-        (self.key.id().0, crate::keys::wrap_key(wrap, &self.key))
+    /// The data keys wrapped under `wrap` (a passphrase-derived key), for
+    /// registering an account: the current key's id and the wrapped ring
+    /// (`keys::wrap_ring`; the current key alone until a rotation).
+    pub fn wrap_data_key(&self, wrap: &[u8; 32]) -> Result<(u32, Vec<u8>), KeyError> {
+        Ok((self.key.current().id().0, crate::keys::wrap_ring(wrap, &self.key)?))
     }
 
-    /// Whether this store's data key is `other`.
+    /// Whether `other` is one of this store's data keys (the one it writes
+    /// with, or an older or newer one of its account).
     pub fn has_key(&self, other: &DataKey) -> bool {
-        self.key.id() == other.id() && self.key.expose() == other.expose()
+        self.key.contains(other)
     }
 }
 

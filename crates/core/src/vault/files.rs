@@ -59,7 +59,7 @@ impl Vault {
             return Err(Error::TooLarge { what: "file", size: bytes.len(), limit: files::MAX_FILE_BYTES as usize });
         }
         self.get(note_id)?;
-        let id = files::file_id(&self.key, bytes);
+        let id = files::file_id(self.key.first(), bytes);
         let name = files::clean_name(name);
         let mime = files::mime_for(&name).to_owned();
         let known: Option<String> =
@@ -198,7 +198,7 @@ impl Vault {
             return Err(Error::FileNotDownloaded { id: id.hex(), missing: missing.len(), chunks: info.chunk_count });
         }
         let forged = |what: String| Error::Forged(format!("file {id}: {what}; nothing was written"));
-        let mut hasher = IdHasher::new(&self.key);
+        let mut hasher = IdHasher::new(self.key.first());
         let mut written = 0u64;
         for idx in 0..info.chunk_count {
             let blob: Vec<u8> = self.conn.query_row(

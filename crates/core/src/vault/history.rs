@@ -256,7 +256,7 @@ impl Vault {
 /// note, once per store (the first open after migration 9): a store whose
 /// older build pulled a note another device had trashed holds that in the
 /// meta only. Recorded in `sync_state` so it runs once.
-pub(super) fn mirror_trash_once(tx: &Connection, key: &crate::crypto::DataKey) -> Result<()> {
+pub(super) fn mirror_trash_once(tx: &Connection, key: &crate::crypto::KeyRing) -> Result<()> {
     if store::get_kv(tx, "sync_state", "trash_mirrored")?.is_some() {
         return Ok(());
     }

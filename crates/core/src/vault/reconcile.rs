@@ -32,7 +32,7 @@ use super::rows::{
 };
 use super::versions;
 use crate::clock::HlcClock;
-use crate::crypto::DataKey;
+use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
 use crate::merge::{self, Outcome, Side};
@@ -57,7 +57,7 @@ pub struct MergeCounts {
 /// The transaction and what a merge needs of the vault.
 pub(super) struct MergeCtx<'a> {
     pub tx: &'a Connection,
-    pub key: &'a DataKey,
+    pub key: &'a KeyRing,
     pub clock: &'a HlcClock,
     pub now: i64,
 }

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use outpost_protocol::v1::{Change, Op, PullResponse, PushResult, SkipRanges};
+use outpost_protocol::v1::{Bytes, Change, Op, PullResponse, PushResult, SkipRanges};
 use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
@@ -61,6 +61,11 @@ pub struct PullOutcome {
     /// Changes set aside because they did not open under this key.
     pub undecryptable: usize,
 }
+
+/// How long a change refused in favour of a version under a data key this
+/// device lacks waits before it is sent again (fetching the key sends it at
+/// once).
+const KEY_WAIT_MS: i64 = 5 * 60 * 1000;
 
 /// The mass-delete rail: more deletions than this in one pass stop and ask.
 pub const MASS_DELETE_MAX: u64 = 100;
@@ -154,11 +159,23 @@ impl Vault {
         // stays queued (the edit is kept) and replaces it, and the rest of
         // the batch and the pull go on; the pull sets that version aside.
         let mut unreadable: HashMap<usize, String> = HashMap::new();
+        // A server version under a data key this device does not hold yet
+        // (another device rotated the key) is not overwritten: it may be a
+        // real edit. The entry waits, on its old base, until the key is
+        // here ([`Vault::learn_keys`]); then it meets that version again
+        // and is merged with it.
+        let mut waiting: HashMap<usize, String> = HashMap::new();
         for (i, r) in results.iter().enumerate() {
             if let PushResult::Conflict { current: Some(change) } = r {
-                if let Err(e) = self.authenticate_change(change) {
-                    tracing::warn!(note = %change.note_id, error = %e, "the server's version of a refused change set aside");
-                    unreadable.insert(i, e.to_string());
+                match self.authenticate_change(change) {
+                    Ok(()) => {}
+                    Err(e @ Error::KeyRotated { .. }) => {
+                        waiting.insert(i, e.to_string());
+                    }
+                    Err(e) => {
+                        tracing::warn!(note = %change.note_id, error = %e, "the server's version of a refused change set aside");
+                        unreadable.insert(i, e.to_string());
+                    }
                 }
             }
         }
@@ -167,6 +184,15 @@ impl Vault {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PushOutcome::default();
         for (i, (p, r)) in batch.iter().zip(results).enumerate() {
+            if let Some(error) = waiting.get(&i) {
+                outcome.conflicts += 1;
+                tx.prepare_cached(
+                    "UPDATE outbox SET attempts = 0, next_attempt_at = ?2, last_error = ?3, updated_at = ?4
+                     WHERE seq = ?1",
+                )?
+                .execute(params![p.seq, now + KEY_WAIT_MS, error, now])?;
+                continue;
+            }
             if let (Some(error), PushResult::Conflict { current: Some(head) }) = (unreadable.get(&i), r) {
                 // The server's head of the note is not a version this
                 // account made as it stands (set aside by the pull too).
@@ -300,6 +326,54 @@ impl Vault {
                 bad.insert(c.seq, e.to_string());
             }
         }
+        let next_cursor = (page.next_cursor > cursor).then_some(page.next_cursor);
+        self.apply_changes(fresh, &bad, next_cursor, &[])
+    }
+
+    /// Apply again the changes set aside because they were sealed under a
+    /// data key this store did not hold, now that it holds it (after
+    /// [`Vault::learn_keys`]): each as if pulled now, so one already
+    /// superseded here is skipped and one meeting local edits is merged.
+    /// A change that still does not open stays aside.
+    pub fn replay_quarantine(&mut self) -> Result<PullOutcome> {
+        let rows: Vec<Change> = {
+            let mut stmt =
+                self.conn.prepare("SELECT seq, note_id, rev, hlc, deleted, payload FROM quarantine ORDER BY seq")?;
+            let rows = stmt.query_map([], |r| {
+                let hlc: String = r.get(3)?;
+                Ok((r.get::<_, i64>(0)?, uuid_col(r, 1)?, r.get::<_, i64>(2)?, hlc, r.get(4)?, r.get(5)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, note_id, rev, hlc, deleted, payload) = row?;
+                // Set aside before a server reset: below zero, not a seq.
+                let (Ok(seq), Ok(rev), Ok(hlc)) = (u64::try_from(seq), u64::try_from(rev), hlc.parse()) else {
+                    continue;
+                };
+                out.push(Change { seq, note_id, rev, hlc, deleted, payload: Bytes(payload) });
+            }
+            out
+        };
+        let openable: Vec<&Change> = rows.iter().filter(|c| self.authenticate_change(c).is_ok()).collect();
+        if openable.is_empty() {
+            return Ok(PullOutcome::default());
+        }
+        let seqs: Vec<u64> = openable.iter().map(|c| c.seq).collect();
+        self.apply_changes(openable, &HashMap::new(), None, &seqs)
+    }
+
+    /// The body of [`Vault::apply_pull_page`] and
+    /// [`Vault::replay_quarantine`]: `changes` (authenticated, but for the
+    /// `bad` ones, set aside) in one transaction, under the mass-delete
+    /// rail; the cursor moved to `next_cursor`; the quarantine rows at
+    /// `replayed` dropped.
+    fn apply_changes(
+        &mut self,
+        fresh: Vec<&Change>,
+        bad: &HashMap<u64, String>,
+        next_cursor: Option<u64>,
+        replayed: &[u64],
+    ) -> Result<PullOutcome> {
         let deletes = self.count_pulled_deletes(fresh.iter().copied().filter(|c| !bad.contains_key(&c.seq)))?;
         self.check_mass_delete(deletes)?;
 
@@ -350,11 +424,15 @@ impl Vault {
                 }
             }
         }
-        if page.next_cursor > cursor {
-            store::set_kv(&tx, "sync_state", "cursor", &page.next_cursor.to_string())?;
+        if let Some(next_cursor) = next_cursor {
+            store::set_kv(&tx, "sync_state", "cursor", &next_cursor.to_string())?;
             // Own pushes the cursor has passed, left out or not, are done.
             tx.prepare_cached("DELETE FROM own_pushes WHERE seq <= ?1")?
-                .execute([i64::try_from(page.next_cursor).unwrap_or(i64::MAX)])?;
+                .execute([i64::try_from(next_cursor).unwrap_or(i64::MAX)])?;
+        }
+        for seq in replayed {
+            tx.prepare_cached("DELETE FROM quarantine WHERE seq = ?1")?
+                .execute([i64::try_from(*seq).unwrap_or(i64::MAX)])?;
         }
         tx.commit()?;
         self.pass_deletes += deletes;
@@ -434,7 +512,7 @@ impl Vault {
             .map_err(|e| Error::Invalid(format!("change to note {} from the server: {e}", c.note_id)))?;
         for (field, blob) in [(Field::Title, &sealed.title), (Field::Meta, &sealed.meta), (Field::Body, &sealed.body)] {
             crypto::authenticate(&self.key, &Binding { note_id: &c.note_id, field, hlc: &c.hlc }, blob)
-                .map_err(|source| Error::Decrypt { note: c.note_id.to_string(), source })?;
+                .map_err(|source| Error::decrypt(c.note_id.to_string(), source))?;
         }
         if c.deleted {
             let title = open_text(&self.key, &c.note_id, Field::Title, &c.hlc, &sealed.title)?;

@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::versions::{self, SealedRef};
-use crate::crypto::{self, Binding, DataKey, Field};
+use crate::crypto::{self, Binding, Field, KeyRing};
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
 use crate::merge::{Strategy, Version};
@@ -41,7 +41,7 @@ pub(super) struct LocalChange<'a> {
 
 /// Write a local change: seal the three fields under the change's stamp,
 /// upsert the note's row and queue (or coalesce) its outbox entry.
-pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>) -> Result<()> {
+pub(super) fn write_local(conn: &Connection, key: &KeyRing, c: &LocalChange<'_>) -> Result<()> {
     let LocalChange { id, hlc, title, body, meta, deleted, folded_edits, why } = *c;
     let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &id, field, hlc: &hlc }, data);
     let title_ct = seal(Field::Title, title.as_bytes())?;
@@ -123,7 +123,7 @@ pub(super) fn badge(code: i64) -> SyncBadge {
 }
 
 /// One note, decrypted, tombstone or not.
-pub(super) fn read_note(conn: &Connection, key: &DataKey, id: Uuid) -> Result<Option<Note>> {
+pub(super) fn read_note(conn: &Connection, key: &KeyRing, id: Uuid) -> Result<Option<Note>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT n.hlc, n.created_at, n.updated_at, n.server_rev, n.deleted, n.title, n.meta, n.body, {BADGE_SQL}
          FROM notes n WHERE n.id = ?1"
@@ -150,16 +150,16 @@ pub(super) fn read_note(conn: &Connection, key: &DataKey, id: Uuid) -> Result<Op
 }
 
 /// Open a sealed text field of note `id` at stamp `hlc`.
-pub(super) fn open_text(key: &DataKey, id: &Uuid, field: Field, hlc: &Hlc, blob: &[u8]) -> Result<String> {
+pub(super) fn open_text(key: &KeyRing, id: &Uuid, field: Field, hlc: &Hlc, blob: &[u8]) -> Result<String> {
     let pt = crypto::open(key, &Binding { note_id: id, field, hlc }, blob)
-        .map_err(|source| Error::Decrypt { note: id.to_string(), source })?;
+        .map_err(|source| Error::decrypt(id.to_string(), source))?;
     String::from_utf8(pt).map_err(|_| Error::Corrupt(format!("note {id}: decrypted text is not UTF-8")))
 }
 
 /// Open the sealed metadata (tags, pinned, times) of note `id` at stamp `hlc`.
-pub(super) fn open_meta(key: &DataKey, id: &Uuid, hlc: &Hlc, blob: &[u8]) -> Result<Meta> {
+pub(super) fn open_meta(key: &KeyRing, id: &Uuid, hlc: &Hlc, blob: &[u8]) -> Result<Meta> {
     let pt = crypto::open(key, &Binding { note_id: id, field: Field::Meta, hlc }, blob)
-        .map_err(|source| Error::Decrypt { note: id.to_string(), source })?;
+        .map_err(|source| Error::decrypt(id.to_string(), source))?;
     serde_json::from_slice(&pt).map_err(|e| Error::Corrupt(format!("note {id}: metadata: {e}")))
 }
 
@@ -255,7 +255,7 @@ pub(super) fn strategy_for(conn: &Connection, id: &Uuid) -> Result<Strategy> {
 
 /// Open the three sealed fields of a version under its stamp.
 pub(super) fn open_version(
-    key: &DataKey,
+    key: &KeyRing,
     id: &Uuid,
     hlc: Hlc,
     deleted: bool,

@@ -10,7 +10,7 @@ use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension as _};
 use uuid::Uuid;
 
-use crate::crypto::{self, Binding, DataKey, Field, KeyId};
+use crate::crypto::{self, Binding, DataKey, Field, KeyId, KeyRing};
 use crate::error::{Error, Result};
 use crate::keys::{KdfParams, KeyError, KeyStore, Method, PassphraseStore, Slot};
 
@@ -26,7 +26,7 @@ pub(super) fn unlock_or_enroll(
     conn: &Connection,
     vault_id: &str,
     keys: &dyn KeyStore,
-    account_key: Option<&DataKey>,
+    account_key: Option<&KeyRing>,
     created: &mut bool,
 ) -> Result<DataKey> {
     let mut stmt = conn.prepare("SELECT key_id, method, wrapped, kdf, check_blob FROM keys")?;
@@ -43,7 +43,9 @@ pub(super) fn unlock_or_enroll(
                     .into(),
             ));
         }
-        let key = account_key.cloned().unwrap_or_else(DataKey::generate);
+        // A new store of an account is unlocked with the account's current
+        // key; its older ones are kept beside it (`keyring::load`).
+        let key = account_key.map(|r| r.current().clone()).unwrap_or_else(DataKey::generate);
         let slot = keys.enroll(vault_id, &key)?;
         let check = crypto::seal(&key, &check_binding, KEY_CHECK)?;
         conn.execute(
@@ -68,8 +70,10 @@ pub(super) fn unlock_or_enroll(
         Ok(pt) if pt == KEY_CHECK => {}
         _ => return Err(KeyError::WrongKey.into()),
     }
+    // The account's keys must include this store's (or, after a rotation,
+    // the store holds one of the account's keys; `keyring::load` checks).
     if let Some(account) = account_key {
-        if account.id() != key.id() || account.expose() != key.expose() {
+        if !account.contains(&key) && !super::keyring::holds_any(conn, &key, account)? {
             return Err(Error::Invalid(
                 "this device's store already holds notes under its own key, not this account's. \
                  Log in from an empty data directory (--data-dir), or register this store as its own account"
@@ -125,12 +129,13 @@ impl super::Vault {
         let vault_id = crate::store::get_kv(&self.conn, "settings", "vault_id")?.unwrap_or_default();
         let slot = Slot { wrapped, kdf };
         match PassphraseStore::new(current)?.unlock(&vault_id, KeyId(key_id), &slot) {
-            Ok(key) if key.id() == self.key.id() && key.expose() == self.key.expose() => {}
+            Ok(key) if key.id() == self.root && self.key.contains(&key) => {}
             Ok(_) => return Err(KeyError::WrongKey.into()),
             Err(KeyError::WrongPassphrase) => return Ok(LocalRewrap::SeparatePassphrase),
             Err(e) => return Err(e.into()),
         }
-        let slot = PassphraseStore::with_params(new, params)?.enroll(&vault_id, &self.key)?;
+        let root = self.key.get(self.root).ok_or_else(|| Error::Corrupt("the store's own key is missing".into()))?;
+        let slot = PassphraseStore::with_params(new, params)?.enroll(&vault_id, root)?;
         self.conn.execute(
             "UPDATE keys SET wrapped = ?1, kdf = ?2 WHERE method = ?3 AND key_id = ?4",
             params![slot.wrapped, slot.kdf, Method::Passphrase.as_str(), i64::from(key_id)],

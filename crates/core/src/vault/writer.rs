@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::rows::{read_note, write_local, LocalChange};
 use crate::clock::HlcClock;
-use crate::crypto::DataKey;
+use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
 use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, SyncBadge};
@@ -17,7 +17,7 @@ use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, SyncBadge};
 #[derive(Debug)]
 pub struct Writer<'a> {
     pub(super) conn: &'a Connection,
-    pub(super) key: &'a DataKey,
+    pub(super) key: &'a KeyRing,
     pub(super) clock: &'a HlcClock,
 }
 

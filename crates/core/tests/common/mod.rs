@@ -29,6 +29,9 @@ pub struct TestServer {
     quota: Option<u64>,
     /// The test's own changes to the server's configuration.
     tweak: Option<fn(&mut outpost_server::Config)>,
+    /// A database URL to serve from instead of the throw-away SQLite file
+    /// (PostgreSQL: [`TestServer::on_postgres`]).
+    database: Option<String>,
 }
 
 /// A copy of a [`TestServer`]'s database taken while it ran.
@@ -60,7 +63,27 @@ impl TestServer {
         Self::start_with(None, Some(tweak)).await
     }
 
+    /// A server on the PostgreSQL database at `OUTPOST_TEST_PG_URL` (shared
+    /// by the tests: give accounts unique names). The backup and restore
+    /// helpers work on SQLite only.
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn on_postgres() -> Self {
+        let url = std::env::var("OUTPOST_TEST_PG_URL").ok().filter(|u| !u.is_empty()).expect(
+            "PostgreSQL tests cannot run: OUTPOST_TEST_PG_URL is unset now but was set when they were built; set it, \
+             or rebuild to skip them",
+        );
+        Self::start_on(None, None, Some(url)).await
+    }
+
     async fn start_with(quota: Option<u64>, tweak: Option<fn(&mut outpost_server::Config)>) -> Self {
+        Self::start_on(quota, tweak, None).await
+    }
+
+    async fn start_on(
+        quota: Option<u64>,
+        tweak: Option<fn(&mut outpost_server::Config)>,
+        database: Option<String>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut s = TestServer {
@@ -71,6 +94,7 @@ impl TestServer {
             task: None,
             quota,
             tweak,
+            database,
         };
         s.serve(listener);
         s
@@ -88,7 +112,8 @@ impl TestServer {
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let mut config = outpost_server::Config::new(format!("sqlite://{}", self.db().display()));
+        let url = self.database.clone().unwrap_or_else(|| format!("sqlite://{}", self.db().display()));
+        let mut config = outpost_server::Config::new(url);
         if let Some(q) = self.quota {
             config.quota_bytes = q;
         }
@@ -203,6 +228,7 @@ pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
          CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);",
     ),
     (10, "DROP TABLE note_files; DROP TABLE file_chunks; DROP TABLE files;"),
+    (11, "DROP TABLE data_keys;"),
     (8, "DROP TABLE own_pushes;"),
     (7, "DROP TABLE outbox_discarded; DROP TABLE sync_passes;"),
     (6, "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC);"),
