@@ -77,6 +77,14 @@ fn saved_notes_survive_sigkill() {
                     let e = edited.entry(id).or_default();
                     *e = (*e).max(n);
                 }
+                // The trash changes no content.
+                "trashed" | "untrashed" => {}
+                // The note's oldest version is back (a new version): its
+                // body may be older than its last edit, which is kept in
+                // its history; the title is checked as before.
+                "restored" => {
+                    edited.remove(&id);
+                }
                 other => panic!("unexpected line {other}"),
             }
         }

@@ -2,7 +2,10 @@
 //!
 //! A real `outpost serve` and two devices of one account, each an `outpost
 //! debug write-loop --sync` process that saves notes while its background
-//! engine pushes and pulls. At random moments one of the three is killed
+//! engine pushes and pulls. Besides creating and editing notes, it moves
+//! notes to the trash and back and restores a note's oldest version (a new
+//! version with the note's first content), so history and trash run
+//! through the kills too. At random moments one of the three is killed
 //! with SIGKILL: a device, which is then checked and started again on the
 //! same store, or the server, which is started again on the same data
 //! directory and port. After every kill:
@@ -88,6 +91,20 @@ fn edited(marker: &str, n: u64) -> String {
     format!("{marker}{n} edited body version {n}\n")
 }
 
+/// What step `n` of the write-loop does (mirrors `step_kind` in
+/// `crates/cli/src/commands/debug.rs`): create, edit, trash, untrash,
+/// restore the oldest version.
+fn step_kind(n: u64, notes: usize, trashed: usize) -> &'static str {
+    match (n % 16, notes, trashed) {
+        (_, 0, _) => "saved",
+        (3 | 7 | 11 | 15, _, _) => "edited",
+        (5, _, _) => "trashed",
+        (9, _, t) if t > 0 => "untrashed",
+        (13, _, _) => "restored",
+        _ => "saved",
+    }
+}
+
 struct Device {
     name: &'static str,
     dir: tempfile::TempDir,
@@ -99,6 +116,9 @@ struct Device {
     reported: u64,
     /// Saves that committed but were killed before they were reported.
     unreported: u64,
+    /// Each note as it was created: what restoring its oldest version
+    /// brings back (every save is a version here: no coalescing).
+    first: HashMap<Uuid, Content>,
 }
 
 impl Device {
@@ -147,6 +167,7 @@ impl Device {
         // This life's creates in order: the write-loop picks the note of an
         // edit from them.
         let mut ids = Vec::new();
+        let mut trashed = Vec::new();
         let mut next = 0;
         for line in lines.finish() {
             let mut parts = line.split_whitespace();
@@ -156,28 +177,53 @@ impl Device {
             assert_eq!(n, next, "device {}: steps are reported in order", self.name);
             next = n + 1;
             self.reported += 1;
+            assert_eq!(kind, step_kind(n, ids.len(), trashed.len()), "device {}: step {n}", self.name);
             match kind {
                 "saved" => {
                     self.expected.insert(id, created(&marker, n));
+                    self.first.insert(id, created(&marker, n));
                     ids.push(id);
                 }
                 "edited" => {
                     let note = self.expected.get_mut(&id).expect("an edit of a note this life saved");
                     note.body = edited(&marker, n);
                 }
+                // The trash changes no content (the note stays readable).
+                "trashed" => {
+                    if !trashed.contains(&id) {
+                        trashed.push(id);
+                    }
+                }
+                "untrashed" => assert_eq!(trashed.pop(), Some(id), "device {}: step {n}", self.name),
+                "restored" => {
+                    let first = self.first.get(&id).expect("a note this life saved").clone();
+                    self.expected.insert(id, first);
+                }
                 other => panic!("unexpected line {other:?}"),
             }
         }
-        self.take_in_flight(&marker, next, &ids);
+        self.take_in_flight(&marker, next, &ids, trashed.len());
     }
 
     /// The step after the last reported one was in flight at the kill: its
     /// save may have committed without being reported. If it did, it is a
     /// save like any other and must survive from now on; if not, nothing of
     /// it may be there. Whatever else the store holds is checked exactly.
-    fn take_in_flight(&mut self, marker: &str, n: u64, ids: &[Uuid]) {
+    fn take_in_flight(&mut self, marker: &str, n: u64, ids: &[Uuid], trashed: usize) {
         let vault = self.open();
-        if n % 4 == 3 && !ids.is_empty() {
+        let kind = step_kind(n, ids.len(), trashed);
+        if kind == "trashed" || kind == "untrashed" {
+            return;
+        }
+        if kind == "restored" {
+            let id = ids[(n as usize / 4) % ids.len()];
+            let first = self.first.get(&id).expect("a note this life saved").clone();
+            let now = vault.get(id).map(|note| Content { title: note.title, body: note.body });
+            if now.as_ref().is_ok_and(|c| *c == first) && self.expected.get(&id) != Some(&first) {
+                self.expected.insert(id, first);
+                self.unreported += 1;
+            }
+        } else if kind == "edited" {
             let id = ids[(n as usize / 4) % ids.len()];
             let body = edited(marker, n);
             if vault.get(id).is_ok_and(|note| note.body == body) {
@@ -347,6 +393,7 @@ fn set_up_devices(url: &str) -> (Device, Device) {
         expected: HashMap::new(),
         reported: 0,
         unreported: 0,
+        first: HashMap::new(),
     };
     let (a, b) = (new("a"), new("b"));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -363,6 +410,11 @@ fn set_up_devices(url: &str) -> (Device, Device) {
             outpost_core::account::log_in_with(&remote, USER, PASS, &KdfPolicy::default()).await.expect("log in");
         let mut vb = Vault::open_for_account(b.dir.path(), &keys(), key).expect("store b");
         outpost_core::account::remember(&mut vb, &remote, USER, &session).expect("remember");
+        // Every save a version of its own, so restoring the oldest one
+        // brings back the note as created.
+        let every_save = outpost_core::history::HistorySettings { coalesce_minutes: 0, ..Default::default() };
+        va.set_history_settings(&every_save).expect("history settings");
+        vb.set_history_settings(&every_save).expect("history settings");
     });
     (a, b)
 }

@@ -135,6 +135,8 @@ impl<T: SyncTransport> Device<T> {
     /// Every note this device holds, tombstones included, decrypted.
     pub fn snapshot(&self) -> Result<BTreeMap<Uuid, NoteState>, SimError> {
         let vault = self.vault_ref()?;
+        let trash: std::collections::HashSet<Uuid> =
+            vault.trash_list().map_err(SimError::core(&self.name))?.into_iter().map(|t| t.id).collect();
         let mut out = BTreeMap::new();
         for (id, deleted) in vault.all_ids().map_err(SimError::core(&self.name))? {
             let state = if deleted {
@@ -150,6 +152,7 @@ impl<T: SyncTransport> Device<T> {
                     pinned: n.pinned,
                     hlc: Some(n.hlc),
                     rev: n.server_rev,
+                    trashed: trash.contains(&id),
                 }
             };
             out.insert(id, state);
@@ -179,6 +182,8 @@ pub struct NoteState {
     pub pinned: bool,
     pub hlc: Option<Hlc>,
     pub rev: Option<i64>,
+    /// In the trash.
+    pub trashed: bool,
 }
 
 /// Devices of one account, a global virtual clock, and a scratch directory

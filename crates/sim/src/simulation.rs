@@ -5,7 +5,9 @@
 //! Steps: creates, body edits (each inserts a line, or extends one, with a
 //! unique marker such as `[m42]`, so "nothing lost" is checked exactly),
 //! title, tag and pin edits, deletes (rarely of three quarters of a device's
-//! notes at once, which the mass-delete rail holds), offline spells, partitions, crashes
+//! notes at once, which the mass-delete rail holds), history and trash
+//! (moving notes to the trash and back, restoring an older version,
+//! emptying the trash), offline spells, partitions, crashes
 //! with restart (also between a push and its answer), conflict settling,
 //! held requests let through late, and sync passes through a network that
 //! drops requests, loses answers, repeats and delays them.
@@ -19,7 +21,12 @@
 //! - every marker ever saved is in its note, or in a conflict the user can
 //!   still see (open, or the loser a last-writer-wins note kept), unless a
 //!   device deleted the note while holding the marker, or the user settled
-//!   a conflict by picking a side without it.
+//!   a conflict by picking a side without it; in a note where a version was
+//!   restored, a marker the restore took out may be in the history of a
+//!   device instead (or gone with the history of a note some device deleted
+//!   for good, even if an edit elsewhere brought the note back);
+//! - every device's history holds the current version of each live note,
+//!   and every device has the same notes in the trash.
 //!
 //! One thing is not replayed bit for bit: devices draw their HLC node ids
 //! and note ids at random (the core offers no seam for them), so when two
@@ -93,6 +100,10 @@ pub struct SimStats {
     pub conflicts_opened: u64,
     pub conflicts_settled: u64,
     pub restored: u64,
+    pub trashed: u64,
+    pub untrashed: u64,
+    pub versions_restored: u64,
+    pub trash_emptied: u64,
     pub settle_rounds_max: u64,
     pub markers: u64,
     pub markers_excused: u64,
@@ -126,6 +137,10 @@ impl SimStats {
             conflicts_opened,
             conflicts_settled,
             restored,
+            trashed,
+            untrashed,
+            versions_restored,
+            trash_emptied,
             markers,
             markers_excused
         );
@@ -194,6 +209,12 @@ struct Run {
     notes: Vec<NoteModel>,
     index: HashMap<Uuid, usize>,
     markers: Vec<Marker>,
+    /// Notes in which some device restored an older version.
+    restored_versions: BTreeSet<usize>,
+    /// Notes some device deleted for good (their history goes with the
+    /// tombstone on every device that applies it, even if an edit on
+    /// another device brings the note back).
+    deleted_for_good: BTreeSet<usize>,
     trace: Vec<String>,
     stats: SimStats,
 }
@@ -221,6 +242,8 @@ pub async fn run_seed(server: &InProcessServer, seed: u64, config: &SimConfig) -
         notes: Vec::new(),
         index: HashMap::new(),
         markers: Vec::new(),
+        restored_versions: BTreeSet::new(),
+        deleted_for_good: BTreeSet::new(),
         trace: Vec::new(),
         stats: SimStats { runs: 1, ..SimStats::default() },
     };
@@ -316,7 +339,11 @@ impl Run {
             370..=419 => self.edit_fields(d),
             420..=444 => self.delete(d),
             445..=454 => self.delete_many(d),
-            455..=739 => self.sync(d).await,
+            455..=466 => self.trash(d),
+            467..=474 => self.untrash(d),
+            475..=486 => self.restore_version(d),
+            487..=489 => self.empty_trash(d),
+            490..=739 => self.sync(d).await,
             740..=769 => {
                 let online = !self.cluster.devices[d].online;
                 self.cluster.devices[d].online = online;
@@ -417,14 +444,17 @@ impl Run {
         Ok(())
     }
 
-    /// Delete note `k` on `d`, excusing the markers `d` holds in it.
+    /// Delete note `k` on `d`, excusing the markers `d` holds in it (in the
+    /// note, or in its history, which goes with it).
     fn delete_note(&mut self, d: usize, k: usize) -> StepResult {
         let id = self.notes[k].id;
-        let body = self.cluster.dev(d).with(|v| v.get(id)).map_err(msg)?.body;
-        for m in self.markers.iter_mut().filter(|m| m.note == k && body.contains(&m.text)) {
+        let mut held = self.cluster.dev(d).with(|v| v.get(id)).map_err(msg)?.body;
+        held.push_str(&self.history_text(d, id)?);
+        for m in self.markers.iter_mut().filter(|m| m.note == k && held.contains(&m.text)) {
             m.excused = true;
         }
         self.cluster.dev(d).with(|v| v.delete(id)).map_err(msg)?;
+        self.deleted_for_good.insert(k);
         self.stats.deletes += 1;
         Ok(())
     }
@@ -450,6 +480,86 @@ impl Run {
         }
         self.stats.mass_deletes += 1;
         self.log(format!("d{d}: delete {n} of {} notes: {chosen:?}", live.len()));
+        Ok(())
+    }
+
+    /// Every body in note `id`'s history on `d`, one after the other.
+    fn history_text(&mut self, d: usize, id: Uuid) -> Result<String, String> {
+        self.cluster
+            .dev(d)
+            .with(|v| {
+                let mut text = String::new();
+                for i in v.versions(id)? {
+                    text.push_str(&v.version(id, &i.version)?.body);
+                }
+                Ok(text)
+            })
+            .map_err(msg)
+    }
+
+    /// Move a note to the trash (an edit of its sealed meta; it keeps its
+    /// words, so no marker is excused).
+    fn trash(&mut self, d: usize) -> StepResult {
+        let Some(k) = self.pick_live(d)? else { return Ok(()) };
+        let id = self.notes[k].id;
+        self.cluster.dev(d).with(|v| v.trash(id)).map_err(msg)?;
+        self.stats.trashed += 1;
+        self.log(format!("d{d}: trash n{k}"));
+        Ok(())
+    }
+
+    fn untrash(&mut self, d: usize) -> StepResult {
+        let trash = self.cluster.dev(d).with(|v| v.trash_list()).map_err(msg)?;
+        let Some(t) = trash.choose(&mut self.rng) else { return Ok(()) };
+        let (id, k) = (t.id, self.index.get(&t.id).copied().unwrap_or(usize::MAX));
+        self.cluster.dev(d).with(|v| v.untrash(id)).map_err(msg)?;
+        self.stats.untrashed += 1;
+        self.log(format!("d{d}: n{k} back from the trash"));
+        Ok(())
+    }
+
+    /// Restore an older version of a note from `d`'s history: the markers
+    /// it takes out stay in that history.
+    fn restore_version(&mut self, d: usize) -> StepResult {
+        let Some(k) = self.pick_live(d)? else { return Ok(()) };
+        let id = self.notes[k].id;
+        let older: Vec<String> = self
+            .cluster
+            .dev(d)
+            .with(|v| v.versions(id))
+            .map_err(msg)?
+            .into_iter()
+            .filter(|i| !i.current)
+            .map(|i| i.version)
+            .collect();
+        let Some(version) = older.choose(&mut self.rng).cloned() else { return Ok(()) };
+        self.cluster.dev(d).with(|v| v.restore_version(id, &version)).map_err(msg)?;
+        self.restored_versions.insert(k);
+        self.stats.versions_restored += 1;
+        self.log(format!("d{d}: n{k}: restore version {version}"));
+        Ok(())
+    }
+
+    /// Empty `d`'s trash: each note in it is deleted for good.
+    fn empty_trash(&mut self, d: usize) -> StepResult {
+        let trash = self.cluster.dev(d).with(|v| v.trash_list()).map_err(msg)?;
+        if trash.is_empty() {
+            return Ok(());
+        }
+        let ks: Vec<usize> = trash.iter().filter_map(|t| self.index.get(&t.id).copied()).collect();
+        for &k in &ks {
+            let id = self.notes[k].id;
+            let mut held = self.cluster.dev(d).with(|v| v.get(id)).map_err(msg)?.body;
+            held.push_str(&self.history_text(d, id)?);
+            for m in self.markers.iter_mut().filter(|m| m.note == k && held.contains(&m.text)) {
+                m.excused = true;
+            }
+        }
+        self.deleted_for_good.extend(ks.iter().copied());
+        let n = self.cluster.dev(d).with(|v| v.empty_trash()).map_err(msg)?;
+        self.stats.trash_emptied += 1;
+        self.stats.deletes += n as u64;
+        self.log(format!("d{d}: empty the trash: {ks:?}"));
         Ok(())
     }
 
@@ -632,6 +742,23 @@ impl Run {
                 }
             }
         }
+        // History: every device holds the current version of each live
+        // note; what the devices' histories hold of the notes in which a
+        // version was restored.
+        let mut in_history: HashMap<usize, String> = HashMap::new();
+        for d in 0..self.cluster.devices.len() {
+            for id in notes.iter().filter(|(_, n)| !n.deleted).map(|(id, _)| id) {
+                let k = self.index.get(id).copied().unwrap_or(usize::MAX);
+                let versions = self.cluster.dev(d).with(|v| v.versions(*id)).map_err(msg)?;
+                if !versions.iter().any(|i| i.current) {
+                    return Err(format!("d{d}: n{k}: the current version is not in its history: {versions:?}"));
+                }
+                if self.restored_versions.contains(&k) {
+                    let text = self.history_text(d, *id)?;
+                    in_history.entry(k).or_default().push_str(&text);
+                }
+            }
+        }
         let bodies: Vec<(usize, &str)> =
             self.notes.iter().enumerate().filter_map(|(k, n)| notes.get(&n.id).map(|s| (k, s.body.as_str()))).collect();
         for m in &self.markers {
@@ -645,6 +772,13 @@ impl Run {
             }
             let in_note = holders.contains(&m.note);
             let in_conflict = in_conflicts.get(&m.note).is_some_and(|t| t.contains(&m.text));
+            let restored = self.restored_versions.contains(&m.note);
+            let in_history = in_history.get(&m.note).is_some_and(|t| t.contains(&m.text));
+            let gone_for_good = notes[&self.notes[m.note].id].deleted || self.deleted_for_good.contains(&m.note);
+            if restored && !in_note && (in_history || gone_for_good) {
+                self.stats.markers_excused += u64::from(!in_history);
+                continue;
+            }
             if !in_note && !in_conflict {
                 let n = &notes[&self.notes[m.note].id];
                 return Err(format!(

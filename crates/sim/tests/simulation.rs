@@ -118,6 +118,10 @@ fn many_seeds_converge_and_lose_nothing() {
             ("duplicates acknowledged", stats.duplicates_acknowledged),
             ("held requests delivered late", stats.held_released),
             ("mass deletes held", stats.mass_delete_holds),
+            ("notes moved to the trash", stats.trashed),
+            ("notes back from the trash", stats.untrashed),
+            ("versions restored", stats.versions_restored),
+            ("trash emptied", stats.trash_emptied),
         ] {
             assert!(n > 0, "no {what} in {count} runs: the simulation no longer exercises them");
         }

@@ -18,7 +18,10 @@ pub enum DebugCmd {
     /// Save notes in a loop, printing `saved ID N` after each save returns:
     /// the crash tests kill this at random and check every reported save.
     /// Every fourth step edits an earlier note to body version N instead
-    /// (`edited ID N`).
+    /// (`edited ID N`); of every sixteen steps, step 5 moves a note to the
+    /// trash (`trashed ID N`), step 9 brings the last one trashed back
+    /// (`untrashed ID N`) and step 13 restores a note's oldest version
+    /// (`restored ID N`), when there is a note for it (see [`step_kind`]).
     WriteLoop {
         #[arg(long, default_value_t = u64::MAX)]
         count: u64,
@@ -47,23 +50,48 @@ pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
     let engine = if sync { Some(start_engine(&rt, dir, vault.clone())?) } else { None };
     let mut out = std::io::stdout().lock();
     let mut ids = Vec::new();
+    let mut trashed = Vec::new();
     for n in 0..count {
-        if n % 4 == 3 && !ids.is_empty() {
-            let id = ids[(n as usize / 4) % ids.len()];
-            vault.lock().edit(
-                id,
-                NotePatch { body: Some(format!("{marker}{n} edited body version {n}\n")), ..NotePatch::default() },
-            )?;
-            writeln!(out, "edited {id} {n}")?;
-        } else {
-            let note = vault.lock().create(NoteDraft {
-                title: format!("{marker}{n} title"),
-                body: format!("{marker}{n} body version {n}\n{}", "lorem ipsum dolor ".repeat(50)),
-                tags: vec![format!("{marker}tag")],
-                pinned: false,
-            })?;
-            ids.push(note.id);
-            writeln!(out, "saved {} {n}", note.id)?;
+        let pick = || ids[(n as usize / 4) % ids.len()];
+        match step_kind(n, ids.len(), trashed.len()) {
+            Step::Edit => {
+                let id = pick();
+                vault.lock().edit(
+                    id,
+                    NotePatch { body: Some(format!("{marker}{n} edited body version {n}\n")), ..NotePatch::default() },
+                )?;
+                writeln!(out, "edited {id} {n}")?;
+            }
+            Step::Trash => {
+                let id = pick();
+                vault.lock().trash(id)?;
+                if !trashed.contains(&id) {
+                    trashed.push(id);
+                }
+                writeln!(out, "trashed {id} {n}")?;
+            }
+            Step::Untrash => {
+                let id = trashed.pop().expect("a trashed note");
+                vault.lock().untrash(id)?;
+                writeln!(out, "untrashed {id} {n}")?;
+            }
+            Step::Restore => {
+                let id = pick();
+                let mut v = vault.lock();
+                let oldest = v.versions(id)?.pop().expect("a note has a version");
+                v.restore_version(id, &oldest.version)?;
+                writeln!(out, "restored {id} {n}")?;
+            }
+            Step::Create => {
+                let note = vault.lock().create(NoteDraft {
+                    title: format!("{marker}{n} title"),
+                    body: format!("{marker}{n} body version {n}\n{}", "lorem ipsum dolor ".repeat(50)),
+                    tags: vec![format!("{marker}tag")],
+                    pinned: false,
+                })?;
+                ids.push(note.id);
+                writeln!(out, "saved {} {n}", note.id)?;
+            }
         }
         out.flush()?;
         if let Some(engine) = &engine {
@@ -77,6 +105,28 @@ pub fn run(dir: &Path, cmd: DebugCmd) -> anyhow::Result<()> {
         rt.block_on(engine.shutdown());
     }
     Ok(())
+}
+
+/// What step `n` of the write-loop does, given how many notes it created
+/// and how many it has in the trash (the crash storm mirrors this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Create,
+    Edit,
+    Trash,
+    Untrash,
+    Restore,
+}
+
+fn step_kind(n: u64, notes: usize, trashed: usize) -> Step {
+    match (n % 16, notes, trashed) {
+        (_, 0, _) => Step::Create,
+        (3 | 7 | 11 | 15, _, _) => Step::Edit,
+        (5, _, _) => Step::Trash,
+        (9, _, t) if t > 0 => Step::Untrash,
+        (13, _, _) => Step::Restore,
+        _ => Step::Create,
+    }
 }
 
 /// The app's engine, paced for a test that kills it every few hundred
