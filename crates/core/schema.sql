@@ -51,11 +51,14 @@ CREATE TABLE notes (
     -- NULL follows the app-wide setting (settings.conflict_strategy); a
     -- value overrides it for this note. Not note content: safe in plaintext.
     conflict_strategy TEXT
-        CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask'))
+        CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask')),
+    -- 0 a note, 1 a notebook: a copy of what the sealed meta says, so lists
+    -- and counts leave notebooks out without decrypting (migration 9).
+    kind              INTEGER NOT NULL DEFAULT 0 CHECK (kind IN (0, 1))
 ) STRICT;
 -- The list walks this index alone (id, stamp, pinned, time and the title
 -- ciphertext), never the rows with their bodies.
-CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);
+CREATE INDEX notes_list ON notes (deleted, kind, pinned DESC, updated_at DESC, id, hlc, title);
 
 -- The last version both this device and the server agreed on, per note:
 -- the base of three-way merges.

@@ -562,6 +562,11 @@ export type Note_Deserialize = {
 	server_rev?: number | null,
 	deleted: boolean,
 	sync: SyncBadge,
+	/**
+	 *  The notebook the note is in, as stored; `None` (or a notebook that
+	 *  was deleted meanwhile on another device) shows as no notebook.
+	 */
+	notebook?: string | null,
 };
 
 /**  A decrypted note. */
@@ -580,6 +585,11 @@ export type Note_Serialize = {
 	server_rev: number | null,
 	deleted: boolean,
 	sync: SyncBadge,
+	/**
+	 *  The notebook the note is in, as stored; `None` (or a notebook that
+	 *  was deleted meanwhile on another device) shows as no notebook.
+	 */
+	notebook: string | null,
 };
 
 /**

@@ -40,6 +40,9 @@ enum Command {
     /// Create, read, change, search, import and export notes
     #[command(subcommand)]
     Notes(commands::notes::NotesCmd),
+    /// Notebooks: list the tree, create, rename, move, delete
+    #[command(subcommand)]
+    Notebooks(commands::notebooks::NotebooksCmd),
     /// Register or join an account on a sync server; log out; change the passphrase; sessions
     #[command(subcommand)]
     Account(commands::account::AccountCmd),
@@ -96,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Notes(cmd) => commands::notes::run(&dir, cmd),
+        Command::Notebooks(cmd) => commands::notebooks::run(&dir, cmd),
         Command::Account(cmd) => commands::account::run(&dir, cmd),
         Command::Sync(args) => commands::sync::run(&dir, args),
         Command::Serve(args) => commands::serve::run(&dir, args),
@@ -131,7 +135,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// device changed the passphrase first), 10 sync held: it would delete many
 /// notes and waits for approval, 11 the account was deleted (from another
 /// device): this device no longer syncs with it, 12 `notes import` imported
-/// nothing.
+/// nothing, 15 a notebook change refused: a cycle (a notebook inside
+/// itself) or a name another notebook in the same place has.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
         return 12;
@@ -166,5 +171,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::MassDeleteHeld { .. } => 10,
         E::LoggedIn { .. } => 4,
         E::KeyChanged => 9,
+        E::NotebookNotFound(_) => 3,
+        E::NotebookAmbiguous { .. } => 4,
+        E::NotebookCycle { .. } | E::NotebookNameTaken { .. } => 15,
     }
 }

@@ -71,6 +71,14 @@ pub enum Error {
          Try again, giving the passphrase now in force as the current one"
     )]
     KeyChanged,
+    #[error("no notebook {0:?}; `outpost notebooks list` shows them")]
+    NotebookNotFound(String),
+    #[error("{name:?} could mean several notebooks: {places}; give its id or its path from the top (A/B)")]
+    NotebookAmbiguous { name: String, places: String },
+    #[error("notebook {name:?} cannot go under {parent:?}, which is inside it; nothing was changed")]
+    NotebookCycle { name: String, parent: String },
+    #[error("there is already a notebook named {name:?} {place}; nothing was changed")]
+    NotebookNameTaken { name: String, place: String },
 }
 
 impl Error {
@@ -114,6 +122,10 @@ impl Error {
             Error::Stale { .. } => "stale",
             Error::LoggedIn { .. } => "logged_in",
             Error::KeyChanged => "key_changed",
+            Error::NotebookNotFound(_) => "notebook_not_found",
+            Error::NotebookAmbiguous { .. } => "notebook_ambiguous",
+            Error::NotebookCycle { .. } => "notebook_cycle",
+            Error::NotebookNameTaken { .. } => "notebook_name_taken",
         }
     }
 }

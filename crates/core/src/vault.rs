@@ -45,6 +45,7 @@ use crate::store::{self, migrate};
 
 mod account;
 mod conflicts;
+mod notebooks;
 mod peek;
 mod reconcile;
 mod replica;
@@ -55,6 +56,7 @@ mod writer;
 
 pub use account::Account;
 pub use conflicts::{ConflictView, Resolution, VersionView};
+pub use notebooks::NotebookDeleted;
 pub use peek::{key_methods, peek_account, peek_status};
 pub use reconcile::MergeCounts;
 pub use replica::{
@@ -212,6 +214,9 @@ impl Vault {
 
     /// One note, decrypted. Tombstones are reported as not found.
     pub fn get(&self, id: Uuid) -> Result<Note> {
+        if !writer::is_live(&self.conn, id, crate::model::RecordKind::Note)? {
+            return Err(Error::NoteNotFound(id.to_string()));
+        }
         let note = read_note(&self.conn, &self.key, id)?.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
         if note.deleted {
             return Err(Error::NoteNotFound(id.to_string()));
@@ -284,7 +289,8 @@ impl Vault {
     /// re-reads after a sync pass changed a few notes, instead of the list.
     pub fn summaries(&self, ids: &[Uuid]) -> Result<Vec<NoteSummary>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL} FROM notes n WHERE n.id = ?1 AND n.deleted = 0"
+            "SELECT n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL} FROM notes n
+             WHERE n.id = ?1 AND n.deleted = 0 AND n.kind = 0"
         ))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -400,6 +406,21 @@ impl Vault {
         if index.stamp == Some(stamp) {
             return Ok(0);
         }
+        // The notebooks first (a few records): every note indexed now gets
+        // its notebook's names from this tree, and if the tree changed
+        // since the last refresh the notes already indexed get them again
+        // (from the text held in memory; nothing decrypted).
+        let tree = notebooks::read_tree(&self.conn, &self.key)?;
+        let tree_stamp = notebooks::tree_stamp(&self.conn)?;
+        let names = |nb: Option<Uuid>| tree.effective(nb).map(|id| tree.path_names(id)).unwrap_or_default();
+        if index.notebooks_stamp.as_ref() != Some(&tree_stamp) {
+            let ids: Vec<(Uuid, Option<Uuid>)> =
+                index.ids().map(|id| (id, index.doc(&id).and_then(|d| d.notebook))).collect();
+            for (id, nb) in ids {
+                index.set_notebook_names(&id, names(nb));
+            }
+            index.notebooks_stamp = Some(tree_stamp);
+        }
         let mut live = std::collections::HashSet::new();
         let mut stale = Vec::new();
         {
@@ -422,9 +443,9 @@ impl Vault {
         if stale.len() > live.len() / 4 {
             // Many (the first build): one pass over the table.
             let stale: std::collections::HashSet<Uuid> = stale.drain(..).collect();
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, hlc, updated_at, title, meta, body FROM notes WHERE deleted = 0")?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, hlc, updated_at, title, meta, body FROM notes WHERE deleted = 0 AND kind = 0",
+            )?;
             let mut rows = stmt.query([])?;
             let mut n = 0;
             while let Some(r) = rows.next()? {
@@ -436,7 +457,9 @@ impl Vault {
                 let title = open_text(&self.key, &id, Field::Title, &hlc, r.get_ref(3)?.as_blob()?)?;
                 let meta = open_meta(&self.key, &id, &hlc, r.get_ref(4)?.as_blob()?)?;
                 let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(5)?.as_blob()?)?;
-                index.insert(id, hlc, r.get(2)?, Doc { title, body, tags: meta.tags, pinned: meta.pinned });
+                let notebooks = names(meta.notebook);
+                let doc = Doc { title, body, tags: meta.tags, pinned: meta.pinned, notebook: meta.notebook, notebooks };
+                index.insert(id, hlc, r.get(2)?, doc);
                 n += 1;
             }
             index.stamp = Some(stamp);
@@ -444,12 +467,18 @@ impl Vault {
         }
         for id in &stale {
             match read_note(&self.conn, &self.key, *id)? {
-                Some(n) if !n.deleted => index.insert(
-                    n.id,
-                    n.hlc,
-                    n.updated_at,
-                    Doc { title: n.title, body: n.body, tags: n.tags, pinned: n.pinned },
-                ),
+                Some(n) if !n.deleted => {
+                    let notebooks = names(n.notebook);
+                    let doc = Doc {
+                        title: n.title,
+                        body: n.body,
+                        tags: n.tags,
+                        pinned: n.pinned,
+                        notebook: n.notebook,
+                        notebooks,
+                    };
+                    index.insert(n.id, n.hlc, n.updated_at, doc)
+                }
                 _ => index.remove(id),
             }
         }
@@ -494,9 +523,10 @@ impl Vault {
         peek::store_status(&self.conn, Some(self.method))
     }
 
-    /// Ids of all notes, tombstones included (for tests and export).
+    /// Ids of all notes (not notebooks), tombstones included (for tests
+    /// and export).
     pub fn all_ids(&self) -> Result<Vec<(Uuid, bool)>> {
-        let mut stmt = self.conn.prepare("SELECT id, deleted FROM notes ORDER BY id")?;
+        let mut stmt = self.conn.prepare("SELECT id, deleted FROM notes WHERE kind = 0 ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((uuid_col(r, 0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -516,12 +546,12 @@ fn preference_key(key: &str) -> Result<String> {
 }
 
 /// The stamps of the live notes, for the search index's refresh.
-const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0";
+const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0 AND n.kind = 0";
 
 /// The list: served by the `notes_list` index alone (migration 6), in its
 /// order, without reading the table's rows (bodies included).
 const LIST_SQL: &str = "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
-     FROM notes n WHERE n.deleted = 0 ORDER BY n.pinned DESC, n.updated_at DESC";
+     FROM notes n WHERE n.deleted = 0 AND n.kind = 0 ORDER BY n.pinned DESC, n.updated_at DESC";
 
 #[cfg(test)]
 mod tests {

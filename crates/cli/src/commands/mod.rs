@@ -4,6 +4,7 @@ pub mod conflicts;
 pub mod debug;
 pub mod migrate;
 pub mod net;
+pub mod notebooks;
 pub mod notes;
 pub mod outbox;
 pub mod policy;

@@ -73,7 +73,14 @@ pub(super) fn conflicts(vault: &mut Vault, notes: Vec<NoteDraft>, seed: u64, now
         let id = Uuid::now_v7();
         let made = now - rng.gen_range(2 * DAY_MS..20 * DAY_MS);
         let edited = now - rng.gen_range(5 * MINUTE_MS..6 * 60 * MINUTE_MS);
-        let mut meta = Meta { tags: draft.tags.clone(), pinned: draft.pinned, created: made, updated: made };
+        let mut meta = Meta {
+            tags: draft.tags.clone(),
+            pinned: draft.pinned,
+            created: made,
+            updated: made,
+            notebook: None,
+            kind: Default::default(),
+        };
         let sealed = vault.seal_version(id, stamp(made), &draft.title, &meta, &draft.body)?;
         let first = Change {
             seq: cursor + 1,

@@ -14,7 +14,7 @@ use super::Vault;
 use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
 use crate::merge::Strategy;
-use crate::model::{Meta, Note};
+use crate::model::{Meta, Note, RecordKind};
 use crate::payload::Sealed;
 use crate::store;
 
@@ -163,7 +163,14 @@ impl Vault {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let hlc = clock.tick();
         let now = clock.wall_ms() as i64;
-        let meta = Meta { tags, pinned, created: current.created_at, updated: now };
+        let meta = Meta {
+            tags,
+            pinned,
+            created: current.created_at,
+            updated: now,
+            notebook: current.notebook,
+            kind: RecordKind::Note,
+        };
         let (title, body) = if deleted { (String::new(), String::new()) } else { (title, body) };
         let change =
             LocalChange { id: c.note_id, hlc, title: &title, body: &body, meta: &meta, deleted, folded_edits: 0 };

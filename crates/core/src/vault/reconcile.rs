@@ -32,7 +32,7 @@ use crate::clock::HlcClock;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::merge::{self, Outcome, Side};
-use crate::model::Meta;
+use crate::model::{Meta, RecordKind};
 use crate::payload::Sealed;
 
 /// What merges did during one page or push.
@@ -77,13 +77,19 @@ pub(super) fn merge_remote(
     if c.hlc < local_stored.hlc && is_agreed(ctx.tx, &id, &c.hlc)? {
         return fast_forward(ctx, c, refused, &remote_sealed, counts);
     }
-    let (local, _) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
+    let (local, local_meta) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
+    // A notebook's kind never changes; a tombstone's meta may not say it
+    // (made before notebooks existed), so the live side's word counts.
+    let kind = if remote.deleted { local_meta.kind } else { remote_meta.kind };
+    let notebook = kind == RecordKind::Notebook;
     let base_stored = read_base(ctx.tx, &id)?;
     let base = match &base_stored {
         Some(b) => Some(open_version(ctx.key, &id, b.hlc, b.deleted, &b.sealed)?.0),
         None => None,
     };
-    let strategy = strategy_for(ctx.tx, &id)?;
+    // Notebooks merge field by field, never asking: they have no body to
+    // overlap, and a rename is not something to settle by hand.
+    let strategy = if notebook { merge::Strategy::AutoMerge } else { strategy_for(ctx.tx, &id)? };
     let merged = merge::merge(base.as_ref(), &local, &remote, strategy);
 
     if let Some(seq) = refused {
@@ -98,6 +104,8 @@ pub(super) fn merge_remote(
             pinned: merged.pinned,
             created: created.min(remote_meta.created),
             updated: ctx.now,
+            notebook: merged.notebook,
+            kind,
         };
         let hlc = ctx.clock.tick();
         let change = LocalChange {
@@ -116,6 +124,14 @@ pub(super) fn merge_remote(
     counts.merged += 1;
 
     let record = Record { base: base_stored.as_ref(), local: &local_stored, remote: c, remote_sealed: &remote_sealed };
+    if notebook {
+        // Not a note: no conflict to show (a notebook deleted on one device
+        // and renamed on another simply comes back).
+        if matches!(merged.outcome, Outcome::Restored { .. }) {
+            counts.restored += 1;
+        }
+        return Ok(());
+    }
     match merged.outcome {
         Outcome::Clean => {}
         Outcome::Overlap | Outcome::Confirm => {

@@ -44,11 +44,11 @@ pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>)
     let meta_ct = seal(Field::Meta, &meta_json)?;
     let hlc_s = hlc.to_string();
     conn.prepare_cached(
-        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
                updated_at = excluded.updated_at, deleted = excluded.deleted,
-               title = excluded.title, meta = excluded.meta, body = excluded.body",
+               title = excluded.title, meta = excluded.meta, body = excluded.body, kind = excluded.kind",
     )?
     .execute(params![
         id.as_bytes(),
@@ -59,7 +59,8 @@ pub(super) fn write_local(conn: &Connection, key: &DataKey, c: &LocalChange<'_>)
         deleted,
         title_ct,
         meta_ct,
-        body_ct
+        body_ct,
+        meta.kind.code()
     ])?;
     let now = meta.updated;
     // Coalesce into the note's unsent entry: one that has never been
@@ -132,6 +133,7 @@ pub(super) fn read_note(conn: &Connection, key: &DataKey, id: Uuid) -> Result<Op
         server_rev: r.get(3)?,
         deleted: r.get(4)?,
         sync: badge(r.get(8)?),
+        notebook: meta.notebook,
     }))
 }
 
@@ -165,12 +167,13 @@ pub(super) fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> 
 /// Store a remote version as the note, exactly as it came.
 pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
            created_at = excluded.created_at, updated_at = excluded.updated_at,
            server_rev = excluded.server_rev, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body",
+           title = excluded.title, meta = excluded.meta, body = excluded.body,
+           kind = CASE WHEN excluded.deleted THEN notes.kind ELSE excluded.kind END",
     )?
     .execute(params![
         c.note_id.as_bytes(),
@@ -182,7 +185,8 @@ pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &
         c.deleted,
         sealed.title,
         sealed.meta,
-        sealed.body
+        sealed.body,
+        meta.kind.code()
     ])?;
     upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
     Ok(())
@@ -215,7 +219,8 @@ pub(super) fn open_version(
     let title = open_text(key, id, Field::Title, &hlc, &sealed.title)?;
     let body = open_text(key, id, Field::Body, &hlc, &sealed.body)?;
     let meta = open_meta(key, id, &hlc, &sealed.meta)?;
-    let version = Version { title, body, tags: meta.tags.clone(), pinned: meta.pinned, deleted, hlc };
+    let version =
+        Version { title, body, tags: meta.tags.clone(), pinned: meta.pinned, notebook: meta.notebook, deleted, hlc };
     Ok((version, meta))
 }
 

@@ -187,6 +187,11 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// How to undo each migration after the first in place, data kept, newest
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
+    (
+        9,
+        "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);
+         ALTER TABLE notes DROP COLUMN kind;",
+    ),
     (8, "DROP TABLE own_pushes;"),
     (7, "DROP TABLE outbox_discarded; DROP TABLE sync_passes;"),
     (6, "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC);"),
