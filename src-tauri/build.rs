@@ -46,6 +46,15 @@ const COMMANDS: &[&str] = &[
     "unlock",
     "get_settings",
     "set_settings",
+    // notebooks
+    "list_notebooks",
+    "create_notebook",
+    "rename_notebook",
+    "move_notebook",
+    "delete_notebook",
+    "move_note",
+    "list_tags",
+    "list_notes_by",
 ];
 
 fn main() {

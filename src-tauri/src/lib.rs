@@ -59,6 +59,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             app::unlock,
             app::get_settings,
             app::set_settings,
+            notebooks::list_notebooks,
+            notebooks::create_notebook,
+            notebooks::rename_notebook,
+            notebooks::move_notebook,
+            notebooks::delete_notebook,
+            notebooks::move_note,
+            notebooks::list_tags,
+            notebooks::list_notes_by,
         ])
         .typ::<outpost_core::engine::SyncStatus>()
         .typ::<state::NotesChangedEvent>()

@@ -129,6 +129,26 @@ export const commands = {
 	unlock: (passphrase: string) => typedError<AppInfo, IpcError>(__TAURI_INVOKE("unlock", { passphrase })),
 	getSettings: () => typedError<Settings, IpcError>(__TAURI_INVOKE("get_settings")),
 	setSettings: (settings: Settings) => typedError<null, IpcError>(__TAURI_INVOKE("set_settings", { settings })),
+	/**
+	 *  Every notebook in tree order (depth first, siblings by name), with
+	 *  depth, path and the notes directly in each.
+	 */
+	listNotebooks: () => typedError<Notebook_Serialize[], IpcError>(__TAURI_INVOKE("list_notebooks")),
+	createNotebook: (name: string, parent: string | null) => typedError<Notebook_Serialize, IpcError>(__TAURI_INVOKE("create_notebook", { name, parent })),
+	renameNotebook: (id: string, name: string) => typedError<Notebook_Serialize, IpcError>(__TAURI_INVOKE("rename_notebook", { id, name })),
+	/**
+	 *  Move a notebook under `parent` (`null`: to the top); a move inside
+	 *  itself is refused with code `notebook_cycle`.
+	 */
+	moveNotebook: (id: string, parent: string | null) => typedError<Notebook_Serialize, IpcError>(__TAURI_INVOKE("move_notebook", { id, parent })),
+	/**  Delete a notebook: its notes and notebooks move up to its parent. */
+	deleteNotebook: (id: string) => typedError<NotebookDeleted, IpcError>(__TAURI_INVOKE("delete_notebook", { id })),
+	/**  Put a note in a notebook (`null`: in none). */
+	moveNote: (id: string, notebook: string | null) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("move_note", { id, notebook })),
+	/**  Tags in use with how many notes carry each, most used first. */
+	listTags: () => typedError<TagCount[], IpcError>(__TAURI_INVOKE("list_tags")),
+	/**  The notes list narrowed to a notebook and in an order, pinned first. */
+	listNotesBy: (filter: NotebookFilter, sort: SortBy) => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("list_notes_by", { filter, sort })),
 };
 
 /* Types */
@@ -593,6 +613,70 @@ export type Note_Serialize = {
 };
 
 /**
+ *  A notebook as the sidebar and `outpost notebooks list` show it, in
+ *  tree order (depth first, siblings by name).
+ */
+export type Notebook = Notebook_Serialize | Notebook_Deserialize;
+
+/**
+ *  What deleting a notebook did: its notes and sub-notebooks moved up to
+ *  its parent (or to the top); nothing else was deleted.
+ */
+export type NotebookDeleted = {
+	notes_moved: number,
+	notebooks_moved: number,
+};
+
+/**  Which notes the list shows. */
+export type NotebookFilter = 
+/**  Every note. */
+{ kind: "all" } | 
+/**  Notes in no notebook (or in one that is gone). */
+{ kind: "none" } | 
+/**  Notes directly in this notebook. */
+{ kind: "in"; id: string };
+
+/**
+ *  A notebook as the sidebar and `outpost notebooks list` show it, in
+ *  tree order (depth first, siblings by name).
+ */
+export type Notebook_Deserialize = {
+	id: string,
+	name: string,
+	/**
+	 *  The parent as shown: a parent that is gone, or a cycle broken at
+	 *  this notebook, shows at the top.
+	 */
+	parent?: string | null,
+	/**  0 at the top. */
+	depth: number,
+	/**  Names from the top down, joined by `/`. */
+	path: string,
+	/**  Live notes directly in it. */
+	notes: number,
+};
+
+/**
+ *  A notebook as the sidebar and `outpost notebooks list` show it, in
+ *  tree order (depth first, siblings by name).
+ */
+export type Notebook_Serialize = {
+	id: string,
+	name: string,
+	/**
+	 *  The parent as shown: a parent that is gone, or a cycle broken at
+	 *  this notebook, shows at the top.
+	 */
+	parent: string | null,
+	/**  0 at the top. */
+	depth: number,
+	/**  Names from the top down, joined by `/`. */
+	path: string,
+	/**  Live notes directly in it. */
+	notes: number,
+};
+
+/**
  *  Notes a sync pass changed on this device (pulled, merged, acknowledged,
  *  failed): the UI re-reads these (`note_summaries`, and the open note if
  *  it is among them). `all` when the shell fell behind and cannot say
@@ -853,6 +937,15 @@ export type Settings = {
 	theme: string,
 };
 
+/**  The order of the notes list; pinned notes come first in each. */
+export type SortBy = 
+/**  Most recently changed first. */
+"updated" | 
+/**  Most recently made first. */
+"created" | 
+/**  By title, A to Z (case and accents folded). */
+"title";
+
 /**  The error behind the current status, in words a user can act on. */
 export type StatusError = {
 	/**
@@ -953,6 +1046,12 @@ export type SyncStatus_Serialize = {
 	 */
 	deferred: string | null,
 	updated_ms: number,
+};
+
+/**  A tag and how many live notes carry it (completion in the tag editor). */
+export type TagCount = {
+	tag: string,
+	notes: number,
 };
 
 /**  What woke the engine for a pass. */

@@ -6,5 +6,6 @@ pub mod account;
 pub mod app;
 pub mod conflicts;
 pub mod monitor;
+pub mod notebooks;
 pub mod notes;
 pub mod sync;
