@@ -312,6 +312,41 @@ mod tests {
         assert_eq!(within, [id(1), id(2)]);
     }
 
+    proptest::proptest! {
+        /// Any records (parents pointing anywhere, cycles of any length,
+        /// dangling parents): a tree with no cycle, every record in it once,
+        /// and the same tree whatever order the records came in (as two
+        /// devices receive them); a parent is only ever dropped, never
+        /// invented.
+        #[test]
+        fn any_records_make_one_tree_in_any_order(
+            parents in proptest::collection::vec(proptest::option::of(0u128..12), 1..10),
+            walls in proptest::collection::vec(0u64..5, 10),
+            rotate in 0usize..10,
+        ) {
+            let records: Vec<Record> = parents
+                .iter()
+                .enumerate()
+                .map(|(i, p)| rec(i as u128, &format!("n{i}"), *p, walls[i]))
+                .collect();
+            let tree = Tree::build(records.clone());
+            let order = tree.in_order();
+            proptest::prop_assert_eq!(order.len(), records.len());
+            for r in &records {
+                proptest::prop_assert!(tree.ancestors(r.id).take(records.len() + 1).count() <= records.len(), "no cycle");
+                let shown = tree.parent(&r.id);
+                proptest::prop_assert!(shown.is_none() || shown == r.parent, "a parent is kept or dropped");
+            }
+            let mut rotated = records.clone();
+            rotated.rotate_left(rotate % records.len());
+            rotated.reverse();
+            let again = Tree::build(rotated);
+            for r in &records {
+                proptest::prop_assert_eq!(again.parent(&r.id), tree.parent(&r.id));
+            }
+        }
+    }
+
     #[test]
     fn names_are_checked() {
         assert_eq!(clean_name("  Work ").expect("trimmed"), "Work");
