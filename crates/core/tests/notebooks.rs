@@ -176,3 +176,47 @@ fn markdown_export_round_trips_notes_tags_and_notebooks() {
     assert!(one.path().join("Work note.md").is_file() && one.path().join("Deep/Deep note.md").is_file());
     assert!(!one.path().join("Top note.md").exists());
 }
+
+/// The mass-delete rail counts notes: deleting notebooks (whose notes move
+/// up, none deleted) on another device is not a mass delete.
+#[test]
+fn deleted_notebooks_do_not_trip_the_mass_delete_rail() {
+    let key = || outpost_core::crypto::DataKey::from_parts(outpost_core::crypto::KeyId(3), [0x33; 32]);
+    let (da, db) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let mut a = Vault::open_for_account(da.path(), &MemoryStore::new(), key()).expect("open a");
+    let mut b = Vault::open_for_account(db.path(), &MemoryStore::new(), key()).expect("open b");
+    let mut seq = 0u64;
+    let mut hand_over = |from: &mut Vault, to: &mut Vault| {
+        let batch = from.take_push_batch(500).expect("batch");
+        let changes: Vec<_> = batch
+            .iter()
+            .map(|p| {
+                seq += 1;
+                outpost_protocol::v1::Change {
+                    seq,
+                    note_id: p.op.note_id,
+                    rev: seq,
+                    hlc: p.op.hlc,
+                    deleted: p.op.deleted,
+                    payload: p.op.payload.clone(),
+                }
+            })
+            .collect();
+        // The server took them all.
+        let results: Vec<_> =
+            changes.iter().map(|c| outpost_protocol::v1::PushResult::Applied { rev: c.rev, seq: c.seq }).collect();
+        from.apply_push_results(&batch, &results).expect("answers");
+        to.apply_pull_page(&outpost_protocol::v1::PullResponse { changes, next_cursor: seq, more: false })
+            .expect("pulled")
+    };
+    let books: Vec<Uuid> = (0..12).map(|i| a.create_notebook(&format!("nb{i}"), None).expect("nb").id).collect();
+    a.create(draft("one note", "b", &[])).expect("note");
+    hand_over(&mut a, &mut b);
+    assert_eq!(b.notebooks().expect("notebooks").len(), 12);
+    for id in books {
+        a.delete_notebook(id).expect("delete");
+    }
+    hand_over(&mut a, &mut b);
+    assert!(b.notebooks().expect("notebooks").is_empty(), "applied, not held");
+    assert_eq!(b.list().expect("list").len(), 1);
+}
