@@ -13,7 +13,7 @@
 //!   top; nothing is written, so every device breaks it the same way, and
 //!   the next move of that notebook settles it for good.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use outpost_protocol::Hlc;
 use uuid::Uuid;
@@ -217,17 +217,6 @@ impl Tree {
         }
         Ok(())
     }
-
-    /// The ids of the notebooks `folded` names (folded with
-    /// [`crate::search::fold`]) and of every notebook inside them: what
-    /// `notebook:NAME` in a search matches.
-    pub fn named_subtrees(&self, folded: &str) -> HashSet<Uuid> {
-        self.records
-            .keys()
-            .filter(|id| self.ancestors(**id).any(|a| fold(&self.records[&a].name) == folded))
-            .copied()
-            .collect()
-    }
 }
 
 /// A notebook name as typed: trimmed; refused when empty, over
@@ -307,9 +296,6 @@ mod tests {
         assert!(matches!(tree.check_free("WORK", None, None), Err(Error::NotebookNameTaken { .. })));
         tree.check_free("Work", None, Some(id(1))).expect("its own name");
         tree.check_free("Work", Some(id(3)), None).expect("another parent");
-        let mut within: Vec<Uuid> = tree.named_subtrees("work").into_iter().collect();
-        within.sort();
-        assert_eq!(within, [id(1), id(2)]);
     }
 
     proptest::proptest! {

@@ -87,6 +87,18 @@ fn deleting_a_notebook_moves_its_notes_and_notebooks_up() {
     let tree: Vec<(String, u32)> = v.notebooks().expect("notebooks").into_iter().map(|n| (n.path, n.depth)).collect();
     assert_eq!(tree, [("Top".to_owned(), 0), ("Top/Low".to_owned(), 1)]);
     assert_eq!(v.list().expect("list").len(), 2, "no note deleted");
+
+    // A notebook moving up next to one of the same name gets a number.
+    let work = v.create_notebook("Work", None).expect("work").id;
+    v.create_notebook("work", Some(work)).expect("inner");
+    v.delete_notebook(work).expect("delete");
+    let names: Vec<String> = v.notebooks().expect("notebooks").into_iter().map(|n| n.path).collect();
+    assert_eq!(names, ["Top", "Top/Low", "work"]);
+    let top_low = v.create_notebook("Low", None).expect("a Low at the top").id;
+    v.delete_notebook(top).expect("delete top");
+    let names: Vec<String> = v.notebooks().expect("notebooks").into_iter().map(|n| n.path).collect();
+    assert_eq!(names, ["Low", "Low (2)", "work"]);
+    assert!(v.notebooks().expect("notebooks").iter().any(|n| n.id == top_low && n.name == "Low"));
 }
 
 #[test]

@@ -136,8 +136,16 @@ impl Writer<'_> {
         let parent = tree.parent(&id);
         let mut done = NotebookDeleted::default();
         for child in tree.children(Some(id)) {
+            // A name its new place already has gets a number, so two
+            // notebooks in one place still never share a name.
             let name = tree.name(&child).unwrap_or_default().to_owned();
-            self.rewrite_notebook(child, &name, parent)?;
+            let mut free = name.clone();
+            let mut n = 1;
+            while tree.check_free(&free, parent, Some(id)).is_err() {
+                n += 1;
+                free = format!("{name} ({n})");
+            }
+            self.rewrite_notebook(child, &free, parent)?;
             done.notebooks_moved += 1;
         }
         for (note, meta) in note_metas(self.conn, self.key)? {
