@@ -48,7 +48,13 @@ export function App(props: { api: Api }) {
 
 function Workspace(props: { notebooks?: NotebookApi }) {
   const { ui, notes, editor, conflicts, sync, account, monitor, init } = useApp();
-  const [notebook, setNotebook] = createSignal<string | null>(null);
+  // The chosen notebook and the search that shows it; typing another search
+  // lets go of it.
+  const [notebook, setNotebook] = createSignal<{ id: string; query: string } | null>(null);
+  createEffect(() => {
+    const nb = notebook();
+    if (nb && !notes.query().startsWith(nb.query.trim())) setNotebook(null);
+  });
   const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
   const mod = isMac ? '⌘' : 'Ctrl+';
   let search!: HTMLInputElement;
@@ -143,10 +149,11 @@ function Workspace(props: { notebooks?: NotebookApi }) {
           {(api) => (
             <Sidebar
               api={api}
-              selected={notebook()}
+              selected={notebook()?.id ?? null}
               onSelect={(nb) => {
-                setNotebook(nb?.id ?? null);
-                notes.setQuery(nb ? notebookQuery(nb) : '');
+                const query = nb ? notebookQuery(nb) : '';
+                notes.setQuery(query);
+                setNotebook(nb ? { id: nb.id, query } : null);
               }}
               onMoved={() => void notes.reload()}
               onError={(e) => ui.toastError(e)}

@@ -5,84 +5,14 @@
 // refusal from the core shown, not swallowed.
 import { render } from 'solid-js/web';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../api/errors';
-import { NOTE_DRAG_TYPE, notebookQuery, type NotebookApi, type NotebookView } from '../api/notebooks';
+import { NOTE_DRAG_TYPE, notebookQuery } from '../api/notebooks';
+import { createFakeApi } from '../../dev/fake';
+import { App } from '../App';
 import { $, $$, appDom, until } from '../testing/app-dom';
+import { fakeStore } from '../testing/notebooks-fake';
 import { Sidebar } from './Sidebar';
 
 const mounted = appDom();
-
-/** Notebooks and which notebook each note is in, with the core's rules for names. */
-function fakeStore() {
-  let next = 1;
-  const books = new Map<string, { name: string; parent: string | null }>();
-  const notes = new Map<string, string | null>([
-    ['n1', null],
-    ['n2', null],
-  ]);
-  const path = (id: string): string[] => {
-    const b = books.get(id)!;
-    return b.parent ? [...path(b.parent), b.name] : [b.name];
-  };
-  const view = (id: string): NotebookView => {
-    const b = books.get(id)!;
-    return {
-      id,
-      name: b.name,
-      parent: b.parent,
-      depth: path(id).length - 1,
-      path: path(id).join('/'),
-      notes: [...notes.values()].filter((n) => n === id).length,
-    };
-  };
-  const taken = (name: string, parent: string | null, except?: string) =>
-    [...books.entries()].some(([id, b]) => id !== except && b.parent === parent && b.name.toLowerCase() === name.toLowerCase());
-  const calls: string[] = [];
-  const api: NotebookApi = {
-    async listNotebooks() {
-      const out: NotebookView[] = [];
-      const walk = (parent: string | null) => {
-        const kids = [...books.entries()].filter(([, b]) => b.parent === parent).sort((a, b) => a[1].name.localeCompare(b[1].name));
-        for (const [id] of kids) {
-          out.push(view(id));
-          walk(id);
-        }
-      };
-      walk(null);
-      return out;
-    },
-    async createNotebook(name, parent) {
-      calls.push(`create ${name} in ${parent}`);
-      if (taken(name, parent)) throw new ApiError('notebook_name_taken', `there is already a notebook named "${name}"`);
-      const id = `b${next++}`;
-      books.set(id, { name, parent });
-      return view(id);
-    },
-    async renameNotebook(id, name) {
-      calls.push(`rename ${id} ${name}`);
-      books.get(id)!.name = name;
-      return view(id);
-    },
-    async moveNotebook(id, parent) {
-      books.get(id)!.parent = parent;
-      return view(id);
-    },
-    async deleteNotebook(id) {
-      calls.push(`delete ${id}`);
-      const parent = books.get(id)!.parent;
-      let notesMoved = 0;
-      for (const [n, nb] of notes) if (nb === id) (notes.set(n, parent), notesMoved++);
-      for (const b of books.values()) if (b.parent === id) b.parent = parent;
-      books.delete(id);
-      return { notes_moved: notesMoved, notebooks_moved: 0 };
-    },
-    async moveNote(noteId, notebook) {
-      calls.push(`move ${noteId} to ${notebook}`);
-      notes.set(noteId, notebook);
-    },
-  };
-  return { api, books, notes, calls };
-}
 
 function start(store = fakeStore()) {
   const state = { selected: null as string | null, errors: [] as string[], moved: [] as string[] };
@@ -198,5 +128,34 @@ describe('the notebook sidebar', () => {
 
   it('narrows the list with a notebook: search', () => {
     expect(notebookQuery({ name: 'Deep work' })).toBe('notebook:"Deep work" ');
+  });
+
+  it('in the app: choosing a notebook searches for it, typing another search lets go of it, All notes clears it', async () => {
+    const store = fakeStore();
+    store.books.set('b1', { name: 'Deep work', parent: null });
+    const fake = createFakeApi({ scenario: 'local', count: 5, theme: 'light' });
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    mounted.dispose = render(() => <App api={{ ...fake.api, notebooks: store.api }} />, root);
+    const search = (await until(() => $('search-input'))) as HTMLInputElement;
+    (await until(() => $$('notebook-item')[0]))!.click();
+    await until(() => search.value === 'notebook:"Deep work" ');
+    await until(() => $$('notebook-item')[0]?.getAttribute('aria-selected') === 'true');
+    search.value = 'something else';
+    search.dispatchEvent(new InputEvent('input', { bubbles: true }));
+    await until(() => $$('notebook-item')[0]?.getAttribute('aria-selected') === 'false');
+    expect($('notebook-all')!.getAttribute('aria-selected')).toBe('true');
+    $$('notebook-item')[0]!.click();
+    await until(() => search.value.startsWith('notebook:'));
+    $('notebook-all')!.click();
+    await until(() => search.value === '');
+    // Without notebook calls (an older shell, the plain fake) there is no sidebar.
+    mounted.dispose?.();
+    document.body.innerHTML = '';
+    const bare = document.createElement('div');
+    document.body.appendChild(bare);
+    mounted.dispose = render(() => <App api={fake.api} />, bare);
+    await until(() => $('search-input'));
+    expect($('notebooks')).toBeNull();
   });
 });
