@@ -11,6 +11,17 @@ fn vault(dir: &std::path::Path) -> Vault {
     Vault::open(dir, &MemoryStore::new()).expect("open")
 }
 
+/// A clock that moves a second on every reading, so no two changes share
+/// a millisecond and the orders by time are certain.
+#[derive(Debug, Default)]
+struct Ticking(std::sync::atomic::AtomicU64);
+
+impl outpost_core::clock::TimeSource for Ticking {
+    fn now_ms(&self) -> u64 {
+        1_700_000_000_000 + self.0.fetch_add(1_000, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 fn draft(title: &str, body: &str, tags: &[&str]) -> NoteDraft {
     NoteDraft {
         title: title.into(),
@@ -104,7 +115,8 @@ fn deleting_a_notebook_moves_its_notes_and_notebooks_up() {
 #[test]
 fn notebooks_stay_out_of_lists_search_counts_and_sort_and_filter_work() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut v = vault(dir.path());
+    let (mut v, _) =
+        Vault::open_with(dir.path(), &MemoryStore::new(), std::sync::Arc::new(Ticking::default())).expect("open");
     let work = v.create_notebook("Zebra work", None).expect("work").id;
     let a = v.create(draft("banana", "zebra body", &["Fruit"])).expect("a");
     let b = v.create(draft("Apple", "text", &["fruit", "red"])).expect("b");
@@ -231,4 +243,24 @@ fn deleted_notebooks_do_not_trip_the_mass_delete_rail() {
     hand_over(&mut a, &mut b);
     assert!(b.notebooks().expect("notebooks").is_empty(), "applied, not held");
     assert_eq!(b.list().expect("list").len(), 1);
+}
+
+/// A seeded store gets a notebook tree with its notes filed in it; refused
+/// beyond the bound, nothing written.
+#[test]
+fn seeded_notebooks_file_the_notes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vault(dir.path());
+    let spec = outpost_core::seed::SeedSpec { notes: 40, size: 200, seed: 5 };
+    outpost_core::seed::seed(&mut v, spec, |_| {}).expect("seed");
+    assert_eq!(outpost_core::seed::file_notes(&mut v, 201, 5).expect_err("too many").code(), "invalid");
+    assert!(v.notebooks().expect("notebooks").is_empty());
+    let filed = outpost_core::seed::file_notes(&mut v, 20, 5).expect("file");
+    let books = v.notebooks().expect("notebooks");
+    assert_eq!(books.len(), 20);
+    assert!(books.iter().any(|b| b.depth > 0), "some nested");
+    let in_books: u64 = books.iter().map(|b| b.notes).sum();
+    let loose = v.list_by(NotebookFilter::None, SortBy::Updated).expect("loose").len() as u64;
+    assert_eq!((in_books, in_books + loose), (filed as u64, 40));
+    assert!(filed > 20 && filed < 40, "about four in five: {filed}");
 }

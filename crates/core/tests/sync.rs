@@ -343,6 +343,7 @@ async fn notebooks_and_tags_sync_and_merge_across_devices() {
     // conflict is opened for a notebook, whatever the strategy.
     b.vault.set_conflict_strategy(outpost_core::merge::Strategy::AlwaysAsk).expect("strategy");
     a.vault.rename_notebook(work, "Office A").expect("rename a");
+    next_millisecond();
     b.vault.rename_notebook(work, "Office B").expect("rename b");
     sync_once(&mut a.vault, &a.remote).await.expect("sync a");
     sync_once(&mut b.vault, &b.remote).await.expect("sync b");
@@ -376,6 +377,7 @@ async fn concurrent_moves_that_make_a_cycle_resolve_the_same_everywhere() {
     sync_once(&mut b.vault, &b.remote).await.expect("sync b");
 
     a.vault.move_notebook(x, Some(y)).expect("x under y on a");
+    next_millisecond();
     b.vault.move_notebook(y, Some(x)).expect("y under x on b (later)");
     // Locally the cycle is refused.
     let refused = a.vault.move_notebook(y, Some(x)).expect_err("a cycle");
@@ -395,4 +397,16 @@ async fn concurrent_moves_that_make_a_cycle_resolve_the_same_everywhere() {
     sync_once(&mut a.vault, &a.remote).await.expect("sync a");
     assert_eq!(tree(&a.vault), [("Why".to_owned(), None, 0), ("X".to_owned(), Some(y), 1)]);
     assert_eq!(tree(&a.vault), tree(&b.vault));
+}
+
+/// Wait (at most a second) until the wall clock has moved past the current
+/// millisecond, so the next change on any device of this process is
+/// stamped after every change made before (the devices share the clock).
+fn next_millisecond() {
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis();
+    let (start, deadline) = (now(), std::time::Instant::now() + std::time::Duration::from_secs(1));
+    while now() <= start {
+        assert!(std::time::Instant::now() < deadline, "the wall clock did not move for a second");
+        std::hint::spin_loop();
+    }
 }
