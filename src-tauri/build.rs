@@ -55,6 +55,15 @@ const COMMANDS: &[&str] = &[
     "pick_path",
     "import_notes",
     "export_notes",
+    // notebooks
+    "list_notebooks",
+    "create_notebook",
+    "rename_notebook",
+    "move_notebook",
+    "delete_notebook",
+    "move_note",
+    "list_tags",
+    "list_notes_by",
 ];
 
 fn main() {

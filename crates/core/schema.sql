@@ -54,11 +54,14 @@ CREATE TABLE notes (
         CHECK (conflict_strategy IN ('auto_merge', 'last_writer_wins', 'always_ask')),
     -- In the trash since (ms since epoch), NULL when not: the plaintext
     -- mirror of the `trashed_at` sealed in meta, for the list and the trash.
-    trashed_at        INTEGER
+    trashed_at        INTEGER,
+    -- 0 a note, 1 a notebook: a copy of what the sealed meta says, so lists
+    -- and counts leave notebooks out without decrypting (migration 12).
+    kind              INTEGER NOT NULL DEFAULT 0 CHECK (kind IN (0, 1))
 ) STRICT;
 -- The list walks this index alone (id, stamp, pinned, time and the title
 -- ciphertext), never the rows with their bodies.
-CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title, trashed_at);
+CREATE INDEX notes_list ON notes (deleted, kind, pinned DESC, updated_at DESC, id, hlc, title, trashed_at);
 
 -- The last version both this device and the server agreed on, per note:
 -- the base of three-way merges.

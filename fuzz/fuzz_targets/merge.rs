@@ -69,6 +69,7 @@ impl VersionIn {
             body: self.body.render(),
             tags: self.tags.clone(),
             pinned: self.pinned,
+            notebook: None,
             deleted: self.deleted,
             hlc: Hlc::new(self.wall_ms, self.counter, self.node),
         }

@@ -68,6 +68,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             transfer::pick_path,
             transfer::import_notes,
             transfer::export_notes,
+            notebooks::list_notebooks,
+            notebooks::create_notebook,
+            notebooks::rename_notebook,
+            notebooks::move_notebook,
+            notebooks::delete_notebook,
+            notebooks::move_note,
+            notebooks::list_tags,
+            notebooks::list_notes_by,
         ])
         .typ::<outpost_core::engine::SyncStatus>()
         .typ::<state::NotesChangedEvent>()

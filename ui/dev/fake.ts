@@ -661,7 +661,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     async tagCounts() {
       const counts = new Map<string, number>();
       for (const n of notes.values()) if (!n.deleted) for (const t of n.tags) counts.set(t, (counts.get(t) ?? 0) + 1);
-      return [...counts].map(([tag, count]) => ({ tag, count })).sort((a, b) => b.count - a.count || a.tag.localeCompare(b.tag));
+      return [...counts].map(([tag, notes]) => ({ tag, notes })).sort((a, b) => b.notes - a.notes || a.tag.localeCompare(b.tag));
     },
     async openExternal(url) {
       if (!/^(https?:\/\/[^/\s]|mailto:\S)/i.test(url)) throw new ApiError('invalid', `only web and mail links open outside the app, not "${url}"`);

@@ -7,6 +7,8 @@ import { ShortcutTable } from './components/Help';
 import { IconNote, IconPlus, IconSearch, IconSettings } from './components/icons';
 import { NoteList } from './components/NoteList';
 import { NotePane } from './components/NotePane';
+import { Sidebar } from './components/Sidebar';
+import { type NotebookApi, notebookQuery } from './api/notebooks';
 import { preloadEditor } from './components/editor/LazyEditor';
 import { SettingsDialog } from './components/Settings';
 import { StatusBar } from './components/StatusBar';
@@ -34,7 +36,7 @@ export function App(props: { api: Api }) {
     <Switch fallback={<div class="app-loading" aria-busy="true" data-testid="app-loading" />}>
       <Match when={lock() === 'open'}>
         <AppProvider api={props.api}>
-          <Workspace />
+          <Workspace notebooks={props.api.notebooks} />
         </AppProvider>
       </Match>
       <Match when={lock() !== null && lock() !== 'open' && lock()} keyed>
@@ -44,8 +46,15 @@ export function App(props: { api: Api }) {
   );
 }
 
-function Workspace() {
+function Workspace(props: { notebooks?: NotebookApi }) {
   const { ui, notes, editor, conflicts, sync, account, monitor, init } = useApp();
+  // The chosen notebook and the search that shows it; typing another search
+  // lets go of it.
+  const [notebook, setNotebook] = createSignal<{ id: string; query: string } | null>(null);
+  createEffect(() => {
+    const nb = notebook();
+    if (nb && !notes.query().startsWith(nb.query.trim())) setNotebook(null);
+  });
   const isMac = isMacPlatform(navigator.platform || navigator.userAgent);
   const mod = isMac ? '⌘' : 'Ctrl+';
   let search!: HTMLInputElement;
@@ -136,6 +145,21 @@ function Workspace() {
             </button>
           </div>
         </header>
+        <Show when={props.notebooks} keyed>
+          {(api) => (
+            <Sidebar
+              api={api}
+              selected={notebook()?.id ?? null}
+              onSelect={(nb) => {
+                const query = nb ? notebookQuery(nb) : '';
+                notes.setQuery(query);
+                setNotebook(nb ? { id: nb.id, query } : null);
+              }}
+              onMoved={() => void notes.reload()}
+              onError={(e) => ui.toastError(e)}
+            />
+          )}
+        </Show>
         <div class="search-box">
           <IconSearch />
           <input

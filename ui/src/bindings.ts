@@ -164,6 +164,26 @@ export const commands = {
 	 *  with front matter each (import reads them back); how many.
 	 */
 	exportNotes: (path: string) => typedError<number, IpcError>(__TAURI_INVOKE("export_notes", { path })),
+	/**
+	 *  Every notebook in tree order (depth first, siblings by name), with
+	 *  depth, path and the notes directly in each.
+	 */
+	listNotebooks: () => typedError<Notebook_Serialize[], IpcError>(__TAURI_INVOKE("list_notebooks")),
+	createNotebook: (name: string, parent: string | null) => typedError<Notebook_Serialize, IpcError>(__TAURI_INVOKE("create_notebook", { name, parent })),
+	renameNotebook: (id: string, name: string) => typedError<Notebook_Serialize, IpcError>(__TAURI_INVOKE("rename_notebook", { id, name })),
+	/**
+	 *  Move a notebook under `parent` (`null`: to the top); a move inside
+	 *  itself is refused with code `notebook_cycle`.
+	 */
+	moveNotebook: (id: string, parent: string | null) => typedError<Notebook_Serialize, IpcError>(__TAURI_INVOKE("move_notebook", { id, parent })),
+	/**  Delete a notebook: its notes and notebooks move up to its parent. */
+	deleteNotebook: (id: string) => typedError<NotebookDeleted, IpcError>(__TAURI_INVOKE("delete_notebook", { id })),
+	/**  Put a note in a notebook (`null`: in none). */
+	moveNote: (id: string, notebook: string | null) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("move_note", { id, notebook })),
+	/**  Tags in use with how many notes carry each, most used first. */
+	listTags: () => typedError<TagCount[], IpcError>(__TAURI_INVOKE("list_tags")),
+	/**  The notes list narrowed to a notebook and in an order, pinned first. */
+	listNotesBy: (filter: NotebookFilter, sort: SortBy) => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("list_notes_by", { filter, sort })),
 };
 
 /* Types */
@@ -638,6 +658,11 @@ export type Note_Deserialize = {
 	server_rev?: number | null,
 	deleted: boolean,
 	sync: SyncBadge,
+	/**
+	 *  The notebook the note is in, as stored; `None` (or a notebook that
+	 *  was deleted meanwhile on another device) shows as no notebook.
+	 */
+	notebook?: string | null,
 };
 
 /**  A decrypted note. */
@@ -656,6 +681,75 @@ export type Note_Serialize = {
 	server_rev: number | null,
 	deleted: boolean,
 	sync: SyncBadge,
+	/**
+	 *  The notebook the note is in, as stored; `None` (or a notebook that
+	 *  was deleted meanwhile on another device) shows as no notebook.
+	 */
+	notebook: string | null,
+};
+
+/**
+ *  A notebook as the sidebar and `outpost notebooks list` show it, in
+ *  tree order (depth first, siblings by name).
+ */
+export type Notebook = Notebook_Serialize | Notebook_Deserialize;
+
+/**
+ *  What deleting a notebook did: its notes and sub-notebooks moved up to
+ *  its parent (or to the top); nothing else was deleted.
+ */
+export type NotebookDeleted = {
+	notes_moved: number,
+	notebooks_moved: number,
+};
+
+/**  Which notes the list shows. */
+export type NotebookFilter = 
+/**  Every note. */
+{ kind: "all" } | 
+/**  Notes in no notebook (or in one that is gone). */
+{ kind: "none" } | 
+/**  Notes directly in this notebook. */
+{ kind: "in"; id: string };
+
+/**
+ *  A notebook as the sidebar and `outpost notebooks list` show it, in
+ *  tree order (depth first, siblings by name).
+ */
+export type Notebook_Deserialize = {
+	id: string,
+	name: string,
+	/**
+	 *  The parent as shown: a parent that is gone, or a cycle broken at
+	 *  this notebook, shows at the top.
+	 */
+	parent?: string | null,
+	/**  0 at the top. */
+	depth: number,
+	/**  Names from the top down, joined by `/`. */
+	path: string,
+	/**  Live notes directly in it. */
+	notes: number,
+};
+
+/**
+ *  A notebook as the sidebar and `outpost notebooks list` show it, in
+ *  tree order (depth first, siblings by name).
+ */
+export type Notebook_Serialize = {
+	id: string,
+	name: string,
+	/**
+	 *  The parent as shown: a parent that is gone, or a cycle broken at
+	 *  this notebook, shows at the top.
+	 */
+	parent: string | null,
+	/**  0 at the top. */
+	depth: number,
+	/**  Names from the top down, joined by `/`. */
+	path: string,
+	/**  Live notes directly in it. */
+	notes: number,
 };
 
 /**
@@ -956,6 +1050,15 @@ export type SkippedNote_Serialize = {
 	reason: string,
 };
 
+/**  The order of the notes list; pinned notes come first in each. */
+export type SortBy = 
+/**  Most recently changed first. */
+"updated" | 
+/**  Most recently made first. */
+"created" | 
+/**  By title, A to Z (case and accents folded). */
+"title";
+
 /**  What starting over did (`outpost sync --start-over`). */
 export type StartOver = {
 	/**  Notes (live and deleted) queued to be sent again, as they stand. */
@@ -1066,10 +1169,10 @@ export type SyncStatus_Serialize = {
 	updated_ms: number,
 };
 
-/**  A tag and how many live notes carry it. */
+/**  A tag and how many live notes carry it (completion in the tag editor). */
 export type TagCount = {
 	tag: string,
-	count: number,
+	notes: number,
 };
 
 /**  What woke the engine for a pass. */

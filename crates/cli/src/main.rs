@@ -40,6 +40,9 @@ enum Command {
     /// Create, read, change, search, import and export notes
     #[command(subcommand)]
     Notes(commands::notes::NotesCmd),
+    /// Notebooks: list the tree, create, rename, move, delete
+    #[command(subcommand)]
+    Notebooks(commands::notebooks::NotebooksCmd),
     /// Register or join an account on a sync server; log out; change the passphrase; sessions
     #[command(subcommand)]
     Account(commands::account::AccountCmd),
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Notes(cmd) => commands::notes::run(&dir, cmd),
+        Command::Notebooks(cmd) => commands::notebooks::run(&dir, cmd),
         Command::Account(cmd) => commands::account::run(&dir, cmd),
         Command::Sync(args) => commands::sync::run(&dir, args),
         Command::Serve(args) => commands::serve::run(&dir, args),
@@ -144,7 +148,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// device): this device no longer syncs with it, 12 `notes import` imported
 /// nothing, 13 the note was deleted for good (purged from the trash): it and
 /// its history cannot be brought back, 14 the account's storage on the
-/// server is full (quota).
+/// server is full (quota), 15 a notebook change refused: a cycle (a notebook
+/// inside itself) or a name another notebook in the same place has.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|c| c.is::<commands::notes::NothingImported>()) {
         return 12;
@@ -186,5 +191,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::FileNotFound(_) => 3,
         E::FileNotDownloaded { .. } => 8,
         E::KeyRotated { .. } => 5,
+        E::NotebookNotFound(_) => 3,
+        E::NotebookAmbiguous { .. } => 4,
+        E::NotebookCycle { .. } | E::NotebookNameTaken { .. } => 15,
     }
 }

@@ -159,13 +159,27 @@ fn import_export_round_trip() {
     let note: serde_json::Value =
         serde_json::from_str(&run_ok(a.path(), &["notes", "show", hits[0]["id"].as_str().expect("id"), "--json"]))
             .expect("json");
-    assert_eq!(note["tags"], serde_json::json!(["Travel"]), "folders become tags");
+    assert_eq!(note["tags"], serde_json::json!([]), "folders become notebooks, not tags");
+    let travel = run_ok(a.path(), &["notebooks", "list"]);
+    assert!(travel.contains("Travel (1)"), "{travel}");
+    assert_eq!(run_ok(a.path(), &["notes", "list", "--notebook", "travel"]).lines().count(), 1);
 
     let out = tempfile::tempdir().expect("tempdir");
     assert!(run_ok(a.path(), &["notes", "export", out.path().to_str().expect("utf-8")]).contains("exported 5 notes"));
     let b = tempfile::tempdir().expect("tempdir");
     run_ok(b.path(), &["notes", "import", out.path().to_str().expect("utf-8")]);
-    let notes = |d: &std::path::Path| -> Vec<(String, String, serde_json::Value, bool)> {
+    let notes = |d: &std::path::Path| -> Vec<(String, String, serde_json::Value, bool, String)> {
+        let books: serde_json::Value =
+            serde_json::from_str(&run_ok(d, &["notebooks", "list", "--json"])).expect("json");
+        let book = |id: &serde_json::Value| -> String {
+            books
+                .as_array()
+                .expect("array")
+                .iter()
+                .find(|b| &b["id"] == id)
+                .map(|b| b["name"].to_string())
+                .unwrap_or_default()
+        };
         let list: serde_json::Value = serde_json::from_str(&run_ok(d, &["notes", "list", "--json"])).expect("json");
         let mut v: Vec<_> = list
             .as_array()
@@ -180,13 +194,70 @@ fn import_export_round_trip() {
                     n["body"].as_str().unwrap_or_default().to_owned(),
                     n["tags"].clone(),
                     n["pinned"] == true,
+                    book(&n["notebook"]),
                 )
             })
             .collect();
         v.sort_by(|x, y| x.0.cmp(&y.0));
         v
     };
-    assert_eq!(notes(a.path()), notes(b.path()), "export then import keeps title, body, tags and pin");
+    assert_eq!(notes(a.path()), notes(b.path()), "export then import keeps title, body, tags, pin and notebook");
+}
+
+/// Notebooks from the command line: a tree, notes moved and tagged in one
+/// edit, the list filtered and sorted; each bad change a clear message, its
+/// exit code, and not a byte changed.
+#[test]
+fn notebooks_commands_and_their_refusals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let work = run_ok(d, &["notebooks", "create", "Work"]).trim().to_owned();
+    run_ok(d, &["notebooks", "create", "Projects", "--parent", "Work"]);
+    run_ok(d, &["notebooks", "create", "Home"]);
+    let b = run_ok(d, &["notes", "add", "--title", "beta"]).trim().to_owned();
+    let a = run_ok(d, &["notes", "add", "--title", "Alpha"]).trim().to_owned();
+    run_ok(d, &["notes", "edit", &b, "--notebook", "Work/Projects", "--tag", "t1", "--tag", "t2"]);
+    run_ok(d, &["notes", "edit", &a, "--notebook", &work]);
+    let tree: serde_json::Value = serde_json::from_str(&run_ok(d, &["notebooks", "list", "--json"])).expect("json");
+    assert_eq!(tree[1]["name"], "Work");
+    assert_eq!(
+        (tree[1]["children"][0]["name"].as_str(), tree[1]["children"][0]["notes"].as_u64()),
+        (Some("Projects"), Some(1))
+    );
+    let note: serde_json::Value = serde_json::from_str(&run_ok(d, &["notes", "show", &b, "--json"])).expect("json");
+    assert_eq!(note["tags"], serde_json::json!(["t1", "t2"]));
+    let titles = |args: &[&str]| -> Vec<String> {
+        run_ok(d, args).lines().map(|l| l.rsplit("  ").next().unwrap_or_default().to_owned()).collect()
+    };
+    assert_eq!(titles(&["notes", "list", "--sort", "title"]), ["Alpha", "beta"]);
+    assert_eq!(titles(&["notes", "list", "--notebook", "Work"]), ["Alpha"]);
+    assert!(run_ok(d, &["notes", "tags"]).contains("1  t1"));
+
+    let long = "n".repeat(201);
+    let cases: Vec<Case<'_>> = vec![
+        ("cycle", vec!["notebooks", "move", "Work", "--parent", "Projects"], None, 15, "inside it"),
+        ("name taken", vec!["notebooks", "create", "work"], None, 15, "already a notebook named"),
+        ("rename onto a taken name", vec!["notebooks", "rename", "Home", "WORK"], None, 15, "already a notebook"),
+        ("name too long", vec!["notebooks", "create", &long], None, 4, "limit is 200 bytes"),
+        ("unknown notebook", vec!["notes", "edit", &a, "--notebook", "Nowhere"], None, 3, "no notebook \"Nowhere\""),
+        ("unknown parent", vec!["notebooks", "create", "X", "--parent", "Nowhere"], None, 3, "no notebook"),
+        ("bad sort", vec!["notes", "list", "--sort", "size"], None, 2, "not a sort order"),
+        ("neither parent nor root", vec!["notebooks", "move", "Home"], None, 2, "--parent"),
+    ];
+    for (name, args, _, code, msg) in cases {
+        let before = snapshot(d);
+        let out = outpost(d).args(&args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        assert!(stderr.contains(msg), "{name}: message {stderr:?} lacks {msg:?}");
+        assert_eq!(snapshot(d), before, "{name} changed the store");
+    }
+
+    run_ok(d, &["notebooks", "move", "Projects", "--root"]);
+    run_ok(d, &["notebooks", "rename", "Projects", "Ideas"]);
+    assert!(run_ok(d, &["notebooks", "delete", "Work"]).contains("1 notes and 0 notebooks moved up"));
+    assert_eq!(titles(&["notes", "list", "--no-notebook", "--sort", "title"]), ["Alpha"]);
+    assert_eq!(titles(&["notes", "list", "--notebook", "Ideas"]), ["beta"]);
 }
 
 /// A bad line is named and skipped; the rest is imported (exit 0). An

@@ -104,6 +104,14 @@ pub enum Error {
          passphrase to fetch the key (`outpost account keys`, or log in again) and it applies"
     )]
     KeyRotated { key_id: String },
+    #[error("no notebook {0:?}; `outpost notebooks list` shows them")]
+    NotebookNotFound(String),
+    #[error("{name:?} could mean several notebooks: {places}; give its id or its path from the top (A/B)")]
+    NotebookAmbiguous { name: String, places: String },
+    #[error("notebook {name:?} cannot go under {parent:?}, which is inside it; nothing was changed")]
+    NotebookCycle { name: String, parent: String },
+    #[error("there is already a notebook named {name:?} {place}; nothing was changed")]
+    NotebookNameTaken { name: String, place: String },
 }
 
 impl Error {
@@ -163,6 +171,10 @@ impl Error {
             Error::FileNotFound(_) => "file_not_found",
             Error::FileNotDownloaded { .. } => "file_not_downloaded",
             Error::KeyRotated { .. } => "key_rotated",
+            Error::NotebookNotFound(_) => "notebook_not_found",
+            Error::NotebookAmbiguous { .. } => "notebook_ambiguous",
+            Error::NotebookCycle { .. } => "notebook_cycle",
+            Error::NotebookNameTaken { .. } => "notebook_name_taken",
         }
     }
 }

@@ -26,6 +26,8 @@
 //! - [`model`]: plain note types and content limits.
 //! - [`monitor`]: the bounded history of sync passes, its insights, and
 //!   the outbox as a person looks at it (list, retry, discard).
+//! - [`notebooks`]: the notebook tree (records of the note stream):
+//!   effective parents, cycles broken the same way on every device, names.
 //! - [`net`]: the testers' network control (online, offline, flaky) and
 //!   the watcher of its control file; `remote` enforces it.
 //! - [`policy`]: what sync does in the device's situation (network cost,
@@ -55,6 +57,7 @@ pub mod merge;
 pub mod model;
 pub mod monitor;
 pub mod net;
+pub mod notebooks;
 pub mod payload;
 pub mod policy;
 pub mod remote;
@@ -69,4 +72,5 @@ pub mod vault;
 
 pub use error::{Error, Recovery, Result};
 pub use model::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, StoreStatus, SyncBadge};
+pub use model::{Notebook, NotebookFilter, NotebookNode, SortBy, TagCount};
 pub use vault::{SharedVault, Vault, Writer};

@@ -2,7 +2,7 @@
 //! store, no keys; `vault::replica` feeds it decrypted versions and writes
 //! the result.
 //!
-//! - Title, tags and pinned merge per field: a field changed on one side
+//! - Title, tags, pinned and notebook merge per field: a field changed on one side
 //!   only takes that side; changed on both, the later HLC wins (never the
 //!   wall clock: device clocks are wrong).
 //! - The body merges three-way against the stored base with `diffy` (diff3).
@@ -21,6 +21,7 @@
 
 use outpost_protocol::Hlc;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// One version of a note, in plaintext (in memory only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub struct Version {
     pub body: String,
     pub tags: Vec<String>,
     pub pinned: bool,
+    /// The note's notebook (a notebook's parent); a field of its own, so a
+    /// move on one device and an edit on another both survive.
+    pub notebook: Option<Uuid>,
     pub deleted: bool,
     pub hlc: Hlc,
 }
@@ -107,6 +111,7 @@ pub struct Merged {
     pub body: String,
     pub tags: Vec<String>,
     pub pinned: bool,
+    pub notebook: Option<Uuid>,
     pub deleted: bool,
     pub outcome: Outcome,
 }
@@ -118,6 +123,7 @@ impl Merged {
             body: v.body.clone(),
             tags: v.tags.clone(),
             pinned: v.pinned,
+            notebook: v.notebook,
             deleted: v.deleted,
             outcome,
         }
@@ -127,7 +133,11 @@ impl Merged {
     pub fn same_content(&self, v: &Version) -> bool {
         self.deleted == v.deleted
             && (self.deleted
-                || (self.title == v.title && self.body == v.body && self.tags == v.tags && self.pinned == v.pinned))
+                || (self.title == v.title
+                    && self.body == v.body
+                    && self.tags == v.tags
+                    && self.pinned == v.pinned
+                    && self.notebook == v.notebook))
     }
 }
 
@@ -151,6 +161,7 @@ pub fn merge(base: Option<&Version>, local: &Version, remote: &Version, strategy
     let title = choose(pick(base.map(|b| &b.title), &local.title, &remote.title, later)).title.clone();
     let tags = choose(pick(base.map(|b| &b.tags), &local.tags, &remote.tags, later)).tags.clone();
     let pinned = choose(pick(base.map(|b| &b.pinned), &local.pinned, &remote.pinned, later)).pinned;
+    let notebook = choose(pick(base.map(|b| &b.notebook), &local.notebook, &remote.notebook, later)).notebook;
     let (body, clean) = match base {
         Some(b) => merge_text(&b.body, &local.body, &remote.body),
         None => merge_unrelated(&local.body, &remote.body),
@@ -162,7 +173,7 @@ pub fn merge(base: Option<&Version>, local: &Version, remote: &Version, strategy
         (true, _) if blend => Outcome::Confirm,
         (true, _) => Outcome::Clean,
     };
-    Merged { title, body, tags, pinned, deleted: false, outcome }
+    Merged { title, body, tags, pinned, notebook, deleted: false, outcome }
 }
 
 /// Which side a field takes: the side that changed it, or the later one
@@ -275,6 +286,7 @@ mod tests {
             body: body.into(),
             tags: vec![],
             pinned: false,
+            notebook: None,
             deleted: false,
             hlc: Hlc::new(hlc, 0, 1),
         }
@@ -315,6 +327,23 @@ mod tests {
         assert_eq!(merge(Some(&base), &local, &remote, Strategy::AutoMerge).title, "Mine");
         let remote = v("Theirs", "body", 10);
         assert_eq!(merge(Some(&base), &local, &remote, Strategy::AutoMerge).title, "Theirs");
+    }
+
+    #[test]
+    fn a_move_and_an_edit_on_two_devices_both_survive() {
+        let base = v("T", "body", 1);
+        let mut local = v("T", "body", 2);
+        local.notebook = Some(Uuid::from_u128(7));
+        let remote = v("T", "body edited there", 3);
+        let m = merge(Some(&base), &local, &remote, Strategy::AutoMerge);
+        assert_eq!(
+            (m.notebook, m.body.as_str(), m.outcome),
+            (Some(Uuid::from_u128(7)), "body edited there", Outcome::Clean)
+        );
+        // Moved on both sides: the later move wins.
+        let mut remote = v("T", "body", 3);
+        remote.notebook = Some(Uuid::from_u128(8));
+        assert_eq!(merge(Some(&base), &local, &remote, Strategy::AutoMerge).notebook, Some(Uuid::from_u128(8)));
     }
 
     #[test]

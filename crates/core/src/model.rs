@@ -13,6 +13,9 @@ pub mod limits {
     pub const MAX_TITLE_BYTES: usize = 1024;
     pub const MAX_TAGS: usize = 64;
     pub const MAX_TAG_BYTES: usize = 64;
+    /// A notebook's name: one line in the sidebar and one folder name in
+    /// an export (most file systems allow 255 bytes).
+    pub const MAX_NOTEBOOK_NAME_BYTES: usize = 200;
 }
 
 /// A decrypted note.
@@ -34,6 +37,10 @@ pub struct Note {
     pub server_rev: Option<i64>,
     pub deleted: bool,
     pub sync: SyncBadge,
+    /// The notebook the note is in, as stored; `None` (or a notebook that
+    /// was deleted meanwhile on another device) shows as no notebook.
+    #[serde(default)]
+    pub notebook: Option<Uuid>,
 }
 
 /// One line of the notes list: titles only.
@@ -117,6 +124,116 @@ pub(crate) struct Meta {
     /// merge in its history. Only in merge results; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carried: Vec<CarriedVersion>,
+    /// For a note, its notebook; for a notebook, its parent. Absent: at
+    /// the top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notebook: Option<Uuid>,
+    /// What the record is. Sealed with the rest, so the server cannot tell
+    /// a notebook from a note; absent in every note written before
+    /// notebooks existed.
+    #[serde(default, skip_serializing_if = "RecordKind::is_note")]
+    pub kind: RecordKind,
+}
+
+/// What a record of the note stream is. Stored in the sealed meta, and
+/// beside it in plaintext on the device (`notes.kind`) so lists, counts
+/// and search leave notebooks out without decrypting anything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RecordKind {
+    #[default]
+    Note,
+    Notebook,
+}
+
+impl RecordKind {
+    pub(crate) fn is_note(&self) -> bool {
+        *self == RecordKind::Note
+    }
+
+    /// The `notes.kind` column.
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            RecordKind::Note => 0,
+            RecordKind::Notebook => 1,
+        }
+    }
+}
+
+/// A notebook as the sidebar and `outpost notebooks list` show it, in
+/// tree order (depth first, siblings by name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Notebook {
+    pub id: Uuid,
+    pub name: String,
+    /// The parent as shown: a parent that is gone, or a cycle broken at
+    /// this notebook, shows at the top.
+    pub parent: Option<Uuid>,
+    /// 0 at the top.
+    pub depth: u32,
+    /// Names from the top down, joined by `/`.
+    pub path: String,
+    /// Live notes directly in it.
+    pub notes: u64,
+}
+
+/// A notebook and its sub-notebooks (`outpost notebooks list --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NotebookNode {
+    pub id: Uuid,
+    pub name: String,
+    pub notes: u64,
+    pub children: Vec<NotebookNode>,
+}
+
+/// A tag and how many live notes carry it (completion in the tag editor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TagCount {
+    pub tag: String,
+    pub notes: u64,
+}
+
+/// The order of the notes list; pinned notes come first in each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum SortBy {
+    /// Most recently changed first.
+    #[default]
+    Updated,
+    /// Most recently made first.
+    Created,
+    /// By title, A to Z (case and accents folded).
+    Title,
+}
+
+impl std::str::FromStr for SortBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "updated" => Ok(SortBy::Updated),
+            "created" => Ok(SortBy::Created),
+            "title" => Ok(SortBy::Title),
+            other => Err(format!("{other:?} is not a sort order (updated, created, title)")),
+        }
+    }
+}
+
+/// Which notes the list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum NotebookFilter {
+    /// Every note.
+    #[default]
+    All,
+    /// Notes in no notebook (or in one that is gone).
+    None,
+    /// Notes directly in this notebook.
+    In(Uuid),
 }
 
 /// A version carried inside a merge result's sealed meta: its stamp and

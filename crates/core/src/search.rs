@@ -16,6 +16,10 @@
 //!   body.
 //! - `tag:NAME`: the note has a tag equal to NAME (folded); `is:pinned`:
 //!   the note is pinned.
+//! - `notebook:NAME` (or `notebook:"Two words"`): the note is in a
+//!   notebook named NAME (folded) or in a notebook inside one. The words of
+//!   the names of a note's notebook and of those above it count as words
+//!   of the note, like its tags.
 //!
 //! Ranking is BM25 over the words (title and tag words count three times),
 //! ties by pinned, then most recently updated.
@@ -64,6 +68,8 @@ pub struct Query {
     /// Folded tag names the note must carry.
     pub tags: Vec<String>,
     pub pinned: bool,
+    /// Folded notebook names the note must be in (or under).
+    pub notebooks: Vec<String>,
 }
 
 impl Query {
@@ -99,7 +105,23 @@ impl Query {
             rest = &rest[end..];
             last_plain = false;
             let lower = chunk.to_lowercase();
-            if let Some(name) = lower.strip_prefix("tag:") {
+            if let Some(name) = lower.strip_prefix("notebook:") {
+                let name = match (name.is_empty(), rest.strip_prefix('"')) {
+                    // `notebook:"Two words"`: the quoted name.
+                    (true, Some(after)) => {
+                        let (inside, next) = match after.find('"') {
+                            Some(end) => (&after[..end], &after[end + 1..]),
+                            None => (after, ""),
+                        };
+                        rest = next;
+                        fold(inside.trim())
+                    }
+                    _ => fold(name),
+                };
+                if !name.is_empty() {
+                    q.notebooks.push(name);
+                }
+            } else if let Some(name) = lower.strip_prefix("tag:") {
                 let name = fold(name.trim_start_matches('#'));
                 if !name.is_empty() {
                     q.tags.push(name);
@@ -125,6 +147,7 @@ impl Query {
             && self.phrases.is_empty()
             && self.tags.is_empty()
             && !self.pinned
+            && self.notebooks.is_empty()
     }
 
     /// Whether `word` (folded) is one the query looks for (for highlights).
@@ -142,6 +165,11 @@ pub struct Doc {
     pub body: String,
     pub tags: Vec<String>,
     pub pinned: bool,
+    /// The notebook the note is in, as stored.
+    pub notebook: Option<Uuid>,
+    /// The names of its notebook and of those above it, from the top (as
+    /// the notebook tree shows it now; empty for no notebook).
+    pub notebooks: Vec<String>,
 }
 
 impl fmt::Debug for Doc {
@@ -183,7 +211,9 @@ fn has_seq(haystack: &[u32], needle: &[u32]) -> bool {
 }
 
 fn filters_match(q: &Query, doc: &Doc) -> bool {
-    (!q.pinned || doc.pinned) && q.tags.iter().all(|t| folded_tags(&doc.tags).any(|d| &d == t))
+    (!q.pinned || doc.pinned)
+        && q.tags.iter().all(|t| folded_tags(&doc.tags).any(|d| &d == t))
+        && q.notebooks.iter().all(|n| doc.notebooks.iter().any(|d| &fold(d) == n))
 }
 
 /// The brute-force reading of the rules: does `doc` match `q`? What the
@@ -196,6 +226,7 @@ pub fn matches(q: &Query, doc: &Doc) -> bool {
         .chain(words(&doc.body))
         .map(|(_, _, w)| w)
         .chain(doc.tags.iter().flat_map(|t| words(t).map(|(_, _, w)| w).collect::<Vec<_>>()))
+        .chain(doc.notebooks.iter().flat_map(|t| words(t).map(|(_, _, w)| w).collect::<Vec<_>>()))
         .collect();
     q.words.iter().all(|w| all.contains(w))
         && q.prefix.as_deref().is_none_or(|p| all.iter().any(|w| w.starts_with(p)))
@@ -304,11 +335,15 @@ struct Entry {
     body_seq: Box<[u32]>,
     /// The tags, folded, for `tag:`.
     tags: Vec<String>,
+    /// The notebook names of `doc.notebooks`, folded, for `notebook:`.
+    notebooks: Vec<String>,
 }
 
 impl Entry {
     fn filters_match(&self, q: &Query) -> bool {
-        (!q.pinned || self.doc.pinned) && q.tags.iter().all(|t| self.tags.contains(t))
+        (!q.pinned || self.doc.pinned)
+            && q.tags.iter().all(|t| self.tags.contains(t))
+            && q.notebooks.iter().all(|n| self.notebooks.contains(n))
     }
 }
 
@@ -335,6 +370,9 @@ pub struct Index {
     /// What the store looked like when the index was last brought up to
     /// date (kept by the vault).
     pub(crate) stamp: Option<(u64, i64)>,
+    /// The notebook records (id and stamp) the notes' notebook names were
+    /// taken from (kept by the vault).
+    pub(crate) notebooks_stamp: Option<Vec<(Uuid, Hlc)>>,
 }
 
 impl fmt::Debug for Index {
@@ -416,11 +454,12 @@ impl Index {
             out.into_boxed_slice()
         };
         let title_seq = seq(&doc.title, &mut tfs, true);
-        for t in &doc.tags {
+        for t in doc.tags.iter().chain(&doc.notebooks) {
             seq(t, &mut tfs, true);
         }
         let body_seq = seq(&doc.body, &mut tfs, false);
         let tags = folded_tags(&doc.tags).collect();
+        let notebooks = doc.notebooks.iter().map(|n| fold(n)).collect();
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -435,8 +474,22 @@ impl Index {
         }
         let terms = terms.into_boxed_slice();
         self.total_len += f64::from(len);
-        self.slots[slot as usize] = Some(Entry { id, hlc, updated_at, doc, len, terms, title_seq, body_seq, tags });
+        self.slots[slot as usize] =
+            Some(Entry { id, hlc, updated_at, doc, len, terms, title_seq, body_seq, tags, notebooks });
         self.by_id.insert(id, slot);
+    }
+
+    /// Give note `id` the notebook names `names` (its notebook was renamed
+    /// or moved): re-indexed from the text held here, nothing decrypted.
+    /// Nothing when they are the names it has, or it is not in.
+    pub fn set_notebook_names(&mut self, id: &Uuid, names: Vec<String>) {
+        let Some(entry) = self.entry(id) else { return };
+        if entry.doc.notebooks == names {
+            return;
+        }
+        let (hlc, updated_at) = (entry.hlc, entry.updated_at);
+        let doc = Doc { notebooks: names, ..entry.doc.clone() };
+        self.insert(*id, hlc, updated_at, doc);
     }
 
     /// Take note `id` out; nothing if it is not in.
@@ -567,7 +620,13 @@ mod tests {
     use super::*;
 
     fn doc(title: &str, body: &str, tags: &[&str], pinned: bool) -> Doc {
-        Doc { title: title.into(), body: body.into(), tags: tags.iter().map(|t| t.to_string()).collect(), pinned }
+        Doc {
+            title: title.into(),
+            body: body.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            pinned,
+            ..Doc::default()
+        }
     }
 
     fn ids(n: u128) -> Uuid {
@@ -643,6 +702,22 @@ mod tests {
         assert_eq!(found(&ix, "apple tag:home is:pinned"), [ids(2)]);
         assert!(found(&ix, "tag:nothing").is_empty());
         assert!(found(&ix, "tag:wor").is_empty(), "tags match whole");
+    }
+
+    #[test]
+    fn notebook_filters_match_the_notebook_and_those_above_it() {
+        let mut ix =
+            index(&[doc("a", "apple", &[], false), doc("b", "apple", &[], false), doc("c", "apple", &[], false)]);
+        ix.set_notebook_names(&ids(0), vec!["Work".into()]);
+        ix.set_notebook_names(&ids(1), vec!["Work".into(), "Deep Projects".into()]);
+        assert_eq!(Query::parse("notebook:\"deep projects\" x").notebooks, ["deep projects"]);
+        let mut got = found(&ix, "notebook:work");
+        got.sort();
+        assert_eq!(got, [ids(0), ids(1)]);
+        assert_eq!(found(&ix, "apple notebook:\"Deep Projects\""), [ids(1)]);
+        assert_eq!(found(&ix, "proj"), [ids(1)], "notebook names are searched as words");
+        ix.set_notebook_names(&ids(1), vec![]);
+        assert_eq!(found(&ix, "notebook:work"), [ids(0)]);
     }
 
     #[test]

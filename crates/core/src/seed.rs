@@ -33,6 +33,8 @@
 //! - `extras`: conflicts arriving from another device, refused changes.
 //! - `history`: the sync passes.
 //! - `devices`: the second device.
+//! - `notebooks`: a notebook tree with the notes filed in it
+//!   ([`file_notes`]).
 
 use rand::rngs::StdRng;
 use rand::seq::index;
@@ -48,9 +50,11 @@ use crate::vault::Vault;
 mod devices;
 mod extras;
 mod history;
+mod notebooks;
 mod text;
 
 pub use devices::{second_device, SecondDevice};
+pub use notebooks::file_notes;
 pub use text::body;
 
 /// What to seed.

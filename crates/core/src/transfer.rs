@@ -25,8 +25,8 @@ pub mod jsonl;
 pub mod markdown;
 pub mod standard_notes;
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::model::NoteDraft;
 use crate::vault::Vault;
+use uuid::Uuid;
 
 pub use jsonl::parse_jsonl;
 pub use markdown::parse_markdown;
@@ -147,11 +148,15 @@ pub struct Incoming {
     /// Attachments the note refers to that are not imported (there are
     /// none in Outpost yet): reported in [`ImportSummary::left_out`].
     pub attachments: Vec<String>,
+    /// The notebook the note goes in, as names from the top (a folder of
+    /// a Markdown export): found by name (case and accents folded) or
+    /// made. Empty: none.
+    pub notebook: Vec<String>,
 }
 
 impl Incoming {
     pub fn new(at: String, draft: NoteDraft) -> Self {
-        Self { at, draft, created: None, updated: None, attachments: Vec::new() }
+        Self { at, draft, created: None, updated: None, attachments: Vec::new(), notebook: Vec::new() }
     }
 }
 
@@ -175,7 +180,25 @@ pub fn import(
     let mut summary = ImportSummary { format, imported: 0, duplicates: 0, skipped: Vec::new(), left_out: Vec::new() };
     match format {
         Format::Jsonl => write_all(vault, jsonl::open(path)?, &mut summary, progress)?,
-        Format::Markdown => write_all(vault, markdown::open(path)?, &mut summary, progress)?,
+        Format::Markdown => {
+            write_all(vault, markdown::open(path)?, &mut summary, progress)?;
+            // Empty folders are notebooks with no notes yet (an export
+            // writes one for every notebook).
+            let empty = markdown::empty_folders(path)?;
+            if !empty.is_empty() {
+                let mut cache = HashMap::new();
+                let left_out = vault.batch(|w| {
+                    let mut left_out = Vec::new();
+                    for folder in &empty {
+                        if let Err(reason) = notebook_for(w, &mut cache, folder)? {
+                            left_out.push(Skipped { at: folder.join("/"), title: None, reason });
+                        }
+                    }
+                    Ok(left_out)
+                })?;
+                summary.left_out.extend(left_out);
+            }
+        }
         Format::Enex => write_all(vault, enex::open(path)?, &mut summary, progress)?,
         Format::StandardNotes => write_all(vault, standard_notes::open(path)?, &mut summary, progress)?,
     }
@@ -212,6 +235,9 @@ pub fn write_all(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<()> {
     let mut seen = stored_hashes(vault)?;
+    // Notebooks found or made during the run, by path (a failed batch
+    // ends the run, so none outlives a rollback).
+    let mut notebooks: HashMap<Vec<String>, Option<Uuid>> = HashMap::new();
     let mut read = 0u64;
     // Each note with its place in the input, so skips are reported in order.
     let mut batch: Vec<(u64, Incoming)> = Vec::with_capacity(BATCH);
@@ -245,9 +271,16 @@ pub fn write_all(
                     continue;
                 }
                 let title = short(&note.draft.title);
+                let notebook = match notebook_for(w, &mut notebooks, &note.notebook)? {
+                    Ok(nb) => nb,
+                    Err(reason) => {
+                        left_out.push(Skipped { at: note.at.clone(), title: Some(title.clone()), reason });
+                        None
+                    }
+                };
                 // The writer checks every limit before it writes, so a
                 // refused note leaves nothing behind in the transaction.
-                match w.create_dated(note.draft, note.created, note.updated) {
+                match w.create_dated_in(note.draft, note.created, note.updated, notebook) {
                     Ok(_) => {
                         seen.insert(hash);
                         imported += 1;
@@ -285,6 +318,44 @@ pub fn write_all(
     Ok(())
 }
 
+/// The notebook at `path` (names from the top), found by name under its
+/// parent or made; `Err(reason)` when a name cannot be a notebook's (the
+/// note then goes in at the top, and the reason is reported).
+fn notebook_for(
+    w: &mut crate::Writer<'_>,
+    cache: &mut HashMap<Vec<String>, Option<Uuid>>,
+    path: &[String],
+) -> Result<std::result::Result<Option<Uuid>, String>> {
+    let mut parent = None;
+    for depth in 1..=path.len() {
+        let prefix = &path[..depth];
+        if let Some(known) = cache.get(prefix) {
+            parent = *known;
+            continue;
+        }
+        let name = match crate::notebooks::clean_name(&prefix[depth - 1]) {
+            Ok(n) => n,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "folder {:?} is not made a notebook ({e}); the note is put at the top",
+                    prefix.join("/")
+                )))
+            }
+        };
+        let tree = w.notebook_tree()?;
+        let folded = crate::search::fold(&name);
+        let existing =
+            tree.children(parent).into_iter().find(|c| tree.name(c).is_some_and(|n| crate::search::fold(n) == folded));
+        let id = match existing {
+            Some(id) => id,
+            None => w.create_notebook(&name, parent)?,
+        };
+        cache.insert(prefix.to_vec(), Some(id));
+        parent = Some(id);
+    }
+    Ok(Ok(parent))
+}
+
 /// A title as a report shows it: at most 80 characters.
 pub(crate) fn short(title: &str) -> String {
     let mut s: String = title.chars().take(80).collect();
@@ -294,20 +365,56 @@ pub(crate) fn short(title: &str) -> String {
     s
 }
 
-/// Write every live note to `dir` as `<title>.md` with front matter;
-/// returns how many. Existing files are never overwritten: names get a
-/// numeric suffix instead.
+/// Write every live note to `dir` as `<title>.md` with front matter, in
+/// a folder per notebook (nested as the notebooks are); returns how many.
+/// Existing files are never overwritten: names get a numeric suffix
+/// instead.
 pub fn export(vault: &Vault, dir: &Path) -> Result<usize> {
+    export_notebook(vault, dir, None)
+}
+
+/// [`export`], or with `notebook` only that notebook's notes (in `dir`
+/// itself) and its sub-notebooks' (in folders below). Every notebook gets
+/// its folder, empty ones too, so an import of `dir` makes them all again.
+pub fn export_notebook(vault: &Vault, dir: &Path, notebook: Option<Uuid>) -> Result<usize> {
+    let notebooks = vault.notebooks()?;
+    if let Some(nb) = notebook {
+        if !notebooks.iter().any(|n| n.id == nb) {
+            return Err(Error::NotebookNotFound(nb.to_string()));
+        }
+    }
+    // Each exported notebook's folder, parents first (tree order).
+    let mut folders: HashMap<Uuid, PathBuf> = HashMap::new();
+    for n in &notebooks {
+        let folder = if Some(n.id) == notebook {
+            dir.to_path_buf()
+        } else {
+            match n.parent.map(|p| folders.get(&p)) {
+                Some(Some(parent)) => parent.join(file_stem(&n.name)),
+                Some(None) => continue, // outside the exported notebook
+                None if notebook.is_none() => dir.join(file_stem(&n.name)),
+                None => continue,
+            }
+        };
+        std::fs::create_dir_all(&folder).map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
+        folders.insert(n.id, folder);
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let mut n = 0;
     for summary in vault.list()? {
         let note = vault.get(summary.id)?;
+        let shown = note.notebook.filter(|nb| folders.contains_key(nb) || notebooks.iter().any(|n| n.id == *nb));
+        let folder = match (shown.and_then(|nb| folders.get(&nb)), notebook) {
+            (Some(f), _) => f.clone(),
+            (None, None) => dir.to_path_buf(),
+            (None, Some(_)) => continue,
+        };
         let stem = file_stem(&note.title);
-        let mut path = dir.join(format!("{stem}.md"));
+        let mut path = folder.join(format!("{stem}.md"));
         let mut i = 1;
         while path.exists() {
             i += 1;
-            path = dir.join(format!("{stem} ({i}).md"));
+            path = folder.join(format!("{stem} ({i}).md"));
         }
         let text = to_markdown(&note.title, &note.tags, note.pinned, &note.body);
         std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;

@@ -52,13 +52,13 @@ mod created;
 mod files;
 mod history;
 mod keyring;
+mod notebooks;
 mod peek;
 mod reconcile;
 mod replica;
 mod rows;
 mod shared;
 mod snapshot;
-mod tags;
 mod unlock;
 mod versions;
 mod writer;
@@ -67,6 +67,7 @@ pub use account::Account;
 pub use conflicts::{ConflictView, Resolution, VersionView};
 pub use files::{file_counts, peek_file_counts, PendingDeclaration, DEFAULT_CACHE_LIMIT};
 pub use keyring::{KeyStatus, LearnedKeys};
+pub use notebooks::NotebookDeleted;
 pub use peek::{key_methods, peek_account, peek_status};
 pub use reconcile::MergeCounts;
 pub use replica::{
@@ -75,7 +76,6 @@ pub use replica::{
 pub use rows::AGREED_STAMPS_PER_NOTE;
 pub use shared::{blocking, SharedVault};
 pub use snapshot::{MadeSnapshot, SNAPSHOT_MIN_CHANGES};
-pub use tags::TagCount;
 pub use unlock::LocalRewrap;
 pub use writer::Writer;
 
@@ -251,6 +251,9 @@ impl Vault {
     /// One note, decrypted. Tombstones are reported as not found; a note in
     /// the trash is returned (see [`Vault::trash_list`]).
     pub fn get(&self, id: Uuid) -> Result<Note> {
+        if !writer::is_live(&self.conn, id, crate::model::RecordKind::Note)? {
+            return Err(Error::NoteNotFound(id.to_string()));
+        }
         let note = read_note(&self.conn, &self.key, id)?.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
         if note.deleted {
             return Err(Error::NoteNotFound(id.to_string()));
@@ -325,7 +328,7 @@ impl Vault {
     pub fn summaries(&self, ids: &[Uuid]) -> Result<Vec<NoteSummary>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT n.hlc, n.pinned, n.updated_at, n.title, {BADGE_SQL} FROM notes n \
-             WHERE n.id = ?1 AND n.deleted = 0 AND n.trashed_at IS NULL"
+             WHERE n.id = ?1 AND n.deleted = 0 AND n.kind = 0 AND n.trashed_at IS NULL"
         ))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -441,6 +444,21 @@ impl Vault {
         if index.stamp == Some(stamp) {
             return Ok(0);
         }
+        // The notebooks first (a few records): every note indexed now gets
+        // its notebook's names from this tree, and if the tree changed
+        // since the last refresh the notes already indexed get them again
+        // (from the text held in memory; nothing decrypted).
+        let tree = notebooks::read_tree(&self.conn, &self.key)?;
+        let tree_stamp = notebooks::tree_stamp(&self.conn)?;
+        let names = |nb: Option<Uuid>| tree.effective(nb).map(|id| tree.path_names(id)).unwrap_or_default();
+        if index.notebooks_stamp.as_ref() != Some(&tree_stamp) {
+            let ids: Vec<(Uuid, Option<Uuid>)> =
+                index.ids().map(|id| (id, index.doc(&id).and_then(|d| d.notebook))).collect();
+            for (id, nb) in ids {
+                index.set_notebook_names(&id, names(nb));
+            }
+            index.notebooks_stamp = Some(tree_stamp);
+        }
         let mut live = std::collections::HashSet::new();
         let mut stale = Vec::new();
         {
@@ -463,9 +481,9 @@ impl Vault {
         if stale.len() > live.len() / 4 {
             // Many (the first build): one pass over the table.
             let stale: std::collections::HashSet<Uuid> = stale.drain(..).collect();
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, hlc, updated_at, title, meta, body FROM notes WHERE deleted = 0")?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, hlc, updated_at, title, meta, body FROM notes WHERE deleted = 0 AND kind = 0",
+            )?;
             let mut rows = stmt.query([])?;
             let mut n = 0;
             while let Some(r) = rows.next()? {
@@ -477,7 +495,9 @@ impl Vault {
                 let title = open_text(&self.key, &id, Field::Title, &hlc, r.get_ref(3)?.as_blob()?)?;
                 let meta = open_meta(&self.key, &id, &hlc, r.get_ref(4)?.as_blob()?)?;
                 let body = open_text(&self.key, &id, Field::Body, &hlc, r.get_ref(5)?.as_blob()?)?;
-                index.insert(id, hlc, r.get(2)?, Doc { title, body, tags: meta.tags, pinned: meta.pinned });
+                let notebooks = names(meta.notebook);
+                let doc = Doc { title, body, tags: meta.tags, pinned: meta.pinned, notebook: meta.notebook, notebooks };
+                index.insert(id, hlc, r.get(2)?, doc);
                 n += 1;
             }
             index.stamp = Some(stamp);
@@ -485,12 +505,18 @@ impl Vault {
         }
         for id in &stale {
             match read_note(&self.conn, &self.key, *id)? {
-                Some(n) if !n.deleted => index.insert(
-                    n.id,
-                    n.hlc,
-                    n.updated_at,
-                    Doc { title: n.title, body: n.body, tags: n.tags, pinned: n.pinned },
-                ),
+                Some(n) if !n.deleted => {
+                    let notebooks = names(n.notebook);
+                    let doc = Doc {
+                        title: n.title,
+                        body: n.body,
+                        tags: n.tags,
+                        pinned: n.pinned,
+                        notebook: n.notebook,
+                        notebooks,
+                    };
+                    index.insert(n.id, n.hlc, n.updated_at, doc)
+                }
                 _ => index.remove(id),
             }
         }
@@ -535,9 +561,10 @@ impl Vault {
         peek::store_status(&self.conn, Some(self.method))
     }
 
-    /// Ids of all notes, tombstones included (for tests and export).
+    /// Ids of all notes (not notebooks), tombstones included (for tests
+    /// and export).
     pub fn all_ids(&self) -> Result<Vec<(Uuid, bool)>> {
-        let mut stmt = self.conn.prepare("SELECT id, deleted FROM notes ORDER BY id")?;
+        let mut stmt = self.conn.prepare("SELECT id, deleted FROM notes WHERE kind = 0 ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((uuid_col(r, 0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -557,12 +584,13 @@ fn preference_key(key: &str) -> Result<String> {
 }
 
 /// The stamps of the live notes not in the trash, for the search index's refresh.
-const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0 AND n.trashed_at IS NULL";
+const STAMPS_SQL: &str = "SELECT n.id, n.hlc FROM notes n WHERE n.deleted = 0 AND n.kind = 0 AND n.trashed_at IS NULL";
 
 /// The list: served by the `notes_list` index alone (migration 6), in its
 /// order, without reading the table's rows (bodies included).
 const LIST_SQL: &str = "SELECT n.id, n.hlc, n.pinned, n.updated_at, n.title
-     FROM notes n WHERE n.deleted = 0 AND n.trashed_at IS NULL ORDER BY n.pinned DESC, n.updated_at DESC";
+     FROM notes n WHERE n.deleted = 0 AND n.kind = 0 AND n.trashed_at IS NULL \
+     ORDER BY n.pinned DESC, n.updated_at DESC";
 
 #[cfg(test)]
 mod tests {

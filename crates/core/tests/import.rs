@@ -149,7 +149,7 @@ fn by_title(v: &Vault) -> std::collections::BTreeMap<String, (Vec<String>, Strin
 }
 
 /// An Obsidian vault: front matter (lists, inline lists, dates with and
-/// without zone or seconds), nested folders as tags, `.obsidian` left
+/// without zone or seconds), nested folders as notebooks, `.obsidian` left
 /// alone, a UTF-8 file with a byte order mark and CRLF, a UTF-16 file,
 /// a Latin-1 file (reported and skipped), embedded attachments (reported,
 /// the reference kept).
@@ -176,12 +176,17 @@ fn obsidian_vault() {
     assert!(welcome.1.contains("![[diagram.png]]"), "the reference stays");
 
     let garden = &notes["Garden plan"];
-    assert_eq!(garden.0, ["garden", "outdoors", "Projects"]);
+    assert_eq!(garden.0, ["garden", "outdoors"], "the folder is a notebook, not a tag");
     assert_eq!((garden.2, garden.3), (1_678_786_200_000, 1_680_364_800_000), "no zone is UTC; +02:00 applied");
     assert!(garden.1.starts_with("## Beds\n\n- [ ] Turn the compost"), "{:?}", garden.1);
 
     let old = &notes["Old ideas"];
-    assert_eq!(old.0, ["Projects/Archive"], "nested folders: the path as a tag");
+    assert!(old.0.is_empty(), "nested folders: nested notebooks, not tags");
+    let paths: Vec<String> = v.notebooks().expect("notebooks").into_iter().map(|n| n.path).collect();
+    assert_eq!(paths, ["Projects", "Projects/Archive"]);
+    let archive = v.resolve_notebook("Projects/Archive").expect("made");
+    let in_archive = v.list_by(outpost_core::NotebookFilter::In(archive), Default::default()).expect("list");
+    assert_eq!(in_archive.iter().map(|s| s.title.as_str()).collect::<Vec<_>>(), ["Old ideas"]);
     assert!(old.1.starts_with("A note without front matter"));
     assert!(old.3 > 1_700_000_000_000, "no date in the file: the file's own time");
 
@@ -211,7 +216,7 @@ fn joplin_export() {
 
     let notes = by_title(&v);
     let lisbon = &notes["Lisbon"];
-    assert_eq!(lisbon.0, ["travel", "portugal", "Travel"]);
+    assert_eq!(lisbon.0, ["travel", "portugal"]);
     assert_eq!((lisbon.2, lisbon.3), (1_619_773_920_000, 1_619_888_040_000));
     assert!(
         lisbon.1.starts_with("---\nsource: https://joplinapp.org\nauthor: Joplin\nlatitude: 38.72225200\n"),
@@ -227,7 +232,9 @@ fn joplin_export() {
     assert_eq!((packing.2, packing.3), (1_619_887_200_000, 1_623_974_340_000), "minutes without seconds");
     assert!(packing.1.contains("completed?: no") && packing.1.ends_with("- [ ] Passport\n- [ ] Adapter\n"));
     let meeting = &notes["Meeting notes"];
-    assert_eq!(meeting.0, ["Work"]);
+    assert!(meeting.0.is_empty());
+    let paths: Vec<String> = v.notebooks().expect("notebooks").into_iter().map(|n| n.path).collect();
+    assert_eq!(paths, ["Travel", "Work"], "Joplin's notebooks; its _resources folder is none");
     assert_eq!(meeting.1, "**Decisions**\n\n1. Ship on Friday\n");
 }
 

@@ -255,6 +255,7 @@ fn arb_version(node: u64) -> impl Strategy<Value = Version> {
             body,
             tags,
             pinned,
+            notebook: None,
             deleted,
             hlc: Hlc::new(wall, 0, node),
         })
@@ -547,9 +548,13 @@ fn arb_query() -> impl Strategy<Value = String> {
         proptest::option::of(prop::sample::select(vec!["work", "HOME", "cafe", "nothing"])),
         any::<bool>(),
         proptest::option::of((prop::sample::select(VOCAB.to_vec()), 1usize..4)),
+        proptest::option::of(prop::sample::select(vec!["work", "CAFE", "\"deep harbour\"", "apple", "nothing"])),
     )
-        .prop_map(|(words, phrase, tag, pinned, prefix)| {
+        .prop_map(|(words, phrase, tag, pinned, prefix, notebook)| {
             let mut q = Vec::new();
+            if let Some(n) = notebook {
+                q.push(format!("notebook:{n}"));
+            }
             if let Some((a, b)) = phrase {
                 q.push(format!("\"{a} {b}\""));
             }
@@ -583,8 +588,19 @@ enum SearchStep {
     PullEdit(usize, Option<NoteDraft>),
     /// Another connection to this store (the CLI beside the app) writes.
     OtherConnection(NoteDraft),
+    /// Notebooks: made (under an earlier one or at the top), renamed,
+    /// moved (a cycle is refused), deleted (its notes move up); a note
+    /// moved into one or out.
+    CreateNotebook(usize, Option<usize>),
+    RenameNotebook(usize, usize),
+    MoveNotebook(usize, Option<usize>),
+    DeleteNotebook(usize),
+    MoveNote(usize, Option<usize>),
     Query(String),
 }
+
+/// Notebook names: some collide once folded, one has two words.
+const NOTEBOOK_NAMES: [&str; 5] = ["Work", "work", "Café", "Deep harbour", "apple"];
 
 fn arb_search_step() -> impl Strategy<Value = SearchStep> {
     prop_oneof![
@@ -594,6 +610,11 @@ fn arb_search_step() -> impl Strategy<Value = SearchStep> {
         2 => arb_draft().prop_map(SearchStep::PullCreate),
         1 => (any::<usize>(), proptest::option::of(arb_draft())).prop_map(|(i, d)| SearchStep::PullEdit(i, d)),
         1 => arb_draft().prop_map(SearchStep::OtherConnection),
+        2 => (0..NOTEBOOK_NAMES.len(), proptest::option::of(any::<usize>())).prop_map(|(n, p)| SearchStep::CreateNotebook(n, p)),
+        1 => (any::<usize>(), 0..NOTEBOOK_NAMES.len()).prop_map(|(i, n)| SearchStep::RenameNotebook(i, n)),
+        1 => (any::<usize>(), proptest::option::of(any::<usize>())).prop_map(|(i, p)| SearchStep::MoveNotebook(i, p)),
+        1 => any::<usize>().prop_map(SearchStep::DeleteNotebook),
+        2 => (any::<usize>(), proptest::option::of(any::<usize>())).prop_map(|(i, n)| SearchStep::MoveNote(i, n)),
         4 => arb_query().prop_map(SearchStep::Query),
     ]
 }
@@ -623,16 +644,34 @@ fn pull_from(from: &mut Vault, to: &mut Vault, seq: &mut u64) {
     to.apply_pull_page(&page).expect("apply the pulled page");
 }
 
-/// What a brute-force scan of every live note finds for `query`.
+/// What a brute-force scan of every live note finds for `query`: each
+/// note's notebook names from the tree as listed now.
 fn brute_force(v: &Vault, query: &str) -> HashSet<Uuid> {
     let q = outpost_core::search::Query::parse(query);
+    let books = v.notebooks().expect("notebooks");
+    let names = |nb: Option<Uuid>| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut at = nb.and_then(|id| books.iter().find(|b| b.id == id));
+        while let Some(b) = at {
+            out.insert(0, b.name.clone());
+            at = b.parent.and_then(|p| books.iter().find(|x| x.id == p));
+        }
+        out
+    };
     v.all_ids()
         .expect("ids")
         .into_iter()
         .filter(|(_, deleted)| !deleted)
         .filter_map(|(id, _)| {
             let n = v.get(id).expect("get");
-            let doc = outpost_core::search::Doc { title: n.title, body: n.body, tags: n.tags, pinned: n.pinned };
+            let doc = outpost_core::search::Doc {
+                notebooks: names(n.notebook),
+                title: n.title,
+                body: n.body,
+                tags: n.tags,
+                pinned: n.pinned,
+                notebook: n.notebook,
+            };
             outpost_core::search::matches(&q, &doc).then_some(id)
         })
         .collect()
@@ -649,6 +688,7 @@ proptest! {
         let mut a = Vault::open_for_account(dir_a.path(), &keys_a, shared_key()).expect("open a");
         let mut b = Vault::open_for_account(dir_b.path(), &MemoryStore::new(), shared_key()).expect("open b");
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        let mut books: Vec<Uuid> = Vec::new();
         let mut seq = 0;
         for step in steps {
             match step {
@@ -684,6 +724,28 @@ proptest! {
                     let mut other = Vault::open(dir_a.path(), &keys_a).expect("open again");
                     mine.push(other.create(d).expect("create elsewhere").id);
                 }
+                SearchStep::CreateNotebook(n, parent) => {
+                    let parent = parent.filter(|_| !books.is_empty()).map(|p| books[p % books.len()]);
+                    // A name taken under that parent is refused; that is fine.
+                    if let Ok(nb) = a.create_notebook(NOTEBOOK_NAMES[n], parent) {
+                        books.push(nb.id);
+                    }
+                }
+                SearchStep::RenameNotebook(i, n) if !books.is_empty() => {
+                    let _ = a.rename_notebook(books[i % books.len()], NOTEBOOK_NAMES[n]);
+                }
+                SearchStep::MoveNotebook(i, parent) if !books.is_empty() => {
+                    let parent = parent.map(|p| books[p % books.len()]);
+                    let _ = a.move_notebook(books[i % books.len()], parent);
+                }
+                SearchStep::DeleteNotebook(i) if !books.is_empty() => {
+                    let id = books.remove(i % books.len());
+                    a.delete_notebook(id).expect("delete a notebook");
+                }
+                SearchStep::MoveNote(i, nb) if !mine.is_empty() => {
+                    let nb = nb.filter(|_| !books.is_empty()).map(|n| books[n % books.len()]);
+                    a.move_note(mine[i % mine.len()], nb).expect("move a note");
+                }
                 SearchStep::Query(q) => {
                     let found: Vec<Uuid> = a.search(&q).expect("search").into_iter().map(|h| h.note.id).collect();
                     let unique: HashSet<Uuid> = found.iter().copied().collect();
@@ -694,7 +756,7 @@ proptest! {
             }
         }
         // And once more at the end, for every query shape.
-        for q in ["apple ", "caf", "tag:work", "is:pinned", "\"red fox\"", "harb"] {
+        for q in ["apple ", "caf", "tag:work", "is:pinned", "\"red fox\"", "harb", "notebook:work", "notebook:\"deep harbour\" "] {
             let found: HashSet<Uuid> = a.search(q).expect("search").into_iter().map(|h| h.note.id).collect();
             prop_assert_eq!(found, brute_force(&a, q), "query {:?}", q);
         }

@@ -299,3 +299,114 @@ async fn a_push_pokes_the_other_devices() {
         .expect("poke");
     assert_eq!(poke, 1, "the poke carries the new sequence number");
 }
+
+/// Notebooks travel like notes; a rename on one device and a move of a
+/// note (and an edit of its tags) on the other both survive; deleting a
+/// notebook on one device moves its notes up on every device.
+#[tokio::test]
+async fn notebooks_and_tags_sync_and_merge_across_devices() {
+    let srv = common::server().await;
+    let mut a = first_device(&srv.url, "nora").await;
+    let work = a.vault.create_notebook("Work", None).expect("notebook").id;
+    let home = a.vault.create_notebook("Home", None).expect("notebook").id;
+    let n = a.vault.create(draft("Plan", "body")).expect("create");
+    a.vault.move_note(n.id, Some(work)).expect("move");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let mut b = joining_device(&srv.url, "nora").await;
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    assert_eq!(b.vault.get(n.id).expect("get").notebook, Some(work));
+    assert_eq!(b.vault.list().expect("list").len(), 1, "notebooks are not notes");
+    assert_eq!(b.vault.status().expect("status").notes, 1);
+
+    // A renames Work; B moves the note to Home and tags it.
+    a.vault.rename_notebook(work, "Office").expect("rename");
+    b.vault
+        .batch(|w| {
+            w.edit(n.id, NotePatch { tags: Some(vec!["urgent".into()]), ..Default::default() })?;
+            w.move_note(n.id, Some(home))
+        })
+        .expect("move and tag");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    for v in [&a.vault, &b.vault] {
+        let names: Vec<(String, u64)> =
+            v.notebooks().expect("notebooks").into_iter().map(|n| (n.name, n.notes)).collect();
+        assert_eq!(names, [("Home".to_owned(), 1), ("Office".to_owned(), 0)]);
+        let note = v.get(n.id).expect("get");
+        assert_eq!((note.notebook, note.tags.as_slice()), (Some(home), &["urgent".to_owned()][..]));
+        assert_eq!(v.tags().expect("tags")[0].tag, "urgent");
+        assert!(v.conflicts(true).expect("conflicts").is_empty());
+    }
+
+    // Both rename Office at once: the later rename wins everywhere, and no
+    // conflict is opened for a notebook, whatever the strategy.
+    b.vault.set_conflict_strategy(outpost_core::merge::Strategy::AlwaysAsk).expect("strategy");
+    a.vault.rename_notebook(work, "Office A").expect("rename a");
+    next_millisecond();
+    b.vault.rename_notebook(work, "Office B").expect("rename b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let on_a = a.vault.notebook(work).expect("on a").name;
+    assert_eq!(on_a, b.vault.notebook(work).expect("on b").name);
+    assert_eq!(on_a, "Office B");
+    assert!(b.vault.conflicts(true).expect("conflicts").is_empty());
+
+    // Deleting Home on A moves the note to the top on both.
+    let done = a.vault.delete_notebook(home).expect("delete");
+    assert_eq!(done.notes_moved, 1);
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    let note = b.vault.get(n.id).expect("the note is kept");
+    assert_eq!(note.notebook, None);
+    assert_eq!(b.vault.notebooks().expect("notebooks").len(), 1);
+}
+
+/// Two devices each put one notebook under the other before syncing: both
+/// moves were allowed where they were made, and every device then shows
+/// the same tree with the cycle broken at the later move.
+#[tokio::test]
+async fn concurrent_moves_that_make_a_cycle_resolve_the_same_everywhere() {
+    let srv = common::server().await;
+    let mut a = first_device(&srv.url, "otto").await;
+    let x = a.vault.create_notebook("X", None).expect("x").id;
+    let y = a.vault.create_notebook("Y", None).expect("y").id;
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let mut b = joining_device(&srv.url, "otto").await;
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+
+    a.vault.move_notebook(x, Some(y)).expect("x under y on a");
+    next_millisecond();
+    b.vault.move_notebook(y, Some(x)).expect("y under x on b (later)");
+    // Locally the cycle is refused.
+    let refused = a.vault.move_notebook(y, Some(x)).expect_err("a cycle");
+    assert_eq!(refused.code(), "notebook_cycle");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    let tree = |v: &Vault| -> Vec<(String, Option<uuid::Uuid>, u32)> {
+        v.notebooks().expect("notebooks").into_iter().map(|n| (n.name, n.parent, n.depth)).collect()
+    };
+    assert_eq!(tree(&a.vault), tree(&b.vault));
+    // B's move was the later one: Y is at the top, X under it (A's move).
+    assert_eq!(tree(&a.vault), [("Y".to_owned(), None, 0), ("X".to_owned(), Some(y), 1)]);
+    // Renaming the broken one settles it where it is shown.
+    b.vault.rename_notebook(y, "Why").expect("rename");
+    sync_once(&mut b.vault, &b.remote).await.expect("sync b");
+    sync_once(&mut a.vault, &a.remote).await.expect("sync a");
+    assert_eq!(tree(&a.vault), [("Why".to_owned(), None, 0), ("X".to_owned(), Some(y), 1)]);
+    assert_eq!(tree(&a.vault), tree(&b.vault));
+}
+
+/// Wait (at most a second) until the wall clock has moved past the current
+/// millisecond, so the next change on any device of this process is
+/// stamped after every change made before (the devices share the clock).
+fn next_millisecond() {
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis();
+    let (start, deadline) = (now(), std::time::Instant::now() + std::time::Duration::from_secs(1));
+    while now() <= start {
+        assert!(std::time::Instant::now() < deadline, "the wall clock did not move for a second");
+        std::hint::spin_loop();
+    }
+}

@@ -7,6 +7,7 @@ pub mod app;
 pub mod conflicts;
 pub mod links;
 pub mod monitor;
+pub mod notebooks;
 pub mod notes;
 pub mod sync;
 pub mod transfer;

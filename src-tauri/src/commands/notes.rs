@@ -1,4 +1,4 @@
-use outpost_core::vault::TagCount;
+use outpost_core::TagCount;
 use outpost_core::{Note, NoteDraft, NotePatch, NoteSummary, SearchHit, Vault};
 use tauri::State;
 
@@ -106,7 +106,7 @@ pub async fn delete_note(state: State<'_, AppState>, id: String) -> IpcResult<()
 #[tauri::command]
 #[specta::specta]
 pub async fn tag_counts(state: State<'_, AppState>) -> IpcResult<Vec<TagCount>> {
-    state.with_vault(|v| v.tag_counts())
+    state.with_vault(|v| v.tags())
 }
 
 /// When a note was made, for sorting the list by it.

@@ -27,6 +27,7 @@ import {
   type TagCount as GenTagCount,
 } from '../bindings';
 import { toApiError } from './errors';
+import { notebookApi } from './notebooks';
 import type {
   AccountInfo,
   AccountSession,
@@ -101,6 +102,7 @@ export const tauriApi: Api = {
   listNotes: () => run(commands.listNotes()),
   noteSummaries: (ids) => run(commands.noteSummaries(ids)),
   searchNotes: (query) => run(commands.searchNotes(query)),
+  notebooks: notebookApi,
   getNote: (id) => run(commands.getNote(id)),
   createNote: (draft) => run(commands.createNote(draft)),
   updateNote: (id, patch, base) => run(commands.updateNote(id, patch, base?.hlc ?? null, base?.body ?? null)),

@@ -3,6 +3,8 @@
 // strings). `index.ts` converts and checks at compile time that the
 // generated types fit these; nothing outside `src/api/` sees the bindings.
 
+import type { NotebookApi } from './notebooks';
+
 export type SyncBadge = 'synced' | 'pending' | 'failed' | 'conflict';
 
 /** One line of the notes list (titles only). Times are ms since the epoch. */
@@ -260,7 +262,8 @@ export interface Settings {
 /** A tag in use and how many notes carry it (the tag editor's completion). */
 export interface TagCount {
   tag: string;
-  count: number;
+  /** Live notes that carry it. */
+  notes: number;
 }
 
 /** What starting over with the server did. */
@@ -331,6 +334,8 @@ export type Unlisten = () => void;
  * harness. Components receive it; none imports Tauri.
  */
 export interface Api {
+  /** The notebook sidebar's calls; a shell or fake without them shows no sidebar. */
+  notebooks?: NotebookApi;
   appInfo(): Promise<AppInfo>;
   unlock(passphrase: string): Promise<AppInfo>;
   listNotes(): Promise<NoteSummary[]>;

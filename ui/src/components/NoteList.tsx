@@ -1,4 +1,5 @@
 import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
+import { NOTE_DRAG_TYPE } from '../api/notebooks';
 import { highlightParts, type ListItem, pinnedCount, type SortKey } from '../lib/search';
 import { relativeTime } from '../lib/time';
 import { moveIndex, scrollToReveal, visibleWindow } from '../lib/virtual';
@@ -219,6 +220,8 @@ export function NoteList(props: NoteListProps) {
                       data-note-id={item.id}
                       data-sync={item.sync}
                       style={{ transform: `translateY(${index() * ROW_HEIGHT + offset(index())}px)` }}
+                      draggable={true}
+                      onDragStart={(e) => e.dataTransfer?.setData(NOTE_DRAG_TYPE, item.id)}
                       onClick={() => {
                         setCursor(index());
                         props.onOpen(item.id);

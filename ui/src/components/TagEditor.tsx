@@ -118,7 +118,7 @@ export function TagEditor(props: TagEditorProps) {
                   }}
                 >
                   <span>#{s.tag}</span>
-                  <span class="muted small">{s.count}</span>
+                  <span class="muted small">{s.notes}</span>
                 </li>
               )}
             </For>

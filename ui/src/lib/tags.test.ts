@@ -20,10 +20,10 @@ describe('tags', () => {
 
   it('suggest known tags: prefix first, then containing, never one the note has', () => {
     const known = [
-      { tag: 'work', count: 9 },
-      { tag: 'homework', count: 5 },
-      { tag: 'worldbuilding', count: 2 },
-      { tag: 'ideas', count: 1 },
+      { tag: 'work', notes: 9 },
+      { tag: 'homework', notes: 5 },
+      { tag: 'worldbuilding', notes: 2 },
+      { tag: 'ideas', notes: 1 },
     ];
     expect(suggestTags(known, 'wor', []).map((t) => t.tag)).toEqual(['work', 'worldbuilding', 'homework']);
     expect(suggestTags(known, '', ['work']).map((t) => t.tag)).toEqual(['homework', 'worldbuilding', 'ideas']);

@@ -5,6 +5,7 @@ pub mod debug;
 pub mod files;
 pub mod migrate;
 pub mod net;
+pub mod notebooks;
 pub mod notes;
 pub mod outbox;
 pub mod policy;

@@ -23,8 +23,11 @@ pub enum NotesCmd {
         /// Pin the note to the top of the list
         #[arg(long)]
         pin: bool,
+        /// Put the note in this notebook (id, name, or path A/B)
+        #[arg(long, value_name = "NOTEBOOK")]
+        notebook: Option<String>,
     },
-    /// Change a note's title, body, tags or pin
+    /// Change a note's title, body, tags, pin or notebook
     Edit {
         id: String,
         #[arg(long)]
@@ -40,6 +43,12 @@ pub enum NotesCmd {
         pin: bool,
         #[arg(long)]
         unpin: bool,
+        /// Move the note to this notebook (id, name, or path A/B)
+        #[arg(long, value_name = "NOTEBOOK", conflicts_with = "no_notebook")]
+        notebook: Option<String>,
+        /// Take the note out of its notebook
+        #[arg(long)]
+        no_notebook: bool,
     },
     /// Move a note to the trash, on every device once synced (`outpost trash` brings it back)
     Rm {
@@ -48,8 +57,22 @@ pub enum NotesCmd {
         #[arg(long)]
         for_good: bool,
     },
-    /// List notes: pinned first, then newest
+    /// List notes: pinned first, then newest (or --sort created / title)
     List {
+        #[arg(long)]
+        json: bool,
+        /// Only the notes directly in this notebook (id, name, or path A/B)
+        #[arg(long, value_name = "NOTEBOOK", conflicts_with = "no_notebook")]
+        notebook: Option<String>,
+        /// Only the notes in no notebook
+        #[arg(long)]
+        no_notebook: bool,
+        /// Order after the pinned notes: updated (newest first), created (newest first), title (A to Z)
+        #[arg(long, default_value = "updated", value_parser = parse_sort)]
+        sort: outpost_core::SortBy,
+    },
+    /// Tags in use, with how many notes carry each (most used first)
+    Tags {
         #[arg(long)]
         json: bool,
     },
@@ -99,8 +122,13 @@ pub enum NotesCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Export every note as a Markdown file with front matter into DIR
-    Export { dir: PathBuf },
+    /// Export every note (or one notebook's) as Markdown files with front matter into DIR; notebooks become folders
+    Export {
+        dir: PathBuf,
+        /// Only this notebook and the notebooks inside it (id, name, or path A/B)
+        #[arg(long, value_name = "NOTEBOOK")]
+        notebook: Option<String>,
+    },
 }
 
 /// `--format` of `notes import`.
@@ -182,13 +210,15 @@ impl BodyArgs {
 pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
-        NotesCmd::Add { title, body, tags, pin } => {
+        NotesCmd::Add { title, body, tags, pin, notebook } => {
             let body = body.read()?.unwrap_or_default();
             let mut vault = open_vault(dir)?;
-            let note = vault.create(NoteDraft { title, body, tags, pinned: pin })?;
+            let notebook = notebook.map(|n| vault.resolve_notebook(&n)).transpose()?;
+            let note = vault
+                .batch(|w| w.create_dated_in(NoteDraft { title, body, tags, pinned: pin }, None, None, notebook))?;
             writeln!(out, "{}", note.id)?;
         }
-        NotesCmd::Edit { id, title, body, tags, clear_tags, pin, unpin } => {
+        NotesCmd::Edit { id, title, body, tags, clear_tags, pin, unpin, notebook, no_notebook } => {
             let id = Vault::parse_id(&id)?;
             let patch = NotePatch {
                 title,
@@ -208,13 +238,19 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                     None
                 },
             };
-            if patch.is_empty() {
+            if patch.is_empty() && notebook.is_none() && !no_notebook {
                 anyhow::bail!(
-                    "nothing to change: give --title, --body, --body-file, --tag, --clear-tags, --pin or --unpin"
+                    "nothing to change: give --title, --body, --body-file, --tag, --clear-tags, --pin, --unpin, \
+                     --notebook or --no-notebook"
                 );
             }
             let mut vault = open_vault(dir)?;
-            let note = vault.edit(id, patch)?;
+            let move_to = match (notebook, no_notebook) {
+                (Some(n), _) => Some(Some(vault.resolve_notebook(&n)?)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let note = vault.batch(|w| w.edit_in(id, patch, move_to))?;
             writeln!(out, "{}", note.id)?;
         }
         NotesCmd::Rm { id, for_good } => {
@@ -258,8 +294,14 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
             let note = open_vault(dir)?.restore_version(id, &version)?;
             writeln!(out, "{}", note.id)?;
         }
-        NotesCmd::List { json } => {
-            let notes = open_vault(dir)?.list()?;
+        NotesCmd::List { json, notebook, no_notebook, sort } => {
+            let vault = open_vault(dir)?;
+            let filter = match (notebook, no_notebook) {
+                (Some(n), _) => outpost_core::NotebookFilter::In(vault.resolve_notebook(&n)?),
+                (None, true) => outpost_core::NotebookFilter::None,
+                (None, false) => outpost_core::NotebookFilter::All,
+            };
+            let notes = vault.list_by(filter, sort)?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &notes)?;
                 writeln!(out)?;
@@ -270,9 +312,21 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                 }
             }
         }
+        NotesCmd::Tags { json } => {
+            let tags = open_vault(dir)?.tags()?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &tags)?;
+                writeln!(out)?;
+            } else {
+                for t in tags {
+                    writeln!(out, "{:>6}  {}", t.notes, t.tag)?;
+                }
+            }
+        }
         NotesCmd::Show { id, version: None, json } => {
             let id = Vault::parse_id(&id)?;
-            let note = open_vault(dir)?.get(id)?;
+            let vault = open_vault(dir)?;
+            let note = vault.get(id)?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &note)?;
                 writeln!(out)?;
@@ -281,6 +335,9 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                 writeln!(out, "id: {}  updated: {}  sync: {}", note.id, fmt_time(note.updated_at), badge(note.sync))?;
                 if !note.tags.is_empty() {
                     writeln!(out, "tags: {}", note.tags.join(", "))?;
+                }
+                if let Some(nb) = note.notebook.and_then(|nb| vault.notebook(nb).ok()) {
+                    writeln!(out, "notebook: {}", nb.path)?;
                 }
                 writeln!(out, "\n{}", note.body)?;
             }
@@ -334,13 +391,18 @@ pub fn run(dir: &Path, cmd: NotesCmd) -> anyhow::Result<()> {
                 return Err(NothingImported(path.display().to_string()).into());
             }
         }
-        NotesCmd::Export { dir: target } => {
+        NotesCmd::Export { dir: target, notebook } => {
             let vault = open_vault(dir)?;
-            let n = outpost_core::transfer::export(&vault, &target)?;
+            let notebook = notebook.map(|n| vault.resolve_notebook(&n)).transpose()?;
+            let n = outpost_core::transfer::export_notebook(&vault, &target, notebook)?;
             writeln!(out, "exported {n} notes to {}", target.display())?;
         }
     }
     Ok(())
+}
+
+fn parse_sort(s: &str) -> Result<outpost_core::SortBy, String> {
+    s.parse()
 }
 
 fn badge(b: outpost_core::SyncBadge) -> &'static str {

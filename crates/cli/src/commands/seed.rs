@@ -67,6 +67,9 @@ pub struct SeedArgs {
     #[arg(long, value_name = "DIR", required_if_eq("devices", "2"))]
     second_dir: Option<PathBuf>,
     /// Print what was made as JSON
+    /// Also make this many notebooks (a third nested) and file about four notes in five in them
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    notebooks: usize,
     #[arg(long)]
     json: bool,
 }
@@ -95,6 +98,10 @@ pub fn run(dir: &Path, args: SeedArgs) -> anyhow::Result<()> {
         }
     };
     let report = seed_notes(&mut vault, &args)?;
+    let filed = outpost_core::seed::file_notes(&mut vault, args.notebooks, args.seed)?;
+    if args.notebooks > 0 && !args.json {
+        println!("made {} notebooks and filed {filed} notes in them", args.notebooks);
+    }
     let device = match second {
         Some((second_dir, remote)) => Some(make_second_device(&mut vault, &remote, &second_dir, &args)?),
         None => None,

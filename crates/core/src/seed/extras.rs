@@ -80,6 +80,8 @@ pub(super) fn conflicts(vault: &mut Vault, notes: Vec<NoteDraft>, seed: u64, now
             updated: made,
             trashed_at: None,
             carried: Vec::new(),
+            notebook: None,
+            kind: Default::default(),
         };
         let sealed = vault.seal_version(id, stamp(made), &draft.title, &meta, &draft.body)?;
         let first = Change {

@@ -1,6 +1,6 @@
 //! Markdown: a folder of `.md`/`.markdown`/`.txt` files as Obsidian and
 //! Joplin export them (one file per note, optional YAML front matter,
-//! sub-folders kept as a tag), or one `.md` file. A file that cannot be a
+//! sub-folders become notebooks), or one `.md` file. A file that cannot be a
 //! note (too large, not UTF-8, front matter never closed) is reported by
 //! its path inside the folder and skipped.
 
@@ -46,6 +46,39 @@ fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The folders under `root` with nothing in them (hidden entries aside),
+/// as names from the top: an export's empty notebooks. A folder holding
+/// only other files (attachments) is none.
+pub fn empty_folders(root: &Path) -> Result<Vec<Vec<String>>> {
+    fn walk(dir: &Path, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) -> Result<()> {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let mut empty = true;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            empty = false;
+            if entry.file_type().map_err(|e| Error::io(format!("reading {}", dir.display()), e))?.is_dir() {
+                at.push(name);
+                walk(&entry.path(), at, out)?;
+                at.pop();
+            }
+        }
+        if empty && !at.is_empty() {
+            out.push(at.clone());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    if root.is_dir() {
+        walk(root, &mut Vec::new(), &mut out)?;
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// `path` relative to the imported folder, `/`-separated.
@@ -105,17 +138,16 @@ fn read_markdown(root: &Path, path: &Path) -> Item {
     if draft.title.is_empty() {
         draft.title = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     }
-    // A sub-folder is a notebook: keep it as a tag.
-    if let Some(parent) = path.parent().and_then(|p| p.strip_prefix(root).ok()) {
-        let folder = parent.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
-        if !folder.is_empty() && !draft.tags.contains(&folder) {
-            draft.tags.push(folder);
-        }
-    }
+    // A sub-folder is a notebook (nested folders, nested notebooks).
+    let notebook: Vec<String> = path
+        .parent()
+        .and_then(|p| p.strip_prefix(root).ok())
+        .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     let attachments = attachments(&draft.body);
     // No date in the front matter (Obsidian): the file's own.
     let updated = updated.or_else(|| if created.is_none() { modified_ms(path) } else { None });
-    Ok(Incoming { created, updated, attachments, ..Incoming::new(at, draft) })
+    Ok(Incoming { created, updated, attachments, notebook, ..Incoming::new(at, draft) })
 }
 
 /// Local files a note embeds or links to that are not notes: Obsidian's

@@ -15,7 +15,7 @@ use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
 use crate::merge::Strategy;
-use crate::model::{Meta, Note};
+use crate::model::{Meta, Note, RecordKind};
 use crate::payload::Sealed;
 use crate::store;
 
@@ -168,7 +168,16 @@ impl Vault {
         let hlc = clock.tick();
         let now = clock.wall_ms() as i64;
         let trashed_at = if deleted { None } else { super::writer::trashed_at(&tx, &c.note_id)? };
-        let meta = Meta { tags, pinned, created: current.created_at, updated: now, trashed_at, carried: Vec::new() };
+        let meta = Meta {
+            tags,
+            pinned,
+            created: current.created_at,
+            updated: now,
+            trashed_at,
+            carried: Vec::new(),
+            notebook: current.notebook,
+            kind: RecordKind::Note,
+        };
         let (title, body) = if deleted { (String::new(), String::new()) } else { (title, body) };
         let change =
             LocalChange { id: c.note_id, hlc, title: &title, body: &body, meta: &meta, deleted, folded_edits: 0, why };

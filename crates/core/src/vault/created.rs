@@ -12,7 +12,7 @@ use crate::error::Result;
 impl Vault {
     /// Every live note's id and creation time (ms since the Unix epoch).
     pub fn created_times(&self) -> Result<Vec<(Uuid, i64)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT id, created_at FROM notes WHERE deleted = 0")?;
+        let mut stmt = self.conn.prepare_cached("SELECT id, created_at FROM notes WHERE deleted = 0 AND kind = 0")?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {

@@ -160,7 +160,7 @@ impl Vault {
             return Ok(());
         }
         let now = self.clock.wall_ms() as i64;
-        self.batch(|w| w.edit_with(id, NotePatch::default(), VersionWhy::Trash, Some(Some(now)))).map(|_| ())
+        self.batch(|w| w.edit_with(id, NotePatch::default(), VersionWhy::Trash, Some(Some(now)), None)).map(|_| ())
     }
 
     /// Bring note `id` back from the trash (a new version; syncs).
@@ -169,7 +169,7 @@ impl Vault {
             (_, Some(_)) => {}
             (_, None) => return Err(Error::NotInTrash(id.to_string())),
         }
-        self.batch(|w| w.edit_with(id, NotePatch::default(), VersionWhy::Untrash, Some(None)))
+        self.batch(|w| w.edit_with(id, NotePatch::default(), VersionWhy::Untrash, Some(None), None))
     }
 
     /// The notes in the trash, most recently trashed first.

@@ -73,10 +73,17 @@ pub fn key_methods(dir: &Path) -> Result<Vec<String>> {
 
 /// The store's counts and sync state, all plaintext metadata.
 pub(super) fn store_status(conn: &Connection, method: Option<Method>) -> Result<StoreStatus> {
-    let (notes, tombstones): (u64, u64) =
-        conn.query_row("SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 1), 0) FROM notes", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+    // Notes only, not notebooks (a store not migrated yet has none).
+    let has_kind: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM pragma_table_info('notes') WHERE name = 'kind')", [], |r| {
+            r.get(0)
         })?;
+    let counts = if has_kind {
+        "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 1), 0) FROM notes WHERE kind = 0"
+    } else {
+        "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 1), 0) FROM notes"
+    };
+    let (notes, tombstones): (u64, u64) = conn.query_row(counts, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (pending, failed, coalesced, oldest): (u64, u64, u64, Option<i64>) = conn.query_row(
         "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0),
                 coalesce(sum(coalesced), 0), min(CASE WHEN state = 'pending' THEN created_at END)

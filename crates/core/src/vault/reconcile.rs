@@ -36,7 +36,7 @@ use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
 use crate::merge::{self, Outcome, Side};
-use crate::model::{CarriedVersion, Meta};
+use crate::model::{CarriedVersion, Meta, RecordKind};
 use crate::payload::Sealed;
 
 /// What merges did during one page or push.
@@ -82,6 +82,10 @@ pub(super) fn merge_remote(
         return fast_forward(ctx, c, refused, &remote_sealed, counts);
     }
     let (local, local_meta) = open_version(ctx.key, &id, local_stored.hlc, local_stored.deleted, &local_stored.sealed)?;
+    // A notebook's kind never changes; a tombstone's meta may not say it
+    // (made before notebooks existed), so the live side's word counts.
+    let kind = if remote.deleted { local_meta.kind } else { remote_meta.kind };
+    let notebook = kind == RecordKind::Notebook;
     let base_stored = read_base(ctx.tx, &id)?;
     let (base, base_meta) = match &base_stored {
         Some(b) => {
@@ -90,7 +94,9 @@ pub(super) fn merge_remote(
         }
         None => (None, None),
     };
-    let strategy = strategy_for(ctx.tx, &id)?;
+    // Notebooks merge field by field, never asking: they have no body to
+    // overlap, and a rename is not something to settle by hand.
+    let strategy = if notebook { merge::Strategy::AutoMerge } else { strategy_for(ctx.tx, &id)? };
     let merged = merge::merge(base.as_ref(), &local, &remote, strategy);
     let trashed_at = merged_trash(
         base_meta.as_ref().filter(|_| base.as_ref().is_some_and(|b| !b.deleted)),
@@ -124,6 +130,8 @@ pub(super) fn merge_remote(
             updated: ctx.now,
             trashed_at: if merged.deleted { None } else { trashed_at },
             carried: carry(ctx.tx, &id, &local_stored)?,
+            notebook: merged.notebook,
+            kind,
         };
         let hlc = ctx.clock.tick();
         let change = LocalChange {
@@ -143,6 +151,14 @@ pub(super) fn merge_remote(
     counts.merged += 1;
 
     let record = Record { base: base_stored.as_ref(), local: &local_stored, remote: c, remote_sealed: &remote_sealed };
+    if notebook {
+        // Not a note: no conflict to show (a notebook deleted on one device
+        // and renamed on another simply comes back).
+        if matches!(merged.outcome, Outcome::Restored { .. }) {
+            counts.restored += 1;
+        }
+        return Ok(());
+    }
     match merged.outcome {
         Outcome::Clean => {}
         Outcome::Overlap | Outcome::Confirm => {

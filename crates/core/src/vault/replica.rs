@@ -439,12 +439,12 @@ impl Vault {
         Ok(outcome)
     }
 
-    /// Live notes here, with nothing unsent (no pending or failed entry),
-    /// that these changes delete. (A note with unsent edits is not deleted:
+    /// Live notes here (not notebooks), with nothing unsent (no pending or
+    /// failed entry), that these changes delete. (A note with unsent edits is not deleted:
     /// the edit wins.)
     fn count_pulled_deletes<'c>(&self, changes: impl Iterator<Item = &'c Change>) -> Result<u64> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM notes n WHERE n.id = ?1 AND n.deleted = 0
+            "SELECT EXISTS (SELECT 1 FROM notes n WHERE n.id = ?1 AND n.deleted = 0 AND n.kind = 0
                AND coalesce(n.server_rev, 0) < ?2
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.note_id = n.id))",
         )?;
@@ -465,7 +465,10 @@ impl Vault {
         if deletes == 0 || store::get_kv(&self.conn, "sync_state", "deletes_approved")?.is_some() {
             return Ok(());
         }
-        let live: u64 = self.conn.query_row("SELECT count(*) FROM notes WHERE deleted = 0", [], |r| r.get(0))?;
+        // Notes only: a deleted notebook's notes moved up, nothing of them
+        // is deleted.
+        let live: u64 =
+            self.conn.query_row("SELECT count(*) FROM notes WHERE deleted = 0 AND kind = 0", [], |r| r.get(0))?;
         let live_at_start = live + self.pass_deletes;
         let total = self.pass_deletes + deletes;
         if total > MASS_DELETE_MAX || (live_at_start >= MASS_DELETE_MIN_NOTES && total * 2 >= live_at_start) {

@@ -50,12 +50,12 @@ pub(super) fn write_local(conn: &Connection, key: &KeyRing, c: &LocalChange<'_>)
     let meta_ct = seal(Field::Meta, &meta_json)?;
     let hlc_s = hlc.to_string();
     conn.prepare_cached(
-        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body, trashed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body, trashed_at, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
                updated_at = excluded.updated_at, deleted = excluded.deleted,
                title = excluded.title, meta = excluded.meta, body = excluded.body,
-               trashed_at = excluded.trashed_at",
+               trashed_at = excluded.trashed_at, kind = excluded.kind",
     )?
     .execute(params![
         id.as_bytes(),
@@ -67,7 +67,8 @@ pub(super) fn write_local(conn: &Connection, key: &KeyRing, c: &LocalChange<'_>)
         title_ct,
         meta_ct,
         body_ct,
-        meta.trashed_at
+        meta.trashed_at,
+        meta.kind.code()
     ])?;
     if deleted {
         versions::forget(conn, &id)?;
@@ -146,6 +147,7 @@ pub(super) fn read_note(conn: &Connection, key: &KeyRing, id: Uuid) -> Result<Op
         server_rev: r.get(3)?,
         deleted: r.get(4)?,
         sync: badge(r.get(8)?),
+        notebook: meta.notebook,
     }))
 }
 
@@ -180,12 +182,13 @@ pub(super) fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> 
 pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body,
-           trashed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+           trashed_at, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, pinned = excluded.pinned,
            created_at = excluded.created_at, updated_at = excluded.updated_at,
            server_rev = excluded.server_rev, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body, trashed_at = excluded.trashed_at",
+           title = excluded.title, meta = excluded.meta, body = excluded.body, trashed_at = excluded.trashed_at,
+           kind = CASE WHEN excluded.deleted THEN notes.kind ELSE excluded.kind END",
     )?
     .execute(params![
         c.note_id.as_bytes(),
@@ -198,7 +201,8 @@ pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &
         sealed.title,
         sealed.meta,
         sealed.body,
-        meta.trashed_at
+        meta.trashed_at,
+        meta.kind.code()
     ])?;
     if c.deleted {
         versions::forget(tx, &c.note_id)?;
@@ -264,7 +268,8 @@ pub(super) fn open_version(
     let title = open_text(key, id, Field::Title, &hlc, &sealed.title)?;
     let body = open_text(key, id, Field::Body, &hlc, &sealed.body)?;
     let meta = open_meta(key, id, &hlc, &sealed.meta)?;
-    let version = Version { title, body, tags: meta.tags.clone(), pinned: meta.pinned, deleted, hlc };
+    let version =
+        Version { title, body, tags: meta.tags.clone(), pinned: meta.pinned, notebook: meta.notebook, deleted, hlc };
     Ok((version, meta))
 }
 

@@ -11,7 +11,7 @@ use crate::clock::HlcClock;
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::history::VersionWhy;
-use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, SyncBadge};
+use crate::model::{limits, Meta, Note, NoteDraft, NotePatch, RecordKind, SyncBadge};
 
 /// Writes inside one transaction; see [`Vault::batch`].
 #[derive(Debug)]
@@ -32,7 +32,7 @@ impl Writer<'_> {
     /// them), without re-reading and re-sealing it each time. The seeder
     /// uses this.
     pub fn create_folded(&mut self, draft: NoteDraft, folded_edits: u32) -> Result<Note> {
-        self.create_at(draft, folded_edits, None, None)
+        self.create_at(draft, folded_edits, None, None, None)
     }
 
     /// Create a note that already has a history elsewhere (an import):
@@ -43,7 +43,22 @@ impl Writer<'_> {
     /// The order of changes (the clock stamp) and the outbox entry are
     /// those of now, as for any local change.
     pub fn create_dated(&mut self, draft: NoteDraft, created: Option<i64>, updated: Option<i64>) -> Result<Note> {
-        self.create_at(draft, 0, created, updated)
+        self.create_at(draft, 0, created, updated, None)
+    }
+
+    /// [`Writer::create_dated`] into notebook `notebook` (checked: a live
+    /// notebook, else [`Error::NotebookNotFound`]).
+    pub fn create_dated_in(
+        &mut self,
+        draft: NoteDraft,
+        created: Option<i64>,
+        updated: Option<i64>,
+        notebook: Option<Uuid>,
+    ) -> Result<Note> {
+        if let Some(nb) = notebook {
+            self.check_notebook(nb)?;
+        }
+        self.create_at(draft, 0, created, updated, notebook)
     }
 
     fn create_at(
@@ -52,6 +67,7 @@ impl Writer<'_> {
         folded_edits: u32,
         created: Option<i64>,
         updated: Option<i64>,
+        notebook: Option<Uuid>,
     ) -> Result<Note> {
         let title = check_title(draft.title)?;
         check_body(&draft.body)?;
@@ -63,7 +79,16 @@ impl Writer<'_> {
         // when given (else when made); neither after now.
         let created = created.or(updated).map_or(wall, |c| c.min(wall));
         let now = updated.unwrap_or(created).clamp(created, wall);
-        let meta = Meta { tags, pinned: draft.pinned, created, updated: now, trashed_at: None, carried: Vec::new() };
+        let meta = Meta {
+            tags,
+            pinned: draft.pinned,
+            created,
+            updated: now,
+            trashed_at: None,
+            carried: Vec::new(),
+            notebook,
+            kind: RecordKind::Note,
+        };
         self.write(&LocalChange {
             id,
             hlc,
@@ -92,32 +117,50 @@ impl Writer<'_> {
             server_rev: None,
             deleted: false,
             sync: SyncBadge::Pending,
+            notebook,
         })
     }
 
     pub fn edit(&mut self, id: Uuid, patch: NotePatch) -> Result<Note> {
-        self.edit_as(id, patch, VersionWhy::Edit)
+        self.edit_with(id, patch, VersionWhy::Edit, None, None)
     }
 
     /// [`Writer::edit`], kept in the note's history as `why`.
     pub(super) fn edit_as(&mut self, id: Uuid, patch: NotePatch, why: VersionWhy) -> Result<Note> {
-        self.edit_with(id, patch, why, None)
+        self.edit_with(id, patch, why, None, None)
+    }
+
+    /// Move note `id` into notebook `notebook` (`None`: out of any).
+    pub fn move_note(&mut self, id: Uuid, notebook: Option<Uuid>) -> Result<Note> {
+        self.edit_with(id, NotePatch::default(), VersionWhy::Edit, None, Some(notebook))
+    }
+
+    /// [`Writer::edit`], and with `notebook` a move too, as one change.
+    pub fn edit_in(&mut self, id: Uuid, patch: NotePatch, notebook: Option<Option<Uuid>>) -> Result<Note> {
+        self.edit_with(id, patch, VersionWhy::Edit, None, notebook)
     }
 
     /// [`Writer::edit_as`] that also moves the note into the trash
-    /// (`Some(Some(when))`) or out of it (`Some(None)`); `None` leaves it.
+    /// (`trash`: `Some(Some(when))`) or out of it (`Some(None)`), and into
+    /// a notebook (`notebook`: `Some(Some(id))`) or out of any
+    /// (`Some(None)`); `None` leaves either as it is.
     pub(super) fn edit_with(
         &mut self,
         id: Uuid,
         patch: NotePatch,
         why: VersionWhy,
         trash: Option<Option<i64>>,
+        notebook: Option<Option<Uuid>>,
     ) -> Result<Note> {
-        let mut note = read_note(self.conn, self.key, id)?
-            .filter(|n| !n.deleted)
-            .ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
-        if patch.is_empty() && trash.is_none() {
+        let mut note = self.live_note(id)?;
+        if patch.is_empty() && trash.is_none() && notebook.is_none_or(|nb| nb == note.notebook) {
             return Ok(note);
+        }
+        if let Some(nb) = notebook {
+            if let Some(nb) = nb {
+                self.check_notebook(nb)?;
+            }
+            note.notebook = nb;
         }
         if let Some(t) = patch.title {
             note.title = check_title(t)?;
@@ -151,6 +194,8 @@ impl Writer<'_> {
                 None => trashed_at(self.conn, &id)?,
             },
             carried: Vec::new(),
+            notebook: note.notebook,
+            kind: RecordKind::Note,
         };
         self.write(&LocalChange {
             id,
@@ -180,9 +225,7 @@ impl Writer<'_> {
         base_hlc: Hlc,
         base_body: Option<&str>,
     ) -> Result<Note> {
-        let current = read_note(self.conn, self.key, id)?
-            .filter(|n| !n.deleted)
-            .ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
+        let current = self.live_note(id)?;
         if current.hlc != base_hlc {
             let Some(base) = base_body else {
                 return Err(Error::Stale { note: id.to_string() });
@@ -195,15 +238,40 @@ impl Writer<'_> {
     }
 
     pub fn delete(&mut self, id: Uuid) -> Result<()> {
+        self.delete_record(id, RecordKind::Note).map_err(|e| match e {
+            Error::NotebookNotFound(_) => Error::NoteNotFound(id.to_string()),
+            e => e,
+        })
+    }
+
+    /// Delete a live record of `kind`: a tombstone (content erased) that
+    /// syncs. The tombstone's sealed meta keeps the kind, so a device that
+    /// never saw the record still counts it right.
+    pub(super) fn delete_record(&mut self, id: Uuid, kind: RecordKind) -> Result<()> {
         let created: Option<i64> = self
             .conn
-            .query_row("SELECT created_at FROM notes WHERE id = ?1 AND deleted = 0", [id.as_bytes()], |r| r.get(0))
+            .query_row(
+                "SELECT created_at FROM notes WHERE id = ?1 AND deleted = 0 AND kind = ?2",
+                rusqlite::params![id.as_bytes(), kind.code()],
+                |r| r.get(0),
+            )
             .optional()?;
-        let created = created.ok_or_else(|| Error::NoteNotFound(id.to_string()))?;
+        let created = created.ok_or_else(|| match kind {
+            RecordKind::Note => Error::NoteNotFound(id.to_string()),
+            RecordKind::Notebook => Error::NotebookNotFound(id.to_string()),
+        })?;
         let hlc = self.clock.tick();
         let now = self.clock.wall_ms() as i64;
-        let meta =
-            Meta { tags: Vec::new(), pinned: false, created, updated: now, trashed_at: None, carried: Vec::new() };
+        let meta = Meta {
+            tags: Vec::new(),
+            pinned: false,
+            created,
+            updated: now,
+            trashed_at: None,
+            carried: Vec::new(),
+            notebook: None,
+            kind,
+        };
         self.write(&LocalChange {
             id,
             hlc,
@@ -216,7 +284,23 @@ impl Writer<'_> {
         })
     }
 
-    fn write(&mut self, change: &LocalChange<'_>) -> Result<()> {
+    /// A live note (not a notebook, not a tombstone).
+    fn live_note(&self, id: Uuid) -> Result<Note> {
+        if !is_live(self.conn, id, RecordKind::Note)? {
+            return Err(Error::NoteNotFound(id.to_string()));
+        }
+        read_note(self.conn, self.key, id)?.ok_or_else(|| Error::NoteNotFound(id.to_string()))
+    }
+
+    /// Refuse a notebook id that is not a live notebook.
+    pub(super) fn check_notebook(&self, id: Uuid) -> Result<()> {
+        if !is_live(self.conn, id, RecordKind::Notebook)? {
+            return Err(Error::NotebookNotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn write(&mut self, change: &LocalChange<'_>) -> Result<()> {
         write_local(self.conn, self.key, change)
     }
 }
@@ -228,6 +312,13 @@ pub(super) fn trashed_at(conn: &Connection, id: &Uuid) -> Result<Option<i64>> {
         .query_row([id.as_bytes()], |r| r.get(0))
         .optional()?
         .flatten())
+}
+
+/// Whether `id` is a live record of `kind`.
+pub(super) fn is_live(conn: &Connection, id: Uuid, kind: RecordKind) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND deleted = 0 AND kind = ?2)")?
+        .query_row(rusqlite::params![id.as_bytes(), kind.code()], |r| r.get(0))?)
 }
 
 pub(super) fn check_title(title: String) -> Result<String> {

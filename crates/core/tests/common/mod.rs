@@ -222,13 +222,19 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
     (
+        12,
+        "DROP INDEX notes_list;
+         CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title, trashed_at);
+         ALTER TABLE notes DROP COLUMN kind;",
+    ),
+    (11, "DROP TABLE data_keys;"),
+    (10, "DROP TABLE note_files; DROP TABLE file_chunks; DROP TABLE files;"),
+    (
         9,
         "DROP TABLE versions; DROP INDEX notes_list; ALTER TABLE notes DROP COLUMN trashed_at;
          DELETE FROM sync_state WHERE key = 'trash_mirrored';
          CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title);",
     ),
-    (10, "DROP TABLE note_files; DROP TABLE file_chunks; DROP TABLE files;"),
-    (11, "DROP TABLE data_keys;"),
     (8, "DROP TABLE own_pushes;"),
     (7, "DROP TABLE outbox_discarded; DROP TABLE sync_passes;"),
     (6, "DROP INDEX notes_list; CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC);"),
