@@ -8,7 +8,9 @@
 //!    holds: those are marked sent, so an upload interrupted anywhere (a
 //!    lost connection, a killed process) resumes at the first chunk the
 //!    server lacks, and a file another device uploaded is not sent again;
-//! 3. each unsent chunk is sent and marked sent, one at a time;
+//! 3. for each file with chunks to send, the server's list of the chunks
+//!    it holds is asked for again (a chunk stored just before a cut is not
+//!    sent twice), then each unsent chunk is sent and marked sent;
 //! 4. the server's list of files is learnt (manifests checked), and files
 //!    asked for, or all with "keep all files" on, are downloaded chunk by
 //!    chunk, each checked before it is stored;
@@ -64,6 +66,17 @@ pub async fn upload<A: VaultAccess>(vault: &A, remote: &Remote, report: &mut Fil
         report.declared += 1;
     }
     for id in vault.with(|v| v.pending_file_uploads())? {
+        // What the server holds now: a chunk it stored just before this
+        // device was cut off (or killed) is not sent again.
+        match remote.file_status(&id.hex()).await {
+            Ok(status) => vault.with(|v| v.record_chunks_held(&id, &status.have))?,
+            Err(e) if e.is_file_not_found() => {
+                // Collected, or never declared: declared afresh next pass.
+                vault.with(|v| v.redeclare_file(&id))?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
         for idx in vault.with(|v| v.unsent_chunks(&id))? {
             let sealed = vault.with(|v| v.sealed_chunk(&id, idx))?;
             let len = sealed.len() as u64;

@@ -380,6 +380,30 @@ impl Vault {
         self.finish_upload_if_done(id)
     }
 
+    /// The server holds the chunks `have` of the file: marked sent.
+    pub fn record_chunks_held(&mut self, id: &FileId, have: &[u32]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut sent = tx.prepare("UPDATE file_chunks SET sent = 1 WHERE file_id = ?1 AND idx = ?2")?;
+            for idx in have {
+                sent.execute(params![&id.0[..], i64::from(*idx)])?;
+            }
+        }
+        tx.commit()?;
+        self.finish_upload_if_done(id)
+    }
+
+    /// The server does not know the file (never declared, or collected):
+    /// every note's reference is declared again at the next pass, and every
+    /// chunk still here is sent again.
+    pub fn redeclare_file(&mut self, id: &FileId) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("UPDATE note_files SET declared = 0 WHERE file_id = ?1", [&id.0[..]])?;
+        tx.execute("UPDATE file_chunks SET sent = 0 WHERE file_id = ?1", [&id.0[..]])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Files added here with chunks still to send.
     pub fn pending_file_uploads(&self) -> Result<Vec<FileId>> {
         let mut stmt = self.conn.prepare("SELECT id FROM files WHERE state = 'upload' ORDER BY created_at, id")?;
