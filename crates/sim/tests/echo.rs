@@ -8,6 +8,9 @@
 //! The byte figure in BENCHMARKS.md:
 //! `cargo test -p outpost-sim --test echo -- --nocapture`.
 
+mod common;
+
+use common::{assert_postgres_not_left_out_under_ci, pg_url};
 use outpost_core::keys::MemoryStore;
 use outpost_core::remote::{Remote, RemoteError, Traffic};
 use outpost_core::sync::{sync_once, SyncTransport};
@@ -227,25 +230,9 @@ async fn bytes_of_a_thousand(url: Option<&str>) {
     assert!(new.bytes_received * 20 < new.bytes_sent, "received {} of {} sent", new.bytes_received, new.bytes_sent);
 }
 
-fn pg_url() -> String {
-    std::env::var("OUTPOST_TEST_PG_URL").ok().filter(|u| !u.is_empty()).expect(
-        "PostgreSQL tests cannot run: OUTPOST_TEST_PG_URL is unset now but was set when they were built; set it, \
-         or rebuild to skip them",
-    )
-}
-
-/// Under CI=true the PostgreSQL half is not optional (see soak.rs).
-fn assert_postgres_not_left_out_under_ci() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci || cfg!(outpost_pg_tests),
-        "CI=true, but this build has no OUTPOST_TEST_PG_URL: the PostgreSQL echo tests cannot run"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_echo_on_sqlite() {
-    assert_postgres_not_left_out_under_ci();
+    assert_postgres_not_left_out_under_ci("echo");
     interleaved(None).await;
     crash_between_push_and_record(None).await;
     bytes_of_a_thousand(None).await;

@@ -6,6 +6,9 @@
 //! and on PostgreSQL when `OUTPOST_TEST_PG_URL` is set (under CI=true a
 //! build without it fails instead of skipping).
 
+mod common;
+
+use common::{assert_postgres_not_left_out_under_ci, pg_url};
 use std::future::Future;
 
 use outpost_core::keys::MemoryStore;
@@ -241,25 +244,9 @@ async fn server_rules(url: Option<&str>) {
     assert_eq!(err.code(), "no_snapshot", "{err}");
 }
 
-fn pg_url() -> String {
-    std::env::var("OUTPOST_TEST_PG_URL").ok().filter(|u| !u.is_empty()).expect(
-        "PostgreSQL tests cannot run: OUTPOST_TEST_PG_URL is unset now but was set when they were built; set it, \
-         or rebuild to skip them",
-    )
-}
-
-/// Under CI=true the PostgreSQL half is not optional (see soak.rs).
-fn assert_postgres_not_left_out_under_ci() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci || cfg!(outpost_pg_tests),
-        "CI=true, but this build has no OUTPOST_TEST_PG_URL: the PostgreSQL snapshot tests cannot run"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_on_sqlite() {
-    assert_postgres_not_left_out_under_ci();
+    assert_postgres_not_left_out_under_ci("snapshot");
     starts_from_the_snapshot(None).await;
     server_rules(None).await;
 }
