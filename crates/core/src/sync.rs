@@ -225,6 +225,20 @@ fn reencrypt<A: VaultAccess>(vault: &A, report: &mut SyncReport) -> Result<bool>
     Ok(done > 0)
 }
 
+impl SyncReport {
+    /// Adds what one applied page (or snapshot) did.
+    fn count_pulled(&mut self, outcome: &crate::vault::PullOutcome) {
+        self.pulled += outcome.applied;
+        self.pull_skipped += outcome.skipped;
+        self.pull_conflicts += outcome.conflicts;
+        self.merged += outcome.merge.merged;
+        self.conflicts_opened += outcome.merge.opened;
+        self.restored += outcome.merge.restored;
+        self.fast_forwarded += outcome.merge.fast_forwarded;
+        self.undecryptable += outcome.undecryptable;
+    }
+}
+
 /// How much one pass may download (the sync policy's "large work").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Download {
@@ -339,14 +353,7 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
                 tried_snapshot = true;
                 if let Some(outcome) = bootstrap(vault, remote).await? {
                     report.from_snapshot = true;
-                    report.pulled += outcome.applied;
-                    report.pull_skipped += outcome.skipped;
-                    report.pull_conflicts += outcome.conflicts;
-                    report.merged += outcome.merge.merged;
-                    report.conflicts_opened += outcome.merge.opened;
-                    report.restored += outcome.merge.restored;
-                    report.fast_forwarded += outcome.merge.fast_forwarded;
-                    report.undecryptable += outcome.undecryptable;
+                    report.count_pulled(&outcome);
                     step(PassStep::Changed(&[]));
                     continue;
                 }
@@ -374,14 +381,7 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
             let outcome = vault.with(|v| v.apply_pull_page(&page))?;
             let ids: Vec<Uuid> = page.changes.iter().filter(|c| c.seq > cursor).map(|c| c.note_id).collect();
             step(PassStep::Changed(&ids));
-            report.pulled += outcome.applied;
-            report.pull_skipped += outcome.skipped;
-            report.pull_conflicts += outcome.conflicts;
-            report.merged += outcome.merge.merged;
-            report.conflicts_opened += outcome.merge.opened;
-            report.restored += outcome.merge.restored;
-            report.fast_forwarded += outcome.merge.fast_forwarded;
-            report.undecryptable += outcome.undecryptable;
+            report.count_pulled(&outcome);
             step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
             if !page.more {
                 if reencrypt(vault, &mut report)? {
