@@ -329,4 +329,106 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     await click(browser, 'settings-close');
     await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) === before + 2, 'the imported notes listed', T);
   }));
+
+  test('g. a notebook made in the sidebar, a note moved into it (a synthesized drop), found by notebook: in search, renamed; device C gets the rename', { timeout: 240_000 }, guard(async () => {
+    // Step e deleted the account: create a new one from Settings, and log
+    // a fresh CLI device (C) in to it.
+    const C = path.join(env.work, 'device-c');
+    await click(browser, 'settings-button');
+    await click(browser, 'account-mode-register');
+    await browser.$(byId('settings-server-url')).setValue(env.serverUrl);
+    await browser.$(byId('settings-username')).setValue('e2e-notebooks');
+    await browser.$(byId('settings-passphrase')).setValue(env.passphrase);
+    await browser.$(byId('settings-passphrase-confirm')).setValue(env.passphrase);
+    await click(browser, 'account-submit');
+    await until(browser, async () => (await text(browser, byId('account-username'))) === 'e2e-notebooks', 'signed in to the new account', 60_000);
+    await click(browser, 'settings-close');
+    await until(browser, async () => (await tone()) === 'ok', 'the status bar to say Online', T);
+    await cli(C, ['account', 'login', '--server', env.serverUrl, '--user', 'e2e-notebooks']);
+
+    // A notebook at the top, made in the sidebar.
+    await click(browser, 'notebook-all');
+    await click(browser, 'notebook-new');
+    const input = await browser.$(byId('notebook-input'));
+    await input.waitForDisplayed({ timeout: T });
+    await typeLines(browser, 'Ridge trips\n');
+    const nbItem = async () =>
+      browser.execute(() => {
+        const el = [...document.querySelectorAll('[data-testid="notebook-item"]')].find(
+          (li) => li.querySelector('[data-testid="notebook-name"]')?.textContent === 'Ridge trips',
+        );
+        return el ? { id: el.getAttribute('data-notebook-id'), count: el.querySelector('[data-testid="notebook-count"]')?.textContent } : null;
+      });
+    await until(browser, async () => (await nbItem()) !== null, 'the new notebook in the sidebar', T);
+    const nbId = (await nbItem()).id;
+    assert.equal((await nbItem()).count, '0');
+
+    // Move the first note into it by dropping its row on the notebook.
+    // WebKitWebDriver cannot drive an HTML5 drag (its pointer actions fire
+    // no dragstart/drop), so the drag is dispatched in the page: the row's
+    // own dragstart handler fills the DataTransfer, which the notebook's
+    // dragover and drop handlers then read, as in a real drag.
+    const dropped = await browser.execute(
+      (noteId, nb) => {
+        const row = document.querySelector(`[data-testid="note-item"][data-note-id="${noteId}"]`);
+        const target = document.querySelector(`[data-testid="notebook-item"][data-notebook-id="${nb}"]`);
+        if (!row || !target) return 'missing row or notebook';
+        const dt = new DataTransfer();
+        row.dispatchEvent(new DragEvent('dragstart', { bubbles: true, cancelable: true, dataTransfer: dt }));
+        if (!dt.types.length) return 'the row put nothing in the drag';
+        target.dispatchEvent(new DragEvent('dragenter', { bubbles: true, cancelable: true, dataTransfer: dt }));
+        const over = new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt });
+        target.dispatchEvent(over);
+        if (!over.defaultPrevented) return 'the notebook refused the drag';
+        target.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
+        row.dispatchEvent(new DragEvent('dragend', { bubbles: true, dataTransfer: dt }));
+        return 'ok';
+      },
+      noteId,
+      nbId,
+    );
+    assert.equal(dropped, 'ok');
+    await until(browser, async () => (await nbItem())?.count === '1', 'the notebook to count the moved note', T);
+    await snap(browser, 'notebook-note-moved');
+
+    // Found by notebook: in search, and only it.
+    const search = await browser.$(byId('search-input'));
+    await search.click();
+    await typeLines(browser, 'notebook:"Ridge trips"');
+    await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) === 1, 'one note found by notebook:', T);
+    const found = await browser.execute(() => document.querySelector('[data-testid="note-item"]')?.getAttribute('data-note-id'));
+    assert.equal(found, noteId);
+    await snap(browser, 'found-by-notebook');
+    await click(browser, 'notebook-all');
+    await until(browser, async () => Number(await attr(browser, 'note-list', 'data-count')) >= 2, 'the whole list back', T);
+
+    // Rename it in place (double-click, type, Enter).
+    await browser.$(`${byId('notebook-item')}[data-notebook-id="${nbId}"]`).doubleClick();
+    const rename = await browser.$(byId('notebook-input'));
+    await rename.waitForDisplayed({ timeout: T });
+    await browser.keys(['Control', 'a']);
+    await browser.keys('Backspace');
+    await typeLines(browser, 'Ridge and pass trips\n');
+    await until(browser, async () => (await browser.$(byId('notebook-input')).isExisting()) === false, 'the name field to close', T);
+    await until(
+      browser,
+      async () =>
+        (await browser.execute((id) => document.querySelector(`[data-testid="notebook-item"][data-notebook-id="${id}"] [data-testid="notebook-name"]`)?.textContent, nbId)) ===
+        'Ridge and pass trips',
+      'the new name in the sidebar',
+      T,
+    );
+    await snap(browser, 'notebook-renamed');
+
+    // Device C gets the notebook under its new name, at the top of its
+    // tree (the JSON nests children), with the note in it.
+    await eventually(async () => {
+      await cli(C, ['sync']);
+      const list = await cli(C, ['notebooks', 'list', '--json'], { json: true });
+      const nb = list.find((b) => b.id === nbId);
+      return nb?.name === 'Ridge and pass trips' && nb.notes === 1 && nb;
+    }, 'the renamed notebook with its note on device C', 60_000);
+    const noteOnC = await cli(C, ['notes', 'list', '--notebook', nbId, '--json'], { json: true });
+    assert.deepEqual(noteOnC.map((n) => n.id), [noteId]);
+  }));
 });

@@ -276,5 +276,35 @@ if (!only || only.includes('import')) {
   }
 }
 
+// 11. The notebook sidebar: nested notebooks (three deep, one long name)
+//     made with the CLI, notes filed in them, a nested notebook chosen.
+if (!only || only.includes('notebooks')) {
+  const d = dataDir('shots-notebooks');
+  await cli(d, ['seed', '--notes', '40', '--size', '1200', '--seed', '7']);
+  const tree = [
+    ['Work', null],
+    ['Projects', 'Work'],
+    ['Outpost launch', 'Work/Projects'],
+    ['Meetings', 'Work'],
+    ['Personal', null],
+    ['Travel', 'Personal'],
+    ['Alps 2026', 'Personal/Travel'],
+    ['Recipes and kitchen experiments from the long winter', 'Personal'],
+    ['Reading', null],
+  ];
+  for (const [name, parent] of tree) await cli(d, ['notebooks', 'create', name, ...(parent ? ['--parent', parent] : [])]);
+  const ids = (await cli(d, ['notes', 'list', '--json'], { json: true })).map((n) => n.id);
+  const filing = ['Work/Projects/Outpost launch', 'Work/Projects', 'Work/Meetings', 'Personal/Travel/Alps 2026', 'Personal/Recipes and kitchen experiments from the long winter', 'Reading'];
+  for (let i = 0; i < 18; i++) await cli(d, ['notes', 'edit', ids[i], '--notebook', filing[i % filing.length]]);
+  await session('notebooks', d, async (b) => {
+    await until(b, async () => (await b.$$(byId('notebook-item'))).length === tree.length, 'the notebook tree', T);
+    const projects = await b.$(`${byId('notebook-item')}[title="Work/Projects"]`);
+    await projects.click();
+    await until(b, async () => (await rowCount(b)) === 6, 'the notes of Projects and Outpost launch', T);
+    await openFirst(b);
+    await bothThemes(b, 'notebooks');
+  });
+}
+
 writeFileSync(path.join(out, 'index.txt'), taken.map((f) => path.basename(f)).join('\n') + '\n');
 console.log(`screenshots: ${taken.length} in ${out}`);

@@ -3,6 +3,7 @@
 // well enough to show every state of the status bar. `remote` plays another
 // device whose changes a pull brings in (the `notes-changed` event).
 import { ApiError } from '../src/api/errors';
+import type { NotebookApi, NotebookView } from '../src/api/notebooks';
 import type {
   ImportProgress,
   AccountInfo,
@@ -197,7 +198,139 @@ export function fakeInsights(passes: PassRecord[], entries: OutboxRow[], at: num
   };
 }
 
-export function createFakeApi(opts: { scenario: Scenario; count: number; theme: Theme; bigFirst?: boolean }) {
+/**
+ * Notebooks for the dev harness: a tree with the core's rules for names
+ * (unique among siblings, no `/`, no cycle), which notebook each note is in,
+ * and the `notebook:` filter of a search. `seed` files the first notes in a
+ * small nested tree so the sidebar has something to show.
+ */
+export function fakeNotebooks(noteIds: string[], seed: boolean, onMoved: (noteId: string) => void = () => {}) {
+  let next = 1;
+  const books = new Map<string, { name: string; parent: string | null }>();
+  const noteIn = new Map<string, string>();
+  const path = (id: string): string[] => {
+    const b = books.get(id)!;
+    return b.parent ? [...path(b.parent), b.name] : [b.name];
+  };
+  const inside = (id: string, ancestor: string): boolean => {
+    for (let at: string | null = id; at; at = books.get(at)?.parent ?? null) if (at === ancestor) return true;
+    return false;
+  };
+  const view = (id: string): NotebookView => {
+    const b = books.get(id)!;
+    const p = path(id);
+    return { id, name: b.name, parent: b.parent, depth: p.length - 1, path: p.join('/'), notes: [...noteIn.values()].filter((n) => n === id).length };
+  };
+  const get = (id: string) => {
+    const b = books.get(id);
+    if (!b) throw new ApiError('notebook_not_found', `no notebook ${id}`);
+    return b;
+  };
+  const checkName = (name: string, parent: string | null, except?: string) => {
+    const n = name.trim();
+    if (!n) throw new ApiError('invalid_input', 'a notebook needs a name');
+    if (n.includes('/')) throw new ApiError('invalid_input', `notebook name "${n}" contains '/'; '/' separates notebooks in a path`);
+    if ([...books.entries()].some(([id, b]) => id !== except && b.parent === parent && b.name.toLowerCase() === n.toLowerCase()))
+      throw new ApiError('notebook_name_taken', `there is already a notebook named "${n}" here`);
+    return n;
+  };
+  const api: NotebookApi = {
+    async listNotebooks() {
+      const out: NotebookView[] = [];
+      const walk = (parent: string | null) => {
+        const kids = [...books.entries()].filter(([, b]) => b.parent === parent).sort((a, b) => a[1].name.localeCompare(b[1].name));
+        for (const [id] of kids) {
+          out.push(view(id));
+          walk(id);
+        }
+      };
+      walk(null);
+      return out;
+    },
+    async createNotebook(name, parent) {
+      if (parent !== null) get(parent);
+      const id = `0190b000-0000-7000-8000-${(next++).toString(16).padStart(12, '0')}`;
+      books.set(id, { name: checkName(name, parent), parent });
+      return view(id);
+    },
+    async renameNotebook(id, name) {
+      const b = get(id);
+      b.name = checkName(name, b.parent, id);
+      return view(id);
+    },
+    async moveNotebook(id, parent) {
+      const b = get(id);
+      if (parent !== null && inside(parent, id))
+        throw new ApiError('notebook_cycle', `notebook "${b.name}" cannot go under "${get(parent).name}", which is inside it; nothing was changed`);
+      checkName(b.name, parent, id);
+      b.parent = parent;
+      return view(id);
+    },
+    async deleteNotebook(id) {
+      const { parent } = get(id);
+      let notesMoved = 0;
+      let booksMoved = 0;
+      for (const [n, nb] of [...noteIn]) {
+        if (nb !== id) continue;
+        if (parent) noteIn.set(n, parent);
+        else noteIn.delete(n);
+        notesMoved++;
+      }
+      for (const b of books.values()) if (b.parent === id) (b.parent = parent), booksMoved++;
+      books.delete(id);
+      return { notes_moved: notesMoved, notebooks_moved: booksMoved };
+    },
+    async moveNote(noteId, notebook) {
+      if (notebook === null) noteIn.delete(noteId);
+      else {
+        get(notebook);
+        noteIn.set(noteId, notebook);
+      }
+      onMoved(noteId);
+    },
+  };
+  /**
+   * A query's `notebook:NAME` or `notebook:"A NAME"` terms, and the rest.
+   * A note matches when it is in a notebook of that name or inside one.
+   */
+  function filter(query: string): { rest: string; matches: (noteId: string) => boolean } {
+    const names: string[] = [];
+    const rest = query.replace(/(?:^|\s)notebook:(?:"([^"]*)"|(\S+))/gi, (_m, quoted: string | undefined, bare: string | undefined) => {
+      names.push((quoted ?? bare ?? '').toLowerCase());
+      return ' ';
+    });
+    const matches = (noteId: string) => {
+      if (names.length === 0) return true;
+      const nb = noteIn.get(noteId);
+      if (!nb) return false;
+      const chain = path(nb).map((n) => n.toLowerCase());
+      return names.every((n) => chain.includes(n));
+    };
+    return { rest: rest.trim(), matches };
+  }
+  if (seed) {
+    const mk = (name: string, parent: string | null) => {
+      const id = `0190b000-0000-7000-8000-${(next++).toString(16).padStart(12, '0')}`;
+      books.set(id, { name, parent });
+      return id;
+    };
+    const work = mk('Work', null);
+    const projects = mk('Projects', work);
+    const launch = mk('Outpost launch', projects);
+    const meetings = mk('Meetings', work);
+    const personal = mk('Personal', null);
+    const travel = mk('Travel', personal);
+    const recipes = mk('Recipes and the kitchen notebook with a long name', personal);
+    const filed = [launch, meetings, projects, travel, recipes, work];
+    noteIds.slice(0, 60).forEach((id, i) => {
+      if (i % 4 !== 0) noteIn.set(id, filed[i % filed.length]!);
+    });
+  }
+  return { api, filter, books, noteIn };
+}
+
+/** `seedNotebooks`: file the first notes in a small notebook tree (default: when there are notes). */
+export function createFakeApi(opts: { scenario: Scenario; count: number; theme: Theme; bigFirst?: boolean; seedNotebooks?: boolean }) {
   const { scenario } = opts;
   const notes = new Map<string, Note>(makeNotes(opts.count).map((n) => [n.id, n]));
   if (opts.bigFirst) {
@@ -206,6 +339,8 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     const para = `${SENTENCES.join(' ')}\n\n`;
     if (first) notes.set(first.id, { ...first, title: 'A 1 MB note', body: para.repeat(Math.floor(1_000_000 / para.length)) });
   }
+  // The notebook tree; a note moved into one is announced as changed.
+  const books = fakeNotebooks([...notes.keys()], opts.seedNotebooks ?? opts.count > 0, (id) => notesChanged([id]));
   const listeners = new Set<(s: SyncStatus) => void>();
   const changeListeners = new Set<(ids: string[], all: boolean) => void>();
   let settings: Settings = { theme: opts.theme };
@@ -453,10 +588,11 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       });
     },
     async searchNotes(query) {
-      const q = query.toLowerCase();
+      const { rest, matches } = books.filter(query);
+      const q = rest.toLowerCase();
       const hits: SearchHit[] = [];
       for (const n of notes.values()) {
-        if (n.deleted) continue;
+        if (n.deleted || !matches(n.id)) continue;
         const inTitle = n.title.toLowerCase().includes(q);
         const at = n.body.toLowerCase().indexOf(q);
         if (!inTitle && at < 0) continue;
@@ -471,6 +607,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
       }
       return hits;
     },
+    notebooks: books.api,
     async getNote(id) {
       return find(id);
     },
@@ -815,5 +952,5 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
     },
     sessions: () => sessions.map((x) => ({ ...x })),
   };
-  return { api, afterStart, remote, emitStatus: emit, monitor, elsewhere, transfer };
+  return { api, afterStart, remote, emitStatus: emit, monitor, elsewhere, transfer, notebooks: books };
 }

@@ -4,11 +4,14 @@
 //! `OUTPOST_BENCH_RUNS` (5) runs; then the same file again into the
 //! filled store (every note a duplicate: the cost of a re-run).
 //!
+//! `OUTPOST_BENCH_CORPUS=real`: the notes are real prose instead
+//! (`outpost_corpus`: the first `OUTPOST_BENCH_NOTES` notes of the Python
+//! documentation split into notes; `scripts/corpus-deps.sh` installs it).
+//!
 //! `cargo bench -p outpost-core --bench import`
 
 mod common;
 
-use std::io::Write;
 use std::time::Instant;
 
 use common::*;
@@ -33,14 +36,13 @@ fn main() {
     print_context();
     let src = bench_dir("outpost-bench-import-src-");
     let path = src.path().join("notes.jsonl");
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the file"));
-        for d in drafts(notes, 2048, 11) {
-            serde_json::to_writer(&mut f, &d).expect("write a line");
-            f.write_all(b"\n").expect("write a line");
-        }
-        f.flush().expect("flush");
+    let real = real_corpus();
+    if real {
+        write_jsonl(&path, real_notes(notes));
+    } else {
+        write_jsonl(&path, drafts(notes, 2048, 11));
     }
+    let what = if real { "real notes" } else { "notes of ~2 KB" };
     let size = std::fs::metadata(&path).expect("file").len();
 
     let mut fresh = Vec::new();
@@ -61,7 +63,7 @@ fn main() {
         assert_eq!(s.duplicates as usize, notes, "every note already there");
     }
     let fresh = Stats::of(&fresh);
-    header(&format!("Import of {notes} notes of ~2 KB from JSON Lines ({:.1} MB), {runs} runs", size as f64 / 1e6));
+    header(&format!("Import of {notes} {what} from JSON Lines ({:.1} MB), {runs} runs", size as f64 / 1e6));
     row(&format!("transfer::import into a fresh store, {notes} notes"), &fresh);
     row(&format!("the same file again ({notes} duplicates)"), &Stats::of(&again));
     println!();

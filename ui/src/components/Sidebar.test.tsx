@@ -149,12 +149,12 @@ describe('the notebook sidebar', () => {
     await until(() => search.value.startsWith('notebook:'));
     $('notebook-all')!.click();
     await until(() => search.value === '');
-    // Without notebook calls (an older shell, the plain fake) there is no sidebar.
+    // Without notebook calls (an older shell) there is no sidebar.
     mounted.dispose?.();
     document.body.innerHTML = '';
     const bare = document.createElement('div');
     document.body.appendChild(bare);
-    mounted.dispose = render(() => <App api={fake.api} />, bare);
+    mounted.dispose = render(() => <App api={{ ...fake.api, notebooks: undefined }} />, bare);
     await until(() => $('search-input'));
     expect($('notebooks')).toBeNull();
   });

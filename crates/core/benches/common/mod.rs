@@ -171,3 +171,41 @@ pub fn print_context() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average at start: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
 }
+
+/// `OUTPOST_BENCH_CORPUS=real`: the notes are real prose
+/// (`outpost_corpus`, the Python documentation split into notes) instead of
+/// generated text; unset or `generated`: generated text.
+pub fn real_corpus() -> bool {
+    match std::env::var("OUTPOST_BENCH_CORPUS").as_deref() {
+        Ok("real") => true,
+        Ok("generated") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("OUTPOST_BENCH_CORPUS={other:?}: use \"real\" or \"generated\""),
+    }
+}
+
+/// `n` notes of real prose: the corpus's first `n` when it holds that many,
+/// else the corpus gone round as often as needed (`outpost_corpus::scaled`:
+/// 100,000 notes repeat each of its ~11,000 notes about nine times, which
+/// flatters any index that stores a word once). Prints what was used.
+pub fn real_notes(n: usize) -> Vec<outpost_corpus::Note> {
+    let all = outpost_corpus::load(1).unwrap_or_else(|e| panic!("{e}"));
+    let notes = if n <= all.len() { all[..n].to_vec() } else { outpost_corpus::scaled(&all, n) };
+    println!(
+        "corpus: real prose, {} (from {} distinct notes, each used {:.1} times on average)",
+        outpost_corpus::stats(&notes),
+        all.len(),
+        n as f64 / all.len() as f64
+    );
+    notes
+}
+
+/// Write `notes` as JSON Lines (what `transfer::import` reads).
+pub fn write_jsonl<T: serde::Serialize>(path: &std::path::Path, notes: impl IntoIterator<Item = T>) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create the file"));
+    for n in notes {
+        serde_json::to_writer(&mut f, &n).expect("write a line");
+        f.write_all(b"\n").expect("write a line");
+    }
+    f.flush().expect("flush");
+}
