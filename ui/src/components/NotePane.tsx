@@ -235,7 +235,7 @@ export function NotePane(props: NotePaneProps) {
                       }
                     >
                       <div class="menu-confirm">
-                        <p>Delete this note on all your devices?</p>
+                        <p>Move this note to the trash on all your devices? It can be restored from the Trash.</p>
                         <div class="row">
                           <button type="button" class="btn btn-sm" onClick={() => setConfirmDelete(false)}>
                             Cancel
