@@ -64,6 +64,16 @@ const COMMANDS: &[&str] = &[
     "move_note",
     "list_tags",
     "list_notes_by",
+    // history and trash
+    "note_versions",
+    "note_version",
+    "restore_version",
+    "trash_list",
+    "untrash_note",
+    "delete_for_good",
+    "empty_trash",
+    "get_history_settings",
+    "set_history_settings",
 ];
 
 fn main() {

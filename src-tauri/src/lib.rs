@@ -76,6 +76,15 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             notebooks::move_note,
             notebooks::list_tags,
             notebooks::list_notes_by,
+            history::note_versions,
+            history::note_version,
+            history::restore_version,
+            history::trash_list,
+            history::untrash_note,
+            history::delete_for_good,
+            history::empty_trash,
+            history::get_history_settings,
+            history::set_history_settings,
         ])
         .typ::<outpost_core::engine::SyncStatus>()
         .typ::<state::NotesChangedEvent>()

@@ -4,6 +4,7 @@
 // device whose changes a pull brings in (the `notes-changed` event).
 import { ApiError } from '../src/api/errors';
 import type { NotebookApi, NotebookView } from '../src/api/notebooks';
+import { fakeHistory } from '../src/testing/history-fake';
 import type {
   ImportProgress,
   AccountInfo,
@@ -567,7 +568,19 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
           : 'open';
   const info = () => ({ lock, data_dir: '/home/ada/.local/share/outpost', version: '0.1.0' });
 
+  // History and trash: the first notes have a few older versions (one a
+  // last-writer-wins loser from another device).
+  const history = fakeHistory(notes);
+  [...notes.values()].slice(0, 3).forEach((n, i) => {
+    const paras = n.body.split('\n\n');
+    history.record({ ...n, body: paras.slice(0, 1).join('\n\n') }, 'edit', n.updated_at - 3 * 86_400_000 - i);
+    history.record({ ...n, body: `${paras.slice(0, 2).join('\n\n')}\n\nA line the other device wrote.` }, 'lww_loser', n.updated_at - 26 * 3_600_000, '000000000000b0b0');
+    history.record({ ...n, body: paras.slice(0, 2).join('\n\n') }, 'remote', n.updated_at - 5 * 3_600_000, '000000000000b0b0');
+    history.record(n, 'edit', n.updated_at);
+  });
+
   const api: Api = {
+    history: history.api,
     async appInfo() {
       return info();
     },
@@ -624,6 +637,7 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         sync: 'pending',
       };
       notes.set(n.id, n);
+      history.record(n);
       emit({ pending: pendingCount() });
       return n;
     },
@@ -633,12 +647,13 @@ export function createFakeApi(opts: { scenario: Scenario; count: number; theme: 
         throw new ApiError('too_large', 'This note is larger than 1 MiB; split it into several notes.');
       const next: Note = { ...n, ...patch, updated_at: Date.now(), sync: n.sync === 'conflict' ? 'conflict' : 'pending' } as Note;
       notes.set(id, next);
+      history.record(next);
       emit({ pending: pendingCount() });
       return next;
     },
     async deleteNote(id) {
-      const n = find(id);
-      notes.set(id, { ...n, deleted: true });
+      find(id);
+      history.trash(id);
     },
     async listConflicts() {
       return conflicts.filter((c) => c.resolved_at === null);

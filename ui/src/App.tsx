@@ -4,7 +4,7 @@ import { ConflictPane } from './components/ConflictPane';
 import { Dialog } from './components/Dialog';
 import { LockScreen } from './components/LockScreen';
 import { ShortcutTable } from './components/Help';
-import { IconNote, IconPlus, IconSearch, IconSettings } from './components/icons';
+import { IconNote, IconPlus, IconSearch, IconSettings, IconTrash } from './components/icons';
 import { NoteList } from './components/NoteList';
 import { NotePane } from './components/NotePane';
 import { Sidebar } from './components/Sidebar';
@@ -14,6 +14,9 @@ import { SettingsDialog } from './components/Settings';
 import { StatusBar } from './components/StatusBar';
 import { SyncPanel } from './components/SyncPanel';
 import { Toasts } from './components/Toasts';
+import { HistoryPanel } from './components/HistoryPanel';
+import { TrashView } from './components/TrashView';
+import type { HistoryApi } from './api/history';
 import { dispatchShortcut, isMacPlatform } from './lib/shortcuts';
 import { applyTheme, cacheTheme } from './lib/theme';
 import { AppProvider, useApp } from './state/context';
@@ -36,7 +39,7 @@ export function App(props: { api: Api }) {
     <Switch fallback={<div class="app-loading" aria-busy="true" data-testid="app-loading" />}>
       <Match when={lock() === 'open'}>
         <AppProvider api={props.api}>
-          <Workspace notebooks={props.api.notebooks} />
+          <Workspace notebooks={props.api.notebooks} history={props.api.history} />
         </AppProvider>
       </Match>
       <Match when={lock() !== null && lock() !== 'open' && lock()} keyed>
@@ -46,8 +49,20 @@ export function App(props: { api: Api }) {
   );
 }
 
-function Workspace(props: { notebooks?: NotebookApi }) {
-  const { ui, notes, editor, conflicts, sync, account, monitor, init } = useApp();
+function Workspace(props: { notebooks?: NotebookApi; history?: HistoryApi }) {
+  const { ui, notes, editor, conflicts, sync, account, monitor, init, api } = useApp();
+  // The history panel (the note and its text now) and the Trash view.
+  const [historyOf, setHistoryOf] = createSignal<{ id: string; body: string } | null>(null);
+  const [trashOpen, setTrashOpen] = createSignal(false);
+  async function openHistory(id: string) {
+    try {
+      await editor.flush(id);
+      const note = await api.getNote(id);
+      setHistoryOf({ id, body: note.body });
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
   // The chosen notebook and the search that shows it; typing another search
   // lets go of it.
   const [notebook, setNotebook] = createSignal<{ id: string; query: string } | null>(null);
@@ -93,7 +108,9 @@ function Workspace(props: { notebooks?: NotebookApi }) {
       toggle_preview: () => (editor.current() ? togglePreview?.() : false),
       help: () => ui.setHelpOpen(true),
       close: () => {
-        if (ui.networkOpen()) ui.setNetworkOpen(false);
+        if (historyOf()) setHistoryOf(null);
+        else if (trashOpen()) setTrashOpen(false);
+        else if (ui.networkOpen()) ui.setNetworkOpen(false);
         else if (ui.helpOpen()) ui.setHelpOpen(false);
         else if (monitor.confirming() !== null) monitor.cancelDiscard();
         else if (monitor.open()) monitor.setOpen(false);
@@ -133,6 +150,18 @@ function Workspace(props: { notebooks?: NotebookApi }) {
             >
               <IconSettings />
             </button>
+            <Show when={props.history}>
+              <button
+                type="button"
+                class="icon-btn"
+                aria-label="Trash"
+                title="Trash"
+                data-testid="trash-button"
+                onClick={() => setTrashOpen(true)}
+              >
+                <IconTrash />
+              </button>
+            </Show>
             <button
               type="button"
               class="icon-btn"
@@ -202,6 +231,7 @@ function Workspace(props: { notebooks?: NotebookApi }) {
             <NotePane
               titleRef={(el) => (title = el)}
               previewToggleRef={(fn) => (togglePreview = fn)}
+              onHistory={props.history ? (id) => void openHistory(id) : undefined}
             />
           }
         >
@@ -248,6 +278,39 @@ function Workspace(props: { notebooks?: NotebookApi }) {
       <Show when={ui.helpOpen()}>
         <Dialog title="Keyboard shortcuts" testid="help" onClose={() => ui.setHelpOpen(false)}>
           <ShortcutTable isMac={isMac} />
+        </Dialog>
+      </Show>
+      <Show when={props.history && historyOf()} keyed>
+        {(h) => (
+          <Dialog title="History" testid="history" wide onClose={() => setHistoryOf(null)}>
+            <HistoryPanel
+              api={props.history!}
+              noteId={h.id}
+              currentBody={h.body}
+              now={ui.now()}
+              onRestored={(note) => {
+                setHistoryOf({ id: note.id, body: note.body });
+                notes.upsert(note);
+                void editor.reread(note.id);
+                ui.toast('Version restored. It is the newest version now and syncs like any edit.');
+              }}
+              onError={(e) => ui.toastError(e)}
+            />
+          </Dialog>
+        )}
+      </Show>
+      <Show when={props.history && trashOpen()}>
+        <Dialog title="Trash" testid="trash" wide onClose={() => setTrashOpen(false)}>
+          <TrashView
+            api={props.history!}
+            now={ui.now()}
+            onRestored={(note) => {
+              notes.upsert(note);
+              ui.toast(`“${note.title || 'Untitled'}” is back from the trash.`);
+            }}
+            onDeleted={(n) => ui.toast(n === 1 ? 'Deleted for good.' : `${n} notes deleted for good.`)}
+            onError={(e) => ui.toastError(e)}
+          />
         </Dialog>
       </Show>
       <Toasts />

@@ -23,6 +23,11 @@ export const commands = {
 	 *  too, and then the two are merged instead of one overwriting the other.
 	 */
 	updateNote: (id: string, patch: NotePatch_Deserialize, baseHlc: string | null, baseBody: string | null) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("update_note", { id, patch, baseHlc, baseBody })),
+	/**
+	 *  Move a note to the trash (on every device once it syncs): it can be
+	 *  brought back from there until the trash period runs out or the trash is
+	 *  emptied (`history::untrash_note`, `history::delete_for_good`).
+	 */
 	deleteNote: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_note", { id })),
 	/**
 	 *  Every tag in use with how many notes carry it (the tag editor's
@@ -184,6 +189,33 @@ export const commands = {
 	listTags: () => typedError<TagCount[], IpcError>(__TAURI_INVOKE("list_tags")),
 	/**  The notes list narrowed to a notebook and in an order, pinned first. */
 	listNotesBy: (filter: NotebookFilter, sort: SortBy) => typedError<NoteSummary[], IpcError>(__TAURI_INVOKE("list_notes_by", { filter, sort })),
+	/**  The versions of a note this device holds, newest first. */
+	noteVersions: (id: string) => typedError<VersionInfo[], IpcError>(__TAURI_INVOKE("note_versions", { id })),
+	/**
+	 *  One version of a note, decrypted (codes `version_not_found`,
+	 *  `version_of_another_note`, `purged`).
+	 */
+	noteVersion: (id: string, version: string) => typedError<NoteVersion_Serialize, IpcError>(__TAURI_INVOKE("note_version", { id, version })),
+	/**
+	 *  Bring a version back: it becomes a new version of the note, synced like
+	 *  any edit; no version is changed or removed.
+	 */
+	restoreVersion: (id: string, version: string) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("restore_version", { id, version })),
+	/**  The notes in the trash, most recently trashed first. */
+	trashList: () => typedError<TrashedNote[], IpcError>(__TAURI_INVOKE("trash_list")),
+	/**  Bring a note back from the trash (code `not_in_trash` if it is not there). */
+	untrashNote: (id: string) => typedError<Note_Serialize, IpcError>(__TAURI_INVOKE("untrash_note", { id })),
+	/**
+	 *  Delete a note in the trash for good, on every device once it syncs.
+	 *  A note not in the trash is refused (code `not_in_trash`): the app
+	 *  deletes only from the trash.
+	 */
+	deleteForGood: (id: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_for_good", { id })),
+	/**  Delete every note in the trash for good; how many. */
+	emptyTrash: () => typedError<number, IpcError>(__TAURI_INVOKE("empty_trash")),
+	getHistorySettings: () => typedError<HistorySettings_Serialize, IpcError>(__TAURI_INVOKE("get_history_settings")),
+	/**  Saved in the store; refused (code `invalid`) when they make no sense. */
+	setHistorySettings: (settings: HistorySettings_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_history_settings", { settings })),
 };
 
 /* Types */
@@ -373,6 +405,55 @@ export type EntryState =
 "pending" | 
 /**  The server rejected it as invalid: not retried until `retry`. */
 "failed";
+
+/**  The history and trash settings (the `history` setting of the store). */
+export type HistorySettings = HistorySettings_Serialize | HistorySettings_Deserialize;
+
+/**  The history and trash settings (the `history` setting of the store). */
+export type HistorySettings_Deserialize = {
+	/**
+	 *  Saves of one note within this many minutes of the first save of a
+	 *  burst are one version (0: every save is a version).
+	 */
+	coalesce_minutes?: number,
+	/**  Every version younger than this many days is kept. */
+	keep_all_days?: number,
+	/**
+	 *  Up to this age (days), the newest version of each day; older, the
+	 *  newest of each week.
+	 */
+	daily_until_days?: number,
+	/**
+	 *  Ciphertext bytes of history kept per note; the oldest versions
+	 *  beyond it go (the current version always stays).
+	 */
+	max_bytes_per_note?: number,
+	/**  Notes in the trash longer than this many days are deleted for good. */
+	trash_days?: number,
+};
+
+/**  The history and trash settings (the `history` setting of the store). */
+export type HistorySettings_Serialize = {
+	/**
+	 *  Saves of one note within this many minutes of the first save of a
+	 *  burst are one version (0: every save is a version).
+	 */
+	coalesce_minutes: number,
+	/**  Every version younger than this many days is kept. */
+	keep_all_days: number,
+	/**
+	 *  Up to this age (days), the newest version of each day; older, the
+	 *  newest of each week.
+	 */
+	daily_until_days: number,
+	/**
+	 *  Ciphertext bytes of history kept per note; the oldest versions
+	 *  beyond it go (the current version always stays).
+	 */
+	max_bytes_per_note: number,
+	/**  Notes in the trash longer than this many days are deleted for good. */
+	trash_days: number,
+};
 
 /**  How far an import has got (after each batch of notes). */
 export type ImportProgress = {
@@ -641,6 +722,31 @@ export type NoteSummary = {
 	updated_at: number,
 	sync: SyncBadge,
 };
+
+/**  One version of a note, decrypted. */
+export type NoteVersion = NoteVersion_Serialize | NoteVersion_Deserialize;
+
+/**  One version of a note, decrypted. */
+export type NoteVersion_Deserialize = {
+	note_id: string,
+	title: string,
+	body: string,
+	tags: string[],
+	pinned: boolean,
+	/**  In the trash at that version (ms since the epoch). */
+	trashed_at?: number | null,
+} & VersionInfo;
+
+/**  One version of a note, decrypted. */
+export type NoteVersion_Serialize = {
+	note_id: string,
+	title: string,
+	body: string,
+	tags: string[],
+	pinned: boolean,
+	/**  In the trash at that version (ms since the epoch). */
+	trashed_at: number | null,
+} & VersionInfo;
 
 /**  A decrypted note. */
 export type Note_Deserialize = {
@@ -1175,6 +1281,17 @@ export type TagCount = {
 	notes: number,
 };
 
+/**  One note in the trash. */
+export type TrashedNote = {
+	id: string,
+	title: string,
+	/**  When it was moved to the trash (ms since the epoch). */
+	trashed_at: number,
+	/**  When it will be deleted for good, unless restored. */
+	purge_at: number,
+	updated_at: number,
+};
+
 /**  What woke the engine for a pass. */
 export type Trigger = 
 /**  A local change, after its debounce. */
@@ -1201,6 +1318,21 @@ export type Unsent = {
 	created_at: number,
 };
 
+/**  One line of a note's history: no content. */
+export type VersionInfo = {
+	/**  The version's id: its clock stamp (what `--version` takes). */
+	version: string,
+	/**  When it was made (ms since the epoch, by the clock of its device). */
+	at: number,
+	/**  The device that made it (its clock's node id, hex). */
+	device: string,
+	/**  Bytes of its sealed fields. */
+	size: number,
+	why: VersionWhy,
+	/**  It is what the note holds now. */
+	current: boolean,
+};
+
 /**  One side of a conflict, decrypted. */
 export type VersionView = {
 	title: string,
@@ -1210,6 +1342,25 @@ export type VersionView = {
 	deleted: boolean,
 	hlc: string,
 };
+
+/**  Why a version is in a note's history. */
+export type VersionWhy = 
+/**  Saved on this device (a burst of saves, coalesced). */
+"edit" | 
+/**  The result of merging another device's version with this one's. */
+"merge" | 
+/**  Arrived from another device. */
+"remote" | 
+/**  An older version brought back. */
+"restore" | 
+/**  The side a last-writer-wins merge did not keep. */
+"lww_loser" | 
+/**  This device's side of a merge. */
+"merge_input" | 
+/**  Moved to the trash. */
+"trash" | 
+/**  Brought back from the trash. */
+"untrash";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -93,10 +93,13 @@ pub async fn update_note(
     Ok(note)
 }
 
+/// Move a note to the trash (on every device once it syncs): it can be
+/// brought back from there until the trash period runs out or the trash is
+/// emptied (`history::untrash_note`, `history::delete_for_good`).
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_note(state: State<'_, AppState>, id: String) -> IpcResult<()> {
-    state.with_vault(|v| v.delete(Vault::parse_id(&id)?))?;
+    state.with_vault(|v| v.trash(Vault::parse_id(&id)?))?;
     state.changed().await;
     Ok(())
 }

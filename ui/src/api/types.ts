@@ -4,6 +4,7 @@
 // generated types fit these; nothing outside `src/api/` sees the bindings.
 
 import type { NotebookApi } from './notebooks';
+import type { HistoryApi } from './history';
 
 export type SyncBadge = 'synced' | 'pending' | 'failed' | 'conflict';
 
@@ -336,6 +337,8 @@ export type Unlisten = () => void;
 export interface Api {
   /** The notebook sidebar's calls; a shell or fake without them shows no sidebar. */
   notebooks?: NotebookApi;
+  /** The history panel's and the Trash view's calls; a shell or fake without them shows neither. */
+  history?: HistoryApi;
   appInfo(): Promise<AppInfo>;
   unlock(passphrase: string): Promise<AppInfo>;
   listNotes(): Promise<NoteSummary[]>;

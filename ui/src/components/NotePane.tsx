@@ -37,6 +37,8 @@ export interface NotePaneProps {
   titleRef: (el: HTMLInputElement) => void;
   /** Hands the app the preview toggle (Ctrl+E). */
   previewToggleRef: (toggle: () => void) => void;
+  /** Open the note's history (absent: no History item). */
+  onHistory?: (id: string) => void;
 }
 
 export function NotePane(props: NotePaneProps) {
@@ -219,6 +221,23 @@ export function NotePane(props: NotePaneProps) {
                       </For>
                     </div>
                     <div class="menu-sep" role="separator" />
+                    <Show when={props.onHistory} keyed>
+                      {(onHistory) => (
+                        <button
+                          type="button"
+                          role="menuitem"
+                          class="menu-item"
+                          data-testid="note-history"
+                          onClick={() => {
+                            setMenuOpen(false);
+                            onHistory(noteId);
+                          }}
+                        >
+                          <span class="check" aria-hidden="true" />
+                          History…
+                        </button>
+                      )}
+                    </Show>
                     <Show
                       when={confirmDelete()}
                       fallback={
@@ -235,7 +254,7 @@ export function NotePane(props: NotePaneProps) {
                       }
                     >
                       <div class="menu-confirm">
-                        <p>Delete this note on all your devices?</p>
+                        <p>Move this note to the trash on all your devices? It can be restored from the Trash.</p>
                         <div class="row">
                           <button type="button" class="btn btn-sm" onClick={() => setConfirmDelete(false)}>
                             Cancel

@@ -110,3 +110,8 @@ export const IconActivity = () => (
     <path d="M3 12h4l3-8 4 16 3-8h4" />
   </Svg>
 );
+export const IconTrash = () => (
+  <Svg>
+    <path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v6M14 11v6" />
+  </Svg>
+);

@@ -6,6 +6,8 @@ export interface Toast {
   message: string;
   /** An error's code, shown small (helps bug reports). */
   code?: string;
+  /** A button on the toast (e.g. Undo); pressing it dismisses the toast. */
+  action?: { label: string; run: () => void };
 }
 
 export function toastDuration(t: Toast): number {

@@ -184,7 +184,22 @@ export function createEditor(api: Api, ui: UiState, notes: NotesState, leaving: 
       await api.deleteNote(id);
       notes.remove(id);
       if (selectedId() === id) select(null);
-      ui.toast('Note deleted.');
+      const history = api.history;
+      ui.toast(
+        'Moved to the trash.',
+        'info',
+        undefined,
+        history
+          ? {
+              label: 'Undo',
+              run: () =>
+                void history.untrashNote(id).then((note) => {
+                  notes.upsert(note);
+                  void open(id);
+                }, ui.toastError),
+            }
+          : undefined,
+      );
     } catch (e) {
       ui.toastError(e);
     }

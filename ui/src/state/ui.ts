@@ -20,8 +20,8 @@ export function createUi() {
   let clock: ReturnType<typeof setInterval> | null = null;
   let toastSeq = 0;
 
-  function toast(message: string, kind: ToastKind = 'info', code?: string): void {
-    const t: Toast = { id: ++toastSeq, kind, message, ...(code ? { code } : {}) };
+  function toast(message: string, kind: ToastKind = 'info', code?: string, action?: Toast['action']): void {
+    const t: Toast = { id: ++toastSeq, kind, message, ...(code ? { code } : {}), ...(action ? { action } : {}) };
     setToasts((ts) => [...ts.slice(-3), t]);
     const timer = setTimeout(() => {
       timers.delete(timer);
