@@ -64,6 +64,15 @@ const COMMANDS: &[&str] = &[
     "move_note",
     "list_tags",
     "list_notes_by",
+    // attached files
+    "add_file",
+    "note_files",
+    "file_info",
+    "file_counts",
+    "get_keep_all_files",
+    "set_keep_all_files",
+    "pick_save_path",
+    "save_file",
 ];
 
 fn main() {
