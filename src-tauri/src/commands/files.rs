@@ -409,6 +409,23 @@ mod tests {
         assert_eq!(serve_file(&mut v, &uri(format!("outpost-file://localhost/{unknown}"))).0.status, 404);
     }
 
+    /// The CSP lets the protocol's images in and nothing else of it: not
+    /// as a fetch, a frame or a script.
+    #[test]
+    fn the_csp_allows_the_protocol_for_images_only() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let conf: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("tauri.conf.json")).expect("conf")).expect("json");
+        let csp = conf["app"]["security"]["csp"].as_object().expect("csp");
+        for (directive, value) in csp {
+            let value = value.as_str().expect("string");
+            let has = value.contains("outpost-file");
+            assert_eq!(has, directive == "img-src", "{directive}: {value}");
+        }
+        let img = csp["img-src"].as_str().expect("img-src");
+        assert!(img.contains("outpost-file:") && img.contains("http://outpost-file.localhost"), "{img}");
+    }
+
     #[test]
     fn save_writes_the_whole_file_to_the_path() {
         let dir = tempfile::tempdir().expect("tempdir");

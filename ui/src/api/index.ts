@@ -28,6 +28,7 @@ import {
 } from '../bindings';
 import { toApiError } from './errors';
 import { notebookApi } from './notebooks';
+import { filesApi } from './files';
 import type {
   AccountInfo,
   AccountSession,
@@ -103,6 +104,7 @@ export const tauriApi: Api = {
   noteSummaries: (ids) => run(commands.noteSummaries(ids)),
   searchNotes: (query) => run(commands.searchNotes(query)),
   notebooks: notebookApi,
+  files: filesApi,
   getNote: (id) => run(commands.getNote(id)),
   createNote: (draft) => run(commands.createNote(draft)),
   updateNote: (id, patch, base) => run(commands.updateNote(id, patch, base?.hlc ?? null, base?.body ?? null)),

@@ -4,6 +4,7 @@
 // generated types fit these; nothing outside `src/api/` sees the bindings.
 
 import type { NotebookApi } from './notebooks';
+import type { FilesApi } from './files';
 
 export type SyncBadge = 'synced' | 'pending' | 'failed' | 'conflict';
 
@@ -336,6 +337,8 @@ export type Unlisten = () => void;
 export interface Api {
   /** The notebook sidebar's calls; a shell or fake without them shows no sidebar. */
   notebooks?: NotebookApi;
+  /** Attached files; a shell or fake without them takes no pasted files. */
+  files?: FilesApi;
   appInfo(): Promise<AppInfo>;
   unlock(passphrase: string): Promise<AppInfo>;
   listNotes(): Promise<NoteSummary[]>;
