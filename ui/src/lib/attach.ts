@@ -5,12 +5,14 @@
 // changes under the editor.
 import { checkFileSize, type FilesApi, type NoteFile } from '../api/files';
 
-/** The edit that puts `refs` at `pos` of `text`, each on a line of its own. */
+/** The edit that puts `refs` at `pos` of `text`, each a paragraph of its own. */
 export function referenceEdit(text: string, pos: number, refs: string[]): { from: number; insert: string } {
   const from = Math.max(0, Math.min(pos, text.length));
-  const before = from > 0 && text[from - 1] !== '\n' ? '\n' : '';
-  const after = from < text.length && text[from] !== '\n' ? '\n' : '';
-  return { from, insert: `${before}${refs.join('\n')}${after}` };
+  const head = text.slice(0, from);
+  const before = head === '' || head.endsWith('\n\n') ? '' : head.endsWith('\n') ? '\n' : '\n\n';
+  const tail = text.slice(from);
+  const after = tail === '' || tail.startsWith('\n\n') ? '' : tail.startsWith('\n') ? '\n' : '\n\n';
+  return { from, insert: `${before}${refs.join('\n\n')}${after}` };
 }
 
 /** A file's bytes (`Blob.arrayBuffer`, or a FileReader where it is missing). */

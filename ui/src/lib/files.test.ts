@@ -80,10 +80,11 @@ describe('attached files in the preview', () => {
 
 describe('pasting files into the editor', () => {
   it('puts references at the offset, each on its own line', () => {
-    expect(referenceEdit('ab', 1, ['R'])).toEqual({ from: 1, insert: '\nR\n' });
-    expect(referenceEdit('a\nb', 2, ['R', 'S'])).toEqual({ from: 2, insert: 'R\nS\n' });
+    expect(referenceEdit('ab', 1, ['R'])).toEqual({ from: 1, insert: '\n\nR\n\n' });
+    expect(referenceEdit('a\nb', 2, ['R', 'S'])).toEqual({ from: 2, insert: '\nR\n\nS\n\n' });
+    expect(referenceEdit('a\n\n\nb', 3, ['R'])).toEqual({ from: 3, insert: 'R\n' });
     expect(referenceEdit('', 0, ['R'])).toEqual({ from: 0, insert: 'R' });
-    expect(referenceEdit('ab', 99, ['R'])).toEqual({ from: 2, insert: '\nR' });
+    expect(referenceEdit('ab', 99, ['R'])).toEqual({ from: 2, insert: '\n\nR' });
   });
 
   it('attaches each file and inserts the references as one edit', async () => {
@@ -98,7 +99,7 @@ describe('pasting files into the editor', () => {
     expect(api.added[0]?.noteId).toBe('n1');
     expect(Array.from(api.added[0]?.bytes ?? [])).toEqual([137, 80, 78, 71]);
     expect(replace).toHaveBeenCalledTimes(1);
-    expect(text).toBe(`hello\n![shot.png](outpost-file:${ID})\n world`);
+    expect(text).toBe(`hello\n\n![shot.png](outpost-file:${ID})\n\n world`);
   });
 
   it('refuses a file over 100 MiB before reading it, and reports a refused one', async () => {
