@@ -74,6 +74,15 @@ const COMMANDS: &[&str] = &[
     "empty_trash",
     "get_history_settings",
     "set_history_settings",
+    // attached files
+    "add_file",
+    "note_files",
+    "file_info",
+    "file_counts",
+    "get_keep_all_files",
+    "set_keep_all_files",
+    "pick_save_path",
+    "save_file",
 ];
 
 fn main() {

@@ -85,6 +85,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             history::empty_trash,
             history::get_history_settings,
             history::set_history_settings,
+            files::add_file,
+            files::note_files,
+            files::file_info,
+            files::file_counts,
+            files::get_keep_all_files,
+            files::set_keep_all_files,
+            files::pick_save_path,
+            files::save_file,
         ])
         .typ::<outpost_core::engine::SyncStatus>()
         .typ::<state::NotesChangedEvent>()
@@ -158,6 +166,10 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
         .manage(commands::transfer::Picked::default())
+        // Images in the preview: decrypted in memory and answered to the
+        // webview (commands::files::serve_file); the CSP allows this scheme
+        // for img-src only.
+        .register_asynchronous_uri_scheme_protocol(commands::files::PROTOCOL, commands::files::protocol_handler)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

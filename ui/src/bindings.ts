@@ -216,6 +216,26 @@ export const commands = {
 	getHistorySettings: () => typedError<HistorySettings_Serialize, IpcError>(__TAURI_INVOKE("get_history_settings")),
 	/**  Saved in the store; refused (code `invalid`) when they make no sense. */
 	setHistorySettings: (settings: HistorySettings_Deserialize) => typedError<null, IpcError>(__TAURI_INVOKE("set_history_settings", { settings })),
+	/**
+	 *  Attach a pasted or dropped file to a note; its reference is in the
+	 *  answer, for the editor to insert. Over 100 MiB: refused, nothing written.
+	 */
+	addFile: (noteId: string, name: string, bytes: number[]) => typedError<NoteFile, IpcError>(__TAURI_INVOKE("add_file", { noteId, name, bytes })),
+	/**  The files a note references. */
+	noteFiles: (noteId: string) => typedError<NoteFile[], IpcError>(__TAURI_INVOKE("note_files", { noteId })),
+	/**  One file, by id. */
+	fileInfo: (id: string) => typedError<NoteFile, IpcError>(__TAURI_INVOKE("file_info", { id })),
+	/**  Files waiting to upload or download, with bytes. */
+	fileCounts: () => typedError<FileProgress, IpcError>(__TAURI_INVOKE("file_counts")),
+	getKeepAllFiles: () => typedError<boolean, IpcError>(__TAURI_INVOKE("get_keep_all_files")),
+	/**  "Keep all files on this device": every file is downloaded at sync. */
+	setKeepAllFiles: (keep: boolean) => typedError<null, IpcError>(__TAURI_INVOKE("set_keep_all_files", { keep })),
+	/**
+	 *  Ask the picker where to save file `id`; `None` when the user cancelled.
+	 *  The path it returns is the only one [`save_file`] accepts.
+	 */
+	pickSavePath: (name: string) => typedError<string | null, IpcError>(__TAURI_INVOKE("pick_save_path", { name })),
+	saveFile: (id: string, path: string) => typedError<number, IpcError>(__TAURI_INVOKE("save_file", { id, path })),
 };
 
 /* Types */
@@ -405,6 +425,15 @@ export type EntryState =
 "pending" | 
 /**  The server rejected it as invalid: not retried until `retry`. */
 "failed";
+
+/**  Files waiting to move, for the status bar. */
+export type FileProgress = {
+	upload_files: number,
+	upload_bytes: number,
+	download_files: number,
+	download_bytes: number,
+	cached_bytes: number,
+};
 
 /**  The history and trash settings (the `history` setting of the store). */
 export type HistorySettings = HistorySettings_Serialize | HistorySettings_Deserialize;
@@ -693,6 +722,27 @@ export type NoteDraft_Serialize = {
 	body: string,
 	tags: string[],
 	pinned: boolean,
+};
+
+/**  A file as the app lists it. */
+export type NoteFile = {
+	/**  64 hex digits. */
+	id: string,
+	name: string,
+	mime: string,
+	/**  Plaintext bytes. */
+	size: number,
+	/**  `upload`, `synced`, `remote` (on the server only) or `removing`. */
+	state: string,
+	/**  Every chunk is on this device: it can be shown or saved offline. */
+	local: boolean,
+	chunk_count: number,
+	sent_chunks: number,
+	/**
+	 *  The Markdown that shows it in a note (`![name](outpost-file:ID)`
+	 *  for an image, a link otherwise).
+	 */
+	reference: string,
 };
 
 /**  A change to a note: `None` leaves a field as it is. */

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod app;
 pub mod conflicts;
+pub mod files;
 pub mod history;
 pub mod links;
 pub mod monitor;

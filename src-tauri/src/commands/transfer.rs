@@ -46,7 +46,7 @@ pub enum PickKind {
 pub struct Picked(Mutex<HashSet<PathBuf>>);
 
 impl Picked {
-    fn allow(&self, path: PathBuf) {
+    pub fn allow(&self, path: PathBuf) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(path);
     }
 

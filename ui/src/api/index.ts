@@ -29,6 +29,7 @@ import {
 import { toApiError } from './errors';
 import { notebookApi } from './notebooks';
 import { historyApi } from './history';
+import { filesApi } from './files';
 import type {
   AccountInfo,
   AccountSession,
@@ -105,6 +106,7 @@ export const tauriApi: Api = {
   searchNotes: (query) => run(commands.searchNotes(query)),
   notebooks: notebookApi,
   history: historyApi,
+  files: filesApi,
   getNote: (id) => run(commands.getNote(id)),
   createNote: (draft) => run(commands.createNote(draft)),
   updateNote: (id, patch, base) => run(commands.updateNote(id, patch, base?.hlc ?? null, base?.body ?? null)),

@@ -5,6 +5,7 @@
 
 import type { NotebookApi } from './notebooks';
 import type { HistoryApi } from './history';
+import type { FilesApi } from './files';
 
 export type SyncBadge = 'synced' | 'pending' | 'failed' | 'conflict';
 
@@ -339,6 +340,8 @@ export interface Api {
   notebooks?: NotebookApi;
   /** The history panel's and the Trash view's calls; a shell or fake without them shows neither. */
   history?: HistoryApi;
+  /** Attached files; a shell or fake without them takes no pasted files. */
+  files?: FilesApi;
   appInfo(): Promise<AppInfo>;
   unlock(passphrase: string): Promise<AppInfo>;
   listNotes(): Promise<NoteSummary[]>;

@@ -2,6 +2,8 @@ import { createEffect, createMemo, createSignal, ErrorBoundary, For, lazy, Match
 import type { Note, Strategy } from '../api/types';
 import type { SaveState } from '../lib/autosave';
 import { toggleTask } from '../lib/links';
+import { attachFiles } from '../lib/attach';
+import type { NoteFile } from '../api/files';
 import { fullTime, relativeTime } from '../lib/time';
 import { type Counts, countLabel, countWords } from '../lib/wordcount';
 import { useApp } from '../state/context';
@@ -71,6 +73,36 @@ export function NotePane(props: NotePaneProps) {
     setPreviewText(cm.text());
   }
   let cm: EditorHandle | undefined;
+  // Attached files: pasted or dropped into the editor, shown in the preview.
+  const [noteFiles, setNoteFiles] = createSignal<NoteFile[]>([]);
+  async function refreshFiles(noteId: string) {
+    if (!api.files) return;
+    try {
+      setNoteFiles(await api.files.noteFiles(noteId));
+    } catch {
+      setNoteFiles([]);
+    }
+  }
+  function onFiles(noteId: string, files: File[], pos: number) {
+    const filesApi = api.files;
+    if (!filesApi || !cm) return;
+    const target = cm;
+    void attachFiles(filesApi, noteId, files, pos, target, (e) => ui.toastError(e)).then((added) => {
+      if (added.length > 0) void refreshFiles(noteId);
+    });
+  }
+  async function saveAttached(id: string, name: string) {
+    const filesApi = api.files;
+    if (!filesApi) return;
+    try {
+      const path = await filesApi.pickSavePath(name);
+      if (path === null) return;
+      await filesApi.saveFile(id, path);
+      ui.toast(`Saved ${name}.`);
+    } catch (e) {
+      ui.toastError(e);
+    }
+  }
   const [menuOpen, setMenuOpen] = createSignal(false);
   const [confirmDelete, setConfirmDelete] = createSignal(false);
   // Text the preview shows: read from the editor when the preview opens.
@@ -91,6 +123,11 @@ export function NotePane(props: NotePaneProps) {
   }
 
   props.previewToggleRef(togglePreview);
+  // The note's files, for the preview's cards, whenever it opens.
+  createEffect(() => {
+    const c = cur();
+    if (c && preview()) void refreshFiles(c.note.id);
+  });
 
   const closeMenu = (e: MouseEvent) => {
     if (!(e.target as HTMLElement).closest('.note-menu')) {
@@ -347,6 +384,8 @@ export function NotePane(props: NotePaneProps) {
                     onNoteLink={(title) => void followNoteLink(title)}
                     onExternalLink={(url) => setAsking({ kind: 'external', url })}
                     onToggleTask={tickTask}
+                    onFile={(id, name) => void saveAttached(id, name)}
+                    files={noteFiles()}
                   />
                 </Suspense>
               </ErrorBoundary>
@@ -364,6 +403,7 @@ export function NotePane(props: NotePaneProps) {
                     countLater(read);
                   }}
                   onBlur={() => void editor.flush(noteId)}
+                  onFiles={(files, pos) => onFiles(noteId, files, pos)}
                   ref={(h) => {
                     cm = h;
                     props.editorRef?.(h);

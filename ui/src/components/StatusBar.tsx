@@ -4,6 +4,7 @@ import { fullTime } from '../lib/time';
 import { useApp } from '../state/context';
 import { IconActivity, IconHelp, IconSync, IconWarn, IconWifi } from './icons';
 import { NetworkControls } from './NetworkControls';
+import { FileStatus } from './FileStatus';
 
 export function StatusBar(props: { syncKeys: string }) {
   const { ui, sync, account, conflicts, monitor } = useApp();
@@ -49,6 +50,7 @@ export function StatusBar(props: { syncKeys: string }) {
             <span class="status-item" data-testid="status-pending" data-count={sync.status()?.pending ?? 0}>
               {v().pending ?? 'Nothing pending'}
             </span>
+            <FileStatus />
             <Show when={v().failed}>
               <button
                 type="button"

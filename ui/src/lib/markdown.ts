@@ -4,8 +4,35 @@
 import DOMPurify from 'dompurify';
 import MarkdownIt from 'markdown-it';
 import { taskLists, wikiLinks } from './links';
+import { FILE_ID, fileUrl } from '../api/files';
 
 const md = new MarkdownIt({ html: true, linkify: true, typographer: true, breaks: false }).use(wikiLinks).use(taskLists);
+
+// Attached files (`![name](outpost-file:ID)`, `[name](outpost-file:ID)`):
+// the id moves to `data-file-id` (DOMPurify drops the unknown scheme), and
+// the sanitiser's hook below gives an image the shell's protocol URL and a
+// link the file card's class. Nothing else reaches that protocol.
+const FILE_REF = /^outpost-file:([0-9a-f]{64})$/i;
+const renderImage = md.renderer.rules.image;
+md.renderer.rules.image = (tokens, idx, options, env, self) => {
+  const token = tokens[idx];
+  const m = token && FILE_REF.exec(token.attrGet('src') ?? '');
+  if (token && m?.[1]) {
+    token.attrSet('src', '');
+    token.attrSet('data-file-id', m[1].toLowerCase());
+  }
+  return renderImage ? renderImage(tokens, idx, options, env, self) : self.renderToken(tokens, idx, options);
+};
+const renderLinkOpen = md.renderer.rules.link_open;
+md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+  const token = tokens[idx];
+  const m = token && FILE_REF.exec(token.attrGet('href') ?? '');
+  if (token && m?.[1]) {
+    token.attrSet('href', '#');
+    token.attrSet('data-file-id', m[1].toLowerCase());
+  }
+  return renderLinkOpen ? renderLinkOpen(tokens, idx, options, env, self) : self.renderToken(tokens, idx, options);
+};
 
 type Purifier = ReturnType<typeof DOMPurify>;
 let purifier: Purifier | null = null;
@@ -23,7 +50,17 @@ function getPurifier(win: Window & typeof globalThis): Purifier {
     }
     // No remote resources: images load only from data: and blob: URLs
     // (the CSP forbids the rest anyway; this avoids broken requests).
-    if (node.nodeName === 'IMG') {
+    const fileId = node.getAttribute('data-file-id');
+    if (fileId !== null && !FILE_ID.test(fileId)) node.removeAttribute('data-file-id');
+    if (node.nodeName === 'A' && fileId !== null && FILE_ID.test(fileId)) {
+      node.setAttribute('href', '#');
+      node.classList.add('file-card');
+    }
+    if (node.nodeName === 'IMG' && fileId !== null && FILE_ID.test(fileId)) {
+      node.setAttribute('src', fileUrl(fileId));
+      node.classList.add('file-image');
+      if (!node.getAttribute('alt')) node.setAttribute('alt', 'attached image');
+    } else if (node.nodeName === 'IMG') {
       const src = node.getAttribute('src') ?? '';
       if (!/^(data:image\/|blob:)/i.test(src)) {
         node.setAttribute('data-blocked-src', src);

@@ -55,6 +55,19 @@ impl Vault {
     /// note only gets the reference. Refused before anything is written
     /// when over [`files::MAX_FILE_BYTES`] or the note does not exist.
     pub fn add_file(&mut self, note_id: Uuid, name: &str, bytes: &[u8]) -> Result<FileInfo> {
+        self.store_file(note_id, name, bytes, true)
+    }
+
+    /// As [`Vault::add_file`], but the note's body is left as it is: for
+    /// an editor that inserts the reference ([`files::reference`]) at its
+    /// cursor and saves it with the user's other changes, so the note does
+    /// not change under it. The file is attached to the note either way
+    /// (listed, uploaded, declared).
+    pub fn attach_file(&mut self, note_id: Uuid, name: &str, bytes: &[u8]) -> Result<FileInfo> {
+        self.store_file(note_id, name, bytes, false)
+    }
+
+    fn store_file(&mut self, note_id: Uuid, name: &str, bytes: &[u8], append: bool) -> Result<FileInfo> {
         if bytes.len() as u64 > files::MAX_FILE_BYTES {
             return Err(Error::TooLarge { what: "file", size: bytes.len(), limit: files::MAX_FILE_BYTES as usize });
         }
@@ -90,7 +103,7 @@ impl Vault {
             "INSERT INTO note_files (note_id, file_id, declared) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING",
             params![note_id.as_bytes(), &id.0[..]],
         )?;
-        {
+        if append {
             let mut w = super::Writer { conn: &tx, key: &self.key, clock: &self.clock };
             let note = super::rows::read_note(&tx, &self.key, note_id)?
                 .filter(|n| !n.deleted)

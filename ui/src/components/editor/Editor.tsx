@@ -21,6 +21,8 @@ export interface EditorProps {
   ref?: (h: EditorHandle) => void;
   /** Colour conflict-marker blocks (read when a doc loads). */
   markers?: boolean;
+  /** Files pasted or dropped into the text, and the offset they landed at. */
+  onFiles?: (files: File[], pos: number) => void;
   class?: string;
   testid?: string;
 }
@@ -38,6 +40,7 @@ export function Editor(props: EditorProps) {
       markers: !!props.markers,
       onChange: (read) => props.onChange?.(read),
       onBlur: () => props.onBlur?.(),
+      onFiles: (files, pos) => props.onFiles?.(files, pos),
     });
 
   onMount(() => {

@@ -97,6 +97,13 @@ export interface EditorOptions {
   onBlur?: () => void;
   /** Colour conflict-marker blocks. */
   markers?: boolean;
+  /** Files pasted or dropped into the text, and where (a document offset). */
+  onFiles?: (files: File[], pos: number) => void;
+}
+
+/** The files of a paste or drop, if it carries any. */
+export function filesOf(data: DataTransfer | null | undefined): File[] {
+  return data?.files ? Array.from(data.files) : [];
 }
 
 let nonce: string | null = null;
@@ -177,6 +184,20 @@ export function editorExtensions(o: EditorOptions): Extension[] {
       blur: () => {
         o.onBlur?.();
         return false;
+      },
+      paste: (e, view) => {
+        const files = filesOf(e.clipboardData);
+        if (!o.onFiles || files.length === 0) return false;
+        e.preventDefault();
+        o.onFiles(files, view.state.selection.main.head);
+        return true;
+      },
+      drop: (e, view) => {
+        const files = filesOf(e.dataTransfer);
+        if (!o.onFiles || files.length === 0) return false;
+        e.preventDefault();
+        o.onFiles(files, view.posAtCoords({ x: e.clientX, y: e.clientY }) ?? view.state.selection.main.head);
+        return true;
       },
     }),
   ];
