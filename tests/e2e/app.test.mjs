@@ -5,6 +5,7 @@
 // Run through tests/e2e/run.sh (it builds, starts the server and
 // tauri-driver, and prepares A and B).
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -430,5 +431,86 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     }, 'the renamed notebook with its note on device C', 60_000);
     const noteOnC = await cli(C, ['notes', 'list', '--notebook', nbId, '--json'], { json: true });
     assert.deepEqual(noteOnC.map((n) => n.id), [noteId]);
+  test('h. an image pasted into the editor is attached, shown in the preview, and arrives byte-identical on device B', { timeout: 180_000 }, guard(async () => {
+    await click(browser, 'new-note');
+    await until(browser, async () => (await attr(browser, 'note-pane', 'data-note-id')) !== noteId, 'the new note to open', T);
+    const photoId = await attr(browser, 'note-pane', 'data-note-id');
+    // Step g signed this device in to the account e2e-notebooks (step e
+    // deleted the first one): a fresh CLI device (B2) logs in to it.
+    await until(browser, async () => (await tone()) === 'ok', 'the status bar to say Online', 60_000);
+    const B2 = path.join(env.work, 'device-b2');
+    await cli(B2, ['account', 'login', '--server', env.serverUrl, '--user', 'e2e-notebooks']);
+    await browser.$(byId('note-title')).setValue('Ridge photo');
+    await typeBody(browser, 'The view from camp two:');
+    await waitSaved();
+    // A paste event carrying a PNG made in the page (a canvas), dispatched
+    // on the editor's content as the WebView dispatches a real paste: the
+    // WebDriver cannot reach the system clipboard. The app's own handler
+    // (codemirror.ts `paste`, then `add_file`) does the rest.
+    const pngBase64 = await browser.execute(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 320;
+      canvas.height = 180;
+      const g = canvas.getContext('2d');
+      const sky = g.createLinearGradient(0, 0, 0, 180);
+      sky.addColorStop(0, '#7fb4e6');
+      sky.addColorStop(1, '#e8f1fa');
+      g.fillStyle = sky;
+      g.fillRect(0, 0, 320, 180);
+      g.fillStyle = '#4f6b52';
+      g.beginPath();
+      g.moveTo(0, 180);
+      g.lineTo(90, 70);
+      g.lineTo(150, 120);
+      g.lineTo(220, 50);
+      g.lineTo(320, 150);
+      g.lineTo(320, 180);
+      g.closePath();
+      g.fill();
+      const b64 = canvas.toDataURL('image/png').split(',')[1];
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'ridge.png', { type: 'image/png' }));
+      const ev = new Event('paste', { bubbles: true, cancelable: true });
+      Object.defineProperty(ev, 'clipboardData', { value: dt });
+      document.querySelector('[data-testid="editor-content"]').dispatchEvent(ev);
+      return b64;
+    });
+    const png = Buffer.from(pngBase64, 'base64');
+    const sha = crypto.createHash('sha256').update(png).digest('hex');
+    const ref = /!\[ridge\.png\]\(outpost-file:([0-9a-f]{64})\)/;
+    await until(browser, async () => ref.test(await editorText(browser)), 'the image reference in the text', T);
+    const fileId = ref.exec(await editorText(browser))[1];
+    await waitSaved();
+
+    // The preview loads it from the outpost-file protocol.
+    await click(browser, 'preview-toggle');
+    await until(
+      browser,
+      async () =>
+        browser.execute(() => {
+          const img = document.querySelector('[data-testid="preview"] img.file-image');
+          return !!img && img.complete && img.naturalWidth === 320;
+        }),
+      'the image to load in the preview (naturalWidth 320)',
+      T,
+    );
+    await snap(browser, 'image-in-preview');
+
+    // Device B: the note references it, and the file's bytes are the same.
+    const out = path.join(env.work, 'ridge-on-b.png');
+    await eventually(async () => {
+      await cli(B2, ['sync']);
+      const files = await cli(B2, ['files', 'list', photoId, '--json'], { json: true });
+      if (!files.some((f) => f.id === fileId)) return false;
+      await cli(B2, ['files', 'get', fileId, '--out', out]);
+      return true;
+    }, 'the file on device B', 60_000, 500);
+    assert.equal(crypto.createHash('sha256').update(fs.readFileSync(out)).digest('hex'), sha);
+    const onBNote = await cli(B2, ['notes', 'show', photoId, '--json'], { json: true });
+    assert.match(onBNote.body, ref);
+    await click(browser, 'preview-toggle');
   }));
 });

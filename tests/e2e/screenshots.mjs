@@ -4,6 +4,7 @@
 // app instance. Output: $CARGO_TARGET_DIR/e2e-artifacts/screenshots/.
 //
 //   tests/e2e/run.sh screenshots        (npm run screenshots)
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attr, byId, cli, click, dataDir, env, isolated, shot, startApp, typeLines, until } from './lib.mjs';
@@ -303,6 +304,31 @@ if (!only || only.includes('notebooks')) {
     await until(b, async () => (await rowCount(b)) === 6, 'the notes of Projects and Outpost launch', T);
     await openFirst(b);
     await bothThemes(b, 'notebooks');
+// 12. An image and a file attached to a note (`outpost files add`), the
+//     note in the preview: the image from the outpost-file protocol, the
+//     other file as a card.
+if (!only || only.includes('attached-image')) {
+  const d = dataDir('shots-files');
+  await cli(d, ['seed', '--notes', '12', '--size', '1200', '--seed', '7']);
+  const id = (await cli(d, ['notes', 'add', '--title', 'Ridge walk, day two', '--body', 'The view from camp two, just after seven. The saddle is clear; the north face still holds snow.\n\n'])).trim();
+  const photo = path.join(env.work, 'camp-two.png');
+  execFileSync('convert', ['-size', '640x300', 'gradient:#7fb4e6-#eef4fb', '-fill', '#5d7a5f', '-draw', 'polygon 0,300 150,120 260,200 380,70 520,190 640,130 640,300', '-fill', '#f4f7fa', '-draw', 'polygon 350,100 380,70 410,104 392,96 380,108 366,98', `PNG24:${photo}`]);
+  const plan = path.join(env.work, 'route-plan.pdf');
+  writeFileSync(plan, '%PDF-1.4\n% route plan\n' + 'x'.repeat(48 * 1024));
+  await cli(d, ['files', 'add', id, photo]);
+  await cli(d, ['files', 'add', id, plan]);
+  await session('attached-image', d, async (b) => {
+    await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+    await b.$(`[data-testid="note-item"][data-note-id="${id}"]`).click();
+    await until(b, async () => (await attr(b, 'note-pane', 'data-note-id')) === id, 'the note to open', T);
+    await click(b, 'preview-toggle');
+    const loaded = () =>
+      b.execute(() => {
+        const img = document.querySelector('[data-testid="preview"] img.file-image');
+        return !!img && img.complete && img.naturalWidth > 0;
+      });
+    await until(b, loaded, 'the image in the preview', T);
+    await bothThemes(b, 'attached-image', { show: async () => until(b, loaded, 'the image in the preview', T) });
   });
 }
 

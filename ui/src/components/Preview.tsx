@@ -53,7 +53,8 @@ export function Preview(props: PreviewProps) {
   createEffect(() => {
     html();
     const files = new Map((props.files ?? []).map((f) => [f.id, f]));
-    for (const a of Array.from(article.querySelectorAll<HTMLElement>('a.file-card[data-file-id]'))) {
+    for (const a of Array.from(article.querySelectorAll<HTMLElement>('a[data-file-id]'))) {
+      a.classList.add('file-card');
       const f = files.get(a.getAttribute('data-file-id') ?? '');
       a.setAttribute('title', 'Save…');
       if (f) a.setAttribute('data-size', formatBytes(f.size));

@@ -54,11 +54,11 @@ function getPurifier(win: Window & typeof globalThis): Purifier {
     if (fileId !== null && !FILE_ID.test(fileId)) node.removeAttribute('data-file-id');
     if (node.nodeName === 'A' && fileId !== null && FILE_ID.test(fileId)) {
       node.setAttribute('href', '#');
-      node.classList.add('file-card');
+      node.setAttribute('class', 'file-card');
     }
     if (node.nodeName === 'IMG' && fileId !== null && FILE_ID.test(fileId)) {
       node.setAttribute('src', fileUrl(fileId));
-      node.classList.add('file-image');
+      node.setAttribute('class', 'file-image');
       if (!node.getAttribute('alt')) node.setAttribute('alt', 'attached image');
     } else if (node.nodeName === 'IMG') {
       const src = node.getAttribute('src') ?? '';
