@@ -431,6 +431,8 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     }, 'the renamed notebook with its note on device C', 60_000);
     const noteOnC = await cli(C, ['notes', 'list', '--notebook', nbId, '--json'], { json: true });
     assert.deepEqual(noteOnC.map((n) => n.id), [noteId]);
+  }));
+
   test('h. an image pasted into the editor is attached, shown in the preview, and arrives byte-identical on device B', { timeout: 180_000 }, guard(async () => {
     await click(browser, 'new-note');
     await until(browser, async () => (await attr(browser, 'note-pane', 'data-note-id')) !== noteId, 'the new note to open', T);

@@ -304,6 +304,9 @@ if (!only || only.includes('notebooks')) {
     await until(b, async () => (await rowCount(b)) === 6, 'the notes of Projects and Outpost launch', T);
     await openFirst(b);
     await bothThemes(b, 'notebooks');
+  });
+}
+
 // 12. An image and a file attached to a note (`outpost files add`), the
 //     note in the preview: the image from the outpost-file protocol, the
 //     other file as a card.
@@ -329,6 +332,48 @@ if (!only || only.includes('attached-image')) {
       });
     await until(b, loaded, 'the image in the preview', T);
     await bothThemes(b, 'attached-image', { show: async () => until(b, loaded, 'the image in the preview', T) });
+  });
+}
+
+// 13. History and trash: a note edited four times (every save a version:
+//     coalescing off), its history panel with an older version's diff; two
+//     notes deleted, in the Trash.
+if (!only || only.some((s) => ['history', 'trash'].includes(s))) {
+  const d = dataDir('shots-history');
+  await cli(d, ['seed', '--notes', '20', '--size', '1200', '--seed', '7']);
+  await cli(d, ['retention', '--coalesce-minutes', '0']);
+  const plan = ['# Hut to hut', '', '- Day 1: valley to the Refuge', '- Day 2: over the col', '- Day 3: down to the lake'];
+  const id = (await cli(d, ['notes', 'add', '--title', 'Hut to hut route', '--body', plan.join('\n'), '--tag', 'trips'])).trim();
+  await cli(d, ['notes', 'edit', id, '--body', [...plan, '', 'Book the Refuge by phone.'].join('\n')]);
+  await cli(d, ['notes', 'edit', id, '--body', [...plan.slice(0, 3), '- Day 2: wait out the storm', '- Day 3: over the col', '- Day 4: down to the lake', '', 'Book the Refuge by phone.'].join('\n')]);
+  await cli(d, ['notes', 'edit', id, '--body', [...plan.slice(0, 3), '- Day 2: wait out the storm', '- Day 3: over the col', '- Day 4: down to the lake', '', 'Booked: two nights, half board.'].join('\n')]);
+  for (const title of ['Old packing list', 'Draft: letter to the club']) {
+    const gone = (await cli(d, ['notes', 'add', '--title', title, '--body', 'Not needed any more.'])).trim();
+    await cli(d, ['notes', 'rm', gone]);
+  }
+  await session('history', d, async (b) => {
+    await until(b, async () => (await rowCount(b)) > 0, 'the list', T);
+    await b.execute((nid) => document.querySelector(`[data-testid="note-item"][data-note-id="${nid}"]`)?.click(), id);
+    await until(b, async () => (await attr(b, 'note-pane', 'data-note-id')) === id, 'the edited note open', T);
+    await bothThemes(b, 'history', {
+      show: async () => {
+        await click(b, 'note-menu');
+        await click(b, 'note-history');
+        await until(b, async () => (await b.$$(byId('history-item'))).length >= 4, 'the versions', T);
+        await (await b.$$(byId('history-item')))[2].click();
+        await until(b, async () => (await b.$$(`${byId('history-diff')} .diff-line`)).length > 0, 'the diff', T);
+        await b.pause(300); // the dialog's fade-in (0.12 s)
+      },
+      hide: async () => click(b, 'history-close'),
+    });
+    await bothThemes(b, 'trash', {
+      show: async () => {
+        await click(b, 'trash-button');
+        await until(b, async () => (await b.$$(byId('trash-item'))).length === 2, 'two notes in the Trash', T);
+        await b.pause(300);
+      },
+      hide: async () => click(b, 'trash-close'),
+    });
   });
 }
 

@@ -137,6 +137,30 @@ mod tests {
         assert_eq!(delete_trashed(&mut v, gone).expect_err("gone").code(), "note_not_found");
     }
 
+    /// Every capability file is enabled in tauri.conf.json: one left out
+    /// there (as `history` was at first) refuses all its commands at run
+    /// time, which `every_command_has_one_permission` does not see.
+    #[test]
+    fn every_capability_file_is_enabled() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let conf: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("tauri.conf.json")).expect("conf")).expect("json");
+        let enabled: Vec<&str> = conf["app"]["security"]["capabilities"]
+            .as_array()
+            .expect("app.security.capabilities")
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        for entry in std::fs::read_dir(root.join("src-tauri/capabilities")).expect("capabilities") {
+            let file: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(entry.expect("entry").path()).expect("read"))
+                    .expect("json");
+            let id = file["identifier"].as_str().expect("identifier");
+            assert!(enabled.contains(&id), "capability {id} is not in tauri.conf.json's app.security.capabilities");
+        }
+        assert!(enabled.contains(&"history"));
+    }
+
     /// Restoring an older version makes a new version with its text.
     #[test]
     fn restoring_a_version_makes_a_new_one() {
