@@ -515,4 +515,79 @@ describe('Outpost desktop app against outpost serve and a CLI device', { concurr
     assert.match(onBNote.body, ref);
     await click(browser, 'preview-toggle');
   }));
+
+  test('i. history and trash: an older version restored reaches a second device; a deleted note is in the Trash and comes back', { timeout: 240_000 }, guard(async () => {
+    // Step g signed this device in to the account e2e-notebooks: a new CLI
+    // device (D) logs in to it. The list shows every note again.
+    const USER = 'e2e-notebooks';
+    await browser.$(byId('search-input')).clearValue();
+    await click(browser, 'notebook-all');
+    await until(browser, async () => (await browser.$(byId('search-input')).getValue()) === '', 'the search box empty', T);
+    await until(browser, async () => (await tone()) === 'ok', 'Online', T);
+    await until(browser, async () => (await pending()) === 0, 'every note uploaded', 60_000);
+    const C = path.join(env.work, 'device-d');
+    await cli(C, ['account', 'login', '--server', env.serverUrl, '--user', USER]);
+    const showOnC = async () => {
+      await cli(C, ['sync']);
+      return cli(C, ['notes', 'show', noteId, '--json'], { json: true });
+    };
+
+    // A new edit of the first note, so the history has an older text to go back to.
+    await browser.execute((id) => document.querySelector(`[data-testid="note-item"][data-note-id="${id}"]`)?.click(), noteId);
+    await until(browser, async () => (await attr(browser, 'note-pane', 'data-note-id')) === noteId, 'the first note open', T);
+    const NEWEST = `${MERGED}\nA line to take back`;
+    await typeBody(browser, NEWEST);
+    await waitSaved();
+    await until(browser, async () => (await badge()) === 'synced', 'the edit synced', T);
+
+    // History: the oldest version, its diff against the current text, Restore.
+    await click(browser, 'note-menu');
+    await click(browser, 'note-history');
+    await until(browser, async () => (await browser.$$(byId('history-item'))).length >= 2, 'at least two versions', T);
+    const items = await browser.$$(byId('history-item'));
+    await items[items.length - 1].click();
+    await until(browser, async () => (await text(browser, byId('history-restore')))?.trim() === 'Restore this version', 'the oldest version shown', T);
+    // The version's text is what the diff keeps and marks removed.
+    const OLD = await browser.execute(() =>
+      [...document.querySelectorAll('[data-testid="history-diff"] .diff-line')]
+        .filter((l) => l.dataset.kind !== 'added')
+        .map((l) => [...l.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(''))
+        .map((t) => (t === ' ' ? '' : t))
+        .join('\n'),
+    );
+    assert.notEqual(OLD, NEWEST, 'the oldest version differs from the current text');
+    assert.ok(OLD.includes('Water at the north spring'), `the oldest version is the note's first text: ${OLD}`);
+    await snap(browser, 'history-panel');
+    await click(browser, 'history-restore');
+    await until(browser, async () => (await browser.$(`${byId('history-item')}[data-why="restore"]`)).isExisting(), 'a restore version on top', T);
+    await click(browser, 'history-close');
+    await until(browser, async () => (await editorText(browser)) === OLD, 'the restored text in the editor', T);
+    await until(browser, async () => (await badge()) === 'synced', 'the restore synced', T);
+    await eventually(async () => (await showOnC()).body === OLD, 'the restored text on device C', T);
+
+    // Delete: to the trash (on C too), listed in the Trash, restored from it.
+    await click(browser, 'note-menu');
+    await click(browser, 'note-delete');
+    await click(browser, 'note-delete-confirm');
+    await until(browser, async () => (await badge()) === null, 'the note gone from the list', T);
+    await until(browser, async () => (await text(browser, byId('toasts')))?.includes('Moved to the trash'), 'the trash toast', T);
+    await until(browser, async () => (await pending()) === 0, 'the delete synced', T);
+    await eventually(async () => {
+      await cli(C, ['sync']);
+      const trash = await cli(C, ['trash', 'list', '--json'], { json: true });
+      return trash.some((t) => t.id === noteId);
+    }, 'the note in device C\'s trash', T);
+    await click(browser, 'trash-button');
+    await until(browser, async () => browser.$(`${byId('trash-item')}[data-id="${noteId}"]`).isExisting(), 'the note in the Trash', T);
+    await snap(browser, 'trash');
+    await browser.$(`${byId('trash-item')}[data-id="${noteId}"] ${byId('trash-restore')}`).click();
+    await until(browser, async () => !(await browser.$(`${byId('trash-item')}[data-id="${noteId}"]`).isExisting()), 'the note out of the Trash', T);
+    await click(browser, 'trash-close');
+    await until(browser, async () => (await badge()) === 'synced', 'the note back in the list, synced', T);
+    await eventually(async () => {
+      await cli(C, ['sync']);
+      const trash = await cli(C, ['trash', 'list', '--json'], { json: true });
+      return !trash.some((t) => t.id === noteId) && (await cli(C, ['notes', 'show', noteId, '--json'], { json: true })).body === OLD;
+    }, 'the note back on device C', T);
+  }));
 });
