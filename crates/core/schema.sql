@@ -64,22 +64,28 @@ CREATE TABLE notes (
 CREATE INDEX notes_list ON notes (deleted, kind, pinned DESC, updated_at DESC, id, hlc, title, trashed_at);
 
 -- The last version both this device and the server agreed on, per note:
--- the base of three-way merges.
+-- the base of three-way merges. The sealed fields are NULL while the base
+-- is the note's current version (same stamp): the note row holds them, and
+-- they are copied here before the note row changes (migration 13; see
+-- `vault::rows`). Most notes are in that state, so a pulled note is stored
+-- once, not twice.
 CREATE TABLE merge_base (
     note_id BLOB PRIMARY KEY REFERENCES notes (id) ON DELETE CASCADE,
     rev     INTEGER NOT NULL,
     hlc     TEXT NOT NULL,
     deleted INTEGER NOT NULL DEFAULT 0,
-    title   BLOB NOT NULL,
-    meta    BLOB NOT NULL,
-    body    BLOB NOT NULL
+    title   BLOB,
+    meta    BLOB,
+    body    BLOB,
+    CHECK ((title IS NULL) = (meta IS NULL) AND (title IS NULL) = (body IS NULL))
 ) STRICT;
 
 -- Local changes not yet acknowledged by the server. An entry holds the
 -- sealed snapshot it will send; unsent edits of one note coalesce into its
 -- one `pending` entry with attempts = 0. Once an entry has been attempted
 -- its op id may already be committed on the server, so it is frozen and a
--- later edit gets a new entry.
+-- later edit gets a new entry. The sealed fields are NULL while the entry
+-- is the note's current version (same stamp), as in `merge_base`.
 CREATE TABLE outbox (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     op_id           BLOB NOT NULL UNIQUE,       -- idempotency key, UUIDv7
@@ -87,16 +93,17 @@ CREATE TABLE outbox (
     hlc             TEXT NOT NULL,
     base_rev        INTEGER,                    -- fixed at first send
     deleted         INTEGER NOT NULL DEFAULT 0,
-    title           BLOB NOT NULL,
-    meta            BLOB NOT NULL,
-    body            BLOB NOT NULL,
+    title           BLOB,
+    meta            BLOB,
+    body            BLOB,
     state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT,
     coalesced       INTEGER NOT NULL DEFAULT 0, -- edits folded into this entry
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL
+    updated_at      INTEGER NOT NULL,
+    CHECK ((title IS NULL) = (meta IS NULL) AND (title IS NULL) = (body IS NULL))
 ) STRICT;
 CREATE INDEX outbox_note ON outbox (note_id, state, attempts);
 
@@ -219,7 +226,10 @@ CREATE TABLE own_pushes (
 -- of a merge not otherwise kept), trash, untrash. `started_at`: the first
 -- save of a coalesced burst; `at`: when the version was made (its stamp's
 -- wall time); `size`: bytes of the sealed fields. Local only, never synced;
--- thinned by the retention rules (`crate::history`).
+-- thinned by the retention rules (`crate::history`). The sealed fields are
+-- NULL for the note's current version (same stamp as the note row, which
+-- holds them) and copied here when the note moves on (migration 13), so a
+-- note is not stored twice and a burst of saves rewrites no version.
 CREATE TABLE versions (
     note_id    BLOB NOT NULL REFERENCES notes (id) ON DELETE CASCADE,
     hlc        TEXT NOT NULL,
@@ -228,10 +238,11 @@ CREATE TABLE versions (
     started_at INTEGER NOT NULL,
     at         INTEGER NOT NULL,
     size       INTEGER NOT NULL,
-    title      BLOB NOT NULL,
-    meta       BLOB NOT NULL,
-    body       BLOB NOT NULL,
-    PRIMARY KEY (note_id, hlc)
+    title      BLOB,
+    meta       BLOB,
+    body       BLOB,
+    PRIMARY KEY (note_id, hlc),
+    CHECK ((title IS NULL) = (meta IS NULL) AND (title IS NULL) = (body IS NULL))
 ) STRICT;
 CREATE INDEX versions_hlc ON versions (hlc);
 -- Attached files (migration 0010): what this device knows of each file

@@ -109,13 +109,14 @@ fn saved_notes_survive_sigkill() {
             assert!(version >= *n, "round {round}: edit {n} of {id} lost (body has version {version})");
         }
         // The outbox matches the notes: one unsent entry per note, with the
-        // note's current sealed content.
+        // note's current sealed content (its own copy, or none: the note's).
         let (notes, entries, matching): (i64, i64, i64) = vault
             .connection()
             .query_row(
                 "SELECT (SELECT count(*) FROM notes), (SELECT count(*) FROM outbox),
                         (SELECT count(*) FROM outbox o JOIN notes n ON n.id = o.note_id
-                          WHERE o.hlc = n.hlc AND o.title = n.title AND o.body = n.body AND o.meta = n.meta)",
+                          WHERE o.hlc = n.hlc AND coalesce(o.title, n.title) = n.title
+                            AND coalesce(o.body, n.body) = n.body AND coalesce(o.meta, n.meta) = n.meta)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )

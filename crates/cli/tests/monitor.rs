@@ -227,7 +227,13 @@ fn make_too_large(dir: &Path, note: &str) {
     rand::thread_rng().fill_bytes(&mut noise);
     let id = uuid::Uuid::parse_str(note).expect("uuid");
     let n = conn
-        .execute("UPDATE outbox SET body = ?1 WHERE note_id = ?2", rusqlite::params![noise, id.as_bytes().to_vec()])
+        // The entry may share the note row's fields (NULL: the note's
+        // current version, stored once); give it its own, with the noise.
+        .execute(
+            "UPDATE outbox SET title = n.title, meta = n.meta, body = ?1 FROM notes n
+             WHERE n.id = outbox.note_id AND outbox.note_id = ?2",
+            rusqlite::params![noise, id.as_bytes().to_vec()],
+        )
         .expect("update");
     assert_eq!(n, 1);
 }

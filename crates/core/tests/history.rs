@@ -147,7 +147,7 @@ fn bad_history_input_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_moved_or_tampered_version_is_refused() {
-    let (mut v, _time, _dir) = store(now_ms());
+    let (mut v, time, _dir) = store(now_ms());
     let a = v.create(draft("A", "secret a")).expect("create");
     let b = v.create(draft("B", "secret b")).expect("create");
     let va = v.versions(a.id).expect("versions")[0].version.clone();
@@ -161,8 +161,31 @@ fn a_moved_or_tampered_version_is_refused() {
     assert_eq!(err.code(), "decrypt_failed", "{err}");
     assert_eq!(v.get(b.id).expect("b").body, "secret b", "nothing restored");
 
-    // Flip a byte of b's own version.
-    let vb = v.versions(b.id).expect("versions").into_iter().find(|i| i.version != va).expect("b's own").version;
+    // b's current version names the note row's fields (it holds no copy):
+    // under another stamp they do not open.
+    let current = v.get(b.id).expect("b").hlc.to_string();
+    v.connection()
+        .execute(
+            "UPDATE versions SET hlc = '0000000000fe-00000000-0000000000000001' WHERE note_id = ?1 AND hlc = ?2",
+            rusqlite::params![b.id.as_bytes(), current],
+        )
+        .expect("restamp the current version");
+    let err = v.version(b.id, "0000000000fe-00000000-0000000000000001").expect_err("restamped current");
+    assert_eq!(err.code(), "decrypt_failed");
+    v.connection()
+        .execute(
+            "UPDATE versions SET hlc = ?2 WHERE note_id = ?1 AND hlc = '0000000000fe-00000000-0000000000000001'",
+            rusqlite::params![b.id.as_bytes(), current],
+        )
+        .expect("stamp back");
+
+    // A later edit: b's first version gets its own copy of the fields.
+    advance(&time, 10 * MINUTE_MS);
+    v.edit(b.id, body("secret b, later")).expect("edit");
+    assert_eq!(v.version(b.id, &current).expect("first version").body, "secret b");
+
+    // Flip a byte of that version.
+    let vb = current;
     let conn = v.connection();
     let mut blob: Vec<u8> = conn
         .query_row(

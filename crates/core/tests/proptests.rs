@@ -365,8 +365,10 @@ fn outbox_rows(v: &Vault) -> Vec<Row> {
     let mut stmt = v
         .connection()
         .prepare(
-            "SELECT seq, op_id, note_id, hlc, deleted, attempts, title, meta, body FROM outbox
-             WHERE state = 'pending' ORDER BY seq",
+            "SELECT o.seq, o.op_id, o.note_id, o.hlc, o.deleted, o.attempts,
+               coalesce(o.title, n.title), coalesce(o.meta, n.meta), coalesce(o.body, n.body)
+             FROM outbox o JOIN notes n ON n.id = o.note_id
+             WHERE o.state = 'pending' ORDER BY o.seq",
         )
         .expect("prepare");
     let rows = stmt

@@ -314,11 +314,13 @@ fn hundred_offline_edits_coalesce_into_one_entry_with_last_content() {
     let note = v.get(n.id).expect("get");
     assert_eq!(note.body, "version 100");
     assert_eq!(outbox[0].hlc, note.hlc);
-    // The entry carries exactly the note's sealed content.
+    // The entry is the note's current version, which it reads from the
+    // note row instead of holding a copy.
     let same: bool = v
         .connection()
         .query_row(
-            "SELECT o.body = n.body AND o.title = n.title AND o.meta = n.meta FROM outbox o JOIN notes n ON n.id = o.note_id",
+            "SELECT o.hlc = n.hlc AND o.title IS NULL AND o.meta IS NULL AND o.body IS NULL
+             FROM outbox o JOIN notes n ON n.id = o.note_id",
             [],
             |r| r.get(0),
         )
@@ -376,6 +378,66 @@ fn migration_from_an_older_schema_keeps_data_and_backs_up() {
     assert_eq!(n, 20);
     let ok: String = b.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
     assert_eq!(ok, "ok");
+}
+
+/// Sealed-field copies (`versions`, `outbox`, `merge_base`) and how many
+/// of them are NULL (the row refers to its note's current version).
+fn copies(dir: &Path) -> Vec<(String, i64, i64)> {
+    let conn = rusqlite::Connection::open(store::db_path(dir)).expect("raw open");
+    ["versions", "outbox", "merge_base"]
+        .iter()
+        .map(|t| {
+            let (all, nulls) = conn
+                .query_row(&format!("SELECT count(*), count(*) - count(title) FROM {t}"), [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .expect("count");
+            (t.to_string(), all, nulls)
+        })
+        .collect()
+}
+
+#[test]
+fn migration_13_keeps_every_version_and_stores_the_current_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let time = ManualTime::new(1_800_000_000_000);
+    let mut expected = Vec::new();
+    {
+        let (mut v, _) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("open");
+        for i in 0..5 {
+            let n = v.create(draft(&format!("note {i}"), "first")).expect("create");
+            for k in 0..i {
+                // Past the coalescing window: each edit is its own version.
+                time.set(time.now() + 10 * 60 * 1000);
+                v.edit(n.id, NotePatch { body: Some(format!("edit {k}")), ..Default::default() }).expect("edit");
+            }
+            let versions = v.versions(n.id).expect("versions");
+            let bodies: Vec<_> = versions.iter().map(|x| v.version(n.id, &x.version).expect("version").body).collect();
+            expected.push((n.id, v.get(n.id).expect("get").body, versions, bodies));
+        }
+    }
+    // Back to schema 12: every row a full copy, as the old code wrote it.
+    let undo13 = common::UNDO_MIGRATIONS.iter().find(|(v, _)| *v == 13).expect("undo 13").1;
+    exec(dir.path(), &format!("{undo13}\nDELETE FROM _migrations WHERE version = 13;\nPRAGMA user_version = 12;"));
+    assert!(copies(dir.path()).iter().all(|(_, _, nulls)| *nulls == 0), "schema 12 has no shared rows");
+
+    let (v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("migrate");
+    assert!(report.backup.is_some());
+    assert!(migrate::check(v.connection()).expect("check").is_empty());
+    for (id, body, versions, bodies) in &expected {
+        assert_eq!(&v.get(*id).expect("note").body, body);
+        assert_eq!(&v.versions(*id).expect("versions"), versions);
+        for (x, b) in versions.iter().zip(bodies) {
+            assert_eq!(&v.version(*id, &x.version).expect("version").body, b);
+        }
+    }
+    drop(v);
+    // Each note's current version and its pending entry now share the
+    // note row's fields; the earlier versions keep their own.
+    let c = copies(dir.path());
+    assert_eq!(c[0], ("versions".into(), 1 + 2 + 3 + 4 + 5, 5));
+    assert_eq!(c[1], ("outbox".into(), 5, 5));
 }
 
 #[test]

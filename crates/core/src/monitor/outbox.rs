@@ -202,9 +202,10 @@ pub fn discard(vault: &mut Vault, sel: Selection, now: i64) -> Result<Vec<i64>> 
         &format!(
             "INSERT INTO outbox_discarded (seq, op_id, note_id, hlc, base_rev, deleted, title, meta, body, state,
                attempts, last_error, created_at, discarded_at)
-             SELECT seq, op_id, note_id, hlc, base_rev, deleted, title, meta, body, state, attempts, last_error,
-               created_at, ?2
-             FROM outbox WHERE {clause}"
+             SELECT o.seq, o.op_id, o.note_id, o.hlc, o.base_rev, o.deleted,
+               coalesce(o.title, n.title), coalesce(o.meta, n.meta), coalesce(o.body, n.body),
+               o.state, o.attempts, o.last_error, o.created_at, ?2
+             FROM outbox o JOIN notes n ON n.id = o.note_id WHERE o.seq IN (SELECT seq FROM outbox WHERE {clause})"
         ),
         params![param, now],
     )?;

@@ -10,7 +10,7 @@ use outpost_protocol::Hlc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::rows::{hlc_col, open_meta, open_text, open_version, uuid_col};
+use super::rows::{hlc_col, open_meta, open_text, open_version, sealed_cols, uuid_col};
 use super::versions;
 use super::Vault;
 use crate::crypto::Field;
@@ -106,7 +106,11 @@ impl Vault {
         let hlc = parse_version(version)?;
         let row: Option<(String, i64, Sealed)> = self
             .conn
-            .prepare_cached("SELECT why, size, title, meta, body FROM versions WHERE note_id = ?1 AND hlc = ?2")?
+            .prepare_cached(&format!(
+                "SELECT v.why, v.size, {} FROM versions v JOIN notes n ON n.id = v.note_id
+                 WHERE v.note_id = ?1 AND v.hlc = ?2",
+                sealed_cols("v")
+            ))?
             .query_row(params![id.as_bytes(), hlc.to_string()], |r| {
                 Ok((r.get(0)?, r.get(1)?, Sealed { title: r.get(2)?, meta: r.get(3)?, body: r.get(4)? }))
             })

@@ -107,7 +107,7 @@ impl Vault {
         {
             let mut stmt = tx.prepare_cached(
                 "SELECT o.seq, o.op_id, o.note_id, o.hlc, coalesce(o.base_rev, n.server_rev, 0), o.deleted,
-                        o.title, o.meta, o.body
+                        coalesce(o.title, n.title), coalesce(o.meta, n.meta), coalesce(o.body, n.body)
                  FROM outbox o JOIN notes n ON n.id = o.note_id
                  WHERE o.state = 'pending' AND (CASE WHEN ?3 THEN o.attempts > 0 ELSE o.next_attempt_at <= ?1 END)
                    AND o.seq = (SELECT min(seq) FROM outbox o2 WHERE o2.note_id = o.note_id AND o2.state = 'pending')

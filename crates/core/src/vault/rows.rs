@@ -41,6 +41,12 @@ pub(super) struct LocalChange<'a> {
 
 /// Write a local change: seal the three fields under the change's stamp,
 /// upsert the note's row and queue (or coalesce) its outbox entry.
+///
+/// The note row is the one copy of its current sealed fields: the outbox
+/// entry and the history version it gets refer to them (NULL fields), and
+/// whatever referred to the version it replaces gets its own copy first
+/// ([`keep_current`]). A burst of saves so rewrites one note row and a few
+/// small columns, not three copies of the note.
 pub(super) fn write_local(conn: &Connection, key: &KeyRing, c: &LocalChange<'_>) -> Result<()> {
     let LocalChange { id, hlc, title, body, meta, deleted, folded_edits, why } = *c;
     let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &id, field, hlc: &hlc }, data);
@@ -48,7 +54,26 @@ pub(super) fn write_local(conn: &Connection, key: &KeyRing, c: &LocalChange<'_>)
     let body_ct = seal(Field::Body, body.as_bytes())?;
     let meta_json = serde_json::to_vec(meta).map_err(|e| Error::Invalid(e.to_string()))?;
     let meta_ct = seal(Field::Meta, &meta_json)?;
+    let sealed = SealedRef { title: &title_ct, meta: &meta_ct, body: &body_ct };
     let hlc_s = hlc.to_string();
+    let now = meta.updated;
+    // Coalesce into the note's unsent entry: one that has never been
+    // attempted, so no server can have seen its op id. It follows the note
+    // to the new version, so it needs no copy of the old one.
+    let coalesced = conn
+        .prepare_cached(
+            "UPDATE outbox SET hlc = ?2, deleted = ?3, title = NULL, meta = NULL, body = NULL,
+               coalesced = coalesced + 1, updated_at = ?4
+             WHERE note_id = ?1 AND state = 'pending' AND attempts = 0",
+        )?
+        .execute(params![id.as_bytes(), hlc_s, deleted, now])?;
+    let folded = if deleted {
+        versions::forget(conn, &id)?;
+        false
+    } else {
+        versions::fold(conn, &id, &hlc, why, sealed, now)?
+    };
+    keep_current(conn, &id)?;
     conn.prepare_cached(
         "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, deleted, title, meta, body, trashed_at, kind)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -70,40 +95,42 @@ pub(super) fn write_local(conn: &Connection, key: &KeyRing, c: &LocalChange<'_>)
         meta.trashed_at,
         meta.kind.code()
     ])?;
-    if deleted {
-        versions::forget(conn, &id)?;
-    } else {
-        let sealed = SealedRef { title: &title_ct, meta: &meta_ct, body: &body_ct };
-        versions::record(conn, &id, &hlc, why, sealed, meta.updated)?;
+    if !deleted && !folded {
+        versions::record(conn, &id, &hlc, why, sealed, now)?;
     }
-    let now = meta.updated;
-    // Coalesce into the note's unsent entry: one that has never been
-    // attempted, so no server can have seen its op id.
-    let coalesced = conn
-        .prepare_cached(
-            "UPDATE outbox SET hlc = ?2, deleted = ?3, title = ?4, meta = ?5, body = ?6,
-               coalesced = coalesced + 1, updated_at = ?7
-             WHERE note_id = ?1 AND state = 'pending' AND attempts = 0",
-        )?
-        .execute(params![id.as_bytes(), hlc_s, deleted, title_ct, meta_ct, body_ct, now])?;
     if coalesced == 0 {
         conn.prepare_cached(
-            "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at, coalesced)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            "INSERT INTO outbox (op_id, note_id, hlc, deleted, created_at, updated_at, coalesced)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         )?
-        .execute(params![
-            Uuid::now_v7().as_bytes(),
-            id.as_bytes(),
-            hlc_s,
-            deleted,
-            title_ct,
-            meta_ct,
-            body_ct,
-            now,
-            folded_edits
-        ])?;
+        .execute(params![Uuid::now_v7().as_bytes(), id.as_bytes(), hlc_s, deleted, now, folded_edits])?;
     }
     Ok(())
+}
+
+/// Before note `id`'s row changes: copy its current sealed fields into
+/// every row that refers to them (NULL fields at the note's stamp: its
+/// current history version, its merge base, an outbox entry), so each
+/// keeps the version it names. Rows at another stamp hold their own copy.
+pub(super) fn keep_current(conn: &Connection, id: &Uuid) -> Result<()> {
+    for sql in [
+        "UPDATE versions SET title = n.title, meta = n.meta, body = n.body FROM notes n
+         WHERE n.id = ?1 AND versions.note_id = ?1 AND versions.hlc = n.hlc AND versions.title IS NULL",
+        "UPDATE merge_base SET title = n.title, meta = n.meta, body = n.body FROM notes n
+         WHERE n.id = ?1 AND merge_base.note_id = ?1 AND merge_base.hlc = n.hlc AND merge_base.title IS NULL",
+        "UPDATE outbox SET title = n.title, meta = n.meta, body = n.body FROM notes n
+         WHERE n.id = ?1 AND outbox.note_id = ?1 AND outbox.hlc = n.hlc AND outbox.title IS NULL",
+    ] {
+        conn.prepare_cached(sql)?.execute([id.as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// SQL that gives a row's sealed fields, its own or, when it refers to the
+/// note's current version (NULL fields), the note row's: `alias.title,
+/// alias.meta, alias.body` for a row `alias` joined to `notes n`.
+pub(super) fn sealed_cols(alias: &str) -> String {
+    format!("coalesce({alias}.title, n.title), coalesce({alias}.meta, n.meta), coalesce({alias}.body, n.body)")
 }
 
 /// A note's badge in one expression over `notes n`: conflict, failed, pending, synced.
@@ -180,6 +207,10 @@ pub(super) fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> 
 
 /// Store a remote version as the note, exactly as it came.
 pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
+    if c.deleted {
+        versions::forget(tx, &c.note_id)?;
+    }
+    keep_current(tx, &c.note_id)?;
     tx.prepare_cached(
         "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body,
            trashed_at, kind)
@@ -204,9 +235,7 @@ pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &
         meta.trashed_at,
         meta.kind.code()
     ])?;
-    if c.deleted {
-        versions::forget(tx, &c.note_id)?;
-    } else {
+    if !c.deleted {
         record_remote(tx, c, sealed, meta)?;
     }
     upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
@@ -300,7 +329,10 @@ pub(super) fn read_stored(tx: &Connection, id: &Uuid) -> Result<Option<(Stored, 
 
 /// The note's merge base: the last version both sides agreed on.
 pub(super) fn read_base(tx: &Connection, id: &Uuid) -> Result<Option<Stored>> {
-    let mut stmt = tx.prepare_cached("SELECT hlc, deleted, title, meta, body FROM merge_base WHERE note_id = ?1")?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT b.hlc, b.deleted, {} FROM merge_base b JOIN notes n ON n.id = b.note_id WHERE b.note_id = ?1",
+        sealed_cols("b")
+    ))?;
     let row = stmt
         .query_row([id.as_bytes()], |r| {
             Ok(Stored {
@@ -313,6 +345,13 @@ pub(super) fn read_base(tx: &Connection, id: &Uuid) -> Result<Option<Stored>> {
     Ok(row)
 }
 
+/// The values of a merge base row (?1 note id, ?2 rev, ?3 stamp, ?4
+/// deleted, ?5-?7 sealed fields): no copy of the fields when the base is
+/// the note's current version, which the note row holds.
+const BASE_VALUES: &str = "SELECT ?1, ?2, ?3, ?4,
+      CASE WHEN cur THEN NULL ELSE ?5 END, CASE WHEN cur THEN NULL ELSE ?6 END, CASE WHEN cur THEN NULL ELSE ?7 END
+    FROM (SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND hlc = ?3 AND deleted = ?4) AS cur) WHERE true";
+
 /// Record a version both this device and the server hold: the note's merge
 /// base (unless the base already is a later revision), and its stamp among
 /// the versions agreed on.
@@ -324,12 +363,12 @@ pub(super) fn upsert_base(
     deleted: bool,
     s: &Sealed,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body
-         WHERE excluded.rev >= merge_base.rev",
-    )?
+    tx.prepare_cached(&format!(
+        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) {BASE_VALUES}
+             ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
+               title = excluded.title, meta = excluded.meta, body = excluded.body
+             WHERE excluded.rev >= merge_base.rev"
+    ))?
     .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
     record_agreed(tx, note_id, hlc)
 }
@@ -346,11 +385,11 @@ pub(super) fn replace_base(
     deleted: bool,
     s: &Sealed,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
-           title = excluded.title, meta = excluded.meta, body = excluded.body",
-    )?
+    tx.prepare_cached(&format!(
+        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) {BASE_VALUES}
+             ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
+               title = excluded.title, meta = excluded.meta, body = excluded.body"
+    ))?
     .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
     record_agreed(tx, note_id, hlc)
 }
@@ -393,8 +432,8 @@ pub(super) fn is_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<bo
 /// has when it is sent.
 pub(super) fn queue_as_is(tx: &Connection, id: &[u8], now: i64) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO outbox (op_id, note_id, hlc, deleted, title, meta, body, created_at, updated_at)
-         SELECT ?1, id, hlc, deleted, title, meta, body, ?2, ?2 FROM notes WHERE id = ?3",
+        "INSERT INTO outbox (op_id, note_id, hlc, deleted, created_at, updated_at)
+         SELECT ?1, id, hlc, deleted, ?2, ?2 FROM notes WHERE id = ?3",
     )?
     .execute(params![Uuid::now_v7().as_bytes(), now, id])?;
     Ok(())

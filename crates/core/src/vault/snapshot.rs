@@ -8,7 +8,7 @@
 use outpost_protocol::v1::{Bytes, Change, PullResponse};
 use outpost_protocol::Hlc;
 
-use super::rows::{hlc_col, open_text, uuid_col};
+use super::rows::{hlc_col, open_text, sealed_cols, uuid_col};
 use super::{PullOutcome, Vault};
 use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
@@ -48,9 +48,11 @@ impl Vault {
         if cursor == 0 || quarantined > 0 {
             return Ok(None);
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT note_id, rev, hlc, deleted, title, meta, body FROM merge_base ORDER BY note_id")?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT b.note_id, b.rev, b.hlc, b.deleted, {} FROM merge_base b JOIN notes n ON n.id = b.note_id
+             ORDER BY b.note_id",
+            sealed_cols("b")
+        ))?;
         let mut rows = stmt.query([])?;
         let mut entries = Vec::new();
         let mut plain_bytes = 0;

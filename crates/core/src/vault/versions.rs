@@ -7,6 +7,9 @@
 //! - A local save ([`VersionWhy::Edit`]) folds into the note's newest
 //!   version when that is this device's own edit and its burst started
 //!   less than the coalescing window ago; anything else starts a version.
+//! - The note's current version (the note row's stamp) keeps no copy of
+//!   the sealed fields (NULL): the note row holds them until it changes,
+//!   and `rows::keep_current` copies them here just before.
 //! - A version already recorded under the same stamp is not written again;
 //!   only [`VersionWhy::LwwLoser`] relabels one (the loss is the news).
 //! - A tombstone (a note deleted for good) takes the note's versions with it.
@@ -41,7 +44,12 @@ pub(super) fn settings(conn: &Connection) -> Result<HistorySettings> {
     }
 }
 
-/// Record version `hlc` of note `id`, `now` being this device's wall time.
+/// Record version `hlc` of note `id` as `why`, `now` being this device's
+/// wall time. When the version is the note's current one (the note row
+/// has that stamp) the row holds no copy of the sealed fields: the note
+/// row has them, and [`super::rows::keep_current`] copies them here before
+/// the note changes. A local save that may fold into the newest version
+/// goes through [`fold`] first.
 pub(super) fn record(
     conn: &Connection,
     id: &Uuid,
@@ -52,18 +60,20 @@ pub(super) fn record(
 ) -> Result<()> {
     let hlc_s = hlc.to_string();
     let at = i64::try_from(hlc.wall_ms).unwrap_or(i64::MAX);
-    if why == VersionWhy::Edit && coalesce(conn, id, hlc, &hlc_s, at, sealed, now)? {
-        return Ok(());
-    }
-    let sql = if why == VersionWhy::LwwLoser {
-        "INSERT INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (note_id, hlc) DO UPDATE SET why = excluded.why"
+    let conflict = if why == VersionWhy::LwwLoser {
+        "ON CONFLICT (note_id, hlc) DO UPDATE SET why = excluded.why"
     } else {
-        "INSERT OR IGNORE INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "ON CONFLICT (note_id, hlc) DO NOTHING"
     };
-    conn.prepare_cached(sql)?.execute(params![
+    conn.prepare_cached(&format!(
+        "INSERT INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6,
+           CASE WHEN cur THEN NULL ELSE ?7 END, CASE WHEN cur THEN NULL ELSE ?8 END,
+           CASE WHEN cur THEN NULL ELSE ?9 END
+         FROM (SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND hlc = ?2 AND deleted = 0) AS cur) WHERE true
+         {conflict}"
+    ))?
+    .execute(params![
         id.as_bytes(),
         hlc_s,
         why.as_str(),
@@ -77,24 +87,30 @@ pub(super) fn record(
     Ok(())
 }
 
-/// Fold a local save into the note's newest version if that is this
-/// device's own edit whose burst began within the window. Returns whether
-/// it did.
-fn coalesce(
+/// Fold a local save (`why` an edit) into the note's newest version if
+/// that is this device's own edit whose burst began within the window:
+/// the version takes the save's stamp and, being the note's current
+/// version from now on, no copy of its fields (the caller writes the note
+/// row next). Returns whether it did; if not, the caller records a new
+/// version with [`record`] once the note row is written.
+pub(super) fn fold(
     conn: &Connection,
     id: &Uuid,
     hlc: &Hlc,
-    hlc_s: &str,
-    at: i64,
+    why: VersionWhy,
     sealed: SealedRef<'_>,
     now: i64,
 ) -> Result<bool> {
+    if why != VersionWhy::Edit {
+        return Ok(false);
+    }
+    let hlc_s = hlc.to_string();
     let newest: Option<(String, String, i64)> = conn
         .prepare_cached("SELECT hlc, why, started_at FROM versions WHERE note_id = ?1 ORDER BY hlc DESC LIMIT 1")?
         .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let Some((prev, why, started_at)) = newest else { return Ok(false) };
-    if why != VersionWhy::Edit.as_str() || prev.as_str() >= hlc_s {
+    if why != VersionWhy::Edit.as_str() || prev >= hlc_s {
         return Ok(false);
     }
     let prev_node = prev.parse::<Hlc>().map_err(|_| Error::Corrupt(format!("bad version stamp {prev:?}")))?.node;
@@ -102,11 +118,12 @@ fn coalesce(
     if prev_node != hlc.node || now < started_at || now - started_at >= window {
         return Ok(false);
     }
+    let at = i64::try_from(hlc.wall_ms).unwrap_or(i64::MAX);
     conn.prepare_cached(
-        "UPDATE versions SET hlc = ?3, at = ?4, size = ?5, title = ?6, meta = ?7, body = ?8
+        "UPDATE versions SET hlc = ?3, at = ?4, size = ?5, title = NULL, meta = NULL, body = NULL
          WHERE note_id = ?1 AND hlc = ?2",
     )?
-    .execute(params![id.as_bytes(), prev, hlc_s, at, sealed.size(), sealed.title, sealed.meta, sealed.body])?;
+    .execute(params![id.as_bytes(), prev, hlc_s, at, sealed.size()])?;
     Ok(true)
 }
 

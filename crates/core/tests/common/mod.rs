@@ -222,6 +222,60 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
     (
+        13,
+        "CREATE TABLE _undo_merge_base (
+    note_id BLOB PRIMARY KEY REFERENCES notes (id) ON DELETE CASCADE,
+    rev     INTEGER NOT NULL,
+    hlc     TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    title   BLOB NOT NULL,
+    meta    BLOB NOT NULL,
+    body    BLOB NOT NULL
+) STRICT;
+         INSERT INTO _undo_merge_base (note_id, rev, hlc, deleted, title, meta, body)
+           SELECT t.note_id, t.rev, t.hlc, t.deleted, coalesce(t.title, n.title), coalesce(t.meta, n.meta), coalesce(t.body, n.body) FROM merge_base t JOIN notes n ON n.id = t.note_id;
+         DROP TABLE merge_base; ALTER TABLE _undo_merge_base RENAME TO merge_base;
+CREATE TABLE _undo_outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id           BLOB NOT NULL UNIQUE,       -- idempotency key, UUIDv7
+    note_id         BLOB NOT NULL,
+    hlc             TEXT NOT NULL,
+    base_rev        INTEGER,                    -- fixed at first send
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    title           BLOB NOT NULL,
+    meta            BLOB NOT NULL,
+    body            BLOB NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    coalesced       INTEGER NOT NULL DEFAULT 0, -- edits folded into this entry
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+         INSERT INTO _undo_outbox (seq, op_id, note_id, hlc, base_rev, deleted, title, meta, body, state, attempts, next_attempt_at, last_error, coalesced, created_at, updated_at)
+           SELECT t.seq, t.op_id, t.note_id, t.hlc, t.base_rev, t.deleted, coalesce(t.title, n.title), coalesce(t.meta, n.meta), coalesce(t.body, n.body), t.state, t.attempts, t.next_attempt_at, t.last_error, t.coalesced, t.created_at, t.updated_at FROM outbox t JOIN notes n ON n.id = t.note_id;
+         DROP TABLE outbox; ALTER TABLE _undo_outbox RENAME TO outbox;
+         CREATE INDEX outbox_note ON outbox (note_id, state, attempts);
+CREATE TABLE _undo_versions (
+    note_id    BLOB NOT NULL REFERENCES notes (id) ON DELETE CASCADE,
+    hlc        TEXT NOT NULL,
+    why        TEXT NOT NULL
+        CHECK (why IN ('edit', 'merge', 'remote', 'restore', 'lww_loser', 'merge_input', 'trash', 'untrash')),
+    started_at INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    title      BLOB NOT NULL,
+    meta       BLOB NOT NULL,
+    body       BLOB NOT NULL,
+    PRIMARY KEY (note_id, hlc)
+) STRICT;
+         INSERT INTO _undo_versions (note_id, hlc, why, started_at, at, size, title, meta, body)
+           SELECT t.note_id, t.hlc, t.why, t.started_at, t.at, t.size, coalesce(t.title, n.title), coalesce(t.meta, n.meta), coalesce(t.body, n.body) FROM versions t JOIN notes n ON n.id = t.note_id;
+         DROP TABLE versions; ALTER TABLE _undo_versions RENAME TO versions;
+         CREATE INDEX versions_hlc ON versions (hlc);",
+    ),
+    (
         12,
         "DROP INDEX notes_list;
          CREATE INDEX notes_list ON notes (deleted, pinned DESC, updated_at DESC, id, hlc, title, trashed_at);
