@@ -2,6 +2,8 @@
 //! notes, each its own durable transaction (seal three fields, upsert the
 //! note row, queue or coalesce the outbox entry, commit with fsync), on a
 //! store that already holds `OUTPOST_BENCH_NOTES` (100,000) seeded notes.
+//! WAL checkpoints run as in the app: on the vault's background thread
+//! (`store::checkpoint`), not in the saves.
 //!
 //! The floor beside it is a bare durable SQLite insert of a 2 KB blob with
 //! the same pragmas (WAL, `synchronous=FULL`) into a table of as many rows:
@@ -87,11 +89,12 @@ fn main() {
         vault.edit(id, NotePatch { body: Some(body), ..NotePatch::default() }).expect("edit");
     }));
     vault.connection().pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
-    // Durable again, but with SQLite's automatic checkpoint (every 1,000 WAL
-    // pages, run inside the commit that crosses the mark) turned off: what
-    // saves cost when checkpoints happen elsewhere.
-    // The WAL then only grows, so its growth counts the pages a save
-    // writes (each frame is a 4 KiB page plus a 24-byte header).
+    // Durable again, with no checkpoint at all (neither the background
+    // thread's nor SQLite's automatic one in the commit past the backstop):
+    // what saves cost when the WAL only grows.
+    // Its growth then counts the pages a save writes (each frame is a 4 KiB
+    // page plus a 24-byte header).
+    vault.pause_checkpoints(true);
     vault.connection().pragma_update(None, "wal_autocheckpoint", 0).expect("wal_autocheckpoint");
     let wal = vault.path().with_extension("db-wal");
     let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -108,7 +111,11 @@ fn main() {
     }));
     let w2 = wal_len();
     let (pages_create, pages_edit) = (frames(w0, w1), frames(w1, w2));
-    vault.connection().pragma_update(None, "wal_autocheckpoint", 1000).expect("wal_autocheckpoint");
+    vault
+        .connection()
+        .pragma_update(None, "wal_autocheckpoint", outpost_core::store::checkpoint::BACKSTOP_PAGES)
+        .expect("wal_autocheckpoint");
+    vault.pause_checkpoints(false);
     let seal = Stats::of(&time_each(drafts_for_profile(n), |d| {
         std::hint::black_box(seal_like_the_engine(&d));
     }));

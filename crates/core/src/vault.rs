@@ -105,6 +105,9 @@ pub struct Vault {
     /// The search index: memory only, built on the first search and
     /// brought up to date before each one (see [`Vault::search`]).
     index: RefCell<Index>,
+    /// Checkpoints the WAL off the save path (`None` under a test VFS,
+    /// where SQLite's automatic checkpoint runs in the commit as before).
+    checkpointer: Option<store::checkpoint::Checkpointer>,
 }
 
 /// What a freshly opened vault had to do.
@@ -190,6 +193,12 @@ impl Vault {
             None => Hlc::ZERO,
         };
         tx.commit()?;
+        // Under a fault-injecting test VFS the one connection does it all,
+        // so each injected fault lands where the test expects it.
+        let checkpointer = match vfs {
+            None => Some(store::checkpoint::Checkpointer::start(&path, &conn)?),
+            Some(_) => None,
+        };
         let clock = HlcClock::new(node, time, last);
         let vault = Self {
             conn,
@@ -200,6 +209,7 @@ impl Vault {
             method: keys.method(),
             pass_deletes: 0,
             index: RefCell::default(),
+            checkpointer,
         };
         Ok((vault, report))
     }
@@ -245,7 +255,31 @@ impl Vault {
             f(&mut w)?
         };
         tx.commit()?;
+        self.committed();
         Ok(out)
+    }
+
+    /// A write transaction committed: the WAL has new pages to checkpoint
+    /// (in the background, [`store::checkpoint`]).
+    pub(crate) fn committed(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.committed();
+        }
+    }
+
+    /// Hold the background WAL checkpoints back (`true`) or let them run;
+    /// for profiling the save path without them (the benchmarks).
+    pub fn pause_checkpoints(&self, paused: bool) {
+        if let Some(c) = &self.checkpointer {
+            c.pause(paused);
+        }
+    }
+
+    /// Wait (up to `timeout`) for a background WAL checkpoint that starts
+    /// after this call; what they have done by then. `None` when this vault
+    /// has no checkpoint thread (opened through a test VFS).
+    pub fn wait_for_checkpoint(&self, timeout: std::time::Duration) -> Option<store::checkpoint::CheckpointStats> {
+        self.checkpointer.as_ref().map(|c| c.wait_for_one(timeout))
     }
 
     /// One note, decrypted. Tombstones are reported as not found; a note in

@@ -441,6 +441,34 @@ fn migration_13_keeps_every_version_and_stores_the_current_once() {
 }
 
 #[test]
+fn the_wal_is_checkpointed_off_the_save_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let mut v = Vault::open(dir.path(), &keys).expect("open");
+    // The save connection checkpoints only past the backstop.
+    let auto: i64 = v.connection().pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0)).expect("pragma");
+    assert_eq!(auto, i64::from(store::checkpoint::BACKSTOP_PAGES));
+    let ids: Vec<_> = (0..40).map(|i| v.create(draft(&format!("n{i}"), "body")).expect("create").id).collect();
+    let stats = v.wait_for_checkpoint(std::time::Duration::from_secs(60)).expect("a checkpoint thread");
+    assert!(stats.runs >= 1, "no background checkpoint ran: {stats:?}");
+    assert!(stats.wal_frames > 0, "{stats:?}");
+    assert_eq!(stats.copied_frames, stats.wal_frames, "nothing reads an old snapshot, so every frame is copied");
+    // The database file alone now holds every note: a copy of it without
+    // its WAL opens with all of them.
+    let copy = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(store::db_path(dir.path()), store::db_path(copy.path())).expect("copy db only");
+    let conn = rusqlite::Connection::open(store::db_path(copy.path())).expect("open copy");
+    let n: i64 = conn.query_row("SELECT count(*) FROM notes", [], |r| r.get(0)).expect("count");
+    assert_eq!(n, ids.len() as i64);
+    drop(conn);
+    // Saving goes on, and closing the vault stops the thread.
+    v.edit(ids[0], NotePatch { body: Some("after".into()), ..Default::default() }).expect("edit");
+    drop(v);
+    let v = Vault::open(dir.path(), &keys).expect("reopen");
+    assert_eq!(v.get(ids[0]).expect("note").body, "after");
+}
+
+#[test]
 fn hlc_stays_monotonic_when_the_clock_goes_backwards() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = MemoryStore::new();

@@ -1,6 +1,7 @@
 //! The SQLite connection: opening, validation and pragmas. All SQL of the
 //! client lives under this module and [`crate::vault`].
 
+pub mod checkpoint;
 pub mod migrate;
 pub mod schema;
 

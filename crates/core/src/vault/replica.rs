@@ -278,6 +278,7 @@ impl Vault {
             }
         }
         tx.commit()?;
+        self.committed();
         Ok(outcome)
     }
 
@@ -435,6 +436,7 @@ impl Vault {
                 .execute([i64::try_from(*seq).unwrap_or(i64::MAX)])?;
         }
         tx.commit()?;
+        self.committed();
         self.pass_deletes += deletes;
         Ok(outcome)
     }
