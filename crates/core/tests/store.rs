@@ -418,8 +418,12 @@ fn migration_13_keeps_every_version_and_stores_the_current_once() {
         }
     }
     // Back to schema 12: every row a full copy, as the old code wrote it.
-    let undo13 = common::UNDO_MIGRATIONS.iter().find(|(v, _)| *v == 13).expect("undo 13").1;
-    exec(dir.path(), &format!("{undo13}\nDELETE FROM _migrations WHERE version = 13;\nPRAGMA user_version = 12;"));
+    let undo: String = common::UNDO_MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v >= 13)
+        .map(|(v, sql)| format!("{sql}\nDELETE FROM _migrations WHERE version = {v};\n"))
+        .collect();
+    exec(dir.path(), &format!("{undo}PRAGMA user_version = 12;"));
     assert!(copies(dir.path()).iter().all(|(_, _, nulls)| *nulls == 0), "schema 12 has no shared rows");
 
     let (v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("migrate");

@@ -116,6 +116,8 @@ impl Vault {
             })
             .optional()?;
         let Some((why, size, sealed)) = row else {
+            // Bad input only: a scan (no index on the stamp alone, which
+            // would cost every save a page).
             let owner: Option<Uuid> = self
                 .conn
                 .prepare_cached("SELECT note_id FROM versions WHERE hlc = ?1 LIMIT 1")?

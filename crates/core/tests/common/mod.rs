@@ -221,6 +221,7 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// How to undo each migration after the first in place, data kept, newest
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
+    (14, "CREATE INDEX versions_hlc ON versions (hlc);"),
     (
         13,
         "CREATE TABLE _undo_merge_base (
