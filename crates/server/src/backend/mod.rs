@@ -14,7 +14,8 @@
 //!
 //! Both backends keep the same guarantees, and `tests/story.rs` runs the
 //! same story against each:
-//! - a push batch is one transaction that first takes the user's counter
+//! - a push batch is one transaction (on SQLite, a savepoint of a group
+//!   commit: `group.rs`) that first takes the user's counter
 //!   row (`UPDATE users ... RETURNING seq`), so one user's writers are
 //!   serialised and `seq` is handed out in commit order: a reader never sees
 //!   seq N+1 committed while N is not. On PostgreSQL that is the row lock,
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 mod files;
+mod group;
 mod postgres;
 mod sqlite;
 
@@ -493,11 +495,19 @@ pub struct SqlBackend<DB: Dialect> {
     /// A task that feeds `pokes` from the database (PostgreSQL's listener);
     /// aborted by `close` or on drop.
     feeder: Mutex<Option<JoinHandle<()>>>,
+    /// SQLite's group commit of pushes (`group.rs`); none on PostgreSQL.
+    group: Option<group::GroupCommit>,
 }
 
 impl<DB: Dialect> SqlBackend<DB> {
-    fn new(writer: Pool<DB>, reader: Pool<DB>, signals: Signals, feeder: Option<JoinHandle<()>>) -> Self {
-        Self { writer, reader, signals, feeder: Mutex::new(feeder) }
+    fn new(
+        writer: Pool<DB>,
+        reader: Pool<DB>,
+        signals: Signals,
+        feeder: Option<JoinHandle<()>>,
+        group: Option<group::GroupCommit>,
+    ) -> Self {
+        Self { writer, reader, signals, feeder: Mutex::new(feeder), group }
     }
 
     fn stop_feeder(&self) {
@@ -946,108 +956,19 @@ where
         ops: &[Op],
         quota_bytes: u64,
     ) -> Result<Vec<PushResult>, BackendError> {
+        if let Some(group) = &self.group {
+            return group.push(user_id, writer, ops, quota_bytes).await;
+        }
         let mut tx = DB::begin_write(&self.writer).await?;
-        // The user's counter row, taken first and held to commit (see the
-        // module docs): it serialises this user's pushes, on every
-        // instance, so seq is handed out in commit order. Always the first
-        // lock a push takes, so pushes cannot deadlock.
-        let (start, stored): (i64, i64) =
-            sqlx::query_as("UPDATE users SET seq = seq WHERE id = $1 RETURNING seq, stored_bytes")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                // The session was checked just before: the account was
-                // deleted in between.
-                .ok_or(BackendError::AccountDeleted)?;
-        let mut seq = start;
-        // Payload bytes the user's notes hold, as the batch goes.
-        let mut bytes = stored;
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            let seen: Option<(i64, i64)> = sqlx::query_as("SELECT rev, seq FROM ops WHERE user_id = $1 AND op_id = $2")
-                .bind(user_id)
-                .bind(op.op_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some((rev, s)) = seen {
-                results.push(PushResult::Duplicate { rev: to_u64(rev)?, seq: to_u64(s)? });
-                continue;
-            }
-            // The length as BIGINT: PostgreSQL's length() is a 32-bit int.
-            let current: Option<(i64, i64)> = sqlx::query_as(
-                "SELECT rev, CAST(length(payload) AS BIGINT) FROM notes WHERE user_id = $1 AND note_id = $2",
-            )
-            .bind(user_id)
-            .bind(op.note_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (current, old_len) = (current.map(|(rev, _)| rev), current.map_or(0, |(_, len)| len));
-            if to_i64(op.base_rev) != Some(current.unwrap_or(0)) {
-                // Only now the payload (up to 2 MiB): an op that applies
-                // never needs it.
-                let row: Option<NoteRow> = sqlx::query_as(
-                    "SELECT seq, note_id, rev, hlc, deleted, payload FROM notes WHERE user_id = $1 AND note_id = $2",
-                )
-                .bind(user_id)
-                .bind(op.note_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                results.push(PushResult::Conflict { current: row.map(row_to_change).transpose()? });
-                continue;
-            }
-            seq += 1;
-            let rev = current.unwrap_or(0) + 1;
-            let new_len = i64::try_from(op.payload.len()).map_err(|_| BackendError::Corrupt("payload length"))?;
-            bytes = bytes - old_len + new_len;
-            sqlx::query(
-                "INSERT INTO notes (user_id, note_id, rev, seq, hlc, deleted, payload, writer)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (user_id, note_id) DO UPDATE SET rev = excluded.rev, seq = excluded.seq,
-                   hlc = excluded.hlc, deleted = excluded.deleted, payload = excluded.payload,
-                   writer = excluded.writer",
-            )
-            .bind(user_id)
-            .bind(op.note_id)
-            .bind(rev)
-            .bind(seq)
-            .bind(op.hlc.to_string())
-            .bind(op.deleted)
-            .bind(op.payload.as_ref())
-            .bind(writer.map(|w| w.as_slice()))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("INSERT INTO ops (user_id, op_id, note_id, rev, seq) VALUES ($1, $2, $3, $4, $5)")
-                .bind(user_id)
-                .bind(op.op_id)
-                .bind(op.note_id)
-                .bind(rev)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            results.push(PushResult::Applied { rev: to_u64(rev)?, seq: to_u64(seq)? });
-        }
-        if bytes > stored && u64::try_from(bytes).unwrap_or(u64::MAX) > quota_bytes {
-            // Dropping `tx` rolls the whole batch back.
-            return Err(BackendError::QuotaExceeded {
-                stored: to_u64(stored)?,
-                would: to_u64(bytes)?,
-                quota: quota_bytes,
-            });
-        }
+        let (results, new_seq) = group::push_in::<DB>(&mut *tx, user_id, writer, ops, quota_bytes).await?;
         let mut poke_here = false;
-        if seq != start {
-            sqlx::query("UPDATE users SET seq = $1, stored_bytes = $2 WHERE id = $3")
-                .bind(seq)
-                .bind(bytes)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            poke_here = DB::poke_on_commit(&mut tx, user_id, to_u64(seq)?).await?;
+        if let Some(seq) = new_seq {
+            poke_here = DB::poke_on_commit(&mut tx, user_id, seq).await?;
         }
         tx.commit().await?;
-        if poke_here {
+        if let (true, Some(seq)) = (poke_here, new_seq) {
             // No receivers is fine: nobody is listening.
-            let _ = self.signals.pokes.send(Poke { user_id: Some(user_id), seq: to_u64(seq)? });
+            let _ = self.signals.pokes.send(Poke { user_id: Some(user_id), seq });
         }
         Ok(results)
     }

@@ -46,7 +46,7 @@ impl SqlBackend<Postgres> {
         let task = tokio::spawn(forward_notifications(listener, signals.clone()));
         // One pool for reads and writes: PostgreSQL runs them side by side,
         // and the counter row lock orders a user's pushes.
-        Ok(Self::new(pool.clone(), pool, signals, Some(task)))
+        Ok(Self::new(pool.clone(), pool, signals, Some(task), None))
     }
 }
 

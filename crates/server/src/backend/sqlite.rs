@@ -49,7 +49,10 @@ impl SqlBackend<Sqlite> {
             files::after_open(&path).map_err(|e| BackendError::Files(path.clone(), e))?;
         }
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(base.read_only(true)).await?;
-        Ok(Self::new(writer, reader, Signals::new(), None))
+        let signals = Signals::new();
+        // Pushes commit in groups through the one writer (`group.rs`).
+        let group = super::group::GroupCommit::start(writer.clone(), signals.pokes.clone());
+        Ok(Self::new(writer, reader, signals, None, Some(group)))
     }
 }
 
