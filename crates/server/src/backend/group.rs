@@ -17,6 +17,9 @@
 //! PostgreSQL commits concurrent transactions in parallel and groups their
 //! WAL flushes itself, so it keeps one transaction per push.
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
 use outpost_protocol::v1::{Op, PushResult};
 use sqlx::{Acquire, ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Sqlite, Type};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -204,7 +207,13 @@ async fn run(writer: Pool<Sqlite>, pokes: broadcast::Sender<Poke>, mut rx: mpsc:
                 Err(_) => break,
             }
         }
-        match commit(&writer, &group).await {
+        // A panic in one group (a bug) must not stop every later push:
+        // it fails this group's pushes (its transaction is rolled back
+        // when dropped) and the task goes on.
+        let committed = AssertUnwindSafe(commit(&writer, &group)).catch_unwind().await.unwrap_or_else(|_| {
+            Err(BackendError::Database(sqlx::Error::Protocol("the push could not be committed (a server bug)".into())))
+        });
+        match committed {
             Ok(outcomes) => {
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     let answer = outcome.map(|(results, seq)| {
