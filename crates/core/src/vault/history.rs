@@ -106,10 +106,10 @@ impl Vault {
         let hlc = parse_version(version)?;
         let row: Option<(String, i64, Sealed)> = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT v.why, v.size, {} FROM versions v JOIN notes n ON n.id = v.note_id
-                 WHERE v.note_id = ?1 AND v.hlc = ?2",
-                sealed_cols("v")
+            .prepare_cached(concat!(
+                "SELECT v.why, v.size, ",
+                sealed_cols!("v"),
+                " FROM versions v JOIN notes n ON n.id = v.note_id WHERE v.note_id = ?1 AND v.hlc = ?2"
             ))?
             .query_row(params![id.as_bytes(), hlc.to_string()], |r| {
                 Ok((r.get(0)?, r.get(1)?, Sealed { title: r.get(2)?, meta: r.get(3)?, body: r.get(4)? }))

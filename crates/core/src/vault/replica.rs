@@ -24,7 +24,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use super::reconcile::{merge_remote, MergeCounts, MergeCtx};
-use super::rows::{hlc_col, open_meta, open_text, queue_as_is, replace_base, store_remote, upsert_base, uuid_col};
+use super::rows::{
+    hlc_col, open_meta, open_text, queue_as_is, replace_base, sealed_cols, store_remote, upsert_base, uuid_col,
+};
 use super::Vault;
 use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
@@ -105,14 +107,14 @@ impl Vault {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::new();
         {
-            let mut stmt = tx.prepare_cached(
-                "SELECT o.seq, o.op_id, o.note_id, o.hlc, coalesce(o.base_rev, n.server_rev, 0), o.deleted,
-                        coalesce(o.title, n.title), coalesce(o.meta, n.meta), coalesce(o.body, n.body)
-                 FROM outbox o JOIN notes n ON n.id = o.note_id
+            let mut stmt = tx.prepare_cached(concat!(
+                "SELECT o.seq, o.op_id, o.note_id, o.hlc, coalesce(o.base_rev, n.server_rev, 0), o.deleted, ",
+                sealed_cols!("o"),
+                " FROM outbox o JOIN notes n ON n.id = o.note_id
                  WHERE o.state = 'pending' AND (CASE WHEN ?3 THEN o.attempts > 0 ELSE o.next_attempt_at <= ?1 END)
                    AND o.seq = (SELECT min(seq) FROM outbox o2 WHERE o2.note_id = o.note_id AND o2.state = 'pending')
-                 ORDER BY o.seq LIMIT ?2",
-            )?;
+                 ORDER BY o.seq LIMIT ?2"
+            ))?;
             let mut rows = stmt.query(params![now, max as i64, unanswered])?;
             while let Some(r) = rows.next()? {
                 let base_rev: i64 = r.get(4)?;

@@ -128,10 +128,22 @@ pub(super) fn keep_current(conn: &Connection, id: &Uuid) -> Result<()> {
 
 /// SQL that gives a row's sealed fields, its own or, when it refers to the
 /// note's current version (NULL fields), the note row's: `alias.title,
-/// alias.meta, alias.body` for a row `alias` joined to `notes n`.
-pub(super) fn sealed_cols(alias: &str) -> String {
-    format!("coalesce({alias}.title, n.title), coalesce({alias}.meta, n.meta), coalesce({alias}.body, n.body)")
+/// alias.meta, alias.body` for a row `alias` joined to `notes n`. A literal
+/// (for `concat!`), so the statements that use it are constants.
+macro_rules! sealed_cols {
+    ($alias:literal) => {
+        concat!(
+            "coalesce(",
+            $alias,
+            ".title, n.title), coalesce(",
+            $alias,
+            ".meta, n.meta), coalesce(",
+            $alias,
+            ".body, n.body)"
+        )
+    };
 }
+pub(super) use sealed_cols;
 
 /// A note's badge in one expression over `notes n`: conflict, failed, pending, synced.
 pub(super) const BADGE_SQL: &str = "CASE
@@ -329,9 +341,10 @@ pub(super) fn read_stored(tx: &Connection, id: &Uuid) -> Result<Option<(Stored, 
 
 /// The note's merge base: the last version both sides agreed on.
 pub(super) fn read_base(tx: &Connection, id: &Uuid) -> Result<Option<Stored>> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT b.hlc, b.deleted, {} FROM merge_base b JOIN notes n ON n.id = b.note_id WHERE b.note_id = ?1",
-        sealed_cols("b")
+    let mut stmt = tx.prepare_cached(concat!(
+        "SELECT b.hlc, b.deleted, ",
+        sealed_cols!("b"),
+        " FROM merge_base b JOIN notes n ON n.id = b.note_id WHERE b.note_id = ?1"
     ))?;
     let row = stmt
         .query_row([id.as_bytes()], |r| {
@@ -345,12 +358,18 @@ pub(super) fn read_base(tx: &Connection, id: &Uuid) -> Result<Option<Stored>> {
     Ok(row)
 }
 
-/// The values of a merge base row (?1 note id, ?2 rev, ?3 stamp, ?4
-/// deleted, ?5-?7 sealed fields): no copy of the fields when the base is
-/// the note's current version, which the note row holds.
-const BASE_VALUES: &str = "SELECT ?1, ?2, ?3, ?4,
-      CASE WHEN cur THEN NULL ELSE ?5 END, CASE WHEN cur THEN NULL ELSE ?6 END, CASE WHEN cur THEN NULL ELSE ?7 END
-    FROM (SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND hlc = ?3 AND deleted = ?4) AS cur) WHERE true";
+/// Upsert of a merge base row (?1 note id, ?2 rev, ?3 stamp, ?4 deleted,
+/// ?5-?7 sealed fields): no copy of the fields when the base is the note's
+/// current version, which the note row holds.
+macro_rules! insert_base {
+    () => {
+        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) SELECT ?1, ?2, ?3, ?4,
+           CASE WHEN cur THEN NULL ELSE ?5 END, CASE WHEN cur THEN NULL ELSE ?6 END, CASE WHEN cur THEN NULL ELSE ?7 END
+         FROM (SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND hlc = ?3 AND deleted = ?4) AS cur) WHERE true
+         ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
+           title = excluded.title, meta = excluded.meta, body = excluded.body"
+    };
+}
 
 /// Record a version both this device and the server hold: the note's merge
 /// base (unless the base already is a later revision), and its stamp among
@@ -363,13 +382,15 @@ pub(super) fn upsert_base(
     deleted: bool,
     s: &Sealed,
 ) -> Result<()> {
-    tx.prepare_cached(&format!(
-        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) {BASE_VALUES}
-             ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
-               title = excluded.title, meta = excluded.meta, body = excluded.body
-             WHERE excluded.rev >= merge_base.rev"
-    ))?
-    .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
+    tx.prepare_cached(concat!(insert_base!(), " WHERE excluded.rev >= merge_base.rev"))?.execute(params![
+        note_id.as_bytes(),
+        rev as i64,
+        hlc.to_string(),
+        deleted,
+        s.title,
+        s.meta,
+        s.body
+    ])?;
     record_agreed(tx, note_id, hlc)
 }
 
@@ -385,12 +406,15 @@ pub(super) fn replace_base(
     deleted: bool,
     s: &Sealed,
 ) -> Result<()> {
-    tx.prepare_cached(&format!(
-        "INSERT INTO merge_base (note_id, rev, hlc, deleted, title, meta, body) {BASE_VALUES}
-             ON CONFLICT (note_id) DO UPDATE SET rev = excluded.rev, hlc = excluded.hlc, deleted = excluded.deleted,
-               title = excluded.title, meta = excluded.meta, body = excluded.body"
-    ))?
-    .execute(params![note_id.as_bytes(), rev as i64, hlc.to_string(), deleted, s.title, s.meta, s.body])?;
+    tx.prepare_cached(insert_base!())?.execute(params![
+        note_id.as_bytes(),
+        rev as i64,
+        hlc.to_string(),
+        deleted,
+        s.title,
+        s.meta,
+        s.body
+    ])?;
     record_agreed(tx, note_id, hlc)
 }
 

@@ -48,10 +48,10 @@ impl Vault {
         if cursor == 0 || quarantined > 0 {
             return Ok(None);
         }
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT b.note_id, b.rev, b.hlc, b.deleted, {} FROM merge_base b JOIN notes n ON n.id = b.note_id
-             ORDER BY b.note_id",
-            sealed_cols("b")
+        let mut stmt = self.conn.prepare(concat!(
+            "SELECT b.note_id, b.rev, b.hlc, b.deleted, ",
+            sealed_cols!("b"),
+            " FROM merge_base b JOIN notes n ON n.id = b.note_id ORDER BY b.note_id"
         ))?;
         let mut rows = stmt.query([])?;
         let mut entries = Vec::new();

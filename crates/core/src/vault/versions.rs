@@ -60,20 +60,25 @@ pub(super) fn record(
 ) -> Result<()> {
     let hlc_s = hlc.to_string();
     let at = i64::try_from(hlc.wall_ms).unwrap_or(i64::MAX);
-    let conflict = if why == VersionWhy::LwwLoser {
-        "ON CONFLICT (note_id, hlc) DO UPDATE SET why = excluded.why"
+    macro_rules! insert {
+        ($conflict:literal) => {
+            concat!(
+                "INSERT INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6,
+                   CASE WHEN cur THEN NULL ELSE ?7 END, CASE WHEN cur THEN NULL ELSE ?8 END,
+                   CASE WHEN cur THEN NULL ELSE ?9 END
+                 FROM (SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND hlc = ?2 AND deleted = 0) AS cur)
+                 WHERE true ",
+                $conflict
+            )
+        };
+    }
+    let sql = if why == VersionWhy::LwwLoser {
+        insert!("ON CONFLICT (note_id, hlc) DO UPDATE SET why = excluded.why")
     } else {
-        "ON CONFLICT (note_id, hlc) DO NOTHING"
+        insert!("ON CONFLICT (note_id, hlc) DO NOTHING")
     };
-    conn.prepare_cached(&format!(
-        "INSERT INTO versions (note_id, hlc, why, started_at, at, size, title, meta, body)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6,
-           CASE WHEN cur THEN NULL ELSE ?7 END, CASE WHEN cur THEN NULL ELSE ?8 END,
-           CASE WHEN cur THEN NULL ELSE ?9 END
-         FROM (SELECT EXISTS (SELECT 1 FROM notes WHERE id = ?1 AND hlc = ?2 AND deleted = 0) AS cur) WHERE true
-         {conflict}"
-    ))?
-    .execute(params![
+    conn.prepare_cached(sql)?.execute(params![
         id.as_bytes(),
         hlc_s,
         why.as_str(),
