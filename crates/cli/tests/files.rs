@@ -104,6 +104,9 @@ fn files_travel_once_encrypted_and_bad_input_changes_nothing() {
     assert_eq!(server.metric(STORED), 4);
     let report = json(a, &["sync", "--json"]);
     assert_eq!(report["files"]["chunks_sent"], 0, "{report}");
+    // Nothing came in and nothing is left to move: no file request at all.
+    assert_eq!(report["files"]["listed"], false, "{report}");
+    assert_eq!(report["report"]["pulled"], 0, "{report}");
     assert_eq!((server.metric(STORED), server.metric(RESENT)), (4, 0));
 
     // B: notes and the file's metadata come at sync; bytes when asked.

@@ -158,7 +158,7 @@ async fn run(mb: usize) {
     println!("add (seal into the store): {}", rate(size, t.elapsed()));
 
     let t = Instant::now();
-    let up = transfer::sync_files(&Mutex::new(&mut a), &ra).await.expect("upload");
+    let up = transfer::sync_files(&Mutex::new(&mut a), &ra, transfer::Learn::Always).await.expect("upload");
     let device_up = t.elapsed();
     assert_eq!(up.chunks_sent as usize, size.div_ceil(MIB));
     let work = bench_dir("files-curl");
@@ -169,7 +169,7 @@ async fn run(mb: usize) {
 
     let (mut b, rb, _db) = device(&server.url, "alice", true).await;
     sync_once(&mut b, &rb).await.expect("notes on B");
-    transfer::sync_files(&Mutex::new(&mut b), &rb).await.expect("metadata on B");
+    transfer::sync_files(&Mutex::new(&mut b), &rb, transfer::Learn::Always).await.expect("metadata on B");
     let t = Instant::now();
     let mut r = FilePassReport::default();
     transfer::download(&Mutex::new(&mut b), &rb, &id, &mut r).await.expect("download");
@@ -190,7 +190,7 @@ async fn run(mb: usize) {
     sync_once(&mut a, &ra).await.expect("notes");
     let upload = tokio::spawn(async move {
         let t = Instant::now();
-        transfer::sync_files(&Mutex::new(&mut a), &ra).await.expect("second upload");
+        transfer::sync_files(&Mutex::new(&mut a), &ra, transfer::Learn::Always).await.expect("second upload");
         t.elapsed()
     });
     let mut lat = Vec::new();

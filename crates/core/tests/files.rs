@@ -86,7 +86,9 @@ async fn a_50_mib_file_added_offline_crosses_a_flaky_network_byte_identical() {
     assert!(counts.upload_bytes >= 50 * MIB as u64, "{counts:?}");
 
     // Offline: nothing leaves the device.
-    assert!(transfer::sync_files(&std::sync::Mutex::new(&mut a.vault), &a.remote).await.is_err());
+    assert!(transfer::sync_files(&std::sync::Mutex::new(&mut a.vault), &a.remote, transfer::Learn::Always)
+        .await
+        .is_err());
     assert_eq!(srv.metric(STORED).await, 0);
 
     // Reconnected over a network that loses 30% of requests, half of them
@@ -100,7 +102,7 @@ async fn a_50_mib_file_added_offline_crosses_a_flaky_network_byte_identical() {
             cuts += 1;
             continue;
         }
-        match transfer::sync_files(&std::sync::Mutex::new(&mut a.vault), &a.remote).await {
+        match transfer::sync_files(&std::sync::Mutex::new(&mut a.vault), &a.remote, transfer::Learn::Always).await {
             Ok(_) => break,
             Err(e) => {
                 assert!(e.to_string().contains("simulated network drop"), "{e}");
@@ -122,8 +124,24 @@ async fn a_50_mib_file_added_offline_crosses_a_flaky_network_byte_identical() {
     // B learns the file at sync, downloads it when asked.
     let mut b = joining_device(&srv.url, "alice").await;
     sync_once(&mut b.vault, &b.remote).await.expect("notes");
-    let report = transfer::sync_files(&std::sync::Mutex::new(&mut b.vault), &b.remote).await.expect("files");
+    let report = transfer::sync_files(&std::sync::Mutex::new(&mut b.vault), &b.remote, transfer::Learn::Always)
+        .await
+        .expect("files");
     assert_eq!((report.learnt, report.chunks_received), (1, 0), "metadata only");
+    // A pass after a notes' pass that pulled nothing, with nothing to move:
+    // not a single request; after one that pulled, the list again.
+    let before = b.remote.traffic();
+    let idle =
+        transfer::sync_files(&std::sync::Mutex::new(&mut b.vault), &b.remote, transfer::Learn::IfNotesPulled(false))
+            .await
+            .expect("idle pass");
+    assert_eq!((idle.listed, b.remote.traffic().sent), (false, before.sent), "no request");
+    let after_pull =
+        transfer::sync_files(&std::sync::Mutex::new(&mut b.vault), &b.remote, transfer::Learn::IfNotesPulled(true))
+            .await
+            .expect("pass after a pull");
+    assert_eq!((after_pull.listed, after_pull.learnt), (true, 0), "listed, nothing new");
+    assert!(b.remote.traffic().sent > before.sent);
     let on_b = b.vault.files_of_note(n).expect("files");
     assert_eq!((on_b[0].name.as_str(), on_b[0].local_chunks, on_b[0].size), ("holiday.mp4", 0, data.len() as u64));
     let mut got = FilePassReport::default();
@@ -145,7 +163,9 @@ async fn a_tampered_or_truncated_chunk_is_refused_and_the_download_resumes() {
     let n = note(&mut a.vault, "Scan");
     let id = a.vault.add_file(n, "scan.pdf", &data).expect("added").id;
     sync_once(&mut a.vault, &a.remote).await.expect("notes");
-    transfer::sync_files(&std::sync::Mutex::new(&mut a.vault), &a.remote).await.expect("files");
+    transfer::sync_files(&std::sync::Mutex::new(&mut a.vault), &a.remote, transfer::Learn::Always)
+        .await
+        .expect("files");
 
     // The server's copy of chunk 1 gets one bit flipped, chunk 2 cut short.
     let db = rusqlite::Connection::open(srv.dir().join("server.db")).expect("server db");

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use outpost_core::account::{self, Session};
 use outpost_core::engine::{Engine, EngineOptions, SyncStatus};
+use outpost_core::files::transfer;
 use outpost_core::net::{self, NetControl, NetMode};
 use outpost_core::remote::{Remote, RemoteError};
 use outpost_core::store::DB_FILE;
@@ -35,6 +36,10 @@ pub struct SyncArgs {
     /// changes; one the server also has from elsewhere is merged
     #[arg(long)]
     start_over: bool,
+    /// Ask the server for its list of attached files even if no note
+    /// changed (otherwise it is asked for only after changes came in)
+    #[arg(long)]
+    files: bool,
 }
 
 pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
@@ -111,7 +116,10 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     };
     // Files after notes: a large upload never holds a note back. What
     // fails here is reported after the notes' summary; done work is kept.
-    let files = rt.block_on(outpost_core::files::transfer::sync_files(&std::sync::Mutex::new(&mut vault), &remote));
+    // The server's list of files only after changes came in (or with
+    // "keep all files"): a pass that moved nothing makes no file request.
+    let learn = transfer::Learn::IfNotesPulled(report.pulled > 0 || args.files);
+    let files = rt.block_on(transfer::sync_files(&std::sync::Mutex::new(&mut vault), &remote, learn));
     let status = vault.status()?;
     let file_counts = vault.file_counts()?;
     if args.json {

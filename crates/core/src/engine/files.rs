@@ -70,7 +70,7 @@ pub(super) async fn run_files(
                 continue;
             }
         }
-        match transfer::sync_files(&vault, &remote).await {
+        match transfer::sync_files(&vault, &remote, transfer::Learn::Always).await {
             Ok(report) => {
                 retry.reset();
                 wait = FILES_INTERVAL;

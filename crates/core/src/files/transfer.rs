@@ -11,9 +11,10 @@
 //! 3. for each file with chunks to send, the server's list of the chunks
 //!    it holds is asked for again (a chunk stored just before a cut is not
 //!    sent twice), then each unsent chunk is sent and marked sent;
-//! 4. the server's list of files is learnt (manifests checked), and files
-//!    asked for, or all with "keep all files" on, are downloaded chunk by
-//!    chunk, each checked before it is stored;
+//! 4. the server's list of files is learnt (manifests checked), when the
+//!    caller asks for it ([`Learn`]), and files asked for, or all with
+//!    "keep all files" on, are downloaded chunk by chunk, each checked
+//!    before it is stored;
 //! 5. the cache is brought within its limit.
 //!
 //! A failure stops the pass with what was done kept; the next pass goes
@@ -35,6 +36,8 @@ pub struct FilePassReport {
     pub bytes_sent: u64,
     pub chunks_received: u64,
     pub bytes_received: u64,
+    /// Whether the server's list was asked for ([`Learn`]).
+    pub listed: bool,
     /// Files learnt from the server's list.
     pub learnt: u64,
     /// Removals told to the server.
@@ -143,11 +146,33 @@ pub async fn download<A: VaultAccess>(
     Ok(())
 }
 
+/// Whether a file pass asks for the server's list of files (step 4). The
+/// list holds every file of the account, so a pass that asks for it each
+/// time costs a request (and the list's bytes) even when nothing moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learn {
+    /// Always (the app's file task runs a pass only when it has file work).
+    Always,
+    /// Only if the notes' pass just before pulled changes (`true`): a
+    /// pulled note may reference a file this device has not learnt; or
+    /// with "keep all files" on. A file still unknown here (its note came
+    /// in a pass before the file was declared) is looked up by id when it
+    /// is asked for ([`download`]), and learnt by the next pass that pulls.
+    IfNotesPulled(bool),
+}
+
 /// One whole file pass (steps 1 to 5), after the notes' pass.
-pub async fn sync_files<A: VaultAccess>(vault: &A, remote: &Remote) -> Result<FilePassReport> {
+pub async fn sync_files<A: VaultAccess>(vault: &A, remote: &Remote, list: Learn) -> Result<FilePassReport> {
     let mut report = FilePassReport::default();
     upload(vault, remote, &mut report).await?;
-    report.learnt = learn(vault, remote).await?;
+    let wanted = match list {
+        Learn::Always => true,
+        Learn::IfNotesPulled(pulled) => pulled || vault.with(|v| v.keep_all_files())?,
+    };
+    if wanted {
+        report.listed = true;
+        report.learnt = learn(vault, remote).await?;
+    }
     for id in vault.with(|v| v.wanted_file_downloads())? {
         download(vault, remote, &id, &mut report).await?;
     }
