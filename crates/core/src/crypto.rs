@@ -16,6 +16,8 @@
 //! DO NOT change the associated data layout or the header: every stored and
 //! synced ciphertext depends on it. Add a new `version` instead.
 
+use std::cell::RefCell;
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use outpost_protocol::Hlc;
@@ -272,7 +274,7 @@ pub fn seal<K: Keys + ?Sized>(keys: &K, binding: &Binding<'_>, plaintext: &[u8])
     let mut flags = 0u8;
     let compressed;
     let body: &[u8] = if plaintext.len() >= COMPRESS_MIN {
-        match zstd::bulk::compress(plaintext, ZSTD_LEVEL) {
+        match compress(plaintext) {
             Ok(c) if c.len() < plaintext.len() => {
                 flags |= FLAG_ZSTD;
                 compressed = c;
@@ -323,6 +325,45 @@ fn check_header<'k, K: Keys + ?Sized>(
     Ok((header, keys.opening_key(key_id)?))
 }
 
+thread_local! {
+    /// One zstd context per thread, kept: making one costs more than
+    /// compressing a short note (its tables are allocated and set up each
+    /// time), and a sync applies thousands.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// zstd at [`ZSTD_LEVEL`], through this thread's kept context. The frame
+/// records the content size, which [`decompress`] sizes its buffer by.
+fn compress(plaintext: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let c = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        c.compress(plaintext)
+    })
+}
+
+/// Inflates a zstd frame of at most [`MAX_PLAINTEXT`] bytes, into a buffer
+/// of the size its header gives (not [`MAX_PLAINTEXT`] each time).
+fn decompress(packed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let size = match zstd::zstd_safe::get_frame_content_size(packed) {
+        Ok(Some(n)) if n <= MAX_PLAINTEXT as u64 => n as usize,
+        Ok(Some(n)) => return Err(CryptoError::Decompress(format!("{n} bytes inflated; the most is {MAX_PLAINTEXT}"))),
+        _ => MAX_PLAINTEXT,
+    };
+    DECOMPRESSOR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let d = match slot.as_mut() {
+            Some(d) => d,
+            None => slot.insert(zstd::bulk::Decompressor::new().map_err(|e| CryptoError::Decompress(e.to_string()))?),
+        };
+        d.decompress(packed, size).map_err(|e| CryptoError::Decompress(e.to_string()))
+    })
+}
+
 /// Authenticate and decrypt (without inflating) a blob sealed for `binding`.
 fn decrypt<K: Keys + ?Sized>(
     keys: &K,
@@ -345,7 +386,7 @@ fn decrypt<K: Keys + ?Sized>(
 pub fn open<K: Keys + ?Sized>(keys: &K, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let (header, body) = decrypt(keys, binding, blob)?;
     if header[1] & FLAG_ZSTD != 0 {
-        zstd::bulk::decompress(&body, MAX_PLAINTEXT).map_err(|e| CryptoError::Decompress(e.to_string()))
+        decompress(&body)
     } else {
         Ok(body)
     }
@@ -369,8 +410,9 @@ pub fn seal_in_context<K: Keys + ?Sized>(keys: &K, context: &[u8], plaintext: &[
     }
     let mut flags = 0u8;
     let compressed;
-    let body: &[u8] = match zstd::bulk::compress(plaintext, ZSTD_LEVEL) {
-        Ok(c) if plaintext.len() >= COMPRESS_MIN && c.len() < plaintext.len() => {
+    let packed = if plaintext.len() >= COMPRESS_MIN { compress(plaintext).ok() } else { None };
+    let body: &[u8] = match packed {
+        Some(c) if c.len() < plaintext.len() => {
             flags |= FLAG_ZSTD;
             compressed = c;
             &compressed
@@ -412,7 +454,7 @@ pub fn open_in_context<K: Keys + ?Sized>(keys: &K, context: &[u8], blob: &[u8]) 
         )
         .map_err(|_| CryptoError::Authentication)?;
     if header[1] & FLAG_ZSTD != 0 {
-        zstd::bulk::decompress(&body, MAX_PLAINTEXT).map_err(|e| CryptoError::Decompress(e.to_string()))
+        decompress(&body)
     } else {
         Ok(body)
     }

@@ -276,6 +276,45 @@ fn forged_or_repeated_pulls_change_nothing() {
     assert_eq!(v.quarantined().expect("quarantine").len(), 3);
 }
 
+/// A page big enough to be checked on several threads: every change keeps
+/// its own verdict, in order. Three tampered changes (first, middle,
+/// last) are set aside; every other note is stored and opens.
+#[tokio::test]
+async fn a_large_page_is_checked_change_by_change() {
+    let srv = common::server().await;
+    let mut a = first_device(&srv.url, "petra").await;
+    a.vault
+        .batch(|w| {
+            for i in 0..300 {
+                w.create(draft(&format!("Note {i}"), &format!("body {i} {}", "words ".repeat(i % 40))))?;
+            }
+            Ok(())
+        })
+        .expect("create");
+    sync_once(&mut a.vault, &a.remote).await.expect("push");
+    let mut b = joining_device(&srv.url, "petra").await;
+    let mut page = b.remote.pull(0, 500).await.expect("pull");
+    assert_eq!(page.changes.len(), 300);
+    let tampered = [0usize, 150, 299];
+    for &i in &tampered {
+        let last = page.changes[i].payload.0.len() - 1;
+        page.changes[i].payload.0[last] ^= 1;
+    }
+    let out = b.vault.apply_pull_page(&page).expect("applied");
+    assert_eq!((out.applied, out.undecryptable), (297, 3), "{out:?}");
+    let aside: Vec<i64> = b.vault.quarantined().expect("quarantine").iter().map(|q| q.seq).collect();
+    let expected: Vec<i64> = tampered.iter().map(|&i| page.changes[i].seq as i64).collect();
+    assert_eq!(aside, expected, "exactly the tampered ones, each by its own seq");
+    let stored: std::collections::HashSet<_> = b.vault.all_ids().expect("ids").into_iter().map(|(id, _)| id).collect();
+    for (i, c) in page.changes.iter().enumerate() {
+        assert_eq!(stored.contains(&c.note_id), !tampered.contains(&i), "change {i}");
+        if !tampered.contains(&i) {
+            let note = b.vault.get(c.note_id).expect("opens");
+            assert_eq!(note.body, a.vault.get(c.note_id).expect("on A").body);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_push_pokes_the_other_devices() {
     use futures_util::StreamExt as _;

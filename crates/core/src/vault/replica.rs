@@ -12,7 +12,8 @@
 //! - A pulled page is applied and the cursor advanced in one transaction;
 //!   changes at or below the cursor are skipped, so each applies once.
 //! - A pulled change is authenticated (all three fields) before it is
-//!   stored; one that fails aborts the page and changes nothing.
+//!   stored; one that fails is set aside (the quarantine) and the rest of
+//!   the page applies.
 //! - A pulled change for a note with unsent local edits never overwrites
 //!   them: both versions are kept as an open conflict.
 
@@ -25,11 +26,12 @@ use uuid::Uuid;
 
 use super::reconcile::{merge_remote, MergeCounts, MergeCtx};
 use super::rows::{
-    hlc_col, open_meta, open_text, queue_as_is, replace_base, sealed_cols, store_remote, upsert_base, uuid_col,
+    hlc_col, open_meta, open_text, queue_as_is, replace_base, sealed_cols, store_remote_over, upsert_base, uuid_col,
 };
 use super::Vault;
-use crate::crypto::{self, Binding, Field};
+use crate::crypto::{self, Binding, Field, KeyRing};
 use crate::error::{Error, Result};
+use crate::model::Meta;
 use crate::payload::Sealed;
 use crate::store;
 use crate::time::outbox_retry_ms;
@@ -321,16 +323,34 @@ impl Vault {
     pub fn apply_pull_page(&mut self, page: &PullResponse) -> Result<PullOutcome> {
         let cursor = self.cursor()?;
         let fresh: Vec<&Change> = page.changes.iter().filter(|c| c.seq > cursor).collect();
-        // Authenticate everything before the transaction.
-        let mut bad: HashMap<u64, String> = HashMap::new();
-        for c in &fresh {
-            if let Err(e) = self.authenticate_change(c) {
-                tracing::warn!(note = %c.note_id, seq = c.seq, error = %e, "pulled change set aside");
-                bad.insert(c.seq, e.to_string());
+        // Authenticate everything before the transaction: the ciphers on
+        // every core, then the store's own check, change by change.
+        let opened = open_changes(&self.key, &fresh);
+        let next_cursor = (page.next_cursor > cursor).then_some(page.next_cursor);
+        self.apply_opened(fresh, opened, next_cursor)
+    }
+
+    /// The rest of [`Vault::apply_pull_page`] once the changes' ciphers
+    /// are checked (`opened`, one per change): a change that did not open,
+    /// or that replays an older version, is set aside; the others apply.
+    pub(super) fn apply_opened(
+        &mut self,
+        fresh: Vec<&Change>,
+        opened: Vec<Result<Opened>>,
+        next_cursor: Option<u64>,
+    ) -> Result<PullOutcome> {
+        let bases = self.merge_bases_of(&fresh)?;
+        let mut checked = Vec::with_capacity(fresh.len());
+        for (c, o) in fresh.into_iter().zip(opened) {
+            match o.and_then(|o| not_replayed(c, bases.get(&c.note_id)).map(|()| o)) {
+                Ok(o) => checked.push((c, Ok(o))),
+                Err(e) => {
+                    tracing::warn!(note = %c.note_id, seq = c.seq, error = %e, "pulled change set aside");
+                    checked.push((c, Err(e.to_string())));
+                }
             }
         }
-        let next_cursor = (page.next_cursor > cursor).then_some(page.next_cursor);
-        self.apply_changes(fresh, &bad, next_cursor, &[])
+        self.apply_changes(checked, next_cursor, &[])
     }
 
     /// Apply again the changes set aside because they were sealed under a
@@ -357,51 +377,59 @@ impl Vault {
             }
             out
         };
-        let openable: Vec<&Change> = rows.iter().filter(|c| self.authenticate_change(c).is_ok()).collect();
+        let refs: Vec<&Change> = rows.iter().collect();
+        let opened = open_changes(&self.key, &refs);
+        let openable: Vec<(&Change, std::result::Result<Opened, String>)> = refs
+            .into_iter()
+            .zip(opened)
+            .filter_map(|(c, o)| o.ok().filter(|_| self.check_not_replayed(c).is_ok()).map(|o| (c, Ok(o))))
+            .collect();
         if openable.is_empty() {
             return Ok(PullOutcome::default());
         }
-        let seqs: Vec<u64> = openable.iter().map(|c| c.seq).collect();
-        self.apply_changes(openable, &HashMap::new(), None, &seqs)
+        let seqs: Vec<u64> = openable.iter().map(|(c, _)| c.seq).collect();
+        self.apply_changes(openable, None, &seqs)
     }
 
     /// The body of [`Vault::apply_pull_page`] and
-    /// [`Vault::replay_quarantine`]: `changes` (authenticated, but for the
-    /// `bad` ones, set aside) in one transaction, under the mass-delete
-    /// rail; the cursor moved to `next_cursor`; the quarantine rows at
+    /// [`Vault::replay_quarantine`]: `changes` (each opened, or the error
+    /// that sets it aside) in one transaction, under the mass-delete rail;
+    /// the cursor moved to `next_cursor`; the quarantine rows at
     /// `replayed` dropped.
     fn apply_changes(
         &mut self,
-        fresh: Vec<&Change>,
-        bad: &HashMap<u64, String>,
+        fresh: Vec<(&Change, std::result::Result<Opened, String>)>,
         next_cursor: Option<u64>,
         replayed: &[u64],
     ) -> Result<PullOutcome> {
-        let deletes = self.count_pulled_deletes(fresh.iter().copied().filter(|c| !bad.contains_key(&c.seq)))?;
+        let deletes = self.count_pulled_deletes(fresh.iter().filter(|(_, o)| o.is_ok()).map(|(c, _)| *c))?;
         self.check_mass_delete(deletes)?;
 
         let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PullOutcome::default();
-        for c in fresh {
-            if let Some(error) = bad.get(&c.seq) {
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO quarantine (seq, note_id, rev, hlc, deleted, payload, error, at)
+        for (c, opened) in fresh {
+            let opened = match opened {
+                Ok(opened) => opened,
+                Err(error) => {
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO quarantine (seq, note_id, rev, hlc, deleted, payload, error, at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    c.seq as i64,
-                    c.note_id.as_bytes(),
-                    c.rev as i64,
-                    c.hlc.to_string(),
-                    c.deleted,
-                    c.payload.0,
-                    error,
-                    now
-                ])?;
-                outcome.undecryptable += 1;
-                continue;
-            }
+                    )?
+                    .execute(params![
+                        c.seq as i64,
+                        c.note_id.as_bytes(),
+                        c.rev as i64,
+                        c.hlc.to_string(),
+                        c.deleted,
+                        c.payload.0,
+                        error,
+                        now
+                    ])?;
+                    outcome.undecryptable += 1;
+                    continue;
+                }
+            };
             self.clock.observe(c.hlc);
             let local: Option<(Option<i64>, i64)> = tx
                 .prepare_cached(
@@ -420,9 +448,7 @@ impl Vault {
                     merge_remote(&ctx, c, None, &mut outcome.merge)?;
                 }
                 _ => {
-                    let sealed = Sealed::decode(&c.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
-                    let meta = open_meta(&self.key, &c.note_id, &c.hlc, &sealed.meta)?;
-                    store_remote(&tx, c, &sealed, &meta)?;
+                    store_remote_over(&tx, c, &opened.sealed, &opened.meta, local.is_some())?;
                     outcome.applied += 1;
                 }
             }
@@ -502,52 +528,45 @@ impl Vault {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// A change from elsewhere is one a holder of the key made, as it is:
-    /// - all three fields open under our key, its note id, field and stamp;
-    /// - the delete flag, which the server sees and is not sealed, is
-    ///   borne out by the sealed content: a delete seals an empty title and
-    ///   body ([`Vault::delete`]), which only the key's holder can make, so
-    ///   a server or a stolen session cannot turn a note's genuine payload
-    ///   into a delete;
-    /// - it is newer than the version both sides last agreed on: every
-    ///   writer stamps a change after the version it replaced (a pull and a
-    ///   refused push both observe the server's stamp first), so an older
-    ///   stamp under a newer revision is an old version replayed, which
-    ///   would roll the note back on every device.
+    /// A change from elsewhere checked whole: its ciphers
+    /// ([`open_change`]) and against this store ([`Vault::check_not_replayed`]).
     fn authenticate_change(&self, c: &Change) -> Result<()> {
-        let sealed = Sealed::decode(&c.payload.0)
-            .map_err(|e| Error::Invalid(format!("change to note {} from the server: {e}", c.note_id)))?;
-        for (field, blob) in [(Field::Title, &sealed.title), (Field::Meta, &sealed.meta), (Field::Body, &sealed.body)] {
-            crypto::authenticate(&self.key, &Binding { note_id: &c.note_id, field, hlc: &c.hlc }, blob)
-                .map_err(|source| Error::decrypt(c.note_id.to_string(), source))?;
-        }
-        if c.deleted {
-            let title = open_text(&self.key, &c.note_id, Field::Title, &c.hlc, &sealed.title)?;
-            let body = open_text(&self.key, &c.note_id, Field::Body, &c.hlc, &sealed.body)?;
-            if !title.is_empty() || !body.is_empty() {
-                return Err(Error::Forged(format!(
-                    "a change to note {} from the server is marked deleted but holds the note's content: \
-                     a delete this account's devices did not make; set aside, the note is kept",
-                    c.note_id
-                )));
-            }
-        }
+        open_change(&self.key, c)?;
+        self.check_not_replayed(c)
+    }
+
+    /// The store's part of checking a change from elsewhere (the ciphers'
+    /// part is [`open_change`]): it is newer than the version both sides
+    /// last agreed on. Every writer stamps a change after the version it
+    /// replaced (a pull and a refused push both observe the server's stamp
+    /// first), so an older stamp under a newer revision is an old version
+    /// replayed, which would roll the note back on every device.
+    fn check_not_replayed(&self, c: &Change) -> Result<()> {
         let base: Option<(i64, String)> = self
             .conn
             .prepare_cached("SELECT rev, hlc FROM merge_base WHERE note_id = ?1")?
             .query_row([c.note_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        if let Some((rev, hlc)) = base {
-            let base_hlc: Hlc = hlc.parse().map_err(|e| Error::Corrupt(format!("merge base of {}: {e}", c.note_id)))?;
-            if c.rev as i64 > rev && c.hlc <= base_hlc {
-                return Err(Error::Forged(format!(
-                    "a change to note {} from the server (revision {}) is older than revision {rev} this \
-                     device already has: an old version sent again; set aside, the note is kept",
-                    c.note_id, c.rev
-                )));
-            }
+        let base = base.map(|(rev, hlc)| parse_base(&c.note_id, rev, &hlc)).transpose()?;
+        not_replayed(c, base.as_ref())
+    }
+
+    /// The merge bases (revision, stamp) of the notes `changes` touch, in
+    /// one statement for a whole page.
+    fn merge_bases_of(&self, changes: &[&Change]) -> Result<HashMap<Uuid, (i64, Hlc)>> {
+        let ids: Vec<String> = changes.iter().map(|c| c.note_id.simple().to_string()).collect();
+        let ids = serde_json::to_string(&ids).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT note_id, rev, hlc FROM merge_base WHERE note_id IN (SELECT unhex(value) FROM json_each(?1))",
+        )?;
+        let mut rows = stmt.query([ids])?;
+        let mut bases = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let id = uuid_col(r, 0)?;
+            let hlc: String = r.get(2)?;
+            bases.insert(id, parse_base(&id, r.get(1)?, &hlc)?);
         }
-        Ok(())
+        Ok(bases)
     }
 
     /// The `skip` of the next pull: the server seqs of this device's own
@@ -665,3 +684,93 @@ pub(super) fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset
     tx.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
     Ok(SyncReset { requeued: ids.len(), pending })
 }
+
+fn parse_base(id: &Uuid, rev: i64, hlc: &str) -> Result<(i64, Hlc)> {
+    let hlc = hlc.parse().map_err(|e| Error::Corrupt(format!("merge base of {id}: {e}")))?;
+    Ok((rev, hlc))
+}
+
+/// The check of [`Vault::check_not_replayed`] against the note's merge
+/// base (revision, stamp), if it has one.
+fn not_replayed(c: &Change, base: Option<&(i64, Hlc)>) -> Result<()> {
+    match base {
+        Some((rev, base_hlc)) if c.rev as i64 > *rev && c.hlc <= *base_hlc => Err(Error::Forged(format!(
+            "a change to note {} from the server (revision {}) is older than revision {rev} this device \
+             already has: an old version sent again; set aside, the note is kept",
+            c.note_id, c.rev
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A pulled change whose ciphers checked out, opened as far as storing it
+/// needs: its sealed fields (as they came) and its metadata.
+pub(super) struct Opened {
+    pub(super) sealed: Sealed,
+    pub(super) meta: Meta,
+}
+
+/// The ciphers' part of checking a change from elsewhere (the store's part
+/// is [`Vault::check_not_replayed`]); no store access, so a page's changes
+/// are checked on every core ([`open_changes`]). A change is one a holder
+/// of the key made, as it is:
+/// - all three fields open under our key, its note id, field and stamp;
+/// - the delete flag, which the server sees and is not sealed, is borne
+///   out by the sealed content: a delete seals an empty title and body
+///   ([`Vault::delete`]), which only the key's holder can make, so a
+///   server or a stolen session cannot turn a note's genuine payload into
+///   a delete.
+pub(super) fn open_change(key: &KeyRing, c: &Change) -> Result<Opened> {
+    let sealed = Sealed::decode(&c.payload.0)
+        .map_err(|e| Error::Invalid(format!("change to note {} from the server: {e}", c.note_id)))?;
+    for (field, blob) in [(Field::Title, &sealed.title), (Field::Body, &sealed.body)] {
+        crypto::authenticate(key, &Binding { note_id: &c.note_id, field, hlc: &c.hlc }, blob)
+            .map_err(|source| Error::decrypt(c.note_id.to_string(), source))?;
+    }
+    let meta = open_meta(key, &c.note_id, &c.hlc, &sealed.meta)?;
+    if c.deleted {
+        let title = open_text(key, &c.note_id, Field::Title, &c.hlc, &sealed.title)?;
+        let body = open_text(key, &c.note_id, Field::Body, &c.hlc, &sealed.body)?;
+        if !title.is_empty() || !body.is_empty() {
+            return Err(Error::Forged(format!(
+                "a change to note {} from the server is marked deleted but holds the note's content: \
+                 a delete this account's devices did not make; set aside, the note is kept",
+                c.note_id
+            )));
+        }
+    }
+    Ok(Opened { sealed, meta })
+}
+
+/// [`open_change`] of every change, in order, spread over the machine's
+/// cores for a page big enough to be worth threads (an initial sync checks
+/// tens of thousands of fields).
+pub(super) fn open_changes(key: &KeyRing, changes: &[&Change]) -> Vec<Result<Opened>> {
+    par_map(changes, |c| open_change(key, c))
+}
+
+/// `f` of every item, in order, on up to as many threads as the machine
+/// has cores, each taking a run of at least [`PAR_MIN_ITEMS`] items.
+pub(super) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(items.len() / PAR_MIN_ITEMS).max(1);
+    if threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let parts: Vec<_> =
+            items.chunks(per).map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>())).collect();
+        let mut out = Vec::with_capacity(items.len());
+        for part in parts {
+            // A panic in `f` is a bug: it goes on in this thread.
+            out.extend(part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        out
+    })
+}
+
+/// The fewest items a thread of [`par_map`] takes: below this, starting a
+/// thread costs more than it saves.
+const PAR_MIN_ITEMS: usize = 64;

@@ -219,10 +219,24 @@ pub(super) fn hlc_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hlc> 
 
 /// Store a remote version as the note, exactly as it came.
 pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &Meta) -> Result<()> {
+    store_remote_over(tx, c, sealed, meta, true)
+}
+
+/// [`store_remote`], told whether the note has a row here (`present`):
+/// a note this device has never had has no current version to keep.
+pub(super) fn store_remote_over(
+    tx: &Connection,
+    c: &Change,
+    sealed: &Sealed,
+    meta: &Meta,
+    present: bool,
+) -> Result<()> {
     if c.deleted {
         versions::forget(tx, &c.note_id)?;
     }
-    keep_current(tx, &c.note_id)?;
+    if present {
+        keep_current(tx, &c.note_id)?;
+    }
     tx.prepare_cached(
         "INSERT INTO notes (id, hlc, pinned, created_at, updated_at, server_rev, deleted, title, meta, body,
            trashed_at, kind)
@@ -250,7 +264,7 @@ pub(super) fn store_remote(tx: &Connection, c: &Change, sealed: &Sealed, meta: &
     if !c.deleted {
         record_remote(tx, c, sealed, meta)?;
     }
-    upsert_base(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed)?;
+    upsert_base_over(tx, &c.note_id, c.rev, &c.hlc, c.deleted, sealed, present)?;
     Ok(())
 }
 
@@ -382,6 +396,20 @@ pub(super) fn upsert_base(
     deleted: bool,
     s: &Sealed,
 ) -> Result<()> {
+    upsert_base_over(tx, note_id, rev, hlc, deleted, s, true)
+}
+
+/// [`upsert_base`], told whether the note has a row here (`present`): a
+/// note new here has one agreed stamp, so there are none to trim.
+fn upsert_base_over(
+    tx: &Connection,
+    note_id: &Uuid,
+    rev: u64,
+    hlc: &Hlc,
+    deleted: bool,
+    s: &Sealed,
+    present: bool,
+) -> Result<()> {
     tx.prepare_cached(concat!(insert_base!(), " WHERE excluded.rev >= merge_base.rev"))?.execute(params![
         note_id.as_bytes(),
         rev as i64,
@@ -391,7 +419,7 @@ pub(super) fn upsert_base(
         s.meta,
         s.body
     ])?;
-    record_agreed(tx, note_id, hlc)
+    record_agreed(tx, note_id, hlc, present)
 }
 
 /// Make this version the note's merge base whatever the base was: the
@@ -415,7 +443,7 @@ pub(super) fn replace_base(
         s.meta,
         s.body
     ])?;
-    record_agreed(tx, note_id, hlc)
+    record_agreed(tx, note_id, hlc, true)
 }
 
 /// Stamps of agreed versions kept per note. A server restored from a
@@ -428,11 +456,11 @@ pub const AGREED_STAMPS_PER_NOTE: i64 = 256;
 
 /// Remember that the version of `note_id` stamped `hlc` was agreed on with
 /// a server: this device's note contains it from now on.
-fn record_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc) -> Result<()> {
+fn record_agreed(tx: &Connection, note_id: &Uuid, hlc: &Hlc, trim: bool) -> Result<()> {
     let added = tx
         .prepare_cached("INSERT OR IGNORE INTO agreed_stamps (note_id, hlc) VALUES (?1, ?2)")?
         .execute(params![note_id.as_bytes(), hlc.to_string()])?;
-    if added > 0 {
+    if added > 0 && trim {
         // Stamps order as their text does (fixed-width hex).
         tx.prepare_cached(
             "DELETE FROM agreed_stamps WHERE note_id = ?1 AND hlc < (

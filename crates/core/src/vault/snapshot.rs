@@ -5,13 +5,15 @@
 //! cursor, or newer for this device's own acknowledged pushes (which a
 //! device pulling from the cursor then skips as already held).
 
-use outpost_protocol::v1::{Bytes, Change, PullResponse};
+use outpost_protocol::v1::{Bytes, Change};
 use outpost_protocol::Hlc;
 
+use super::replica::{par_map, Opened};
 use super::rows::{hlc_col, open_text, sealed_cols, uuid_col};
 use super::{PullOutcome, Vault};
 use crate::crypto::{self, Binding, Field};
 use crate::error::{Error, Result};
+use crate::model::Meta;
 use crate::payload::Sealed;
 use crate::snapshot::{self, Entry};
 use crate::store;
@@ -106,28 +108,42 @@ impl Vault {
         for (i, blob) in chunks.iter().enumerate() {
             entries.extend(snapshot::open_chunk(&self.key, cursor, i as u32, count, blob)?);
         }
-        let mut changes = Vec::with_capacity(entries.len());
-        for (i, e) in entries.into_iter().enumerate() {
+        // Sealed again here, field by field, on every core. The chunks
+        // opened under the account's key, bound to this cursor and place,
+        // so what they hold needs no second check of its ciphers.
+        let key = &self.key;
+        let sealed: Vec<Result<(Change, Opened)>> = par_map(&entries, |e| {
             let hlc = Hlc::from_bytes(&e.hlc);
-            let seal =
-                |field, data: &[u8]| crypto::seal(&self.key, &Binding { note_id: &e.id, field, hlc: &hlc }, data);
+            let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &e.id, field, hlc: &hlc }, data);
             let sealed = Sealed {
                 title: seal(Field::Title, e.title.as_bytes())?,
                 meta: seal(Field::Meta, &e.meta)?,
                 body: seal(Field::Body, e.body.as_bytes())?,
             };
-            changes.push(Change {
-                // Distinct and at most the cursor: a snapshot holds at most
-                // one version per change the server numbered.
-                seq: (i as u64 + 1).min(cursor),
+            let meta: Meta = serde_json::from_slice(&e.meta)
+                .map_err(|err| Error::Corrupt(format!("note {} in the snapshot: metadata: {err}", e.id)))?;
+            let change = Change {
+                // Set below: distinct and at most the cursor.
+                seq: 0,
                 note_id: e.id,
                 rev: e.rev,
                 hlc,
                 deleted: e.deleted,
                 payload: Bytes(sealed.encode()),
-            });
+            };
+            Ok((change, Opened { sealed, meta }))
+        });
+        let mut changes = Vec::with_capacity(sealed.len());
+        let mut opened = Vec::with_capacity(sealed.len());
+        for (i, made) in sealed.into_iter().enumerate() {
+            let (mut change, o) = made?;
+            // A snapshot holds at most one version per change the server
+            // numbered.
+            change.seq = (i as u64 + 1).min(cursor);
+            changes.push(change);
+            opened.push(Ok(o));
         }
-        let outcome = self.apply_pull_page(&PullResponse { changes, next_cursor: cursor, more: true })?;
+        let outcome = self.apply_opened(changes.iter().collect(), opened, Some(cursor))?;
         self.record_snapshot(cursor)?;
         Ok(outcome)
     }
