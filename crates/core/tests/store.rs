@@ -444,6 +444,51 @@ fn migration_13_keeps_every_version_and_stores_the_current_once() {
     assert_eq!(c[1], ("outbox".into(), 5, 5));
 }
 
+/// A store from before history (schema 8) holds no versions. Migration 15
+/// gives each live note its current version: history shows it, and the
+/// first edit after the upgrade, however soon, keeps it as a version of
+/// its own (before, `keep_current` found no version to copy the note into
+/// and the edit dropped it). Found with the old release's store in
+/// `crates/cli/tests/fixtures/v7` (`crates/cli/tests/old_format.rs`).
+#[test]
+fn migration_15_gives_notes_from_before_history_their_current_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let time = ManualTime::new(1_800_000_000_000);
+    let ids: Vec<_> = {
+        let (mut v, _) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("open");
+        (0..3).map(|i| v.create(draft(&format!("note {i}"), &format!("body {i}"))).expect("create").id).collect()
+    };
+    let undo: String = common::UNDO_MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v >= 9)
+        .map(|(v, sql)| format!("{sql}\nDELETE FROM _migrations WHERE version = {v};\n"))
+        .collect();
+    exec(dir.path(), &format!("{undo}PRAGMA user_version = 8;"));
+
+    // A minute later: well within the coalescing window of the last save.
+    time.set(time.now() + 60 * 1000);
+    let (mut v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("migrate");
+    assert!(report.backup.is_some());
+    assert!(migrate::check(v.connection()).expect("check").is_empty());
+    for (i, id) in ids.iter().enumerate() {
+        let versions = v.versions(*id).expect("versions");
+        assert_eq!(versions.len(), 1, "{versions:?}");
+        assert!(versions[0].current);
+        assert_eq!(versions[0].why, outpost_core::history::VersionWhy::Edit);
+        assert_eq!(v.version(*id, &versions[0].version).expect("version").body, format!("body {i}"));
+    }
+    v.edit(ids[0], NotePatch { body: Some("after the upgrade".into()), ..Default::default() }).expect("edit");
+    let versions = v.versions(ids[0]).expect("versions");
+    let bodies: Vec<_> = versions.iter().map(|x| v.version(ids[0], &x.version).expect("version").body).collect();
+    assert_eq!(bodies, vec!["after the upgrade".to_owned(), "body 0".to_owned()], "newest first, the old one kept");
+    drop(v);
+    // Opening again adds nothing: every live note has its current version.
+    let (v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("reopen");
+    assert!(report.backup.is_none());
+    assert_eq!(v.versions(ids[0]).expect("versions").len(), 2);
+}
+
 #[test]
 fn the_wal_is_checkpointed_off_the_save_path() {
     let dir = tempfile::tempdir().expect("tempdir");
