@@ -135,9 +135,23 @@ export async function frames(browser) {
   await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
 }
 
-/** Save a screenshot (after two frames) under `dir`; returns the file. */
+/** Save a screenshot under `dir` once every finite CSS animation and
+ * transition has finished (a dialog's fade-in) and two more frames are
+ * drawn; returns the file. Endless ones (a spinner) are not waited for. */
 export async function shot(browser, dir, name) {
   mkdirSync(dir, { recursive: true });
+  await until(
+    browser,
+    () =>
+      browser.execute(() =>
+        document
+          .getAnimations()
+          .every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity),
+      ),
+    'animations to finish before a screenshot',
+    10_000,
+    20,
+  );
   await frames(browser);
   const file = path.join(dir, `${name}.png`);
   writeFileSync(file, Buffer.from(await browser.takeScreenshot(), 'base64'));

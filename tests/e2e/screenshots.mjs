@@ -209,7 +209,6 @@ if (!only || only.includes('settings-account')) {
         await click(b, 'settings-button');
         await until(b, async () => (await b.$$(byId('session'))).length === 3, 'the three sessions', T);
         await click(b, 'change-passphrase-open');
-        await b.pause(300); // the dialog's fade-in (0.12 s)
       },
       hide: async () => click(b, 'settings-close'),
     });
@@ -271,7 +270,6 @@ if (!only || only.includes('import')) {
       await click(b, 'settings-button');
       await click(b, 'import-folder');
       await until(b, async () => b.$(byId('import-summary')).isExisting(), 'the import summary', T);
-      await b.pause(300); // the dialog's fade-in (0.12 s)
       taken.push(await shot(b, out, `import-summary-${theme}`));
     }, { OUTPOST_E2E_PICK: folder });
   }
@@ -362,7 +360,6 @@ if (!only || only.some((s) => ['history', 'trash'].includes(s))) {
         await until(b, async () => (await b.$$(byId('history-item'))).length >= 4, 'the versions', T);
         await (await b.$$(byId('history-item')))[2].click();
         await until(b, async () => (await b.$$(`${byId('history-diff')} .diff-line`)).length > 0, 'the diff', T);
-        await b.pause(300); // the dialog's fade-in (0.12 s)
       },
       hide: async () => click(b, 'history-close'),
     });
@@ -370,7 +367,6 @@ if (!only || only.some((s) => ['history', 'trash'].includes(s))) {
       show: async () => {
         await click(b, 'trash-button');
         await until(b, async () => (await b.$$(byId('trash-item'))).length === 2, 'two notes in the Trash', T);
-        await b.pause(300);
       },
       hide: async () => click(b, 'trash-close'),
     });
