@@ -231,9 +231,9 @@ async fn one_group(g: Grouped) {
     let more = b.push_within(small, &[edit(Uuid::new_v4(), 0, 12, &[3; 100])], 150).await;
     assert!(matches!(more, Err(BackendError::QuotaExceeded { stored: 100, would: 200, quota: 150 })), "{more:?}");
 
-    // Every account whose seq moved is poked with its seq after the group
-    // (SQLite pokes after each push, PostgreSQL once per group), and no
-    // other account is.
+    // A poke after each push that applied something, with the seq after
+    // it: every account whose seq moved hears its seq after the group, and
+    // no other account is poked.
     let finals = [(alice, 5), (bob, 1), (small, 1)];
     let mut want = finals.to_vec();
     let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {

@@ -226,7 +226,14 @@ impl CommitGroup for Postgres {
         }
 
         if !plan.users.is_empty() {
-            write(&mut tx, &plan).await?;
+            // A poke per push that applied something, with the user's seq
+            // after it, as the protocol says.
+            let pokes: Vec<String> = pushes
+                .iter()
+                .zip(&plan.pushes)
+                .filter_map(|(push, planned)| planned.as_ref().ok()?.seq.map(|seq| format!("{}:{seq}", push.user_id)))
+                .collect();
+            write(&mut tx, &plan, pokes).await?;
         }
         tx.commit().await?;
 
@@ -242,9 +249,12 @@ impl CommitGroup for Postgres {
 }
 
 /// Writes what `plan` applies in one statement: the notes' new versions,
-/// the op ids, the counters, and a poke per user whose seq moved (NOTIFY,
-/// delivered at commit).
-async fn write(tx: &mut Transaction<'static, Postgres>, plan: &Plan<'_>) -> Result<(), sqlx::Error> {
+/// the op ids, the counters, and `pokes` (NOTIFY, delivered at commit).
+async fn write(
+    tx: &mut Transaction<'static, Postgres>,
+    plan: &Plan<'_>,
+    pokes: Vec<String>,
+) -> Result<(), sqlx::Error> {
     let n = plan.notes.len();
     let (mut n_user, mut n_note, mut n_rev, mut n_seq) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -275,12 +285,11 @@ async fn write(tx: &mut Transaction<'static, Postgres>, plan: &Plan<'_>) -> Resu
         o_rev.push(op.rev);
         o_seq.push(op.seq);
     }
-    let (mut u_id, mut u_seq, mut u_bytes, mut pokes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut u_id, mut u_seq, mut u_bytes) = (Vec::new(), Vec::new(), Vec::new());
     for (&user, &(seq, bytes)) in &plan.users {
         u_id.push(user);
         u_seq.push(seq);
         u_bytes.push(bytes);
-        pokes.push(format!("{user}:{seq}"));
     }
     // Data-modifying WITH clauses run once and to completion whether or not
     // the SELECT reads them. Each note appears once (its latest version),
