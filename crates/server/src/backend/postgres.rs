@@ -179,14 +179,19 @@ impl CommitGroup for Postgres {
         }
         if !op_ids.is_empty() {
             let (note_users, note_ids): (Vec<Uuid>, Vec<Uuid>) = notes.into_iter().unzip();
+            // One primary-key probe per key: the LATERAL ... LIMIT 1 (a
+            // no-op on a key) keeps the planner from hashing a whole table
+            // it thinks small, which costs more as the table grows.
             let rows: Vec<(bool, Uuid, Uuid, i64, i64)> = sqlx::query_as(
                 "SELECT true, o.user_id, o.op_id, o.rev, o.seq
                  FROM unnest($1::uuid[], $2::uuid[]) AS k(user_id, op_id)
-                 JOIN ops o ON o.user_id = k.user_id AND o.op_id = k.op_id
+                 CROSS JOIN LATERAL (SELECT user_id, op_id, rev, seq FROM ops
+                   WHERE user_id = k.user_id AND op_id = k.op_id LIMIT 1) AS o
                  UNION ALL
                  SELECT false, n.user_id, n.note_id, n.rev, CAST(octet_length(n.payload) AS BIGINT)
                  FROM unnest($3::uuid[], $4::uuid[]) AS k(user_id, note_id)
-                 JOIN notes n ON n.user_id = k.user_id AND n.note_id = k.note_id",
+                 CROSS JOIN LATERAL (SELECT user_id, note_id, rev, payload FROM notes
+                   WHERE user_id = k.user_id AND note_id = k.note_id LIMIT 1) AS n",
             )
             .bind(&op_users)
             .bind(&op_ids)
@@ -214,7 +219,8 @@ impl CommitGroup for Postgres {
             let rows: Vec<(Uuid, i64, Uuid, i64, String, bool, Vec<u8>)> = sqlx::query_as(
                 "SELECT n.user_id, n.seq, n.note_id, n.rev, n.hlc, n.deleted, n.payload
                  FROM unnest($1::uuid[], $2::uuid[]) AS k(user_id, note_id)
-                 JOIN notes n ON n.user_id = k.user_id AND n.note_id = k.note_id",
+                 CROSS JOIN LATERAL (SELECT user_id, seq, note_id, rev, hlc, deleted, payload FROM notes
+                   WHERE user_id = k.user_id AND note_id = k.note_id LIMIT 1) AS n",
             )
             .bind(&users)
             .bind(&ids)
