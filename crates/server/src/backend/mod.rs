@@ -8,19 +8,20 @@
 //!   statement is written once, generic over the sqlx database; the
 //!   statements are portable SQL (`$n` parameters, `ON CONFLICT`,
 //!   `RETURNING`), which both databases run as written.
+//! - `group.rs`: the push algorithm (decided in Rust, from what the
+//!   database holds) and group commit, on both databases.
 //! - `sqlite.rs`, `postgres.rs`: what differs, and only that: opening
-//!   (pools, pragmas, migrations), how a write transaction begins, and how
-//!   pokes travel ([`Dialect`]); PostgreSQL's `LISTEN` task.
+//!   (pools, pragmas, migrations), how a write transaction begins, how
+//!   pokes travel ([`Dialect`]), and how a group of pushes commits
+//!   (savepoint by savepoint; set-based); PostgreSQL's `LISTEN` task.
 //!
 //! Both backends keep the same guarantees, and `tests/story.rs` runs the
 //! same story against each:
-//! - a push batch is one transaction (on SQLite, a savepoint of a group
-//!   commit: `group.rs`) that first takes the user's counter
-//!   row (`UPDATE users ... RETURNING seq`), so one user's writers are
-//!   serialised and `seq` is handed out in commit order: a reader never sees
-//!   seq N+1 committed while N is not. On PostgreSQL that is the row lock,
-//!   held to commit; on SQLite the one writer connection and `BEGIN
-//!   IMMEDIATE`;
+//! - pushes commit in groups (`group.rs`), and a push first takes its
+//!   user's counter row, so one user's writers are serialised and `seq` is
+//!   handed out in commit order: a reader never sees seq N+1 committed
+//!   while N is not. On PostgreSQL that is the row lock, held to commit; on
+//!   SQLite the one writer connection and `BEGIN IMMEDIATE`;
 //! - every statement is scoped by the user id of the caller's session.
 
 use std::sync::{Arc, Mutex};
@@ -467,11 +468,6 @@ pub trait Dialect: Database {
     /// together with the counter row it takes first.
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
 
-    /// Arranges, inside a push transaction, for a poke (the user's new
-    /// `seq`) to reach the user's devices once it commits. True when this
-    /// process is to send it to its own subscribers after the commit.
-    async fn poke_on_commit(tx: &mut Transaction<'static, Self>, user_id: Uuid, seq: u64) -> Result<bool, sqlx::Error>;
-
     /// The same for the end of a session (a log-out or a revocation), to
     /// the streams opened with it.
     async fn session_end_on_commit(
@@ -495,8 +491,8 @@ pub struct SqlBackend<DB: Dialect> {
     /// A task that feeds `pokes` from the database (PostgreSQL's listener);
     /// aborted by `close` or on drop.
     feeder: Mutex<Option<JoinHandle<()>>>,
-    /// SQLite's group commit of pushes (`group.rs`); none on PostgreSQL.
-    group: Option<group::GroupCommit>,
+    /// Where pushes go: they commit in groups (`group.rs`).
+    group: group::GroupCommit<DB>,
 }
 
 impl<DB: Dialect> SqlBackend<DB> {
@@ -505,7 +501,7 @@ impl<DB: Dialect> SqlBackend<DB> {
         reader: Pool<DB>,
         signals: Signals,
         feeder: Option<JoinHandle<()>>,
-        group: Option<group::GroupCommit>,
+        group: group::GroupCommit<DB>,
     ) -> Self {
         Self { writer, reader, signals, feeder: Mutex::new(feeder), group }
     }
@@ -694,7 +690,7 @@ where
 #[async_trait]
 impl<DB> Backend for SqlBackend<DB>
 where
-    DB: Dialect,
+    DB: Dialect + group::CommitGroup,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
@@ -956,21 +952,7 @@ where
         ops: &[Op],
         quota_bytes: u64,
     ) -> Result<Vec<PushResult>, BackendError> {
-        if let Some(group) = &self.group {
-            return group.push(user_id, writer, ops, quota_bytes).await;
-        }
-        let mut tx = DB::begin_write(&self.writer).await?;
-        let (results, new_seq) = group::push_in::<DB>(&mut *tx, user_id, writer, ops, quota_bytes).await?;
-        let mut poke_here = false;
-        if let Some(seq) = new_seq {
-            poke_here = DB::poke_on_commit(&mut tx, user_id, seq).await?;
-        }
-        tx.commit().await?;
-        if let (true, Some(seq)) = (poke_here, new_seq) {
-            // No receivers is fine: nobody is listening.
-            let _ = self.signals.pokes.send(Poke { user_id: Some(user_id), seq });
-        }
-        Ok(results)
+        self.group.push(user_id, writer, ops, quota_bytes).await
     }
 
     async fn pull_skipping(
@@ -981,11 +963,9 @@ where
         max_bytes: usize,
         skip: Option<(&[u8; 32], &SkipRanges)>,
     ) -> Result<PullResponse, BackendError> {
-        let latest = self.latest_seq(user_id).await?;
-        if cursor > latest {
-            return Err(BackendError::CursorOutOfRange { cursor, latest });
-        }
-        let cursor_i = to_i64(cursor).ok_or(BackendError::CursorOutOfRange { cursor, latest })?;
+        let Some(cursor_i) = to_i64(cursor) else {
+            return Err(BackendError::CursorOutOfRange { cursor, latest: self.latest_seq(user_id).await? });
+        };
         let rows = sqlx::query_as::<DB, WriterRow>(
             "SELECT seq, note_id, rev, hlc, deleted, payload, writer FROM notes
              WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -994,7 +974,18 @@ where
         .bind(cursor_i)
         .bind(i64::from(limit) + 1)
         .fetch(&self.reader);
-        collect_page(rows, cursor, limit, max_bytes, skip).await
+        let page = collect_page(rows, cursor, limit, max_bytes, skip).await?;
+        // A note past the cursor shows the cursor is not past the latest
+        // change (a note's seq is at most its user's), so only a page with
+        // nothing past the cursor needs the counter: one query fewer for
+        // most pulls.
+        if page.next_cursor == cursor && !page.more {
+            let latest = self.latest_seq(user_id).await?;
+            if cursor > latest {
+                return Err(BackendError::CursorOutOfRange { cursor, latest });
+            }
+        }
+        Ok(page)
     }
 
     async fn latest_seq(&self, user_id: Uuid) -> Result<u64, BackendError> {

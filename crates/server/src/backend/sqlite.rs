@@ -13,8 +13,6 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite, Transaction};
 
-use uuid::Uuid;
-
 use super::{BackendError, Dialect, Signals, SqlBackend};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -51,8 +49,22 @@ impl SqlBackend<Sqlite> {
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(base.read_only(true)).await?;
         let signals = Signals::new();
         // Pushes commit in groups through the one writer (`group.rs`).
+        // One SQLite file has one server process: its own subscribers are
+        // all there are, so pokes go to them after each commit.
         let group = super::group::GroupCommit::start(writer.clone(), signals.pokes.clone());
-        Ok(Self::new(writer, reader, signals, None, Some(group)))
+        Ok(Self::new(writer, reader, signals, None, group))
+    }
+
+    /// Commits `pushes` (each a user, its ops and its quota) as one group,
+    /// as if they had all been waiting at once: one answer per push, as
+    /// [`super::Backend::push_within`] gives it. For tests that need given
+    /// pushes in one group.
+    #[doc(hidden)]
+    pub async fn push_as_one_group(
+        &self,
+        pushes: &[(uuid::Uuid, Vec<outpost_protocol::v1::Op>, u64)],
+    ) -> Vec<Result<Vec<outpost_protocol::v1::PushResult>, BackendError>> {
+        self.group.push_together(pushes).await
     }
 }
 
@@ -64,12 +76,6 @@ impl Dialect for Sqlite {
         // other process that opens the file from slipping a write in
         // between our first read and first write.
         pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    async fn poke_on_commit(_: &mut Transaction<'static, Self>, _: Uuid, _: u64) -> Result<bool, sqlx::Error> {
-        // One SQLite file has one server process: its own subscribers are
-        // all there are.
-        Ok(true)
     }
 
     async fn session_end_on_commit(_: &mut Transaction<'static, Self>, _: &[u8; 32]) -> Result<bool, sqlx::Error> {
