@@ -420,6 +420,38 @@ fn set_up_devices(url: &str) -> (Device, Device) {
 }
 
 /// `outpost sync --json` once; returns (work done, pending after).
+/// What differs between the devices' notes, note by note, with what each
+/// device says of its sync state: enough to tell a lost change from one
+/// set aside or a conflict left open.
+fn differences(
+    on_a: &BTreeMap<Uuid, (Content, bool)>,
+    on_b: &BTreeMap<Uuid, (Content, bool)>,
+    a: &Device,
+    b: &Device,
+) -> String {
+    let show = |n: Option<&(Content, bool)>| match n {
+        None => "absent".to_owned(),
+        Some((c, deleted)) => {
+            format!("deleted {deleted}, title {:?}, body {} B {:?}", c.title, c.body.len(), c.body.get(..40))
+        }
+    };
+    let mut out = String::new();
+    for id in on_a.keys().chain(on_b.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (x, y) = (on_a.get(id), on_b.get(id));
+        if x != y {
+            out += &format!("note {id}:\n  a: {}\n  b: {}\n", show(x), show(y));
+        }
+    }
+    for d in [a, b] {
+        let status = outpost(d.dir.path()).args(["status", "--json"]).output().expect("run outpost status");
+        out += &format!("device {} status: {}\n", d.name, String::from_utf8_lossy(&status.stdout).trim());
+        let vault = d.open();
+        let aside = vault.quarantined().expect("quarantine");
+        out += &format!("device {} set aside: {aside:?}\n", d.name);
+    }
+    out
+}
+
 fn sync(d: &Device) -> (u64, u64) {
     let out = outpost(d.dir.path()).args(["sync", "--json"]).output().expect("run outpost sync");
     assert!(out.status.success(), "device {}: sync failed: {}", d.name, String::from_utf8_lossy(&out.stderr));
@@ -533,7 +565,7 @@ fn a_crash_storm_loses_no_save_and_the_devices_converge() {
         }
     }
     let (on_a, on_b) = (a.notes(), b.notes());
-    assert!(on_a == on_b, "the devices differ after syncing until quiet");
+    assert!(on_a == on_b, "the devices differ after syncing until quiet:\n{}", differences(&on_a, &on_b, &a, &b));
     let mut want: BTreeMap<Uuid, (Content, bool)> = BTreeMap::new();
     for d in [&a, &b] {
         for (id, c) in &d.expected {
