@@ -16,9 +16,9 @@ import { TrashView } from './TrashView';
 const mounted = appDom();
 const NOW = Date.UTC(2026, 0, 10, 12);
 
-function start(ids = ['a', 'b', 'c']) {
+function start(ids = ['a', 'b', 'c'], deletedAt = NOW) {
   const notes = new Map<string, Note>();
-  const h = fakeHistory(notes, () => NOW);
+  const h = fakeHistory(notes, () => deletedAt);
   for (const id of ids) {
     notes.set(id, { id, title: `Note ${id}`, body: 'x', tags: [], pinned: false, created_at: NOW, updated_at: NOW, hlc: 'h', server_rev: null, deleted: false, sync: 'synced' } as Note);
     h.trash(id);
@@ -52,6 +52,13 @@ describe('TrashView', () => {
     expect(out.restored).toEqual(['b']);
     expect(notes.get('b')!.deleted).toBe(false);
     expect(h.trashedAt.has('b')).toBe(false);
+  });
+
+  it('counts from the deletion when the minute clock it is given lags it', async () => {
+    // Deleted 40 s after the last tick of `now`: still 30 days, not 31.
+    start(['a'], NOW + 40_000);
+    await until(() => $$('trash-item').length === 1);
+    expect($$('trash-item')[0]!.textContent).toContain('goes for good in 30 days');
   });
 
   it('deletes one for good only after the confirmation', async () => {

@@ -36,8 +36,11 @@ export function TrashView(props: TrashViewProps) {
   }
 
   const when = (ms: number) => relativeTime(ms, props.now);
-  const goes = (ms: number) => {
-    const days = Math.max(0, Math.ceil((ms - props.now) / 86_400_000));
+  // `now` ticks once a minute, so it can lag a note deleted since: count
+  // from the deletion then, or a note deleted just now "goes in 31 days".
+  const goes = (purgeAt: number, trashedAt: number) => {
+    const from = Math.max(props.now, trashedAt);
+    const days = Math.max(0, Math.ceil((purgeAt - from) / 86_400_000));
     return days <= 1 ? 'goes for good within a day' : `goes for good in ${days} days`;
   };
 
@@ -58,7 +61,7 @@ export function TrashView(props: TrashViewProps) {
                 <div class="trash-text">
                   <div class="trash-title">{t.title || 'Untitled'}</div>
                   <div class="muted small" title={`Deleted ${fullTime(t.trashed_at)}; deleted for good ${fullTime(t.purge_at)}`}>
-                    Deleted {when(t.trashed_at)} · {goes(t.purge_at)}
+                    Deleted {when(t.trashed_at)} · {goes(t.purge_at, t.trashed_at)}
                   </div>
                 </div>
                 <Show
