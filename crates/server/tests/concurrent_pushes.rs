@@ -35,18 +35,7 @@ async fn many_at_once(url: &str) {
     let b: Arc<dyn Backend> = backend::open(url).await.expect("open");
     let mut users = Vec::new();
     for _ in 0..ACCOUNTS {
-        let id = Uuid::new_v4();
-        b.create_user(&NewUser {
-            id,
-            username: format!("many-{}", id.simple()),
-            auth_hash: "$argon2id$unused".into(),
-            wrapped_key: vec![1],
-            kdf_params: vec![],
-            created_ms: 0,
-        })
-        .await
-        .expect("user");
-        users.push(id);
+        users.push(user(b.as_ref()).await);
     }
     // Every account pushes ROUNDS batches, all accounts at once. Account 0
     // has a quota its last batch goes over: that batch alone is refused.

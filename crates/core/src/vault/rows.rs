@@ -410,15 +410,8 @@ fn upsert_base_over(
     s: &Sealed,
     present: bool,
 ) -> Result<()> {
-    tx.prepare_cached(concat!(insert_base!(), " WHERE excluded.rev >= merge_base.rev"))?.execute(params![
-        note_id.as_bytes(),
-        rev as i64,
-        hlc.to_string(),
-        deleted,
-        s.title,
-        s.meta,
-        s.body
-    ])?;
+    let sql = concat!(insert_base!(), " WHERE excluded.rev >= merge_base.rev");
+    write_base(tx, sql, note_id, rev, hlc, deleted, s)?;
     record_agreed(tx, note_id, hlc, present)
 }
 
@@ -434,7 +427,21 @@ pub(super) fn replace_base(
     deleted: bool,
     s: &Sealed,
 ) -> Result<()> {
-    tx.prepare_cached(insert_base!())?.execute(params![
+    write_base(tx, insert_base!(), note_id, rev, hlc, deleted, s)?;
+    record_agreed(tx, note_id, hlc, true)
+}
+
+/// Runs `sql` (an [`insert_base!`]) for this version.
+fn write_base(
+    tx: &Connection,
+    sql: &'static str,
+    note_id: &Uuid,
+    rev: u64,
+    hlc: &Hlc,
+    deleted: bool,
+    s: &Sealed,
+) -> Result<()> {
+    tx.prepare_cached(sql)?.execute(params![
         note_id.as_bytes(),
         rev as i64,
         hlc.to_string(),
@@ -443,7 +450,7 @@ pub(super) fn replace_base(
         s.meta,
         s.body
     ])?;
-    record_agreed(tx, note_id, hlc, true)
+    Ok(())
 }
 
 /// Stamps of agreed versions kept per note. A server restored from a
