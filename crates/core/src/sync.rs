@@ -45,6 +45,14 @@ pub trait SyncTransport: Send + Sync {
         let _ = skip;
         self.pull(cursor, limit)
     }
+    /// [`SyncTransport::pull_skipping`] started now, on a task of its
+    /// own, so that it runs while the pass applies the page before it.
+    /// `None` where the transport cannot (its requests borrow it); the pass
+    /// then pulls when it gets there, which is always correct.
+    fn pull_ahead(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Option<PullAhead> {
+        let _ = (cursor, limit, skip);
+        None
+    }
     /// Bytes on the wire so far, where the transport counts them.
     fn traffic(&self) -> Traffic {
         Traffic::default()
@@ -84,6 +92,10 @@ impl SyncTransport for Remote {
         skip: &SkipRanges,
     ) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
         Remote::pull_skipping(self, cursor, limit, skip)
+    }
+    fn pull_ahead(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Option<PullAhead> {
+        let (remote, skip) = (self.clone(), skip.clone());
+        PullAhead::spawn(async move { remote.pull_skipping(cursor, limit, &skip).await })
     }
     fn traffic(&self) -> Traffic {
         Remote::traffic(self)
@@ -126,8 +138,41 @@ impl<T: SyncTransport> SyncTransport for WithoutSnapshots<'_, T> {
     ) -> impl Future<Output = Result<PullResponse, RemoteError>> + Send {
         self.0.pull_skipping(cursor, limit, skip)
     }
+    fn pull_ahead(&self, cursor: u64, limit: u32, skip: &SkipRanges) -> Option<PullAhead> {
+        self.0.pull_ahead(cursor, limit, skip)
+    }
     fn traffic(&self) -> Traffic {
         self.0.traffic()
+    }
+}
+
+/// A pull running on a task of its own ([`SyncTransport::pull_ahead`]);
+/// dropping it stops it.
+#[derive(Debug)]
+pub struct PullAhead(tokio::task::JoinHandle<std::result::Result<PullResponse, RemoteError>>);
+
+impl PullAhead {
+    /// `pull` on a task of the current runtime; `None` outside one.
+    pub fn spawn(
+        pull: impl Future<Output = std::result::Result<PullResponse, RemoteError>> + Send + 'static,
+    ) -> Option<Self> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        Some(Self(handle.spawn(pull)))
+    }
+
+    async fn answer(mut self) -> std::result::Result<PullResponse, RemoteError> {
+        match (&mut self.0).await {
+            Ok(answer) => answer,
+            // A panic in the pull is a bug: it goes on here.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(RemoteError::Decode(format!("the pull ahead stopped: {e}"))),
+        }
+    }
+}
+
+impl Drop for PullAhead {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -321,6 +366,8 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     let before = remote.traffic();
     let mut report = SyncReport::default();
     let mut tried_snapshot = false;
+    // The next page, fetched while the last one was applied.
+    let mut ahead: Option<Ahead> = None;
     'pass: loop {
         // What is due first; then changes sent before whose answer never
         // came (a timeout, a crash), backoff or not: until the server has
@@ -358,7 +405,11 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
                     continue;
                 }
             }
-            let page = match remote.pull_skipping(cursor, page_limit, &skip).await {
+            let fetched = match ahead.take() {
+                Some(Ahead { cursor: at, skip: with, pull }) if at == cursor && with == skip => pull.answer().await,
+                _ => remote.pull_skipping(cursor, page_limit, &skip).await,
+            };
+            let page = match fetched {
                 Ok(page) => page,
                 // Once per pass: from cursor 0 the answer cannot recur, and
                 // a server that gave it anyway is not one to loop on.
@@ -378,11 +429,18 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
                 }
                 Err(e) => return Err(e.into()),
             };
+            // More to come: the next page is fetched while this one is
+            // applied (a long download, an initial sync above all).
+            let next = page.next_cursor.max(cursor);
+            if page.more && limits.download == Download::All {
+                let skip = vault.with(|v| v.pull_skip_above(next))?;
+                ahead = remote.pull_ahead(next, page_limit, &skip).map(|pull| Ahead { cursor: next, skip, pull });
+            }
             let outcome = vault.with(|v| v.apply_pull_page(&page))?;
             let ids: Vec<Uuid> = page.changes.iter().filter(|c| c.seq > cursor).map(|c| c.note_id).collect();
             step(PassStep::Changed(&ids));
             report.count_pulled(&outcome);
-            step(PassStep::Pulling { cursor: page.next_cursor.max(cursor), more: page.more });
+            step(PassStep::Pulling { cursor: next, more: page.more });
             if !page.more {
                 if reencrypt(vault, &mut report)? {
                     continue 'pass;
@@ -404,6 +462,14 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     report.bytes_received = after.received - before.received;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The next page, asked for while the last one was applied, and what it
+/// was asked with: used only if the pass asks with the same again.
+struct Ahead {
+    cursor: u64,
+    skip: SkipRanges,
+    pull: PullAhead,
 }
 
 /// Push one batch. A batch the server refuses as invalid is split so only

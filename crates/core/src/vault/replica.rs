@@ -17,7 +17,7 @@
 //! - A pulled change for a note with unsent local edits never overwrites
 //!   them: both versions are kept as an open conflict.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use outpost_protocol::v1::{Bytes, Change, Op, PullResponse, PushResult, SkipRanges};
 use outpost_protocol::Hlc;
@@ -26,7 +26,8 @@ use uuid::Uuid;
 
 use super::reconcile::{merge_remote, MergeCounts, MergeCtx};
 use super::rows::{
-    hlc_col, open_meta, open_text, queue_as_is, replace_base, sealed_cols, store_remote_over, upsert_base, uuid_col,
+    hlc_col, open_meta, open_text, queue_as_is, replace_base, sealed_cols, store_new_remotes, store_remote_over,
+    upsert_base, uuid_col, NewRemote,
 };
 use super::Vault;
 use crate::crypto::{self, Binding, Field, KeyRing};
@@ -402,13 +403,58 @@ impl Vault {
         next_cursor: Option<u64>,
         replayed: &[u64],
     ) -> Result<PullOutcome> {
+        self.without_fsync(|v| v.apply_changes_now(fresh, next_cursor, replayed))
+    }
+
+    /// Run `f`, whose writes a power cut may undo because they are done
+    /// again after it, with commits that do not wait for the disk
+    /// (`synchronous = NORMAL`): a pulled page (its cursor commits with
+    /// it, so the page is pulled again), a pass's bookkeeping. A crash of
+    /// the app loses none of it (the WAL is written before the commit
+    /// returns); the background checkpoint, or the next save's commit,
+    /// syncs it to the disk. A save never goes through here.
+    pub(super) fn without_fsync<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let done = f(self);
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let done = done?;
+        restored?;
+        Ok(done)
+    }
+
+    fn apply_changes_now(
+        &mut self,
+        fresh: Vec<(&Change, std::result::Result<Opened, String>)>,
+        next_cursor: Option<u64>,
+        replayed: &[u64],
+    ) -> Result<PullOutcome> {
         let deletes = self.count_pulled_deletes(fresh.iter().filter(|(_, o)| o.is_ok()).map(|(c, _)| *c))?;
         self.check_mass_delete(deletes)?;
 
         let now = self.clock.wall_ms() as i64;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PullOutcome::default();
+        // Notes new here, once in the page, go in together (an initial
+        // sync is all of them); the rest, change by change, in order.
+        let new_here = new_notes_of(&tx, &fresh)?;
+        let mut new_notes = Vec::new();
+        for (c, opened) in &fresh {
+            if let Ok(opened) = opened {
+                let new = NewRemote { change: c, sealed: &opened.sealed, meta: &opened.meta };
+                if new_here.contains(&c.note_id) && new.is_plain() {
+                    self.clock.observe(c.hlc);
+                    new_notes.push(new);
+                }
+            }
+        }
+        store_new_remotes(&tx, &new_notes)?;
+        outcome.applied += new_notes.len();
+        let stored: HashSet<Uuid> = new_notes.iter().map(|n| n.change.note_id).collect();
+        drop(new_notes);
         for (c, opened) in fresh {
+            if stored.contains(&c.note_id) {
+                continue;
+            }
             let opened = match opened {
                 Ok(opened) => opened,
                 Err(error) => {
@@ -575,7 +621,13 @@ impl Vault {
     /// The server leaves out a version at one of them only if this
     /// device's session wrote it; anything else comes as before.
     pub fn pull_skip(&self) -> Result<SkipRanges> {
-        let cursor = i64::try_from(self.cursor()?).unwrap_or(i64::MAX);
+        self.pull_skip_above(self.cursor()?)
+    }
+
+    /// [`Vault::pull_skip`] for a pull from `cursor` (the next page's, asked
+    /// for while this one is applied).
+    pub fn pull_skip_above(&self, cursor: u64) -> Result<SkipRanges> {
+        let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached("SELECT seq FROM own_pushes WHERE seq > ?1 ORDER BY seq")?;
         let seqs = stmt.query_map([cursor], |r| r.get::<_, i64>(0))?;
         let mut out = Vec::new();
@@ -596,9 +648,16 @@ impl Vault {
     pub fn record_sync_success(&mut self) -> Result<()> {
         let now = self.clock.wall_ms() as i64;
         self.pass_deletes = 0;
-        self.conn.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
-        store::set_kv(&self.conn, "sync_state", "last_sync_at", &now.to_string())?;
-        self.housekeep_if_due().map(|_| ())
+        // Used up for good (synced): a power cut must not hand the next
+        // pass the approval again.
+        if store::get_kv(&self.conn, "sync_state", "deletes_approved")?.is_some() {
+            self.conn.execute("DELETE FROM sync_state WHERE key = 'deletes_approved'", [])?;
+        }
+        // The rest is done again if a power cut undoes it.
+        self.without_fsync(|v| {
+            store::set_kv(&v.conn, "sync_state", "last_sync_at", &now.to_string())?;
+            v.housekeep_if_due().map(|_| ())
+        })
     }
 
     /// Start over with a server that does not know this device's sync
@@ -688,6 +747,23 @@ pub(super) fn reset_sync_state_in(tx: &Connection, now: i64) -> Result<SyncReset
 fn parse_base(id: &Uuid, rev: i64, hlc: &str) -> Result<(i64, Hlc)> {
     let hlc = hlc.parse().map_err(|e| Error::Corrupt(format!("merge base of {id}: {e}")))?;
     Ok((rev, hlc))
+}
+
+/// The notes of `changes` that have no row here and appear once among
+/// them, in one statement for a whole page.
+fn new_notes_of(tx: &Connection, changes: &[(&Change, std::result::Result<Opened, String>)]) -> Result<HashSet<Uuid>> {
+    let mut once: HashMap<Uuid, bool> = HashMap::with_capacity(changes.len());
+    for (c, _) in changes {
+        once.entry(c.note_id).and_modify(|o| *o = false).or_insert(true);
+    }
+    let ids: Vec<String> = once.keys().map(|id| id.simple().to_string()).collect();
+    let ids = serde_json::to_string(&ids).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut stmt = tx.prepare_cached("SELECT id FROM notes WHERE id IN (SELECT unhex(value) FROM json_each(?1))")?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        once.remove(&uuid_col(r, 0)?);
+    }
+    Ok(once.into_iter().filter_map(|(id, once)| once.then_some(id)).collect())
 }
 
 /// The check of [`Vault::check_not_replayed`] against the note's merge
