@@ -118,16 +118,23 @@ async fn starts_from_the_snapshot(url: Option<&str>) {
     let server = HttpServer::start_on(url).await.expect("server");
     let account = server.account(&unique("snap")).await.expect("account");
     let mut a = Device::join(&account).await;
-    let mut ids = Vec::new();
-    for i in 0..300 {
-        let draft = NoteDraft {
-            title: format!("Note {i}"),
-            body: prose(i),
-            tags: vec![format!("t{}", i % 4)],
-            pinned: i % 50 == 0,
-        };
-        ids.push(a.vault.create(draft).expect("create").id);
-    }
+    // More notes than the parts a snapshot is stored in (1,000).
+    let ids: Vec<Uuid> = a
+        .vault
+        .batch(|w| {
+            (0..2_100)
+                .map(|i| {
+                    let draft = NoteDraft {
+                        title: format!("Note {i}"),
+                        body: prose(i),
+                        tags: vec![format!("t{}", i % 4)],
+                        pinned: i % 50 == 0,
+                    };
+                    w.create(draft).map(|n| n.id)
+                })
+                .collect()
+        })
+        .expect("create");
     for id in &ids[..5] {
         a.vault.delete(*id).expect("delete");
     }

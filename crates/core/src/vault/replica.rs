@@ -67,6 +67,20 @@ pub struct PullOutcome {
     pub undecryptable: usize,
 }
 
+impl PullOutcome {
+    /// Add what another page did.
+    pub(super) fn absorb(&mut self, other: &PullOutcome) {
+        self.applied += other.applied;
+        self.skipped += other.skipped;
+        self.conflicts += other.conflicts;
+        self.undecryptable += other.undecryptable;
+        self.merge.merged += other.merge.merged;
+        self.merge.opened += other.merge.opened;
+        self.merge.restored += other.merge.restored;
+        self.merge.fast_forwarded += other.merge.fast_forwarded;
+    }
+}
+
 /// How long a change refused in favour of a version under a data key this
 /// device lacks waits before it is sent again (fetching the key sends it at
 /// once).

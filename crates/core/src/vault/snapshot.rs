@@ -18,6 +18,53 @@ use crate::payload::Sealed;
 use crate::snapshot::{self, Entry};
 use crate::store;
 
+/// Notes of a snapshot stored per transaction (and sealed while the part
+/// before is stored), as many as a pulled page holds.
+const SNAPSHOT_PART: usize = 1_000;
+
+/// Snapshot entries sealed again here under their own stamps, as the
+/// changes a pull from 0 would bring (`first` is the place of the first
+/// entry in the snapshot, which numbers the changes), on every core.
+fn seal_part(
+    key: &crate::crypto::KeyRing,
+    entries: &[Entry],
+    first: usize,
+    cursor: u64,
+) -> Result<(Vec<Change>, Vec<Result<Opened>>)> {
+    let sealed: Vec<Result<(Change, Opened)>> = par_map(entries, |e| {
+        let hlc = Hlc::from_bytes(&e.hlc);
+        let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &e.id, field, hlc: &hlc }, data);
+        let sealed = Sealed {
+            title: seal(Field::Title, e.title.as_bytes())?,
+            meta: seal(Field::Meta, &e.meta)?,
+            body: seal(Field::Body, e.body.as_bytes())?,
+        };
+        let meta: Meta = serde_json::from_slice(&e.meta)
+            .map_err(|err| Error::Corrupt(format!("note {} in the snapshot: metadata: {err}", e.id)))?;
+        let change = Change {
+            // Set below: distinct and at most the cursor.
+            seq: 0,
+            note_id: e.id,
+            rev: e.rev,
+            hlc,
+            deleted: e.deleted,
+            payload: Bytes(sealed.encode()),
+        };
+        Ok((change, Opened { sealed, meta }))
+    });
+    let mut changes = Vec::with_capacity(sealed.len());
+    let mut opened = Vec::with_capacity(sealed.len());
+    for (i, made) in sealed.into_iter().enumerate() {
+        let (mut change, o) = made?;
+        // A snapshot holds at most one version per change the server
+        // numbered.
+        change.seq = ((first + i) as u64 + 1).min(cursor);
+        changes.push(change);
+        opened.push(Ok(o));
+    }
+    Ok((changes, opened))
+}
+
 /// A snapshot made by [`Vault::make_snapshot`], sealed and ready to upload.
 #[derive(Debug, Clone)]
 pub struct MadeSnapshot {
@@ -93,12 +140,12 @@ impl Vault {
         Ok(Some(MadeSnapshot { cursor, chunks, notes, plain_bytes }))
     }
 
-    /// Applies a downloaded snapshot at `cursor` as one pulled page: each
-    /// note sealed again here under its own stamp, then stored, merged or
-    /// skipped exactly as a pull from 0 would, and the cursor set to
-    /// `cursor`. Only on a store whose cursor is 0; every chunk is opened
-    /// (authenticated) before anything is written, so a bad chunk changes
-    /// nothing.
+    /// Applies a downloaded snapshot at `cursor` as pulled pages of
+    /// [`SNAPSHOT_PART`] notes: each note sealed again here under its own
+    /// stamp, then stored, merged or skipped exactly as a pull from 0
+    /// would, and the cursor set to `cursor` with the last page. Only on a
+    /// store whose cursor is 0; every chunk is opened (authenticated)
+    /// before anything is written, so a bad chunk changes nothing.
     pub fn apply_snapshot(&mut self, cursor: u64, chunks: &[Vec<u8>]) -> Result<PullOutcome> {
         if self.cursor()? != 0 {
             return Err(Error::Invalid("a snapshot applies only to a store that has not pulled yet".into()));
@@ -110,40 +157,36 @@ impl Vault {
         }
         // Sealed again here, field by field, on every core. The chunks
         // opened under the account's key, bound to this cursor and place,
-        // so what they hold needs no second check of its ciphers.
-        let key = &self.key;
-        let sealed: Vec<Result<(Change, Opened)>> = par_map(&entries, |e| {
-            let hlc = Hlc::from_bytes(&e.hlc);
-            let seal = |field, data: &[u8]| crypto::seal(key, &Binding { note_id: &e.id, field, hlc: &hlc }, data);
-            let sealed = Sealed {
-                title: seal(Field::Title, e.title.as_bytes())?,
-                meta: seal(Field::Meta, &e.meta)?,
-                body: seal(Field::Body, e.body.as_bytes())?,
-            };
-            let meta: Meta = serde_json::from_slice(&e.meta)
-                .map_err(|err| Error::Corrupt(format!("note {} in the snapshot: metadata: {err}", e.id)))?;
-            let change = Change {
-                // Set below: distinct and at most the cursor.
-                seq: 0,
-                note_id: e.id,
-                rev: e.rev,
-                hlc,
-                deleted: e.deleted,
-                payload: Bytes(sealed.encode()),
-            };
-            Ok((change, Opened { sealed, meta }))
-        });
-        let mut changes = Vec::with_capacity(sealed.len());
-        let mut opened = Vec::with_capacity(sealed.len());
-        for (i, made) in sealed.into_iter().enumerate() {
-            let (mut change, o) = made?;
-            // A snapshot holds at most one version per change the server
-            // numbered.
-            change.seq = (i as u64 + 1).min(cursor);
-            changes.push(change);
-            opened.push(Ok(o));
+        // so what they hold needs no second check of its ciphers. Stored a
+        // part at a time (one transaction each, like pulled pages) while
+        // the next part is sealed; the cursor moves with the last part, so
+        // a pass cut short starts from the snapshot again and skips what
+        // it stored already.
+        if entries.is_empty() {
+            let outcome = self.apply_opened(Vec::new(), Vec::new(), Some(cursor))?;
+            self.without_fsync(|v| v.record_snapshot(cursor))?;
+            return Ok(outcome);
         }
-        let outcome = self.apply_opened(changes.iter().collect(), opened, Some(cursor))?;
+        let parts: Vec<&[Entry]> = entries.chunks(SNAPSHOT_PART).collect();
+        let key = self.key.clone();
+        let key = &key;
+        let mut outcome = PullOutcome::default();
+        let mut next = Some(seal_part(key, parts[0], 0, cursor));
+        for n in 0..parts.len() {
+            let Some(sealed) = next.take() else { break };
+            let (changes, opened) = sealed?;
+            let last = n + 1 == parts.len();
+            let following = parts.get(n + 1).copied();
+            let (stored, sealed_next) = std::thread::scope(|s| {
+                let sealing =
+                    following.map(|part| s.spawn(move || seal_part(key, part, (n + 1) * SNAPSHOT_PART, cursor)));
+                let stored = self.apply_opened(changes.iter().collect(), opened, last.then_some(cursor));
+                // A panic while sealing is a bug: it goes on here.
+                (stored, sealing.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
+            });
+            outcome.absorb(&stored?);
+            next = sealed_next;
+        }
         // Like the notes, done again if a power cut undoes it (a synced
         // commit here would wait for all of them to reach the disk).
         self.without_fsync(|v| v.record_snapshot(cursor))?;
