@@ -449,3 +449,78 @@ fn next_millisecond() {
         std::hint::spin_loop();
     }
 }
+
+/// A transport that cannot pull ahead: every page is pulled when the pass
+/// gets to it.
+struct InTurn<'a>(&'a Remote);
+
+impl outpost_core::sync::SyncTransport for InTurn<'_> {
+    fn push(
+        &self,
+        ops: Vec<outpost_protocol::v1::Op>,
+    ) -> impl std::future::Future<Output = Result<outpost_protocol::v1::PushResponse, outpost_core::remote::RemoteError>>
+           + Send {
+        self.0.push(ops)
+    }
+    fn pull(
+        &self,
+        cursor: u64,
+        limit: u32,
+    ) -> impl std::future::Future<Output = Result<PullResponse, outpost_core::remote::RemoteError>> + Send {
+        self.0.pull(cursor, limit)
+    }
+}
+
+/// A long download asks for each page while the one before is applied
+/// (`pull_ahead`), and for each page once: as many pulls as a pass that
+/// pulls in turn, and the same notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_page_is_fetched_while_one_is_applied_and_asked_for_once() {
+    let srv = common::TestServer::with_config(|c| c.limits.max_page_bytes = 4 * 1024).await;
+    let start = common::devices::now_ms();
+    let mut a = common::devices::first(&srv.url, "ahead", start).await;
+    a.vault
+        .batch(|w| {
+            for i in 0..40_u64 {
+                // Numbers that do not compress away: about 1 KB sealed.
+                let body = (0..200_u64).map(|k| ((i * 7_919 + k * 104_729) * 2_654_435_761 % 1_000_003).to_string());
+                w.create(NoteDraft {
+                    title: format!("n{i}"),
+                    body: body.collect::<Vec<_>>().join(" "),
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })
+        .expect("notes");
+    a.sync().await;
+    let notes = |v: &Vault| -> Vec<(String, String)> {
+        let mut all: Vec<_> = v
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|s| {
+                let n = v.get(s.id).expect("get");
+                (n.title, n.body)
+            })
+            .collect();
+        all.sort();
+        all
+    };
+
+    let mut ahead = common::devices::joining(&srv.url, "ahead", start).await;
+    let before = srv.metric("outpost_pull_requests_total").await;
+    let got = sync_once(&mut ahead.vault, &outpost_core::sync::WithoutSnapshots(&ahead.remote)).await.expect("pass");
+    let pulls_ahead = srv.metric("outpost_pull_requests_total").await - before;
+
+    let mut in_turn = common::devices::joining(&srv.url, "ahead", start).await;
+    let before = srv.metric("outpost_pull_requests_total").await;
+    let got_in_turn = sync_once(&mut in_turn.vault, &InTurn(&in_turn.remote)).await.expect("pass");
+    let pulls_in_turn = srv.metric("outpost_pull_requests_total").await - before;
+
+    assert_eq!((got.pulled, got_in_turn.pulled), (40, 40));
+    assert!(pulls_in_turn >= 5, "the download takes several pages ({pulls_in_turn})");
+    assert_eq!(pulls_ahead, pulls_in_turn, "each page asked for once");
+    assert_eq!(notes(&ahead.vault), notes(&a.vault));
+    assert_eq!(notes(&in_turn.vault), notes(&a.vault));
+}
