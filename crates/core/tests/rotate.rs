@@ -14,6 +14,7 @@ mod common;
 
 use std::path::Path;
 
+use common::contents;
 use outpost_core::account::{self, Rotation};
 use outpost_core::keys::{KdfParams, KdfPolicy, KeyError, KeyStore, MemoryStore, PassphraseStore};
 use outpost_core::remote::Remote;
@@ -50,22 +51,6 @@ async fn log_in(url: &str, user: &str, dir: &Path, keys: &dyn KeyStore) -> (Vaul
     let mut vault = Vault::open_for_account(dir, keys, ring).expect("open");
     account::remember(&mut vault, &remote, user, &session).expect("remember");
     (vault, remote.with_token(session.token))
-}
-
-/// Every live note as (title, body), sorted: reading them all proves each
-/// one opens.
-fn contents(vault: &Vault) -> Vec<(String, String)> {
-    let mut out: Vec<_> = vault
-        .list()
-        .expect("list")
-        .into_iter()
-        .map(|s| {
-            let n = vault.get(s.id).expect("every note opens");
-            (n.title, n.body)
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 async fn story(srv: common::TestServer) {

@@ -494,19 +494,6 @@ async fn the_next_page_is_fetched_while_one_is_applied_and_asked_for_once() {
         })
         .expect("notes");
     a.sync().await;
-    let notes = |v: &Vault| -> Vec<(String, String)> {
-        let mut all: Vec<_> = v
-            .list()
-            .expect("list")
-            .into_iter()
-            .map(|s| {
-                let n = v.get(s.id).expect("get");
-                (n.title, n.body)
-            })
-            .collect();
-        all.sort();
-        all
-    };
 
     let mut ahead = common::devices::joining(&srv.url, "ahead", start).await;
     let before = srv.metric("outpost_pull_requests_total").await;
@@ -521,6 +508,6 @@ async fn the_next_page_is_fetched_while_one_is_applied_and_asked_for_once() {
     assert_eq!((got.pulled, got_in_turn.pulled), (40, 40));
     assert!(pulls_in_turn >= 5, "the download takes several pages ({pulls_in_turn})");
     assert_eq!(pulls_ahead, pulls_in_turn, "each page asked for once");
-    assert_eq!(notes(&ahead.vault), notes(&a.vault));
-    assert_eq!(notes(&in_turn.vault), notes(&a.vault));
+    assert_eq!(common::contents(&ahead.vault), common::contents(&a.vault));
+    assert_eq!(common::contents(&in_turn.vault), common::contents(&a.vault));
 }

@@ -614,8 +614,7 @@ impl Vault {
     /// The merge bases (revision, stamp) of the notes `changes` touch, in
     /// one statement for a whole page.
     fn merge_bases_of(&self, changes: &[&Change]) -> Result<HashMap<Uuid, (i64, Hlc)>> {
-        let ids: Vec<String> = changes.iter().map(|c| c.note_id.simple().to_string()).collect();
-        let ids = serde_json::to_string(&ids).map_err(|e| Error::Invalid(e.to_string()))?;
+        let ids = ids_param(changes.iter().map(|c| &c.note_id))?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT note_id, rev, hlc FROM merge_base WHERE note_id IN (SELECT unhex(value) FROM json_each(?1))",
         )?;
@@ -763,6 +762,13 @@ fn parse_base(id: &Uuid, rev: i64, hlc: &str) -> Result<(i64, Hlc)> {
     Ok((rev, hlc))
 }
 
+/// Note ids as one statement parameter: a JSON array of hex strings, which
+/// the statement reads back with `unhex(value) FROM json_each(?)`.
+fn ids_param<'a>(ids: impl Iterator<Item = &'a Uuid>) -> Result<String> {
+    let ids: Vec<String> = ids.map(|id| id.simple().to_string()).collect();
+    serde_json::to_string(&ids).map_err(|e| Error::Invalid(e.to_string()))
+}
+
 /// The notes of `changes` that have no row here and appear once among
 /// them, in one statement for a whole page.
 fn new_notes_of(tx: &Connection, changes: &[(&Change, std::result::Result<Opened, String>)]) -> Result<HashSet<Uuid>> {
@@ -770,8 +776,7 @@ fn new_notes_of(tx: &Connection, changes: &[(&Change, std::result::Result<Opened
     for (c, _) in changes {
         once.entry(c.note_id).and_modify(|o| *o = false).or_insert(true);
     }
-    let ids: Vec<String> = once.keys().map(|id| id.simple().to_string()).collect();
-    let ids = serde_json::to_string(&ids).map_err(|e| Error::Invalid(e.to_string()))?;
+    let ids = ids_param(once.keys())?;
     let mut stmt = tx.prepare_cached("SELECT id FROM notes WHERE id IN (SELECT unhex(value) FROM json_each(?1))")?;
     let mut rows = stmt.query([ids])?;
     while let Some(r) = rows.next()? {

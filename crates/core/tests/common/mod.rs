@@ -193,6 +193,22 @@ impl Drop for TestServer {
     }
 }
 
+/// Every live note as (title, body), sorted: reading them all proves each
+/// one opens.
+pub fn contents(vault: &outpost_core::Vault) -> Vec<(String, String)> {
+    let mut out: Vec<_> = vault
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|s| {
+            let n = vault.get(s.id).expect("every note opens");
+            (n.title, n.body)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 pub async fn server() -> TestServer {
     TestServer::start().await
 }
