@@ -20,9 +20,10 @@ use outpost_protocol::v1::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
 use crate::remote::{Remote, RemoteError, Traffic};
-use crate::vault::{PendingOp, SharedVault, Vault};
+use crate::vault::{check_pull_page, CheckedPage, PendingOp, SharedVault, Vault};
 
 /// Takes the next batch of outbox entries to push.
 type TakeBatch = fn(&mut Vault, usize) -> Result<Vec<PendingOp>>;
@@ -161,12 +162,7 @@ impl PullAhead {
     }
 
     async fn answer(mut self) -> std::result::Result<PullResponse, RemoteError> {
-        match (&mut self.0).await {
-            Ok(answer) => answer,
-            // A panic in the pull is a bug: it goes on here.
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(RemoteError::Decode(format!("the pull ahead stopped: {e}"))),
-        }
+        stopped((&mut self.0).await)?
     }
 }
 
@@ -406,10 +402,12 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
                 }
             }
             let fetched = match ahead.take() {
-                Some(Ahead { cursor: at, skip: with, pull }) if at == cursor && with == skip => pull.answer().await,
-                _ => remote.pull_skipping(cursor, page_limit, &skip).await,
+                Some(Ahead { cursor: at, skip: with, task }) if at == cursor && with == skip => {
+                    task.answer().await.map(Pulled::Checked)
+                }
+                _ => remote.pull_skipping(cursor, page_limit, &skip).await.map(Pulled::Plain),
             };
-            let page = match fetched {
+            let pulled = match fetched {
                 Ok(page) => page,
                 // Once per pass: from cursor 0 the answer cannot recur, and
                 // a server that gave it anyway is not one to loop on.
@@ -429,19 +427,28 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
                 }
                 Err(e) => return Err(e.into()),
             };
-            // More to come: the next page is fetched while this one is
-            // applied (a long download, an initial sync above all).
+            let page = pulled.page();
+            // More to come: the next page is fetched, and its ciphers
+            // checked, while this one is stored (a long download, an
+            // initial sync above all).
             let next = page.next_cursor.max(cursor);
             if page.more && limits.download == Download::All {
-                let skip = vault.with(|v| v.pull_skip_above(next))?;
-                ahead = remote.pull_ahead(next, page_limit, &skip).map(|pull| Ahead { cursor: next, skip, pull });
+                let (skip, keys) = vault.with(|v| Ok::<_, Error>((v.pull_skip_above(next)?, v.page_keys())))?;
+                ahead = remote
+                    .pull_ahead(next, page_limit, &skip)
+                    .and_then(|pull| CheckAhead::spawn(pull, keys, next))
+                    .map(|task| Ahead { cursor: next, skip, task });
             }
-            let outcome = vault.with(|v| v.apply_pull_page(&page))?;
             let ids: Vec<Uuid> = page.changes.iter().filter(|c| c.seq > cursor).map(|c| c.note_id).collect();
+            let more = page.more;
+            let outcome = match pulled {
+                Pulled::Plain(page) => vault.with(|v| v.apply_pull_page(&page))?,
+                Pulled::Checked(checked) => vault.with(|v| v.apply_checked_page(checked))?,
+            };
             step(PassStep::Changed(&ids));
             report.count_pulled(&outcome);
-            step(PassStep::Pulling { cursor: next, more: page.more });
-            if !page.more {
+            step(PassStep::Pulling { cursor: next, more });
+            if !more {
                 if reencrypt(vault, &mut report)? {
                     continue 'pass;
                 }
@@ -464,12 +471,64 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     Ok(report)
 }
 
-/// The next page, asked for while the last one was applied, and what it
-/// was asked with: used only if the pass asks with the same again.
+/// The next page, asked for (and its ciphers checked) while the last one
+/// was applied, and what it was asked with: used only if the pass asks
+/// with the same again.
 struct Ahead {
     cursor: u64,
     skip: SkipRanges,
-    pull: PullAhead,
+    task: CheckAhead,
+}
+
+/// A page as the pass got it: pulled in turn, or ahead and checked.
+enum Pulled {
+    Plain(PullResponse),
+    Checked(CheckedPage),
+}
+
+impl Pulled {
+    fn page(&self) -> &PullResponse {
+        match self {
+            Self::Plain(page) => page,
+            Self::Checked(checked) => checked.page(),
+        }
+    }
+}
+
+/// The next page's pull and the check of its ciphers, on a task of the
+/// current runtime; dropping it (a pass dropped or cut short) stops it.
+struct CheckAhead(tokio::task::JoinHandle<std::result::Result<CheckedPage, RemoteError>>);
+
+impl CheckAhead {
+    /// `pull`'s answer checked under `keys` as pulled from `cursor`: the
+    /// check on blocking threads, off the runtime's workers.
+    fn spawn(pull: PullAhead, keys: KeyRing, cursor: u64) -> Option<Self> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        Some(Self(handle.spawn(async move {
+            let page = pull.answer().await?;
+            stopped(tokio::task::spawn_blocking(move || check_pull_page(&keys, page, cursor)).await)
+        })))
+    }
+
+    async fn answer(mut self) -> std::result::Result<CheckedPage, RemoteError> {
+        stopped((&mut self.0).await)?
+    }
+}
+
+/// A task's answer: a panic in it is a bug and goes on here; one stopped
+/// otherwise (the runtime shutting down) is a page the pass did not get.
+fn stopped<R>(joined: std::result::Result<R, tokio::task::JoinError>) -> std::result::Result<R, RemoteError> {
+    match joined {
+        Ok(r) => Ok(r),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(RemoteError::Decode(format!("the pull ahead stopped: {e}"))),
+    }
+}
+
+impl Drop for CheckAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Push one batch. A batch the server refuses as invalid is split so only

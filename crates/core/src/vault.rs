@@ -71,7 +71,8 @@ pub use notebooks::NotebookDeleted;
 pub use peek::{key_methods, peek_account, peek_status};
 pub use reconcile::MergeCounts;
 pub use replica::{
-    PendingOp, PullOutcome, PushOutcome, Quarantined, SyncReset, MASS_DELETE_MAX, MASS_DELETE_MIN_NOTES,
+    check_pull_page, CheckedPage, PendingOp, PullOutcome, PushOutcome, Quarantined, SyncReset, MASS_DELETE_MAX,
+    MASS_DELETE_MIN_NOTES,
 };
 pub use rows::AGREED_STAMPS_PER_NOTE;
 pub use shared::{blocking, SharedVault};

@@ -337,10 +337,41 @@ impl Vault {
     /// with nothing written, until the user approves.
     pub fn apply_pull_page(&mut self, page: &PullResponse) -> Result<PullOutcome> {
         let cursor = self.cursor()?;
-        let fresh: Vec<&Change> = page.changes.iter().filter(|c| c.seq > cursor).collect();
+        let fresh = fresh_of(page, cursor);
         // Authenticate everything before the transaction: the ciphers on
         // every core, then the store's own check, change by change.
         let opened = open_changes(&self.key, &fresh);
+        let next_cursor = (page.next_cursor > cursor).then_some(page.next_cursor);
+        self.apply_opened(fresh, opened, next_cursor)
+    }
+
+    /// The key ring a page's ciphers are checked with away from the vault
+    /// ([`check_pull_page`]): a copy of this store's.
+    pub fn page_keys(&self) -> KeyRing {
+        self.key.clone()
+    }
+
+    /// [`Vault::apply_pull_page`] of a page whose ciphers were checked
+    /// already ([`check_pull_page`], on another thread while the page
+    /// before was stored). A page checked against another cursor than
+    /// this store's is checked again, whole; a change that did not open
+    /// is tried again under this store's keys (they may have grown since:
+    /// keys are only ever added, so one that opened still opens).
+    pub fn apply_checked_page(&mut self, checked: CheckedPage) -> Result<PullOutcome> {
+        let cursor = self.cursor()?;
+        let CheckedPage { page, cursor: checked_at, opened } = checked;
+        if checked_at != cursor {
+            return self.apply_pull_page(&page);
+        }
+        let fresh = fresh_of(&page, cursor);
+        let opened = fresh
+            .iter()
+            .zip(opened)
+            .map(|(c, o)| match o {
+                Ok(o) => Ok(o),
+                Err(_) => open_change(&self.key, c),
+            })
+            .collect();
         let next_cursor = (page.next_cursor > cursor).then_some(page.next_cursor);
         self.apply_opened(fresh, opened, next_cursor)
     }
@@ -837,6 +868,48 @@ pub(super) fn open_change(key: &KeyRing, c: &Change) -> Result<Opened> {
     Ok(Opened { sealed, meta })
 }
 
+/// The changes of `page` a store at `cursor` has not applied yet.
+fn fresh_of(page: &PullResponse, cursor: u64) -> Vec<&Change> {
+    page.changes.iter().filter(|c| c.seq > cursor).collect()
+}
+
+/// A pulled page with its changes' ciphers checked ([`check_pull_page`]),
+/// for [`Vault::apply_checked_page`].
+pub struct CheckedPage {
+    page: PullResponse,
+    /// The store's cursor the page was pulled from: its changes above it
+    /// were checked.
+    cursor: u64,
+    /// One per change above `cursor`, in order.
+    opened: Vec<Result<Opened>>,
+}
+
+impl CheckedPage {
+    /// The page as pulled.
+    pub fn page(&self) -> &PullResponse {
+        &self.page
+    }
+}
+
+impl std::fmt::Debug for CheckedPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedPage")
+            .field("changes", &self.page.changes.len())
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ciphers' check of [`Vault::apply_pull_page`] for `page`, pulled
+/// from `cursor`, under `keys` ([`Vault::page_keys`]), away from the
+/// vault: a sync pass checks the next page on other threads while the
+/// vault stores the one before. Nothing is written; the store's own
+/// checks run when the page is applied.
+pub fn check_pull_page(keys: &KeyRing, page: PullResponse, cursor: u64) -> CheckedPage {
+    let opened = open_changes(keys, &fresh_of(&page, cursor));
+    CheckedPage { page, cursor, opened }
+}
+
 /// [`open_change`] of every change, in order, spread over the machine's
 /// cores for a page big enough to be worth threads (an initial sync checks
 /// tens of thousands of fields).
@@ -869,3 +942,87 @@ pub(super) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
 /// The fewest items a thread of [`par_map`] takes: below this, starting a
 /// thread costs more than it saves.
 const PAR_MIN_ITEMS: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::MemoryStore;
+    use crate::model::NoteDraft;
+    use crate::vault::rows::tests::pulled;
+
+    /// A device with `n` notes, and a page of them as a server hands it out.
+    fn source(dir: &std::path::Path, n: usize) -> (Vault, PullResponse) {
+        let mut from = Vault::open(dir, &MemoryStore::new()).expect("open");
+        for i in 0..n {
+            from.create(NoteDraft { title: format!("note {i}"), body: format!("words {i}"), ..Default::default() })
+                .expect("create");
+        }
+        let changes = pulled(&mut from);
+        let next_cursor = changes.last().map_or(0, |c| c.seq);
+        (from, PullResponse { changes, next_cursor, more: false })
+    }
+
+    /// Every note's title and body, sorted.
+    fn texts(v: &Vault) -> Vec<(String, String)> {
+        let mut out: Vec<_> = v
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|s| v.get(s.id).map(|n| (n.title, n.body)).expect("opens"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A page checked under keys that could not open it (the store has
+    /// learnt a key since) is tried again under the store's keys and
+    /// applies whole; a change that does not open under them either is
+    /// set aside, as on the page applied in turn.
+    #[test]
+    fn a_page_checked_ahead_opens_under_the_keys_the_store_holds_when_it_applies() {
+        let (dir, to_dir, stranger_dir) = (
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+        );
+        let (from, mut page) = source(dir.path(), 100);
+        let payload = &mut page.changes[40].payload.0;
+        let last = payload.len() - 1;
+        payload[last] ^= 1;
+        let tampered = page.changes[40].note_id;
+
+        let stranger = Vault::open(stranger_dir.path(), &MemoryStore::new()).expect("open");
+        let checked = check_pull_page(&stranger.page_keys(), page.clone(), 0);
+        assert!(checked.opened.iter().all(Result::is_err), "nothing opens under another account's keys");
+
+        let mut to = Vault::open_for_account(to_dir.path(), &MemoryStore::new(), from.page_keys()).expect("open");
+        let outcome = to.apply_checked_page(checked).expect("apply");
+        assert_eq!((outcome.applied, outcome.undecryptable), (99, 1));
+        assert_eq!(to.cursor().expect("cursor"), page.next_cursor);
+        let quarantined: Vec<Uuid> = to.quarantined().expect("quarantine").into_iter().map(|q| q.note_id).collect();
+        assert_eq!(quarantined, vec![tampered]);
+        let mut expected = texts(&from);
+        expected.retain(|(title, _)| *title != "note 40");
+        assert_eq!(texts(&to), expected);
+    }
+
+    /// A page checked against another cursor than the store's (it moved
+    /// in between) applies what is above the store's cursor, checked
+    /// again: the same as the page applied in turn.
+    #[test]
+    fn a_page_checked_from_another_cursor_applies_what_is_above_the_stores() {
+        let (dir, to_dir) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+        let (from, page) = source(dir.path(), 60);
+        let mut to = Vault::open_for_account(to_dir.path(), &MemoryStore::new(), from.page_keys()).expect("open");
+        let first = PullResponse { changes: page.changes[..25].to_vec(), next_cursor: 25, more: true };
+        assert_eq!(to.apply_pull_page(&first).expect("first part").applied, 25);
+
+        let outcome = to.apply_checked_page(check_pull_page(&to.page_keys(), page.clone(), 0)).expect("apply");
+        assert_eq!((outcome.applied, outcome.skipped, outcome.undecryptable), (35, 0, 0));
+        assert_eq!(to.cursor().expect("cursor"), page.next_cursor);
+        assert_eq!(texts(&to), texts(&from));
+        // Nothing stored twice: one history version a note.
+        let versions: i64 = to.conn.query_row("SELECT count(*) FROM versions", [], |r| r.get(0)).expect("count");
+        assert_eq!(versions, 60);
+    }
+}

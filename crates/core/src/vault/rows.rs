@@ -617,7 +617,7 @@ pub(super) fn set_server_rev(tx: &Connection, id: &Uuid, rev: u64) -> Result<()>
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use outpost_protocol::v1::Bytes;
 
     use super::*;
@@ -652,7 +652,7 @@ mod tests {
     }
 
     /// The notes of `from`'s outbox as the server would hand them out.
-    fn pulled(from: &mut Vault) -> Vec<Change> {
+    pub(in crate::vault) fn pulled(from: &mut Vault) -> Vec<Change> {
         let batch = from.take_push_batch(100).expect("batch");
         batch
             .into_iter()
