@@ -63,7 +63,8 @@ impl SqlBackend<Postgres> {
         // One pool for reads and writes: PostgreSQL runs them side by side,
         // and the counter row lock orders a user's pushes.
         let group = GroupCommit::start(pool.clone(), signals.pokes.clone());
-        Ok(Self::new(pool.clone(), pool, signals, Some(task), group))
+        // No session cache: other instances end sessions too.
+        Ok(Self::new(pool.clone(), pool, signals, Some(task), group, None))
     }
 
     /// Commits `pushes` (each a user, its ops and its quota) as one group,

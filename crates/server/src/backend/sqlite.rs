@@ -51,7 +51,9 @@ impl SqlBackend<Sqlite> {
         // One SQLite file has one server process: its own subscribers are
         // all there are, so pokes go to them after each commit.
         let group = super::group::GroupCommit::start(writer.clone(), signals.pokes.clone());
-        Ok(Self::new(writer, reader, signals, None, group))
+        // This process is the file's only writer, so every session that ends
+        // ends here: live sessions are kept in memory (`session_cache.rs`).
+        Ok(Self::new(writer, reader, signals, None, group, Some(Default::default())))
     }
 
     /// Commits `pushes` (each a user, its ops and its quota) as one group,
