@@ -7,6 +7,8 @@
 //! `OUTPOST_BENCH_CORPUS=real cargo bench -p outpost-core --bench sync`:
 //! notes of real prose (`outpost-corpus`; `scripts/corpus-deps.sh`) instead
 //! of the generated 2 KB ones.
+//! `OUTPOST_BENCH_ONLY=devices`: only the many-devices phase (to profile
+//! the server under load).
 
 mod common;
 
@@ -103,6 +105,11 @@ fn payload_bytes(v: &Vault) -> u64 {
 async fn bench_backend(name: &str, pg: Option<String>, notes: usize, devices: usize) {
     let server = start(pg).await;
     println!("\n## Sync on loopback, {name} backend\n");
+    // For profiling the server under load: the many-devices phase alone.
+    if std::env::var("OUTPOST_BENCH_ONLY").is_ok_and(|v| v == "devices") {
+        many_devices(&server.url, devices).await;
+        return;
+    }
     let (mut a, ra, _da) = device(&server.url, "alice", false).await;
     let real = std::env::var("OUTPOST_BENCH_CORPUS").is_ok_and(|v| v == "real");
     if real {
@@ -238,6 +245,7 @@ async fn many_devices(url: &str, devices: usize) {
         drop(v);
         remotes.push((r, dir));
     }
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
     let mut tasks = Vec::new();
@@ -281,4 +289,26 @@ async fn many_devices(url: &str, devices: usize) {
         lat.len() as f64 / elapsed.as_secs_f64(),
         (devices * ROUNDS) as f64 / elapsed.as_secs_f64()
     );
+    // CPU per request of this process (server and clients, not a
+    // PostgreSQL server), which load from other processes does not skew
+    // as much as the times above.
+    if let (Some(a), Some(b)) = (cpu_before, process_cpu()) {
+        let cpu = b.saturating_sub(a);
+        println!(
+            "process CPU: {:.2} s, {:.0} µs a request",
+            cpu.as_secs_f64(),
+            cpu.as_micros() as f64 / lat.len() as f64
+        );
+    }
+}
+
+/// User and system CPU time of this process so far (Linux; `None`
+/// elsewhere): fields 14 and 15 of `/proc/self/stat`, in ticks of 10 ms.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count from after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }

@@ -36,6 +36,7 @@ use uuid::Uuid;
 mod files;
 mod group;
 mod postgres;
+mod session_cache;
 mod sqlite;
 
 pub use files::{ChunkPut, FileDeclaration, FileGcReport, FileRecord};
@@ -493,6 +494,9 @@ pub struct SqlBackend<DB: Dialect> {
     feeder: Mutex<Option<JoinHandle<()>>>,
     /// Where pushes go: they commit in groups (`group.rs`).
     group: group::GroupCommit<DB>,
+    /// Live sessions in memory, where this process is the database's only
+    /// writer (SQLite); `None` on PostgreSQL (`session_cache.rs`).
+    sessions: Option<session_cache::SessionCache>,
 }
 
 impl<DB: Dialect> SqlBackend<DB> {
@@ -502,8 +506,17 @@ impl<DB: Dialect> SqlBackend<DB> {
         signals: Signals,
         feeder: Option<JoinHandle<()>>,
         group: group::GroupCommit<DB>,
+        sessions: Option<session_cache::SessionCache>,
     ) -> Self {
-        Self { writer, reader, signals, feeder: Mutex::new(feeder), group }
+        Self { writer, reader, signals, feeder: Mutex::new(feeder), group, sessions }
+    }
+
+    /// Drops `hashes` from the session cache when it is dropped itself:
+    /// hold it across the commit that ends those sessions, so they are
+    /// forgotten whether the commit returns, fails, or the request is
+    /// dropped while it runs.
+    fn forget_on_drop(&self, hashes: Vec<[u8; 32]>) -> ForgetSessions<'_> {
+        ForgetSessions { cache: self.sessions.as_ref(), hashes }
     }
 
     fn stop_feeder(&self) {
@@ -518,6 +531,20 @@ impl<DB: Dialect> SqlBackend<DB> {
 impl<DB: Dialect> Drop for SqlBackend<DB> {
     fn drop(&mut self) {
         self.stop_feeder();
+    }
+}
+
+/// See [`SqlBackend::forget_on_drop`].
+struct ForgetSessions<'a> {
+    cache: Option<&'a session_cache::SessionCache>,
+    hashes: Vec<[u8; 32]>,
+}
+
+impl Drop for ForgetSessions<'_> {
+    fn drop(&mut self) {
+        if let Some(cache) = self.cache {
+            cache.drop_ended(&self.hashes);
+        }
     }
 }
 
@@ -556,6 +583,7 @@ where
     ) -> Result<u64, BackendError> {
         let mut tx = DB::begin_write(&self.writer).await?;
         let (live, hashes) = Self::end_sessions_in(&mut tx, delete, user_id, key, now_ms).await?;
+        let _forget = self.forget_on_drop(hashes.clone());
         tx.commit().await?;
         self.tell_ended(hashes);
         Ok(live)
@@ -813,6 +841,14 @@ where
     }
 
     async fn session_user(&self, token_hash: &[u8], now_ms: i64) -> Result<Option<LiveSession>, BackendError> {
+        let key: Option<[u8; 32]> = token_hash.try_into().ok();
+        let ticket = match (&self.sessions, key) {
+            (Some(cache), Some(key)) => match cache.get(&key, now_ms) {
+                Ok(session) => return Ok(Some(session)),
+                Err(ticket) => Some((cache, key, ticket)),
+            },
+            _ => None,
+        };
         let row: Option<(Uuid, i64, i64)> = sqlx::query_as(
             "SELECT user_id, expires_ms, last_seen_ms FROM sessions WHERE token_hash = $1 AND expires_ms > $2",
         )
@@ -820,7 +856,11 @@ where
         .bind(now_ms)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.map(|(user_id, expires_ms, last_seen_ms)| LiveSession { user_id, expires_ms, last_seen_ms }))
+        let session = row.map(|(user_id, expires_ms, last_seen_ms)| LiveSession { user_id, expires_ms, last_seen_ms });
+        if let (Some((cache, key, ticket)), Some(session)) = (ticket, session) {
+            cache.store(ticket, key, session);
+        }
+        Ok(session)
     }
 
     async fn touch_session(&self, token_hash: &[u8], now_ms: i64, stale_before_ms: i64) -> Result<(), BackendError> {
@@ -830,6 +870,9 @@ where
             .bind(stale_before_ms)
             .execute(&self.writer)
             .await?;
+        if let (Some(cache), Ok(key)) = (&self.sessions, <&[u8; 32]>::try_from(token_hash)) {
+            cache.seen(key, now_ms);
+        }
         Ok(())
     }
 
@@ -924,6 +967,7 @@ where
         } else {
             (0, Vec::new())
         };
+        let _forget = self.forget_on_drop(hashes.clone());
         tx.commit().await?;
         self.tell_ended(hashes);
         Ok(ended)
@@ -937,6 +981,7 @@ where
             .await?;
         let deleted = deleted.is_some();
         let tell_here = deleted && DB::session_end_on_commit(&mut tx, token_hash).await?;
+        let _forget = self.forget_on_drop(if tell_here { vec![*token_hash] } else { Vec::new() });
         tx.commit().await?;
         if tell_here {
             // No receivers is fine: no stream was open.
@@ -1048,6 +1093,7 @@ where
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+        let _forget = self.forget_on_drop(tell_here.clone());
         tx.commit().await?;
         for hash in tell_here {
             // No receivers is fine: no stream was open.

@@ -40,7 +40,14 @@ impl SqlBackend<Postgres> {
     /// Opens `postgres://...`, migrates the database, and starts listening
     /// for pokes.
     pub async fn open(url: &str) -> Result<Self, BackendError> {
+        // No ping before a connection is handed out: it is a round trip
+        // to PostgreSQL (Sync, then ReadyForQuery) before every statement
+        // run on the pool, on top of the one sqlx makes when the
+        // connection comes back (which stays, and closes a connection that
+        // broke). A connection that broke in between fails its statement,
+        // which the request answers as a retryable error.
         let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
@@ -56,7 +63,8 @@ impl SqlBackend<Postgres> {
         // One pool for reads and writes: PostgreSQL runs them side by side,
         // and the counter row lock orders a user's pushes.
         let group = GroupCommit::start(pool.clone(), signals.pokes.clone());
-        Ok(Self::new(pool.clone(), pool, signals, Some(task), group))
+        // No session cache: other instances end sessions too.
+        Ok(Self::new(pool.clone(), pool, signals, Some(task), group, None))
     }
 
     /// Commits `pushes` (each a user, its ops and its quota) as one group,
