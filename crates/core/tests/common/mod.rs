@@ -237,6 +237,55 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// How to undo each migration after the first in place, data kept, newest
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
+    // 16: `outbox.seq` AUTOINCREMENT again (its counter at the highest seq
+    // kept) and `op_id` UNIQUE, `outbox_discarded` keyed by the entry's
+    // seq. Every row kept (a store whose discarded entries share a seq,
+    // which only schema 16 allows, cannot go back and fails here).
+    (
+        16,
+        "CREATE TABLE _undo_outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id           BLOB NOT NULL UNIQUE,       -- idempotency key, UUIDv7
+    note_id         BLOB NOT NULL,
+    hlc             TEXT NOT NULL,
+    base_rev        INTEGER,                    -- fixed at first send
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    title           BLOB,
+    meta            BLOB,
+    body            BLOB,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    coalesced       INTEGER NOT NULL DEFAULT 0, -- edits folded into this entry
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    CHECK ((title IS NULL) = (meta IS NULL) AND (title IS NULL) = (body IS NULL))
+) STRICT;
+         INSERT INTO _undo_outbox SELECT * FROM outbox;
+         DROP TABLE outbox; ALTER TABLE _undo_outbox RENAME TO outbox;
+         CREATE INDEX outbox_note ON outbox (note_id, state, attempts);
+CREATE TABLE _undo_outbox_discarded (
+    seq          INTEGER PRIMARY KEY,           -- the entry's outbox seq
+    op_id        BLOB NOT NULL,
+    note_id      BLOB NOT NULL,
+    hlc          TEXT NOT NULL,
+    base_rev     INTEGER,
+    deleted      INTEGER NOT NULL,
+    title        BLOB NOT NULL,
+    meta         BLOB NOT NULL,
+    body         BLOB NOT NULL,
+    state        TEXT NOT NULL,                 -- pending or failed when discarded
+    attempts     INTEGER NOT NULL,
+    last_error   TEXT,
+    created_at   INTEGER NOT NULL,
+    discarded_at INTEGER NOT NULL
+) STRICT;
+         INSERT INTO _undo_outbox_discarded
+           SELECT seq, op_id, note_id, hlc, base_rev, deleted, title, meta, body, state, attempts, last_error, created_at, discarded_at
+           FROM outbox_discarded ORDER BY id;
+         DROP TABLE outbox_discarded; ALTER TABLE _undo_outbox_discarded RENAME TO outbox_discarded;",
+    ),
     // 15 adds rows to `versions` only (a note's current version); they
     // are what the code would have recorded, and undoing 9 drops them.
     (15, "PRAGMA user_version = 14;"),
