@@ -86,14 +86,12 @@ CREATE TABLE merge_base (
 -- its op id may already be committed on the server, so it is frozen and a
 -- later edit gets a new entry. The sealed fields are NULL while the entry
 -- is the note's current version (same stamp), as in `merge_base`.
--- `seq` is the send order: a new entry takes one more than the highest in
--- the table. Two b-trees fewer in a save that queues an entry (migration
--- 16): no AUTOINCREMENT, which wrote `sqlite_sequence`, and no index on
--- `op_id`, a fresh UUIDv7 per entry. So the number of an entry that has
--- left the outbox can come back: whatever names an entry beyond the
--- transaction that read it names it by `seq` and `op_id` together.
+-- `op_id` has no index (migration 16): a fresh UUIDv7 per entry, never
+-- looked up alone, and a save that queues an entry writes one b-tree fewer.
+-- `seq` keeps AUTOINCREMENT: a number never comes back, so one read in
+-- `outpost outbox list` names that entry or none.
 CREATE TABLE outbox (
-    seq             INTEGER PRIMARY KEY,
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     op_id           BLOB NOT NULL,              -- idempotency key, UUIDv7
     note_id         BLOB NOT NULL,
     hlc             TEXT NOT NULL,
@@ -199,13 +197,9 @@ CREATE INDEX sync_passes_started ON sync_passes (started_at);
 
 -- Outbox entries the user told to stop trying (`outpost outbox discard`).
 -- Not dropped silently: the note keeps its text on this device, and the
--- entry's sealed copy (ciphertext, as in the outbox) is kept here. Keyed
--- by its own id (discard order): the entry's seq was its number in the
--- outbox when it was discarded, and outbox seqs can be reused (migration
--- 16); its op id names it for good.
+-- entry's sealed copy (ciphertext, as in the outbox) is kept here.
 CREATE TABLE outbox_discarded (
-    id           INTEGER PRIMARY KEY,
-    seq          INTEGER NOT NULL,              -- the entry's outbox seq when discarded
+    seq          INTEGER PRIMARY KEY,           -- the entry's outbox seq
     op_id        BLOB NOT NULL,
     note_id      BLOB NOT NULL,
     hlc          TEXT NOT NULL,

@@ -502,11 +502,10 @@ fn table_rows(dir: &Path, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
         .expect("rows")
 }
 
-/// Migration 16 rebuilds `outbox` (no AUTOINCREMENT, no index on `op_id`)
-/// and `outbox_discarded` (a key of its own) on a store of schema 15: every
-/// pending, frozen and discarded entry is kept as it was, history too, and
-/// an entry's number may then come back, which a discarded entry's key no
-/// longer minds.
+/// Migration 16 rebuilds `outbox` (no index on `op_id`) on a store of
+/// schema 15: every pending, frozen and discarded entry is kept as it was,
+/// history too, and the AUTOINCREMENT counter goes on where it was, so a
+/// number that left the outbox never comes back.
 #[test]
 fn migration_16_keeps_the_outbox_the_discarded_entries_and_history() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -553,7 +552,7 @@ fn migration_16_keeps_the_outbox_the_discarded_entries_and_history() {
             .optional()
             .expect("sqlite_sequence")
     };
-    assert!(counter(dir.path()).is_some(), "schema 15 numbers the outbox with AUTOINCREMENT");
+    let before = counter(dir.path()).expect("schema 15 numbers the outbox with AUTOINCREMENT");
 
     let (mut v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("migrate");
     assert!(report.backup.is_some());
@@ -562,7 +561,7 @@ fn migration_16_keeps_the_outbox_the_discarded_entries_and_history() {
     assert_eq!(table_rows(dir.path(), outbox_sql), outbox);
     assert_eq!(table_rows(dir.path(), discarded_sql), discarded);
     assert_eq!(table_rows(dir.path(), versions_sql), versions);
-    assert_eq!(counter(dir.path()), None, "no AUTOINCREMENT counter left to write");
+    assert_eq!(counter(dir.path()), Some(before), "the counter goes on where it was");
     let outbox_indexes: Vec<String> = v
         .connection()
         .prepare("SELECT name FROM pragma_index_list('outbox') ORDER BY name")
@@ -572,14 +571,15 @@ fn migration_16_keeps_the_outbox_the_discarded_entries_and_history() {
     assert_eq!(v.get(ids[0]).expect("note").body, "after the send");
     assert_eq!(v.versions(ids[0]).expect("versions").len(), 4);
 
-    // The discarded entry's number comes back for the next entry, which
-    // can be discarded in its turn: both are kept.
+    // The discarded entry's number does not come back: the next entry
+    // takes a higher one, and discarding it keeps both.
     let gone = discarded_rows_seqs(&v);
     let n = v.create(draft("after the upgrade", "new")).expect("create").id;
     let seq = v.outbox().expect("outbox").iter().find(|e| e.note_id == n).expect("entry").seq;
-    assert_eq!(vec![seq], gone, "the highest number is free again");
+    assert_eq!(gone, vec![before], "the discarded entry had the highest number");
+    assert_eq!(seq, before + 1, "a number never comes back");
     monitor::discard(&mut v, monitor::Selection::Entry(seq), time.now() as i64).expect("discard again");
-    assert_eq!(discarded_rows_seqs(&v), vec![seq, seq], "both discarded entries kept");
+    assert_eq!(discarded_rows_seqs(&v), vec![seq, before], "both discarded entries kept, newest first");
 }
 
 fn discarded_rows_seqs(v: &Vault) -> Vec<i64> {

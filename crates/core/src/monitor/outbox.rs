@@ -58,9 +58,6 @@ impl EntryState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DiscardedRow {
-    // Its number in the outbox when it was discarded; a later entry may
-    // have the same number (the numbers of entries gone are reused). Not a
-    // doc comment: the UI's generated bindings carry those.
     pub seq: i64,
     pub note_id: Uuid,
     /// What the entry was when discarded.
@@ -108,7 +105,7 @@ pub fn discarded_rows(conn: &Connection) -> Result<Vec<DiscardedRow>> {
     }
     let mut stmt = conn.prepare_cached(
         "SELECT seq, note_id, state, attempts, last_error, created_at, discarded_at
-         FROM outbox_discarded ORDER BY discarded_at DESC, id DESC",
+         FROM outbox_discarded ORDER BY discarded_at DESC, seq DESC",
     )?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
@@ -208,8 +205,7 @@ pub fn discard(vault: &mut Vault, sel: Selection, now: i64) -> Result<Vec<i64>> 
              SELECT o.seq, o.op_id, o.note_id, o.hlc, o.base_rev, o.deleted,
                coalesce(o.title, n.title), coalesce(o.meta, n.meta), coalesce(o.body, n.body),
                o.state, o.attempts, o.last_error, o.created_at, ?2
-             FROM outbox o JOIN notes n ON n.id = o.note_id WHERE o.seq IN (SELECT seq FROM outbox WHERE {clause})
-             ORDER BY o.seq"
+             FROM outbox o JOIN notes n ON n.id = o.note_id WHERE o.seq IN (SELECT seq FROM outbox WHERE {clause})"
         ),
         params![param, now],
     )?;

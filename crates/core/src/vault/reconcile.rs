@@ -64,8 +64,7 @@ pub(super) struct MergeCtx<'a> {
 
 /// Merge remote change `c` (already authenticated) into its local note.
 /// `refused` is the outbox entry the server just refused for it, if any:
-/// its seq and op id, since it was taken in another transaction and the
-/// seq of an entry gone can be reused.
+/// its seq and op id, since it was taken in another transaction.
 pub(super) fn merge_remote(
     ctx: &MergeCtx<'_>,
     c: &Change,

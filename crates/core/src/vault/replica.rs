@@ -40,8 +40,8 @@ use crate::time::outbox_retry_ms;
 /// An outbox entry handed to a push, and where it came from.
 #[derive(Debug, Clone)]
 pub struct PendingOp {
-    /// Its outbox number when taken; numbers of entries gone are reused,
-    /// so a later transaction names the entry by `seq` and op id together.
+    /// Its outbox number when taken; a later transaction names the entry
+    /// by `seq` and op id together.
     pub seq: i64,
     pub op: Op,
 }

@@ -237,10 +237,8 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// How to undo each migration after the first in place, data kept, newest
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
-    // 16: `outbox.seq` AUTOINCREMENT again (its counter at the highest seq
-    // kept) and `op_id` UNIQUE, `outbox_discarded` keyed by the entry's
-    // seq. Every row kept (a store whose discarded entries share a seq,
-    // which only schema 16 allows, cannot go back and fails here).
+    // 16: `outbox.op_id` UNIQUE again; every row and the AUTOINCREMENT
+    // counter kept.
     (
         16,
         "CREATE TABLE _undo_outbox (
@@ -263,28 +261,10 @@ pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
     CHECK ((title IS NULL) = (meta IS NULL) AND (title IS NULL) = (body IS NULL))
 ) STRICT;
          INSERT INTO _undo_outbox SELECT * FROM outbox;
+         DELETE FROM sqlite_sequence WHERE name = '_undo_outbox';
+         INSERT INTO sqlite_sequence (name, seq) SELECT '_undo_outbox', seq FROM sqlite_sequence WHERE name = 'outbox';
          DROP TABLE outbox; ALTER TABLE _undo_outbox RENAME TO outbox;
-         CREATE INDEX outbox_note ON outbox (note_id, state, attempts);
-CREATE TABLE _undo_outbox_discarded (
-    seq          INTEGER PRIMARY KEY,           -- the entry's outbox seq
-    op_id        BLOB NOT NULL,
-    note_id      BLOB NOT NULL,
-    hlc          TEXT NOT NULL,
-    base_rev     INTEGER,
-    deleted      INTEGER NOT NULL,
-    title        BLOB NOT NULL,
-    meta         BLOB NOT NULL,
-    body         BLOB NOT NULL,
-    state        TEXT NOT NULL,                 -- pending or failed when discarded
-    attempts     INTEGER NOT NULL,
-    last_error   TEXT,
-    created_at   INTEGER NOT NULL,
-    discarded_at INTEGER NOT NULL
-) STRICT;
-         INSERT INTO _undo_outbox_discarded
-           SELECT seq, op_id, note_id, hlc, base_rev, deleted, title, meta, body, state, attempts, last_error, created_at, discarded_at
-           FROM outbox_discarded ORDER BY id;
-         DROP TABLE outbox_discarded; ALTER TABLE _undo_outbox_discarded RENAME TO outbox_discarded;",
+         CREATE INDEX outbox_note ON outbox (note_id, state, attempts);",
     ),
     // 15 adds rows to `versions` only (a note's current version); they
     // are what the code would have recorded, and undoing 9 drops them.
