@@ -86,9 +86,13 @@ CREATE TABLE merge_base (
 -- its op id may already be committed on the server, so it is frozen and a
 -- later edit gets a new entry. The sealed fields are NULL while the entry
 -- is the note's current version (same stamp), as in `merge_base`.
+-- `op_id` has no index (migration 16): a fresh UUIDv7 per entry, never
+-- looked up alone, and a save that queues an entry writes one b-tree fewer.
+-- `seq` keeps AUTOINCREMENT: a number never comes back, so one read in
+-- `outpost outbox list` names that entry or none.
 CREATE TABLE outbox (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    op_id           BLOB NOT NULL UNIQUE,       -- idempotency key, UUIDv7
+    op_id           BLOB NOT NULL,              -- idempotency key, UUIDv7
     note_id         BLOB NOT NULL,
     hlc             TEXT NOT NULL,
     base_rev        INTEGER,                    -- fixed at first send

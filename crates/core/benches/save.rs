@@ -97,20 +97,29 @@ fn main() {
     vault.pause_checkpoints(true);
     vault.connection().pragma_update(None, "wal_autocheckpoint", 0).expect("wal_autocheckpoint");
     let wal = vault.path().with_extension("db-wal");
-    let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    let frames = |before: u64, after: u64| after.saturating_sub(before) as f64 / (4096.0 + 24.0) / n as f64;
-    vault.connection().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).expect("checkpoint");
-    let w0 = wal_len();
+    // The WAL must start empty for its frames to be these saves' alone. A
+    // TRUNCATE checkpoint does not truncate while the (now paused)
+    // checkpoint thread still reads; it answers busy instead, so ask again.
+    // (The pages used to be counted by the WAL file's growth, which is
+    // wrong when the truncation did not happen: the file then already
+    // has the length of an earlier, longer generation of frames.)
+    let emptied = (0..500).any(|_| {
+        let busy: i64 =
+            vault.connection().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).expect("checkpoint");
+        busy == 0 || {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            false
+        }
+    });
+    assert!(emptied, "the WAL could not be emptied before counting pages");
     let no_ckpt_create = Stats::of(&time_each(drafts_for_profile(n), |d| {
         vault.create(d).expect("create");
     }));
-    let w1 = wal_len();
     let no_ckpt_edit = Stats::of(&time_each(bodies(n, 2048, 29), |body| {
         let id = ids[rng.gen_range(0..ids.len())];
         vault.edit(id, NotePatch { body: Some(body), ..NotePatch::default() }).expect("edit");
     }));
-    let w2 = wal_len();
-    let (pages_create, pages_edit) = (frames(w0, w1), frames(w1, w2));
+    let (pages_create, pages_edit, by_btree) = pages_by_btree(vault.connection(), &wal, n);
     vault
         .connection()
         .pragma_update(None, "wal_autocheckpoint", outpost_core::store::checkpoint::BACKSTOP_PAGES)
@@ -132,6 +141,10 @@ fn main() {
     row("profile: seal title + body + meta only", &seal);
     println!();
     println!("WAL pages written per save: create {pages_create:.1}, edit (random note) {pages_edit:.1}");
+    for (case, pages) in ["create", "edit (random note)"].iter().zip(&by_btree) {
+        let parts: Vec<String> = pages.iter().map(|(name, p)| format!("{name} {p:.2}")).collect();
+        println!("  {case}, by b-tree: {}", parts.join(", "));
+    }
     println!("target: p99 < 0.500 ms");
     for (case, s) in [("create", create), ("edit", edit), ("edit (autosave)", autosave)] {
         let verdict = if s.p99.as_secs_f64() < 0.5e-3 { "met" } else { "MISSED" };
@@ -194,6 +207,54 @@ fn bare_insert_floor(path: &std::path::Path, rows: usize, n: usize) -> Stats {
     let pages = wal_len().saturating_sub(before) as f64 / (4096.0 + 24.0) / 200.0;
     println!("floor: {pages:.1} WAL pages per insert");
     stats
+}
+
+/// WAL pages per save, and which b-trees they belong to: the WAL at `wal`
+/// holds `n` creates and then `n` edits, one commit each (it was emptied
+/// before them and not checkpointed since), read frame by frame. A page
+/// is named by SQLite's `dbstat` (the table or index whose b-tree holds
+/// it, overflow pages included; page 1 is `sqlite_schema`'s, and holds the
+/// database header); a page no b-tree holds now is `(free)`. Returns the
+/// pages per create and per edit, and per case the b-trees by pages per
+/// save, most first. Untimed.
+type PagesPerSave = (f64, f64, Vec<Vec<(String, f64)>>);
+fn pages_by_btree(conn: &Connection, wal: &std::path::Path, n: usize) -> PagesPerSave {
+    let bytes = std::fs::read(wal).expect("read the WAL");
+    let be = |b: &[u8]| u32::from_be_bytes(b.try_into().expect("4 bytes"));
+    let page_size = be(&bytes[8..12]) as usize;
+    let salt = &bytes[16..24];
+    // Frames: a 24-byte header (page number, the database size if it ends
+    // a commit, else 0; the WAL's salts) and the page.
+    let mut commits: Vec<Vec<u32>> = vec![Vec::new()];
+    let mut at = 32;
+    while at + 24 + page_size <= bytes.len() && &bytes[at + 8..at + 16] == salt {
+        commits.last_mut().expect("a commit").push(be(&bytes[at..at + 4]));
+        if be(&bytes[at + 4..at + 8]) != 0 {
+            commits.push(Vec::new());
+        }
+        at += 24 + page_size;
+    }
+    assert_eq!(commits.len() - 1, 2 * n, "the WAL holds one commit per save");
+    let per_save = |case: &[Vec<u32>]| case.iter().map(Vec::len).sum::<usize>() as f64 / n as f64;
+    let (create, edit) = (per_save(&commits[..n]), per_save(&commits[n..2 * n]));
+    let owner: std::collections::HashMap<u32, String> = conn
+        .prepare("SELECT pageno, name FROM dbstat")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("dbstat (SQLITE_ENABLE_DBSTAT_VTAB, as libsqlite3-sys builds it)");
+    let by_btree = commits[..2 * n]
+        .chunks(n)
+        .map(|case| {
+            let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for page in case.iter().flatten() {
+                *count.entry(owner.get(page).map_or("(free)", String::as_str)).or_default() += 1;
+            }
+            let mut v: Vec<(String, f64)> =
+                count.into_iter().map(|(name, c)| (name.to_owned(), c as f64 / n as f64)).collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        })
+        .collect();
+    (create, edit, by_btree)
 }
 
 /// Truncate the WAL of the database at `path` (from a second connection).

@@ -22,6 +22,7 @@ use outpost_core::monitor::{
 use outpost_core::remote::Remote;
 use outpost_core::sync::SyncReport;
 use outpost_core::{NoteDraft, SharedVault, Vault};
+use outpost_protocol::v1::PushResult;
 use uuid::Uuid;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -289,6 +290,44 @@ fn a_failed_entry_is_retried_and_a_discarded_one_is_kept() {
     // A later edit queues a new change as usual.
     vault.edit(rejected, outpost_core::NotePatch { body: Some("again".into()), ..Default::default() }).expect("edit");
     assert_eq!(monitor::outbox_rows(vault.connection()).expect("rows").len(), 2);
+}
+
+/// A push in flight while the user discards its newest entry and edits
+/// the note again: the new entry takes a new number (a number never comes
+/// back), and the answer to the push, recorded in a later transaction,
+/// settles only the entries it was for (named by seq and op id).
+/// `answer` records it one way: stored, or refused for good.
+fn answer_after_the_number_came_back(answer: impl FnOnce(&mut Vault, &[outpost_core::vault::PendingOp])) {
+    let (_dir, mut vault) = open();
+    let first = note(&mut vault, "first");
+    let second = note(&mut vault, "second");
+    let batch = vault.take_push_batch(10).expect("batch");
+    assert_eq!(batch.len(), 2);
+    let top = batch.iter().find(|p| p.op.note_id == second).expect("second's entry").seq;
+    assert_eq!(monitor::discard(&mut vault, Selection::Entry(top), T0).expect("discard"), [top]);
+    vault.edit(second, outpost_core::NotePatch { body: Some("kept".into()), ..Default::default() }).expect("edit");
+    let queued = monitor::outbox_rows(vault.connection()).expect("rows");
+    let again = queued.iter().find(|r| r.note_id == second).expect("the edit is queued");
+    assert!(again.seq > top, "a number never comes back");
+    let new_op = again.op_id;
+
+    answer(&mut vault, &batch);
+
+    let rows = monitor::outbox_rows(vault.connection()).expect("rows");
+    let after = rows.iter().find(|r| r.note_id == second).expect("the new edit is still queued");
+    assert_eq!((after.op_id, after.state, after.attempts), (new_op, EntryState::Pending, 0));
+    assert!(rows.iter().all(|r| r.note_id != first || r.state == EntryState::Failed), "first's entry was answered");
+}
+
+#[test]
+fn a_push_answer_settles_its_own_entries_not_the_edit_queued_after_a_discard() {
+    answer_after_the_number_came_back(|vault, batch| {
+        let results: Vec<_> = (1..=2).map(|i| PushResult::Applied { rev: 1, seq: i }).collect();
+        vault.apply_push_results(batch, &results).expect("record answers");
+    });
+    answer_after_the_number_came_back(|vault, batch| {
+        vault.record_push_failure(batch, "400: invalid", false).expect("record failure");
+    });
 }
 
 #[test]

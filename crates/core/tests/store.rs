@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use outpost_core::clock::ManualTime;
 use outpost_core::keys::{KdfParams, MemoryStore, PassphraseStore};
+use outpost_core::monitor;
 use outpost_core::store::{self, migrate};
 use outpost_core::{Error, NoteDraft, NotePatch, Vault};
 use rstest::rstest;
+use rusqlite::OptionalExtension;
 
 fn draft(title: &str, body: &str) -> NoteDraft {
     NoteDraft { title: title.into(), body: body.into(), tags: vec![], pinned: false }
@@ -487,6 +489,101 @@ fn migration_15_gives_notes_from_before_history_their_current_version() {
     let (v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("reopen");
     assert!(report.backup.is_none());
     assert_eq!(v.versions(ids[0]).expect("versions").len(), 2);
+}
+
+/// Every row of a table, each column as SQLite gives it, in key order.
+fn table_rows(dir: &Path, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
+    let conn = rusqlite::Connection::open(store::db_path(dir)).expect("raw open");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect::<rusqlite::Result<Vec<_>>>())
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows")
+}
+
+/// Migration 16 rebuilds `outbox` (no index on `op_id`) on a store of
+/// schema 15: every pending, frozen and discarded entry is kept as it was,
+/// history too, and the AUTOINCREMENT counter goes on where it was, so a
+/// number that left the outbox never comes back.
+#[test]
+fn migration_16_keeps_the_outbox_the_discarded_entries_and_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = MemoryStore::new();
+    let time = ManualTime::new(1_800_000_000_000);
+    let ids: Vec<_> = {
+        let (mut v, _) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("open");
+        let ids: Vec<_> = (0..4).map(|i| v.create(draft(&format!("note {i}"), "first")).expect("create").id).collect();
+        for k in 0..3 {
+            // Past the coalescing window: each edit is its own version.
+            time.set(time.now() + 10 * 60 * 1000);
+            v.edit(ids[0], NotePatch { body: Some(format!("edit {k}")), ..Default::default() }).expect("edit");
+        }
+        // Entries of notes 0 and 1 sent (frozen), a later edit of note 0
+        // queued behind its frozen one, then discarded (the newest entry).
+        assert_eq!(v.take_push_batch(2).expect("batch").len(), 2);
+        v.edit(ids[0], NotePatch { body: Some("after the send".into()), ..Default::default() }).expect("edit");
+        let top = v.outbox().expect("outbox").iter().map(|e| e.seq).max().expect("entries");
+        let now = time.now() as i64;
+        assert_eq!(monitor::discard(&mut v, monitor::Selection::Entry(top), now).expect("discard"), [top]);
+        ids
+    };
+    let outbox_sql = "SELECT * FROM outbox ORDER BY seq";
+    let discarded_sql = "SELECT seq, op_id, note_id, hlc, base_rev, deleted, title, meta, body, state, attempts,
+                                last_error, created_at, discarded_at FROM outbox_discarded";
+    let versions_sql = "SELECT * FROM versions ORDER BY note_id, hlc";
+    let (outbox, discarded, versions) = (
+        table_rows(dir.path(), outbox_sql),
+        table_rows(dir.path(), discarded_sql),
+        table_rows(dir.path(), versions_sql),
+    );
+    assert_eq!((outbox.len(), discarded.len(), versions.len()), (4, 1, 4 + 3), "the store holds what it should");
+
+    // Back to schema 15, as the previous release left it.
+    let undo: String = common::UNDO_MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v >= 16)
+        .map(|(v, sql)| format!("{sql}\nDELETE FROM _migrations WHERE version = {v};\n"))
+        .collect();
+    exec(dir.path(), &format!("{undo}PRAGMA user_version = 15;"));
+    let counter = |dir: &Path| -> Option<i64> {
+        let conn = rusqlite::Connection::open(store::db_path(dir)).expect("raw open");
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", [], |r| r.get(0))
+            .optional()
+            .expect("sqlite_sequence")
+    };
+    let before = counter(dir.path()).expect("schema 15 numbers the outbox with AUTOINCREMENT");
+
+    let (mut v, report) = Vault::open_with(dir.path(), &keys, Arc::new(time.clone())).expect("migrate");
+    assert!(report.backup.is_some());
+    assert_eq!(migrate::status(v.connection()).expect("status").current, 16);
+    assert!(migrate::check(v.connection()).expect("check").is_empty());
+    assert_eq!(table_rows(dir.path(), outbox_sql), outbox);
+    assert_eq!(table_rows(dir.path(), discarded_sql), discarded);
+    assert_eq!(table_rows(dir.path(), versions_sql), versions);
+    assert_eq!(counter(dir.path()), Some(before), "the counter goes on where it was");
+    let outbox_indexes: Vec<String> = v
+        .connection()
+        .prepare("SELECT name FROM pragma_index_list('outbox') ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("indexes");
+    assert_eq!(outbox_indexes, ["outbox_note"], "a save writes no op_id index");
+    assert_eq!(v.get(ids[0]).expect("note").body, "after the send");
+    assert_eq!(v.versions(ids[0]).expect("versions").len(), 4);
+
+    // The discarded entry's number does not come back: the next entry
+    // takes a higher one, and discarding it keeps both.
+    let gone = discarded_rows_seqs(&v);
+    let n = v.create(draft("after the upgrade", "new")).expect("create").id;
+    let seq = v.outbox().expect("outbox").iter().find(|e| e.note_id == n).expect("entry").seq;
+    assert_eq!(gone, vec![before], "the discarded entry had the highest number");
+    assert_eq!(seq, before + 1, "a number never comes back");
+    monitor::discard(&mut v, monitor::Selection::Entry(seq), time.now() as i64).expect("discard again");
+    assert_eq!(discarded_rows_seqs(&v), vec![seq, before], "both discarded entries kept, newest first");
+}
+
+fn discarded_rows_seqs(v: &Vault) -> Vec<i64> {
+    monitor::discarded_rows(v.connection()).expect("discarded").iter().map(|d| d.seq).collect()
 }
 
 #[test]

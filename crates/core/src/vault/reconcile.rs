@@ -63,11 +63,12 @@ pub(super) struct MergeCtx<'a> {
 }
 
 /// Merge remote change `c` (already authenticated) into its local note.
-/// `refused` is the outbox entry the server just refused for it, if any.
+/// `refused` is the outbox entry the server just refused for it, if any:
+/// its seq and op id, since it was taken in another transaction.
 pub(super) fn merge_remote(
     ctx: &MergeCtx<'_>,
     c: &Change,
-    refused: Option<i64>,
+    refused: Option<(i64, &uuid::Uuid)>,
     counts: &mut MergeCounts,
 ) -> Result<()> {
     let id = c.note_id;
@@ -116,8 +117,10 @@ pub(super) fn merge_remote(
         record_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
     }
 
-    if let Some(seq) = refused {
-        ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+    if let Some((seq, op_id)) = refused {
+        ctx.tx
+            .prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND op_id = ?2")?
+            .execute(params![seq, op_id.as_bytes()])?;
     }
     drop_unsent(ctx.tx, &id)?;
     if merged.same_content(&remote) && trashed_at == remote_meta.trashed_at {
@@ -235,13 +238,15 @@ fn merged_trash(base: Option<&Meta>, local: &Meta, remote: &Meta, outcome: Outco
 fn fast_forward(
     ctx: &MergeCtx<'_>,
     c: &Change,
-    refused: Option<i64>,
+    refused: Option<(i64, &uuid::Uuid)>,
     remote_sealed: &Sealed,
     counts: &mut MergeCounts,
 ) -> Result<()> {
     let id = c.note_id;
-    if let Some(seq) = refused {
-        ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+    if let Some((seq, op_id)) = refused {
+        ctx.tx
+            .prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND op_id = ?2")?
+            .execute(params![seq, op_id.as_bytes()])?;
     }
     drop_unsent(ctx.tx, &id)?;
     queue_as_is(ctx.tx, id.as_bytes(), ctx.now)?;

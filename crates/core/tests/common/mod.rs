@@ -237,6 +237,35 @@ pub fn integrity_ok(conn: &rusqlite::Connection) {
 /// How to undo each migration after the first in place, data kept, newest
 /// first: what a store of schema 1 (an old release) looked like.
 pub const UNDO_MIGRATIONS: &[(u32, &str)] = &[
+    // 16: `outbox.op_id` UNIQUE again; every row and the AUTOINCREMENT
+    // counter kept.
+    (
+        16,
+        "CREATE TABLE _undo_outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id           BLOB NOT NULL UNIQUE,       -- idempotency key, UUIDv7
+    note_id         BLOB NOT NULL,
+    hlc             TEXT NOT NULL,
+    base_rev        INTEGER,                    -- fixed at first send
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    title           BLOB,
+    meta            BLOB,
+    body            BLOB,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    coalesced       INTEGER NOT NULL DEFAULT 0, -- edits folded into this entry
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    CHECK ((title IS NULL) = (meta IS NULL) AND (title IS NULL) = (body IS NULL))
+) STRICT;
+         INSERT INTO _undo_outbox SELECT * FROM outbox;
+         DELETE FROM sqlite_sequence WHERE name = '_undo_outbox';
+         INSERT INTO sqlite_sequence (name, seq) SELECT '_undo_outbox', seq FROM sqlite_sequence WHERE name = 'outbox';
+         DROP TABLE outbox; ALTER TABLE _undo_outbox RENAME TO outbox;
+         CREATE INDEX outbox_note ON outbox (note_id, state, attempts);",
+    ),
     // 15 adds rows to `versions` only (a note's current version); they
     // are what the code would have recorded, and undoing 9 drops them.
     (15, "PRAGMA user_version = 14;"),
