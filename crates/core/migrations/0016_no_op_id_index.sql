@@ -8,8 +8,8 @@
 -- A save is one fsync'd WAL commit, and its time grows with the pages the
 -- commit writes: one or more for each b-tree the save touches.
 -- `outbox.op_id` loses its UNIQUE index: it is a fresh UUIDv7 per entry,
--- and no statement looks an entry up by it alone (the push's answers name
--- an entry by seq and op id together). `seq` keeps AUTOINCREMENT: the
+-- and no statement looks an entry up by it (entries are named by seq).
+-- `seq` keeps AUTOINCREMENT: the
 -- number of an entry that has left the outbox never comes back, so a
 -- number the user read in `outpost outbox list` names that entry or none.
 

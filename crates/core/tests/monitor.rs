@@ -295,9 +295,9 @@ fn a_failed_entry_is_retried_and_a_discarded_one_is_kept() {
 /// A push in flight while the user discards its newest entry and edits
 /// the note again: the new entry takes a new number (a number never comes
 /// back), and the answer to the push, recorded in a later transaction,
-/// settles only the entries it was for (named by seq and op id).
+/// settles only the entries it was for.
 /// `answer` records it one way: stored, or refused for good.
-fn answer_after_the_number_came_back(answer: impl FnOnce(&mut Vault, &[outpost_core::vault::PendingOp])) {
+fn answer_after_a_discard_and_a_new_edit(answer: impl FnOnce(&mut Vault, &[outpost_core::vault::PendingOp])) {
     let (_dir, mut vault) = open();
     let first = note(&mut vault, "first");
     let second = note(&mut vault, "second");
@@ -321,11 +321,11 @@ fn answer_after_the_number_came_back(answer: impl FnOnce(&mut Vault, &[outpost_c
 
 #[test]
 fn a_push_answer_settles_its_own_entries_not_the_edit_queued_after_a_discard() {
-    answer_after_the_number_came_back(|vault, batch| {
+    answer_after_a_discard_and_a_new_edit(|vault, batch| {
         let results: Vec<_> = (1..=2).map(|i| PushResult::Applied { rev: 1, seq: i }).collect();
         vault.apply_push_results(batch, &results).expect("record answers");
     });
-    answer_after_the_number_came_back(|vault, batch| {
+    answer_after_a_discard_and_a_new_edit(|vault, batch| {
         vault.record_push_failure(batch, "400: invalid", false).expect("record failure");
     });
 }

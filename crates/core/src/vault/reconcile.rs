@@ -63,12 +63,11 @@ pub(super) struct MergeCtx<'a> {
 }
 
 /// Merge remote change `c` (already authenticated) into its local note.
-/// `refused` is the outbox entry the server just refused for it, if any:
-/// its seq and op id, since it was taken in another transaction.
+/// `refused` is the outbox entry the server just refused for it, if any.
 pub(super) fn merge_remote(
     ctx: &MergeCtx<'_>,
     c: &Change,
-    refused: Option<(i64, &uuid::Uuid)>,
+    refused: Option<i64>,
     counts: &mut MergeCounts,
 ) -> Result<()> {
     let id = c.note_id;
@@ -117,10 +116,8 @@ pub(super) fn merge_remote(
         record_remote(ctx.tx, c, &remote_sealed, &remote_meta)?;
     }
 
-    if let Some((seq, op_id)) = refused {
-        ctx.tx
-            .prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND op_id = ?2")?
-            .execute(params![seq, op_id.as_bytes()])?;
+    if let Some(seq) = refused {
+        ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
     }
     drop_unsent(ctx.tx, &id)?;
     if merged.same_content(&remote) && trashed_at == remote_meta.trashed_at {
@@ -238,15 +235,13 @@ fn merged_trash(base: Option<&Meta>, local: &Meta, remote: &Meta, outcome: Outco
 fn fast_forward(
     ctx: &MergeCtx<'_>,
     c: &Change,
-    refused: Option<(i64, &uuid::Uuid)>,
+    refused: Option<i64>,
     remote_sealed: &Sealed,
     counts: &mut MergeCounts,
 ) -> Result<()> {
     let id = c.note_id;
-    if let Some((seq, op_id)) = refused {
-        ctx.tx
-            .prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND op_id = ?2")?
-            .execute(params![seq, op_id.as_bytes()])?;
+    if let Some(seq) = refused {
+        ctx.tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
     }
     drop_unsent(ctx.tx, &id)?;
     queue_as_is(ctx.tx, id.as_bytes(), ctx.now)?;

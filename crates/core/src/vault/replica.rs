@@ -40,8 +40,6 @@ use crate::time::outbox_retry_ms;
 /// An outbox entry handed to a push, and where it came from.
 #[derive(Debug, Clone)]
 pub struct PendingOp {
-    /// Its outbox number when taken; a later transaction names the entry
-    /// by `seq` and op id together.
     pub seq: i64,
     pub op: Op,
 }
@@ -209,9 +207,9 @@ impl Vault {
                 outcome.conflicts += 1;
                 tx.prepare_cached(
                     "UPDATE outbox SET attempts = 0, next_attempt_at = ?2, last_error = ?3, updated_at = ?4
-                     WHERE seq = ?1 AND op_id = ?5",
+                     WHERE seq = ?1",
                 )?
-                .execute(params![p.seq, now + KEY_WAIT_MS, error, now, p.op.op_id.as_bytes()])?;
+                .execute(params![p.seq, now + KEY_WAIT_MS, error, now])?;
                 continue;
             }
             if let (Some(error), PushResult::Conflict { current: Some(head) }) = (unreadable.get(&i), r) {
@@ -223,14 +221,13 @@ impl Vault {
                 outcome.conflicts += 1;
                 tx.prepare_cached(
                     "UPDATE outbox SET attempts = 0, base_rev = ?2, next_attempt_at = ?3, last_error = ?4,
-                     updated_at = ?3 WHERE seq = ?1 AND op_id = ?5",
+                     updated_at = ?3 WHERE seq = ?1",
                 )?
                 .execute(params![
                     p.seq,
                     head.rev as i64,
                     now,
-                    format!("replacing a server version set aside: {error}"),
-                    p.op.op_id.as_bytes()
+                    format!("replacing a server version set aside: {error}")
                 ])?;
                 continue;
             }
@@ -243,8 +240,7 @@ impl Vault {
                         outcome.duplicates += 1;
                     }
                     let sealed = Sealed::decode(&p.op.payload.0).map_err(|e| Error::Corrupt(e.to_string()))?;
-                    tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND op_id = ?2")?
-                        .execute(params![p.seq, p.op.op_id.as_bytes()])?;
+                    tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([p.seq])?;
                     if applied {
                         // The server stored this version as the note's
                         // latest, at `rev`, just now: that is what it holds,
@@ -281,7 +277,7 @@ impl Vault {
                     // however slow this device's clock is.
                     self.clock.observe(change.hlc);
                     let ctx = MergeCtx { tx: &tx, key: &self.key, clock: &self.clock, now };
-                    merge_remote(&ctx, change, Some((p.seq, &p.op.op_id)), &mut outcome.merge)?;
+                    merge_remote(&ctx, change, Some(p.seq), &mut outcome.merge)?;
                 }
                 PushResult::Conflict { current: None } => {
                     // The server has no such note although this device had
@@ -290,13 +286,12 @@ impl Vault {
                     outcome.conflicts += 1;
                     tx.prepare_cached(
                         "UPDATE outbox SET base_rev = 0, next_attempt_at = ?2, last_error = ?3, updated_at = ?2
-                         WHERE seq = ?1 AND op_id = ?4",
+                         WHERE seq = ?1",
                     )?
                     .execute(params![
                         p.seq,
                         now,
-                        "the server did not have this note; sending it again as new",
-                        p.op.op_id.as_bytes()
+                        "the server did not have this note; sending it again as new"
                     ])?;
                 }
             }
@@ -314,23 +309,19 @@ impl Vault {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for p in batch {
             let attempts: i64 = tx
-                .query_row(
-                    "SELECT attempts FROM outbox WHERE seq = ?1 AND op_id = ?2",
-                    params![p.seq, p.op.op_id.as_bytes()],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT attempts FROM outbox WHERE seq = ?1", [p.seq], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0);
             if retryable {
                 let next = now + outbox_retry_ms(attempts);
                 tx.execute(
-                    "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, updated_at = ?4 WHERE seq = ?1 AND op_id = ?5",
-                    params![p.seq, next, error, now, p.op.op_id.as_bytes()],
+                    "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, updated_at = ?4 WHERE seq = ?1",
+                    params![p.seq, next, error, now],
                 )?;
             } else {
                 tx.execute(
-                    "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE seq = ?1 AND op_id = ?4",
-                    params![p.seq, error, now, p.op.op_id.as_bytes()],
+                    "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE seq = ?1",
+                    params![p.seq, error, now],
                 )?;
             }
         }
