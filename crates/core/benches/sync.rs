@@ -247,14 +247,14 @@ async fn many_devices(url: &str, devices: usize) {
     }
     let cpu_before = process_cpu();
     let started = Instant::now();
-    let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
+    let latencies = Arc::new(std::sync::Mutex::new((Vec::<Duration>::new(), Vec::<Duration>::new())));
     let mut tasks = Vec::new();
     for (d, (r, _)) in remotes.iter().enumerate() {
         let r = r.clone();
         let lat = latencies.clone();
         tasks.push(tokio::spawn(async move {
             let mut cursor = 0;
-            let mut mine = Vec::with_capacity(ROUNDS * 2);
+            let (mut pushes, mut pulls) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
             for i in 0..ROUNDS {
                 let op = Op {
                     op_id: uuid::Uuid::now_v7(),
@@ -266,22 +266,27 @@ async fn many_devices(url: &str, devices: usize) {
                 };
                 let t = Instant::now();
                 r.push(vec![op]).await.expect("push");
-                mine.push(t.elapsed());
+                pushes.push(t.elapsed());
                 let t = Instant::now();
                 let page = r.pull(cursor, 500).await.expect("pull");
-                mine.push(t.elapsed());
+                pulls.push(t.elapsed());
                 cursor = page.next_cursor;
             }
-            lat.lock().expect("lock").extend(mine);
+            let mut lat = lat.lock().expect("lock");
+            lat.0.extend(pushes);
+            lat.1.extend(pulls);
         }));
     }
     for t in tasks {
         t.await.expect("device task");
     }
     let elapsed = started.elapsed();
-    let lat = latencies.lock().expect("lock").clone();
+    let (pushes, pulls) = latencies.lock().expect("lock").clone();
+    let lat: Vec<Duration> = pushes.iter().chain(&pulls).copied().collect();
     header(&format!("{devices} devices at once, {ROUNDS} rounds of push one note + pull"));
     row("request latency (push or pull)", &Stats::of(&lat));
+    row("  of which pushes", &Stats::of(&pushes));
+    row("  of which pulls", &Stats::of(&pulls));
     println!(
         "\n{} requests in {:.2} s: {:.0} requests/s, {:.0} pushed ops/s",
         lat.len(),
