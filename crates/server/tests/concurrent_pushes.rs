@@ -4,7 +4,8 @@
 //! while the pushes beside it apply, each account's seqs stay gap-free, and
 //! a push sent again gets the first answer. Then given pushes in one group:
 //! a note written twice, an op id sent twice, a refused push beside
-//! others, and an account deleted before its push.
+//! others, and an account deleted before its push; and a group of more
+//! rows than one statement takes.
 
 mod common;
 
@@ -275,4 +276,64 @@ async fn one_group_on_sqlite() {
 async fn one_group_on_postgres() {
     let url = pg_url("one_group_on_postgres").await;
     one_group(Grouped::Postgres(PostgresBackend::open(&url).await.expect("open"))).await;
+}
+
+/// A group larger than one statement's rows (500 on SQLite): 1,200 new
+/// notes of one account, a push of another that edits one of its notes
+/// and conflicts on another, all in one group; then the whole group again.
+/// Every op gets its own answer, in order, across the statements' seams.
+async fn a_group_of_many_rows(g: Grouped) {
+    const MANY: usize = 1_200;
+    let b = g.b();
+    let (alice, bob) = (user(b).await, user(b).await);
+    let (n1, n2) = (edit(Uuid::new_v4(), 0, 0, b"one"), edit(Uuid::new_v4(), 0, 1, b"two"));
+    b.push(bob, &[n1.clone(), n2.clone()]).await.expect("bob's notes");
+    let many: Vec<Op> = (0..MANY).map(|i| edit(Uuid::new_v4(), 0, 10 + i as u64, &[i as u8; 40])).collect();
+    let bobs = vec![edit(n1.note_id, 1, 5_000, b"one, edited"), edit(n2.note_id, 0, 5_001, b"stale")];
+    let pushes = [(alice, many.clone(), u64::MAX), (bob, bobs.clone(), u64::MAX)];
+    let answers = g.together(&pushes).await;
+    let first = answers[0].as_ref().expect("alice's push");
+    let want: Vec<PushResult> = (1..=MANY as u64).map(|seq| PushResult::Applied { rev: 1, seq }).collect();
+    assert_eq!(first, &want);
+    assert_eq!(
+        answers[1].as_ref().expect("bob's push"),
+        &vec![PushResult::Applied { rev: 2, seq: 3 }, PushResult::Conflict { current: Some(version(&n2, 1, 2)) }]
+    );
+    // What is stored is what the answers said: every note, gap-free.
+    let mut cursor = 0;
+    let mut pulled = Vec::new();
+    loop {
+        let page = b.pull(alice, cursor, 1_000, usize::MAX).await.expect("pull");
+        pulled.extend(page.changes);
+        cursor = page.next_cursor;
+        if !page.more {
+            break;
+        }
+    }
+    let want: Vec<Change> = many.iter().enumerate().map(|(i, op)| version(op, 1, i as u64 + 1)).collect();
+    assert_eq!(pulled, want);
+    // Sent again: duplicates with the first answers, nothing moves.
+    let again = g.together(&pushes).await;
+    let dup = |r: &PushResult| match r {
+        PushResult::Applied { rev, seq } => PushResult::Duplicate { rev: *rev, seq: *seq },
+        other => other.clone(),
+    };
+    assert_eq!(again[0].as_ref().expect("again"), &first.iter().map(dup).collect::<Vec<_>>());
+    assert_eq!(again[1].as_ref().expect("again")[0], PushResult::Duplicate { rev: 2, seq: 3 });
+    assert_eq!(b.latest_seq(alice).await.expect("seq"), MANY as u64);
+    assert_eq!(b.latest_seq(bob).await.expect("seq"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_many_rows_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("server.db").display());
+    a_group_of_many_rows(Grouped::Sqlite(SqliteBackend::open(&url).await.expect("open"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn a_group_of_many_rows_on_postgres() {
+    let url = pg_url("a_group_of_many_rows_on_postgres").await;
+    a_group_of_many_rows(Grouped::Postgres(PostgresBackend::open(&url).await.expect("open"))).await;
 }

@@ -1,10 +1,10 @@
 //! Push: the algorithm ([`plan`], which decides every op's outcome in Rust
-//! from what the database holds), [`push_in`] (one push inside the
-//! caller's transaction), and group commit ([`GroupCommit`]) on both
-//! databases.
+//! from what the database holds) and group commit ([`GroupCommit`]) on
+//! both databases.
 //!
 //! # The algorithm
-//! A push first locks its user's counter row and reads what its ops need:
+//! A push first locks its user's counter row (on SQLite, the write lock of
+//! the one writer covers every row) and reads what its ops need:
 //! which op ids are stored already, and the rev and payload length of every
 //! note they touch. [`plan`] then goes through the pushes in arrival order
 //! and their ops in order: an op id already stored (or applied earlier in
@@ -25,37 +25,45 @@
 //! safe); a panic fails only its group. No push is answered before the
 //! commit that holds it is durable, and readers never see a push before its
 //! group commits, so what a device pulls is always durable.
+//!
+//! Both databases commit a group set-based, in a constant number of
+//! statements whatever its size: lock or read the users' counter rows,
+//! read the stored op ids and notes of the whole group in one query,
+//! [`plan`], read the conflicts' current versions if any, write notes, ops
+//! and counters, and commit. A push refused by [`plan`] (quota, account
+//! deleted) writes nothing, so no savepoints are needed.
 //! - SQLite has one writer and each commit is an fsync: one push per
 //!   transaction capped the server at about 1,300 pushes a second
-//!   (BENCHMARKS.md, "Sync on loopback"). One task runs each push of a
-//!   group through [`push_in`] in a savepoint of its own, so a refused
-//!   push rolls back only its savepoint.
+//!   (BENCHMARKS.md, "Sync on loopback"). A statement there is a hop to
+//!   the connection's thread and back, and the one writer runs them one
+//!   after another, so statements per push were what bounded a group
+//!   (eight a push, statement by statement in savepoints, before; a
+//!   handful a group now, `sqlite.rs`). One group commits at a time.
 //! - PostgreSQL groups WAL flushes itself; what a push costs there is
 //!   round trips (about ten per push one by one). Its groups
-//!   (`postgres.rs`) run set-based with a constant number of statements
-//!   per group: lock the users' counter rows in id order (so groups of two
-//!   instances, or two groups of one, never deadlock), read the stored op
-//!   ids and notes for the whole group in one query, [`plan`], read the
-//!   conflicts' current versions if any, then write notes, ops, counters
-//!   and pokes in one statement and commit. A few groups commit at once
-//!   ([`CommitGroup::WORKERS`]), since PostgreSQL runs them side by side.
+//!   (`postgres.rs`) lock the users' counter rows in id order (so groups
+//!   of two instances, or two groups of one, never deadlock), write notes,
+//!   ops, counters and pokes in one statement, and a few groups commit at
+//!   once ([`CommitGroup::WORKERS`]), since PostgreSQL runs them side by
+//!   side.
 //!
-//! A user's pushes are serialised by the counter row, held to commit, so
+//! A user's pushes are serialised by the counter row (on SQLite, by the
+//! one writer), held to commit, so
 //! seq is handed out in commit order: a reader never sees seq N+1
 //! committed while N is not.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::FutureExt as _;
 use outpost_protocol::v1::{Change, Op, PushResult};
-use sqlx::{Acquire, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Sqlite, Type};
+use sqlx::{Database, Pool};
 use tokio::sync::{broadcast, mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
-use super::{row_to_change, to_i64, to_u64, BackendError, Dialect, NoteRow, Poke};
+use super::{to_i64, to_u64, BackendError, Poke};
 
 /// A group stops taking pushes once it holds this many ops (a push is never
 /// split): bounds how long one commit keeps the others waiting.
@@ -291,129 +299,6 @@ fn plan_one<'a>(
     Ok((Planned { answers, seq: if moved { Some(to_u64(seq)?) } else { None } }, staged))
 }
 
-/// Applies one push of `user_id` inside `tx`: one result per op, in order,
-/// and the user's new seq if anything applied (the caller pokes the user's
-/// devices once it commits). Nothing is committed here; on an error the
-/// caller rolls back. Statement by statement, for SQLite, where a
-/// statement is a function call and not a round trip.
-pub(super) async fn push_in<DB>(
-    tx: &mut DB::Connection,
-    user_id: Uuid,
-    writer: Option<&[u8; 32]>,
-    ops: &[Op],
-    quota_bytes: u64,
-) -> Result<(Vec<PushResult>, Option<u64>), BackendError>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    // The user's counter row, taken first and held to commit (see the
-    // module docs). Always the first lock a push takes, so pushes cannot
-    // deadlock.
-    let counter: Option<(i64, i64)> =
-        sqlx::query_as("UPDATE users SET seq = seq WHERE id = $1 RETURNING seq, stored_bytes")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let mut stored = Stored::default();
-    if let Some(counter) = counter {
-        stored.users.insert(user_id, counter);
-        let mut looked = HashSet::new();
-        for op in ops {
-            let seen: Option<(i64, i64)> = sqlx::query_as("SELECT rev, seq FROM ops WHERE user_id = $1 AND op_id = $2")
-                .bind(user_id)
-                .bind(op.op_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(seen) = seen {
-                stored.ops.insert((user_id, op.op_id), seen);
-                continue;
-            }
-            if !looked.insert(op.note_id) {
-                continue;
-            }
-            // The length as BIGINT: PostgreSQL's length() is a 32-bit int.
-            let note: Option<(i64, i64)> = sqlx::query_as(
-                "SELECT rev, CAST(length(payload) AS BIGINT) FROM notes WHERE user_id = $1 AND note_id = $2",
-            )
-            .bind(user_id)
-            .bind(op.note_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(note) = note {
-                stored.notes.insert((user_id, op.note_id), note);
-            }
-        }
-    }
-    let pushes = [Push { user_id, writer, ops, quota_bytes }];
-    let mut plan = plan(&pushes, &stored);
-    let conflicts = plan.stored_conflicts(&pushes);
-    let planned = plan.pushes.pop().ok_or(BackendError::Corrupt("a push without a plan"))??;
-    let mut current = HashMap::new();
-    for (user, note_id) in conflicts {
-        // Only now the payload (up to 2 MiB): an op that applies never
-        // needs it.
-        let row: Option<NoteRow> = sqlx::query_as(
-            "SELECT seq, note_id, rev, hlc, deleted, payload FROM notes WHERE user_id = $1 AND note_id = $2",
-        )
-        .bind(user)
-        .bind(note_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = row {
-            current.insert((user, note_id), row_to_change(row)?);
-        }
-    }
-    for (&(user, note_id), note) in &plan.notes {
-        sqlx::query(
-            "INSERT INTO notes (user_id, note_id, rev, seq, hlc, deleted, payload, writer)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (user_id, note_id) DO UPDATE SET rev = excluded.rev, seq = excluded.seq,
-               hlc = excluded.hlc, deleted = excluded.deleted, payload = excluded.payload,
-               writer = excluded.writer",
-        )
-        .bind(user)
-        .bind(note_id)
-        .bind(note.rev)
-        .bind(note.seq)
-        .bind(note.op.hlc.to_string())
-        .bind(note.op.deleted)
-        .bind(note.op.payload.as_ref())
-        .bind(note.writer.map(|w| w.as_slice()))
-        .execute(&mut *tx)
-        .await?;
-    }
-    for op in &plan.ops {
-        sqlx::query("INSERT INTO ops (user_id, op_id, note_id, rev, seq) VALUES ($1, $2, $3, $4, $5)")
-            .bind(op.user_id)
-            .bind(op.op_id)
-            .bind(op.note_id)
-            .bind(op.rev)
-            .bind(op.seq)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for (&user, &(seq, bytes)) in &plan.users {
-        sqlx::query("UPDATE users SET seq = $1, stored_bytes = $2 WHERE id = $3")
-            .bind(seq)
-            .bind(bytes)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let results = planned.answers.into_iter().map(|a| a.resolve(user_id, &current)).collect();
-    Ok((results, planned.seq))
-}
-
 /// One push waiting for its group.
 #[derive(Debug)]
 pub(super) struct Job {
@@ -444,35 +329,6 @@ pub(super) trait CommitGroup: Database {
     /// Commits `group` in one transaction: one outcome per push, in order.
     /// An error fails every push of the group.
     async fn commit_group(pool: &Pool<Self>, group: &[Job]) -> Result<Vec<Outcome>, BackendError>;
-}
-
-#[async_trait]
-impl CommitGroup for Sqlite {
-    /// One writer connection: one group at a time.
-    const WORKERS: usize = 1;
-
-    /// Each push in a savepoint of its own.
-    async fn commit_group(writer: &Pool<Sqlite>, group: &[Job]) -> Result<Vec<Outcome>, BackendError> {
-        let mut tx = Sqlite::begin_write(writer).await?;
-        let mut outcomes = Vec::with_capacity(group.len());
-        for job in group {
-            let mut savepoint = tx.begin().await?;
-            let outcome =
-                push_in::<Sqlite>(&mut savepoint, job.user_id, job.writer.as_ref(), &job.ops, job.quota_bytes).await;
-            match outcome {
-                Ok(done) => {
-                    savepoint.commit().await?;
-                    outcomes.push(Ok(done));
-                }
-                Err(e) => {
-                    savepoint.rollback().await?;
-                    outcomes.push(Err(e));
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(outcomes)
-    }
 }
 
 /// The way into the group commit tasks (see the module docs).

@@ -12,8 +12,9 @@
 //!   database holds) and group commit, on both databases.
 //! - `sqlite.rs`, `postgres.rs`: what differs, and only that: opening
 //!   (pools, pragmas, migrations), how a write transaction begins, how
-//!   pokes travel ([`Dialect`]), and how a group of pushes commits
-//!   (savepoint by savepoint; set-based); PostgreSQL's `LISTEN` task.
+//!   pokes travel ([`Dialect`]), and how a group of pushes commits (both
+//!   set-based, in each one's SQL: `VALUES` lists; arrays);
+//!   PostgreSQL's `LISTEN` task.
 //!
 //! Both backends keep the same guarantees, and `tests/story.rs` runs the
 //! same story against each:
