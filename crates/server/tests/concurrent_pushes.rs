@@ -337,3 +337,26 @@ async fn a_group_of_many_rows_on_postgres() {
     let url = pg_url("a_group_of_many_rows_on_postgres").await;
     a_group_of_many_rows(Grouped::Postgres(PostgresBackend::open(&url).await.expect("open"))).await;
 }
+
+/// The PostgreSQL pool opens all its connections when the backend opens,
+/// not one by one under the first burst of requests (each a hand-shake and
+/// a new PostgreSQL process, tens of ms): counted by the application name
+/// this backend's connections give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(outpost_pg_tests), ignore = "SKIPPED: PostgreSQL tests, OUTPOST_TEST_PG_URL not set")]
+async fn the_postgres_pool_is_warm_when_it_opens() {
+    use sqlx::Connection as _;
+    let url = pg_url("the_postgres_pool_is_warm_when_it_opens").await;
+    let name = format!("outpost-warm-{}", Uuid::new_v4().simple());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let b = PostgresBackend::open(&format!("{url}{sep}application_name={name}")).await.expect("open");
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    // The pool's 16 (the listener's connection is one of them).
+    assert!(open >= 16, "{open} connections open");
+    drop(b);
+}

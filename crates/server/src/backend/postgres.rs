@@ -46,9 +46,19 @@ impl SqlBackend<Postgres> {
         // connection comes back (which stays, and closes a connection that
         // broke). A connection that broke in between fails its statement,
         // which the request answers as a retryable error.
+        //
+        // All the connections open from the start and stay open: a new one
+        // is a TCP and SCRAM hand-shake and a new PostgreSQL process with
+        // cold catalog caches, tens of ms before its first answer. Opened
+        // on demand, the first burst of requests after a start (every
+        // device reconnecting) waited for them: in the 100-device bench
+        // the first round's pushes took 50-90 ms, the p99 of the whole run
+        // (BENCHMARKS.md, "Set-based group commit on SQLite, warm pool on
+        // PostgreSQL").
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
             .max_connections(MAX_CONNECTIONS)
+            .min_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
