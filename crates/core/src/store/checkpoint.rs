@@ -28,8 +28,17 @@ use crate::error::{Error, Result};
 /// 32 MiB of WAL.
 pub const BACKSTOP_PAGES: u32 = 8_000;
 
-/// Checkpoint once this many commits wait, even while writes go on.
-const BATCH_COMMITS: u64 = 32;
+/// Checkpoint once this many commits wait, even while writes go on (a
+/// bulk of saves back to back; otherwise [`QUIET`] comes first). A
+/// checkpoint's fsync of the database file holds up a save's fsync of the
+/// WAL that lands beside it on the disk, so it is the save's tail: every
+/// 32 commits that was about one save in fifty (save p99 1.2 ms for a
+/// create, 3.4 ms for an edit of a random note); every 512, one in a few
+/// hundred or fewer (0.45-0.47 ms), at the price of a WAL of up to ~5,600
+/// pages (22 MiB, under [`BACKSTOP_PAGES`]) and of a longer wait (up to
+/// ~60 ms) for the rare save that meets one (BENCHMARKS.md, "Checkpoints
+/// every 512 commits").
+const BATCH_COMMITS: u64 = 512;
 
 /// Otherwise, once no commit came for this long.
 const QUIET: Duration = Duration::from_millis(50);
