@@ -158,25 +158,48 @@ async fn read_stored(tx: &mut Transaction<'static, Sqlite>, pushes: &[Push<'_>])
             notes.insert((push.user_id, op.note_id));
         }
     }
-    for part in ops.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT o.user_id, o.op_id, o.rev, o.seq FROM (");
-        q.push_values(part, |mut row, &(user, op)| {
-            row.push_bind(user).push_bind(op);
-        });
-        q.push(") AS k JOIN ops AS o ON o.user_id = k.column1 AND o.op_id = k.column2");
-        let rows: Vec<(Uuid, Uuid, i64, i64)> = q.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-        stored.ops.extend(rows.into_iter().map(|(user, op, rev, seq)| ((user, op), (rev, seq))));
-    }
-    for part in notes.into_iter().collect::<Vec<_>>().chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT n.user_id, n.note_id, n.rev, length(n.payload) FROM (");
-        q.push_values(part, |mut row, &(user, note)| {
-            row.push_bind(user).push_bind(note);
-        });
-        q.push(") AS k JOIN notes AS n ON n.user_id = k.column1 AND n.note_id = k.column2");
-        let rows: Vec<(Uuid, Uuid, i64, i64)> = q.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-        stored.notes.extend(rows.into_iter().map(|(user, note, rev, len)| ((user, note), (rev, len))));
-    }
+    let rows: Vec<(Uuid, Uuid, i64, i64)> = by_keys(
+        tx,
+        "o.user_id, o.op_id, o.rev, o.seq",
+        "ops AS o ON o.user_id = k.column1 AND o.op_id = k.column2",
+        &ops,
+    )
+    .await?;
+    stored.ops.extend(rows.into_iter().map(|(user, op, rev, seq)| ((user, op), (rev, seq))));
+    let notes: Vec<(Uuid, Uuid)> = notes.into_iter().collect();
+    let rows: Vec<(Uuid, Uuid, i64, i64)> = by_keys(
+        tx,
+        "n.user_id, n.note_id, n.rev, length(n.payload)",
+        "notes AS n ON n.user_id = k.column1 AND n.note_id = k.column2",
+        &notes,
+    )
+    .await?;
+    stored.notes.extend(rows.into_iter().map(|(user, note, rev, len)| ((user, note), (rev, len))));
     Ok(stored)
+}
+
+/// `SELECT columns FROM (VALUES (?, ?), ...) AS k JOIN join` over `keys`
+/// (`(user, id)` pairs, `k.column1` and `k.column2`), at most
+/// [`ROWS_PER_STATEMENT`] keys a statement: one key probe a row.
+async fn by_keys<T>(
+    tx: &mut Transaction<'static, Sqlite>,
+    columns: &str,
+    join: &str,
+    keys: &[(Uuid, Uuid)],
+) -> Result<Vec<T>, BackendError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let mut rows = Vec::new();
+    for part in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {columns} FROM ("));
+        q.push_values(part, |mut row, &(user, id)| {
+            row.push_bind(user).push_bind(id);
+        });
+        q.push(format!(") AS k JOIN {join}"));
+        rows.extend(q.build_query_as::<T>().persistent(false).fetch_all(&mut **tx).await?);
+    }
+    Ok(rows)
 }
 
 /// A [`NoteRow`] with its user first.
@@ -189,20 +212,17 @@ async fn read_conflicts(
     tx: &mut Transaction<'static, Sqlite>,
     keys: &[(Uuid, Uuid)],
 ) -> Result<HashMap<(Uuid, Uuid), outpost_protocol::v1::Change>, BackendError> {
+    let rows: Vec<UserNoteRow> = by_keys(
+        tx,
+        "n.user_id, n.seq, n.note_id, n.rev, n.hlc, n.deleted, n.payload",
+        "notes AS n ON n.user_id = k.column1 AND n.note_id = k.column2",
+        keys,
+    )
+    .await?;
     let mut current = HashMap::new();
-    for part in keys.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT n.user_id, n.seq, n.note_id, n.rev, n.hlc, n.deleted, n.payload FROM (",
-        );
-        q.push_values(part, |mut row, &(user, note)| {
-            row.push_bind(user).push_bind(note);
-        });
-        q.push(") AS k JOIN notes AS n ON n.user_id = k.column1 AND n.note_id = k.column2");
-        let rows: Vec<UserNoteRow> = q.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
-        for (user, seq, note_id, rev, hlc, deleted, payload) in rows {
-            let row: NoteRow = (seq, note_id, rev, hlc, deleted, payload);
-            current.insert((user, note_id), row_to_change(row)?);
-        }
+    for (user, seq, note_id, rev, hlc, deleted, payload) in rows {
+        let row: NoteRow = (seq, note_id, rev, hlc, deleted, payload);
+        current.insert((user, note_id), row_to_change(row)?);
     }
     Ok(current)
 }
