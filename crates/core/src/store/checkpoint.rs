@@ -36,8 +36,8 @@ pub const BACKSTOP_PAGES: u32 = 8_000;
 /// create, 3.4 ms for an edit of a random note); every 512, one in a few
 /// hundred or fewer (0.45-0.47 ms), at the price of a WAL of up to ~5,600
 /// pages (22 MiB, under [`BACKSTOP_PAGES`]) and of a longer wait (up to
-/// ~60 ms) for the rare save that meets one (BENCHMARKS.md, "Checkpoints
-/// every 512 commits").
+/// ~60 ms) for the rare save that meets one (BENCHMARKS.md, "Day of
+/// 2026-12-07", part 3).
 const BATCH_COMMITS: u64 = 512;
 
 /// Otherwise, once no commit came for this long.

@@ -53,8 +53,7 @@ impl SqlBackend<Postgres> {
         // on demand, the first burst of requests after a start (every
         // device reconnecting) waited for them: in the 100-device bench
         // the first round's pushes took 50-90 ms, the p99 of the whole run
-        // (BENCHMARKS.md, "Set-based group commit on SQLite, warm pool on
-        // PostgreSQL").
+        // (BENCHMARKS.md, "Day of 2026-12-07", part 2).
         let pool = PgPoolOptions::new()
             .test_before_acquire(false)
             .max_connections(MAX_CONNECTIONS)
