@@ -8,6 +8,18 @@
 
 #![forbid(unsafe_code)]
 
+/// `out!` for a command's output, without its panic: `outpost status |
+/// head` closes the pipe, and a panic there printed a backtrace. Writes one
+/// line to standard output; see [`print_line`].
+macro_rules! out {
+    () => {
+        $crate::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod commands;
 mod unlock;
 
@@ -132,6 +144,23 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
     directories::ProjectDirs::from("app", "outpost", "outpost")
         .map(|d| d.data_dir().to_path_buf())
         .ok_or_else(|| anyhow::anyhow!("no home directory to put the store in; pass --data-dir DIR"))
+}
+
+/// One line of a command's output ([`out!`]). A reader that left (a broken
+/// pipe) ends the process quietly with exit 0, as [`main`] does for the
+/// commands that return write errors; any other write error ends it with
+/// exit 1 and says why. A store is crash-safe at every point (the crash
+/// tests kill the CLI mid-write), so ending here loses nothing saved.
+fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let written = writeln!(std::io::stdout().lock(), "{args}");
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: could not write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -395,7 +395,12 @@ fn listings_stop_quietly_when_the_reader_leaves() {
         vec!["outbox", "list"],
         vec!["outbox", "list", "--json"],
         vec!["status", "--history"],
+        vec!["status"],
         vec!["conflicts", "list", "--all"],
+        vec!["trash", "list"],
+        vec!["retention"],
+        vec!["policy"],
+        vec!["migrate", "status"],
     ] {
         let mut child =
             outpost(d).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn outpost");

@@ -273,14 +273,16 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
             };
             let pending = vault.status()?.pending;
             if let Some(old) = previous.filter(|p| p.server != account.server || p.user_id != account.user_id) {
-                println!(
+                out!(
                     "this store moved from {} on {}: that account keeps its copy; every note goes to the new one",
-                    old.username, old.server
+                    old.username,
+                    old.server
                 );
             }
-            println!(
+            out!(
                 "registered {} on {}; {pending} changes will go up on the next `outpost sync`",
-                account.username, account.server
+                account.username,
+                account.server
             );
         }
         AccountCmd::Login { server, user, device_name, totp_code } => {
@@ -308,14 +310,14 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 .with_context(|| format!("opening the store in {}", dir.display()))?;
             let account = outpost_core::account::remember(&mut vault, &remote, &user, &session)?;
             if let Some(old) = previous.filter(|p| p.server != account.server || p.user_id != account.user_id) {
-                println!(
+                out!(
                     "this store moved from {} on {}: that account keeps its copy; {} changes go up to the new one",
                     old.username,
                     old.server,
                     vault.status()?.pending
                 );
             }
-            println!("logged in as {user} on {}; run `outpost sync` to fetch the notes", remote.base_url());
+            out!("logged in as {user} on {}; run `outpost sync` to fetch the notes", remote.base_url());
         }
         AccountCmd::Logout => {
             let mut vault = open_vault(dir)?;
@@ -339,18 +341,18 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                     s.pending + s.failed
                 );
             }
-            println!("logged out of {} on {}", account.username, account.server);
+            out!("logged out of {} on {}", account.username, account.server);
         }
         AccountCmd::Show { json } => {
             let vault = open_vault(dir)?;
             let account = vault.account()?;
             let logged_in = vault.session_token()?.is_some();
             if json {
-                println!("{}", serde_json::json!({ "account": account, "logged_in": logged_in }));
+                out!("{}", serde_json::json!({ "account": account, "logged_in": logged_in }));
             } else if let Some(a) = account {
-                println!("{} on {} ({})", a.username, a.server, if logged_in { "logged in" } else { "logged out" });
+                out!("{} on {} ({})", a.username, a.server, if logged_in { "logged in" } else { "logged out" });
             } else {
-                println!("no account: notes stay on this device");
+                out!("no account: notes stay on this device");
             }
         }
         AccountCmd::Sessions { json } => {
@@ -384,7 +386,7 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 Ok(()) => {
                     let name = sessions.iter().find(|s| s.id == id).and_then(|s| s.device_name.clone());
                     let name = name.map_or_else(String::new, |n| format!(" ({n})"));
-                    println!("revoked session {id}{name}: that device is logged out and must log in again");
+                    out!("revoked session {id}{name}: that device is logged out and must log in again");
                 }
                 Err(e) if e.is_session_not_found() => {
                     drop(rt);
@@ -405,7 +407,7 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
             let learned = rt.block_on(account::fetch_keys(&mut vault, &remote, &pass, &policy))?;
             let status = vault.key_status()?;
             if json {
-                println!("{}", serde_json::json!({ "learned": learned, "keys": status }));
+                out!("{}", serde_json::json!({ "learned": learned, "keys": status }));
             } else {
                 print_keys(learned.added, &status);
             }
@@ -426,15 +428,15 @@ pub fn run(dir: &Path, cmd: AccountCmd) -> anyhow::Result<()> {
                 }
                 other => other?,
             }
-            println!("two-factor log-in is off: log-ins to this account need only the passphrase again");
+            out!("two-factor log-in is off: log-ins to this account need only the passphrase again");
         }
         AccountCmd::Revoke { session_id: None, .. } => {
             let remote = active_remote(dir)?;
             let n = rt.block_on(remote.revoke_other_sessions()).map_err(explain)?;
             match n {
-                0 => println!("no other sessions: this device is the only one logged in"),
-                1 => println!("revoked 1 other session: that device is logged out; this one stays logged in"),
-                n => println!("revoked {n} other sessions: those devices are logged out; this one stays logged in"),
+                0 => out!("no other sessions: this device is the only one logged in"),
+                1 => out!("revoked 1 other session: that device is logged out; this one stays logged in"),
+                n => out!("revoked {n} other sessions: those devices are logged out; this one stays logged in"),
             }
         }
     }
@@ -452,20 +454,20 @@ fn change_passphrase(dir: &Path, rt: &tokio::runtime::Runtime, keep_sessions: bo
     // a key that cannot be had (5).
     outpost_core::keys::check_new_passphrase(&new).map_err(|e| outpost_core::Error::Invalid(e.to_string()))?;
     let done = rt.block_on(account::change_passphrase(&mut vault, &remote, &current, &new, keep_sessions))?;
-    println!("changed the passphrase of {} on {}", account.username, account.server);
+    out!("changed the passphrase of {} on {}", account.username, account.server);
     match done.sessions_ended {
         _ if keep_sessions => {
-            println!("other devices stay logged in; they ask for the new passphrase at their next log-in")
+            out!("other devices stay logged in; they ask for the new passphrase at their next log-in")
         }
-        0 => println!("no other device was logged in"),
-        1 => println!("1 other device was logged out: it asks for the new passphrase at its next log-in"),
-        n => println!("{n} other devices were logged out: they ask for the new passphrase at their next log-in"),
+        0 => out!("no other device was logged in"),
+        1 => out!("1 other device was logged out: it asks for the new passphrase at its next log-in"),
+        n => out!("{n} other devices were logged out: they ask for the new passphrase at their next log-in"),
     }
     match done.local {
         LocalRewrap::Rewrapped => {
-            println!("this store now opens with the new passphrase too (set {} to it)", unlock::PASSPHRASE_ENV)
+            out!("this store now opens with the new passphrase too (set {} to it)", unlock::PASSPHRASE_ENV)
         }
-        LocalRewrap::SeparatePassphrase => println!("this store keeps its own passphrase, which was not the account's"),
+        LocalRewrap::SeparatePassphrase => out!("this store keeps its own passphrase, which was not the account's"),
         LocalRewrap::NotPassphrase => {}
         LocalRewrap::Failed => eprintln!(
             "warning: this store could not be re-wrapped (see the log) and still opens with the old passphrase; \
@@ -484,11 +486,15 @@ fn rotate_key(dir: &Path, rt: &tokio::runtime::Runtime, json: bool) -> anyhow::R
     let rotation = rt.block_on(account::rotate_data_key(&mut vault, &remote, &pass))?;
     if !json {
         if rotation.resumed {
-            println!("finished the rotation that was cut short: the server had the new key already");
+            out!("finished the rotation that was cut short: the server had the new key already");
         }
-        println!(
+        out!(
             "the data key of {} on {} is now {} (was {}); the account keeps {} keys, so everything stays readable",
-            account.username, account.server, rotation.new_key, rotation.old_key, rotation.keys
+            account.username,
+            account.server,
+            rotation.new_key,
+            rotation.old_key,
+            rotation.keys
         );
     }
     let total = rotation.to_reencrypt;
@@ -505,9 +511,9 @@ fn rotate_key(dir: &Path, rt: &tokio::runtime::Runtime, json: bool) -> anyhow::R
     }
     let status = vault.key_status()?;
     if json {
-        println!("{}", serde_json::json!({ "rotation": rotation, "reencrypted": done, "keys": status }));
+        out!("{}", serde_json::json!({ "rotation": rotation, "reencrypted": done, "keys": status }));
     } else {
-        println!(
+        out!(
             "re-encrypted {done} notes under the new key; they go up at the next `outpost sync`. Other devices \
              fetch the new key with the passphrase at their next sync or log-in"
         );
@@ -517,20 +523,20 @@ fn rotate_key(dir: &Path, rt: &tokio::runtime::Runtime, json: bool) -> anyhow::R
 
 fn print_keys(added: usize, status: &outpost_core::vault::KeyStatus) {
     if added > 0 {
-        println!("fetched {added} new keys of the account");
+        out!("fetched {added} new keys of the account");
     }
-    println!("encrypting with key {} (holds {})", status.current, status.keys.join(", "));
+    out!("encrypting with key {} (holds {})", status.current, status.keys.join(", "));
     if let Some(p) = &status.pending {
-        println!("a rotation to key {p} was cut short: run `outpost account rotate-key` again to finish it");
+        out!("a rotation to key {p} was cut short: run `outpost account rotate-key` again to finish it");
     }
     if !status.missing.is_empty() {
-        println!(
+        out!(
             "changes made with key {} wait here: the account no longer has it (were they forged?)",
             status.missing.join(", ")
         );
     }
     if status.notes_under_old_keys > 0 {
-        println!("{} notes are still under an older key: the next sync re-encrypts them", status.notes_under_old_keys);
+        out!("{} notes are still under an older key: the next sync re-encrypts them", status.notes_under_old_keys);
     }
 }
 
@@ -567,11 +573,12 @@ fn delete(dir: &Path, rt: &tokio::runtime::Runtime, yes: bool) -> anyhow::Result
     let pass = unlock::account_passphrase(false)?;
     let deleted = rt.block_on(account::delete_account(&mut vault, &remote, &pass))?;
     let notes = vault.status()?.pending;
-    println!(
+    out!(
         "deleted the account {} on {}: the server keeps nothing of it, and its other devices stop syncing. \
          This store has no account now; its notes stay here ({notes} queued for an account you register or log \
          in to later)",
-        deleted.username, deleted.server
+        deleted.username,
+        deleted.server
     );
     Ok(())
 }
@@ -590,9 +597,9 @@ fn totp_enable(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
         }
         other => other?,
     };
-    println!("Add this account to your authenticator app ({} digits, every {} s):", setup.digits, setup.step_secs);
-    println!("secret: {}", setup.secret_base32);
-    println!("uri: {}", setup.otpauth_uri);
+    out!("Add this account to your authenticator app ({} digits, every {} s):", setup.digits, setup.step_secs);
+    out!("secret: {}", setup.secret_base32);
+    out!("uri: {}", setup.otpauth_uri);
     let code = read_code("Code the app shows now: ")?;
     match rt.block_on(account::totp_enable(&remote, &code)) {
         Err(outpost_core::Error::Remote(RemoteError::TotpInvalid)) => {
@@ -603,9 +610,10 @@ fn totp_enable(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
         }
         other => other?,
     }
-    println!(
+    out!(
         "two-factor log-in is on for {} on {}: every log-in needs the passphrase and a code from the app",
-        account.username, account.server
+        account.username,
+        account.server
     );
     Ok(())
 }

@@ -100,13 +100,13 @@ pub fn run(args: ConflictSimArgs) -> anyhow::Result<()> {
                     "name": f.name, "story": f.description, "expected": f.expected_text(), "file": f.origin
                 })
             }));
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            out!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             for s in listed {
-                println!("{}\n  story:    {}\n  expected: {}", s.name, s.story, s.expected);
+                out!("{}\n  story:    {}\n  expected: {}", s.name, s.story, s.expected);
             }
             for f in &files {
-                println!(
+                out!(
                     "{} (from {})\n  story:    {}\n  expected: {}",
                     f.name,
                     f.origin,
@@ -144,9 +144,9 @@ pub fn run(args: ConflictSimArgs) -> anyhow::Result<()> {
     let failed: Vec<&str> = reports.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
     if args.json {
         let out = serde_json::json!({ "passed": failed.is_empty(), "scenarios": reports });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} of {} scenarios behaved as expected", reports.len() - failed.len(), reports.len());
+        out!("{} of {} scenarios behaved as expected", reports.len() - failed.len(), reports.len());
     }
     if !failed.is_empty() {
         bail!("scenarios that did not behave as expected: {}", failed.join(", "));
@@ -156,16 +156,16 @@ pub fn run(args: ConflictSimArgs) -> anyhow::Result<()> {
 
 fn print_report(r: &ScenarioReport) {
     let verdict = if r.passed { "as expected" } else { "NOT AS EXPECTED" };
-    println!("== {} ({verdict}, {} ms)", r.name, r.elapsed_ms);
-    println!("  story:    {}", r.story);
-    println!("  expected: {}", r.expected);
-    println!("  what happened:");
+    out!("== {} ({verdict}, {} ms)", r.name, r.elapsed_ms);
+    out!("  story:    {}", r.story);
+    out!("  expected: {}", r.expected);
+    out!("  what happened:");
     for line in &r.observed {
-        println!("    {line}");
+        out!("    {line}");
     }
-    println!("  checks:");
+    out!("  checks:");
     for c in &r.checks {
-        println!("    {} {}: {}", if c.passed { "ok  " } else { "FAIL" }, c.what, c.detail);
+        out!("    {} {}: {}", if c.passed { "ok  " } else { "FAIL" }, c.what, c.detail);
     }
-    println!();
+    out!();
 }

@@ -104,7 +104,7 @@ pub fn run(dir: &Path, cmd: ConflictsCmd) -> anyhow::Result<()> {
                 anyhow::bail!("say --mine, --theirs or --merged-file FILE");
             };
             let note = vault.resolve_conflict(id, resolution)?;
-            println!("settled conflict {id}; note {} saved, it syncs with the next pass", note.id);
+            out!("settled conflict {id}; note {} saved, it syncs with the next pass", note.id);
         }
         ConflictsCmd::Strategy { value, note } => strategy(&mut vault, value, note)?,
     }
@@ -114,23 +114,23 @@ pub fn run(dir: &Path, cmd: ConflictsCmd) -> anyhow::Result<()> {
 fn strategy(vault: &mut Vault, value: Option<String>, note: Option<String>) -> anyhow::Result<()> {
     let parse = |s: &str| s.parse::<Strategy>().map_err(outpost_core::Error::Invalid);
     match (note, value) {
-        (None, None) => println!("{}", vault.conflict_strategy()?.as_str()),
+        (None, None) => out!("{}", vault.conflict_strategy()?.as_str()),
         (None, Some(v)) => {
             vault.set_conflict_strategy(parse(&v)?)?;
-            println!("conflict strategy for this store: {}", parse(&v)?.as_str());
+            out!("conflict strategy for this store: {}", parse(&v)?.as_str());
         }
         (Some(id), None) => {
             let id = Vault::parse_id(&id)?;
             match vault.note_conflict_strategy(id)? {
-                Some(s) => println!("{}", s.as_str()),
-                None => println!("default ({})", vault.conflict_strategy()?.as_str()),
+                Some(s) => out!("{}", s.as_str()),
+                None => out!("default ({})", vault.conflict_strategy()?.as_str()),
             }
         }
         (Some(id), Some(v)) => {
             let id = Vault::parse_id(&id)?;
             let s = if v == "default" { None } else { Some(parse(&v)?) };
             vault.set_note_conflict_strategy(id, s)?;
-            println!("conflict strategy for note {id}: {}", s.map_or("default", Strategy::as_str));
+            out!("conflict strategy for note {id}: {}", s.map_or("default", Strategy::as_str));
         }
     }
     Ok(())

@@ -73,7 +73,7 @@ pub fn run(dir: &Path, cmd: FilesCmd) -> anyhow::Result<()> {
             let id = parse_id(&file_id)?;
             let mut vault = open_vault(dir)?;
             let edited = vault.remove_file(&id)?;
-            println!("removed {id}; {edited} notes edited; the server is told at the next sync");
+            out!("removed {id}; {edited} notes edited; the server is told at the next sync");
             Ok(())
         }
         FilesCmd::Settings(args) => {
@@ -84,7 +84,7 @@ pub fn run(dir: &Path, cmd: FilesCmd) -> anyhow::Result<()> {
             if let Some(mib) = args.cache_limit_mib {
                 vault.set_file_cache_limit(mib.saturating_mul(1024 * 1024))?;
             }
-            println!(
+            out!(
                 "keep all files: {}; cache limit: {} MiB",
                 if vault.keep_all_files()? { "on" } else { "off" },
                 vault.file_cache_limit()? / (1024 * 1024)
@@ -122,9 +122,9 @@ fn add(dir: &Path, note_id: &str, path: &Path, json: bool) -> anyhow::Result<()>
     let mut vault = open_vault(dir)?;
     let info = vault.add_file(note, &name, &bytes)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        out!("{}", serde_json::to_string_pretty(&info)?);
     } else {
-        println!("{}", info.id);
+        out!("{}", info.id);
     }
     Ok(())
 }
@@ -134,11 +134,11 @@ fn list(dir: &Path, note_id: &str, json: bool) -> anyhow::Result<()> {
     let vault = open_vault(dir)?;
     let files = vault.files_of_note(note)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&files)?);
+        out!("{}", serde_json::to_string_pretty(&files)?);
         return Ok(());
     }
     for f in &files {
-        println!("{}  {:>10}  {:<8}  {}  ({})", f.id, f.size, f.state.as_str(), f.name, where_it_is(f));
+        out!("{}  {:>10}  {:<8}  {}  ({})", f.id, f.size, f.state.as_str(), f.name, where_it_is(f));
     }
     Ok(())
 }

@@ -52,12 +52,12 @@ pub fn run(dir: &Path, cmd: MigrateCmd) -> anyhow::Result<()> {
             let mut conn = store::connect(&path)?;
             if let MigrateCmd::Status = cmd {
                 let s = migrate::status(&conn)?;
-                println!("schema version {} (this build: {})", s.current, s.latest);
+                out!("schema version {} (this build: {})", s.current, s.latest);
                 for a in &s.applied {
-                    println!("  applied  {:04} {}  at {}", a.version, a.name, fmt_time(a.applied_at));
+                    out!("  applied  {:04} {}  at {}", a.version, a.name, fmt_time(a.applied_at));
                 }
                 for (v, n) in &s.pending {
-                    println!("  pending  {v:04} {n}");
+                    out!("  pending  {v:04} {n}");
                 }
                 if s.current > s.latest {
                     return Err(outpost_core::Error::SchemaTooNew { found: s.current, known: s.latest }.into());
@@ -65,9 +65,9 @@ pub fn run(dir: &Path, cmd: MigrateCmd) -> anyhow::Result<()> {
             } else {
                 match migrate::migrate_up(&mut conn, &path).context("migrating")? {
                     Some(backup) => {
-                        println!("migrated to version {}; backup at {}", migrate::latest_version(), backup.display())
+                        out!("migrated to version {}; backup at {}", migrate::latest_version(), backup.display())
                     }
-                    None => println!("up to date (version {})", migrate::status(&conn)?.current),
+                    None => out!("up to date (version {})", migrate::status(&conn)?.current),
                 }
             }
             Ok(())
@@ -101,15 +101,15 @@ fn new(name: &str, mdir: &Path, schema_arg: Option<&Path>, empty: bool) -> anyho
     let declared = declared_for_new(schema_arg, mdir)?;
     let made = migrate::new_migration(mdir, &declared, name, empty)?;
     match made.path {
-        None => println!(
+        None => out!(
             "no schema change: the migrations in {} already make the declared schema; nothing written \
              (pass --empty for a migration to write by hand)",
             mdir.display()
         ),
         Some(path) => {
-            println!("created {}; review it, then rebuild: it is embedded on the next build", path.display());
+            out!("created {}; review it, then rebuild: it is embedded on the next build", path.display());
             for line in &made.summary {
-                println!("  {line}");
+                out!("  {line}");
             }
         }
     }
@@ -133,23 +133,23 @@ fn check(dir: &Path, mdir: Option<&Path>, schema_arg: Option<&Path>) -> anyhow::
         let conn = store::connect(&path)?;
         let found = migrate::check(&conn)?;
         if found.is_empty() {
-            println!("no drift: the store matches migrations 1..{}", migrate::status(&conn)?.current);
+            out!("no drift: the store matches migrations 1..{}", migrate::status(&conn)?.current);
         }
         drift.extend(found);
     } else {
-        println!("no Outpost store in {}: only the migrations are checked", dir.display());
+        out!("no Outpost store in {}: only the migrations are checked", dir.display());
     }
     let declared_drift = migrate::check_declared_with(&migrations, &declared)?;
     if declared_drift.is_empty() {
-        println!("no drift: migrations 1..{} make the declared schema", migrations.last().map_or(0, |m| m.version));
+        out!("no drift: migrations 1..{} make the declared schema", migrations.last().map_or(0, |m| m.version));
     }
     let hint = !declared_drift.is_empty();
     drift.extend(declared_drift);
     for d in &drift {
-        println!("drift: {d}");
+        out!("drift: {d}");
     }
     if hint {
-        println!("(to bring the migrations to schema.sql, run `outpost migrate new NAME` in the repository)");
+        out!("(to bring the migrations to schema.sql, run `outpost migrate new NAME` in the repository)");
     }
     if !drift.is_empty() {
         anyhow::bail!("{} schema differences found", drift.len());

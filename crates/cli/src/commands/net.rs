@@ -116,8 +116,8 @@ pub fn run(dir: &Path, cmd: NetCmd) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     net::write_control(dir, &mode)?;
-    println!("network set to {}", mode.describe());
-    println!("(in {}; a running Outpost applies it within a second)", dir.join(CONTROL_FILE).display());
+    out!("network set to {}", mode.describe());
+    out!("(in {}; a running Outpost applies it within a second)", dir.join(CONTROL_FILE).display());
     Ok(())
 }
 
@@ -127,8 +127,8 @@ fn set_device(dir: &Path, change: impl FnOnce(&mut DeviceOverrides)) -> anyhow::
     let mut overrides = device::read_device(dir)?;
     change(&mut overrides);
     device::write_device(dir, &overrides)?;
-    println!("device situation set to {}", describe_device(&overrides));
-    println!("(in {}; a running Outpost applies it within a second)", dir.join(DEVICE_FILE).display());
+    out!("device situation set to {}", describe_device(&overrides));
+    out!("(in {}; a running Outpost applies it within a second)", dir.join(DEVICE_FILE).display());
     Ok(())
 }
 
@@ -152,14 +152,14 @@ fn show(dir: &Path, json: bool) -> anyhow::Result<()> {
         if !overrides.is_empty() {
             v["device"] = serde_json::to_value(overrides)?;
         }
-        println!("{v}");
+        out!("{v}");
         return Ok(());
     }
-    println!("network: {}", mode.describe());
+    out!("network: {}", mode.describe());
     if !dir.join(CONTROL_FILE).exists() {
-        println!("(no {CONTROL_FILE} in {}: the default)", dir.display());
+        out!("(no {CONTROL_FILE} in {}: the default)", dir.display());
     }
-    println!("device: {}", describe_device(&overrides));
+    out!("device: {}", describe_device(&overrides));
     Ok(())
 }
 

@@ -61,7 +61,7 @@ pub fn run(dir: &Path, cmd: OutboxCmd) -> anyhow::Result<()> {
             };
             let mut vault = open_vault(dir)?;
             let seqs = monitor::retry(&mut vault, sel, now_ms())?;
-            println!("{} back in the queue, sent at the next sync: {}", plural(seqs.len()), numbers(&seqs));
+            out!("{} back in the queue, sent at the next sync: {}", plural(seqs.len()), numbers(&seqs));
             Ok(())
         }
         OutboxCmd::Discard(args) => discard(dir, &args),
@@ -144,7 +144,7 @@ fn discard(dir: &Path, args: &DiscardArgs) -> anyhow::Result<()> {
     }
     let mut vault = open_vault(dir)?;
     let seqs = monitor::discard(&mut vault, sel, now_ms())?;
-    println!(
+    out!(
         "discarded {}: {}. The notes keep their text on this device; the server does not get these changes \
          unless a note is edited again. The changes are kept, sealed (`outpost outbox list`)",
         plural(seqs.len()),

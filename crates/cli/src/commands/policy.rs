@@ -56,11 +56,11 @@ pub fn run(dir: &Path, args: PolicyArgs) -> anyhow::Result<()> {
         vault.set_sync_policy(&policy)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&policy)?);
+        out!("{}", serde_json::to_string(&policy)?);
     } else {
-        println!("{}", describe(&policy));
+        out!("{}", describe(&policy));
         if changed {
-            println!("(saved; a running `outpost sync --watch` applies it when it starts again)");
+            out!("(saved; a running `outpost sync --watch` applies it when it starts again)");
         }
     }
     Ok(())

@@ -100,16 +100,16 @@ pub fn run(dir: &Path, args: SeedArgs) -> anyhow::Result<()> {
     let report = seed_notes(&mut vault, &args)?;
     let filed = outpost_core::seed::file_notes(&mut vault, args.notebooks, args.seed)?;
     if args.notebooks > 0 && !args.json {
-        println!("made {} notebooks and filed {filed} notes in them", args.notebooks);
+        out!("made {} notebooks and filed {filed} notes in them", args.notebooks);
     }
     let device = match second {
         Some((second_dir, remote)) => Some(make_second_device(&mut vault, &remote, &second_dir, &args)?),
         None => None,
     };
     if args.json {
-        println!("{}", serde_json::json!({ "seeded": report, "second_device": device }));
+        out!("{}", serde_json::json!({ "seeded": report, "second_device": device }));
     } else if let (Some(d), Some(second_dir)) = (device, &args.second_dir) {
-        println!(
+        out!(
             "second device in {}: {} changes went up from this one, {} came down to it; then, not synced, \
              it edited {} notes, deleted {} and made {}",
             second_dir.display(),
@@ -143,7 +143,7 @@ fn seed_notes(vault: &mut Vault, args: &SeedArgs) -> anyhow::Result<SeedReport> 
     bar.finish_and_clear();
     let report = report?;
     if !args.json {
-        println!(
+        out!(
             "seeded {} notes ({} extra edits, coalesced in the outbox) in {:.2?}",
             report.notes,
             report.edits,
@@ -157,7 +157,7 @@ fn seed_notes(vault: &mut Vault, args: &SeedArgs) -> anyhow::Result<SeedReport> 
         ];
         let made: Vec<String> = extras.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
         if !made.is_empty() {
-            println!("and {}", made.join(", "));
+            out!("and {}", made.join(", "));
         }
     }
     Ok(report)

@@ -65,38 +65,42 @@ pub fn run(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         if let Some(o) = v.as_object_mut() {
             o.insert("files".into(), serde_json::to_value(files)?);
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        out!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    println!("store      {}", dir.display());
-    println!("notes      {} ({} deleted)", s.notes, s.tombstones);
-    println!(
+    out!("store      {}", dir.display());
+    out!("notes      {} ({} deleted)", s.notes, s.tombstones);
+    out!(
         "outbox     {} pending, {} failed, {} edits coalesced{}",
         s.pending,
         s.failed,
         s.coalesced,
         s.oldest_pending_at.map(|t| format!(", oldest from {}", fmt_time(t))).unwrap_or_default()
     );
-    println!("conflicts  {} open", s.open_conflicts);
-    println!(
+    out!("conflicts  {} open", s.open_conflicts);
+    out!(
         "files      {} to upload ({} B), {} to download ({} B), {} B cached",
-        files.upload_files, files.upload_bytes, files.download_files, files.download_bytes, files.cached_bytes
+        files.upload_files,
+        files.upload_bytes,
+        files.download_files,
+        files.download_bytes,
+        files.cached_bytes
     );
-    println!("server     {}", s.server.as_deref().unwrap_or("none (local only)"));
-    println!("last sync  {}", s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()));
-    println!("cursor     {}", s.cursor.as_deref().unwrap_or("-"));
+    out!("server     {}", s.server.as_deref().unwrap_or("none (local only)"));
+    out!("last sync  {}", s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()));
+    out!("cursor     {}", s.cursor.as_deref().unwrap_or("-"));
     if let Some(at) = s.server_reset_at {
-        println!("restart    {} (server reset or restored, or another account: every note sent again)", fmt_time(at));
+        out!("restart    {} (server reset or restored, or another account: every note sent again)", fmt_time(at));
     }
-    println!("schema     v{}   key: {}", s.schema_version, s.key_method);
+    out!("schema     v{}   key: {}", s.schema_version, s.key_method);
     match net::read_control(dir) {
-        Ok(mode) => println!("network    {}", mode.describe()),
-        Err(e) => println!("network    {e}"),
+        Ok(mode) => out!("network    {}", mode.describe()),
+        Err(e) => out!("network    {e}"),
     }
     match engine::read_status_file(dir) {
-        Ok(Some(f)) if running(&f) => println!("engine     running (pid {}): {}", f.pid, describe_engine(&f.status)),
-        Ok(Some(_)) | Ok(None) => println!("engine     not running"),
-        Err(e) => println!("engine     {e}"),
+        Ok(Some(f)) if running(&f) => out!("engine     running (pid {}): {}", f.pid, describe_engine(&f.status)),
+        Ok(Some(_)) | Ok(None) => out!("engine     not running"),
+        Err(e) => out!("engine     {e}"),
     }
     Ok(())
 }

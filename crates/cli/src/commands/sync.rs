@@ -127,20 +127,20 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        println!(
+        out!(
             "{}",
             serde_json::json!({ "report": report, "status": status, "files": files_report,
                 "files_error": files_error, "file_counts": file_counts })
         );
     } else {
         if report.server_reset {
-            println!(
+            out!(
                 "the server did not know this device's sync position (it was reset, or restored from an older \
                  backup): {} notes were sent again and sync started over",
                 report.requeued
             );
         }
-        println!(
+        out!(
             "pushed {} ({} already there), pulled {}, in {} ms; {} B sent, {} B received",
             report.pushed,
             report.duplicates,
@@ -150,23 +150,30 @@ pub fn run(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
             report.bytes_received
         );
         if report.from_snapshot {
-            println!("this device started from the account's snapshot (its notes compressed together), then pulled what came after");
+            out!("this device started from the account's snapshot (its notes compressed together), then pulled what came after");
         }
         if report.snapshot_uploaded {
-            println!("uploaded a new snapshot of the account for new devices to start from");
+            out!("uploaded a new snapshot of the account for new devices to start from");
         }
         if status.pending > 0 || status.failed > 0 || status.open_conflicts > 0 {
-            println!(
+            out!(
                 "still here: {} pending, {} failed, {} conflicts (both versions kept; see `outpost status`)",
-                status.pending, status.failed, status.open_conflicts
+                status.pending,
+                status.failed,
+                status.open_conflicts
             );
         }
     }
     if let Ok(f) = &files {
         if !args.json && (f.chunks_sent > 0 || f.chunks_received > 0 || f.declared > 0 || f.removed > 0) {
-            println!(
+            out!(
                 "files: {} chunks sent ({} B), {} received ({} B), {} declared, {} removed",
-                f.chunks_sent, f.bytes_sent, f.chunks_received, f.bytes_received, f.declared, f.removed
+                f.chunks_sent,
+                f.bytes_sent,
+                f.chunks_received,
+                f.bytes_received,
+                f.declared,
+                f.removed
             );
         }
     }
@@ -232,9 +239,9 @@ fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result
 
 fn print_status(s: &SyncStatus, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(s)?);
+        out!("{}", serde_json::to_string(s)?);
     } else {
-        println!("{}", describe_engine(s));
+        out!("{}", describe_engine(s));
     }
     Ok(())
 }

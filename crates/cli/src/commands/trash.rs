@@ -131,9 +131,9 @@ pub fn retention(dir: &Path, args: RetentionArgs) -> anyhow::Result<()> {
         vault.set_history_settings(&s)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&s)?);
+        out!("{}", serde_json::to_string(&s)?);
     } else {
-        println!("{}", describe(&s));
+        out!("{}", describe(&s));
     }
     Ok(())
 }
