@@ -1,7 +1,8 @@
 //! `outpost`: the Outpost command line, on the same engine as the app.
 //!
 //! # Layout
-//! - `main.rs`: argument parsing (clap) and dispatch; exit codes.
+//! - `main.rs`: argument parsing (clap) and dispatch; exit codes; `out!`,
+//!   the commands' output (never a panic when the reader leaves).
 //! - `unlock.rs`: choosing the key store (OS keyring, passphrase from
 //!   `OUTPOST_PASSPHRASE` or a prompt) for a data directory.
 //! - `commands/`: one module per command group.
