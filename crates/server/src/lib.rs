@@ -215,7 +215,9 @@ impl std::fmt::Debug for Config {
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot open the database: {0}")]
+    /// Opening the database failed; its message says how (and is not
+    /// repeated: `{:#}` prints the causes after it).
+    #[error(transparent)]
     Backend(#[from] BackendError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
@@ -271,6 +273,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let backend = backend::open(&config.database_url).await?;
+    serve_on(listener, backend, config, shutdown).await
+}
+
+/// [`serve`] on a backend already open, which it closes when it stops
+/// (`config.database_url` is not opened again): for a process that uses
+/// the backend beside the server, such as a test that looks into the
+/// SQLite database a server serves (a second open of that file is
+/// refused, `BackendError::InUse`).
+pub async fn serve_on(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(addr = %listener.local_addr()?, config = ?config, "serving /v1");
     let collector = files_gc_task(backend.clone(), &config);

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 mod common;
 use common::devices::{answer, error, register, Device};
-use common::{pg_url, start_with};
+use common::{pg_url, start_on, start_with};
 
 const MIB: u64 = 1024 * 1024;
 const HOUR_MS: i64 = 3600 * 1000;
@@ -110,14 +110,18 @@ async fn story(url: &str, two_instances: bool) {
     let mut config = outpost_server::Config::new(url);
     config.file_quota_bytes = 3 * MIB;
     config.file_gc_interval = std::time::Duration::ZERO;
-    let one = start_with(config.clone()).await;
+    // The backend beside the servers: on PostgreSQL an instance of its
+    // own, like theirs; a SQLite file takes one open backend, so there the
+    // server runs on it.
+    let backend = outpost_server::backend::open(url).await.expect("the backend beside the servers");
+    let one =
+        if two_instances { start_with(config.clone()).await } else { start_on(config.clone(), backend.clone()).await };
     let two = if two_instances { Some(start_with(config).await) } else { None };
     let base_two = two.as_ref().map_or(one.base.clone(), |s| s.base.clone());
     let (_alice, mut laptop) = register(&one.base, Encoding::Postcard, "alice", "laptop").await;
     let phone = Device { base: base_two.clone(), ..laptop.clone() };
     laptop.enc = Encoding::Json;
     let (_bob, bob) = register(&base_two, Encoding::Json, "bob", "bob").await;
-    let backend = outpost_server::backend::open(url).await.expect("the backend beside the servers");
     let key: AccountKeyResponse =
         answer(laptop.enc, laptop.req(Method::GET, "/v1/account/key").send().await.expect("key")).await.expect("key");
     let alice_id = key.user_id;
@@ -216,11 +220,12 @@ async fn story(url: &str, two_instances: bool) {
     // Bob's file of the same id was never touched by alice's collection.
     status(&bob, &photo).await.expect("bob's file stays");
 
-    backend.close().await;
     one.stop().await;
     if let Some(two) = two {
         two.stop().await;
     }
+    // (On SQLite the server closed it already; closing again is harmless.)
+    backend.close().await;
 }
 
 fn outpost_server_now() -> i64 {

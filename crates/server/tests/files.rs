@@ -1,5 +1,6 @@
 //! The SQLite backend's files are owner-only whatever the umask: its
-//! directory 0700, the database, WAL and shared-memory files 0600.
+//! directory 0700, the database, WAL and shared-memory files and the
+//! server's lock file 0600.
 //!
 //! The umask belongs to the whole process and this crate forbids `unsafe`
 //! (so no `libc::umask`), and no safe umask crate is a dependency. So the
@@ -60,7 +61,7 @@ fn child(db: &Path, dir_mode: u32) {
         backend.create_user(&user).await.expect("a write");
         let dir = db.parent().expect("dir");
         assert_eq!(mode(dir), dir_mode, "the directory");
-        for path in [db.to_owned(), side(db, "-wal"), side(db, "-shm")] {
+        for path in [db.to_owned(), side(db, "-wal"), side(db, "-shm"), side(db, backend::LOCK_SUFFIX)] {
             assert_eq!(mode(&path), 0o600, "{} while open", path.display());
         }
         backend.close().await;

@@ -41,6 +41,7 @@ mod session_cache;
 mod sqlite;
 
 pub use files::{ChunkPut, FileDeclaration, FileGcReport, FileRecord};
+pub use sqlite::LOCK_SUFFIX;
 
 /// The SQLite backend: one file, WAL, the default.
 pub type SqliteBackend = SqlBackend<sqlx::Sqlite>;
@@ -215,6 +216,14 @@ pub enum BackendError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot make {0} private (owner-only): {1}")]
     Files(std::path::PathBuf, #[source] std::io::Error),
+    /// Another server process holds the SQLite database's lock file.
+    #[error(
+        "another outpost server is serving {0}: one SQLite database takes one server process (stop the other, \
+         or use PostgreSQL to run several)"
+    )]
+    InUse(std::path::PathBuf),
+    #[error("cannot lock {0}: {1}")]
+    Lock(std::path::PathBuf, #[source] std::io::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(&'static str),
     /// A passphrase change named a wrapped key that is no longer the
@@ -498,6 +507,10 @@ pub struct SqlBackend<DB: Dialect> {
     /// Live sessions in memory, where this process is the database's only
     /// writer (SQLite); `None` on PostgreSQL (`session_cache.rs`).
     sessions: Option<session_cache::SessionCache>,
+    /// SQLite's lock file, held while this process serves the file, so it
+    /// is the only one (which `sessions` and the pokes after each commit
+    /// rely on); released by `close`. `None` on PostgreSQL and in memory.
+    exclusive: Mutex<Option<std::fs::File>>,
 }
 
 impl<DB: Dialect> SqlBackend<DB> {
@@ -508,8 +521,9 @@ impl<DB: Dialect> SqlBackend<DB> {
         feeder: Option<JoinHandle<()>>,
         group: group::GroupCommit<DB>,
         sessions: Option<session_cache::SessionCache>,
+        exclusive: Option<std::fs::File>,
     ) -> Self {
-        Self { writer, reader, signals, feeder: Mutex::new(feeder), group, sessions }
+        Self { writer, reader, signals, feeder: Mutex::new(feeder), group, sessions, exclusive: Mutex::new(exclusive) }
     }
 
     /// Drops `hashes` from the session cache when it is dropped itself:
@@ -1337,5 +1351,8 @@ where
         // On PostgreSQL both are one pool; closing it twice is harmless.
         self.reader.close().await;
         self.writer.close().await;
+        // Another process may serve the file now. A poisoned lock still
+        // holds the file: release it all the same.
+        drop(self.exclusive.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
     }
 }

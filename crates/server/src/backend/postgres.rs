@@ -73,7 +73,7 @@ impl SqlBackend<Postgres> {
         // and the counter row lock orders a user's pushes.
         let group = GroupCommit::start(pool.clone(), signals.pokes.clone());
         // No session cache: other instances end sessions too.
-        Ok(Self::new(pool.clone(), pool, signals, Some(task), group, None))
+        Ok(Self::new(pool.clone(), pool, signals, Some(task), group, None, None))
     }
 
     /// Commits `pushes` (each a user, its ops and its quota) as one group,

@@ -35,9 +35,12 @@ impl SqlBackend<Sqlite> {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let path = base.get_filename().to_owned();
-        let on_disk = !path.as_os_str().is_empty() && path != Path::new(":memory:");
+        let on_disk = !in_memory(url) && !path.as_os_str().is_empty() && path != Path::new(":memory:");
+        let mut exclusive = None;
         if on_disk {
             files::prepare(&path).map_err(|e| BackendError::Files(path.clone(), e))?;
+            // Before anything reads or migrates the file.
+            exclusive = Some(lock(&path)?);
         }
         let writer = pool_options().max_connections(1).connect_with(base.clone().create_if_missing(true)).await?;
         MIGRATOR.run(&writer).await?;
@@ -56,7 +59,7 @@ impl SqlBackend<Sqlite> {
         let group = super::group::GroupCommit::start(writer.clone(), signals.pokes.clone());
         // This process is the file's only writer, so every session that ends
         // ends here: live sessions are kept in memory (`session_cache.rs`).
-        Ok(Self::new(writer, reader, signals, None, group, Some(Default::default())))
+        Ok(Self::new(writer, reader, signals, None, group, Some(Default::default()), exclusive))
     }
 
     /// Commits `pushes` (each a user, its ops and its quota) as one group,
@@ -71,6 +74,39 @@ impl SqlBackend<Sqlite> {
         self.group.push_together(pushes).await
     }
 }
+
+/// Whether `url` names a database in memory as sqlx reads it
+/// (`sqlite::memory:`, or `mode=memory` among its parameters): no file to
+/// make private or lock. sqlx names such a database `file:sqlx-in-memory-N`
+/// and does not say it is in memory, and treated as a path that made files
+/// of that name in the working directory.
+fn in_memory(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+/// Takes the lock file beside `db` (`db` + [`LOCK_SUFFIX`]) for as long as
+/// the returned file is open, or says another server process has it. One
+/// process a file is what makes the session cache exact (a second process
+/// would go on accepting a session the first ended) and the pokes after
+/// each commit complete (they reach this process's streams only). An OS
+/// lock (`flock` on Unix), so it ends with the process however it ends;
+/// a lock file of its own, not the database, whose locks are SQLite's.
+fn lock(db: &Path) -> Result<std::fs::File, BackendError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(LOCK_SUFFIX);
+    let path = std::path::PathBuf::from(name);
+    let file = files::open_lock(&path).map_err(|e| BackendError::Lock(path.clone(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BackendError::InUse(db.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(BackendError::Lock(path, e)),
+    }
+}
+
+/// The lock file's name: the database's, and this.
+pub const LOCK_SUFFIX: &str = "-server.lock";
 
 /// Both pools' options. No test before a connection is handed out: sqlx
 /// would otherwise send each connection's worker thread a ping and wait
@@ -317,6 +353,13 @@ mod files {
         Ok(())
     }
 
+    /// The server's lock file (`super::lock`), created 0600 like the rest.
+    pub(super) fn open_lock(path: &Path) -> io::Result<fs::File> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(FILE_MODE).open(path)?;
+        set_file_mode(path)?;
+        Ok(file)
+    }
+
     /// After the first connection: the side files SQLite made.
     pub(super) fn after_open(db: &Path) -> io::Result<()> {
         for side in side_files(db) {
@@ -382,5 +425,9 @@ mod files {
 
     pub(super) fn after_open(_: &Path) -> io::Result<()> {
         Ok(())
+    }
+
+    pub(super) fn open_lock(path: &Path) -> io::Result<std::fs::File> {
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
     }
 }

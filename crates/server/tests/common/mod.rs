@@ -65,15 +65,32 @@ pub async fn start(url: &str) -> Server {
 
 /// [`start`] with a configuration of the test's own.
 pub async fn start_with(config: Config) -> Server {
+    start_serving(config, None).await
+}
+
+/// [`start_with`] on a backend the test opened and keeps using beside the
+/// server (a SQLite file takes one open backend at a time).
+pub async fn start_on(config: Config, backend: std::sync::Arc<dyn outpost_server::backend::Backend>) -> Server {
+    start_serving(config, Some(backend)).await
+}
+
+async fn start_serving(
+    config: Config,
+    backend: Option<std::sync::Arc<dyn outpost_server::backend::Backend>>,
+) -> Server {
     logs();
     let url = config.database_url.clone();
     let url = url.as_str();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = oneshot::channel::<()>();
-    let mut task = tokio::spawn(serve(listener, config, async {
+    let stopped = async {
         let _ = rx.await;
-    }));
+    };
+    let mut task = match backend {
+        Some(backend) => tokio::spawn(outpost_server::serve_on(listener, backend, config, stopped)),
+        None => tokio::spawn(serve(listener, config, stopped)),
+    };
     // The socket listens already, so this request waits in its backlog
     // until the server has migrated and accepts; if the server gives up
     // first, it closes the socket and the request fails.
