@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         // `outpost notes list | head`: the reader left; that is not an error.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             ExitCode::from(exit_code(&err))
         }
     }
@@ -162,6 +162,25 @@ fn print_line(args: std::fmt::Arguments<'_>) {
         eprintln!("error: could not write to standard output: {e}");
         std::process::exit(1);
     }
+}
+
+/// What `{:#}` prints (each cause after the one it caused, joined by
+/// ": "), less the repeats: many errors put their cause's message in their
+/// own as well as in `source()` (thiserror's `#[error("database: {0}")]`
+/// with `#[from]`), and `{:#}` then printed one failure two or three times.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -224,5 +243,30 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         E::NotebookNotFound(_) => 3,
         E::NotebookAmbiguous { .. } => 4,
         E::NotebookCycle { .. } | E::NotebookNameTaken { .. } => 15,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("password authentication failed")]
+    struct Refused;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database: {0}")]
+    struct Db(#[from] Refused);
+
+    #[test]
+    fn an_error_is_told_once_with_its_context() {
+        let err = anyhow::Error::new(Db(Refused)).context("opening the database");
+        assert_eq!(
+            format!("{err:#}"),
+            "opening the database: database: password authentication failed: password authentication failed"
+        );
+        assert_eq!(error_text(&err), "opening the database: database: password authentication failed");
+        let plain = anyhow::Error::new(Refused).context("logging in").context("syncing");
+        assert_eq!(error_text(&plain), format!("{plain:#}"), "nothing repeated: as {{:#}}");
     }
 }

@@ -72,10 +72,13 @@ pub fn run(dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        // Opened (and migrated) before saying it listens, so a database it
+        // cannot serve (another server has it, say) is the only message.
+        let store = outpost_server::backend::open(&config.database_url).await.context("opening the database")?;
         // The database URL may hold a password: show only its scheme.
-        let backend = db.split("://").next().unwrap_or("?");
-        eprintln!("outpost sync server listening on http://{addr} ({backend} backend); Ctrl-C stops it");
-        outpost_server::serve(listener, config, shutdown_signal()).await.context("running the sync server")
+        let scheme = db.split("://").next().unwrap_or("?");
+        eprintln!("outpost sync server listening on http://{addr} ({scheme} backend); Ctrl-C stops it");
+        outpost_server::serve_on(listener, store, config, shutdown_signal()).await.context("running the sync server")
     })
 }
 
