@@ -292,6 +292,51 @@ async fn a_rotation_cut_short_after_the_server_took_it_is_finished_by_running_it
     assert_eq!(account::server_key_id(&remote).await.expect("key id"), new.id());
 }
 
+/// `learn_keys` is a commit (the keys) and then the replay of the changes
+/// set aside under them. A process that ended between the two left them
+/// aside under a key it then held: nothing asked for the key again (it was
+/// no longer missing), and the crash storm ended with 2,996 changes aside
+/// after the devices had converged. The next sync pass applies them.
+#[tokio::test]
+async fn changes_aside_under_a_key_taken_in_before_a_crash_apply_at_the_next_sync() {
+    let srv = common::TestServer::start().await;
+    let user = unique("cut");
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let mut a = Vault::open(dir_a.path(), &store(PASS)).expect("open A");
+    let remote = Remote::new(&srv.url).expect("remote");
+    account::register_with(&mut a, &remote, &user, PASS, KdfParams::insecure_for_tests()).await.expect("register");
+    let a_remote = remote.with_token(a.session_token().expect("token").expect("logged in"));
+    for t in ["one", "two", "three"] {
+        a.create(draft(t)).expect("create");
+    }
+    sync_once(&mut a, &a_remote).await.expect("A syncs");
+    let (mut b, b_remote) = log_in(&srv.url, &user, dir_b.path(), &MemoryStore::new()).await;
+    sync_once(&mut b, &b_remote).await.expect("B syncs");
+
+    // A rotates, re-encrypts its three notes and writes a fourth.
+    rotate(&mut a, &a_remote, PASS).await.expect("rotate");
+    a.create(draft("four, under the new key")).expect("create");
+    sync_once(&mut a, &a_remote).await.expect("A syncs after rotating");
+    let report = sync_once(&mut b, &b_remote).await.expect("B syncs without the new key");
+    assert_eq!(report.undecryptable, 4, "{report:?}");
+    // Still without the key, a pass leaves them aside and says nothing new.
+    let report = sync_once(&mut b, &b_remote).await.expect("B syncs again without the key");
+    assert_eq!((report.pulled, b.quarantined().expect("quarantine").len()), (0, 4), "{report:?}");
+
+    // B takes the key in and "crashes" before the replay.
+    let ring = account::account_keys(&b_remote, PASS, &policy()).await.expect("the account's keys");
+    let learned = b.take_keys_in(&ring).expect("take the keys in");
+    assert_eq!((learned.added, learned.replayed), (1, 0));
+    assert!(b.missing_keys().expect("missing").is_empty(), "the key is held: nothing asks for it");
+    assert_eq!(b.quarantined().expect("quarantine").len(), 4, "the changes are still aside");
+    assert_eq!(contents(&b).len(), 3, "A's fourth note is not here yet");
+
+    let report = sync_once(&mut b, &b_remote).await.expect("B's next pass");
+    assert!(b.quarantined().expect("quarantine").is_empty(), "the pass applied what was aside: {report:?}");
+    assert_eq!(contents(&b), contents(&a), "B holds what A holds");
+    assert_eq!(b.notes_under_old_keys().expect("count"), 0);
+}
+
 #[tokio::test]
 async fn rotation_on_sqlite() {
     assert_postgres_not_left_out_under_ci();

@@ -162,6 +162,19 @@ impl Vault {
     /// with the account's current key. Refused, with nothing changed, when
     /// none of the account's keys is this store's. One transaction.
     pub fn learn_keys(&mut self, account: &KeyRing) -> Result<LearnedKeys> {
+        let mut learned = self.take_keys_in(account)?;
+        // A process that ends here leaves the changes aside under keys it
+        // now holds; the next sync pass replays them (`sync::sync_limited`).
+        let replay = self.replay_quarantine()?;
+        learned.replayed = replay.applied + replay.skipped + replay.conflicts;
+        Ok(learned)
+    }
+
+    /// The first half of [`Vault::learn_keys`], its one transaction, without
+    /// the replay of the changes set aside that follows it: what a process
+    /// that ended between the two leaves. For the tests of that.
+    #[doc(hidden)]
+    pub fn take_keys_in(&mut self, account: &KeyRing) -> Result<LearnedKeys> {
         let root = self.root_key()?;
         let mut ring = self.key.clone();
         let now = self.clock.wall_ms() as i64;
@@ -174,9 +187,6 @@ impl Vault {
         }
         tx.commit()?;
         self.key = ring;
-        let mut learned = learned;
-        let replay = self.replay_quarantine()?;
-        learned.replayed = replay.applied + replay.skipped + replay.conflicts;
         Ok(learned)
     }
 
