@@ -53,22 +53,29 @@ async fn log_in(url: &str, user: &str, dir: &Path, keys: &dyn KeyStore) -> (Vaul
     (vault, remote.with_token(session.token))
 }
 
+/// A registers `user` on the store in `dir_a` and writes three notes; B
+/// logs in on `dir_b`; both have synced. Each store and its client.
+async fn two_devices(url: &str, user: &str, dir_a: &Path, dir_b: &Path) -> (Vault, Remote, Vault, Remote) {
+    let mut a = Vault::open(dir_a, &store(PASS)).expect("open A");
+    let remote = Remote::new(url).expect("remote");
+    account::register_with(&mut a, &remote, user, PASS, KdfParams::insecure_for_tests()).await.expect("register");
+    let a_remote = remote.with_token(a.session_token().expect("token").expect("logged in"));
+    for t in ["one", "two", "three"] {
+        a.create(draft(t)).expect("create");
+    }
+    sync_once(&mut a, &a_remote).await.expect("A syncs");
+    let (mut b, b_remote) = log_in(url, user, dir_b, &MemoryStore::new()).await;
+    sync_once(&mut b, &b_remote).await.expect("B syncs");
+    (a, a_remote, b, b_remote)
+}
+
 async fn story(srv: common::TestServer) {
     let user = unique("rotor");
     let (dir_a, dir_b, dir_c) =
         (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"), tempfile::tempdir().expect("c"));
 
     // A registers; B joins; both hold three notes under the first key.
-    let mut a = Vault::open(dir_a.path(), &store(PASS)).expect("open A");
-    let remote = Remote::new(&srv.url).expect("remote");
-    account::register_with(&mut a, &remote, &user, PASS, KdfParams::insecure_for_tests()).await.expect("register");
-    let a_remote = remote.with_token(a.session_token().expect("token").expect("logged in"));
-    for t in ["one", "two", "three"] {
-        a.create(draft(t)).expect("create");
-    }
-    sync_once(&mut a, &a_remote).await.expect("A syncs");
-    let (mut b, b_remote) = log_in(&srv.url, &user, dir_b.path(), &MemoryStore::new()).await;
-    sync_once(&mut b, &b_remote).await.expect("B syncs");
+    let (mut a, a_remote, mut b, b_remote) = two_devices(&srv.url, &user, dir_a.path(), dir_b.path()).await;
     assert_eq!(contents(&b).len(), 3);
     let first_key = a.key_status().expect("status").current;
 
@@ -302,16 +309,7 @@ async fn changes_aside_under_a_key_taken_in_before_a_crash_apply_at_the_next_syn
     let srv = common::TestServer::start().await;
     let user = unique("cut");
     let (dir_a, dir_b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
-    let mut a = Vault::open(dir_a.path(), &store(PASS)).expect("open A");
-    let remote = Remote::new(&srv.url).expect("remote");
-    account::register_with(&mut a, &remote, &user, PASS, KdfParams::insecure_for_tests()).await.expect("register");
-    let a_remote = remote.with_token(a.session_token().expect("token").expect("logged in"));
-    for t in ["one", "two", "three"] {
-        a.create(draft(t)).expect("create");
-    }
-    sync_once(&mut a, &a_remote).await.expect("A syncs");
-    let (mut b, b_remote) = log_in(&srv.url, &user, dir_b.path(), &MemoryStore::new()).await;
-    sync_once(&mut b, &b_remote).await.expect("B syncs");
+    let (mut a, a_remote, mut b, b_remote) = two_devices(&srv.url, &user, dir_a.path(), dir_b.path()).await;
 
     // A rotates, re-encrypts its three notes and writes a fourth.
     rotate(&mut a, &a_remote, PASS).await.expect("rotate");
