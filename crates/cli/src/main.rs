@@ -9,7 +9,7 @@
 
 #![forbid(unsafe_code)]
 
-/// `out!` for a command's output, without its panic: `outpost status |
+/// `println!` for a command's output, without its panic: `outpost status |
 /// head` closes the pipe, and a panic there printed a backtrace. Writes one
 /// line to standard output; see [`print_line`].
 macro_rules! out {
