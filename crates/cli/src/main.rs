@@ -22,6 +22,7 @@ macro_rules! out {
 }
 
 mod commands;
+mod stop;
 mod unlock;
 
 use std::path::PathBuf;

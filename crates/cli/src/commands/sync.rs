@@ -14,6 +14,7 @@ use outpost_core::store::DB_FILE;
 use outpost_core::{SharedVault, Vault};
 
 use super::status::describe_engine;
+use crate::stop::StopSignals;
 use crate::unlock::open_vault;
 
 #[derive(Debug, Args)]
@@ -197,6 +198,9 @@ fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        // Before the engine starts and before the first line: a Ctrl-C
+        // from then on stops it cleanly.
+        let mut stop = StopSignals::listen()?;
         let opts = EngineOptions { policy: vault.sync_policy()?, ..EngineOptions::default() };
         let engine = Engine::start(SharedVault::new(vault), remote, dir, opts)?;
         tokio::spawn(engine.situation_handle().follow_os());
@@ -207,18 +211,9 @@ fn watch(dir: &Path, vault: Vault, remote: Remote, json: bool) -> anyhow::Result
         let _store_watch = watch_store(dir, store_tx)?;
         let mut status = engine.status();
         print_status(&status.borrow_and_update(), json)?;
-        let mut terminate = terminate_signal()?;
-        // One listener for the whole loop: a new `ctrl_c()` per turn would
-        // drop a SIGINT that arrives while a status is being printed.
-        let interrupt = tokio::signal::ctrl_c();
-        tokio::pin!(interrupt);
         loop {
             tokio::select! {
-                r = &mut interrupt => {
-                    r.context("listening for Ctrl-C")?;
-                    break;
-                }
-                _ = terminate.recv() => break,
+                () = stop.recv() => break,
                 r = status.changed() => {
                     if r.is_err() {
                         break;
@@ -266,25 +261,4 @@ fn watch_store(dir: &Path, tx: tokio::sync::mpsc::UnboundedSender<()>) -> anyhow
         .watch(dir, notify::RecursiveMode::NonRecursive)
         .with_context(|| format!("watching {} for changes", dir.display()))?;
     Ok(watcher)
-}
-
-#[cfg(unix)]
-fn terminate_signal() -> anyhow::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")
-}
-
-/// Elsewhere only Ctrl-C stops it: a receiver that never fires.
-#[cfg(not(unix))]
-fn terminate_signal() -> anyhow::Result<NeverSignal> {
-    Ok(NeverSignal)
-}
-
-#[cfg(not(unix))]
-struct NeverSignal;
-
-#[cfg(not(unix))]
-impl NeverSignal {
-    async fn recv(&mut self) -> Option<()> {
-        std::future::pending().await
-    }
 }

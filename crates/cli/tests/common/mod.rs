@@ -103,6 +103,10 @@ pub fn start_server_with(dir: &Path, addr: SocketAddr, options: &[&str]) -> Serv
 }
 
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A counter from the server's Prometheus metrics (plain HTTP/1.0).
     pub fn metric(&self, name: &str) -> u64 {
         let mut s = TcpStream::connect(self.addr).expect("connect");
