@@ -365,14 +365,12 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     // replays them as it takes a key in, but a process that ended between
     // its commit and the replay left them aside, and the key is no longer
     // missing, so nothing else would bring them back (the crash storm found
-    // thousands so). A change that still does not open stays aside.
-    let aside: Vec<Uuid> = vault.with(|v| v.quarantined())?.iter().map(|q| q.note_id).collect();
-    if !aside.is_empty() {
-        let replayed = vault.with(|v| v.replay_quarantine())?;
-        if replayed.applied + replayed.skipped + replayed.conflicts > 0 {
-            step(PassStep::Changed(&aside));
-            report.count_pulled(&replayed);
-        }
+    // thousands so). Tried at a process's first pass and after its ring
+    // grew; a change that still does not open stays aside.
+    let (back, replayed) = vault.with(|v| v.replay_quarantine_under_new_keys())?;
+    if !back.is_empty() {
+        step(PassStep::Changed(&back));
+        report.count_pulled(&replayed);
     }
     let mut tried_snapshot = false;
     // The next page, fetched while the last one was applied.

@@ -405,6 +405,26 @@ impl Vault {
     /// superseded here is skipped and one meeting local edits is merged.
     /// A change that still does not open stays aside.
     pub fn replay_quarantine(&mut self) -> Result<PullOutcome> {
+        Ok(self.replay_aside()?.1)
+    }
+
+    /// [`Vault::replay_quarantine`] when the ring holds a key the changes
+    /// set aside have not been tried under by this process: the first time
+    /// after the store is opened (a process that ended between
+    /// [`Vault::learn_keys`]'s commit and its replay left them aside under
+    /// a key the store holds), then only after the ring grew. Otherwise
+    /// nothing is read: a change that did not open under these keys (a
+    /// forgery, say) is not opened again on every sync pass. Returns the
+    /// notes it brought back, with what it did.
+    pub fn replay_quarantine_under_new_keys(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
+        if self.aside_tried_under == self.key.iter().count() {
+            return Ok((Vec::new(), PullOutcome::default()));
+        }
+        self.replay_aside()
+    }
+
+    fn replay_aside(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
+        let tried_under = self.key.iter().count();
         let rows: Vec<Change> = {
             let mut stmt =
                 self.conn.prepare("SELECT seq, note_id, rev, hlc, deleted, payload FROM quarantine ORDER BY seq")?;
@@ -431,10 +451,14 @@ impl Vault {
             .filter_map(|(c, o)| o.ok().filter(|_| self.check_not_replayed(c).is_ok()).map(|o| (c, Ok(o))))
             .collect();
         if openable.is_empty() {
-            return Ok(PullOutcome::default());
+            self.aside_tried_under = tried_under;
+            return Ok((Vec::new(), PullOutcome::default()));
         }
         let seqs: Vec<u64> = openable.iter().map(|(c, _)| c.seq).collect();
-        self.apply_changes(openable, None, &seqs)
+        let notes: Vec<Uuid> = openable.iter().map(|(c, _)| c.note_id).collect();
+        let outcome = self.apply_changes(openable, None, &seqs)?;
+        self.aside_tried_under = tried_under;
+        Ok((notes, outcome))
     }
 
     /// The body of [`Vault::apply_pull_page`] and
