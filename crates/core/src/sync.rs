@@ -365,8 +365,9 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     // replays them as it takes a key in, but a process that ended between
     // its commit and the replay left them aside, and the key is no longer
     // missing, so nothing else would bring them back (the crash storm found
-    // thousands so). Tried at a process's first pass and after its ring
-    // grew; a change that still does not open stays aside.
+    // thousands so). Tried at a process's first pass and when the ring
+    // holds a key they were not tried under; a change that still does not
+    // open stays aside.
     let (back, replayed) = vault.with(|v| v.replay_quarantine_under_new_keys())?;
     if !back.is_empty() {
         step(PassStep::Changed(&back));

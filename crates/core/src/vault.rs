@@ -103,10 +103,10 @@ pub struct Vault {
     /// Deletions pulled since the last completed sync pass (the
     /// mass-delete rail counts a pass, not a page).
     pass_deletes: u64,
-    /// How many keys the ring held when the changes set aside were last
-    /// tried again (0: not yet since the store was opened); see
+    /// The keys the changes set aside were last tried under by this
+    /// process (none yet when the store is opened); see
     /// [`Vault::replay_quarantine_under_new_keys`].
-    aside_tried_under: usize,
+    aside_tried_under: Vec<KeyId>,
     /// The search index: memory only, built on the first search and
     /// brought up to date before each one (see [`Vault::search`]).
     index: RefCell<Index>,
@@ -213,7 +213,7 @@ impl Vault {
             clock,
             method: keys.method(),
             pass_deletes: 0,
-            aside_tried_under: 0,
+            aside_tried_under: Vec::new(),
             index: RefCell::default(),
             checkpointer,
         };

@@ -329,6 +329,13 @@ async fn changes_aside_under_a_key_taken_in_before_a_crash_apply_at_the_next_syn
     move_aside(&b, "quarantine", "quarantine_away");
     sync_once(&mut b, &b_remote).await.expect("a pass under the same keys does not read what is aside");
     move_aside(&b, "quarantine_away", "quarantine");
+    // A key of B's own rotation, made, tried and then abandoned, leaves a
+    // ring as long as the one B will have with A's key: what counts is
+    // which keys they were tried under, not how many.
+    let made = b.rotation_key().expect("a rotation's key");
+    sync_once(&mut b, &b_remote).await.expect("a pass tries them under B's new key");
+    b.abandon_rotation_key(made.id()).expect("abandon B's rotation");
+    assert_eq!(b.quarantined().expect("quarantine").len(), 4, "B's own key opens none of them");
 
     // B takes the key in and "crashes" before the replay.
     let ring = account::account_keys(&b_remote, PASS, &policy()).await.expect("the account's keys");

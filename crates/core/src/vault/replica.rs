@@ -30,7 +30,7 @@ use super::rows::{
     upsert_base, uuid_col, NewRemote,
 };
 use super::Vault;
-use crate::crypto::{self, Binding, Field, KeyRing};
+use crate::crypto::{self, Binding, Field, KeyId, KeyRing};
 use crate::error::{Error, Result};
 use crate::model::Meta;
 use crate::payload::Sealed;
@@ -412,19 +412,20 @@ impl Vault {
     /// set aside have not been tried under by this process: the first time
     /// after the store is opened (a process that ended between
     /// [`Vault::learn_keys`]'s commit and its replay left them aside under
-    /// a key the store holds), then only after the ring grew. Otherwise
+    /// a key the store holds), then only when the ring holds a key they
+    /// were not tried under (a key learnt or made since). Otherwise
     /// nothing is read: a change that did not open under these keys (a
     /// forgery, say) is not opened again on every sync pass. Returns the
     /// notes it brought back, with what it did.
     pub fn replay_quarantine_under_new_keys(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
-        if self.aside_tried_under == self.key.iter().count() {
+        if self.key.iter().all(|k| self.aside_tried_under.contains(&k.id())) {
             return Ok((Vec::new(), PullOutcome::default()));
         }
         self.replay_aside()
     }
 
     fn replay_aside(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
-        let tried_under = self.key.iter().count();
+        let tried_under: Vec<KeyId> = self.key.iter().map(|k| k.id()).collect();
         let rows: Vec<Change> = {
             let mut stmt =
                 self.conn.prepare("SELECT seq, note_id, rev, hlc, deleted, payload FROM quarantine ORDER BY seq")?;
