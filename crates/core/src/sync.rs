@@ -368,7 +368,7 @@ pub async fn sync_limited<A: VaultAccess, T: SyncTransport>(
     // thousands so). Tried at a process's first pass and when the ring
     // holds a key they were not tried under; a change that still does not
     // open stays aside.
-    let (back, replayed) = vault.with(|v| v.replay_quarantine_under_new_keys())?;
+    let (back, replayed) = vault.with(|v| v.replay_quarantine())?;
     if !back.is_empty() {
         step(PassStep::Changed(&back));
         report.count_pulled(&replayed);

@@ -105,7 +105,7 @@ pub struct Vault {
     pass_deletes: u64,
     /// The keys the changes set aside were last tried under by this
     /// process (none yet when the store is opened); see
-    /// [`Vault::replay_quarantine_under_new_keys`].
+    /// [`Vault::replay_quarantine`].
     aside_tried_under: Vec<KeyId>,
     /// The search index: memory only, built on the first search and
     /// brought up to date before each one (see [`Vault::search`]).

@@ -165,7 +165,7 @@ impl Vault {
         let mut learned = self.take_keys_in(account)?;
         // A process that ends here leaves the changes aside under keys it
         // now holds; the next sync pass replays them (`sync::sync_limited`).
-        let replay = self.replay_quarantine()?;
+        let (_, replay) = self.replay_quarantine()?;
         learned.replayed = replay.applied + replay.skipped + replay.conflicts;
         Ok(learned)
     }

@@ -399,32 +399,21 @@ impl Vault {
         self.apply_changes(checked, next_cursor, &[])
     }
 
-    /// Apply again the changes set aside because they were sealed under a
-    /// data key this store did not hold, now that it holds it (after
-    /// [`Vault::learn_keys`]): each as if pulled now, so one already
-    /// superseded here is skipped and one meeting local edits is merged.
-    /// A change that still does not open stays aside.
-    pub fn replay_quarantine(&mut self) -> Result<PullOutcome> {
-        Ok(self.replay_aside()?.1)
-    }
-
-    /// [`Vault::replay_quarantine`] when the ring holds a key the changes
-    /// set aside have not been tried under by this process: the first time
-    /// after the store is opened (a process that ended between
-    /// [`Vault::learn_keys`]'s commit and its replay left them aside under
-    /// a key the store holds), then only when the ring holds a key they
-    /// were not tried under (a key learnt or made since). Otherwise
-    /// nothing is read: a change that did not open under these keys (a
-    /// forgery, say) is not opened again on every sync pass. Returns the
-    /// notes it brought back, with what it did.
-    pub fn replay_quarantine_under_new_keys(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
+    /// Apply again the changes set aside because they did not open (sealed
+    /// under a data key this store did not hold), when the ring holds a key
+    /// they have not been tried under by this process: after
+    /// [`Vault::learn_keys`] took one in, and at the first call after the
+    /// store is opened (a process that ended between `learn_keys`'s commit
+    /// and this left them aside under a key the store holds). Each is
+    /// applied as if pulled now, so one already superseded here is skipped
+    /// and one meeting local edits is merged; one that still does not open
+    /// stays aside. Otherwise nothing is read: a change that did not open
+    /// under these keys (a forgery, say) is not opened again on every sync
+    /// pass. Returns the notes it brought back, with what it did.
+    pub fn replay_quarantine(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
         if self.key.iter().all(|k| self.aside_tried_under.contains(&k.id())) {
             return Ok((Vec::new(), PullOutcome::default()));
         }
-        self.replay_aside()
-    }
-
-    fn replay_aside(&mut self) -> Result<(Vec<Uuid>, PullOutcome)> {
         let tried_under: Vec<KeyId> = self.key.iter().map(|k| k.id()).collect();
         let rows: Vec<Change> = {
             let mut stmt =
